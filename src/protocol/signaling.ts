@@ -1,0 +1,198 @@
+/**
+ * The signaling protocol (version 1): JSON over WebSocket, shared by the node and the SDK.
+ *
+ * Client → server: `{id, method, params}` requests. Server → client: `{id, ok: true, data}` or
+ * `{id, ok: false, error: {code, message}}` responses, and `{notification, data}` pushes.
+ * The first request on a socket must be `join`; every other method before it fails with
+ * `UNAUTHENTICATED`. See docs/signaling.md for the full description.
+ */
+import { z } from 'zod';
+import type { WireError } from './errors';
+
+/** Protocol version spoken by this build; `join.protocol` must equal it. */
+export const PROTOCOL_VERSION = 1;
+
+/** Largest accepted signaling frame in bytes (larger frames close the socket with 1009). */
+export const MAX_SIGNALING_MESSAGE_BYTES = 64 * 1024;
+
+const id = z.string().min(1).max(128);
+/** mediasoup validates these deeply; the schema only checks the envelope is an object. */
+const opaqueObject = z.record(z.string(), z.unknown());
+const appData = z.record(z.string(), z.unknown()).optional();
+
+/** Parameters of each request method, keyed by method name. */
+export const requestSchemas = {
+  join: z.strictObject({
+    protocol: z.number().int(),
+    token: z.string().min(1).max(4096),
+    /** Room to join; defaults to the token's room (required when the token grants any room). */
+    room: z.string().min(1).max(128).regex(/^[A-Za-z0-9_.-]+$/).optional(),
+    rtpCapabilities: opaqueObject.optional(),
+    displayName: z.string().max(128).optional(),
+  }),
+  setRtpCapabilities: z.strictObject({ rtpCapabilities: opaqueObject }),
+  createTransport: z.strictObject({
+    direction: z.enum(['send', 'recv']),
+    sctp: z.boolean().optional(),
+  }),
+  connectTransport: z.strictObject({ transportId: id, dtlsParameters: opaqueObject }),
+  restartIce: z.strictObject({ transportId: id }),
+  produce: z.strictObject({
+    transportId: id,
+    kind: z.enum(['audio', 'video']),
+    rtpParameters: opaqueObject,
+    appData,
+  }),
+  closeProducer: z.strictObject({ producerId: id }),
+  pauseProducer: z.strictObject({ producerId: id }),
+  resumeProducer: z.strictObject({ producerId: id }),
+  consume: z.strictObject({
+    transportId: id,
+    producerId: id,
+    paused: z.boolean().optional(),
+    preferredLayers: z
+      .strictObject({ spatialLayer: z.number().int().min(0).max(3), temporalLayer: z.number().int().min(0).max(3).optional() })
+      .optional(),
+  }),
+  pauseConsumer: z.strictObject({ consumerId: id }),
+  resumeConsumer: z.strictObject({ consumerId: id }),
+  closeConsumer: z.strictObject({ consumerId: id }),
+  setPreferredLayers: z.strictObject({
+    consumerId: id,
+    spatialLayer: z.number().int().min(0).max(3),
+    temporalLayer: z.number().int().min(0).max(3).optional(),
+  }),
+  setConsumerPriority: z.strictObject({ consumerId: id, priority: z.number().int().min(1).max(255) }),
+  produceData: z.strictObject({
+    transportId: id,
+    sctpStreamParameters: opaqueObject,
+    label: z.string().max(256).optional(),
+    protocol: z.string().max(256).optional(),
+    appData,
+  }),
+  consumeData: z.strictObject({ transportId: id, dataProducerId: id }),
+  getStats: z.strictObject({ id }),
+  ping: z.strictObject({ clientTime: z.number().optional() }).optional(),
+  leave: z.strictObject({}).optional(),
+} as const;
+
+/** A request method name. */
+export type Method = keyof typeof requestSchemas;
+/** Parameters of request method M. */
+export type RequestParams<M extends Method> = z.infer<(typeof requestSchemas)[M]>;
+
+/** Envelope of every client request. */
+export const requestEnvelope = z.strictObject({
+  id: z.union([z.string().min(1).max(64), z.number().int().nonnegative()]),
+  method: z.string().min(1).max(64),
+  params: z.unknown().optional(),
+});
+
+/** A peer's producer as told to other peers. */
+export interface ProducerInfo {
+  producerId: string;
+  peerId: string;
+  identity: string;
+  kind: 'audio' | 'video';
+  /** 'simulcast' | 'simple' | 'svc' as mediasoup reports it. */
+  type: string;
+  appData: Record<string, unknown>;
+}
+
+/** A peer as told to other peers. */
+export interface PeerInfo {
+  peerId: string;
+  identity: string;
+  displayName?: string;
+}
+
+/** Data producers (SCTP) as told to other peers. */
+export interface DataProducerInfo {
+  dataProducerId: string;
+  peerId: string;
+  label: string;
+  protocol: string;
+}
+
+/** Result of each request method. */
+export interface ResponseData {
+  join: {
+    peerId: string;
+    room: string;
+    identity: string;
+    routerRtpCapabilities: Record<string, unknown>;
+    peers: PeerInfo[];
+    producers: ProducerInfo[];
+    dataProducers: DataProducerInfo[];
+    grants: { canPublish: boolean; canSubscribe: boolean; canPublishData: boolean };
+  };
+  setRtpCapabilities: Record<string, never>;
+  createTransport: {
+    transportId: string;
+    iceParameters: unknown;
+    iceCandidates: unknown[];
+    dtlsParameters: unknown;
+    sctpParameters?: unknown;
+  };
+  connectTransport: Record<string, never>;
+  restartIce: { iceParameters: unknown };
+  produce: { producerId: string };
+  closeProducer: Record<string, never>;
+  pauseProducer: Record<string, never>;
+  resumeProducer: Record<string, never>;
+  consume: {
+    consumerId: string;
+    producerId: string;
+    kind: 'audio' | 'video';
+    rtpParameters: Record<string, unknown>;
+    type: string;
+    producerPaused: boolean;
+  };
+  pauseConsumer: Record<string, never>;
+  resumeConsumer: Record<string, never>;
+  closeConsumer: Record<string, never>;
+  setPreferredLayers: Record<string, never>;
+  setConsumerPriority: Record<string, never>;
+  produceData: { dataProducerId: string };
+  consumeData: {
+    dataConsumerId: string;
+    dataProducerId: string;
+    sctpStreamParameters: unknown;
+    label: string;
+    protocol: string;
+  };
+  getStats: { stats: unknown[] };
+  ping: { serverTime: number; clientTime?: number };
+  leave: Record<string, never>;
+}
+
+/** Server-pushed notifications and their payloads. */
+export interface Notifications {
+  peerJoined: PeerInfo;
+  peerLeft: { peerId: string };
+  newProducer: ProducerInfo;
+  producerClosed: { producerId: string };
+  producerPaused: { producerId: string };
+  producerResumed: { producerId: string };
+  consumerClosed: { consumerId: string; producerId: string };
+  consumerPaused: { consumerId: string };
+  consumerResumed: { consumerId: string };
+  consumerLayersChanged: { consumerId: string; spatialLayer: number | null; temporalLayer: number | null };
+  consumerScore: { consumerId: string; score: number; producerScore: number };
+  newDataProducer: DataProducerInfo;
+  dataProducerClosed: { dataProducerId: string };
+  /** The server lost this peer's media state (e.g. a worker died): reconnect and re-publish. */
+  reconnect: { reason: string };
+  /** The node is shutting down; the socket closes after `deadlineMs`. */
+  draining: { deadlineMs: number };
+  roomClosed: { reason: string };
+}
+
+/** A notification name. */
+export type NotificationName = keyof Notifications;
+
+/** Server → client messages. */
+export type ServerMessage =
+  | { id: string | number; ok: true; data: unknown }
+  | { id: string | number | null; ok: false; error: WireError }
+  | { notification: NotificationName; data: unknown };
