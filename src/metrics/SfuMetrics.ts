@@ -25,6 +25,16 @@ export class SfuMetrics {
 
   constructor(pool: WorkerPool, nodeId: string) {
     const registry = this.registry;
+    // Every mediasoup object of this pool is counted, whoever created it (SDK, WHIP, HLS, MoQ, pipes).
+    pool.on('workerCreated', (worker) => {
+      worker.observer.on('newrouter', (router) => {
+        router.observer.on('newtransport', (transport) => {
+          this.#trackTransport(transport);
+          transport.observer.on('newproducer', (p) => this.#trackProducer(p));
+          transport.observer.on('newconsumer', (c) => this.#trackConsumer(c));
+        });
+      });
+    });
     registry.setDefaultLabels({ node: nodeId });
     client.collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 20 });
     const transports = this.#transports;
@@ -108,20 +118,17 @@ export class SfuMetrics {
     this.sockets = new client.Gauge({ name: 'subsec_signaling_sockets', help: 'Open signaling WebSockets', registers: [registry] });
   }
 
-  /** Counts a transport while it is open. */
-  trackTransport(t: types.Transport): void {
+  #trackTransport(t: types.Transport): void {
     this.#transports.add(t);
     t.observer.once('close', () => this.#transports.delete(t));
   }
 
-  /** Counts a producer while it is open. */
-  trackProducer(p: types.Producer): void {
+  #trackProducer(p: types.Producer): void {
     this.#producers.add(p);
     p.observer.once('close', () => this.#producers.delete(p));
   }
 
-  /** Counts a consumer while it is open. */
-  trackConsumer(c: types.Consumer): void {
+  #trackConsumer(c: types.Consumer): void {
     this.#consumers.add(c);
     c.observer.once('close', () => this.#consumers.delete(c));
   }

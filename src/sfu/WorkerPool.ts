@@ -34,6 +34,8 @@ export interface PooledWorker {
 export interface WorkerPoolEvents {
   workerDied: [slot: PooledWorker, deadWorker: types.Worker, error: Error];
   workerRespawned: [slot: PooledWorker];
+  /** Every worker the pool starts (first start and respawns), before it is used. */
+  workerCreated: [worker: types.Worker];
 }
 
 /** The pool of mediasoup workers. */
@@ -109,6 +111,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       appData: { index },
     });
     const startedAt = Date.now();
+    this.emit('workerCreated', worker);
     worker.on('died', (error) => this.#onDied(index, worker, error, startedAt));
     this.#log.debug('worker started', { index, pid: worker.pid });
     return worker;

@@ -11,7 +11,6 @@ import type { VerifiedToken } from '../auth/tokens';
 import type { Notifications, NotificationName, RequestParams, ResponseData, Method } from '../protocol/signaling';
 import type { Participant, Room, RouterSlot } from '../sfu/Room';
 import { createRtcTransport, type RtcTransportSettings } from '../sfu/transports';
-import type { SfuMetrics } from '../metrics/SfuMetrics';
 
 /** Everything a session needs from the node. */
 export interface PeerSessionDeps {
@@ -19,7 +18,6 @@ export interface PeerSessionDeps {
   token: VerifiedToken;
   rtcSettings: RtcTransportSettings;
   log: Logger;
-  metrics: SfuMetrics;
   push: (name: NotificationName, data: unknown) => void;
   /** Called when the server dropped this session's media state (room closed under it). */
   onLost: (reason: string) => void;
@@ -97,7 +95,6 @@ export class PeerSession implements Participant {
       if (this.#transports.size >= 8) throw new BadRequestError('too many transports');
       const transport = await createRtcTransport(this.#slot.router, this.#deps.rtcSettings, { direction, sctp });
       this.#transports.set(transport.id, transport);
-      this.#deps.metrics.trackTransport(transport);
       transport.on('dtlsstatechange', (state) => {
         if (state === 'failed' || state === 'closed') this.#deps.log.warn('transport dtls ' + state, { peer: this.id });
       });
@@ -126,7 +123,6 @@ export class PeerSession implements Participant {
       });
       this.#producers.set(producer.id, producer);
       producer.observer.once('close', () => this.#producers.delete(producer.id));
-      this.#deps.metrics.trackProducer(producer);
       this.room.addProducer(this, producer);
       return { producerId: producer.id };
     },
@@ -237,7 +233,6 @@ export class PeerSession implements Participant {
   #registerConsumer(consumer: types.Consumer): void {
     this.#consumers.set(consumer.id, consumer);
     const uncount = this.room.countConsumer(this.#slot);
-    this.#deps.metrics.trackConsumer(consumer);
     const producerId = consumer.producerId;
     consumer.observer.once('close', () => {
       this.#consumers.delete(consumer.id);

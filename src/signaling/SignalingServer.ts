@@ -195,7 +195,6 @@ export class SignalingServer {
         token,
         rtcSettings: this.deps.rtcSettings,
         log: this.#log,
-        metrics: this.deps.metrics,
         displayName: params.displayName,
         push: (name, data) => this.#push(ws, name, data),
         onLost: () => {
