@@ -23,7 +23,7 @@ PACKAGES=(
   meson ninja-build pkg-config g++
   libuv1-dev libssl-dev libsrtp2-dev libabsl-dev libflatbuffers-dev flatbuffers-compiler libusrsctp-dev
   # media tools, browser for WebRTC tests, redis, SRT tools, TURN server
-  ffmpeg chromium redis-server srt-tools coturn
+  ffmpeg fonts-dejavu-core chromium redis-server srt-tools coturn
 )
 
 missing_packages() {

@@ -71,7 +71,8 @@ export function applyEnvOverrides(
   env: Record<string, string | undefined>,
 ): void {
   for (const [name, raw] of Object.entries(env)) {
-    if (!name.startsWith('SUBSEC_') || raw === undefined) continue;
+    // SUBSEC_SETUP_* belong to scripts/setup.sh and the worker build, not to the node.
+    if (!name.startsWith('SUBSEC_') || name.startsWith('SUBSEC_SETUP_') || raw === undefined) continue;
     let rest = name.slice('SUBSEC_'.length);
     let shapeNode: unknown = shape;
     let targetNode: Record<string, unknown> = target;

@@ -15,6 +15,24 @@ const listenAddress = z.strictObject({
   announcedAddress: z.string().min(1).optional(),
 });
 
+/** Options shared by the WHIP and WHEP endpoints. */
+const webrtcHttpSection = (maxSessions: number) =>
+  z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** ICE servers advertised in `Link` headers (`stun:`/`turn:` URLs; credentials optional). */
+      iceServers: z
+        .array(z.strictObject({ urls: z.string().regex(/^(stuns?|turns?):\S+$/), username: z.string().optional(), credential: z.string().optional() }))
+        .default([]),
+      /** Sessions this node holds at once; more get 503. */
+      maxSessions: z.number().int().min(1).default(maxSessions),
+      /** A session whose ICE has not connected by then is closed (ms). */
+      connectTimeoutMs: z.number().int().min(1_000).default(20_000),
+      /** A session whose ICE stays disconnected this long is closed (ms). */
+      disconnectTimeoutMs: z.number().int().min(500).default(10_000),
+    })
+    .prefault({});
+
 export const configSchema = z.strictObject({
   /** Identity of this node in logs, metrics and the cascade registry (default: hostname). */
   node: z
@@ -71,6 +89,15 @@ export const configSchema = z.strictObject({
       /** Respawn backoff after a worker death: first delay and cap (ms). */
       respawnBackoffMs: z.number().int().min(0).default(200),
       respawnBackoffMaxMs: z.number().int().min(0).default(10_000),
+      /** mediasoup WebRtcServer: all WebRTC transports of a worker share one UDP and one TCP port. */
+      webRtcServer: z
+        .strictObject({
+          /** Off by default: each transport then takes its own port from rtcMinPort..rtcMaxPort. */
+          enabled: z.boolean().default(false),
+          /** First port: worker i listens on port + i (UDP and TCP, on every listen address); 0 = any free port in the RTC range. */
+          port: port.default(7882),
+        })
+        .prefault({}),
     })
     .prefault({}),
   /** WebSocket signaling. */
@@ -94,6 +121,90 @@ export const configSchema = z.strictObject({
       fps: z.number().int().min(1).max(60).default(30),
       /** Video bitrate in kbps. */
       bitrateKbps: z.number().int().min(50).default(600),
+    })
+    .prefault({}),
+  /** Webhooks: signed JSON events POSTed to endpoints, at least once, in order per room. */
+  webhooks: z
+    .strictObject({
+      /** Receivers; each gets every event unless `events` filters them. */
+      endpoints: z
+        .array(
+          z.strictObject({
+            /** http(s) URL the events are POSTed to. */
+            url: z.url({ protocol: /^https?$/ }),
+            /** HMAC-SHA256 signing secret (at least 16 characters); default: webhooks.secret. */
+            secret: z.string().min(16).optional(),
+            /** Event types to send (`room.started`, or `room.*`, or `*`); default: all. */
+            events: z.array(z.string().regex(/^(\*|[a-z]+\.(\*|[a-z_]+))$/)).min(1).optional(),
+          }),
+        )
+        .default([]),
+      /** Signing secret for endpoints that have none of their own. */
+      secret: z.string().default(''),
+      /** Time one delivery attempt may take before it counts as failed (ms). */
+      timeoutMs: z.number().int().min(100).default(5_000),
+      /** Attempts per event before it is counted undeliverable and dropped. */
+      maxAttempts: z.number().int().min(1).max(100).default(10),
+      /** Retry backoff: first delay and cap (ms), doubled per attempt with jitter. */
+      backoffMs: z.number().int().min(1).default(500),
+      backoffMaxMs: z.number().int().min(1).default(30_000),
+      /** Events queued per endpoint before new ones are dropped (and counted). */
+      maxQueuedEvents: z.number().int().min(1).default(10_000),
+      /** Deliveries in flight per endpoint (different rooms proceed in parallel). */
+      maxConcurrent: z.number().int().min(1).max(256).default(8),
+    })
+    .superRefine((w, ctx) => {
+      w.endpoints.forEach((e, i) => {
+        if (!e.secret && w.secret.length < 16) {
+          ctx.addIssue({ code: 'custom', path: ['endpoints', i, 'secret'], message: 'needs a secret of at least 16 characters (or set webhooks.secret)' });
+        }
+      });
+    })
+    .prefault({}),
+  /** TURN (coturn REST API scheme): time-limited credentials handed out with tokens. */
+  turn: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      /** ICE server URLs given to clients, e.g. `turn:turn.example.com:3478?transport=udp`, `turns:…:5349`. */
+      urls: z.array(z.string().regex(/^(turns?|stuns?):[^\s]+$/, 'must be a turn:, turns: or stun: URL')).default([]),
+      /** coturn's `static-auth-secret` (at least 16 characters). */
+      secret: z.string().default(''),
+      /** Lifetime of a TURN credential (s). */
+      credentialTtlSeconds: z.number().int().min(60).max(7 * 24 * 3600).default(24 * 3600),
+    })
+    .superRefine((t, ctx) => {
+      if (!t.enabled) return;
+      if (t.urls.length === 0) ctx.addIssue({ code: 'custom', path: ['urls'], message: 'needs at least one URL when turn is enabled' });
+      if (t.secret.length < 16) ctx.addIssue({ code: 'custom', path: ['secret'], message: 'needs at least 16 characters when turn is enabled' });
+    })
+    .prefault({}),
+  /** WHIP ingest (RFC 9725): `POST /whip/{room}/{stream}` publishes a WebRTC stream without the SDK. */
+  whip: webrtcHttpSection(100),
+  /** WHEP playback (IETF draft): `POST /whep/{room}/{stream}` watches a stream without the SDK. */
+  whep: webrtcHttpSection(1000),
+  /** SRT ingest: encoders call `srt://host:port` with stream id `#!::r=room/stream,m=publish,t=<token>`. */
+  srt: z
+    .strictObject({
+      /** Off by default so test nodes bind no UDP port; config/default.yaml turns it on. */
+      enabled: z.boolean().default(false),
+      /** Address the SRT listener binds. */
+      host: z.string().min(1).default('127.0.0.1'),
+      /** UDP port of the SRT listener; 0 picks a free one (see the log or `node.srt.port`). */
+      port: port.default(9710),
+      /** SRT receive latency (ms); the larger of the caller's and this one applies. */
+      latencyMs: z.number().int().min(20).max(8000).default(120),
+      /** Encryption passphrase (10–79 characters); when set, callers must use it. */
+      passphrase: z.string().min(10).max(79).optional(),
+      /** Simultaneous SRT sessions; callers beyond it are refused. */
+      maxSessions: z.number().int().min(1).max(1000).default(16),
+      /** A session whose caller sends nothing for this long is dropped (ms). */
+      idleTimeoutMs: z.number().int().min(500).default(5_000),
+      /** Time from an accepted handshake to the first media before the session is dropped (ms). */
+      probeTimeoutMs: z.number().int().min(500).default(8_000),
+      /** Let a caller create its room; when false the room must already exist. */
+      allowRoomCreation: z.boolean().default(true),
+      /** Opus bitrate for the transcoded AAC audio (kbps). */
+      audioBitrateKbps: z.number().int().min(16).max(510).default(96),
     })
     .prefault({}),
   /** Graceful drain on SIGTERM: how long clients get before sockets close (ms). */

@@ -9,6 +9,11 @@ export interface RtcTransportSettings {
   rtcMaxPort: number;
   initialAvailableOutgoingBitrate: number;
   maxIncomingBitrate: number;
+  /**
+   * The WebRtcServer of the router's worker, when `sfu.webRtcServer` is enabled: transports
+   * then share its one UDP and one TCP port instead of taking ports from the range.
+   */
+  webRtcServerFor?: (router: types.Router) => Promise<types.WebRtcServer | undefined>;
 }
 
 /** Creates a WebRTC transport (UDP preferred, TCP fallback) with optional SCTP. */
@@ -17,14 +22,7 @@ export async function createRtcTransport(
   settings: RtcTransportSettings,
   opts: { sctp?: boolean; direction: 'send' | 'recv'; appData?: Record<string, unknown> },
 ): Promise<types.WebRtcTransport> {
-  const portRange = { min: settings.rtcMinPort, max: settings.rtcMaxPort };
-  const listenInfos: types.TransportListenInfo[] = [];
-  for (const addr of settings.listenAddresses) {
-    listenInfos.push({ protocol: 'udp', ip: addr.ip, announcedAddress: addr.announcedAddress, portRange });
-    listenInfos.push({ protocol: 'tcp', ip: addr.ip, announcedAddress: addr.announcedAddress, portRange });
-  }
-  const transport = await router.createWebRtcTransport({
-    listenInfos,
+  const common = {
     enableUdp: true,
     enableTcp: true,
     preferUdp: true,
@@ -32,7 +30,20 @@ export async function createRtcTransport(
     numSctpStreams: { OS: 1024, MIS: 1024 },
     initialAvailableOutgoingBitrate: settings.initialAvailableOutgoingBitrate,
     appData: { direction: opts.direction, ...opts.appData },
-  });
+  };
+  const webRtcServer = await settings.webRtcServerFor?.(router);
+  let transport: types.WebRtcTransport;
+  if (webRtcServer) {
+    transport = await router.createWebRtcTransport({ ...common, webRtcServer });
+  } else {
+    const portRange = { min: settings.rtcMinPort, max: settings.rtcMaxPort };
+    const listenInfos: types.TransportListenInfo[] = [];
+    for (const addr of settings.listenAddresses) {
+      listenInfos.push({ protocol: 'udp', ip: addr.ip, announcedAddress: addr.announcedAddress, portRange });
+      listenInfos.push({ protocol: 'tcp', ip: addr.ip, announcedAddress: addr.announcedAddress, portRange });
+    }
+    transport = await router.createWebRtcTransport({ ...common, listenInfos });
+  }
   if (opts.direction === 'send' && settings.maxIncomingBitrate > 0) {
     await transport.setMaxIncomingBitrate(settings.maxIncomingBitrate).catch(() => undefined);
   }
