@@ -15,7 +15,14 @@ import { SfuMetrics } from './metrics/SfuMetrics';
 import { HttpServer } from './http/HttpServer';
 import { serveStatic } from './http/staticFiles';
 import { SignalingServer } from './signaling/SignalingServer';
-import { registerTokenRoutes } from './api/tokenRoutes';
+import { registerApi } from './api/registerApi';
+import { ConsumerIndex } from './api/ConsumerIndex';
+import { localNodeInfo } from './api/localNode';
+import { WebRtcServerPool } from './sfu/WebRtcServerPool';
+import { OutputRegistry, type RecordingController } from './sfu/OutputRegistry';
+import { TurnCredentials } from './turn/TurnCredentials';
+import { WebhookDispatcher } from './webhooks/WebhookDispatcher';
+import { RoomEventsBridge } from './webhooks/RoomEventsBridge';
 import { registerHealthRoutes } from './api/healthRoutes';
 import { SyntheticSource } from './synthetic/SyntheticSource';
 
@@ -30,6 +37,19 @@ export class SubsecNode {
   readonly http: HttpServer;
   readonly signaling: SignalingServer;
   readonly rtcSettings: RtcTransportSettings;
+  /** Outputs of streams (HLS, MoQ, WHEP, recordings…) that features register for `/v1/streams`. */
+  readonly outputs = new OutputRegistry();
+  /** Webhook sender: features report events with `node.webhooks.emit({type, room, data})`. */
+  readonly webhooks: WebhookDispatcher;
+  /** TURN credential issuer (when `turn.enabled`): `node.turn?.iceServers(identity)`. */
+  readonly turn: TurnCredentials | undefined;
+  /** One WebRtcServer per worker (when `sfu.webRtcServer.enabled`). */
+  readonly webRtcServers: WebRtcServerPool | undefined;
+  /** The recording feature sets this; until then `/v1/recordings` answers 501. */
+  recorder: RecordingController | undefined;
+  readonly #consumers: ConsumerIndex;
+  readonly #roomEvents: RoomEventsBridge;
+  #startedAt = Date.now();
   #synthetic: SyntheticSource | undefined;
   #draining = false;
   #closed = false;
@@ -50,12 +70,24 @@ export class SubsecNode {
     );
     this.rooms = new RoomManager(this.pool, { consumersPerRouter: config.sfu.consumersPerRouter }, this.log.child('rooms'));
     this.metrics = new SfuMetrics(this.pool, config.node.id);
+    // Both observe workers from their creation on, so they must exist before pool.start().
+    this.#consumers = new ConsumerIndex(this.pool);
+    const webRtcServers = config.sfu.webRtcServer.enabled
+      ? new WebRtcServerPool(this.pool, { ...config.sfu.webRtcServer, listenAddresses: config.sfu.listenAddresses, rtcMinPort: config.sfu.rtcMinPort, rtcMaxPort: config.sfu.rtcMaxPort }, this.log.child('webrtc-server'))
+      : undefined;
+    this.webRtcServers = webRtcServers;
+    this.turn = config.turn.enabled
+      ? new TurnCredentials({ urls: config.turn.urls, secret: config.turn.secret, ttlSeconds: config.turn.credentialTtlSeconds })
+      : undefined;
+    this.webhooks = new WebhookDispatcher({ nodeId: config.node.id, config: config.webhooks, registry: this.metrics.registry }, this.log.child('webhooks'));
+    this.#roomEvents = new RoomEventsBridge(this.rooms, this.webhooks);
     this.rtcSettings = {
       listenAddresses: config.sfu.listenAddresses,
       rtcMinPort: config.sfu.rtcMinPort,
       rtcMaxPort: config.sfu.rtcMaxPort,
       initialAvailableOutgoingBitrate: config.sfu.initialAvailableOutgoingBitrate,
       maxIncomingBitrate: config.sfu.maxIncomingBitrate,
+      ...(webRtcServers ? { webRtcServerFor: (router) => webRtcServers.serverFor(router) } : {}),
     };
     this.http = new HttpServer({ corsOrigin: config.http.corsOrigin }, this.log.child('http'));
     this.signaling = new SignalingServer({
@@ -81,12 +113,28 @@ export class SubsecNode {
   /** Starts workers, routes and the HTTP server; resolves with the base URL. */
   async start(): Promise<string> {
     await this.pool.start();
+    await this.webRtcServers?.ready(this.pool.workers.map((s) => s.worker));
+    this.#startedAt = Date.now();
     this.signaling.attach(this.http.app);
     registerHealthRoutes(this.http, { pool: this.pool, metrics: this.metrics, isDraining: () => this.#draining });
-    registerTokenRoutes(this.http, {
+    const localNode = () =>
+      localNodeInfo({
+        config: this.config, url: this.url, startedAt: this.#startedAt, draining: this.#draining,
+        pool: this.pool, rooms: this.rooms, consumers: this.#consumers, webRtcServers: this.webRtcServers,
+      });
+    registerApi(this.http, {
+      rooms: this.rooms,
+      consumers: this.#consumers,
+      outputs: this.outputs,
       tokens: this.tokens,
       adminKey: this.config.auth.adminKey,
       demoTokens: this.config.auth.demoTokens,
+      turn: this.turn,
+      localNode,
+      listNodes: async () => [await localNode()],
+      recorder: () => this.recorder,
+      noteRemoval: (id, reason) => this.#roomEvents.noteRemoval(id, reason),
+      version: '1',
     });
     if (this.config.http.demo) {
       serveStatic(this.http, '/sdk', path.join(projectRoot, 'clients', 'dist'));
@@ -101,6 +149,7 @@ export class SubsecNode {
       );
       await this.#synthetic.start();
     }
+    this.webhooks.emit({ type: 'node.started', data: { url: this.url, region: this.config.node.region, workers: this.pool.workers.length } });
     this.log.info('node started', { url: this.url, workers: this.pool.workers.length });
     return this.url;
   }
@@ -115,6 +164,10 @@ export class SubsecNode {
     while (Date.now() < deadline && this.signaling.socketCount > 0) {
       await new Promise((r) => setTimeout(r, 100));
     }
+    // Last events (rooms finished, node stopped) get a short chance to reach webhook receivers.
+    this.rooms.close();
+    this.webhooks.emit({ type: 'node.stopped', data: { reason: 'drain' } });
+    await this.webhooks.flush(Math.min(5_000, Math.max(1_000, deadline - Date.now())));
     await this.close();
   }
 
@@ -125,6 +178,8 @@ export class SubsecNode {
     this.#synthetic?.close();
     this.signaling.closeAll();
     this.rooms.close();
+    this.#roomEvents.close();
+    this.webhooks.close();
     this.http.close();
     this.pool.close();
   }

@@ -45,7 +45,7 @@ export function registerTokenRoutes(api: ApiRouter, deps: ApiDeps): void {
     responses: { 201: { description: 'The token', schema: tokenResponseSchema } },
     handler: ({ body }) => {
       const { ttlSeconds, ...input } = body;
-      const grants = grantsSchema.parse(input);
+      const grants = input;
       const token = deps.tokens.issue(grants, ttlSeconds);
       const exp = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')).exp as number;
       return {

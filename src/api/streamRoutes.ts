@@ -1,0 +1,107 @@
+/**
+ * `/v1/streams`: every stream (one identity's tracks in a room) with its tracks' bitrates and
+ * scores, its consumers, and its outputs (WebRTC consumers, pipes, and what output features
+ * registered in the node's OutputRegistry).
+ */
+import { z } from 'zod';
+import type { types } from 'mediasoup';
+import { NotFoundError } from '../core/errors';
+import type { Participant, Room } from '../sfu/Room';
+import type { ApiRouter } from './ApiRouter';
+import type { ApiDeps } from './ApiDeps';
+import { pageQuery, roomName, streamListSchema, streamSchema } from './schemas';
+import { paginate } from './pagination';
+import { outputView, trackView } from './views';
+
+type Stream = z.infer<typeof streamSchema>;
+
+interface StreamRef {
+  id: string;
+  room: Room;
+  identity: string;
+  entries: Array<{ producer: types.Producer; participant: Participant }>;
+}
+
+/** Streams of the given rooms: producers grouped by identity. */
+function streamRefs(rooms: Room[]): StreamRef[] {
+  const out = new Map<string, StreamRef>();
+  for (const room of rooms) {
+    if (room.closed) continue;
+    for (const info of room.producerInfos()) {
+      const entry = room.getProducer(info.producerId);
+      if (!entry) continue;
+      const id = `${room.name}/${entry.participant.identity}`;
+      let ref = out.get(id);
+      if (!ref) out.set(id, (ref = { id, room, identity: entry.participant.identity, entries: [] }));
+      ref.entries.push(entry);
+    }
+  }
+  return [...out.values()];
+}
+
+/** Incoming bitrate (all layers) and best score of a producer; zeros when the worker does not answer quickly. */
+async function liveNumbers(producer: types.Producer): Promise<{ bitrateBps: number; score: number | null }> {
+  const stats = (await Promise.race([
+    producer.getStats().catch(() => []),
+    new Promise<[]>((r) => setTimeout(() => r([]), 2000).unref()),
+  ])) as Array<{ type: string; bitrate?: number }>;
+  const bitrateBps = stats.filter((s) => s.type === 'inbound-rtp').reduce((n, s) => n + (s.bitrate ?? 0), 0);
+  const scores = producer.score.map((s) => s.score);
+  return { bitrateBps, score: scores.length ? Math.max(...scores) : null };
+}
+
+async function streamView(ref: StreamRef, deps: ApiDeps): Promise<Stream> {
+  const tracks = await Promise.all(
+    ref.entries.map(async ({ producer, participant }) => ({
+      ...trackView(producer, participant),
+      ...(await liveNumbers(producer)),
+      consumers: deps.consumers.totalOf(producer.id),
+    })),
+  );
+  const byType: Record<string, number> = {};
+  for (const { producer } of ref.entries) {
+    for (const [type, n] of Object.entries(deps.consumers.countsOf(producer.id))) byType[type] = (byType[type] ?? 0) + n;
+  }
+  const builtIn = Object.entries(byType)
+    .filter(([, n]) => n > 0)
+    .map(([type, n]) => ({ id: `${ref.id}#${type}`, kind: type, stats: { consumers: n } }));
+  const participants = new Map(ref.entries.map(({ participant }) => [participant.id, { id: participant.id, kind: participant.kind }]));
+  return {
+    id: ref.id,
+    room: ref.room.name,
+    identity: ref.identity,
+    participants: [...participants.values()],
+    tracks,
+    bitrateBps: tracks.reduce((n, t) => n + t.bitrateBps, 0),
+    consumers: tracks.reduce((n, t) => n + t.consumers, 0),
+    outputs: [...builtIn, ...deps.outputs.list({ room: ref.room.name, identity: ref.identity }).map(outputView)],
+  };
+}
+
+/** Registers the stream routes. */
+export function registerStreamRoutes(api: ApiRouter, deps: ApiDeps): void {
+  api.add({
+    method: 'GET', path: '/v1/streams', operationId: 'listStreams', tag: 'streams', auth: 'admin',
+    summary: 'List streams with their tracks, bitrates, consumers and outputs',
+    query: pageQuery.extend({ room: roomName.optional().describe('Only streams of this room') }),
+    responses: { 200: { description: 'A page of streams, sorted by id', schema: streamListSchema } },
+    handler: async ({ query }) => {
+      const rooms = query.room !== undefined ? [deps.rooms.get(query.room)].filter((r): r is Room => !!r) : deps.rooms.rooms;
+      const { page, nextCursor } = paginate(streamRefs(rooms), (s) => s.id, query.limit, query.cursor);
+      return { status: 200, body: { streams: await Promise.all(page.map((s) => streamView(s, deps))), nextCursor } };
+    },
+  });
+
+  api.add({
+    method: 'GET', path: '/v1/streams/{room}/{identity}', operationId: 'getStream', tag: 'streams', auth: 'admin',
+    summary: 'Inspect one stream',
+    params: z.strictObject({ room: roomName, identity: z.string().min(1).max(128) }),
+    responses: { 200: { description: 'The stream', schema: streamSchema }, 404: { description: 'No such stream' } },
+    handler: async ({ params }) => {
+      const room = deps.rooms.get(params.room);
+      const ref = room ? streamRefs([room]).find((s) => s.identity === params.identity) : undefined;
+      if (!ref) throw new NotFoundError(`stream ${params.room}/${params.identity} not found`);
+      return { status: 200, body: await streamView(ref, deps) };
+    },
+  });
+}

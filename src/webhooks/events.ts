@@ -1,0 +1,74 @@
+/**
+ * The webhook event catalogue: every event type, its payload, and the envelope receivers get.
+ * Features report through {@link WebhookEmitter.emit}; they never wait for delivery.
+ */
+
+/** Payload of each event type. */
+export interface WebhookEventData {
+  /** A room was created on this node (first participant, ingest or output). */
+  'room.started': { createdAt: number };
+  /** A room closed (`reason`: empty, admin, worker-died, node-shutdown, …). */
+  'room.finished': { reason: string; durationMs: number };
+  /** A participant (SDK peer, WHIP/WHEP session, SRT feed, synthetic source) joined a room. */
+  'participant.joined': { participantId: string; identity: string; displayName?: string; kind: string };
+  /** A participant left (`reason` is set when it was removed: kicked, room closed). */
+  'participant.left': { participantId: string; identity: string; kind: string; reason?: string };
+  /** A participant started publishing a track (a mediasoup producer). */
+  'track.published': { trackId: string; participantId: string; identity: string; kind: 'audio' | 'video'; type: string; appData?: Record<string, unknown> };
+  /** A published track ended. */
+  'track.unpublished': { trackId: string; participantId: string; identity: string; kind: 'audio' | 'video' };
+  /** A track was paused (by its publisher or by an admin mute). */
+  'track.muted': { trackId: string; participantId: string; identity: string; kind: 'audio' | 'video' };
+  /** A paused track was resumed. */
+  'track.unmuted': { trackId: string; participantId: string; identity: string; kind: 'audio' | 'video' };
+  /** A stream started arriving over WHIP, SRT, RTMP… (emitted by the ingest feature). */
+  'ingest.started': { ingestId: string; protocol: string; identity: string; [extra: string]: unknown };
+  /** An ingest stream ended. */
+  'ingest.ended': { ingestId: string; protocol: string; identity: string; reason?: string; [extra: string]: unknown };
+  /** A recording started (emitted by the recording feature). */
+  'recording.started': { recordingId: string; identity: string; [extra: string]: unknown };
+  /** A recording finished and its files are complete. */
+  'recording.finished': { recordingId: string; identity: string; durationMs?: number; location?: string; [extra: string]: unknown };
+  /** This node started serving. */
+  'node.started': { url: string; region: string; workers: number };
+  /** This node is stopping (drain or shutdown). */
+  'node.stopped': { reason: string };
+  /** Another node joined the cluster (emitted by the cascade feature). */
+  'node.joined': { nodeId: string; [extra: string]: unknown };
+  /** Another node left the cluster. */
+  'node.left': { nodeId: string; reason?: string; [extra: string]: unknown };
+}
+
+/** One of the event type names. */
+export type WebhookEventType = keyof WebhookEventData;
+
+/** Every event type, for docs, filters and validation. */
+export const WEBHOOK_EVENT_TYPES = [
+  'room.started', 'room.finished', 'participant.joined', 'participant.left',
+  'track.published', 'track.unpublished', 'track.muted', 'track.unmuted',
+  'ingest.started', 'ingest.ended', 'recording.started', 'recording.finished',
+  'node.started', 'node.stopped', 'node.joined', 'node.left',
+] as const satisfies readonly WebhookEventType[];
+
+/** What a feature hands to {@link WebhookEmitter.emit}. `room` orders delivery: same room, same order. */
+export type WebhookEventInput = { [T in WebhookEventType]: { type: T; room?: string; data: WebhookEventData[T] } }[WebhookEventType];
+
+/** The JSON body a receiver gets. `id` is stable across retries (deduplicate on it). */
+export type WebhookEvent = WebhookEventInput & {
+  id: string;
+  /** When the event happened, ms since the epoch. */
+  createdAt: number;
+  /** Node the event happened on. */
+  node: string;
+};
+
+/** The one call features use to report an event; returns at once and never throws. */
+export interface WebhookEmitter {
+  emit(event: WebhookEventInput): void;
+}
+
+/** True when `type` matches one of the endpoint filters (`room.started`, `room.*`, `*`). */
+export function matchesEventFilter(type: string, filters: readonly string[] | undefined): boolean {
+  if (!filters) return true;
+  return filters.some((f) => f === '*' || f === type || (f.endsWith('.*') && type.startsWith(f.slice(0, -1))));
+}
