@@ -25,6 +25,9 @@ import { WebhookDispatcher } from './webhooks/WebhookDispatcher';
 import { RoomEventsBridge } from './webhooks/RoomEventsBridge';
 import { registerHealthRoutes } from './api/healthRoutes';
 import { SyntheticSource } from './synthetic/SyntheticSource';
+import { RelayServer } from '../relay/RelayServer';
+import { MoqBridge } from './moq/MoqBridge';
+import { registerMoqMetrics } from './moq/MoqMetrics';
 
 /** A running node. */
 export class SubsecNode {
@@ -50,6 +53,10 @@ export class SubsecNode {
   readonly #consumers: ConsumerIndex;
   readonly #roomEvents: RoomEventsBridge;
   #startedAt = Date.now();
+  /** The MoQ relay (when `moq.enabled`): `node.moqRelay.addresses.url` is its session URL. */
+  readonly moqRelay: RelayServer | undefined;
+  /** The SFU → MoQ bridge (when `moq.enabled` and `moq.bridge.enabled`, after start). */
+  moqBridge: MoqBridge | undefined;
   #synthetic: SyntheticSource | undefined;
   #draining = false;
   #closed = false;
@@ -98,6 +105,8 @@ export class SubsecNode {
       options: config.signaling,
       log: this.log.child('signaling'),
     });
+    this.moqRelay = config.moq.enabled ? new RelayServer({ config: config.moq.relay, tokens: this.tokens, name: config.node.id, log: this.log.child('moq') }) : undefined;
+    if (this.moqRelay) registerMoqMetrics(this.metrics.registry, this.moqRelay.stats);
   }
 
   /** The base URL of the HTTP server (after start). */
@@ -141,6 +150,14 @@ export class SubsecNode {
       serveStatic(this.http, '/', path.join(projectRoot, 'clients', 'demo'));
     }
     await this.http.listen(this.config.http.host, this.config.http.port);
+    if (this.moqRelay) {
+      const relay = this.moqRelay;
+      await relay.start();
+      if (this.config.moq.bridge.enabled) {
+        this.moqBridge = new MoqBridge({ rooms: this.rooms, relay, prefix: this.config.moq.bridge.prefix, outputs: { sink: this.outputs, relayUrl: () => relay.addresses.url }, log: this.log.child('moq-bridge') });
+        this.moqBridge.start();
+      }
+    }
     if (this.config.synthetic.enabled) {
       this.#synthetic = new SyntheticSource(
         { ...this.config.synthetic, listenIp: '127.0.0.1' },
@@ -176,6 +193,8 @@ export class SubsecNode {
     if (this.#closed) return;
     this.#closed = true;
     this.#synthetic?.close();
+    this.moqBridge?.close();
+    void this.moqRelay?.close();
     this.signaling.closeAll();
     this.rooms.close();
     this.#roomEvents.close();

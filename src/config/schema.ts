@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import os from 'node:os';
+import { relayConfigSchema } from '../../relay/RelayConfig';
 
 const port = z.number().int().min(0).max(65535);
 
@@ -205,6 +206,23 @@ export const configSchema = z.strictObject({
       allowRoomCreation: z.boolean().default(true),
       /** Opus bitrate for the transcoded AAC audio (kbps). */
       audioBitrateKbps: z.number().int().min(16).max(510).default(96),
+    })
+    .prefault({}),
+  /** Media over QUIC: the relay (relay/) and the SFU → MoQ bridge (src/moq). See docs/moq.md. */
+  moq: z
+    .strictObject({
+      /** Off by default so test nodes bind no extra ports; config/default.yaml turns it on. */
+      enabled: z.boolean().default(false),
+      /** The relay's listeners and limits (the same section the standalone `relay/main.ts` reads). */
+      relay: relayConfigSchema.prefault({}),
+      /** Offer every SFU stream as a broadcast at `<prefix>/<room>/<identity>`. */
+      bridge: z
+        .strictObject({
+          enabled: z.boolean().default(true),
+          /** Path prefix of bridged broadcasts ('' = `<room>/<identity>`). */
+          prefix: z.string().default(''),
+        })
+        .prefault({}),
     })
     .prefault({}),
   /** Graceful drain on SIGTERM: how long clients get before sockets close (ms). */

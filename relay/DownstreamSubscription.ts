@@ -1,0 +1,177 @@
+/**
+ * One subscription a peer holds on a track at this relay: opens a unidirectional stream per
+ * group (newest groups and higher priorities get the higher send order), copies frames as they
+ * arrive, and drops a stale group when a newer one has started and the old one still has not
+ * gone out `staleGroupMs` later (the link is congested; the player wants the new keyframe).
+ */
+import type { Logger } from '../src/core/logger';
+import { StreamCode, streamCodeOf } from './errors';
+import type { Group } from './model/Group';
+import type { Track } from './model/Track';
+import type { RelayStats } from './RelayStats';
+import type { MoqTransport } from './transport/MoqTransport';
+import { encodeFrameSize, encodeGroupHeader } from './wire/messages';
+import { StreamWriter } from './wire/StreamWriter';
+
+const GROUP_SPAN = 2 ** 40;
+
+/** The WebTransport send order of a group: priority dominates, newer groups first. */
+export function groupSendOrder(priority: number, sequence: number): number {
+  const p = Math.min(Math.max(Math.trunc(priority), 0), 255);
+  // Negative so control streams (send order 0) are never starved by media.
+  return -((255 - p) * GROUP_SPAN + (GROUP_SPAN - 1 - (sequence % GROUP_SPAN)));
+}
+
+interface Pump {
+  group: Group;
+  writer: StreamWriter | undefined;
+  finished: boolean;
+  cancelled: boolean;
+  staleTimer: NodeJS.Timeout | undefined;
+  /** Resolves when the pump is cancelled, to unblock a wait for frames. */
+  abort: Promise<void>;
+  wakeAbort: () => void;
+}
+
+/** Options of {@link DownstreamSubscription}. */
+export interface DownstreamSubscriptionOptions {
+  transport: MoqTransport;
+  /** Subscription id chosen by the peer. */
+  id: bigint;
+  track: Track;
+  priority: number;
+  staleGroupMs: number;
+  stats: RelayStats;
+  log: Logger;
+}
+
+/** Serves one track to one peer until closed. */
+export class DownstreamSubscription {
+  readonly id: bigint;
+  #priority: number;
+  readonly #options: DownstreamSubscriptionOptions;
+  readonly #pumps = new Set<Pump>();
+  readonly #onGroup = (g: Group) => this.#start(g);
+  #idle: Array<() => void> = [];
+  #closed = false;
+  #newest = -1;
+
+  constructor(options: DownstreamSubscriptionOptions) {
+    this.#options = options;
+    this.id = options.id;
+    this.#priority = options.priority;
+  }
+
+  /** Groups currently being sent. */
+  get inflight(): number {
+    return this.#pumps.size;
+  }
+
+  /** Starts at the latest cached group (or `startGroup` if still cached), then follows live. */
+  start(startGroup?: number): void {
+    const { track } = this.#options;
+    const first = (startGroup !== undefined ? track.cached(startGroup) : undefined) ?? track.latest();
+    track.on('group', this.#onGroup);
+    if (first && !(first.closed && first.error)) this.#start(first);
+  }
+
+  /** Applies a SUBSCRIBE_UPDATE's priority to groups still in flight. */
+  setPriority(priority: number): void {
+    this.#priority = priority;
+  }
+
+  /** Resolves once every in-flight group finished (used before FIN on track end). */
+  drain(): Promise<void> {
+    if (this.#pumps.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  /** Stops: cancels in-flight groups with `code`. Idempotent. */
+  close(code: number = StreamCode.CANCELLED): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#options.track.off('group', this.#onGroup);
+    for (const p of this.#pumps) this.#cancel(p, code);
+  }
+
+  #start(group: Group): void {
+    if (this.#closed) return;
+    if (group.sequence > this.#newest) {
+      this.#newest = group.sequence;
+      // Older groups still going out now have a deadline.
+      for (const p of this.#pumps) {
+        if (p.group.sequence < group.sequence && !p.staleTimer && !p.finished) {
+          p.staleTimer = setTimeout(() => {
+            if (p.finished) return;
+            this.#options.stats.groupsDropped++;
+            this.#cancel(p, StreamCode.OLD);
+          }, this.#options.staleGroupMs);
+        }
+      }
+    }
+    let wakeAbort!: () => void;
+    const abort = new Promise<void>((resolve) => {
+      wakeAbort = resolve;
+    });
+    const pump: Pump = { group, writer: undefined, finished: false, cancelled: false, staleTimer: undefined, abort, wakeAbort };
+    this.#pumps.add(pump);
+    this.#run(pump).then(
+      () => this.#finish(pump),
+      (err: unknown) => {
+        this.#options.log.debug('group delivery failed', { sub: String(this.id), group: group.sequence, error: err });
+        this.#finish(pump);
+      },
+    );
+  }
+
+  #finish(p: Pump): void {
+    p.finished = true;
+    clearTimeout(p.staleTimer);
+    this.#pumps.delete(p);
+    if (this.#pumps.size === 0) {
+      const idle = this.#idle;
+      this.#idle = [];
+      for (const resolve of idle) resolve();
+    }
+  }
+
+  #cancel(p: Pump, code: number): void {
+    if (p.cancelled || p.finished) return;
+    p.cancelled = true;
+    clearTimeout(p.staleTimer);
+    p.wakeAbort();
+    p.writer?.reset(code, 'group cancelled');
+  }
+
+  async #run(p: Pump): Promise<void> {
+    const { transport, stats } = this.#options;
+    const writable = await transport.createUnidirectionalStream({ sendOrder: groupSendOrder(this.#priority, p.group.sequence) });
+    const writer = new StreamWriter(writable);
+    p.writer = writer;
+    if (p.cancelled || this.#closed) {
+      writer.reset(StreamCode.CANCELLED);
+      return;
+    }
+    stats.groupsOut++;
+    await writer.write(encodeGroupHeader({ subscribe: this.id, sequence: p.group.sequence }));
+    let index = 0;
+    for (;;) {
+      if (p.cancelled) return;
+      const frame = p.group.frame(index);
+      if (frame) {
+        await writer.write(encodeFrameSize(frame.byteLength));
+        await writer.write(frame);
+        stats.framesOut++;
+        stats.bytesOut += frame.byteLength;
+        index++;
+        continue;
+      }
+      if (p.group.closed) break;
+      await Promise.race([p.group.wait(index), p.abort]);
+    }
+    if (p.cancelled) return;
+    const err = p.group.error;
+    if (err) writer.reset(streamCodeOf(err) ?? StreamCode.INTERNAL, err.message);
+    else writer.close();
+  }
+}

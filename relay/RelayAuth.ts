@@ -1,0 +1,69 @@
+/**
+ * Session set-up authorisation: the JWT (same tokens as the SFU, `?jwt=` on the URL) decides
+ * what a session may do. A token's room maps to a path prefix ('*' = every path); publish and
+ * subscribe grants map to announcing and subscribing. A refused session never starts: the
+ * listener answers the HTTP upgrade / CONNECT with the refusal's status.
+ */
+import type { VerifiedToken } from '../src/auth/tokens';
+import { hasPrefix } from './Path';
+import type { SessionGrant } from './SessionContext';
+import { decodePath } from './wire/messages';
+
+/** Verifies a token (the node's TokenService satisfies it). */
+export interface TokenVerifier {
+  verify(token: string): VerifiedToken;
+}
+
+/** A session refused at set-up; `status` is the HTTP status sent back. */
+export class SessionRefused extends Error {
+  override name = 'SessionRefused';
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Options of {@link RelayAuth}. */
+export interface RelayAuthOptions {
+  tokens: TokenVerifier;
+  /** When false, a session without a token gets full access (local development only). */
+  requireAuth: boolean;
+}
+
+/** Turns a session URL into a grant or a refusal. */
+export class RelayAuth {
+  readonly #o: RelayAuthOptions;
+
+  constructor(options: RelayAuthOptions) {
+    this.#o = options;
+  }
+
+  /** The grant for a session at `url`; throws {@link SessionRefused}. */
+  authorize(url: URL): SessionGrant {
+    let root: string;
+    try {
+      root = decodePath(decodeURIComponent(url.pathname));
+    } catch {
+      throw new SessionRefused(400, 'invalid path');
+    }
+    const token = url.searchParams.get('jwt') ?? url.searchParams.get('token');
+    if (!token) {
+      if (this.#o.requireAuth) throw new SessionRefused(401, 'missing token (pass ?jwt=<token>)');
+      return { identity: 'anonymous', root, prefix: '', canPublish: true, canSubscribe: true };
+    }
+    let claims: VerifiedToken;
+    try {
+      claims = this.#o.tokens.verify(token);
+    } catch (err) {
+      throw new SessionRefused(401, (err as Error).message || 'invalid token');
+    }
+    const prefix = claims.room === '*' ? '' : claims.room;
+    if (!hasPrefix(prefix, root) && !hasPrefix(root, prefix)) {
+      throw new SessionRefused(403, `token for ${claims.room} does not cover /${root}`);
+    }
+    if (!claims.canPublish && !claims.canSubscribe) throw new SessionRefused(403, 'token grants neither publish nor subscribe');
+    return { identity: claims.identity, root, prefix, canPublish: claims.canPublish, canSubscribe: claims.canSubscribe };
+  }
+}

@@ -1,0 +1,249 @@
+/**
+ * The MoQ relay: accepts moq-lite sessions over WebSocket (QMux) and WebTransport over HTTP/2,
+ * serves broadcasts announced by publishing sessions or created in-process, and pulls missing
+ * broadcasts from upstream relays found through a {@link RelayDirectory}. Knows nothing about
+ * media: tracks carry opaque frames.
+ */
+import crypto from 'node:crypto';
+import type { Logger } from '../src/core/logger';
+import './polyfills';
+import { Broadcast, type BroadcastSource } from './model/Broadcast';
+import { Origin } from './Origin';
+import { RelayAuth, SessionRefused, type TokenVerifier } from './RelayAuth';
+import type { RelayConfig } from './RelayConfig';
+import { InMemoryRelayDirectory, type RelayDirectory } from './RelayDirectory';
+import { RelayStats } from './RelayStats';
+import { refuseUnnegotiated, Session } from './Session';
+import type { SessionContext, SessionGrant, SessionLimits } from './SessionContext';
+import { SessionCode } from './errors';
+import { loadCertificate, type RelayCertificate } from './transport/certificate';
+import { connectWebSocket } from './transport/connectWebSocket';
+import type { AcceptedTransport } from './transport/MoqTransport';
+import { WebSocketListener } from './transport/WebSocketListener';
+import { WebTransportListener } from './transport/WebTransportListener';
+import { UpstreamPool } from './UpstreamPool';
+import { versionOfAlpn } from './wire/messages';
+
+/** Issues the short-lived token a relay presents to an upstream relay (the node's TokenService). */
+export interface TokenIssuer {
+  issue(grants: { room: string; identity: string; canPublish?: boolean; canSubscribe?: boolean }, ttlSeconds?: number): string;
+}
+
+/** Options of {@link RelayServer}. */
+export interface RelayServerOptions {
+  config: RelayConfig;
+  /** Verifies session tokens and mints upstream tokens (same secret as the SFU). */
+  tokens: TokenVerifier & TokenIssuer;
+  /** Where broadcasts live across relays (default: in-memory with the config's static routes). */
+  directory?: RelayDirectory;
+  /** Name used in upstream tokens and logs. */
+  name?: string;
+  log: Logger;
+}
+
+/** Addresses of a started relay. */
+export interface RelayAddresses {
+  /** Base URL of the WebSocket listener (http://host:port); clients use it as the session URL. */
+  url: string;
+  /** https://host:port of the WebTransport (HTTP/2) listener, when enabled. */
+  webtransportUrl?: string;
+  /** SHA-256 fingerprint (hex) of the WebTransport certificate, when enabled. */
+  fingerprint?: string;
+}
+
+/** A running relay. */
+export class RelayServer {
+  readonly origin = new Origin();
+  readonly stats = new RelayStats();
+  readonly directory: RelayDirectory;
+  /** This relay's moq-lite origin id (hop chains). */
+  readonly originId: bigint;
+  readonly #config: RelayConfig;
+  readonly #tokens: TokenVerifier & TokenIssuer;
+  readonly #auth: RelayAuth;
+  readonly #log: Logger;
+  readonly #name: string;
+  readonly #sessions = new Set<Session>();
+  readonly #upstream: UpstreamPool;
+  readonly #context: SessionContext;
+  #ws: WebSocketListener | undefined;
+  #wt: WebTransportListener | undefined;
+  #certificate: RelayCertificate | undefined;
+  #addresses: RelayAddresses | undefined;
+  #nextSessionId = 1;
+  #closed = false;
+
+  constructor(options: RelayServerOptions) {
+    this.#config = options.config;
+    this.#tokens = options.tokens;
+    this.#log = options.log;
+    this.#name = options.name ?? 'relay';
+    this.directory = options.directory ?? new InMemoryRelayDirectory(options.config.upstreams);
+    this.originId = BigInt('0x' + crypto.randomBytes(8).toString('hex')) & ((1n << 62n) - 1n) || 1n;
+    this.#auth = new RelayAuth({ tokens: options.tokens, requireAuth: options.config.requireAuth });
+    const limits: SessionLimits = {
+      maxMessageBytes: this.#config.maxMessageBytes,
+      maxFrameBytes: this.#config.maxFrameBytes,
+      staleGroupMs: this.#config.staleGroupMs,
+      maxSubscriptions: this.#config.maxSubscriptionsPerSession,
+      requestTimeoutMs: this.#config.requestTimeoutMs,
+    };
+    this.#context = {
+      origin: this.origin,
+      resolve: (path) => this.#resolve(path),
+      createBroadcast: (path, hops, source) => this.#newBroadcast(path, source, hops),
+      limits,
+      originId: this.originId,
+      stats: this.stats,
+      log: this.#log,
+    };
+    this.#upstream = new UpstreamPool({
+      directory: this.directory,
+      selfUrls: () => (this.#addresses ? [this.#addresses.url, this.#publicUrl()] : []),
+      dial: (url) => this.#dial(url),
+      createBroadcast: (path, session) => this.#newBroadcast(path, session.subscriber, []),
+      log: this.#log.child('upstream'),
+    });
+    this.origin.on('announced', (b) => {
+      this.directory.register(b.path, this.#publicUrl()).catch((err: unknown) => this.#log.warn('directory register failed', { path: b.path, error: err }));
+    });
+    this.origin.on('unannounced', (b) => {
+      this.directory.unregister(b.path, this.#publicUrl()).catch((err: unknown) => this.#log.warn('directory unregister failed', { path: b.path, error: err }));
+    });
+  }
+
+  /** Addresses (after start). */
+  get addresses(): RelayAddresses {
+    if (!this.#addresses) throw new Error('relay not started');
+    return this.#addresses;
+  }
+
+  /** Sessions currently open. */
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+
+  /** Starts the listeners. */
+  async start(): Promise<RelayAddresses> {
+    const cfg = this.#config;
+    const admit = (url: URL) => this.#admit(url);
+    const onSession = (a: AcceptedTransport, g: SessionGrant) => this.#onTransport(a, g);
+    const routes: Record<string, () => string | undefined> = {
+      '/health': () => 'ok\n',
+      '/certificate.sha256': () => this.#certificate?.fingerprint,
+    };
+    this.#ws = new WebSocketListener({ host: cfg.host, port: cfg.port, admit, onSession, routes, maxPayload: cfg.maxFrameBytes + 1024 * 1024, log: this.#log.child('ws') });
+    const wsPort = await this.#ws.start();
+    const addresses: RelayAddresses = { url: `http://${hostForUrl(cfg.host)}:${wsPort}` };
+    if (cfg.webtransport.enabled) {
+      try {
+        this.#certificate = await loadCertificate({ certFile: cfg.webtransport.certFile, keyFile: cfg.webtransport.keyFile, host: cfg.host });
+        this.#wt = new WebTransportListener({ host: cfg.host, port: cfg.webtransport.port, certificate: this.#certificate, admit, onSession, log: this.#log.child('wt') });
+        const wtPort = await this.#wt.start();
+        addresses.webtransportUrl = `https://${hostForUrl(cfg.host)}:${wtPort}`;
+        addresses.fingerprint = this.#certificate.fingerprint;
+      } catch (err) {
+        this.#log.warn('WebTransport listener disabled', { error: err });
+        this.#wt = undefined;
+      }
+    }
+    this.#addresses = addresses;
+    this.#log.info('relay listening', { ...addresses });
+    return addresses;
+  }
+
+  /**
+   * Publishes an in-process broadcast (e.g. the SFU bridge): its tracks are created with
+   * `createTrack` and written directly. Close it to unpublish.
+   */
+  publish(path: string): Broadcast {
+    const b = this.#newBroadcast(path, undefined, []);
+    this.origin.publish(b);
+    return b;
+  }
+
+  /** Closes every session and listener. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#upstream.close();
+    for (const s of [...this.#sessions]) s.close(SessionCode.NO_ERROR, 'relay shutting down');
+    for (const b of this.origin.list()) b.close();
+    await Promise.allSettled([this.#ws?.close(), this.#wt?.close()]);
+  }
+
+  #publicUrl(): string {
+    return this.#config.publicUrl ?? this.#addresses?.url ?? '';
+  }
+
+  #newBroadcast(path: string, source: BroadcastSource | undefined, hops: bigint[]): Broadcast {
+    return new Broadcast({
+      path,
+      source,
+      hops,
+      lingerMs: this.#config.upstreamLingerMs,
+      trackOptions: { cacheGroups: this.#config.cacheGroups, groupLimits: { maxBytes: this.#config.maxGroupBytes, maxFrames: 65_536 } },
+    });
+  }
+
+  async #resolve(path: string): Promise<Broadcast | undefined> {
+    return this.origin.get(path) ?? (await this.#upstream.broadcast(path));
+  }
+
+  #admit(url: URL): SessionGrant {
+    if (this.#closed) throw new SessionRefused(503, 'relay shutting down');
+    if (this.#sessions.size >= this.#config.maxSessions) {
+      this.stats.sessionsRefused++;
+      throw new SessionRefused(503, 'relay full');
+    }
+    try {
+      return this.#auth.authorize(url);
+    } catch (err) {
+      this.stats.sessionsRefused++;
+      throw err;
+    }
+  }
+
+  #onTransport(accepted: AcceptedTransport, grant: SessionGrant): void {
+    const version = versionOfAlpn(accepted.protocol);
+    if (version === undefined) {
+      this.stats.sessionsRefused++;
+      void refuseUnnegotiated(accepted.transport, this.#config.requestTimeoutMs).then((info) =>
+        this.#log.info('session refused', { kind: accepted.kind, peer: accepted.peer, code: info.code, reason: info.reason }),
+      );
+      return;
+    }
+    this.#startSession(new Session({ id: this.#nextSessionId++, transport: accepted.transport, version, role: 'server', grant, context: this.#context, kind: accepted.kind }));
+  }
+
+  #startSession(session: Session): void {
+    this.#sessions.add(session);
+    this.stats.sessions++;
+    this.stats.sessionsTotal++;
+    void session.closed.then(() => {
+      this.#sessions.delete(session);
+      this.stats.sessions--;
+    });
+    session.start();
+  }
+
+  async #dial(url: string): Promise<Session> {
+    const target = new URL(url);
+    target.searchParams.set('jwt', this.#tokens.issue({ room: '*', identity: `relay:${this.#name}`, canPublish: false, canSubscribe: true }, 3600));
+    const { transport, protocol } = await connectWebSocket(target, this.#config.requestTimeoutMs);
+    const version = versionOfAlpn(protocol);
+    if (version === undefined) {
+      transport.close({ closeCode: SessionCode.VERSION_NEGOTIATION_FAILED, reason: 'no common version' });
+      throw new Error(`upstream ${url} negotiated no moq-lite version`);
+    }
+    const grant: SessionGrant = { identity: `upstream:${target.host}`, root: '', prefix: '', canPublish: true, canSubscribe: false };
+    const session = new Session({ id: this.#nextSessionId++, transport, version, role: 'client', grant, context: this.#context, kind: 'upstream' });
+    this.#startSession(session);
+    return session;
+  }
+}
+
+function hostForUrl(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}

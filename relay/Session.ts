@@ -1,0 +1,234 @@
+/**
+ * One moq-lite session over a WebTransport-shaped transport, in either role: the relay
+ * accepting a client (server) or the relay dialling an upstream relay (client). It dispatches
+ * the peer's streams to its {@link Publisher} (what we serve) and {@link Subscriber} (what we
+ * asked for), and closes with the registry's code when the peer breaks the protocol; other
+ * sessions are unaffected.
+ */
+import { Publisher } from './Publisher';
+import { Subscriber } from './Subscriber';
+import { asError, ProtocolViolation, SessionCode, SessionError, StreamCode, streamCodeOf } from './errors';
+import type { SessionContext, SessionGrant } from './SessionContext';
+import type { MoqTransport } from './transport/MoqTransport';
+import { StreamReader } from './wire/StreamReader';
+import { StreamWriter } from './wire/StreamWriter';
+import { ControlStream, DataStream, versionName, type Version } from './wire/messages';
+
+/** Options of {@link Session}. */
+export interface SessionOptions {
+  id: number;
+  transport: MoqTransport;
+  version: Version;
+  role: 'server' | 'client';
+  grant: SessionGrant;
+  context: SessionContext;
+  /** Transport kind for logs. */
+  kind: string;
+}
+
+/** How a session ended. */
+export interface SessionCloseInfo {
+  code: number;
+  reason: string;
+}
+
+/** A running session. */
+export class Session {
+  readonly id: number;
+  readonly version: Version;
+  readonly role: 'server' | 'client';
+  readonly grant: SessionGrant;
+  readonly label: string;
+  readonly publisher: Publisher;
+  readonly subscriber: Subscriber;
+  readonly #o: SessionOptions;
+  readonly #closed: Promise<SessionCloseInfo>;
+  #resolveClosed!: (info: SessionCloseInfo) => void;
+  #ended = false;
+
+  constructor(options: SessionOptions) {
+    this.#o = options;
+    this.id = options.id;
+    this.version = options.version;
+    this.role = options.role;
+    this.grant = options.grant;
+    this.label = `${options.kind}#${options.id}(${options.grant.identity})`;
+    this.#closed = new Promise((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+    const fail = (err: SessionError) => this.fail(err);
+    this.subscriber = new Subscriber({ transport: options.transport, version: options.version, grant: options.grant, context: options.context, label: this.label, fail });
+    this.publisher = new Publisher({
+      transport: options.transport,
+      version: options.version,
+      grant: options.grant,
+      context: options.context,
+      label: this.label,
+      isOwn: (b) => this.subscriber.owns(b),
+    });
+  }
+
+  /** Resolves once the session ended, with the close code and reason. */
+  get closed(): Promise<SessionCloseInfo> {
+    return this.#closed;
+  }
+
+  /** Starts serving; the peer's broadcasts are requested when it may publish. */
+  start(): void {
+    const { transport, context } = this.#o;
+    context.log.info('session open', { session: this.label, version: versionName(this.version), role: this.role, root: this.grant.root });
+    transport.closed.then(
+      (info) => this.#end(closeInfoOf(info) ?? { code: SessionCode.NO_ERROR, reason: 'closed' }),
+      (err: unknown) => this.#end({ code: closeInfoOf(err)?.code ?? SessionCode.INTERNAL, reason: asError(err).message }),
+    );
+    void this.#acceptBidis();
+    void this.#acceptUnis();
+    if (this.role === 'server' && this.grant.canPublish) void this.subscriber.runAnnounces();
+  }
+
+  /** Ends the session with a session code. Idempotent. */
+  close(code: number = SessionCode.NO_ERROR, reason = ''): void {
+    if (this.#ended) return;
+    try {
+      this.#o.transport.close({ closeCode: code, reason: reason.slice(0, 512) });
+    } catch {
+      // The transport may already be gone.
+    }
+    this.#end({ code, reason });
+  }
+
+  /** Ends the session because of `err` (logged with its code). */
+  fail(err: SessionError): void {
+    if (this.#ended) return;
+    const { context } = this.#o;
+    if (err.code === SessionCode.PROTOCOL_VIOLATION) context.stats.protocolViolations++;
+    context.log.warn('closing session', { session: this.label, code: err.code, reason: err.message });
+    this.close(err.code, err.message);
+  }
+
+  #end(info: SessionCloseInfo): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.publisher.close();
+    this.subscriber.close();
+    this.#o.context.log.info('session closed', { session: this.label, code: info.code, reason: info.reason });
+    this.#resolveClosed(info);
+  }
+
+  async #acceptBidis(): Promise<void> {
+    const reader = this.#o.transport.incomingBidirectionalStreams.getReader();
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done || this.#ended) break;
+        void this.#handleBidi(new StreamReader(value.readable), new StreamWriter(value.writable));
+      }
+    } catch {
+      // The session ended.
+    } finally {
+      reader.releaseLock();
+    }
+  }
+
+  async #acceptUnis(): Promise<void> {
+    const reader = this.#o.transport.incomingUnidirectionalStreams.getReader();
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done || this.#ended) break;
+        void this.#handleUni(new StreamReader(value));
+      }
+    } catch {
+      // The session ended.
+    } finally {
+      reader.releaseLock();
+    }
+  }
+
+  async #handleBidi(reader: StreamReader, writer: StreamWriter): Promise<void> {
+    try {
+      const type = await reader.varint();
+      switch (type) {
+        case ControlStream.ANNOUNCE:
+          await this.publisher.runAnnounce(reader, writer);
+          return;
+        case ControlStream.SUBSCRIBE:
+          await this.publisher.runSubscribe(reader, writer);
+          return;
+        case ControlStream.PROBE:
+          // We cannot measure bitrate over these transports: decline the probe stream.
+          writer.close();
+          reader.cancel();
+          return;
+        case ControlStream.GOAWAY:
+          writer.close();
+          reader.cancel();
+          return;
+        default:
+          throw new ProtocolViolation(`unexpected control stream type ${type} for ${versionName(this.version)}`);
+      }
+    } catch (err) {
+      if (err instanceof SessionError) {
+        this.fail(err);
+        return;
+      }
+      writer.reset(streamCodeOf(err) ?? StreamCode.INTERNAL, asError(err).message);
+      reader.cancel();
+    }
+  }
+
+  async #handleUni(reader: StreamReader): Promise<void> {
+    try {
+      const type = await reader.varint();
+      if (type !== DataStream.GROUP) throw new ProtocolViolation(`unexpected data stream type ${type} for ${versionName(this.version)}`);
+      await this.subscriber.runGroup(reader);
+    } catch (err) {
+      if (err instanceof SessionError) {
+        this.fail(err);
+        return;
+      }
+      reader.cancel();
+    }
+  }
+}
+
+/** Reads a close code/reason from a WebTransportCloseInfo or a session error. */
+function closeInfoOf(v: unknown): SessionCloseInfo | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const o = v as { closeCode?: unknown; reason?: unknown; code?: unknown };
+  const code = typeof o.closeCode === 'number' ? o.closeCode : undefined;
+  if (code === undefined) return undefined;
+  return { code, reason: typeof o.reason === 'string' ? o.reason : '' };
+}
+
+/**
+ * Handles a transport on which no moq-lite version was negotiated (bare QMux or WebTransport
+ * without a protocol): such clients start a pre-ALPN SETUP exchange offering versions we do not
+ * speak (moq-lite-01/02, moq-transport-14), so the session is closed with
+ * VERSION_NEGOTIATION_FAILED once its first stream shows up (or after `timeoutMs`).
+ */
+export async function refuseUnnegotiated(transport: MoqTransport, timeoutMs: number): Promise<SessionCloseInfo> {
+  const reader = transport.incomingBidirectionalStreams.getReader();
+  let offered = 'nothing';
+  try {
+    const first = await Promise.race([
+      reader.read(),
+      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), timeoutMs).unref?.()),
+    ]);
+    if (first && !first.done) {
+      const type = await new StreamReader(first.value.readable).varint().catch(() => -1);
+      offered = type === ControlStream.CLIENT_COMPAT ? 'a pre-ALPN SETUP (moq-lite-01/02, moq-transport-14)' : `stream type ${type}`;
+    }
+  } catch {
+    // Closed under us.
+  } finally {
+    reader.releaseLock();
+  }
+  const info = { code: SessionCode.VERSION_NEGOTIATION_FAILED, reason: `no supported version: peer offered ${offered}; this relay speaks moq-lite-04, moq-lite-03` };
+  try {
+    transport.close({ closeCode: info.code, reason: info.reason });
+  } catch {
+    // Already closed.
+  }
+  return info;
+}

@@ -1,0 +1,117 @@
+/**
+ * SFU → MoQ: the synthetic ffmpeg stream (H264 + Opus into the SFU) is bridged to the relay,
+ * and @moq/net (moq-dev's client) subscribes over WebSocket and over WebTransport (HTTP/2).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectMoq, Moq, readGroups, within, type ReceivedGroup } from '../helpers/moqClient';
+import { startNode } from '../helpers/startNode';
+import { waitFor } from '../helpers/waitFor';
+import type { SubsecNode } from '../../src/SubsecNode';
+import { decodeLegacyFrame } from '../../src/moq/hangFormat';
+
+let node: SubsecNode;
+beforeAll(async () => {
+  node = await startNode({ synthetic: { enabled: true, room: 'moqroom' }, moq: { enabled: true, relay: { port: 0, webtransport: { port: 0 } } } });
+  await waitFor(() => node.rooms.get('moqroom')?.producersOf('synthetic').length === 2, { what: 'synthetic producers', timeoutMs: 20_000 });
+}, 60_000);
+afterAll(() => node?.close());
+
+const viewerToken = () => node.tokens.issue({ room: 'moqroom', identity: 'viewer', canSubscribe: true });
+
+/** H264 NAL unit types of an Annex-B access unit. */
+function nalTypes(au: Uint8Array): number[] {
+  const types: number[] = [];
+  for (let i = 0; i + 4 < au.byteLength; i++) {
+    if (au[i] === 0 && au[i + 1] === 0 && au[i + 2] === 0 && au[i + 3] === 1) types.push(au[i + 4]! & 0x1f);
+  }
+  return types;
+}
+
+/** Reads catalog snapshots until one lists both renditions. */
+async function catalogWithVideo(broadcast: Moq.Broadcast.Consumer): Promise<any> {
+  const sub = broadcast.track('catalog.json').subscribe({ priority: 100 });
+  let catalog: any;
+  await readGroups(sub, (groups) => {
+    catalog = JSON.parse(new TextDecoder().decode(groups.at(-1)!.frames[0]));
+    return catalog.video !== undefined;
+  }, 20_000);
+  sub.close();
+  return catalog;
+}
+
+function expectGop(groups: ReceivedGroup[]): void {
+  let lastTs = 0;
+  let lastSeq = -1;
+  for (const g of groups) {
+    expect(g.sequence).toBeGreaterThan(lastSeq);
+    lastSeq = g.sequence;
+    expect(g.frames.length).toBeGreaterThan(0);
+    g.frames.forEach((frame, i) => {
+      const { timestampUs, payload } = decodeLegacyFrame(frame);
+      expect(timestampUs).toBeGreaterThan(lastTs);
+      lastTs = timestampUs;
+      const types = nalTypes(payload);
+      if (i === 0) {
+        // A group starts decodable: parameter sets and an IDR slice.
+        expect(types).toContain(7);
+        expect(types).toContain(8);
+        expect(types).toContain(5);
+      } else {
+        expect(types).not.toContain(5);
+      }
+    });
+  }
+}
+
+describe('SFU → MoQ bridge', () => {
+  for (const transport of ['websocket', 'webtransport'] as const) {
+    it(`delivers the SFU stream to @moq/net over ${transport}: catalog, GOP groups in order, audio`, async () => {
+      const conn = await connectMoq(node.moqRelay!.addresses, viewerToken(), { transport });
+      try {
+        expect(conn.version).toBe('moq-lite-04');
+        const broadcast = conn.consume(Moq.Path.from('moqroom/synthetic'));
+        const catalog = await catalogWithVideo(broadcast);
+        expect(catalog.video.renditions.video).toMatchObject({ codec: expect.stringMatching(/^avc3\.42/), container: { kind: 'legacy' }, codedWidth: 640, codedHeight: 360 });
+        expect(catalog.audio.renditions.audio).toMatchObject({ codec: 'opus', sampleRate: 48000, numberOfChannels: 2 });
+
+        const video = broadcast.track('video').subscribe({ priority: 60 });
+        const groups = await readGroups(video, (g) => g.length >= 3 && g.at(-1)!.frames.length > 0, 25_000);
+        expectGop(groups);
+        // 30 fps with a 1 s GOP: complete groups carry ~30 frames.
+        expect(groups.slice(1, -1).every((g) => g.frames.length >= 20)).toBe(true);
+
+        const audio = broadcast.track('audio').subscribe({ priority: 80 });
+        const ag = await readGroups(audio, (g) => g.length >= 10, 10_000);
+        expect(ag.every((g) => g.frames.length === 1)).toBe(true);
+        const ats = ag.map((g) => decodeLegacyFrame(g.frames[0]!).timestampUs);
+        expect(ats.every((t, i) => i === 0 || t > ats[i - 1]!)).toBe(true);
+        video.close();
+        audio.close();
+      } finally {
+        conn.close();
+      }
+    }, 60_000);
+  }
+
+  it('starts a late joiner at the cached key frame right away', async () => {
+    const conn = await connectMoq(node.moqRelay!.addresses, viewerToken());
+    try {
+      const started = performance.now();
+      const video = conn.consume(Moq.Path.from('moqroom/synthetic')).track('video').subscribe({ priority: 60 });
+      const g = await within(video.recvGroup(), 10_000, 'first group');
+      const first = await within(g!.readFrame(), 10_000, 'first frame');
+      // The first frame is the cached group's key frame, not the next one (up to a GOP away).
+      expect(nalTypes(decodeLegacyFrame(first!.payload).payload)).toContain(5);
+      expect(performance.now() - started).toBeLessThan(2_000);
+    } finally {
+      conn.close();
+    }
+  }, 30_000);
+
+  it('lists the bridged stream as a moq output of the stream', () => {
+    const outputs = node.outputs.list({ room: 'moqroom', identity: 'synthetic' }).filter((o) => o.kind === 'moq');
+    expect(outputs).toHaveLength(1);
+    expect(outputs[0]!.url).toBe(`${node.moqRelay!.addresses.url}/moqroom/synthetic`);
+    expect(outputs[0]!.stats).toMatchObject({ broadcast: 'moqroom/synthetic', tracks: 2 });
+  });
+});
