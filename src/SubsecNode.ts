@@ -28,6 +28,8 @@ import { SyntheticSource } from './synthetic/SyntheticSource';
 import { RelayServer } from '../relay/RelayServer';
 import { MoqBridge } from './moq/MoqBridge';
 import { registerMoqMetrics } from './moq/MoqMetrics';
+import { WhipEndpoint } from './ingest/whip/WhipEndpoint';
+import { WhepEndpoint } from './egress/whep/WhepEndpoint';
 
 /** A running node. */
 export class SubsecNode {
@@ -53,6 +55,10 @@ export class SubsecNode {
   readonly #consumers: ConsumerIndex;
   readonly #roomEvents: RoomEventsBridge;
   #startedAt = Date.now();
+  /** WHIP ingest endpoint (`/whip/...`). */
+  readonly whip: WhipEndpoint;
+  /** WHEP playback endpoint (`/whep/...`). */
+  readonly whep: WhepEndpoint;
   /** The MoQ relay (when `moq.enabled`): `node.moqRelay.addresses.url` is its session URL. */
   readonly moqRelay: RelayServer | undefined;
   /** The SFU → MoQ bridge (when `moq.enabled` and `moq.bridge.enabled`, after start). */
@@ -105,6 +111,9 @@ export class SubsecNode {
       options: config.signaling,
       log: this.log.child('signaling'),
     });
+    const webrtcHttp = { rooms: this.rooms, tokens: this.tokens, rtcSettings: this.rtcSettings, metrics: this.metrics, isDraining: () => this.#draining };
+    this.whip = new WhipEndpoint({ ...webrtcHttp, config: config.whip, log: this.log.child('whip') });
+    this.whep = new WhepEndpoint({ ...webrtcHttp, pool: this.pool, config: config.whep, log: this.log.child('whep') });
     this.moqRelay = config.moq.enabled ? new RelayServer({ config: config.moq.relay, tokens: this.tokens, name: config.node.id, log: this.log.child('moq') }) : undefined;
     if (this.moqRelay) registerMoqMetrics(this.metrics.registry, this.moqRelay.stats);
   }
@@ -145,6 +154,8 @@ export class SubsecNode {
       noteRemoval: (id, reason) => this.#roomEvents.noteRemoval(id, reason),
       version: '1',
     });
+    if (this.config.whip.enabled) this.whip.register(this.http);
+    if (this.config.whep.enabled) this.whep.register(this.http);
     if (this.config.http.demo) {
       serveStatic(this.http, '/sdk', path.join(projectRoot, 'clients', 'dist'));
       serveStatic(this.http, '/', path.join(projectRoot, 'clients', 'demo'));
@@ -195,6 +206,8 @@ export class SubsecNode {
     this.#synthetic?.close();
     this.moqBridge?.close();
     void this.moqRelay?.close();
+    this.whip.close();
+    this.whep.close();
     this.signaling.closeAll();
     this.rooms.close();
     this.#roomEvents.close();

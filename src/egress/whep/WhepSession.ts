@@ -1,0 +1,160 @@
+/**
+ * One WHEP viewer: a room participant that consumes one stream (the producers of one
+ * identity) over one ICE-lite transport. Each recvonly audio/video m-section of the offer is
+ * matched with a producer of its kind, in order; the viewer's payload types and header
+ * extension ids are kept so the answer needs no remapping. Consumers start paused and resume
+ * once DTLS connects (the SFU asks the publisher for a key frame then). When every consumed
+ * producer has closed, the stream has ended and the session closes itself (the client sees
+ * its DTLS transport close and may POST again to resume).
+ */
+import type { types } from 'mediasoup';
+import { BadRequestError, NotFoundError } from '../../core/errors';
+import { ErrorCode } from '../../protocol/errors';
+import { parseSdp, type MediaSection } from '../../sdp/SessionDescription';
+import { answerCodecsOf, consumerCapabilities } from '../../sdp/rtpMapping';
+import { writeAnswer, type AnswerSection } from '../../sdp/writeAnswer';
+import { WebRtcHttpSession, type WebRtcHttpSessionOptions } from '../../sdp/WebRtcHttpSession';
+import type { RouterSlot } from '../../sfu/Room';
+import type { WhepRouterLease, WhepRouters } from './WhepRouters';
+
+/** Preferred simulcast/SVC layers of the video consumers. */
+export interface LayerPreference {
+  spatialLayer: number;
+  temporalLayer?: number;
+}
+
+/** Options of a WHEP session. */
+export interface WhepSessionOptions extends WebRtcHttpSessionOptions {
+  /** The publisher identity whose producers are watched. */
+  stream: string;
+  layers?: LayerPreference;
+  /** Routers in viewers' payload-type numbering. */
+  routers: WhepRouters;
+}
+
+/** A WHEP session. Create with {@link WhepSession.start}. */
+export class WhepSession extends WebRtcHttpSession {
+  readonly kind = 'whep' as const;
+  readonly consumers: types.Consumer[] = [];
+  readonly #stream: string;
+  #live = 0;
+  #lease: WhepRouterLease | undefined;
+  #roomSlot: RouterSlot | undefined;
+
+  private constructor(options: WhepSessionOptions) {
+    super(options);
+    this.#stream = options.stream;
+  }
+
+  get streamName(): string {
+    return this.#stream;
+  }
+
+  /**
+   * Negotiates the offer against the stream's current producers; returns the session and its
+   * SDP answer. 404 when the stream has no producers, 400 when no section can be served.
+   */
+  static async start(options: WhepSessionOptions, offerText: string): Promise<{ session: WhepSession; answer: string }> {
+    const offer = parseSdp(offerText);
+    const available = options.room.producersOf(options.stream);
+    if (available.length === 0) throw new NotFoundError(`stream ${options.stream} is not live in room ${options.room.name}`);
+    const session = new WhepSession(options);
+    const local = await session.openTransport(offer, 'recv', async (roomSlot) => {
+      const lease = await options.routers.acquire(options.room, roomSlot, offer.media);
+      if (!lease) throw new BadRequestError('the offer has none of the codecs of this node (Opus, VP8, H264)', ErrorCode.UNSUPPORTED_MEDIA);
+      session.#roomSlot = roomSlot;
+      session.#lease = lease;
+      return lease.slot.router;
+    });
+    try {
+      const used = new Set<string>();
+      const sections: AnswerSection[] = [];
+      for (const [index, m] of offer.media.entries()) {
+        const mid = m.mid ?? String(index);
+        const wanted = (m.kind === 'audio' || m.kind === 'video') && m.port !== 0 && (m.direction === 'recvonly' || m.direction === 'sendrecv');
+        const producer = wanted ? available.find((p) => p.kind === m.kind && !p.closed && !used.has(p.id)) : undefined;
+        const consumer = producer ? await session.#consume(producer, m, options.layers) : undefined;
+        if (!producer || !consumer) {
+          sections.push({ kind: m.kind, mid, protocol: m.protocol, rejected: { formats: m.formats }, direction: 'inactive', codecs: [], extmaps: [] });
+          continue;
+        }
+        used.add(producer.id);
+        const enc = consumer.rtpParameters.encodings![0]!;
+        sections.push({
+          kind: m.kind,
+          mid,
+          protocol: m.protocol,
+          direction: 'sendonly',
+          codecs: answerCodecsOf(consumer.rtpParameters),
+          extmaps: (consumer.rtpParameters.headerExtensions ?? []).map((h) => ({ id: h.id, uri: h.uri })),
+          send: {
+            ssrc: enc.ssrc!,
+            rtxSsrc: enc.rtx?.ssrc,
+            cname: consumer.rtpParameters.rtcp?.cname ?? options.stream,
+            streamId: options.stream,
+            trackId: consumer.id,
+          },
+        });
+      }
+      if (session.consumers.length === 0) {
+        throw new BadRequestError('no recvonly audio/video section of the offer matches the stream (kinds or codecs differ)', ErrorCode.UNSUPPORTED_MEDIA);
+      }
+      session.firstMid = sections.find((s) => !s.rejected)!.mid;
+      return { session, answer: writeAnswer(local, sections) };
+    } catch (err) {
+      session.close('negotiation failed');
+      throw err;
+    }
+  }
+
+  /** Sets the preferred layers of the video consumers (the WHEP layer extension of this node). */
+  async setLayers(layers: LayerPreference): Promise<void> {
+    for (const c of this.consumers) {
+      if (c.kind === 'video' && !c.closed) await c.setPreferredLayers(layers);
+    }
+  }
+
+  protected override onClose(): void {
+    this.#lease?.release();
+  }
+
+  protected override onConnected(): void {
+    for (const c of this.consumers) if (!c.closed) c.resume().catch(() => undefined);
+  }
+
+  async #consume(producer: types.Producer, section: MediaSection, layers?: LayerPreference): Promise<types.Consumer | undefined> {
+    const slot = this.#lease!.slot;
+    const router = slot.router;
+    const mime = producer.rtpParameters.codecs[0]!.mimeType.toLowerCase();
+    if (!router.rtpCapabilities.codecs?.some((c) => c.mimeType.toLowerCase() === mime)) return undefined;
+    const source = this.room.getProducer(producer.id);
+    if (!source) return undefined;
+    const copy = await this.#lease!.copyOf(producer, this.room.slotOf(source.participant.id).router);
+    const offered = consumerCapabilities(section);
+    // Header extensions only where the viewer's id is the router's id: mediasoup writes its own ids.
+    const rtpCapabilities: types.RtpCapabilities = {
+      codecs: offered.codecs,
+      headerExtensions: offered.headerExtensions?.filter((h) => router.rtpCapabilities.headerExtensions?.some((r) => r.kind === h.kind && r.uri === h.uri && r.preferredId === h.preferredId)),
+    };
+    if (!router.canConsume({ producerId: copy.id, rtpCapabilities })) return undefined;
+    const consumer = await this.transport!.consume({
+      producerId: copy.id,
+      rtpCapabilities,
+      paused: true,
+      preferredLayers: producer.kind === 'video' ? layers : undefined,
+      // The router's RTX payload type is not the viewer's: NACKed packets are resent unwrapped.
+      enableRtx: false,
+      appData: { peerId: this.id },
+    });
+    this.consumers.push(consumer);
+    this.#live++;
+    const uncount = this.room.countConsumer(this.#roomSlot!);
+    consumer.observer.once('close', uncount);
+    consumer.on('transportclose', () => consumer.close());
+    consumer.on('producerclose', () => {
+      consumer.close();
+      if (--this.#live === 0) this.close('stream ended');
+    });
+    return consumer;
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * The WHIP endpoint (RFC 9725) on the node's HTTP server:
+ *
+ *     POST   /whip/{room}/{stream}            SDP offer → 201, SDP answer, Location, ETag, Link
+ *     PATCH  /whip/{room}/{stream}/{session}  trickle ICE (204) or ICE restart (200 + sdpfrag)
+ *     DELETE /whip/{room}/{stream}/{session}  ends the publication
+ *
+ * The token must grant the room and `canPublish`, and its identity must be the stream name
+ * (admin tokens may publish any stream): the stream then appears to SDK peers as that peer.
+ */
+import client from 'prom-client';
+import type { Logger } from '../../core/logger';
+import { ForbiddenError, NotFoundError, SubsecError, toWireError } from '../../core/errors';
+import { ErrorCode } from '../../protocol/errors';
+import type { HttpHandler, HttpServer } from '../../http/HttpServer';
+import type { TokenService } from '../../auth/tokens';
+import type { RoomManager } from '../../sfu/RoomManager';
+import type { RtcTransportSettings } from '../../sfu/transports';
+import type { SfuMetrics } from '../../metrics/SfuMetrics';
+import type { Config } from '../../config/schema';
+import { authorize, checkName, contentType, handleIcePatch, iceServerLinks, MAX_PATCH_BYTES, MAX_SDP_BYTES, sdpBody, unsupportedPatch } from '../../sdp/whipHttp';
+import { WhipSession } from './WhipSession';
+
+/** Dependencies of {@link WhipEndpoint}. */
+export interface WhipEndpointDeps {
+  rooms: RoomManager;
+  tokens: TokenService;
+  rtcSettings: RtcTransportSettings;
+  metrics: SfuMetrics;
+  config: Config['whip'];
+  log: Logger;
+  /** True while the node drains: new publications get 503. */
+  isDraining?: () => boolean;
+}
+
+/** WHIP routes and the sessions they created. */
+export class WhipEndpoint {
+  readonly #deps: WhipEndpointDeps;
+  readonly #sessions = new Map<string, WhipSession>();
+  /** `room/stream` keys with a POST in progress, so two racing publishers cannot both win. */
+  readonly #pending = new Set<string>();
+  readonly #rejected: client.Counter<'code'>;
+
+  constructor(deps: WhipEndpointDeps) {
+    this.#deps = deps;
+    const sessions = this.#sessions;
+    new client.Gauge({ name: 'subsec_whip_sessions', help: 'Open WHIP publications', registers: [deps.metrics.registry], collect() { this.set(sessions.size); } });
+    this.#rejected = new client.Counter({ name: 'subsec_whip_rejected_total', help: 'WHIP requests answered with an error, by error code', labelNames: ['code'], registers: [deps.metrics.registry] });
+  }
+
+  /** Open sessions by id. */
+  get sessions(): ReadonlyMap<string, WhipSession> {
+    return this.#sessions;
+  }
+
+  /** Registers the routes (before the static catch-all route). */
+  register(http: HttpServer): void {
+    http.route('POST', '/whip/:room/:stream', this.#counted((req) => this.#publish(req)), { maxBodyBytes: MAX_SDP_BYTES });
+    http.route('PATCH', '/whip/:room/:stream/:session', this.#counted(async (req) => {
+      const session = this.#session(req.params, req);
+      if (contentType(req) !== 'application/trickle-ice-sdpfrag') unsupportedPatch(req, ['application/trickle-ice-sdpfrag']);
+      return handleIcePatch(req, session);
+    }), { maxBodyBytes: MAX_PATCH_BYTES });
+    http.route('DELETE', '/whip/:room/:stream/:session', this.#counted((req) => {
+      this.#session(req.params, req).close('deleted by client');
+      return { status: 200 };
+    }));
+  }
+
+  /** Ends every publication. */
+  close(): void {
+    for (const s of [...this.#sessions.values()]) s.close('node shutting down');
+  }
+
+  async #publish(req: Parameters<HttpHandler>[0]) {
+    const deps = this.#deps;
+    const roomName = checkName(req.params.room, 'room');
+    const stream = checkName(req.params.stream, 'stream');
+    const token = authorize(req, deps.tokens, roomName);
+    if (!token.canPublish) throw new ForbiddenError('token does not allow publishing');
+    if (token.identity !== stream && !token.admin) throw new ForbiddenError(`token identity "${token.identity}" may not publish stream "${stream}"`);
+    const offer = sdpBody(req);
+    if (deps.isDraining?.()) throw new SubsecError(ErrorCode.DRAINING, 'node is draining');
+    if (this.#sessions.size + this.#pending.size >= deps.config.maxSessions) throw new SubsecError(ErrorCode.DRAINING, 'WHIP session limit reached');
+    const key = `${roomName}/${stream}`;
+    const existing = deps.rooms.get(roomName);
+    if (this.#pending.has(key) || (existing && existing.producersOf(stream).length > 0)) {
+      throw new SubsecError(ErrorCode.CONFLICT, `stream ${stream} is already being published in room ${roomName}`);
+    }
+    this.#pending.add(key);
+    try {
+      const room = await deps.rooms.getOrCreate(roomName);
+      const { session, answer } = await WhipSession.start(
+        {
+          room,
+          identity: stream,
+          rtcSettings: deps.rtcSettings,
+          metrics: deps.metrics,
+          log: deps.log,
+          connectTimeoutMs: deps.config.connectTimeoutMs,
+          disconnectTimeoutMs: deps.config.disconnectTimeoutMs,
+        },
+        offer,
+      );
+      this.#sessions.set(session.id, session);
+      session.once('closed', () => this.#sessions.delete(session.id));
+      deps.log.info('WHIP publication started', { room: roomName, stream, session: session.id, tracks: session.producers.map((p) => `${p.kind}:${p.rtpParameters.codecs[0]!.mimeType}${p.type === 'simulcast' ? '/simulcast' : ''}`).join(',') });
+      const location = `/whip/${encodeURIComponent(roomName)}/${encodeURIComponent(stream)}/${session.id}`;
+      return {
+        status: 201,
+        headers: {
+          'content-type': 'application/sdp',
+          location,
+          etag: session.etag,
+          'accept-patch': 'application/trickle-ice-sdpfrag',
+          ...(deps.config.iceServers.length > 0 ? { link: iceServerLinks(deps.config.iceServers) } : {}),
+        },
+        body: answer,
+      };
+    } finally {
+      this.#pending.delete(key);
+    }
+  }
+
+  #session(params: Record<string, string>, req: Parameters<HttpHandler>[0]): WhipSession {
+    const roomName = checkName(params.room, 'room');
+    authorize(req, this.#deps.tokens, roomName);
+    const session = this.#sessions.get(params.session ?? '');
+    if (!session || session.room.name !== roomName || session.streamName !== params.stream) throw new NotFoundError('no such WHIP session');
+    return session;
+  }
+
+  #counted(handler: HttpHandler): HttpHandler {
+    return async (req) => {
+      try {
+        return await handler(req);
+      } catch (err) {
+        this.#rejected.inc({ code: toWireError(err).code });
+        throw err;
+      }
+    };
+  }
+}
