@@ -39,6 +39,7 @@ function topHelp(): string {
     'Commands:',
     '  start                run a node in the foreground (--config FILE; SUBSEC_* env overrides)',
     ...commands.map((c) => `  ${c.words.join(' ').padEnd(20)} ${c.summary}`),
+    '  config reference     print the configuration reference (Markdown) generated from the schema',
     '  loadtest ...         run the load tools (loadtest/cli.ts), when present',
     '',
     ...globalHelp,
@@ -87,6 +88,10 @@ export async function runCli(argv: string[]): Promise<number> {
     }
     if (argv[0] === 'start') return await start(argv.slice(1));
     if (argv[0] === 'loadtest') return await loadtest(argv.slice(1));
+    if (argv[0] === 'config' && argv[1] === 'reference') {
+      out((await import('./configReference')).renderConfigReference());
+      return ExitCode.OK;
+    }
     const command = commands.find((c) => c.words.every((w, i) => argv[i] === w));
     if (!command) {
       const group = commands.filter((c) => c.words[0] === argv[0]);
