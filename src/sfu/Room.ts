@@ -188,7 +188,9 @@ export class Room extends EventEmitter<RoomEvents> {
       if (this.#producers.get(producer.id) !== entry) return;
       this.#producers.delete(producer.id);
       for (const key of [...this.#pipes.keys()]) if (key.startsWith(producer.id + ':')) this.#pipes.delete(key);
-      this.#broadcast('producerClosed', { producerId: producer.id }, participant.id);
+      // When the router itself went away (worker death, room close) clients get `reconnect` or
+      // `roomClosed` instead: a `producerClosed` first would make them drop their subscriptions.
+      if (!this.#closed && !slot.router.closed) this.#broadcast('producerClosed', { producerId: producer.id }, participant.id);
       this.emit('producerRemoved', producer.id, participant);
     });
     producer.observer.on('pause', () => this.#broadcast('producerPaused', { producerId: producer.id }, participant.id));

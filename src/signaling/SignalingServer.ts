@@ -118,7 +118,12 @@ export class SignalingServer {
   closeAll(): void {
     for (const ws of [...this.#sockets]) {
       const state = ws.getUserData();
-      if (!state.closed) ws.end(1001, 'node shutting down');
+      if (state.closed) continue;
+      // Mark closed first so the room teardown that follows pushes nothing (no `roomClosed`):
+      // 1001 tells the SDK the node went away and it reconnects elsewhere or later.
+      state.closed = true;
+      state.session?.close();
+      ws.end(1001, 'node shutting down');
     }
   }
 

@@ -1,0 +1,750 @@
+/**
+ * The public entry: a connection to a room on a subsec node. It keeps the app's intent —
+ * publications and subscriptions — across reconnections: when a {@link Session} is lost it opens a
+ * new one with capped exponential backoff, produces the same tracks again and re-finds each
+ * subscribed source by publisher identity + kind + appData.
+ *
+ * Every internal async task is caught: failures surface as `'error'` events or as the rejection of
+ * the call the app made, never as unhandled rejections.
+ */
+import type { RtpCodecCapability, RtpEncodingParameters } from 'mediasoup-client/types';
+import type { PeerInfo, ProducerInfo } from '../../../src/protocol/signaling';
+import { backoffDelay, sleep } from './backoff';
+import { DataChannels, type DataMessage, type DataPayload } from './DataChannels';
+import {
+  InvalidStateError,
+  SubsecError,
+  TimeoutError,
+  isConnectionLoss,
+  isPermanentFailure,
+  toErrorEvent,
+  toSubsecError,
+  type SubsecErrorEvent,
+} from './errors';
+import { resolveOptions, type ConnectOptions, type ResolvedOptions } from './options';
+import { Publication, type PublishOptions, type PublishedTrack } from './Publication';
+import { Session, type JoinData } from './Session';
+import type { NotificationEvent } from './SignalingChannel';
+import { Subscription, sourceKey, type SubscribeOptions } from './Subscription';
+import { TypedEmitter } from './TypedEmitter';
+import { toSignalingUrl } from './url';
+
+/** Connection state of a {@link SubsecClient}. */
+export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
+
+/** Events of {@link SubsecClient}. */
+export interface SubsecClientEvents {
+  /** Another peer joined the room. */
+  peerJoined: PeerInfo;
+  /** A peer left the room. */
+  peerLeft: PeerInfo;
+  /** A producer became available to subscribe to. */
+  producerAdded: ProducerInfo;
+  /** A producer is gone (subscriptions to it close, except while they are being moved after a reconnect). */
+  producerRemoved: ProducerInfo;
+  /** A data message from another peer. */
+  data: DataMessage;
+  /** The connection was lost; a reconnection attempt follows after `delayMs`. */
+  reconnecting: { attempt: number; delayMs: number; reason: string };
+  /** Connected again; publications and subscriptions were restored. */
+  reconnected: { attempt: number };
+  /** The client is closed for good (by close(), a fatal error or giving up); fires once. */
+  disconnected: { reason: string; error?: SubsecError };
+  /** A failure not tied to a call of the app; `fatal` ones are followed by 'disconnected'. */
+  error: SubsecErrorEvent;
+  /** The connection state changed. */
+  stateChanged: { state: ConnectionState; previous: ConnectionState };
+  /** The node is shutting down; the socket closes in `deadlineMs` and the client reconnects then. */
+  draining: { deadlineMs: number };
+}
+
+/** Result of {@link SubsecClient.ping}. */
+export interface PingResult {
+  /** Server clock minus local clock, in ms (add it to Date.now() to get server time). */
+  offsetMs: number;
+  /** Round-trip time of the signaling socket, in ms. */
+  rttMs: number;
+  /** Server time at the response, in ms since the epoch. */
+  serverTime: number;
+}
+
+/** Target of {@link SubsecClient.subscribe}: a producer id, or every current producer of a peer. */
+export type SubscribeTarget = string | { peerId: string };
+
+/**
+ * Simulcast layers r0/r1/r2 at ¼, ½ and full resolution. The bitrates suit up to 720p; Chrome
+ * drops the layers a small capture cannot fill.
+ */
+const SIMULCAST_ENCODINGS: readonly RtpEncodingParameters[] = [
+  { rid: 'r0', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+  { rid: 'r1', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+  { rid: 'r2', scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
+];
+
+/** How long a subscription whose producer closed waits for a possible reconnect before closing (ms). */
+const CLOSE_SETTLE_MS = 250;
+
+/** Connects to a node and joins the room named in `token`. See {@link SubsecClient.connect}. */
+export function connect(url: string, token: string, options?: ConnectOptions): Promise<SubsecClient> {
+  return SubsecClient.connect(url, token, options);
+}
+
+/** A connection to a room. Create with {@link connect}. */
+export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
+  readonly #url: string;
+  readonly #token: string;
+  readonly #options: ResolvedOptions;
+  readonly #closer = new AbortController();
+  readonly #peers = new Map<string, PeerInfo>();
+  readonly #producers = new Map<string, ProducerInfo>();
+  readonly #publications = new Set<Publication>();
+  readonly #subscriptions = new Set<Subscription>();
+  #state: ConnectionState = 'connecting';
+  #session?: Session;
+  #data?: DataChannels;
+  #joined?: JoinData;
+  #wake?: AbortController;
+  #graceTimer?: ReturnType<typeof setTimeout>;
+  readonly #closeTimers = new Set<ReturnType<typeof setTimeout>>();
+  #drainingSession?: Session;
+  #onOnline = (): void => this.#wake?.abort();
+
+  /**
+   * Opens the signaling socket to `url` (the node's http(s) base URL or its ws(s) URL; `/ws` is
+   * appended when there is no path), joins with `token`, loads the mediasoup Device and creates the
+   * receive transport. Rejects with a {@link SubsecError} (e.g. UNAUTHENTICATED, CONNECTION_FAILED);
+   * the first connection is not retried.
+   */
+  static async connect(url: string, token: string, options: ConnectOptions = {}): Promise<SubsecClient> {
+    if (typeof token !== 'string' || token.length === 0) throw new TypeError('token must be a non-empty string');
+    const client = new SubsecClient(toSignalingUrl(url), token, resolveOptions(options));
+    const { signal } = options;
+    if (signal?.aborted) throw new SubsecError('ABORTED', 'connect aborted');
+    const onAbort = (): void => client.#closer.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      await client.#open();
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+    return client;
+  }
+
+  private constructor(url: string, token: string, options: ResolvedOptions) {
+    super();
+    this.#url = url;
+    this.#token = token;
+    this.#options = options;
+    globalThis.addEventListener?.('online', this.#onOnline);
+  }
+
+  /** A getter so TypeScript does not narrow the state across awaits. */
+  get #isClosed(): boolean {
+    return this.#state === 'closed';
+  }
+
+  /** Connection state. */
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  /** This client's peer id (changes after reconnections). */
+  get peerId(): string {
+    return this.#joined?.peerId ?? '';
+  }
+
+  /** This client's identity (the token subject). */
+  get identity(): string {
+    return this.#joined?.identity ?? '';
+  }
+
+  /** The room joined. */
+  get room(): string {
+    return this.#joined?.room ?? '';
+  }
+
+  /** What the token allows. */
+  get grants(): JoinData['grants'] {
+    return this.#joined?.grants ?? { canPublish: false, canSubscribe: false, canPublishData: false };
+  }
+
+  /** Other peers in the room. */
+  get peers(): PeerInfo[] {
+    return [...this.#peers.values()];
+  }
+
+  /** Producers in the room that can be subscribed to. */
+  get producers(): ProducerInfo[] {
+    return [...this.#producers.values()];
+  }
+
+  /** Open publications. */
+  get publications(): Publication[] {
+    return [...this.#publications];
+  }
+
+  /** Open subscriptions. */
+  get subscriptions(): Subscription[] {
+    return [...this.#subscriptions];
+  }
+
+  /**
+   * Publishes a track, or every track of a stream, as one producer per track. Video is sent as
+   * three simulcast layers unless `simulcast: false`. While reconnecting it waits for the
+   * connection (up to `operationTimeoutMs`). The app keeps ownership of the tracks.
+   *
+   * @throws {TypeError} for an empty stream or bad options; FORBIDDEN without the publish grant;
+   *   UNSUPPORTED_MEDIA when the codec is unavailable.
+   */
+  async publish(source: MediaStreamTrack | MediaStream, options: PublishOptions = {}): Promise<Publication> {
+    const tracks = 'getTracks' in source ? source.getTracks() : [source];
+    if (tracks.length === 0) throw new TypeError('nothing to publish: the stream has no tracks');
+    if (options.codec !== undefined && options.codec !== 'VP8' && options.codec !== 'H264') {
+      throw new TypeError("codec must be 'VP8' or 'H264'");
+    }
+    for (const track of tracks) {
+      if (track.readyState === 'ended') throw new TypeError(`the ${track.kind} track has ended`);
+    }
+    const session = await this.#whenConnected();
+    if (!this.grants.canPublish) throw new SubsecError('FORBIDDEN', 'the token does not allow publishing');
+    const publication = new Publication(tracks, { ...options }, (p) => this.#publications.delete(p));
+    this.#publications.add(publication);
+    try {
+      await this.#producePublication(session, publication);
+    } catch (error) {
+      if (isConnectionLoss(error) && this.#state !== 'closed') {
+        // The reconnection produces it again; the call resolves then.
+        await publication._whenLinked;
+        return publication;
+      }
+      publication._close('failed', true);
+      throw toSubsecError(error);
+    }
+    return publication;
+  }
+
+  /**
+   * Subscribes to one producer (resolves to a Subscription) or to every current producer of a peer
+   * (resolves to an array). Subscribing again to a producer already subscribed returns the
+   * existing Subscription.
+   *
+   * @throws NOT_FOUND for an unknown producer; FORBIDDEN without the subscribe grant.
+   */
+  subscribe(target: string, options?: SubscribeOptions): Promise<Subscription>;
+  subscribe(target: { peerId: string }, options?: SubscribeOptions): Promise<Subscription[]>;
+  async subscribe(target: SubscribeTarget, options: SubscribeOptions = {}): Promise<Subscription | Subscription[]> {
+    const validTarget =
+      (typeof target === 'string' && target.length > 0) ||
+      (typeof target === 'object' && target !== null && typeof target.peerId === 'string');
+    if (!validTarget) throw new TypeError('subscribe target must be a producer id or {peerId}');
+    await this.#whenConnected();
+    if (!this.grants.canSubscribe) throw new SubsecError('FORBIDDEN', 'the token does not allow subscribing');
+    if (typeof target === 'string') {
+      const info = this.#producers.get(target);
+      if (!info) {
+        const existing = this.#subscriptionOf(target);
+        if (existing) return existing;
+        throw new SubsecError('NOT_FOUND', `no producer ${target} in the room`);
+      }
+      return this.#subscribeOne(info, options);
+    }
+    const infos = [...this.#producers.values()].filter((p) => p.peerId === target.peerId);
+    return Promise.all(infos.map((info) => this.#subscribeOne(info, options)));
+  }
+
+  /** Sets the preferred layers of a subscription by consumer id (see Subscription.setPreferredLayers). */
+  async setPreferredLayers(consumerId: string, spatialLayer: number, temporalLayer?: number): Promise<void> {
+    const subscription = [...this.#subscriptions].find((s) => s.consumerId === consumerId);
+    if (!subscription) throw new SubsecError('NOT_FOUND', `no subscription with consumer ${consumerId}`);
+    await subscription.setPreferredLayers(spatialLayer, temporalLayer);
+  }
+
+  /**
+   * Sends a data message to the other peers over the SCTP data channel ('chat'). Strings go as
+   * they are, objects as JSON, binary as binary.
+   *
+   * @throws FORBIDDEN without the data grant; PAYLOAD_TOO_LARGE above the SCTP message size.
+   */
+  async sendData(data: DataPayload): Promise<void> {
+    if (data === undefined || data === null) throw new TypeError('sendData expects a string, object or binary');
+    await this.#whenConnected();
+    if (!this.grants.canPublishData) throw new SubsecError('FORBIDDEN', 'the token does not allow sending data');
+    const channels = this.#data;
+    if (!channels) throw new SubsecError('CONNECTION_LOST', 'not connected');
+    await channels.send(data);
+  }
+
+  /** Measures the round trip to the node and the offset of its clock. */
+  async ping(): Promise<PingResult> {
+    const session = await this.#whenConnected();
+    const sentAt = Date.now();
+    const start = performance.now();
+    const { serverTime } = await session.request('ping', { clientTime: sentAt });
+    const rttMs = performance.now() - start;
+    return { offsetMs: serverTime - (sentAt + rttMs / 2), rttMs, serverTime };
+  }
+
+  /** Leaves the room and releases everything (idempotent). Tracks given to publish() are not stopped. */
+  close(): void {
+    this.#shutdown('closed');
+  }
+
+  async #open(): Promise<void> {
+    let session: Session;
+    try {
+      session = await this.#openSession(this.#token);
+    } catch (error) {
+      this.#shutdown('connectFailed', undefined, false);
+      throw toSubsecError(error, 'CONNECTION_FAILED');
+    }
+    if (!this.#adopt(session)) {
+      this.#shutdown('connectFailed', undefined, false);
+      throw new SubsecError('CONNECTION_LOST', 'connection lost while joining');
+    }
+    // A notification delivered while wiring up (roomClosed) may already have ended the client.
+    if (this.#isClosed) throw new InvalidStateError('client closed while joining');
+    this.#setState('connected');
+  }
+
+  #openSession(token: string): Promise<Session> {
+    const o = this.#options;
+    return Session.open({
+      url: this.#url,
+      token,
+      connectTimeoutMs: o.connectTimeoutMs,
+      requestTimeoutMs: o.requestTimeoutMs,
+      heartbeatIntervalMs: o.heartbeatIntervalMs,
+      logger: o.logger,
+      signal: this.#closer.signal,
+      ...(o.displayName === undefined ? {} : { displayName: o.displayName }),
+      ...(o.iceServers ? { iceServers: o.iceServers } : {}),
+      ...(o.iceTransportPolicy ? { iceTransportPolicy: o.iceTransportPolicy } : {}),
+      ...(o.handlerName ? { handlerName: o.handlerName } : {}),
+      ...(o.WebSocket ? { WebSocket: o.WebSocket } : {}),
+    });
+  }
+
+  /**
+   * Makes `session` current: refreshes the room state, emitting the differences, and wires events.
+   * Returns false, adopting nothing, when the session was lost before it could be wired.
+   */
+  #adopt(session: Session): boolean {
+    if (session.closed) return false;
+    const joined = session.joined;
+    this.#session = session;
+    this.#joined = joined;
+    const oldPeers = new Map(this.#peers);
+    const oldProducers = new Map(this.#producers);
+    this.#peers.clear();
+    this.#producers.clear();
+    for (const peer of joined.peers) if (peer.peerId !== joined.peerId) this.#peers.set(peer.peerId, peer);
+    for (const producer of joined.producers) this.#producers.set(producer.producerId, producer);
+    // After a reconnection, tell the app what changed while it was away.
+    for (const [id, producer] of oldProducers) if (!this.#producers.has(id)) this.emit('producerRemoved', producer);
+    for (const [id, peer] of oldPeers) if (!this.#peers.has(id)) this.emit('peerLeft', peer);
+    for (const [id, peer] of this.#peers) if (!oldPeers.has(id)) this.emit('peerJoined', peer);
+    for (const [id, producer] of this.#producers) if (!oldProducers.has(id)) this.emit('producerAdded', producer);
+
+    this.#data = new DataChannels(session, {
+      label: this.#options.dataLabel,
+      autoConsume: this.#options.autoConsumeData && joined.grants.canSubscribe,
+      openTimeoutMs: this.#options.requestTimeoutMs,
+      selfPeerId: joined.peerId,
+      identityOf: (peerId) => this.#peers.get(peerId)?.identity,
+      onMessage: (message) => this.emit('data', message),
+      onError: (error) => this.#reportError(error),
+    });
+    session.on('lost', ({ reason, error }) => this.#onLost(session, reason, error));
+    session.setNotificationHandler((event) => this.#onNotification(session, event));
+    this.#data.start(joined.dataProducers, joined.grants.canPublishData);
+    return true;
+  }
+
+  #onLost(session: Session, reason: string, error: SubsecError): void {
+    if (session !== this.#session || this.#isClosed) return;
+    this.#session = undefined;
+    this.#data?.close();
+    this.#data = undefined;
+    session.close();
+    for (const publication of this.#publications) publication._detach(session);
+    for (const subscription of this.#subscriptions) subscription._detach(session);
+    if (!this.#options.reconnect.enabled) {
+      this.#fail(new SubsecError('CONNECTION_LOST', reason, { fatal: true, cause: error }));
+      return;
+    }
+    this.#setState('reconnecting');
+    this.#reconnect(reason).catch((e: unknown) => this.#fail(toSubsecError(e, 'RECONNECT_FAILED')));
+  }
+
+  async #reconnect(initialReason: string): Promise<void> {
+    let reason = initialReason;
+    const { reconnect } = this.#options;
+    for (let attempt = 1; ; attempt++) {
+      if (this.#isClosed) return;
+      if (attempt > reconnect.maxAttempts) {
+        this.#fail(
+          new SubsecError('RECONNECT_FAILED', `gave up after ${attempt - 1} attempts: ${reason}`, { fatal: true }),
+        );
+        return;
+      }
+      const delayMs = backoffDelay(attempt, reconnect);
+      this.emit('reconnecting', { attempt, delayMs, reason });
+      // Coming back online cuts the wait short.
+      this.#wake = new AbortController();
+      await sleep(delayMs, this.#wake.signal);
+      this.#wake = undefined;
+      if (this.#isClosed) return;
+
+      let session: Session;
+      try {
+        const token = this.#options.getToken ? await this.#options.getToken() : this.#token;
+        session = await this.#openSession(token);
+      } catch (e) {
+        if (this.#isClosed) return;
+        const error = toSubsecError(e, 'CONNECTION_FAILED');
+        if (isPermanentFailure(error)) {
+          this.#fail(new SubsecError(error.code, `reconnect refused: ${error.message}`, { fatal: true, cause: error }));
+          return;
+        }
+        reason = error.message;
+        this.#options.logger.warn?.(`[subsec] reconnect attempt ${attempt} failed:`, error.message);
+        continue;
+      }
+      if (this.#isClosed) {
+        session.close(true);
+        return;
+      }
+      if (!this.#adopt(session)) {
+        reason = 'connection lost while rejoining';
+        continue;
+      }
+      await this.#restore(session);
+      // A loss during restore already started a new loop.
+      if (session !== this.#session || this.#isClosed) return;
+      this.#setState('connected');
+      this.emit('reconnected', { attempt });
+      return;
+    }
+  }
+
+  /** Produces every publication again and re-finds every subscription's source on `session`. */
+  async #restore(session: Session): Promise<void> {
+    const tasks: Promise<void>[] = [];
+    for (const publication of this.#publications) {
+      tasks.push(
+        this.#producePublication(session, publication).catch((error: unknown) => {
+          if (isConnectionLoss(error) || publication.closed) return;
+          publication._close('failed', true);
+          this.#reportError(toSubsecError(error));
+        }),
+      );
+    }
+    const claimed = new Set<string>();
+    for (const subscription of this.#subscriptions) {
+      const info = this.#findSource(subscription, claimed);
+      if (info) tasks.push(this.#linkSubscription(session, subscription, info));
+    }
+    await Promise.all(tasks);
+    if (session !== this.#session) return;
+    // Sources that have not come back (their publisher is reconnecting too) get a grace period.
+    clearTimeout(this.#graceTimer);
+    if ([...this.#subscriptions].some((s) => !s._isLinked)) {
+      this.#graceTimer = setTimeout(() => {
+        for (const subscription of this.#subscriptions) {
+          if (!subscription._isLinked && this.#session) subscription._close('producerGone', false);
+        }
+      }, this.#options.resubscribeGraceMs);
+    }
+  }
+
+  #findSource(subscription: Subscription, claimed: Set<string>): ProducerInfo | undefined {
+    for (const info of this.#producers.values()) {
+      if (claimed.has(info.producerId) || sourceKey(info) !== subscription.sourceKey) continue;
+      const taken = [...this.#subscriptions].some(
+        (s) => s !== subscription && s._isLinked && s.producerId === info.producerId,
+      );
+      if (taken) continue;
+      claimed.add(info.producerId);
+      return info;
+    }
+    return undefined;
+  }
+
+  async #producePublication(session: Session, publication: Publication): Promise<void> {
+    await Promise.all(
+      publication._entries.map((entry) => (entry.producer ? undefined : this.#produceTrack(session, publication, entry))),
+    );
+    if (publication.closed || session !== this.#session) return;
+    publication._linked();
+  }
+
+  async #produceTrack(session: Session, publication: Publication, entry: PublishedTrack): Promise<void> {
+    if (entry.track.readyState === 'ended') {
+      throw new SubsecError('MEDIA_ERROR', `the ${entry.kind} track has ended`, { type: 'media' });
+    }
+    const { options } = publication;
+    const video = entry.kind === 'video';
+    const producer = await session.produce({
+      track: entry.track,
+      // The tracks belong to the app and must survive transport closes on reconnection.
+      stopTracks: false,
+      appData: { ...publication.appData },
+      ...(video
+        ? {
+            ...((options.simulcast ?? true)
+              ? {
+                  encodings: SIMULCAST_ENCODINGS.map((e) =>
+                    options.codec === 'H264' ? { ...e } : { ...e, scalabilityMode: 'L1T3' },
+                  ),
+                }
+              : {}),
+            ...(options.codec ? { codec: this.#codec(session, options.codec) } : {}),
+            codecOptions: { videoGoogleStartBitrate: 1000 },
+          }
+        : { codecOptions: { opusStereo: false, opusDtx: true, opusFec: true } }),
+    });
+    if (publication.closed || session.closed) {
+      producer.close();
+      session.request('closeProducer', { producerId: producer.id }).catch(() => undefined);
+      if (session.closed) throw new SubsecError('CONNECTION_LOST', 'connection lost while publishing');
+      return;
+    }
+    publication._attach(entry, session, producer);
+    if (entry.paused) {
+      producer.pause();
+      await session.request('pauseProducer', { producerId: producer.id });
+    }
+  }
+
+  #codec(session: Session, name: 'VP8' | 'H264'): RtpCodecCapability {
+    const mimeType = `video/${name}`.toLowerCase();
+    const candidates = (session.device.sendRtpCapabilities.codecs ?? []).filter(
+      (c) => c.mimeType.toLowerCase() === mimeType,
+    );
+    const codec =
+      candidates.find((c) => c.parameters?.['packetization-mode'] === 1) ?? candidates[0];
+    if (!codec) throw new SubsecError('UNSUPPORTED_MEDIA', `${name} is not supported by both browser and node`);
+    return codec;
+  }
+
+  #subscriptionOf(producerId: string): Subscription | undefined {
+    return [...this.#subscriptions].find((s) => s.producerId === producerId && !s.closed);
+  }
+
+  async #subscribeOne(info: ProducerInfo, options: SubscribeOptions): Promise<Subscription> {
+    const existing = this.#subscriptionOf(info.producerId);
+    if (existing) return existing;
+    const session = this.#session;
+    if (!session) throw new SubsecError('CONNECTION_LOST', 'not connected');
+    const subscription = new Subscription(info, options, (s) => this.#subscriptions.delete(s));
+    this.#subscriptions.add(subscription);
+    await this.#linkSubscription(session, subscription, info, true);
+    if (!subscription._isLinked && !subscription.closed) await subscription._whenLinked;
+    return subscription;
+  }
+
+  /**
+   * Consumes `info` for `subscription` on `session`, then sets its priority and resumes it (the
+   * node creates consumers paused). `rethrow` passes errors other than connection loss to the
+   * caller (a fresh subscribe()); otherwise they close the subscription and become 'error' events.
+   */
+  async #linkSubscription(session: Session, subscription: Subscription, info: ProducerInfo, rethrow = false): Promise<void> {
+    subscription._retarget(info);
+    try {
+      const { consumer, data } = await session.consume(info.producerId, {
+        streamId: info.peerId,
+        ...(subscription.preferredLayers ? { preferredLayers: { ...subscription.preferredLayers } } : {}),
+      });
+      if (subscription.closed || session.closed || subscription.producerId !== info.producerId) {
+        consumer.close();
+        session.request('closeConsumer', { consumerId: consumer.id }).catch(() => undefined);
+        return;
+      }
+      subscription._attach(session, consumer, data.producerPaused);
+      if (subscription.priority !== undefined) {
+        await session.request('setConsumerPriority', { consumerId: consumer.id, priority: subscription.priority });
+      }
+      if (subscription.paused) consumer.pause();
+      else await session.request('resumeConsumer', { consumerId: consumer.id });
+    } catch (e) {
+      if (isConnectionLoss(e) || subscription.closed) return;
+      const error = toSubsecError(e);
+      if (error.code === 'NOT_FOUND' && !rethrow && subscription.producerId === info.producerId) {
+        // The source closed meanwhile; it may still come back within the grace period.
+        return;
+      }
+      subscription._close('failed', true);
+      if (rethrow) throw error;
+      this.#reportError(error);
+    }
+  }
+
+  #onNotification(session: Session, event: NotificationEvent): void {
+    if (session !== this.#session) return;
+    switch (event.name) {
+      case 'peerJoined':
+        if (event.data.peerId === this.peerId) return;
+        this.#peers.set(event.data.peerId, event.data);
+        this.emit('peerJoined', event.data);
+        return;
+      case 'peerLeft': {
+        const peer = this.#peers.get(event.data.peerId) ?? { peerId: event.data.peerId, identity: '' };
+        for (const producer of [...this.#producers.values()]) {
+          if (producer.peerId === event.data.peerId) this.#removeProducer(producer.producerId);
+        }
+        if (this.#peers.delete(event.data.peerId)) this.emit('peerLeft', peer);
+        return;
+      }
+      case 'newProducer':
+        this.#addProducer(session, event.data);
+        return;
+      case 'producerClosed':
+        this.#removeProducer(event.data.producerId);
+        for (const publication of this.#publications) publication._producerClosed(event.data.producerId);
+        return;
+      case 'producerPaused':
+      case 'producerResumed':
+        for (const s of this.#subscriptions) {
+          if (s.producerId === event.data.producerId) s._setProducerPaused(event.name === 'producerPaused');
+        }
+        return;
+      case 'consumerClosed':
+        this.#closeSoon(session, this.#byConsumer(event.data.consumerId));
+        return;
+      case 'consumerLayersChanged':
+        this.#byConsumer(event.data.consumerId)?._setLayers(event.data.spatialLayer, event.data.temporalLayer);
+        return;
+      case 'consumerScore':
+        this.#byConsumer(event.data.consumerId)?._setScore(event.data.score, event.data.producerScore);
+        return;
+      case 'consumerPaused':
+      case 'consumerResumed':
+        // Mirrors producer pause; reported through producerPaused/producerResumed.
+        return;
+      case 'newDataProducer':
+        this.#data?.add(event.data);
+        return;
+      case 'dataProducerClosed':
+        this.#data?.remove(event.data.dataProducerId);
+        return;
+      case 'draining':
+        this.#drainingSession = session;
+        this.emit('draining', { deadlineMs: event.data.deadlineMs });
+        return;
+      case 'roomClosed':
+        if (session === this.#drainingSession) {
+          // The node is going away, not the room: carry on elsewhere (or on the node once it is back).
+          this.#onLost(session, `node drained (${event.data.reason})`, new SubsecError('DRAINING', 'node drained'));
+          return;
+        }
+        this.#fail(new SubsecError('ROOM_CLOSED', `room closed: ${event.data.reason}`, { fatal: true }));
+        return;
+      case 'reconnect':
+        // Handled by the Session, which reports itself lost.
+        return;
+    }
+  }
+
+  #byConsumer(consumerId: string): Subscription | undefined {
+    return [...this.#subscriptions].find((s) => s.consumerId === consumerId);
+  }
+
+  #addProducer(session: Session, info: ProducerInfo): void {
+    this.#producers.set(info.producerId, info);
+    // A source that went away during a reconnection has come back.
+    const key = sourceKey(info);
+    const waiting = [...this.#subscriptions].find(
+      (s) => !s._isLinked && !s.closed && s.sourceKey === key && !this.#producers.has(s.producerId),
+    );
+    if (waiting) void this.#linkSubscription(session, waiting, info);
+    this.emit('producerAdded', info);
+  }
+
+  #removeProducer(producerId: string): void {
+    const info = this.#producers.get(producerId);
+    if (!info) return;
+    this.#producers.delete(producerId);
+    for (const s of [...this.#subscriptions]) {
+      if (s.producerId === producerId) this.#closeSoon(this.#session, s);
+    }
+    this.emit('producerRemoved', info);
+  }
+
+  /**
+   * Closes a subscription whose producer closed, after {@link CLOSE_SETTLE_MS} unless the session
+   * is lost first. When a node loses a room (worker death, restart) it may report the producers
+   * closed just before it tells this client to reconnect; the subscription must then survive and
+   * be moved to the republished source, not end.
+   */
+  #closeSoon(session: Session | undefined, subscription: Subscription | undefined): void {
+    if (!subscription || !session) return;
+    const timer = setTimeout(() => {
+      this.#closeTimers.delete(timer);
+      if (session === this.#session) subscription._close('producerClosed', false);
+    }, CLOSE_SETTLE_MS);
+    this.#closeTimers.add(timer);
+  }
+
+  /** Resolves with the live session, waiting while (re)connecting up to `operationTimeoutMs`. */
+  #whenConnected(): Promise<Session> {
+    if (this.#isClosed) return Promise.reject(new InvalidStateError('client is closed'));
+    if (this.#state === 'connected' && this.#session) return Promise.resolve(this.#session);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(new TimeoutError(`not connected within ${this.#options.operationTimeoutMs} ms`));
+      }, this.#options.operationTimeoutMs);
+      const off = this.on('stateChanged', ({ state }) => {
+        if (state === 'connected' && this.#session) {
+          clearTimeout(timer);
+          off();
+          resolve(this.#session);
+        } else if (state === 'closed') {
+          clearTimeout(timer);
+          off();
+          reject(new InvalidStateError('client is closed'));
+        }
+      });
+    });
+  }
+
+  #setState(state: ConnectionState): void {
+    const previous = this.#state;
+    if (previous === state) return;
+    this.#state = state;
+    this.emit('stateChanged', { state, previous });
+  }
+
+  #reportError(error: SubsecError): void {
+    this.#options.logger.error?.('[subsec]', error.code, error.message);
+    this.emit('error', toErrorEvent(error));
+  }
+
+  /** Ends the client because of a fatal error. */
+  #fail(error: SubsecError): void {
+    if (this.#isClosed) return;
+    const fatal = error.fatal ? error : new SubsecError(error.code, error.message, { fatal: true, cause: error });
+    this.#reportError(fatal);
+    this.#shutdown(fatal.code === 'ROOM_CLOSED' ? 'roomClosed' : 'error', fatal);
+  }
+
+  #shutdown(reason: string, error?: SubsecError, announce = true): void {
+    if (this.#isClosed) return;
+    this.#closer.abort();
+    this.#wake?.abort();
+    clearTimeout(this.#graceTimer);
+    for (const timer of this.#closeTimers) clearTimeout(timer);
+    this.#closeTimers.clear();
+    globalThis.removeEventListener?.('online', this.#onOnline);
+    const session = this.#session;
+    this.#session = undefined;
+    this.#data?.close();
+    this.#data = undefined;
+    for (const subscription of [...this.#subscriptions]) subscription._close('clientClosed', false);
+    for (const publication of [...this.#publications]) publication._close('clientClosed', false);
+    session?.close(true);
+    this.#setState('closed');
+    if (announce) this.emit('disconnected', error ? { reason, error } : { reason });
+    this.removeAllListeners();
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * subsec browser SDK: join a room on a subsec node, publish camera/microphone with simulcast,
+ * subscribe to other peers with layer selection, exchange data messages, and survive network
+ * changes through automatic reconnection.
+ *
+ * ```ts
+ * import { connect } from '/sdk/subsec.js';
+ * const client = await connect(location.origin, token);
+ * const publication = await client.publish(await navigator.mediaDevices.getUserMedia({ video: true, audio: true }));
+ * client.on('producerAdded', async (p) => { const s = await client.subscribe(p.producerId); video.srcObject = new MediaStream([s.track]); });
+ * ```
+ */
+export { connect, SubsecClient } from './SubsecClient';
+export type {
+  ConnectionState,
+  PingResult,
+  SubscribeTarget,
+  SubsecClientEvents,
+} from './SubsecClient';
+export { Publication } from './Publication';
+export type { MediaKind, PublicationEvents, PublishOptions, VideoCodecName } from './Publication';
+export { Subscription } from './Subscription';
+export type { Layers, SubscribeOptions, SubscriptionEvents } from './Subscription';
+export type { DataMessage, DataPayload } from './DataChannels';
+export type { ConnectOptions, Logger, ReconnectOptions } from './options';
+export { DEFAULT_RECONNECT } from './options';
+export {
+  ClientErrorCode,
+  InvalidStateError,
+  ServerError,
+  SubsecError,
+  TimeoutError,
+} from './errors';
+export type { SubsecErrorCode, SubsecErrorEvent, SubsecErrorType } from './errors';
+export { SDK_PROTOCOL_VERSION as PROTOCOL_VERSION } from './Session';
+export { toSignalingUrl } from './url';
+export type { PeerInfo, ProducerInfo, DataProducerInfo } from '../../../src/protocol/signaling';
+export { ErrorCode } from '../../../src/protocol/errors';
+
+/** Version of this SDK build. */
+export const VERSION = '0.1.0';
