@@ -81,11 +81,11 @@ function describe(comments: Map<string, string>, rawPath: string): string {
 }
 
 function typeOf(s: JsonSchema): string {
-  if (s.enum) return s.enum.map((v) => JSON.stringify(v)).join(' \\| ');
+  if (s.enum) return s.enum.map((v) => JSON.stringify(v)).join(' | ');
   if (s.const !== undefined) return JSON.stringify(s.const);
-  if (s.anyOf) return s.anyOf.map(typeOf).join(' \\| ');
+  if (s.anyOf) return s.anyOf.map(typeOf).join(' | ');
   if (s.type === 'array') return `${s.items ? typeOf(s.items) : 'any'}[]`;
-  const t = Array.isArray(s.type) ? s.type.join(' \\| ') : (s.type ?? 'any');
+  const t = Array.isArray(s.type) ? s.type.join(' | ') : (s.type ?? 'any');
   return s.format ? `${t} (${s.format})` : t;
 }
 
