@@ -28,6 +28,9 @@ import { SyntheticSource } from './synthetic/SyntheticSource';
 import { RelayServer } from '../relay/RelayServer';
 import { MoqBridge } from './moq/MoqBridge';
 import { registerMoqMetrics } from './moq/MoqMetrics';
+import { HlsService } from './hls/HlsService';
+import { CmcdIntake } from './hls/CmcdIntake';
+import { registerHlsRoutes } from './hls/HlsRoutes';
 import { WhipEndpoint } from './ingest/whip/WhipEndpoint';
 import { WhepEndpoint } from './egress/whep/WhepEndpoint';
 
@@ -63,6 +66,8 @@ export class SubsecNode {
   readonly moqRelay: RelayServer | undefined;
   /** The SFU → MoQ bridge (when `moq.enabled` and `moq.bridge.enabled`, after start). */
   moqBridge: MoqBridge | undefined;
+  /** LL-HLS packaging (when `hls.enabled`): `/hls/{room}/{stream}/index.m3u8`. */
+  readonly hls: HlsService | undefined;
   #synthetic: SyntheticSource | undefined;
   #draining = false;
   #closed = false;
@@ -116,6 +121,7 @@ export class SubsecNode {
     this.whep = new WhepEndpoint({ ...webrtcHttp, pool: this.pool, config: config.whep, log: this.log.child('whep') });
     this.moqRelay = config.moq.enabled ? new RelayServer({ config: config.moq.relay, tokens: this.tokens, name: config.node.id, log: this.log.child('moq') }) : undefined;
     if (this.moqRelay) registerMoqMetrics(this.metrics.registry, this.moqRelay.stats);
+    this.hls = config.hls.enabled ? new HlsService({ rooms: this.rooms, config: config.hls, registry: this.metrics.registry, outputs: this.outputs, log: this.log.child('hls') }) : undefined;
   }
 
   /** The base URL of the HTTP server (after start). */
@@ -156,6 +162,10 @@ export class SubsecNode {
     });
     if (this.config.whip.enabled) this.whip.register(this.http);
     if (this.config.whep.enabled) this.whep.register(this.http);
+    if (this.hls) {
+      registerHlsRoutes(this.http, { service: this.hls, intake: new CmcdIntake(this.metrics.registry), tokens: this.tokens, registry: this.metrics.registry });
+      this.hls.start();
+    }
     if (this.config.http.demo) {
       serveStatic(this.http, '/sdk', path.join(projectRoot, 'clients', 'dist'));
       serveStatic(this.http, '/', path.join(projectRoot, 'clients', 'demo'));
@@ -209,6 +219,7 @@ export class SubsecNode {
     this.whip.close();
     this.whep.close();
     this.signaling.closeAll();
+    this.hls?.close();
     this.rooms.close();
     this.#roomEvents.close();
     this.webhooks.close();

@@ -225,6 +225,63 @@ export const configSchema = z.strictObject({
         .prefault({}),
     })
     .prefault({}),
+  /** Low-Latency HLS output for CDN-scale viewing (src/hls, docs/ll-hls.md): `/hls/{room}/{stream}/index.m3u8`. */
+  hls: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** `on-demand`: a stream is transcoded from its first HLS request until idle; `eager`: every stream with video, always. */
+      mode: z.enum(['on-demand', 'eager']).default('on-demand'),
+      /** `public`: no credentials (put a CDN's signed URLs in front); `token`: `?token=<jwt>` with canSubscribe for the room. */
+      access: z.enum(['public', 'token']).default('public'),
+      /** Part target duration (ms); parts never exceed it except across a source gap. */
+      partTargetMs: z.number().int().min(100).max(1000).default(200),
+      /** Segment target (ms): segments are cut at the first source keyframe at or after it. */
+      segmentTargetMs: z.number().int().min(1000).max(10_000).default(2000),
+      /** Media kept and listed per rendition (s). */
+      dvrWindowSec: z.number().int().min(6).max(3600).default(60),
+      /** An on-demand stream with no HLS request for this long stops transcoding (ms). */
+      idleTimeoutMs: z.number().int().min(1000).default(30_000),
+      /** How long the first request waits for the first segment before 503 (ms). */
+      startupTimeoutMs: z.number().int().min(1000).default(15_000),
+      /** Streams transcoded at once on this node; more get 503. */
+      maxStreams: z.number().int().min(1).default(4),
+      /** Keyframe requests to the publisher, so segments can be cut on time (ms; default: the segment target). */
+      keyframeRequestIntervalMs: z.number().int().min(250).optional(),
+      /** AAC bitrate of every rendition (kbps). */
+      audioKbps: z.number().int().min(16).max(320).default(64),
+      /** x264 preset of encoded renditions (`ultrafast` keeps a 2-core box cool). */
+      x264Preset: z.enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium']).default('ultrafast'),
+      /** The ladder: `copySource` renditions pass H264 through; others are encoded at `height` (default: source height). */
+      renditions: z
+        .array(
+          z.strictObject({
+            /** Path segment of the rendition: lower-case letters, digits, `-`, `_`. */
+            name: z.string().regex(/^[a-z0-9_-]{1,32}$/),
+            copySource: z.boolean().default(false),
+            height: z.number().int().min(32).max(4320).optional(),
+            /** Video bitrate (kbps) when encoded; BANDWIDTH estimate before measurement when copied. */
+            videoKbps: z.number().int().min(50).max(50_000),
+          }),
+        )
+        .min(1)
+        .max(6)
+        .refine((r) => new Set(r.map((x) => x.name)).size === r.length, 'rendition names must be unique')
+        .refine((r) => r.every((x) => x.name !== 'audio'), 'the rendition name "audio" is reserved for the audio rendition')
+        .default([
+          { name: 'source', copySource: true, videoKbps: 1500 },
+          { name: 'mid', copySource: false, height: 240, videoKbps: 400 },
+          { name: 'low', copySource: false, height: 160, videoKbps: 180 },
+        ]),
+      /** Write every packaged stream's segments to disk and a VOD playlist when it ends. */
+      recording: z
+        .strictObject({
+          enabled: z.boolean().default(false),
+          /** Directory of recordings (`<dir>/<room>/<stream>/<startedAt>/<rendition>/…`). */
+          dir: z.string().min(1).default('recordings/hls'),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
   /** Graceful drain on SIGTERM: how long clients get before sockets close (ms). */
   drainTimeoutMs: z.number().int().min(0).default(10_000),
   /** Log level of the node. */

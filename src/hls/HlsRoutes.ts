@@ -1,0 +1,207 @@
+/**
+ * The LL-HLS HTTP surface under `/hls/{room}/{stream}/`:
+ *   index.m3u8                          multivariant playlist
+ *   {rendition}/index.m3u8              media playlist (`_HLS_msn`, `_HLS_part`, `_HLS_skip`)
+ *   {rendition}/{epoch}/init.mp4        initialisation segment
+ *   {rendition}/{epoch}/p{seq}.m4s      partial segment (held while it is the preload hint)
+ *   {rendition}/{epoch}/s{msn}.m4s      media segment
+ * Responses carry CDN-friendly caching (immutable media, short-lived playlists, cacheable
+ * blocking responses), ETag/Last-Modified with 304s, CORS (including the CMCD request headers)
+ * and gzip for playlists when asked. Every request feeds the CMCD intake.
+ */
+import crypto from 'node:crypto';
+import zlib from 'node:zlib';
+import client from 'prom-client';
+import type { HttpRequest, HttpResponse, HttpServer } from '../http/HttpServer';
+import { errorResponse } from '../http/HttpServer';
+import type { TokenService } from '../auth/tokens';
+import { grantsRoom } from '../auth/tokens';
+import { SubsecError } from '../core/errors';
+import { ErrorCode } from '../protocol/errors';
+import type { CmcdIntake } from './CmcdIntake';
+import { HlsCapacityError, type HlsService } from './HlsService';
+import type { HlsStream } from './HlsStream';
+import type { LiveRendition } from './LadderTranscoder';
+import { blockingState } from './Playlist';
+
+/** Dependencies of {@link registerHlsRoutes}. */
+export interface HlsRoutesDeps {
+  service: HlsService;
+  intake: CmcdIntake;
+  tokens: TokenService;
+  registry: client.Registry;
+}
+
+const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+const CORS_HEADERS = 'CMCD-Object, CMCD-Request, CMCD-Session, CMCD-Status, If-None-Match, If-Modified-Since, Range';
+const NAME = /^[^\u0000-\u001f/\\]{1,128}$/;
+const DECIMAL = /^\d{1,9}$/;
+
+type Kind = 'multivariant' | 'playlist' | 'init' | 'part' | 'segment' | 'other';
+
+function plain(status: number, code: string, message: string, extra: Record<string, string> = {}): HttpResponse {
+  const r = errorResponse(status, message, code);
+  r.headers = { ...r.headers, 'cache-control': 'no-store', ...extra };
+  return r;
+}
+
+const notFound = (what: string) => plain(404, ErrorCode.NOT_FOUND, `${what} not found`);
+const badRequest = (message: string) => plain(400, ErrorCode.BAD_REQUEST, message);
+const unavailable = (message: string) => plain(503, 'UNAVAILABLE', message, { 'retry-after': '1' });
+
+/** Registers the HLS routes (before the demo's static routes). */
+export function registerHlsRoutes(http: HttpServer, deps: HlsRoutesDeps): void {
+  const { service, intake } = deps;
+  const config = service.config;
+  const requests = new client.Counter({ name: 'subsec_hls_requests_total', help: 'HLS requests by resource kind and status', labelNames: ['kind', 'status'], registers: [deps.registry] });
+  const heldDelay = new client.Histogram({
+    name: 'subsec_hls_held_response_delay_seconds',
+    help: 'Time from a part’s publication to the answer of a request held for it (blocking reload, preload hint)',
+    registers: [deps.registry],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+  });
+
+  http.route('OPTIONS', '/hls/*', () => ({
+    status: 204,
+    headers: { 'access-control-allow-methods': 'GET, HEAD, OPTIONS', 'access-control-allow-headers': CORS_HEADERS, 'access-control-max-age': '86400' },
+  }));
+
+  http.route('GET', '/hls/:room/:stream/*', async (req) => {
+    let kind: Kind = 'other';
+    let res: HttpResponse;
+    try {
+      const out = await handle(req, (k) => (kind = k));
+      res = out;
+    } catch (err) {
+      if (err instanceof HlsCapacityError) res = unavailable(err.message);
+      else if (err instanceof SubsecError) res = plain(err.httpStatus, err.code, err.message);
+      else throw err;
+    }
+    requests.inc({ kind, status: String(res.status ?? 200) });
+    return res;
+  });
+
+  async function handle(req: HttpRequest, setKind: (k: Kind) => void): Promise<HttpResponse> {
+    const { room, stream: identity } = req.params as { room: string; stream: string };
+    const rest = (req.params['*'] ?? '').split('/');
+    if (!NAME.test(room) || !NAME.test(identity) || rest.some((p) => p === '' || p === '.' || p === '..')) return badRequest('bad path');
+    let uriSuffix = '';
+    if (config.access === 'token') {
+      const token = req.query.get('token') ?? '';
+      let ok = false;
+      try {
+        const grants = deps.tokens.verify(token);
+        ok = grantsRoom(grants, room) && grants.canSubscribe;
+      } catch {
+        ok = false;
+      }
+      if (!ok) return plain(401, ErrorCode.UNAUTHENTICATED, 'a token with canSubscribe for this room is required (?token=)');
+      uriSuffix = `?token=${encodeURIComponent(token)}`;
+    }
+    // CMCD never fails a request: malformed data is only counted.
+    const cmcdTarget = { room, stream: identity };
+    if (rest.length === 1 && rest[0] === 'index.m3u8') {
+      setKind('multivariant');
+      const stream = await service.acquire(room, identity);
+      intake.observe(cmcdTarget, req.query, req.headers);
+      stream.touch();
+      if (!(await stream.waitStarted(config.startupTimeoutMs, req.signal))) return unavailable('stream is starting');
+      return playlistResponse(req, stream.multivariantPlaylist(uriSuffix), 'public, max-age=2');
+    }
+    const stream = rest.length === 2 && rest[1] === 'index.m3u8' ? await service.acquire(room, identity) : service.get(room, identity);
+    if (!stream) return notFound('stream');
+    intake.observe(cmcdTarget, req.query, req.headers);
+    stream.touch();
+    const rendition = stream.rendition(rest[0]!);
+    if (!rendition) return notFound('rendition');
+    if (rest.length === 2 && rest[1] === 'index.m3u8') {
+      setKind('playlist');
+      return mediaPlaylist(req, stream, rendition, uriSuffix);
+    }
+    if (rest.length !== 3) return notFound('resource');
+    if (rest[1] !== stream.epoch) return notFound('resource of an earlier run of this stream');
+    const file = rest[2]!;
+    const tag = `"${stream.epoch}-${rendition.spec.name}-${file}"`;
+    if (file === 'init.mp4') {
+      setKind('init');
+      if (!(await rendition.packager.waitUntil(() => !!rendition.packager.init, config.startupTimeoutMs, req.signal))) return unavailable('stream is starting');
+      return mediaResponse(req, rendition.packager.init!, tag, stream.startedAt);
+    }
+    const m = /^([ps])(\d{1,9})\.m4s$/.exec(file);
+    if (!m) return notFound('resource');
+    const n = Number(m[2]);
+    const p = rendition.packager;
+    const holdMs = 3 * stream.targetDuration * 1000;
+    if (m[1] === 'p') {
+      setKind('part');
+      let part = p.part(n);
+      // A hinted part (or the one right after, for a player a little ahead) is held until published.
+      if (!part && !p.ended && n >= p.nextPartSeq && n <= p.nextPartSeq + 1) {
+        const ok = await p.waitUntil(() => !!p.part(n), holdMs, req.signal);
+        part = p.part(n);
+        if (ok && part) heldDelay.observe((Date.now() - part.publishedAt) / 1000);
+        else if (!req.signal.aborted && !p.ended) return unavailable('part not ready');
+      }
+      if (!part) return notFound('part');
+      return mediaResponse(req, part.data, tag, part.publishedAt);
+    }
+    setKind('segment');
+    let segment = p.segment(n);
+    if (!segment && !p.ended && p.openSegment?.msn === n) {
+      await p.waitUntil(() => !!p.segment(n), holdMs, req.signal);
+      segment = p.segment(n);
+    }
+    if (!segment) return notFound('segment');
+    return mediaResponse(req, segment.data!, tag, segment.completedAt ?? Date.now());
+  }
+
+  async function mediaPlaylist(req: HttpRequest, stream: HlsStream, r: LiveRendition, uriSuffix: string): Promise<HttpResponse> {
+    const q = req.query;
+    const msnRaw = q.get('_HLS_msn');
+    const partRaw = q.get('_HLS_part');
+    const skipRaw = q.get('_HLS_skip');
+    if (msnRaw !== null && !DECIMAL.test(msnRaw)) return badRequest('_HLS_msn must be a decimal integer');
+    if (partRaw !== null && !DECIMAL.test(partRaw)) return badRequest('_HLS_part must be a decimal integer');
+    if (partRaw !== null && msnRaw === null) return badRequest('_HLS_part needs _HLS_msn');
+    if (skipRaw !== null && skipRaw !== 'YES' && skipRaw !== 'v2') return badRequest('_HLS_skip must be YES or v2');
+    const p = r.packager;
+    if (!(await stream.waitStarted(config.startupTimeoutMs, req.signal))) return unavailable('stream is starting');
+    let blocking = false;
+    if (msnRaw !== null && !p.ended) {
+      const msn = Number(msnRaw);
+      const part = partRaw === null ? undefined : Number(partRaw);
+      const view = () => ({ segments: p.segments, lastCompleteMsn: p.lastCompleteMsn, ended: p.ended, partTarget: stream.partTarget });
+      const state = blockingState(view(), msn, part);
+      if (state === 'too-far') return badRequest(`_HLS_msn=${msn}${part === undefined ? '' : ` _HLS_part=${part}`} is too far ahead of the playlist`);
+      if (state === 'wait') {
+        const ok = await p.waitUntil(() => blockingState(view(), msn, part) === 'ready', 3 * stream.targetDuration * 1000, req.signal);
+        if (!ok && !p.ended) return unavailable('the requested part did not appear in time');
+        const last = p.lastPart;
+        if (ok && last) heldDelay.observe((Date.now() - last.publishedAt) / 1000);
+      }
+      blocking = true;
+    }
+    const body = stream.mediaPlaylist(r, skipRaw === null ? undefined : (skipRaw as 'YES' | 'v2'), uriSuffix);
+    // A blocking response names its content in its URL, so a CDN may keep it; a plain one is short-lived.
+    const cache = p.ended ? 'public, max-age=60' : blocking ? `public, max-age=${3 * stream.targetDuration}` : 'public, max-age=1';
+    return playlistResponse(req, body, cache);
+  }
+}
+
+function playlistResponse(req: HttpRequest, body: string, cacheControl: string): HttpResponse {
+  const etag = `"${crypto.createHash('sha1').update(body).digest('base64url').slice(0, 22)}"`;
+  const headers: Record<string, string> = { 'content-type': PLAYLIST_TYPE, 'cache-control': cacheControl, etag, vary: 'Accept-Encoding' };
+  if (req.headers['if-none-match'] === etag) return { status: 304, headers };
+  if (/\bgzip\b/.test(req.headers['accept-encoding'] ?? '')) {
+    return { status: 200, headers: { ...headers, 'content-encoding': 'gzip' }, body: zlib.gzipSync(body, { level: 4 }) };
+  }
+  return { status: 200, headers, body };
+}
+
+function mediaResponse(req: HttpRequest, data: Buffer, etag: string, modifiedAt: number): HttpResponse {
+  const headers = { 'content-type': 'video/mp4', 'cache-control': IMMUTABLE, etag, 'last-modified': new Date(modifiedAt).toUTCString() };
+  if (req.headers['if-none-match'] === etag) return { status: 304, headers };
+  return { status: 200, headers, body: data };
+}
+

@@ -1,0 +1,276 @@
+/**
+ * The LL-HLS packaging of one stream (a participant identity's video and audio producers in a
+ * room): the ffmpeg ladder job, one packager per rendition, the idle timer of on-demand
+ * packaging, and the playlists it serves. Ends (EXT-X-ENDLIST) when the producers go away, the
+ * room closes, or nobody asked for it within the idle timeout; lingers a little after that so
+ * players and recorders see the end.
+ */
+import crypto from 'node:crypto';
+import type { types } from 'mediasoup';
+import type { Logger } from '../core/logger';
+import type { Room } from '../sfu/Room';
+import { LadderTranscoder, type LiveRendition, type RenditionSpec } from './LadderTranscoder';
+import { renderMediaPlaylist, renderMultivariantPlaylist, type RenditionReport } from './Playlist';
+
+/** The packaging settings of a stream (from the `hls` config section). */
+export interface HlsStreamSettings {
+  partTargetMs: number;
+  segmentTargetMs: number;
+  dvrWindowSec: number;
+  idleTimeoutMs: number;
+  keyframeRequestIntervalMs: number;
+  audioKbps: number;
+  x264Preset: string;
+  renditions: readonly RenditionSpec[];
+}
+
+/** Options of {@link HlsStream}. */
+export interface HlsStreamOptions {
+  room: Room;
+  identity: string;
+  settings: HlsStreamSettings;
+  /** Never stops for idleness (eager mode, recording). */
+  pinned: boolean;
+  log: Logger;
+  /** Called once when the stream is gone for good (after the linger). */
+  onDisposed: (stream: HlsStream) => void;
+}
+
+/** EXT-X-TARGETDURATION for a segment target: room for a late source keyframe. */
+export function targetDurationFor(segmentTargetMs: number): number {
+  return Math.ceil((segmentTargetMs / 1000) * 1.5);
+}
+
+/** One packaged stream. */
+export class HlsStream {
+  readonly room: Room;
+  readonly identity: string;
+  /** Path segment that changes on every (re)start, so immutable URLs never repeat with new bytes. */
+  readonly epoch = crypto.randomBytes(4).toString('hex');
+  readonly startedAt = Date.now();
+  readonly targetDuration: number;
+  readonly partTarget: number;
+  readonly #settings: HlsStreamSettings;
+  readonly #log: Logger;
+  readonly #onDisposed: HlsStreamOptions['onDisposed'];
+  readonly #releaseConsumers: Array<() => void> = [];
+  readonly #endListeners = new Set<(reason: string) => void>();
+  #transcoder: LadderTranscoder | undefined;
+  #pinned: boolean;
+  #lastRequest = Date.now();
+  #idleTimer: NodeJS.Timeout | undefined;
+  #lingerTimer: NodeJS.Timeout | undefined;
+  #endReason: string | undefined;
+  #disposed = false;
+  #detach: (() => void) | undefined;
+
+  constructor(options: HlsStreamOptions) {
+    this.room = options.room;
+    this.identity = options.identity;
+    this.#settings = options.settings;
+    this.#pinned = options.pinned;
+    this.#log = options.log;
+    this.#onDisposed = options.onDisposed;
+    this.targetDuration = targetDurationFor(options.settings.segmentTargetMs);
+    this.partTarget = options.settings.partTargetMs / 1000;
+  }
+
+  /** The renditions (empty before start). */
+  get renditions(): readonly LiveRendition[] {
+    return this.#transcoder?.renditions ?? [];
+  }
+
+  /** Why it ended, once it has. */
+  get endReason(): string | undefined {
+    return this.#endReason;
+  }
+
+  /** True once ended (playlists carry EXT-X-ENDLIST). */
+  get ended(): boolean {
+    return this.#endReason !== undefined;
+  }
+
+  /** True once disposed (gone from the service). */
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  /** Keeps the stream alive regardless of requests (recording, eager mode). */
+  set pinned(value: boolean) {
+    this.#pinned = value;
+  }
+
+  get pinned(): boolean {
+    return this.#pinned;
+  }
+
+  /** The rendition named `name`. */
+  rendition(name: string): LiveRendition | undefined {
+    return this.renditions.find((r) => r.spec.name === name);
+  }
+
+  /** Notes a request (keeps an on-demand stream alive). */
+  touch(): void {
+    this.#lastRequest = Date.now();
+  }
+
+  /** Calls `listener(reason)` once when the stream ends; returns an unsubscribe function. */
+  onEnded(listener: (reason: string) => void): () => void {
+    if (this.#endReason !== undefined) {
+      listener(this.#endReason);
+      return () => undefined;
+    }
+    this.#endListeners.add(listener);
+    return () => this.#endListeners.delete(listener);
+  }
+
+  /** Consumes the identity's producers into the ladder job. */
+  async start(): Promise<void> {
+    const producers = this.room.producersOf(this.identity);
+    const video = producers.find((p) => p.kind === 'video' && !p.closed);
+    if (!video) throw new Error(`stream ${this.identity} has no video`);
+    const audio = producers.find((p) => p.kind === 'audio' && !p.closed);
+    const owner = this.room.getProducer(video.id)!.participant;
+    const slot = this.room.slotOf(owner.id);
+    const watched = new Set<string>([video.id, ...(audio ? [audio.id] : [])]);
+    const onRemoved = (producerId: string) => {
+      if (watched.has(producerId)) this.end('producer closed');
+    };
+    const onClosed = () => this.end('room closed');
+    this.room.on('producerRemoved', onRemoved);
+    this.room.once('closed', onClosed);
+    this.#detach = () => {
+      this.room.off('producerRemoved', onRemoved);
+      this.room.off('closed', onClosed);
+    };
+    const s = this.#settings;
+    this.#transcoder = new LadderTranscoder({
+      router: slot.router,
+      video,
+      audio,
+      renditions: s.renditions,
+      audioKbps: s.audioKbps,
+      x264Preset: s.x264Preset,
+      keyframeRequestIntervalMs: s.keyframeRequestIntervalMs,
+      packager: { partTargetMs: s.partTargetMs, segmentTargetMs: s.segmentTargetMs, targetDurationSec: this.targetDuration, dvrWindowSec: s.dvrWindowSec },
+      log: this.#log,
+      onEnded: (reason) => this.end(reason),
+    });
+    for (let i = 0; i < (audio ? 2 : 1); i++) this.#releaseConsumers.push(this.room.countConsumer(slot));
+    this.#idleTimer = setInterval(() => {
+      if (!this.#pinned && Date.now() - this.#lastRequest > s.idleTimeoutMs) this.end('idle');
+    }, Math.min(1000, s.idleTimeoutMs));
+    this.#idleTimer.unref();
+    await this.#transcoder.start();
+    this.#log.info('hls packaging started', { room: this.room.name, stream: this.identity, renditions: s.renditions.map((r) => r.name), epoch: this.epoch });
+  }
+
+  /**
+   * Resolves true once every rendition has a complete segment (or the stream ended with some
+   * media), false on timeout or abort.
+   */
+  async waitStarted(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (const r of this.renditions) {
+      const ok = await r.packager.waitUntil(() => r.packager.lastCompleteMsn >= 0, Math.max(0, deadline - Date.now()), signal);
+      if (!ok) return r.packager.lastCompleteMsn >= 0;
+    }
+    return this.renditions.length > 0;
+  }
+
+  /** Ends packaging (EXT-X-ENDLIST), then disposes after a linger of 3 target durations. Idempotent. */
+  end(reason: string): void {
+    if (this.#endReason !== undefined) return;
+    this.#endReason = reason;
+    clearInterval(this.#idleTimer);
+    this.#detach?.();
+    this.#transcoder?.close();
+    for (const release of this.#releaseConsumers) release();
+    this.#log.info('hls packaging ended', { room: this.room.name, stream: this.identity, reason });
+    for (const l of [...this.#endListeners]) {
+      try {
+        l(reason);
+      } catch (err) {
+        this.#log.warn('hls end listener failed', { error: err });
+      }
+    }
+    this.#endListeners.clear();
+    this.#lingerTimer = setTimeout(() => this.dispose(), reason === 'shutdown' ? 0 : 3 * this.targetDuration * 1000);
+    this.#lingerTimer.unref();
+  }
+
+  /** Ends and forgets the stream at once. Idempotent. */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.end('disposed');
+    this.#disposed = true;
+    clearTimeout(this.#lingerTimer);
+    this.#onDisposed(this);
+  }
+
+  /** Multivariant playlist text. */
+  multivariantPlaylist(uriSuffix = ''): string {
+    const audio = this.renditions.find((r) => r.kind === 'audio' && r.packager.initInfo);
+    const audioTrack = audio?.packager.initInfo!.tracks[0];
+    const audioBandwidth = audio ? Math.max(audio.packager.peakBitrate, this.#settings.audioKbps * 1000) : 0;
+    return renderMultivariantPlaylist(
+      this.renditions
+        .filter((r) => r.kind === 'video' && r.packager.initInfo)
+        .map((r) => {
+          const video = r.packager.initInfo!.tracks.find((t) => t.kind === 'video');
+          const videoBandwidth = r.packager.peakBitrate > 0 ? r.packager.peakBitrate : r.spec.videoKbps * 1000;
+          return {
+            uri: `${r.spec.name}/index.m3u8`,
+            bandwidth: videoBandwidth + audioBandwidth,
+            codecs: [...(video ? [video.codec] : []), ...(audioTrack ? [audioTrack.codec] : [])],
+            width: video?.width,
+            height: video?.height,
+            frameRate: r.packager.frameRate,
+            audioGroup: audio ? 'audio' : undefined,
+          };
+        })
+        .sort((a, b) => b.bandwidth - a.bandwidth),
+      uriSuffix,
+      audio && audioTrack ? { groupId: 'audio', uri: `${audio.spec.name}/index.m3u8`, channels: audioTrack.channels ?? 2 } : undefined,
+    );
+  }
+
+  /** Media playlist text of a rendition. */
+  mediaPlaylist(r: LiveRendition, skip: 'YES' | 'v2' | undefined, uriSuffix = ''): string {
+    const reports: RenditionReport[] = [];
+    for (const other of this.renditions) {
+      if (other === r || other.kind !== r.kind) continue;
+      const last = other.packager.lastPart;
+      if (!last) continue;
+      reports.push({ uri: `../${other.spec.name}/index.m3u8`, lastMsn: last.msn, lastPart: last.index });
+    }
+    return renderMediaPlaylist({
+      targetDuration: this.targetDuration,
+      partTarget: this.partTarget,
+      segments: r.packager.segments,
+      nextPartSeq: r.packager.nextPartSeq,
+      ended: r.packager.ended,
+      skip,
+      renditionReports: reports,
+      uriSuffix,
+      pathPrefix: `${this.epoch}/`,
+    });
+  }
+
+  /** Live numbers for the admin listing. */
+  stats(): Record<string, number | string | boolean> {
+    const first = this.renditions[0]?.packager;
+    return {
+      renditions: this.renditions.length,
+      segments: first?.segments.length ?? 0,
+      lastMsn: first?.lastCompleteMsn ?? -1,
+      heldRequests: this.renditions.reduce((n, r) => n + r.packager.waiting, 0),
+      ended: this.ended,
+    };
+  }
+
+  /** The producers being packaged (for tests and listings). */
+  get producers(): types.Producer[] {
+    return this.room.producersOf(this.identity);
+  }
+}
