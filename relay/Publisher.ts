@@ -174,9 +174,10 @@ export class Publisher {
       const outcome = await Promise.race([updates, ended.then(() => 'ended' as const)]);
       if (outcome === 'ended') {
         await sub.drain();
-        const err = track.error;
-        if (err) writer.reset(streamCodeOf(err) ?? StreamCode.INTERNAL, err.message);
-        else writer.close();
+        // A track that ended (publisher unpublished or left) is finished; a failed one is reset with its code.
+        const code = track.error ? (streamCodeOf(track.error) ?? StreamCode.INTERNAL) : StreamCode.CANCELLED;
+        if (code === StreamCode.CANCELLED) writer.close();
+        else writer.reset(code, track.error?.message);
         updates.catch(() => undefined);
       } else {
         sub.close(StreamCode.CANCELLED);

@@ -20,6 +20,8 @@ export class RelayStats {
   bytesOut = 0;
   /** Frames received from publishers and upstream relays. */
   framesIn = 0;
+  /** Group streams refused because a frame exceeded the frame limit. */
+  framesRejected = 0;
   /** Sessions closed for a protocol violation. */
   protocolViolations = 0;
 }

@@ -204,6 +204,7 @@ export class Subscriber implements BroadcastSource {
           const err = new StreamError(StreamCode.FRAME_TOO_LARGE, `frame of ${size} bytes exceeds ${context.limits.maxFrameBytes}`);
           reader.cancel(err);
           group.abort(err);
+          context.stats.framesRejected++;
           return;
         }
         group.write(await reader.bytes(size));

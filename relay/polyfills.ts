@@ -1,6 +1,8 @@
 /**
- * Runtime gaps on Node 20 that the QMux/WebSocket stack (@moq/qmux, @moq/web-socket-stream)
- * relies on. Imported once by every relay entry point before any session is created.
+ * Runtime gaps on Node 20 that the moq stack relies on: `Promise.withResolvers` (@moq/qmux,
+ * @moq/web-socket-stream, @moq/net) and the ES2025 Set methods (@moq/net's publisher diffs its
+ * announced broadcasts with `Set.prototype.difference`). Imported by every relay entry point
+ * and by anything that runs @moq/net in Node 20.
  */
 
 interface Resolvers<T> {
@@ -24,4 +26,55 @@ export function installPolyfills(): void {
   };
 }
 
+type SetMethod = (this: Set<unknown>, other: ReadonlySetLike) => unknown;
+interface ReadonlySetLike {
+  has(v: unknown): boolean;
+  keys(): Iterator<unknown>;
+  size: number;
+}
+
+const setMethods: Record<string, SetMethod> = {
+  difference(other) {
+    return new Set([...this].filter((v) => !other.has(v)));
+  },
+  union(other) {
+    const out = new Set(this);
+    const it = other.keys();
+    for (let n = it.next(); !n.done; n = it.next()) out.add(n.value);
+    return out;
+  },
+  intersection(other) {
+    return new Set([...this].filter((v) => other.has(v)));
+  },
+  symmetricDifference(other) {
+    const out = new Set(this);
+    const it = other.keys();
+    for (let n = it.next(); !n.done; n = it.next()) {
+      if (this.has(n.value)) out.delete(n.value);
+      else out.add(n.value);
+    }
+    return out;
+  },
+  isSubsetOf(other) {
+    return [...this].every((v) => other.has(v));
+  },
+  isSupersetOf(other) {
+    const it = other.keys();
+    for (let n = it.next(); !n.done; n = it.next()) if (!this.has(n.value)) return false;
+    return true;
+  },
+  isDisjointFrom(other) {
+    return [...this].every((v) => !other.has(v));
+  },
+};
+
+/** Installs the ES2025 Set methods where missing. Idempotent. */
+export function installSetMethods(): void {
+  const proto = Set.prototype as unknown as Record<string, unknown>;
+  for (const [name, fn] of Object.entries(setMethods)) {
+    if (typeof proto[name] !== 'function') Object.defineProperty(proto, name, { value: fn, writable: true, configurable: true });
+  }
+}
+
 installPolyfills();
+installSetMethods();

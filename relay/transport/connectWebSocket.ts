@@ -5,11 +5,7 @@
 import QmuxSession from '@moq/qmux';
 import WebSocket from 'ws';
 import { ALPNS } from '../wire/messages';
-import { appProtocolOf } from './WebSocketListener';
 import type { MoqTransport } from './MoqTransport';
-
-/** QMux drafts offered, newest first. */
-const QMUX_VERSIONS = ['qmux-02', 'qmux-01', 'qmux-00'];
 
 /** A dialled transport and its negotiated app protocol. */
 export interface DialledTransport {
@@ -19,18 +15,30 @@ export interface DialledTransport {
 
 /** Connects to `url` (http(s):// or ws(s)://, path = root, query carries the token). */
 export async function connectWebSocket(url: URL, timeoutMs: number): Promise<DialledTransport> {
+  // @moq/qmux dials through the global WebSocket, which Node 20 lacks (Node 22 has one).
+  (globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
   const wsUrl = new URL(url);
   if (wsUrl.protocol === 'http:') wsUrl.protocol = 'ws:';
   if (wsUrl.protocol === 'https:') wsUrl.protocol = 'wss:';
-  const protocols = ALPNS.flatMap((a) => QMUX_VERSIONS.map((v) => `${v}.${a.alpn}`));
-  const ws = new WebSocket(wsUrl, protocols, { perMessageDeflate: false, handshakeTimeout: timeoutMs });
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-    ws.once('unexpected-response', (_req, res) => reject(new Error(`upstream refused the session: HTTP ${res.statusCode}`)));
+  const session = new QmuxSession(wsUrl.href, {
+    protocols: ALPNS.map((a) => a.alpn),
+    versions: Object.fromEntries(ALPNS.map((a) => [a.alpn, null])),
+    requireProtocol: true,
   });
-  ws.on('error', () => undefined);
-  const session = new QmuxSession(ws as unknown as ConstructorParameters<typeof QmuxSession>[0]);
-  await session.ready;
-  return { transport: session as unknown as MoqTransport, protocol: appProtocolOf(ws.protocol) };
+  session.closed.catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      session.ready,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`upstream ${url.host} did not answer in ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+  } catch (err) {
+    session.close();
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+  return { transport: session as unknown as MoqTransport, protocol: session.protocol };
 }

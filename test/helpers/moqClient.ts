@@ -130,3 +130,62 @@ export async function readGroups(
   await within(run, timeoutMs, 'groups');
   return groups;
 }
+
+/** A running test publisher. */
+export interface TestPublisher {
+  /** Track names peers asked for. */
+  readonly requested: string[];
+  stop(): void;
+}
+
+/**
+ * Publishes `path` on `conn`: every requested track gets a group every `intervalMs` with
+ * `framesPerGroup` frames; frame payload = [group u32][index u32][send time ms f64][padding].
+ */
+export function publishTestBroadcast(
+  conn: Moq.Connection.Established,
+  path: string,
+  opts: { intervalMs?: number; framesPerGroup?: number; frameBytes?: number } = {},
+): TestPublisher {
+  const producer = new Moq.Broadcast.Producer();
+  conn.publish(Moq.Path.from(path), producer);
+  const timers: NodeJS.Timeout[] = [];
+  const requested: string[] = [];
+  void (async () => {
+    for (;;) {
+      const req = await producer.requested();
+      if (!req) return;
+      requested.push(req.name);
+      const track = req.accept();
+      let seq = 0;
+      const timer = setInterval(() => {
+        const g = track.appendGroup();
+        const n = opts.framesPerGroup ?? 3;
+        for (let i = 0; i < n; i++) {
+          const payload = new Uint8Array(Math.max(16, opts.frameBytes ?? 16));
+          const view = new DataView(payload.buffer);
+          view.setUint32(0, seq);
+          view.setUint32(4, i);
+          view.setFloat64(8, Date.now());
+          g.writeFrame({ payload, timestamp: Moq.Time.Timestamp.fromMicros(Date.now() * 1000) } as Moq.Group.Frame);
+        }
+        g.close();
+        seq++;
+      }, opts.intervalMs ?? 50);
+      timers.push(timer);
+    }
+  })();
+  return {
+    requested,
+    stop: () => {
+      for (const t of timers) clearInterval(t);
+      producer.close();
+    },
+  };
+}
+
+/** Decodes a test publisher frame. */
+export function testFrame(payload: Uint8Array): { group: number; index: number; sentAt: number } {
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  return { group: view.getUint32(0), index: view.getUint32(4), sentAt: view.getFloat64(8) };
+}
