@@ -1,0 +1,12 @@
+/** Every scenario the CLI offers, by name, and the ones waiting for their feature. */
+import type { Scenario } from '../core/Scenario';
+import { apiScenario } from './api';
+import { signalingScenario } from './signaling';
+
+/** Scenarios in help order. */
+export const scenarios: Scenario[] = [apiScenario, signalingScenario];
+
+/** Scenarios named in the plan whose feature has not landed yet: listed, never faked. */
+export const pendingScenarios: Array<{ name: string; reason: string }> = [
+  { name: 'events', reason: 'needs the events feature (src/events), not in this build' },
+];
