@@ -19,7 +19,7 @@ const GROUP_SPAN = 2 ** 40;
 export function groupSendOrder(priority: number, sequence: number): number {
   const p = Math.min(Math.max(Math.trunc(priority), 0), 255);
   // Negative so control streams (send order 0) are never starved by media.
-  return -((255 - p) * GROUP_SPAN + (GROUP_SPAN - 1 - (sequence % GROUP_SPAN)));
+  return -((255 - p) * GROUP_SPAN + (GROUP_SPAN - 1 - (sequence % GROUP_SPAN)) + 1);
 }
 
 interface Pump {

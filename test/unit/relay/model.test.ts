@@ -1,0 +1,162 @@
+import { describe, expect, it, vi } from 'vitest';
+import { StreamCode, StreamError } from '../../../relay/errors';
+import { Broadcast, type BroadcastSource } from '../../../relay/model/Broadcast';
+import { Group } from '../../../relay/model/Group';
+import { Track } from '../../../relay/model/Track';
+import { Origin } from '../../../relay/Origin';
+import { InMemoryRelayDirectory } from '../../../relay/RelayDirectory';
+import { hasPrefix, joinPath, stripPrefix } from '../../../relay/Path';
+
+const frame = (n: number) => new Uint8Array([n]);
+
+describe('Group', () => {
+  it('lets readers wait for frames and see the end', async () => {
+    const g = new Group(0);
+    const waited = g.wait(0);
+    g.write(frame(1));
+    await waited;
+    expect(g.frame(0)).toEqual(frame(1));
+    g.finish();
+    await g.wait(5);
+    expect(g.closed).toBe(true);
+    expect(g.error).toBeUndefined();
+  });
+
+  it('aborts with GROUP_TOO_LARGE past its byte budget', () => {
+    const g = new Group(0, { maxBytes: 2, maxFrames: 10 });
+    g.write(frame(1));
+    g.write(frame(2));
+    g.write(frame(3));
+    expect((g.error as StreamError).code).toBe(StreamCode.GROUP_TOO_LARGE);
+    expect(g.frameCount).toBe(2);
+  });
+});
+
+describe('Track', () => {
+  it('keeps the latest groups for late joiners and announces new ones', () => {
+    const t = new Track('video', { cacheGroups: 2 });
+    const seen: number[] = [];
+    t.on('group', (g) => seen.push(g.sequence));
+    for (let i = 0; i < 4; i++) t.appendGroup();
+    expect(seen).toEqual([0, 1, 2, 3]);
+    expect(t.latest()!.sequence).toBe(3);
+    expect(t.cached(1)).toBeUndefined();
+    expect(t.cached(2)!.sequence).toBe(2);
+  });
+
+  it('orders groups arriving out of order and replaces a duplicate sequence', () => {
+    const t = new Track('v', { cacheGroups: 3 });
+    t.appendGroup(5);
+    t.appendGroup(3);
+    expect(t.latest()!.sequence).toBe(5);
+    const old = t.cached(3)!;
+    t.appendGroup(3);
+    expect((old.error as StreamError).code).toBe(StreamCode.OLD);
+    expect(t.appendGroup().sequence).toBe(6);
+  });
+
+  it('finishes open groups on a clean close and aborts them on a failure', () => {
+    const t = new Track('v');
+    const g = t.appendGroup();
+    t.close();
+    expect(g.closed && !g.error).toBe(true);
+    const u = new Track('u');
+    const h = u.appendGroup();
+    u.close(new StreamError(StreamCode.SESSION_CLOSED, 'gone'));
+    expect((h.error as StreamError).code).toBe(StreamCode.SESSION_CLOSED);
+  });
+});
+
+describe('Broadcast', () => {
+  function source(): BroadcastSource & { calls: number; closes: number; fail?: boolean } {
+    const s = {
+      label: 'test',
+      calls: 0,
+      closes: 0,
+      fail: false,
+      async subscribe(_path: string, _track: Track) {
+        s.calls++;
+        if (s.fail) throw new StreamError(StreamCode.NOT_FOUND, 'no such track');
+        return { close: () => void s.closes++ };
+      },
+    };
+    return s;
+  }
+
+  it('shares one upstream subscription between subscribers and lingers after the last leaves', async () => {
+    vi.useFakeTimers();
+    try {
+      const src = source();
+      const b = new Broadcast({ path: 'r/a', source: src, lingerMs: 1000 });
+      const [x, y] = await Promise.all([b.acquire('video', 1), b.acquire('video', 1)]);
+      expect(x.track).toBe(y.track);
+      expect(src.calls).toBe(1);
+      x.release();
+      y.release();
+      vi.advanceTimersByTime(999);
+      const z = await b.acquire('video', 1);
+      expect(z.track).toBe(x.track);
+      z.release();
+      vi.advanceTimersByTime(1000);
+      expect(x.track.closed).toBe(true);
+      expect(src.closes).toBe(1);
+      expect((await b.acquire('video', 1)).track).not.toBe(x.track);
+      expect(src.calls).toBe(2);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('propagates NOT_FOUND from the source and serves static tracks without one', async () => {
+    const src = source();
+    src.fail = true;
+    const b = new Broadcast({ path: 'r/a', source: src });
+    await expect(b.acquire('nope', 1)).rejects.toMatchObject({ code: StreamCode.NOT_FOUND });
+    const local = new Broadcast({ path: 'r/b' });
+    const t = local.createTrack('catalog.json');
+    expect((await local.acquire('catalog.json', 1)).track).toBe(t);
+    await expect(local.acquire('video', 1)).rejects.toMatchObject({ code: StreamCode.NOT_FOUND });
+    local.close();
+    expect(t.closed).toBe(true);
+  });
+});
+
+describe('Origin', () => {
+  it('announces, replaces and withdraws broadcasts by path', () => {
+    const o = new Origin();
+    const events: string[] = [];
+    o.on('announced', (b) => events.push(`+${b.path}`));
+    o.on('unannounced', (b) => events.push(`-${b.path}`));
+    const a = new Broadcast({ path: 'r/a' });
+    o.publish(a);
+    const a2 = new Broadcast({ path: 'r/a' });
+    o.publish(a2);
+    expect(a.closed).toBe(true);
+    expect(o.get('r/a')).toBe(a2);
+    o.publish(new Broadcast({ path: 's/b' }));
+    expect(o.list('r').map((b) => b.path)).toEqual(['r/a']);
+    a2.close();
+    expect(o.get('r/a')).toBeUndefined();
+    expect(events).toEqual(['+r/a', '-r/a', '+r/a', '+s/b', '-r/a']);
+  });
+});
+
+describe('paths and the directory', () => {
+  it('matches prefixes on whole segments', () => {
+    expect(hasPrefix('a', 'a/b')).toBe(true);
+    expect(hasPrefix('a', 'ab')).toBe(false);
+    expect(hasPrefix('', 'x')).toBe(true);
+    expect(stripPrefix('a', 'a/b/c')).toBe('b/c');
+    expect(stripPrefix('a', 'b')).toBeUndefined();
+    expect(joinPath('/a/', '', 'b/')).toBe('a/b');
+  });
+
+  it('returns registered relays first, then the most specific static route', async () => {
+    const d = new InMemoryRelayDirectory([{ prefix: '', url: 'http://root' }, { prefix: 'live', url: 'http://live' }]);
+    await d.register('live/cam', 'http://a');
+    expect(await d.lookup('live/cam')).toEqual(['http://a', 'http://live', 'http://root']);
+    await d.unregister('live/cam', 'http://a');
+    expect(await d.lookup('live/cam')).toEqual(['http://live', 'http://root']);
+    expect(await d.lookup('vod/x')).toEqual(['http://root']);
+  });
+});
