@@ -25,6 +25,7 @@ import { WebhookDispatcher } from './webhooks/WebhookDispatcher';
 import { RoomEventsBridge } from './webhooks/RoomEventsBridge';
 import { registerHealthRoutes } from './api/healthRoutes';
 import { SyntheticSource } from './synthetic/SyntheticSource';
+import { Cascade } from './cascade/Cascade';
 import { RelayServer } from '../relay/RelayServer';
 import { MoqBridge } from './moq/MoqBridge';
 import { registerMoqMetrics } from './moq/MoqMetrics';
@@ -41,6 +42,8 @@ export class SubsecNode {
   readonly tokens: TokenService;
   readonly pool: WorkerPool;
   readonly rooms: RoomManager;
+  /** Streams across nodes: coordinator (memory or Redis), pulls and pipes (docs/cascade.md). */
+  readonly cascade: Cascade;
   readonly metrics: SfuMetrics;
   readonly http: HttpServer;
   readonly signaling: SignalingServer;
@@ -87,6 +90,7 @@ export class SubsecNode {
       this.log.child('sfu'),
     );
     this.rooms = new RoomManager(this.pool, { consumersPerRouter: config.sfu.consumersPerRouter }, this.log.child('rooms'));
+    this.cascade = new Cascade({ config, rooms: this.rooms, pool: this.pool, log: this.log.child('cascade') });
     this.metrics = new SfuMetrics(this.pool, config.node.id);
     // Both observe workers from their creation on, so they must exist before pool.start().
     this.#consumers = new ConsumerIndex(this.pool);
@@ -115,6 +119,7 @@ export class SubsecNode {
       metrics: this.metrics,
       options: config.signaling,
       log: this.log.child('signaling'),
+      joinHooks: config.cascade.coordinator === 'redis' ? this.cascade.joinHooks : undefined,
     });
     const webrtcHttp = { rooms: this.rooms, tokens: this.tokens, rtcSettings: this.rtcSettings, metrics: this.metrics, isDraining: () => this.#draining };
     this.whip = new WhipEndpoint({ ...webrtcHttp, config: config.whip, log: this.log.child('whip') });
@@ -155,7 +160,7 @@ export class SubsecNode {
       demoTokens: this.config.auth.demoTokens,
       turn: this.turn,
       localNode,
-      listNodes: async () => [await localNode()],
+      listNodes: () => this.cascade.listNodes(localNode),
       recorder: () => this.recorder,
       noteRemoval: (id, reason) => this.#roomEvents.noteRemoval(id, reason),
       version: '1',
@@ -171,6 +176,7 @@ export class SubsecNode {
       serveStatic(this.http, '/', path.join(projectRoot, 'clients', 'demo'));
     }
     await this.http.listen(this.config.http.host, this.config.http.port);
+    await this.cascade.start({ url: () => this.url, draining: () => this.#draining, summary: localNode });
     if (this.moqRelay) {
       const relay = this.moqRelay;
       await relay.start();
@@ -219,6 +225,7 @@ export class SubsecNode {
     this.whip.close();
     this.whep.close();
     this.signaling.closeAll();
+    await this.cascade.close();
     this.hls?.close();
     this.rooms.close();
     this.#roomEvents.close();

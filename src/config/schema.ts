@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import os from 'node:os';
+import { cascadeConfigSchema, redisConfigSchema } from '../cascade/cascadeConfig';
 import { relayConfigSchema } from '../../relay/RelayConfig';
 
 const port = z.number().int().min(0).max(65535);
@@ -282,6 +283,10 @@ export const configSchema = z.strictObject({
         .prefault({}),
     })
     .prefault({}),
+  /** Shared Redis (cascade mode): URL, Sentinel or Cluster, key prefix, timeouts. See src/cascade/cascadeConfig.ts. */
+  redis: redisConfigSchema,
+  /** Multi-node cascade: coordinator, heartbeats, leases, pipes between nodes. See docs/cascade.md. */
+  cascade: cascadeConfigSchema,
   /** Graceful drain on SIGTERM: how long clients get before sockets close (ms). */
   drainTimeoutMs: z.number().int().min(0).default(10_000),
   /** Log level of the node. */

@@ -60,12 +60,24 @@ export class BadRequestError extends SubsecError {
   }
 }
 
+/** The client should use another node (cascade placement); `redirect` says which. */
+export class RedirectError extends SubsecError {
+  override name = 'RedirectError';
+  constructor(
+    message: string,
+    readonly redirect: { nodeId: string; url: string },
+  ) {
+    super(ErrorCode.REDIRECT, message);
+  }
+}
+
 /**
  * Converts any thrown value into a wire error. Foreign errors (mediasoup TypeErrors from
  * invalid client-provided parameters, etc.) become BAD_REQUEST when they are argument
  * errors, otherwise INTERNAL without leaking internals.
  */
 export function toWireError(err: unknown): WireError {
+  if (err instanceof RedirectError) return { code: err.code, message: err.message, redirect: err.redirect };
   if (err instanceof SubsecError) return { code: err.code, message: err.message };
   if (err instanceof TypeError || (err instanceof Error && err.name === 'TypeError')) {
     return { code: ErrorCode.BAD_REQUEST, message: err.message.slice(0, 300) };

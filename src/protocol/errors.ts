@@ -18,6 +18,8 @@ export const ErrorCode = {
   UNSUPPORTED_MEDIA: 'UNSUPPORTED_MEDIA',
   DRAINING: 'DRAINING',
   INVALID_STATE: 'INVALID_STATE',
+  /** Use another node: the error's `redirect` names it (cascade placement, docs/cascade.md). */
+  REDIRECT: 'REDIRECT',
   INTERNAL: 'INTERNAL',
 } as const;
 
@@ -41,6 +43,7 @@ export const httpStatusOf: Record<ErrorCode, number> = {
   UNSUPPORTED_MEDIA: 415,
   DRAINING: 503,
   INVALID_STATE: 409,
+  REDIRECT: 421,
   INTERNAL: 500,
 };
 
@@ -48,4 +51,6 @@ export const httpStatusOf: Record<ErrorCode, number> = {
 export interface WireError {
   code: ErrorCode;
   message: string;
+  /** With `REDIRECT`: the node to use instead (`url` is its base URL; signaling at `<url>/ws`). */
+  redirect?: { nodeId: string; url: string };
 }

@@ -186,6 +186,10 @@ export interface Notifications {
   /** The node is shutting down; the socket closes after `deadlineMs`. */
   draining: { deadlineMs: number };
   roomClosed: { reason: string };
+  /** The node where `identity`'s stream was published died; its producers here closed. Resubscribe on `newProducer`. */
+  originLost: { identity: string; nodeId: string };
+  /** Continue on another node: `superseded` = your stream is now published there (this node closed your producers). */
+  redirect: { reason: 'superseded' | 'rebalance'; nodeId: string; url: string; identity?: string };
 }
 
 /** A notification name. */

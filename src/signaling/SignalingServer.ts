@@ -20,6 +20,7 @@ import {
 } from '../protocol/signaling';
 import { grantsRoom, type TokenService } from '../auth/tokens';
 import type { RoomManager } from '../sfu/RoomManager';
+import type { Room } from '../sfu/Room';
 import type { RtcTransportSettings } from '../sfu/transports';
 import type { SfuMetrics } from '../metrics/SfuMetrics';
 import { PeerSession } from './PeerSession';
@@ -29,6 +30,14 @@ export interface SignalingOptions {
   joinTimeoutMs: number;
   maxRequestsPerSecond: number;
   maxInvalidMessages: number;
+}
+
+/** Optional hooks around a join (the cascade's; absent on a single node). */
+export interface JoinHooks {
+  /** Throws (e.g. a RedirectError naming another node) when this node should not take the join. */
+  admit(room: string): Promise<void>;
+  /** Resolves once streams published on other nodes are available in the room (bounded wait). */
+  ready(room: Room): Promise<void>;
 }
 
 interface SocketState {
@@ -57,6 +66,7 @@ export class SignalingServer {
       metrics: SfuMetrics;
       options: SignalingOptions;
       log: Logger;
+      joinHooks?: JoinHooks;
     },
   ) {
     this.#log = deps.log;
@@ -194,6 +204,7 @@ export class SignalingServer {
       const roomName = params.room ?? token.room;
       if (roomName === '*') throw new BadRequestError('token grants any room: give join.room');
       if (!grantsRoom(token, roomName)) throw new ForbiddenError(`token is not valid for room ${roomName}`);
+      await this.deps.joinHooks?.admit(roomName);
       const room = await this.deps.rooms.getOrCreate(roomName);
       const session = new PeerSession({
         room,
@@ -207,6 +218,7 @@ export class SignalingServer {
         },
       });
       await session.start(params.rtpCapabilities);
+      await this.deps.joinHooks?.ready(room);
       if (state.closed) {
         session.close();
         throw new SubsecError(ErrorCode.INVALID_STATE, 'socket closed during join');

@@ -1,0 +1,142 @@
+/**
+ * The cascade as the composition root sees it: builds the coordinator chosen by config
+ * (`cascade.coordinator`: memory or redis), the {@link CascadeManager} and the load sampler, and
+ * offers what other parts need: join hooks for signaling, the node list for `/v1/nodes`,
+ * `acquire()` for outputs that watch a stream without joining its room.
+ */
+import type { Config } from '../config/schema';
+import type { Logger } from '../core/logger';
+import type { RoomManager } from '../sfu/RoomManager';
+import type { WorkerPool } from '../sfu/WorkerPool';
+import type { Room } from '../sfu/Room';
+import type { Coordinator, NodeRecord } from './Coordinator';
+import { InMemoryCoordinator } from './InMemoryCoordinator';
+import { RedisCoordinator } from './RedisCoordinator';
+import { CascadeManager } from './CascadeManager';
+import { LoadSampler } from './LoadSampler';
+
+/** Options of {@link Cascade}. */
+export interface CascadeOptions {
+  config: Config;
+  rooms: RoomManager;
+  pool: WorkerPool;
+  log: Logger;
+}
+
+/** What {@link Cascade.start} needs once the node listens. */
+export interface CascadeStartOptions {
+  /** The node's base URL. */
+  url: () => string;
+  /** Whether the node is draining. */
+  draining: () => boolean;
+  /** The node's own `/v1/nodes` entry (published with heartbeats, at most every 2 s). */
+  summary: () => Promise<object>;
+}
+
+/** Hooks signaling calls around a join (see SignalingServer). */
+export interface JoinHooks {
+  /** Throws a RedirectError when the client should join another node. */
+  admit(room: string): Promise<void>;
+  /** Resolves once remote streams of the room are here (bounded wait). */
+  ready(room: Room): Promise<void>;
+}
+
+/** A `/v1/nodes` entry (the API's NodeView shape, kept opaque here). */
+export type NodeSummary = Record<string, unknown> & { id: string };
+
+/** The node's cascade. */
+export class Cascade {
+  readonly coordinator: Coordinator;
+  readonly manager: CascadeManager;
+  /** Join hooks for signaling. */
+  readonly joinHooks: JoinHooks;
+  readonly #config: Config;
+  readonly #load: LoadSampler;
+  readonly #startedAt = Date.now();
+  #summary: { at: number; value: object } | undefined;
+
+  constructor(options: CascadeOptions) {
+    const { config, log } = options;
+    this.#config = config;
+    const c = config.cascade;
+    this.coordinator =
+      c.coordinator === 'redis'
+        ? new RedisCoordinator({
+            nodeId: config.node.id, region: config.node.region, redis: config.redis, heartbeatMs: c.heartbeatMs,
+            nodeTtlMs: c.nodeTtlMs, leaseMs: c.leaseMs, rpcTimeoutMs: c.rpcTimeoutMs, log: log.child('redis'),
+          })
+        : new InMemoryCoordinator({ nodeId: config.node.id, region: config.node.region });
+    this.manager = new CascadeManager({
+      coordinator: this.coordinator,
+      rooms: options.rooms,
+      region: config.node.region,
+      pipe: {
+        listenIp: c.pipe.listenIp,
+        ...(c.pipe.announcedAddress ? { announcedAddress: c.pipe.announcedAddress } : {}),
+        enableSrtp: c.pipe.enableSrtp,
+        portRange: { min: c.pipe.minPort ?? config.sfu.rtcMinPort, max: c.pipe.maxPort ?? config.sfu.rtcMaxPort },
+      },
+      config: c,
+      log,
+    });
+    this.#load = new LoadSampler({ rooms: options.rooms, pool: options.pool, consumersPerRouter: config.sfu.consumersPerRouter, pipesOut: () => this.manager.server.size });
+    this.joinHooks = { admit: (room) => this.manager.admit(room), ready: (room) => this.manager.ready(room) };
+  }
+
+  /** Starts the manager and registers the node with the coordinator (rejects if Redis is unreachable). */
+  async start(o: CascadeStartOptions): Promise<void> {
+    this.manager.start();
+    this.#load.start();
+    await this.coordinator.start(async () => this.#describe(o));
+  }
+
+  /** Every live node for `/v1/nodes`: this one first (fresh), then the others as they last reported. */
+  async listNodes<T extends { id: string }>(local: () => Promise<T>): Promise<T[]> {
+    const self = await local();
+    const others = this.coordinator
+      .liveNodes()
+      .filter((n) => n.id !== this.coordinator.nodeId)
+      .map((n) => this.#view(n) as unknown as T);
+    return [self, ...others];
+  }
+
+  /** Stops pulling and serving, releases leases and the registration. Idempotent. */
+  async close(): Promise<void> {
+    this.manager.close();
+    this.#load.close();
+    await this.coordinator.close();
+  }
+
+  async #describe(o: CascadeStartOptions): Promise<NodeRecord> {
+    const now = Date.now();
+    if (!this.#summary || now - this.#summary.at >= 2000) {
+      this.#summary = { at: now, value: await o.summary().catch(() => this.#summary?.value ?? {}) };
+    }
+    return {
+      id: this.#config.node.id,
+      region: this.#config.node.region,
+      url: o.url(),
+      startedAt: this.#startedAt,
+      draining: o.draining(),
+      load: this.#load.load(),
+      summary: this.#summary.value as Record<string, unknown>,
+    };
+  }
+
+  #view(n: NodeRecord): NodeSummary {
+    const fallback = {
+      rooms: n.load.rooms, participants: 0, tracks: 0, consumers: n.load.consumers, load: n.load.load, workers: [], webRtcServers: [],
+    };
+    return {
+      ...fallback,
+      ...(n.summary ?? {}),
+      id: n.id,
+      region: n.region,
+      url: n.url,
+      self: false,
+      draining: n.draining,
+      startedAt: new Date(n.startedAt).toISOString(),
+      uptimeSeconds: Math.round((Date.now() - n.startedAt) / 1000),
+    };
+  }
+}

@@ -1,0 +1,224 @@
+/**
+ * The upstream end of pipes: serves `pipe.open` from other nodes for streams this node has
+ * (published here, or pulled here and relayed). One PipeTransport per (stream, downstream node),
+ * consuming every producer of the stream's identity, and following the stream as producers come
+ * and go. A pipe closes when the downstream says so, dies, or the stream changes epoch here.
+ */
+import { EventEmitter } from 'node:events';
+import type { types } from 'mediasoup';
+import type { Logger } from '../core/logger';
+import { BadRequestError, NotFoundError, SubsecError } from '../core/errors';
+import { ErrorCode } from '../protocol/errors';
+import type { Participant, Room } from '../sfu/Room';
+import type { RoomManager } from '../sfu/RoomManager';
+import type { Coordinator } from './Coordinator';
+import { PipeMethod, pipeNoteSchema, pipeOpenSchema, type PipedProducer, type PipeOpened } from './pipeProtocol';
+import { pipeListenInfo, type PipeSettings } from './pipeSettings';
+
+/** What this node has of a stream: the epoch it serves and its hops from the origin. */
+export interface LocalSource {
+  epoch: number;
+  depth: number;
+}
+
+/** Options of {@link PipeServer}. */
+export interface PipeServerOptions {
+  coordinator: Coordinator;
+  rooms: RoomManager;
+  pipe: PipeSettings;
+  /** The stream as this node has it (origin lease or relayed pull), if at all. */
+  sourceOf: (room: string, identity: string) => LocalSource | undefined;
+  log: Logger;
+}
+
+/** Events of {@link PipeServer}. */
+export interface PipeServerEvents {
+  /** The number of pipes served for a stream changed. */
+  servedChanged: [room: string, identity: string];
+}
+
+interface ServedPipe {
+  pipeId: string;
+  downstream: string;
+  room: Room;
+  identity: string;
+  epoch: number;
+  transport: types.PipeTransport;
+  consumers: Map<string, types.Consumer>;
+  detach: () => void;
+  closed: boolean;
+}
+
+/** Public appData of a producer (what ProducerInfo shows). */
+function publicAppData(p: types.Producer): Record<string, unknown> {
+  const pub = p.appData.public;
+  return pub && typeof pub === 'object' ? (pub as Record<string, unknown>) : {};
+}
+
+/** Serves pipes to other nodes. */
+export class PipeServer extends EventEmitter<PipeServerEvents> {
+  readonly #o: PipeServerOptions;
+  readonly #log: Logger;
+  readonly #pipes = new Map<string, ServedPipe>();
+  #closed = false;
+
+  constructor(options: PipeServerOptions) {
+    super();
+    this.#o = options;
+    this.#log = options.log;
+  }
+
+  /** Registers the RPC handlers and follows node deaths. */
+  start(): void {
+    const c = this.#o.coordinator;
+    c.handle(PipeMethod.open, (params, from) => this.#open(params, from));
+    c.handle(PipeMethod.close, async (params, from) => {
+      const p = pipeNoteSchema.parse(params);
+      const pipe = this.#pipes.get(`${from}\u0000${p.pipeId}`);
+      if (pipe) this.#closePipe(pipe, 'downstream closed it', false);
+    });
+    c.on('nodeDown', (nodeId) => {
+      for (const pipe of [...this.#pipes.values()]) if (pipe.downstream === nodeId) this.#closePipe(pipe, 'downstream node died', false);
+    });
+  }
+
+  /** Pipes served for a stream. */
+  servedCount(room: string, identity: string): number {
+    let n = 0;
+    for (const p of this.#pipes.values()) if (p.room.name === room && p.identity === identity) n++;
+    return n;
+  }
+
+  /** Pipes served in total. */
+  get size(): number {
+    return this.#pipes.size;
+  }
+
+  /** Served pipes, for admin listings and tests. */
+  list(): Array<{ pipeId: string; room: string; identity: string; downstream: string; epoch: number; producers: number }> {
+    return [...this.#pipes.values()].map((p) => ({ pipeId: p.pipeId, room: p.room.name, identity: p.identity, downstream: p.downstream, epoch: p.epoch, producers: p.consumers.size }));
+  }
+
+  /** Closes the pipes of a stream whose epoch is not `keepEpoch` (all of them without it); downstreams are told. */
+  closeStream(room: string, identity: string, reason: string, keepEpoch?: number): void {
+    for (const p of [...this.#pipes.values()]) {
+      if (p.room.name === room && p.identity === identity && p.epoch !== keepEpoch) this.#closePipe(p, reason, true);
+    }
+  }
+
+  /** Closes every pipe. Idempotent. */
+  close(): void {
+    this.#closed = true;
+    for (const p of [...this.#pipes.values()]) this.#closePipe(p, 'node shutting down', true);
+  }
+
+  async #open(params: unknown, from: string): Promise<PipeOpened> {
+    if (this.#closed) throw new SubsecError(ErrorCode.DRAINING, 'node is shutting down');
+    const parsed = pipeOpenSchema.safeParse(params);
+    if (!parsed.success) throw new BadRequestError(`pipe.open: ${parsed.error.issues[0]?.path.join('.') || 'params'}: ${parsed.error.issues[0]?.message}`);
+    const req = parsed.data;
+    const key = `${from}\u0000${req.pipeId}`;
+    if (this.#pipes.has(key)) throw new SubsecError(ErrorCode.CONFLICT, `pipe ${req.pipeId} already open`);
+    const source = this.#o.sourceOf(req.room, req.identity);
+    if (!source) throw new NotFoundError(`stream ${req.room}/${req.identity} is not on this node`);
+    // Fencing: media of another epoch is another publisher's; the downstream must re-read the directory.
+    if (source.epoch !== req.epoch) throw new SubsecError(ErrorCode.CONFLICT, `stale epoch ${req.epoch}: this node serves epoch ${source.epoch}`);
+    const room = this.#o.rooms.get(req.room);
+    const producers = room && !room.closed ? room.producersOf(req.identity) : [];
+    if (!room || producers.length === 0) throw new NotFoundError(`stream ${req.room}/${req.identity} has no producers here`);
+    const owner = room.getProducer(producers[0]!.id)!.participant;
+    const slot = room.slotOf(owner.id);
+    const transport = await slot.router.createPipeTransport({
+      listenInfo: pipeListenInfo(this.#o.pipe),
+      enableRtx: true,
+      enableSrtp: Boolean(req.srtp),
+      appData: { cascade: 'upstream', pipeId: req.pipeId, downstream: from },
+    });
+    const pipe: ServedPipe = {
+      pipeId: req.pipeId, downstream: from, room, identity: req.identity, epoch: req.epoch,
+      transport, consumers: new Map(), detach: () => undefined, closed: false,
+    };
+    try {
+      await transport.connect({ ip: req.tuple.ip, port: req.tuple.port, ...(req.srtp ? { srtpParameters: req.srtp as types.SrtpParameters } : {}) });
+      const piped: PipedProducer[] = [];
+      for (const producer of room.producersOf(req.identity)) {
+        const p = await this.#consume(pipe, producer);
+        if (p) piped.push(p);
+      }
+      if (this.#closed || room.closed) throw new SubsecError(ErrorCode.DRAINING, 'room closed while opening the pipe');
+      this.#pipes.set(key, pipe);
+      this.#follow(pipe);
+      this.emit('servedChanged', room.name, req.identity);
+      this.#log.info('pipe opened to node', { room: room.name, identity: req.identity, downstream: from, epoch: req.epoch, producers: piped.length });
+      const srtp = transport.srtpParameters;
+      return {
+        tuple: { ip: this.#o.pipe.announcedAddress ?? transport.tuple.localAddress ?? this.#o.pipe.listenIp, port: transport.tuple.localPort },
+        ...(srtp ? { srtp: { cryptoSuite: srtp.cryptoSuite, keyBase64: srtp.keyBase64 } } : {}),
+        ...(owner.displayName ? { displayName: owner.displayName } : {}),
+        depth: source.depth,
+        producers: piped,
+      };
+    } catch (err) {
+      transport.close();
+      throw err;
+    }
+  }
+
+  /** Consumes a producer into the pipe; returns what the downstream needs, or undefined if it closed meanwhile. */
+  async #consume(pipe: ServedPipe, producer: types.Producer): Promise<PipedProducer | undefined> {
+    if (producer.closed || pipe.consumers.has(producer.id)) return undefined;
+    const slot = pipe.room.slotOf(pipe.room.getProducer(producer.id)?.participant.id ?? '');
+    await pipe.room.ensureOnRouter(producer.id, slot);
+    const consumer = await pipe.transport.consume({ producerId: producer.id });
+    pipe.consumers.set(producer.id, consumer);
+    const note = (method: string) => () => this.#o.coordinator.notify(pipe.downstream, method, { pipeId: pipe.pipeId, producerId: producer.id });
+    consumer.on('producerclose', () => {
+      pipe.consumers.delete(producer.id);
+      if (!pipe.closed) note(PipeMethod.producerClosed)();
+    });
+    consumer.on('producerpause', note(PipeMethod.producerPaused));
+    consumer.on('producerresume', note(PipeMethod.producerResumed));
+    consumer.on('transportclose', () => pipe.consumers.delete(producer.id));
+    return {
+      id: producer.id,
+      kind: consumer.kind,
+      rtpParameters: consumer.rtpParameters as unknown as Record<string, unknown>,
+      paused: consumer.producerPaused,
+      appData: publicAppData(producer),
+    };
+  }
+
+  /** Keeps the pipe in step with the stream: new producers of the identity are piped too. */
+  #follow(pipe: ServedPipe): void {
+    const onAdded = (producer: types.Producer, participant: Participant) => {
+      if (participant.identity !== pipe.identity || pipe.closed) return;
+      this.#consume(pipe, producer).then(
+        (p) => {
+          if (p && !pipe.closed) this.#o.coordinator.notify(pipe.downstream, PipeMethod.producerAdded, { pipeId: pipe.pipeId, producer: p });
+        },
+        (err: unknown) => this.#log.warn('cannot pipe a new producer', { room: pipe.room.name, identity: pipe.identity, error: err }),
+      );
+    };
+    const onClosed = () => this.#closePipe(pipe, 'room closed', true);
+    pipe.room.on('producerAdded', onAdded);
+    pipe.room.once('closed', onClosed);
+    pipe.transport.observer.once('close', () => {
+      if (!pipe.closed) this.#closePipe(pipe, 'transport closed', true);
+    });
+    pipe.detach = () => {
+      pipe.room.off('producerAdded', onAdded);
+      pipe.room.off('closed', onClosed);
+    };
+  }
+
+  #closePipe(pipe: ServedPipe, reason: string, tellDownstream: boolean): void {
+    if (pipe.closed) return;
+    pipe.closed = true;
+    pipe.detach();
+    this.#pipes.delete(`${pipe.downstream}\u0000${pipe.pipeId}`);
+    pipe.transport.close();
+    if (tellDownstream) this.#o.coordinator.notify(pipe.downstream, PipeMethod.closed, { pipeId: pipe.pipeId, reason });
+    this.#log.info('pipe to node closed', { room: pipe.room.name, identity: pipe.identity, downstream: pipe.downstream, reason });
+    this.emit('servedChanged', pipe.room.name, pipe.identity);
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * The server-side participant that stands for a publisher on another node: the producers piped
+ * in from there belong to it, so viewers on this node see them like any producer (`newProducer`,
+ * `room.producersOf(identity)` for WHEP/HLS/MoQ) and the publisher as a peer.
+ */
+import crypto from 'node:crypto';
+import type { Participant } from '../sfu/Room';
+import type { Notifications, NotificationName } from '../protocol/signaling';
+
+/** A publisher on another node, as seen in this node's room. */
+export class RemoteParticipant implements Participant {
+  readonly id = crypto.randomUUID();
+  readonly kind = 'internal' as const;
+  readonly identity: string;
+  readonly displayName?: string;
+  /** Node the media comes from (the origin or a relay). */
+  readonly parent: string;
+  /** Node where the stream is published. */
+  readonly origin: string;
+  readonly #onRoomClosed: (reason: string) => void;
+
+  constructor(options: { identity: string; displayName?: string; parent: string; origin: string; onRoomClosed: (reason: string) => void }) {
+    this.identity = options.identity;
+    this.displayName = options.displayName;
+    this.parent = options.parent;
+    this.origin = options.origin;
+    this.#onRoomClosed = options.onRoomClosed;
+  }
+
+  notify<N extends NotificationName>(_name: N, _data: Notifications[N]): void {}
+
+  onRoomClosed(reason: string): void {
+    this.#onRoomClosed(reason);
+  }
+}

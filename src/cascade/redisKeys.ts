@@ -1,0 +1,74 @@
+/**
+ * Every Redis key and pub/sub channel the cascade uses, in one place. Keys of one room share a
+ * hash tag (`{r:<room>}`) so the Lua scripts that touch several of them also run on Redis Cluster.
+ * Room names and identities are URI-encoded so no separator inside them can collide.
+ *
+ * | key / channel                              | type    | written by                 | lifetime                  |
+ * |--------------------------------------------|---------|----------------------------|---------------------------|
+ * | `<p>node:<id>`                             | string  | the node, every heartbeat  | PX nodeTtlMs              |
+ * | `<p>nodes`                                 | set     | the node (SADD on beat)    | pruned by any node        |
+ * | `<p>{r:<room>}:stream:<identity>`          | string  | the origin (lease)         | PX leaseMs, renewed       |
+ * | `<p>{r:<room>}:epoch:<identity>`           | string  | claims (INCR)              | PX 1 day, refreshed       |
+ * | `<p>{r:<room>}:streams`                    | set     | claims (SADD)              | pruned on listing         |
+ * | `<p>{r:<room>}:relays:<identity>`          | hash    | relaying nodes             | PX relayTtlMs, refreshed  |
+ * | `<p>relay-dir:<path>`                      | hash    | MoQ relays (RelayDirectory)| PX relayTtlMs, refreshed  |
+ * | `<p>events` (channel)                      | pub/sub | claims/releases/nodes      | —                         |
+ * | `<p>rpc:<nodeId>` (channel)                | pub/sub | RPC requests and replies   | —                         |
+ */
+
+const enc = (s: string) => encodeURIComponent(s);
+
+/** Key and channel names under one prefix (default `subsec:`). */
+export class RedisKeys {
+  constructor(readonly prefix: string) {}
+
+  /** A node's registration (JSON), expiring when heartbeats stop. */
+  node(nodeId: string): string {
+    return `${this.prefix}node:${enc(nodeId)}`;
+  }
+
+  /** Set of node ids that registered at least once (pruned when their key is gone). */
+  get nodes(): string {
+    return `${this.prefix}nodes`;
+  }
+
+  /** The origin lease of a stream (JSON `{nodeId, epoch, …}`). */
+  stream(room: string, identity: string): string {
+    return `${this.prefix}{r:${enc(room)}}:stream:${enc(identity)}`;
+  }
+
+  /** Fencing counter of a stream: incremented by every claim. */
+  epoch(room: string, identity: string): string {
+    return `${this.prefix}{r:${enc(room)}}:epoch:${enc(identity)}`;
+  }
+
+  /** Index of the identities that have (or recently had) a lease in a room. */
+  roomStreams(room: string): string {
+    return `${this.prefix}{r:${enc(room)}}:streams`;
+  }
+
+  /** Nodes that relay a stream: field nodeId → JSON `{epoch, parent, depth, region}`. */
+  relays(room: string, identity: string): string {
+    return `${this.prefix}{r:${enc(room)}}:relays:${enc(identity)}`;
+  }
+
+  /** MoQ relay directory: field relay URL → registering node id. */
+  relayDirectory(path: string): string {
+    return `${this.prefix}relay-dir:${enc(path)}`;
+  }
+
+  /** Cluster-wide events (stream up/down, node up/down). */
+  get events(): string {
+    return `${this.prefix}events`;
+  }
+
+  /** A node's RPC inbox (requests to it and replies to its calls). */
+  rpc(nodeId: string): string {
+    return `${this.prefix}rpc:${enc(nodeId)}`;
+  }
+
+  /** Decodes the node id of a {@link node} key. */
+  nodeIdOf(key: string): string {
+    return decodeURIComponent(key.slice(`${this.prefix}node:`.length));
+  }
+}
