@@ -71,6 +71,30 @@ window.watch = async (url, path, seconds) => {
 };
 `;
 
+/** A page with moq-dev's stock player element. */
+const WATCH_SCRIPT = `
+import '@moq/watch/element';
+window.startWatch = (url, name) => {
+  const el = document.createElement('moq-watch');
+  el.setAttribute('url', url);
+  el.setAttribute('name', name);
+  el.setAttribute('visible', 'always');
+  el.setAttribute('muted', '');
+  el.appendChild(document.createElement('canvas'));
+  document.body.appendChild(el);
+  window.player = el;
+};
+window.playerState = () => {
+  const el = window.player;
+  const frame = el?.video?.out?.frame?.peek?.();
+  return {
+    frames: el?.video?.out?.stats?.peek?.()?.frameCount ?? 0,
+    width: frame?.displayWidth ?? 0,
+    height: frame?.displayHeight ?? 0,
+  };
+};
+`;
+
 let node: SubsecNode;
 let browser: TestBrowser;
 let page: http.Server;
@@ -79,11 +103,14 @@ let pageUrl = '';
 beforeAll(async () => {
   node = await startNode({ synthetic: { enabled: true, room: 'moqweb' }, moq: { enabled: true, relay: { port: 0, webtransport: { enabled: false } } } });
   await waitFor(() => node.rooms.get('moqweb')?.producersOf('synthetic').length === 2, { what: 'synthetic producers', timeoutMs: 20_000 });
-  const bundle = await build({ stdin: { contents: PAGE_SCRIPT, resolveDir: projectRoot, loader: 'js' }, bundle: true, format: 'esm', platform: 'browser', write: false, logLevel: 'silent' });
-  const js = bundle.outputFiles[0]!.text;
+  const bundle = async (contents: string) =>
+    (await build({ stdin: { contents, resolveDir: projectRoot, loader: 'js' }, bundle: true, format: 'esm', platform: 'browser', write: false, logLevel: 'silent' })).outputFiles[0]!.text;
+  const scripts: Record<string, string> = { '/moq.js': await bundle(PAGE_SCRIPT), '/watch.js': await bundle(WATCH_SCRIPT) };
   page = http.createServer((req, res) => {
-    if (req.url === '/moq.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(js);
-    else res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><script type="module" src="/moq.js"></script>');
+    const url = new URL(req.url ?? '/', 'http://page');
+    const js = scripts[url.pathname];
+    if (js) res.writeHead(200, { 'content-type': 'text/javascript' }).end(js);
+    else res.writeHead(200, { 'content-type': 'text/html' }).end(`<!doctype html><body><script type="module" src="/${url.searchParams.get('script') ?? 'moq'}.js"></script></body>`);
   });
   await new Promise<void>((resolve) => page.listen(0, '127.0.0.1', resolve));
   pageUrl = `http://127.0.0.1:${(page.address() as { port: number }).port}/`;
@@ -112,5 +139,16 @@ describe('MoQ in Chromium', () => {
     expect(result.keyGroups).toBeGreaterThanOrEqual(2);
     expect(result).toMatchObject({ width: 640, height: 360 });
     expect(result.decodedAudio).toBeGreaterThan(50);
+  }, 60_000);
+
+  it("plays the bridged stream in moq-dev's stock player (<moq-watch> from @moq/watch)", async () => {
+    const tab = await browser.browser.newPage();
+    await tab.goto(`${pageUrl}?script=watch`);
+    await tab.waitForFunction(() => typeof (window as unknown as { startWatch?: unknown }).startWatch === 'function', undefined, { timeout: 15_000 });
+    const token = node.tokens.issue({ room: 'moqweb', identity: 'player', canSubscribe: true });
+    await tab.evaluate(([u, n]) => (window as unknown as { startWatch: (u: string, n: string) => void }).startWatch(u, n), [`${node.moqRelay!.addresses.url}/?jwt=${token}`, 'moqweb/synthetic'] as const);
+    await tab.waitForFunction(() => (window as unknown as { playerState: () => { frames: number } }).playerState().frames > 30, undefined, { timeout: 30_000, polling: 200 });
+    const state = await tab.evaluate(() => (window as unknown as { playerState: () => Record<string, number> }).playerState());
+    expect(state).toMatchObject({ width: 640, height: 360 });
   }, 60_000);
 });
