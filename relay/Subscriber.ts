@@ -71,7 +71,13 @@ export class Subscriber implements BroadcastSource {
    */
   async runAnnounces(): Promise<void> {
     const { transport, version, grant, context } = this.#o;
-    const stream = await transport.createBidirectionalStream();
+    let stream;
+    try {
+      stream = await transport.createBidirectionalStream();
+    } catch (err) {
+      context.log.debug('cannot open announce stream', { session: this.label, error: err });
+      return;
+    }
     const writer = new StreamWriter(stream.writable);
     const reader = new StreamReader(stream.readable);
     try {
@@ -133,23 +139,26 @@ export class Subscriber implements BroadcastSource {
     try {
       await writer.write(encodeStreamType(ControlStream.SUBSCRIBE));
       await writer.write(encodeSubscribe({ id, broadcast: relative, track: track.name, priority, ordered: false, maxLatency: 0 }));
+      let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
-        const t = setTimeout(() => reject(new StreamError(StreamCode.DELIVERY_TIMEOUT, 'no SUBSCRIBE_OK in time')), context.limits.requestTimeoutMs);
-        t.unref?.();
-        reader.closed.finally(() => clearTimeout(t)).catch(() => undefined);
+        timer = setTimeout(() => reject(new StreamError(StreamCode.DELIVERY_TIMEOUT, 'no SUBSCRIBE_OK in time')), context.limits.requestTimeoutMs);
       });
-      for (;;) {
-        const type = await Promise.race([reader.varint(), timeout]);
-        const body = await reader.message(context.limits.maxMessageBytes);
-        if (type === SubscribeResponse.OK) {
-          decodeSubscribeOk(body);
-          break;
+      try {
+        for (;;) {
+          const type = await Promise.race([reader.varint(), timeout]);
+          const body = await reader.message(context.limits.maxMessageBytes);
+          if (type === SubscribeResponse.OK) {
+            decodeSubscribeOk(body);
+            break;
+          }
+          if (type === SubscribeResponse.DROP) {
+            decodeSubscribeDrop(body);
+            continue;
+          }
+          throw new ProtocolViolation(`unknown subscribe response ${type}`);
         }
-        if (type === SubscribeResponse.DROP) {
-          decodeSubscribeDrop(body);
-          continue;
-        }
-        throw new ProtocolViolation(`unknown subscribe response ${type}`);
+      } finally {
+        clearTimeout(timer);
       }
     } catch (err) {
       const e = toStreamError(err);

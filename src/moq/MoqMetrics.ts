@@ -6,17 +6,19 @@ import type { RelayStats } from '../../relay/RelayStats';
 export function registerMoqMetrics(registry: client.Registry, stats: RelayStats): void {
   const gauge = (name: string, help: string, read: () => number) =>
     new client.Gauge({ name, help, registers: [registry], collect() { this.set(read()); } });
-  const counter = (name: string, help: string, read: () => number) =>
-    new client.Counter({
+  const counter = (name: string, help: string, read: () => number) => {
+    let last = 0;
+    return new client.Counter({
       name,
       help,
       registers: [registry],
       collect() {
         const v = read();
-        const cur = (this as unknown as { hashMap: Record<string, { value: number }> }).hashMap['']?.value ?? 0;
-        if (v > cur) this.inc(v - cur);
+        if (v > last) this.inc(v - last);
+        last = Math.max(last, v);
       },
     });
+  };
   gauge('subsec_moq_sessions', 'Open MoQ sessions', () => stats.sessions);
   gauge('subsec_moq_subscriptions', 'MoQ subscriptions served downstream', () => stats.subscriptions);
   gauge('subsec_moq_upstream_subscriptions', 'MoQ subscriptions held upstream (publishers, other relays)', () => stats.upstreamSubscriptions);

@@ -114,4 +114,10 @@ describe('SFU → MoQ bridge', () => {
     expect(outputs[0]!.url).toBe(`${node.moqRelay!.addresses.url}/moqroom/synthetic`);
     expect(outputs[0]!.stats).toMatchObject({ broadcast: 'moqroom/synthetic', tracks: 2 });
   });
+
+  it('exports relay metrics on /metrics', async () => {
+    const text = await (await fetch(`${node.url}/metrics`)).text();
+    expect(text).toMatch(/subsec_moq_frames_out_total\{[^}]*\} [1-9]/);
+    expect(text).toContain('subsec_moq_sessions');
+  });
 });
