@@ -32,6 +32,7 @@ import { registerMoqMetrics } from './moq/MoqMetrics';
 import { HlsService } from './hls/HlsService';
 import { CmcdIntake } from './hls/CmcdIntake';
 import { registerHlsRoutes } from './hls/HlsRoutes';
+import { Recorder } from './hls/Recorder';
 import { WhipEndpoint } from './ingest/whip/WhipEndpoint';
 import { WhepEndpoint } from './egress/whep/WhepEndpoint';
 
@@ -127,6 +128,7 @@ export class SubsecNode {
     this.moqRelay = config.moq.enabled ? new RelayServer({ config: config.moq.relay, tokens: this.tokens, name: config.node.id, log: this.log.child('moq') }) : undefined;
     if (this.moqRelay) registerMoqMetrics(this.metrics.registry, this.moqRelay.stats);
     this.hls = config.hls.enabled ? new HlsService({ rooms: this.rooms, config: config.hls, registry: this.metrics.registry, outputs: this.outputs, log: this.log.child('hls') }) : undefined;
+    if (this.hls) this.recorder = Recorder.forService(this.hls, config.hls.recording, this.log.child('recorder'));
   }
 
   /** The base URL of the HTTP server (after start). */

@@ -39,6 +39,7 @@ export class HlsService {
   readonly #handles = new Map<HlsStream, OutputHandle>();
   readonly #settings: HlsStreamSettings;
   readonly #eagerListeners: Array<() => void> = [];
+  readonly #startListeners = new Set<(stream: HlsStream) => void>();
   #closed = false;
 
   constructor(options: HlsServiceOptions) {
@@ -136,6 +137,12 @@ export class HlsService {
     return creation;
   }
 
+  /** Calls `listener` with every stream whose packaging has started; returns an unsubscribe function. */
+  onStreamStarted(listener: (stream: HlsStream) => void): () => void {
+    this.#startListeners.add(listener);
+    return () => this.#startListeners.delete(listener);
+  }
+
   /** Ends every stream. Idempotent. */
   close(): void {
     if (this.#closed) return;
@@ -183,6 +190,13 @@ export class HlsService {
         this.#handles.get(stream)?.close();
         this.#handles.delete(stream);
       });
+    }
+    for (const l of this.#startListeners) {
+      try {
+        l(stream);
+      } catch (err) {
+        this.#log.warn('hls stream listener failed', { error: err });
+      }
     }
     return stream;
   }
