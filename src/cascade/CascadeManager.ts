@@ -23,7 +23,7 @@ import type { Coordinator, StreamLease } from './Coordinator';
 import { OriginTracker } from './OriginTracker';
 import { PipePull } from './PipePull';
 import { PipeServer, type LocalSource } from './PipeServer';
-import { PipeMethod } from './pipeProtocol';
+import { ORIGIN_DIED, PipeMethod } from './pipeProtocol';
 import type { PipeSettings } from './pipeSettings';
 import { RemoteParticipant } from './RemoteParticipant';
 
@@ -36,6 +36,7 @@ export interface CascadeTunables {
   maxDepth: number;
   redirect: 'never' | 'overloaded';
   maxLoad: number;
+  leaseMs: number;
 }
 
 /** Options of {@link CascadeManager}. */
@@ -50,6 +51,7 @@ export interface CascadeManagerOptions {
 
 /** A pull as listed for admins and tests. */
 export interface PullInfo {
+  pipeId: string;
   room: string;
   identity: string;
   origin: string;
@@ -82,6 +84,12 @@ export class CascadeManager {
   readonly #jobs = new Map<string, { tail: Promise<void>; queued?: Promise<void> }>();
   readonly #failedParents = new Map<string, number>();
   readonly #timers = new Set<NodeJS.Timeout>();
+  /** Per stream: when its lease was last seen in the directory (a pull is closed for a missing lease only after leaseMs). */
+  readonly #lastListed = new Map<string, number>();
+  /** Streams whose origin released them (`streamDown`): their pulls close at the next reconcile. */
+  readonly #released = new Map<string, number>();
+  readonly #toldOriginLost = new WeakSet<PipePull>();
+  #connectedAt = Date.now();
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -109,10 +117,14 @@ export class CascadeManager {
       });
     }
     c.on('streamUp', (lease) => this.#onDirectoryChange(lease));
-    c.on('streamDown', (lease) => this.#onDirectoryChange(lease));
+    c.on('streamDown', (lease) => {
+      this.#released.set(key(lease.room, lease.identity), lease.epoch);
+      this.#onDirectoryChange(lease);
+    });
     c.on('nodeDown', (nodeId) => this.#onNodeDown(nodeId));
     c.on('connection', (state) => {
       if (state !== 'up') return;
+      this.#connectedAt = Date.now();
       this.origins.retry();
       for (const room of this.#relevantRooms()) void this.reconcile(room);
     });
@@ -155,7 +167,7 @@ export class CascadeManager {
   /** Current pulls. */
   pulls(): PullInfo[] {
     return [...this.#pulls.values()].map((p) => ({
-      room: p.room, identity: p.identity, origin: p.origin, parent: p.parent, epoch: p.epoch, depth: p.depth, state: p.state,
+      pipeId: p.pipeId, room: p.room, identity: p.identity, origin: p.origin, parent: p.parent, epoch: p.epoch, depth: p.depth, state: p.state,
       producers: p.producerIds, ...(p.openedAt ? { setupMs: p.openedAt - p.startedAt } : {}),
     }));
   }
@@ -283,6 +295,8 @@ export class CascadeManager {
     for (const lease of leases) {
       const k = key(room, lease.identity);
       listed.add(k);
+      this.#lastListed.set(k, now);
+      if (this.#released.get(k) !== undefined && this.#released.get(k)! < lease.epoch) this.#released.delete(k);
       const pull = this.#pulls.get(k);
       if (lease.nodeId === this.#c.nodeId) {
         pull?.close('this node is the origin');
@@ -304,12 +318,23 @@ export class CascadeManager {
       }
       starts.push(this.#startPull(lease));
     }
+    // A lease missing from the listing means the stream ended only when its origin said so
+    // (streamDown) or it stayed missing past a lease lifetime while connected: right after a
+    // Redis restart the directory is empty until origins restore their leases.
+    const leaseMs = this.#o.config.leaseMs;
     for (const pull of pullsHere) {
-      if (!pull.closed && !listed.has(key(room, pull.identity))) {
+      const k = key(room, pull.identity);
+      if (pull.closed || listed.has(k)) continue;
+      const released = this.#released.get(k) === pull.epoch;
+      const missingLong = now - (this.#lastListed.get(k) ?? pull.startedAt) > leaseMs && now - this.#connectedAt > leaseMs;
+      if (released || missingLong) {
+        this.#released.delete(k);
+        this.#lastListed.delete(k);
         pull.close('the stream ended');
         this.server.closeStream(room, pull.identity, 'the stream ended');
       }
     }
+    for (const k of listed) if (!this.#pulls.has(k)) this.#lastListed.delete(k);
     await Promise.all(starts);
   }
 
@@ -340,7 +365,11 @@ export class CascadeManager {
     });
     this.#pulls.set(k, pull);
     pull.once('closed', () => {
-      if (this.#pulls.get(k) === pull) this.#pulls.delete(k);
+      if (pull.upstreamReason === ORIGIN_DIED) this.#tellOriginLost(pull);
+      if (this.#pulls.get(k) === pull) {
+        this.#pulls.delete(k);
+        this.#lastListed.delete(k);
+      }
       this.#c.clearRelay(lease.room, lease.identity).catch(() => undefined);
     });
     try {
@@ -382,17 +411,23 @@ export class CascadeManager {
     if (this.#relevantRooms().has(lease.room)) void this.reconcile(lease.room);
   }
 
+  /** Tells local participants of the pull's room that the stream's origin died (once per pull). */
+  #tellOriginLost(pull: PipePull): void {
+    if (this.#toldOriginLost.has(pull)) return;
+    this.#toldOriginLost.add(pull);
+    for (const p of this.#o.rooms.get(pull.room)?.participants ?? []) {
+      if (!(p instanceof RemoteParticipant)) p.notify('originLost', { identity: pull.identity, nodeId: pull.origin });
+    }
+  }
+
   #onNodeDown(nodeId: string): void {
     const rooms = new Set<string>();
     for (const pull of [...this.#pulls.values()]) {
       if (pull.parent !== nodeId && pull.origin !== nodeId) continue;
       rooms.add(pull.room);
       if (pull.origin === nodeId) {
-        const room = this.#o.rooms.get(pull.room);
-        for (const p of room?.participants ?? []) {
-          if (!(p instanceof RemoteParticipant)) p.notify('originLost', { identity: pull.identity, nodeId });
-        }
-        this.server.closeStream(pull.room, pull.identity, 'the origin node died');
+        this.#tellOriginLost(pull);
+        this.server.closeStream(pull.room, pull.identity, ORIGIN_DIED);
       }
       pull.close(pull.origin === nodeId ? 'origin node died' : 'parent node died', false);
     }

@@ -53,6 +53,8 @@ export class PipePull extends EventEmitter<PipePullEvents> {
   depth = 1;
   /** When media producers were in place (ms since the epoch), once open. */
   openedAt: number | undefined;
+  /** The reason the upstream gave when it closed the pipe (e.g. {@link ORIGIN_DIED}). */
+  upstreamReason: string | undefined;
   readonly #o: PipePullOptions;
   readonly #log: Logger;
   readonly #producers = new Map<string, types.Producer>();
@@ -133,6 +135,7 @@ export class PipePull extends EventEmitter<PipePullEvents> {
       identity: this.identity,
       parent: this.parent,
       origin: this.origin,
+      epoch: this.epoch,
       onRoomClosed: (reason) => this.close(`room closed: ${reason}`),
     });
     const slot = await room.join(participant);
@@ -200,7 +203,10 @@ export class PipePull extends EventEmitter<PipePullEvents> {
     }
     const note = pipeNoteSchema.parse(params);
     const producer = note.producerId ? this.#producers.get(note.producerId) : undefined;
-    if (method === PipeMethod.closed) this.close(`upstream closed it: ${note.reason ?? 'no reason'}`, false);
+    if (method === PipeMethod.closed) {
+      this.upstreamReason = note.reason;
+      this.close(`upstream closed it: ${note.reason ?? 'no reason'}`, false);
+    }
     else if (method === PipeMethod.producerClosed) producer?.close();
     else if (method === PipeMethod.producerPaused) await producer?.pause();
     else if (method === PipeMethod.producerResumed) await producer?.resume();

@@ -14,6 +14,7 @@ import type { RoomManager } from '../sfu/RoomManager';
 import type { Coordinator } from './Coordinator';
 import { PipeMethod, pipeNoteSchema, pipeOpenSchema, type PipedProducer, type PipeOpened } from './pipeProtocol';
 import { pipeListenInfo, type PipeSettings } from './pipeSettings';
+import { RemoteParticipant } from './RemoteParticipant';
 
 /** What this node has of a stream: the epoch it serves and its hops from the origin. */
 export interface LocalSource {
@@ -43,6 +44,8 @@ interface ServedPipe {
   room: Room;
   identity: string;
   epoch: number;
+  /** Served from a pull (this node relays) rather than from local publishers. */
+  relay: boolean;
   transport: types.PipeTransport;
   consumers: Map<string, types.Consumer>;
   detach: () => void;
@@ -53,6 +56,17 @@ interface ServedPipe {
 function publicAppData(p: types.Producer): Record<string, unknown> {
   const pub = p.appData.public;
   return pub && typeof pub === 'object' ? (pub as Record<string, unknown>) : {};
+}
+
+/**
+ * Whether a producer's participant feeds a pipe: an origin pipe carries local publishers only, a
+ * relay pipe only media pulled for the same epoch (never a local publisher of the same identity
+ * that is about to take over with a new epoch).
+ */
+function belongs(participant: Participant | undefined, relay: boolean, epoch: number): boolean {
+  if (!participant) return false;
+  if (participant instanceof RemoteParticipant) return relay && participant.epoch === epoch;
+  return !relay;
 }
 
 /** Serves pipes to other nodes. */
@@ -124,7 +138,8 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
     // Fencing: media of another epoch is another publisher's; the downstream must re-read the directory.
     if (source.epoch !== req.epoch) throw new SubsecError(ErrorCode.CONFLICT, `stale epoch ${req.epoch}: this node serves epoch ${source.epoch}`);
     const room = this.#o.rooms.get(req.room);
-    const producers = room && !room.closed ? room.producersOf(req.identity) : [];
+    const relay = source.depth > 0;
+    const producers = room && !room.closed ? room.producersOf(req.identity).filter((p) => belongs(room.getProducer(p.id)?.participant, relay, req.epoch)) : [];
     if (!room || producers.length === 0) throw new NotFoundError(`stream ${req.room}/${req.identity} has no producers here`);
     const owner = room.getProducer(producers[0]!.id)!.participant;
     const slot = room.slotOf(owner.id);
@@ -135,13 +150,13 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
       appData: { cascade: 'upstream', pipeId: req.pipeId, downstream: from },
     });
     const pipe: ServedPipe = {
-      pipeId: req.pipeId, downstream: from, room, identity: req.identity, epoch: req.epoch,
+      pipeId: req.pipeId, downstream: from, room, identity: req.identity, epoch: req.epoch, relay,
       transport, consumers: new Map(), detach: () => undefined, closed: false,
     };
     try {
       await transport.connect({ ip: req.tuple.ip, port: req.tuple.port, ...(req.srtp ? { srtpParameters: req.srtp as types.SrtpParameters } : {}) });
       const piped: PipedProducer[] = [];
-      for (const producer of room.producersOf(req.identity)) {
+      for (const producer of producers) {
         const p = await this.#consume(pipe, producer);
         if (p) piped.push(p);
       }
@@ -191,7 +206,7 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
   /** Keeps the pipe in step with the stream: new producers of the identity are piped too. */
   #follow(pipe: ServedPipe): void {
     const onAdded = (producer: types.Producer, participant: Participant) => {
-      if (participant.identity !== pipe.identity || pipe.closed) return;
+      if (participant.identity !== pipe.identity || pipe.closed || !belongs(participant, pipe.relay, pipe.epoch)) return;
       this.#consume(pipe, producer).then(
         (p) => {
           if (p && !pipe.closed) this.#o.coordinator.notify(pipe.downstream, PipeMethod.producerAdded, { pipeId: pipe.pipeId, producer: p });

@@ -17,13 +17,16 @@ export class RemoteParticipant implements Participant {
   readonly parent: string;
   /** Node where the stream is published. */
   readonly origin: string;
+  /** Epoch of the origin lease the media belongs to. */
+  readonly epoch: number;
   readonly #onRoomClosed: (reason: string) => void;
 
-  constructor(options: { identity: string; displayName?: string; parent: string; origin: string; onRoomClosed: (reason: string) => void }) {
+  constructor(options: { identity: string; displayName?: string; parent: string; origin: string; epoch: number; onRoomClosed: (reason: string) => void }) {
     this.identity = options.identity;
     this.displayName = options.displayName;
     this.parent = options.parent;
     this.origin = options.origin;
+    this.epoch = options.epoch;
     this.#onRoomClosed = options.onRoomClosed;
   }
 

@@ -24,6 +24,9 @@ export const PipeMethod = {
   closed: 'cascade.pipe.closed',
 } as const;
 
+/** `pipe.closed` reason when the stream's origin node died (downstreams tell their viewers `originLost`). */
+export const ORIGIN_DIED = 'origin-died';
+
 const id = z.string().min(1).max(128);
 const tuple = z.strictObject({ ip: z.string().min(1).max(256), port: z.number().int().min(1).max(65535) });
 const srtp = z.strictObject({ cryptoSuite: z.string().min(1).max(64), keyBase64: z.string().min(1).max(256) });

@@ -11,6 +11,7 @@ import type { Participant, Room } from '../../src/sfu/Room';
 
 interface Sink {
   producerId: string;
+  kind?: 'audio' | 'video';
   transport: types.PlainTransport;
   socket: dgram.Socket;
   packets: number;
@@ -57,10 +58,13 @@ export class TestViewer implements Participant {
     return n;
   }
 
-  /** First packet time of producers consumed after `since` (ms), if any arrived. */
-  firstPacketSince(since: number): number | undefined {
+  /** Earliest first-packet time at or after `since` over producers (of `kind`, if given), if any arrived. */
+  firstPacketSince(since: number, kind?: 'audio' | 'video'): number | undefined {
     let best: number | undefined;
-    for (const s of this.#all()) if (s.firstAt !== undefined && s.firstAt >= since && (best === undefined || s.firstAt < best)) best = s.firstAt;
+    for (const s of this.#all()) {
+      if (kind && s.kind !== kind) continue;
+      if (s.firstAt !== undefined && s.firstAt >= since && (best === undefined || s.firstAt < best)) best = s.firstAt;
+    }
     return best;
   }
 
@@ -123,7 +127,14 @@ export class TestViewer implements Participant {
         }
       });
       this.#sinks.set(producerId, sink);
-      const consumer = await transport.consume({ producerId, rtpCapabilities: slot.router.rtpCapabilities, paused: false });
+      const consumer = await transport.consume({ producerId, rtpCapabilities: slot.router.rtpCapabilities, paused: false }).catch((err: unknown) => {
+        // The producer closed meanwhile: forget the sink so a producer with this id can be consumed again.
+        if (this.#sinks.get(producerId) === sink) this.#sinks.delete(producerId);
+        transport.close();
+        socket.close();
+        throw err;
+      });
+      sink.kind = consumer.kind;
       consumer.on('producerclose', () => {
         transport.close();
         socket.close();
