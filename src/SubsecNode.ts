@@ -35,6 +35,7 @@ import { registerHlsRoutes } from './hls/HlsRoutes';
 import { Recorder } from './hls/Recorder';
 import { WhipEndpoint } from './ingest/whip/WhipEndpoint';
 import { WhepEndpoint } from './egress/whep/WhepEndpoint';
+import { SrtServer } from './ingest/srt/SrtServer';
 
 /** A running node. */
 export class SubsecNode {
@@ -66,6 +67,8 @@ export class SubsecNode {
   readonly whip: WhipEndpoint;
   /** WHEP playback endpoint (`/whep/...`). */
   readonly whep: WhepEndpoint;
+  /** SRT ingest listener (when `srt.enabled`), started by start(). */
+  srt: SrtServer | undefined;
   /** The MoQ relay (when `moq.enabled`): `node.moqRelay.addresses.url` is its session URL. */
   readonly moqRelay: RelayServer | undefined;
   /** The SFU → MoQ bridge (when `moq.enabled` and `moq.bridge.enabled`, after start). */
@@ -178,6 +181,10 @@ export class SubsecNode {
       serveStatic(this.http, '/', path.join(projectRoot, 'clients', 'demo'));
     }
     await this.http.listen(this.config.http.host, this.config.http.port);
+    if (this.config.srt.enabled) {
+      this.srt = new SrtServer({ config: this.config.srt, rooms: this.rooms, tokens: this.tokens, metrics: this.metrics, log: this.log.child('srt') });
+      await this.srt.listen();
+    }
     await this.cascade.start({ url: () => this.url, draining: () => this.#draining, summary: localNode });
     if (this.moqRelay) {
       const relay = this.moqRelay;
@@ -226,6 +233,7 @@ export class SubsecNode {
     void this.moqRelay?.close();
     this.whip.close();
     this.whep.close();
+    await this.srt?.close();
     this.signaling.closeAll();
     await this.cascade.close();
     this.hls?.close();

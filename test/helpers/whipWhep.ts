@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import nodeDataChannel, { type PeerConnection } from 'node-datachannel';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { SubsecNode } from '../../src/SubsecNode';
 import type { GrantsInput } from '../../src/auth/tokens';
 
@@ -132,46 +133,71 @@ export async function viewerStats(page: Page): Promise<{ framesDecoded: number; 
   });
 }
 
-/** A WHEP viewer in Node (libdatachannel) that counts RTP packets per kind. */
+/**
+ * A WHEP viewer in Node (libdatachannel) that counts RTP packets per kind. It runs in a child
+ * process (whepViewerProcess.mjs) so its native threads never share the test's event loop.
+ */
 export class NodeWhepViewer {
-  readonly pc: PeerConnection;
   readonly packets = { audio: 0, video: 0 };
   location: string | null = null;
   state = 'new';
+  #proc: ChildProcess | undefined;
 
-  constructor() {
-    this.pc = new nodeDataChannel.PeerConnection('whep-viewer', { iceServers: [] });
-    this.pc.onStateChange((s: string) => {
-      this.state = s;
+  /** Starts the viewer process; resolves with the POST's status once it has answered. */
+  start(url: string, token: string): Promise<{ status: number; body: string }> {
+    const script = fileURLToPath(new URL('./whepViewerProcess.mjs', import.meta.url));
+    const proc = spawn(process.execPath, [script, url, token], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.#proc = proc;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('WHEP viewer process did not answer')), 15_000);
+      let buffered = '';
+      proc.once('exit', (code) => reject(new Error(`WHEP viewer process exited (${code})`)));
+      proc.stdout!.on('data', (chunk: Buffer) => {
+        buffered += chunk.toString();
+        const lines = buffered.split('\n');
+        buffered = lines.pop()!;
+        for (const line of lines) {
+          const msg = JSON.parse(line);
+          if ('status' in msg) {
+            clearTimeout(timer);
+            this.location = msg.location;
+            resolve({ status: msg.status, body: msg.body });
+          } else {
+            Object.assign(this.packets, msg.packets);
+            this.state = msg.state;
+          }
+        }
+      });
     });
   }
 
-  /** Creates the offer (H264 + VP8 video, Opus audio, recvonly), POSTs it, applies the answer. */
-  async start(url: string, token: string): Promise<{ status: number; body: string }> {
-    const video = new nodeDataChannel.Video('0', 'RecvOnly');
-    video.addH264Codec(102);
-    video.addVP8Codec(96);
-    const audio = new nodeDataChannel.Audio('1', 'RecvOnly');
-    audio.addOpusCodec(111);
-    const vt = this.pc.addTrack(video);
-    const at = this.pc.addTrack(audio);
-    vt.onMessage(() => this.packets.video++);
-    at.onMessage(() => this.packets.audio++);
-    const gathered = new Promise<void>((resolve) => this.pc.onGatheringStateChange((s: string) => s === 'complete' && resolve()));
-    this.pc.setLocalDescription();
-    await Promise.race([gathered, new Promise((r) => setTimeout(r, 3000))]);
-    const offer = this.pc.localDescription()!.sdp;
-    const res = await postSdp(url, offer, token);
-    this.location = res.headers.get('location');
-    if (res.status === 201) this.pc.setRemoteDescription(res.body, 'answer');
-    return { status: res.status, body: res.body };
-  }
-
   close(): void {
-    try {
-      this.pc.close();
-    } catch {
-      // already closed
-    }
+    if (this.#proc && this.#proc.exitCode === null) this.#proc.kill('SIGTERM');
   }
+}
+
+/** A browser-like SDP offer without a browser (ICE never connects; enough for HTTP-level tests). */
+export function fakeOffer(o: { direction?: 'sendonly' | 'recvonly'; video?: 'VP8' | 'H264' | 'AV1' | null; audio?: boolean; simulcast?: boolean } = {}): string {
+  const dir = o.direction ?? 'sendonly';
+  const fp = Array.from({ length: 32 }, (_, i) => ((i * 37 + 11) % 256).toString(16).padStart(2, '0').toUpperCase()).join(':');
+  const mids = [...(o.video !== null ? ['0'] : []), ...(o.audio !== false ? ['1'] : [])];
+  const common = ['c=IN IP4 0.0.0.0', 'a=rtcp:9 IN IP4 0.0.0.0', 'a=ice-ufrag:abcd', 'a=ice-pwd:abcdefghijklmnopqrstuvwx', `a=fingerprint:sha-256 ${fp}`, 'a=setup:actpass', 'a=rtcp-mux', 'a=rtcp-rsize', `a=${dir}`];
+  const lines = ['v=0', 'o=- 1 2 IN IP4 127.0.0.1', 's=-', 't=0 0', `a=group:BUNDLE ${mids.join(' ')}`];
+  if (o.video !== null) {
+    const codec = o.video ?? 'VP8';
+    lines.push('m=video 9 UDP/TLS/RTP/SAVPF 96 97', ...common, 'a=mid:0',
+      'a=extmap:4 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01', 'a=extmap:9 urn:ietf:params:rtp-hdrext:sdes:mid',
+      'a=extmap:10 urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id', 'a=extmap:11 urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id',
+      `a=rtpmap:96 ${codec}/90000`, 'a=rtcp-fb:96 nack', 'a=rtcp-fb:96 nack pli', 'a=rtcp-fb:96 transport-cc',
+      ...(codec === 'H264' ? ['a=fmtp:96 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f'] : []),
+      'a=rtpmap:97 rtx/90000', 'a=fmtp:97 apt=96');
+    if (o.simulcast) lines.push('a=rid:lo send', 'a=rid:mid send', 'a=rid:hi send', 'a=simulcast:send lo;mid;hi');
+    else if (dir === 'sendonly') lines.push('a=ssrc-group:FID 1111 2222', 'a=ssrc:1111 cname:test', 'a=ssrc:2222 cname:test');
+  }
+  if (o.audio !== false) {
+    lines.push('m=audio 9 UDP/TLS/RTP/SAVPF 111', ...common, 'a=mid:1', 'a=extmap:9 urn:ietf:params:rtp-hdrext:sdes:mid',
+      'a=rtpmap:111 opus/48000/2', 'a=fmtp:111 minptime=10;useinbandfec=1');
+    if (dir === 'sendonly') lines.push('a=ssrc:3333 cname:test');
+  }
+  return lines.join('\r\n') + '\r\n';
 }

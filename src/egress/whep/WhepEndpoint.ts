@@ -22,6 +22,7 @@ import type { SfuMetrics } from '../../metrics/SfuMetrics';
 import type { Config } from '../../config/schema';
 import { authorize, checkName, contentType, handleIcePatch, iceServerLinks, MAX_PATCH_BYTES, MAX_SDP_BYTES, sdpBody, unsupportedPatch } from '../../sdp/whipHttp';
 import type { WorkerPool } from '../../sfu/WorkerPool';
+import { parseSdp } from '../../sdp/SessionDescription';
 import { WhepSession, type LayerPreference } from './WhepSession';
 import { WhepRouters } from './WhepRouters';
 
@@ -93,7 +94,7 @@ export class WhepEndpoint {
     const token = authorize(req, deps.tokens, roomName);
     if (!token.canSubscribe) throw new ForbiddenError('token does not allow subscribing');
     const layers = layersFromQuery(req.query);
-    const offer = sdpBody(req);
+    const offer = parseSdp(sdpBody(req));
     if (deps.isDraining?.()) throw new SubsecError(ErrorCode.DRAINING, 'node is draining');
     if (this.#sessions.size >= deps.config.maxSessions) throw new SubsecError(ErrorCode.DRAINING, 'WHEP session limit reached');
     const room = deps.rooms.get(roomName);

@@ -10,7 +10,7 @@
 import type { types } from 'mediasoup';
 import { BadRequestError, NotFoundError } from '../../core/errors';
 import { ErrorCode } from '../../protocol/errors';
-import { parseSdp, type MediaSection } from '../../sdp/SessionDescription';
+import type { MediaSection, SessionDescription } from '../../sdp/SessionDescription';
 import { answerCodecsOf, consumerCapabilities } from '../../sdp/rtpMapping';
 import { writeAnswer, type AnswerSection } from '../../sdp/writeAnswer';
 import { WebRtcHttpSession, type WebRtcHttpSessionOptions } from '../../sdp/WebRtcHttpSession';
@@ -54,8 +54,7 @@ export class WhepSession extends WebRtcHttpSession {
    * Negotiates the offer against the stream's current producers; returns the session and its
    * SDP answer. 404 when the stream has no producers, 400 when no section can be served.
    */
-  static async start(options: WhepSessionOptions, offerText: string): Promise<{ session: WhepSession; answer: string }> {
-    const offer = parseSdp(offerText);
+  static async start(options: WhepSessionOptions, offer: SessionDescription): Promise<{ session: WhepSession; answer: string }> {
     const available = options.room.producersOf(options.stream);
     if (available.length === 0) throw new NotFoundError(`stream ${options.stream} is not live in room ${options.room.name}`);
     const session = new WhepSession(options);

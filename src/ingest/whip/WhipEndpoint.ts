@@ -19,6 +19,7 @@ import type { RtcTransportSettings } from '../../sfu/transports';
 import type { SfuMetrics } from '../../metrics/SfuMetrics';
 import type { Config } from '../../config/schema';
 import { authorize, checkName, contentType, handleIcePatch, iceServerLinks, MAX_PATCH_BYTES, MAX_SDP_BYTES, sdpBody, unsupportedPatch } from '../../sdp/whipHttp';
+import { parseSdp } from '../../sdp/SessionDescription';
 import { WhipSession } from './WhipSession';
 
 /** Dependencies of {@link WhipEndpoint}. */
@@ -79,7 +80,7 @@ export class WhipEndpoint {
     const token = authorize(req, deps.tokens, roomName);
     if (!token.canPublish) throw new ForbiddenError('token does not allow publishing');
     if (token.identity !== stream && !token.admin) throw new ForbiddenError(`token identity "${token.identity}" may not publish stream "${stream}"`);
-    const offer = sdpBody(req);
+    const offer = parseSdp(sdpBody(req));
     if (deps.isDraining?.()) throw new SubsecError(ErrorCode.DRAINING, 'node is draining');
     if (this.#sessions.size + this.#pending.size >= deps.config.maxSessions) throw new SubsecError(ErrorCode.DRAINING, 'WHIP session limit reached');
     const key = `${roomName}/${stream}`;

@@ -7,7 +7,7 @@
  */
 import type { types } from 'mediasoup';
 import { BadRequestError } from '../../core/errors';
-import { parseSdp } from '../../sdp/SessionDescription';
+import type { SessionDescription } from '../../sdp/SessionDescription';
 import { producerPlans } from '../../sdp/rtpMapping';
 import { writeAnswer, type AnswerSection } from '../../sdp/writeAnswer';
 import { WebRtcHttpSession, type WebRtcHttpSessionOptions } from '../../sdp/WebRtcHttpSession';
@@ -32,8 +32,7 @@ export class WhipSession extends WebRtcHttpSession {
    * Negotiates the offer: joins the room, produces each publishable section and returns the
    * session with its SDP answer. Throws BadRequestError when nothing in the offer can be published.
    */
-  static async start(options: WebRtcHttpSessionOptions, offerText: string): Promise<{ session: WhipSession; answer: string }> {
-    const offer = parseSdp(offerText);
+  static async start(options: WebRtcHttpSessionOptions, offer: SessionDescription): Promise<{ session: WhipSession; answer: string }> {
     const session = new WhipSession(options);
     const local = await session.openTransport(offer, 'send');
     try {
