@@ -32,6 +32,8 @@ import { registerMoqMetrics } from './moq/MoqMetrics';
 import { HlsService } from './hls/HlsService';
 import { CmcdIntake } from './hls/CmcdIntake';
 import { registerHlsRoutes } from './hls/HlsRoutes';
+import { EventsService } from './events/EventsService';
+import { registerAppRoutes } from './events/appRoutes';
 import { Recorder } from './hls/Recorder';
 import { WhipEndpoint } from './ingest/whip/WhipEndpoint';
 import { WhepEndpoint } from './egress/whep/WhepEndpoint';
@@ -75,6 +77,8 @@ export class SubsecNode {
   moqBridge: MoqBridge | undefined;
   /** LL-HLS packaging (when `hls.enabled`): `/hls/{room}/{stream}/index.m3u8`. */
   readonly hls: HlsService | undefined;
+  /** Room events (when `events.enabled`): `node.events.log.send/subscribe/addHook`, docs/events.md. */
+  readonly events: EventsService | undefined;
   #synthetic: SyntheticSource | undefined;
   #draining = false;
   #closed = false;
@@ -116,6 +120,7 @@ export class SubsecNode {
       ...(webRtcServers ? { webRtcServerFor: (router) => webRtcServers.serverFor(router) } : {}),
     };
     this.http = new HttpServer({ corsOrigin: config.http.corsOrigin }, this.log.child('http'));
+    this.events = config.events.enabled ? new EventsService({ config, rooms: this.rooms, registry: this.metrics.registry, log: this.log.child('events') }) : undefined;
     this.signaling = new SignalingServer({
       rooms: this.rooms,
       tokens: this.tokens,
@@ -124,13 +129,14 @@ export class SubsecNode {
       options: config.signaling,
       log: this.log.child('signaling'),
       joinHooks: config.cascade.coordinator === 'redis' ? this.cascade.joinHooks : undefined,
+      events: this.events?.log,
     });
     const webrtcHttp = { rooms: this.rooms, tokens: this.tokens, rtcSettings: this.rtcSettings, metrics: this.metrics, isDraining: () => this.#draining };
     this.whip = new WhipEndpoint({ ...webrtcHttp, config: config.whip, log: this.log.child('whip') });
     this.whep = new WhepEndpoint({ ...webrtcHttp, pool: this.pool, config: config.whep, log: this.log.child('whep') });
     this.moqRelay = config.moq.enabled ? new RelayServer({ config: config.moq.relay, tokens: this.tokens, name: config.node.id, log: this.log.child('moq') }) : undefined;
     if (this.moqRelay) registerMoqMetrics(this.metrics.registry, this.moqRelay.stats);
-    this.hls = config.hls.enabled ? new HlsService({ rooms: this.rooms, config: config.hls, registry: this.metrics.registry, outputs: this.outputs, log: this.log.child('hls') }) : undefined;
+    this.hls = config.hls.enabled ? new HlsService({ rooms: this.rooms, config: config.hls, registry: this.metrics.registry, outputs: this.outputs, log: this.log.child('hls'), ...(this.events && config.events.hlsDateRanges ? { dateRanges: this.events.timeline } : {}) }) : undefined;
     if (this.hls) this.recorder = Recorder.forService(this.hls, config.hls.recording, this.log.child('recorder'));
   }
 
@@ -177,9 +183,12 @@ export class SubsecNode {
       this.hls.start();
     }
     if (this.config.http.demo) {
+      // The watch-party and auction apps (clients/apps), next to the demo page.
+      registerAppRoutes(this.http, path.join(projectRoot, 'clients', 'apps'));
       serveStatic(this.http, '/sdk', path.join(projectRoot, 'clients', 'dist'));
       serveStatic(this.http, '/', path.join(projectRoot, 'clients', 'demo'));
     }
+    await this.events?.start();
     await this.http.listen(this.config.http.host, this.config.http.port);
     if (this.config.srt.enabled) {
       this.srt = new SrtServer({ config: this.config.srt, rooms: this.rooms, tokens: this.tokens, metrics: this.metrics, log: this.log.child('srt') });
@@ -235,6 +244,7 @@ export class SubsecNode {
     this.whep.close();
     await this.srt?.close();
     this.signaling.closeAll();
+    await this.events?.close();
     await this.cascade.close();
     this.hls?.close();
     this.rooms.close();

@@ -44,7 +44,7 @@ type WireMessage =
   | { t: 'res'; id: string; ok: true; data: unknown }
   | { t: 'res'; id: string; ok: false; error: { code: ErrorCode; message: string } };
 
-type ClusterEvent = { type: 'stream.up' | 'stream.down'; lease: StreamLease };
+type ClusterEvent = { type: 'stream.up' | 'stream.down'; lease: StreamLease } | { type: 'node.down'; nodeId: string };
 
 interface Pending {
   resolve: (v: unknown) => void;
@@ -86,6 +86,8 @@ export class RedisCoordinator extends EventEmitter<CoordinatorEvents> implements
   readonly #held = new Map<string, StreamLease>();
   readonly #relaysHeld = new Map<string, { room: string; identity: string; record: RelayRecord }>();
   readonly #maxEpochSeen = new Map<string, number>();
+  /** Nodes that announced their exit: a sweep that read their key just before is not taken as a comeback. */
+  readonly #leftAt = new Map<string, number>();
   readonly #handlers = new Map<string, RpcHandler>();
   readonly #pending = new Map<string, Pending>();
   #describe: (() => Promise<NodeRecord>) | undefined;
@@ -164,6 +166,8 @@ export class RedisCoordinator extends EventEmitter<CoordinatorEvents> implements
         this.#cmd.del(this.keys.node(this.nodeId)),
         this.#cmd.srem(this.keys.nodes, this.nodeId),
       ]);
+      // Others learn of a graceful exit at once instead of after the TTL.
+      await this.#cmd.publish(this.keys.events, JSON.stringify({ type: 'node.down', nodeId: this.nodeId } satisfies ClusterEvent)).catch(() => undefined);
     }
     this.#relaysHeld.clear();
     this.#sub.disconnect();
@@ -408,6 +412,9 @@ export class RedisCoordinator extends EventEmitter<CoordinatorEvents> implements
       } catch {
         return;
       }
+      const left = this.#leftAt.get(id);
+      if (left !== undefined && Date.now() - left < this.#o.nodeTtlMs) return;
+      this.#leftAt.delete(id);
       seen.add(id);
       const known = this.#live.has(id);
       this.#live.set(id, record);
@@ -477,6 +484,13 @@ export class RedisCoordinator extends EventEmitter<CoordinatorEvents> implements
   }
 
   #onEvent(event: ClusterEvent): void {
+    if (event?.type === 'node.down') {
+      if (typeof event.nodeId !== 'string' || event.nodeId === this.nodeId || !this.#live.delete(event.nodeId)) return;
+      this.#leftAt.set(event.nodeId, Date.now());
+      this.#log.info('node left', { node: event.nodeId });
+      this.emit('nodeDown', event.nodeId);
+      return;
+    }
     const lease = event?.lease;
     if (!lease || typeof lease.room !== 'string' || typeof lease.identity !== 'string') return;
     this.#seen(lease);

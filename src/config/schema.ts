@@ -6,6 +6,7 @@ import { z } from 'zod';
 import os from 'node:os';
 import { cascadeConfigSchema, redisConfigSchema } from '../cascade/cascadeConfig';
 import { relayConfigSchema } from '../../relay/RelayConfig';
+import { eventsConfigSchema } from '../events/eventsConfig';
 
 const port = z.number().int().min(0).max(65535);
 
@@ -287,6 +288,8 @@ export const configSchema = z.strictObject({
   redis: redisConfigSchema,
   /** Multi-node cascade: coordinator, heartbeats, leases, pipes between nodes. See docs/cascade.md. */
   cascade: cascadeConfigSchema,
+  /** Room events: ordered, durable, idempotent; memory or Redis Streams. See docs/events.md and src/events/eventsConfig.ts. */
+  events: eventsConfigSchema,
   /** Graceful drain on SIGTERM: how long clients get before sockets close (ms). */
   drainTimeoutMs: z.number().int().min(0).default(10_000),
   /** Log level of the node. */

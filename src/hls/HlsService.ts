@@ -13,6 +13,7 @@ import type { RoomManager } from '../sfu/RoomManager';
 import type { Room } from '../sfu/Room';
 import type { OutputHandle, OutputRegistry } from '../sfu/OutputRegistry';
 import { HlsStream, type HlsStreamSettings } from './HlsStream';
+import type { DateRangeSource } from '../events/EventTimeline';
 
 /** Thrown when the node already transcodes `maxStreams` streams (answered 503 with Retry-After). */
 export class HlsCapacityError extends Error {
@@ -26,6 +27,8 @@ export interface HlsServiceOptions {
   registry: client.Registry;
   outputs?: OutputRegistry;
   log: Logger;
+  /** Room events as EXT-X-DATERANGE in media playlists (src/events/EventTimeline.ts). */
+  dateRanges?: DateRangeSource;
 }
 
 /** The node's LL-HLS packaging. */
@@ -33,6 +36,7 @@ export class HlsService {
   readonly config: Config['hls'];
   readonly #rooms: RoomManager;
   readonly #outputs: OutputRegistry | undefined;
+  readonly #dateRanges: DateRangeSource | undefined;
   readonly #log: Logger;
   readonly #streams = new Map<string, HlsStream>();
   readonly #creating = new Map<string, Promise<HlsStream>>();
@@ -46,6 +50,7 @@ export class HlsService {
     this.config = options.config;
     this.#rooms = options.rooms;
     this.#outputs = options.outputs;
+    this.#dateRanges = options.dateRanges;
     this.#log = options.log;
     const c = options.config;
     this.#settings = {
@@ -162,6 +167,7 @@ export class HlsService {
       settings: this.#settings,
       pinned,
       log: this.#log,
+      dateRanges: this.#dateRanges,
       onDisposed: (s) => {
         if (this.#streams.get(k) === s) this.#streams.delete(k);
         this.#handles.get(s)?.close();

@@ -11,6 +11,7 @@ import type { Logger } from '../core/logger';
 import type { Room } from '../sfu/Room';
 import { LadderTranscoder, type LiveRendition, type RenditionSpec } from './LadderTranscoder';
 import { renderMediaPlaylist, renderMultivariantPlaylist, type RenditionReport } from './Playlist';
+import type { DateRangeSource } from '../events/EventTimeline';
 
 /** The packaging settings of a stream (from the `hls` config section). */
 export interface HlsStreamSettings {
@@ -34,6 +35,8 @@ export interface HlsStreamOptions {
   log: Logger;
   /** Called once when the stream is gone for good (after the linger). */
   onDisposed: (stream: HlsStream) => void;
+  /** Room events as EXT-X-DATERANGE (src/events/EventTimeline.ts); none when absent. */
+  dateRanges?: DateRangeSource;
 }
 
 /** EXT-X-TARGETDURATION for a segment target: room for a late source keyframe. */
@@ -53,6 +56,7 @@ export class HlsStream {
   readonly #settings: HlsStreamSettings;
   readonly #log: Logger;
   readonly #onDisposed: HlsStreamOptions['onDisposed'];
+  readonly #dateRanges: DateRangeSource | undefined;
   readonly #releaseConsumers: Array<() => void> = [];
   readonly #endListeners = new Set<(reason: string) => void>();
   #transcoder: LadderTranscoder | undefined;
@@ -71,6 +75,7 @@ export class HlsStream {
     this.#pinned = options.pinned;
     this.#log = options.log;
     this.#onDisposed = options.onDisposed;
+    this.#dateRanges = options.dateRanges;
     this.targetDuration = targetDurationFor(options.settings.segmentTargetMs);
     this.partTarget = options.settings.partTargetMs / 1000;
   }
@@ -254,6 +259,7 @@ export class HlsStream {
       renditionReports: reports,
       uriSuffix,
       pathPrefix: `${this.epoch}/`,
+      dateRanges: this.#dateRanges?.dateRangeTags(this.room.name, r.packager.segments[0]?.programDateTime ?? Date.now()),
     });
   }
 

@@ -34,6 +34,8 @@ export interface MediaPlaylistInput {
   uriSuffix?: string;
   /** Prepended to init/part/segment URIs (e.g. the stream epoch `3fa9c2d1/`); default none. */
   pathPrefix?: string;
+  /** Complete `#EXT-X-DATERANGE:` lines (room events, src/events/EventTimeline.ts), listed before the segments. */
+  dateRanges?: readonly string[];
 }
 
 /** One variant of the multivariant playlist. */
@@ -114,6 +116,7 @@ export function renderMediaPlaylist(input: MediaPlaylistInput): string {
   if (skipped > 0) {
     lines.push(input.skip === 'v2' ? `#EXT-X-SKIP:SKIPPED-SEGMENTS=${skipped},RECENTLY-REMOVED-DATERANGES=""` : `#EXT-X-SKIP:SKIPPED-SEGMENTS=${skipped}`);
   }
+  if (input.dateRanges?.length && segments.some((s) => s.parts.length > 0)) lines.push(...input.dateRanges);
   // Parts are listed for the segments within the last few target durations of the end.
   let fromEnd = 0;
   const listParts = new Set<HlsSegment>();

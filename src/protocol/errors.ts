@@ -20,6 +20,8 @@ export const ErrorCode = {
   INVALID_STATE: 'INVALID_STATE',
   /** Use another node: the error's `redirect` names it (cascade placement, docs/cascade.md). */
   REDIRECT: 'REDIRECT',
+  /** A room event refused by a validation hook; the message is the hook's reason. */
+  EVENT_REJECTED: 'EVENT_REJECTED',
   INTERNAL: 'INTERNAL',
 } as const;
 
@@ -44,6 +46,7 @@ export const httpStatusOf: Record<ErrorCode, number> = {
   DRAINING: 503,
   INVALID_STATE: 409,
   REDIRECT: 421,
+  EVENT_REJECTED: 422,
   INTERNAL: 500,
 };
 

@@ -19,6 +19,9 @@ const id = z.string().min(1).max(128);
 /** mediasoup validates these deeply; the schema only checks the envelope is an object. */
 const opaqueObject = z.record(z.string(), z.unknown());
 const appData = z.record(z.string(), z.unknown()).optional();
+/** Event type names: `chat`, `bid`, `playback.seek`, `lot:open`… */
+const eventType = z.string().regex(/^[A-Za-z][A-Za-z0-9_.:-]{0,63}$/, 'event type: a letter, then up to 63 of letters, digits, _ . : -');
+const seqNumber = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
 /** Parameters of each request method, keyed by method name. */
 export const requestSchemas = {
@@ -74,6 +77,26 @@ export const requestSchemas = {
   getStats: z.strictObject({ id }),
   ping: z.strictObject({ clientTime: z.number().optional() }).optional(),
   leave: z.strictObject({}).optional(),
+  /** Appends a room event (docs/events.md); needs the `canPublishData` grant. */
+  sendEvent: z.strictObject({
+    type: eventType,
+    /** Any JSON value; its serialised size is limited by `events.maxPayloadBytes`. */
+    payload: z.unknown().optional(),
+    /** Client-chosen key: a retried send with the same key is applied once and answered with the first result. */
+    idempotencyKey: z.string().min(1).max(128).optional(),
+    /** Media time (ms on the main stream's program-date-time clock) of the frame the sender was watching. */
+    mediaTime: z.number().finite().nonnegative().optional(),
+  }),
+  /** Reads retained events after `afterSeq` (a page of at most `limit`). */
+  getEvents: z.strictObject({ afterSeq: seqNumber.default(0), limit: z.number().int().min(1).max(1000).default(500) }),
+  /**
+   * Pushes, as `roomEvent` notifications in sequence order, every retained event after `afterSeq`
+   * (default: none of the past ones) and then every new one. A backlog above
+   * `events.maxReplayEvents` is refused (page through it with `getEvents` first).
+   */
+  subscribeEvents: z.strictObject({ afterSeq: seqNumber.optional() }).optional(),
+  /** Stops `roomEvent` pushes. */
+  unsubscribeEvents: z.strictObject({}).optional(),
 } as const;
 
 /** A request method name. */
@@ -112,6 +135,39 @@ export interface DataProducerInfo {
   peerId: string;
   label: string;
   protocol: string;
+}
+
+/** A room event as the node stores and delivers it (docs/events.md). */
+export interface RoomEvent {
+  /** Per-room sequence number assigned by the node: 1, 2, 3… with no gaps. */
+  seq: number;
+  room: string;
+  type: string;
+  /** The sender's JSON payload (`null` when none was given). */
+  payload: unknown;
+  /** Identity of the sender (`server` for events of the node and its hooks). */
+  identity: string;
+  /** Sender's peer id, when it was an SDK peer. */
+  peerId?: string;
+  /** Node wall clock when the event was accepted (ms since the epoch). */
+  serverTime: number;
+  /** Media time of the room's main stream the event belongs to (ms, program-date-time clock). */
+  mediaTime: number;
+  /** Identity of the room's main stream at that time, when there was one. */
+  mainStream?: string;
+  /** The idempotency key it was sent with. */
+  idempotencyKey?: string;
+}
+
+/** A page of retained events. */
+export interface EventPage {
+  events: RoomEvent[];
+  /** Highest sequence number assigned in the room (0 when none). */
+  lastSeq: number;
+  /** Oldest retained sequence number (events before it were dropped by retention; 0 when none retained). */
+  firstSeq: number;
+  /** True when more events follow the page (ask again after its last seq). */
+  more: boolean;
 }
 
 /** Result of each request method. */
@@ -164,6 +220,12 @@ export interface ResponseData {
   getStats: { stats: unknown[] };
   ping: { serverTime: number; clientTime?: number };
   leave: Record<string, never>;
+  /** `duplicate`: the idempotency key was seen before; `event` is the one first accepted. */
+  sendEvent: { event: RoomEvent; duplicate: boolean };
+  getEvents: EventPage;
+  /** The log's state when the subscription started: the replay ends at `lastSeq`. */
+  subscribeEvents: { lastSeq: number; firstSeq: number };
+  unsubscribeEvents: Record<string, never>;
 }
 
 /** Server-pushed notifications and their payloads. */
@@ -190,6 +252,8 @@ export interface Notifications {
   originLost: { identity: string; nodeId: string };
   /** Continue on another node: `superseded` = your stream is now published there (this node closed your producers). */
   redirect: { reason: 'superseded' | 'rebalance'; nodeId: string; url: string; identity?: string };
+  /** A room event (after `subscribeEvents`), in sequence order. */
+  roomEvent: RoomEvent;
 }
 
 /** A notification name. */

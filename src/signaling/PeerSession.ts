@@ -11,6 +11,8 @@ import type { VerifiedToken } from '../auth/tokens';
 import type { Notifications, NotificationName, RequestParams, ResponseData, Method } from '../protocol/signaling';
 import type { Participant, Room, RouterSlot } from '../sfu/Room';
 import { createRtcTransport, type RtcTransportSettings } from '../sfu/transports';
+import { EventChannel } from '../events/EventChannel';
+import type { RoomEventLog } from '../events/RoomEventLog';
 
 /** Everything a session needs from the node. */
 export interface PeerSessionDeps {
@@ -22,6 +24,10 @@ export interface PeerSessionDeps {
   /** Called when the server dropped this session's media state (room closed under it). */
   onLost: (reason: string) => void;
   displayName?: string;
+  /** Room events (docs/events.md); without it the event methods answer NOT_FOUND. */
+  events?: RoomEventLog;
+  /** Sends a pre-serialised notification frame (room events are serialised once for every peer). */
+  pushFrame?: (frame: string) => void;
 }
 
 type Handlers = { [M in Exclude<Method, 'join' | 'ping'>]: (p: RequestParams<M>) => Promise<ResponseData[M]> };
@@ -41,6 +47,7 @@ export class PeerSession implements Participant {
   readonly #consumers = new Map<string, types.Consumer>();
   readonly #dataProducers = new Map<string, types.DataProducer>();
   readonly #dataConsumers = new Map<string, types.DataConsumer>();
+  #events: EventChannel | undefined;
   #closed = false;
 
   constructor(deps: PeerSessionDeps) {
@@ -64,6 +71,7 @@ export class PeerSession implements Participant {
     if (this.#closed) return;
     this.#deps.push(reason === 'worker-died' ? 'reconnect' : 'roomClosed', { reason });
     this.#dropMedia();
+    this.#events?.close();
     this.#closed = true;
     this.#deps.onLost(reason);
   }
@@ -72,6 +80,7 @@ export class PeerSession implements Participant {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#events?.close();
     this.room.leave(this.id);
     this.#dropMedia();
   }
@@ -228,7 +237,30 @@ export class PeerSession implements Participant {
       this.close();
       return {};
     },
+    sendEvent: (p) => this.#eventChannel().send(p),
+    getEvents: (p) => this.#eventChannel().get(p),
+    subscribeEvents: (p) => this.#eventChannel().subscribe(p),
+    unsubscribeEvents: async () => this.#eventChannel().unsubscribe(),
   };
+
+  #eventChannel(): EventChannel {
+    if (this.#events) return this.#events;
+    const log = this.#deps.events;
+    if (!log) throw new NotFoundError('room events are disabled on this node');
+    const { pushFrame } = this.#deps;
+    this.#events = new EventChannel(log, {
+      room: this.room.name,
+      identity: this.identity,
+      peerId: this.id,
+      grants: this.#deps.token,
+      pushFrame: (frame, event) => {
+        if (this.#closed) return;
+        if (pushFrame) pushFrame(frame);
+        else this.#deps.push('roomEvent', event);
+      },
+    });
+    return this.#events;
+  }
 
   #registerConsumer(consumer: types.Consumer): void {
     this.#consumers.set(consumer.id, consumer);

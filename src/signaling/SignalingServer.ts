@@ -24,6 +24,7 @@ import type { Room } from '../sfu/Room';
 import type { RtcTransportSettings } from '../sfu/transports';
 import type { SfuMetrics } from '../metrics/SfuMetrics';
 import { PeerSession } from './PeerSession';
+import type { RoomEventLog } from '../events/RoomEventLog';
 
 /** Options of {@link SignalingServer}. */
 export interface SignalingOptions {
@@ -67,6 +68,8 @@ export class SignalingServer {
       options: SignalingOptions;
       log: Logger;
       joinHooks?: JoinHooks;
+      /** Room events (sendEvent, getEvents, subscribeEvents); absent when disabled. */
+      events?: RoomEventLog;
     },
   ) {
     this.#log = deps.log;
@@ -213,6 +216,8 @@ export class SignalingServer {
         log: this.#log,
         displayName: params.displayName,
         push: (name, data) => this.#push(ws, name, data),
+        events: this.deps.events,
+        pushFrame: (frame) => this.#sendFrame(ws, frame),
         onLost: () => {
           if (state.session === session) state.session = undefined;
         },
@@ -254,8 +259,12 @@ export class SignalingServer {
   }
 
   #send(ws: uWS.WebSocket<SocketState>, msg: unknown): void {
+    this.#sendFrame(ws, JSON.stringify(msg));
+  }
+
+  #sendFrame(ws: uWS.WebSocket<SocketState>, frame: string): void {
     const state = ws.getUserData();
     if (state.closed) return;
-    ws.send(JSON.stringify(msg), false);
+    ws.send(frame, false);
   }
 }
