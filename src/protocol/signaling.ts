@@ -18,7 +18,28 @@ export const MAX_SIGNALING_MESSAGE_BYTES = 64 * 1024;
 const id = z.string().min(1).max(128);
 /** mediasoup validates these deeply; the schema only checks the envelope is an object. */
 const opaqueObject = z.record(z.string(), z.unknown());
-const appData = z.record(z.string(), z.unknown()).optional();
+
+/** Largest producer `appData` accepted, in characters of JSON: every peer gets it in each join and `newProducer`. */
+export const MAX_APP_DATA_CHARS = 4096;
+/** Deepest producer `appData` accepted: JSON.stringify of much deeper values overflows the stack. */
+export const MAX_APP_DATA_DEPTH = 16;
+
+/** Whether `value` is within {@link MAX_APP_DATA_DEPTH} levels and {@link MAX_APP_DATA_CHARS} (checked without recursion). */
+function fitsAppData(value: Record<string, unknown>): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > MAX_APP_DATA_DEPTH) return false;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return JSON.stringify(value).length <= MAX_APP_DATA_CHARS;
+}
+
+const appData = z
+  .record(z.string(), z.unknown())
+  .refine(fitsAppData, `at most ${MAX_APP_DATA_DEPTH} levels deep and ${MAX_APP_DATA_CHARS} characters as JSON`)
+  .optional();
 /** Event type names: `chat`, `bid`, `playback.seek`, `lot:open`… */
 const eventType = z.string().regex(/^[A-Za-z][A-Za-z0-9_.:-]{0,63}$/, 'event type: a letter, then up to 63 of letters, digits, _ . : -');
 const seqNumber = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);

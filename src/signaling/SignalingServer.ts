@@ -172,13 +172,23 @@ export class SignalingServer {
       return this.#fail(ws, id, { code: ErrorCode.INVALID_MESSAGE, message: `${method}: ${issue?.path.join('.') || 'params'}: ${issue?.message ?? 'invalid'}` }, true);
     }
     this.deps.metrics.signalingRequests.inc({ method });
-    this.#run(ws, id, method as Method, parsed.data).then(
-      (data) => this.#send(ws, { id, ok: true, data }),
-      (err: unknown) => {
-        if (!(err instanceof SubsecError) && !(err instanceof TypeError)) this.#log.warn('signaling request failed', { method, error: err });
-        this.#fail(ws, id, toWireError(err), false);
-      },
-    );
+    this.#run(ws, id, method as Method, parsed.data)
+      .then(
+        (data) => this.#send(ws, { id, ok: true, data }),
+        (err: unknown) => {
+          if (!(err instanceof SubsecError) && !(err instanceof TypeError)) this.#log.warn('signaling request failed', { method, error: err });
+          this.#fail(ws, id, toWireError(err), false);
+        },
+      )
+      // A reply that cannot be serialised must not become an unhandled rejection (that ends the process).
+      .catch((err: unknown) => {
+        this.#log.error('signaling reply failed', { method, error: err });
+        try {
+          this.#fail(ws, id, { code: ErrorCode.INTERNAL, message: 'reply could not be sent' }, false);
+        } catch {
+          // The socket is gone.
+        }
+      });
   }
 
   async #run(ws: uWS.WebSocket<SocketState>, _id: string | number, method: Method, params: unknown): Promise<unknown> {
