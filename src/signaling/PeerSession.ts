@@ -116,7 +116,16 @@ export class PeerSession implements Participant {
       };
     },
     connectTransport: async ({ transportId, dtlsParameters }) => {
-      await this.#transport(transportId).connect({ dtlsParameters: dtlsParameters as unknown as types.DtlsParameters });
+      const transport = this.#transport(transportId);
+      // mediasoup rejects a second connect() with a plain Error (an INTERNAL reply): it is the client's mistake.
+      if (transport.appData.connectCalled) throw new InvalidStateError('connectTransport was already called for this transport');
+      transport.appData.connectCalled = true;
+      try {
+        await transport.connect({ dtlsParameters: dtlsParameters as unknown as types.DtlsParameters });
+      } catch (error) {
+        transport.appData.connectCalled = false;
+        throw error;
+      }
       return {};
     },
     restartIce: async ({ transportId }) => ({ iceParameters: await this.#transport(transportId).restartIce() }),
