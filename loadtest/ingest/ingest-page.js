@@ -1,0 +1,89 @@
+/**
+ * Browser side of `npm run bench:ingest` (plain JS, added with addScriptTag so nothing is
+ * transpiled into the page). WHEP/WHIP with bare RTCPeerConnections; the viewer reads the
+ * 48-bit wall-clock code that ffmpeg painted into each frame (32 px blocks, 16 per row).
+ */
+
+async function negotiate(pc, url, token) {
+  await pc.setLocalDescription(await pc.createOffer());
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/sdp', authorization: `Bearer ${token}` }, body: pc.localDescription.sdp });
+  const body = await res.text();
+  if (res.status !== 201) throw new Error(`${url}: ${res.status} ${body}`);
+  await pc.setRemoteDescription({ type: 'answer', sdp: body });
+  return res.headers.get('location');
+}
+
+/** Starts a WHEP viewer; resolves with the <video> once its first frame is presented. */
+async function whepView(url, token) {
+  const pc = new RTCPeerConnection();
+  pc.addTransceiver('video', { direction: 'recvonly' });
+  pc.addTransceiver('audio', { direction: 'recvonly' });
+  const video = document.createElement('video');
+  video.muted = true;
+  video.autoplay = true;
+  document.body.append(video);
+  pc.ontrack = (e) => {
+    if (e.track.kind === 'video') video.srcObject = new MediaStream([e.track]);
+  };
+  const location = await negotiate(pc, url, token);
+  await new Promise((resolve) => video.requestVideoFrameCallback(() => resolve()));
+  return { pc, video, location };
+}
+
+/** Glass-to-glass samples (ms) of the painted clock code over `sampleMs`. */
+async function sampleClock(args) {
+  const { video } = await whepView(args.url, args.token);
+  const { block, bits, perRow } = args.code;
+  const canvas = document.createElement('canvas');
+  canvas.width = perRow * block;
+  canvas.height = Math.ceil(bits / perRow) * block;
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  const samples = [];
+  const until = performance.now() + args.sampleMs;
+  await new Promise((resolve) => {
+    const onFrame = () => {
+      const now = Date.now();
+      ctx.drawImage(video, 0, 0, canvas.width, canvas.height, 0, 0, canvas.width, canvas.height);
+      const data = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+      let sent = 0;
+      for (let i = 0; i < bits; i++) {
+        const x = (i % perRow) * block + block / 2;
+        const y = Math.floor(i / perRow) * block + block / 2;
+        if (data[(y * canvas.width + x) * 4] > 128) sent += 2 ** i;
+      }
+      if (now - sent >= 0 && now - sent < 10_000) samples.push(now - sent);
+      if (performance.now() < until) video.requestVideoFrameCallback(onFrame);
+      else resolve();
+    };
+    video.requestVideoFrameCallback(onFrame);
+  });
+  return samples;
+}
+
+/** Publishes the fake camera over WHIP; returns the resource URL and the time the POST began. */
+async function whipPublish(args) {
+  const media = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360 }, audio: true });
+  const pc = new RTCPeerConnection();
+  pc.addTransceiver(media.getVideoTracks()[0], { direction: 'sendonly' });
+  pc.addTransceiver(media.getAudioTracks()[0], { direction: 'sendonly' });
+  const startedAt = Date.now();
+  const location = await negotiate(pc, args.url, args.token);
+  window.whipPc = pc;
+  return { startedAt, location };
+}
+
+/** WHEP viewer for the first-frame measurement: resolves with the wall-clock time of its first frame. */
+async function firstFrameAt(args) {
+  const { pc, location } = await whepView(args.url, args.token);
+  const at = Date.now();
+  await fetch(location, { method: 'DELETE', headers: { authorization: `Bearer ${args.token}` } });
+  pc.close();
+  return at;
+}
+
+async function whipStop(args) {
+  await fetch(args.location, { method: 'DELETE', headers: { authorization: `Bearer ${args.token}` } });
+  window.whipPc.close();
+}
+
+window.subsecIngestBench = { sampleClock, whipPublish, firstFrameAt, whipStop };
