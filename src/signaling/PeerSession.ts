@@ -30,6 +30,15 @@ export interface PeerSessionDeps {
   pushFrame?: (frame: string) => void;
 }
 
+/**
+ * Minimum time between key frame requests sent to a video publisher (ms). Browsers built on
+ * libwebrtc ignore a PLI/FIR that comes within 300 ms of the previous one, and mediasoup then
+ * waits 1 s before asking again (swallowing every request meanwhile), so a viewer subscribing
+ * right after another one got its first frame ~1 s late. Holding a second request back until
+ * 350 ms have passed (mediasoup coalesces them) gets it honoured: ≤ ~350 ms instead.
+ */
+const KEY_FRAME_REQUEST_DELAY_MS = 350;
+
 type Handlers = { [M in Exclude<Method, 'join' | 'ping'>]: (p: RequestParams<M>) => Promise<ResponseData[M]> };
 
 /** An SDK participant. */
@@ -137,6 +146,7 @@ export class PeerSession implements Participant {
       const producer = await transport.produce({
         kind,
         rtpParameters: rtpParameters as unknown as types.RtpParameters,
+        keyFrameRequestDelay: kind === 'video' ? KEY_FRAME_REQUEST_DELAY_MS : undefined,
         appData: { peerId: this.id, public: appData ?? {} },
       });
       this.#producers.set(producer.id, producer);
