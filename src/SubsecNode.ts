@@ -26,6 +26,7 @@ import { RoomEventsBridge } from './webhooks/RoomEventsBridge';
 import { registerHealthRoutes } from './api/healthRoutes';
 import { SyntheticSource } from './synthetic/SyntheticSource';
 import { Cascade } from './cascade/Cascade';
+import { Cascade } from './cascade/Cascade';
 import { RelayServer } from '../relay/RelayServer';
 import { MoqBridge } from './moq/MoqBridge';
 import { registerMoqMetrics } from './moq/MoqMetrics';
@@ -46,6 +47,8 @@ export class SubsecNode {
   readonly tokens: TokenService;
   readonly pool: WorkerPool;
   readonly rooms: RoomManager;
+  /** Streams across nodes: coordinator (memory or Redis), pulls and pipes (docs/cascade.md). */
+  readonly cascade: Cascade;
   /** Streams across nodes: coordinator (memory or Redis), pulls and pipes (docs/cascade.md). */
   readonly cascade: Cascade;
   readonly metrics: SfuMetrics;
@@ -99,6 +102,7 @@ export class SubsecNode {
     );
     this.rooms = new RoomManager(this.pool, { consumersPerRouter: config.sfu.consumersPerRouter }, this.log.child('rooms'));
     this.cascade = new Cascade({ config, rooms: this.rooms, pool: this.pool, log: this.log.child('cascade') });
+    this.cascade = new Cascade({ config, rooms: this.rooms, pool: this.pool, log: this.log.child('cascade') });
     this.metrics = new SfuMetrics(this.pool, config.node.id);
     // Both observe workers from their creation on, so they must exist before pool.start().
     this.#consumers = new ConsumerIndex(this.pool);
@@ -129,12 +133,13 @@ export class SubsecNode {
       options: config.signaling,
       log: this.log.child('signaling'),
       joinHooks: config.cascade.coordinator === 'redis' ? this.cascade.joinHooks : undefined,
+      joinHooks: config.cascade.coordinator === 'redis' ? this.cascade.joinHooks : undefined,
       events: this.events?.log,
     });
     const webrtcHttp = { rooms: this.rooms, tokens: this.tokens, rtcSettings: this.rtcSettings, metrics: this.metrics, isDraining: () => this.#draining };
     this.whip = new WhipEndpoint({ ...webrtcHttp, config: config.whip, log: this.log.child('whip') });
     this.whep = new WhepEndpoint({ ...webrtcHttp, pool: this.pool, config: config.whep, log: this.log.child('whep') });
-    this.moqRelay = config.moq.enabled ? new RelayServer({ config: config.moq.relay, tokens: this.tokens, name: config.node.id, log: this.log.child('moq') }) : undefined;
+    this.moqRelay = config.moq.enabled ? new RelayServer({ config: config.moq.relay, tokens: this.tokens, name: config.node.id, log: this.log.child('moq'), directory: this.cascade.relayDirectory(config.moq.relay.upstreams) }) : undefined;
     if (this.moqRelay) registerMoqMetrics(this.metrics.registry, this.moqRelay.stats);
     this.hls = config.hls.enabled ? new HlsService({ rooms: this.rooms, config: config.hls, registry: this.metrics.registry, outputs: this.outputs, log: this.log.child('hls'), ...(this.events && config.events.hlsDateRanges ? { dateRanges: this.events.timeline } : {}) }) : undefined;
     if (this.hls) this.recorder = Recorder.forService(this.hls, config.hls.recording, this.log.child('recorder'));
@@ -190,6 +195,7 @@ export class SubsecNode {
     }
     await this.events?.start();
     await this.http.listen(this.config.http.host, this.config.http.port);
+    await this.cascade.start({ url: () => this.url, draining: () => this.#draining, summary: localNode });
     if (this.config.srt.enabled) {
       this.srt = new SrtServer({ config: this.config.srt, rooms: this.rooms, tokens: this.tokens, metrics: this.metrics, log: this.log.child('srt') });
       await this.srt.listen();
@@ -244,6 +250,7 @@ export class SubsecNode {
     this.whep.close();
     await this.srt?.close();
     this.signaling.closeAll();
+    await this.cascade.close();
     await this.events?.close();
     await this.cascade.close();
     this.hls?.close();

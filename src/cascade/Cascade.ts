@@ -14,6 +14,8 @@ import { InMemoryCoordinator } from './InMemoryCoordinator';
 import { RedisCoordinator } from './RedisCoordinator';
 import { CascadeManager } from './CascadeManager';
 import { LoadSampler } from './LoadSampler';
+import { RedisRelayDirectory } from './RedisRelayDirectory';
+import { InMemoryRelayDirectory, type RelayDirectory } from '../../relay/RelayDirectory';
 
 /** Options of {@link Cascade}. */
 export interface CascadeOptions {
@@ -53,11 +55,14 @@ export class Cascade {
   readonly #config: Config;
   readonly #load: LoadSampler;
   readonly #startedAt = Date.now();
+  readonly #log: Logger;
+  #relayDirectory: RedisRelayDirectory | undefined;
   #summary: { at: number; value: object } | undefined;
 
   constructor(options: CascadeOptions) {
     const { config, log } = options;
     this.#config = config;
+    this.#log = log;
     const c = config.cascade;
     this.coordinator =
       c.coordinator === 'redis'
@@ -100,10 +105,22 @@ export class Cascade {
     return [self, ...others];
   }
 
+  /**
+   * The MoQ relay directory for this node: shared through Redis in cascade mode (relays chain to
+   * the relay of the node that has a broadcast), else the relay's static routes only.
+   */
+  relayDirectory(staticRoutes: ConstructorParameters<typeof InMemoryRelayDirectory>[0] = []): RelayDirectory {
+    const fallback = new InMemoryRelayDirectory(staticRoutes);
+    if (!(this.coordinator instanceof RedisCoordinator)) return fallback;
+    this.#relayDirectory ??= new RedisRelayDirectory({ coordinator: this.coordinator, fallback, log: this.#log.child('relay-directory') });
+    return this.#relayDirectory;
+  }
+
   /** Stops pulling and serving, releases leases and the registration. Idempotent. */
   async close(): Promise<void> {
     this.manager.close();
     this.#load.close();
+    await this.#relayDirectory?.close();
     await this.coordinator.close();
   }
 
