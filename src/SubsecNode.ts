@@ -26,7 +26,6 @@ import { RoomEventsBridge } from './webhooks/RoomEventsBridge';
 import { registerHealthRoutes } from './api/healthRoutes';
 import { SyntheticSource } from './synthetic/SyntheticSource';
 import { Cascade } from './cascade/Cascade';
-import { Cascade } from './cascade/Cascade';
 import { RelayServer } from '../relay/RelayServer';
 import { MoqBridge } from './moq/MoqBridge';
 import { registerMoqMetrics } from './moq/MoqMetrics';
@@ -47,8 +46,6 @@ export class SubsecNode {
   readonly tokens: TokenService;
   readonly pool: WorkerPool;
   readonly rooms: RoomManager;
-  /** Streams across nodes: coordinator (memory or Redis), pulls and pipes (docs/cascade.md). */
-  readonly cascade: Cascade;
   /** Streams across nodes: coordinator (memory or Redis), pulls and pipes (docs/cascade.md). */
   readonly cascade: Cascade;
   readonly metrics: SfuMetrics;
@@ -102,7 +99,6 @@ export class SubsecNode {
     );
     this.rooms = new RoomManager(this.pool, { consumersPerRouter: config.sfu.consumersPerRouter }, this.log.child('rooms'));
     this.cascade = new Cascade({ config, rooms: this.rooms, pool: this.pool, log: this.log.child('cascade') });
-    this.cascade = new Cascade({ config, rooms: this.rooms, pool: this.pool, log: this.log.child('cascade') });
     this.metrics = new SfuMetrics(this.pool, config.node.id);
     // Both observe workers from their creation on, so they must exist before pool.start().
     this.#consumers = new ConsumerIndex(this.pool);
@@ -132,7 +128,6 @@ export class SubsecNode {
       metrics: this.metrics,
       options: config.signaling,
       log: this.log.child('signaling'),
-      joinHooks: config.cascade.coordinator === 'redis' ? this.cascade.joinHooks : undefined,
       joinHooks: config.cascade.coordinator === 'redis' ? this.cascade.joinHooks : undefined,
       events: this.events?.log,
     });
@@ -200,7 +195,6 @@ export class SubsecNode {
       this.srt = new SrtServer({ config: this.config.srt, rooms: this.rooms, tokens: this.tokens, metrics: this.metrics, log: this.log.child('srt') });
       await this.srt.listen();
     }
-    await this.cascade.start({ url: () => this.url, draining: () => this.#draining, summary: localNode });
     if (this.moqRelay) {
       const relay = this.moqRelay;
       await relay.start();
@@ -252,7 +246,6 @@ export class SubsecNode {
     this.signaling.closeAll();
     await this.cascade.close();
     await this.events?.close();
-    await this.cascade.close();
     this.hls?.close();
     this.rooms.close();
     this.#roomEvents.close();
