@@ -12,7 +12,6 @@ import { BadRequestError } from '../core/errors';
 import type { Notifications, NotificationName } from '../protocol/signaling';
 import type { Participant, Room, RouterSlot } from '../sfu/Room';
 import { createRtcTransport, type RtcTransportSettings } from '../sfu/transports';
-import type { SfuMetrics } from '../metrics/SfuMetrics';
 import type { MediaSection, SessionDescription } from './SessionDescription';
 import type { LocalTransport } from './writeAnswer';
 import type { IcePatchTarget } from './whipHttp';
@@ -22,7 +21,6 @@ export interface WebRtcHttpSessionOptions {
   room: Room;
   identity: string;
   rtcSettings: RtcTransportSettings;
-  metrics: SfuMetrics;
   log: Logger;
   /** Close when ICE has not connected within this time (ms). */
   connectTimeoutMs: number;

@@ -107,7 +107,6 @@ export class WhepEndpoint {
         layers,
         routers: this.#routers,
         rtcSettings: deps.rtcSettings,
-        metrics: deps.metrics,
         log: deps.log,
         connectTimeoutMs: deps.config.connectTimeoutMs,
         disconnectTimeoutMs: deps.config.disconnectTimeoutMs,

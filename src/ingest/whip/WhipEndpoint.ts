@@ -96,7 +96,6 @@ export class WhipEndpoint {
           room,
           identity: stream,
           rtcSettings: deps.rtcSettings,
-          metrics: deps.metrics,
           log: deps.log,
           connectTimeoutMs: deps.config.connectTimeoutMs,
           disconnectTimeoutMs: deps.config.disconnectTimeoutMs,
