@@ -1,7 +1,7 @@
 /** What a scenario declares and what it gets while it runs. */
 import type { ParseArgsConfig } from 'node:util';
 import type { LocalNodeOptions } from './LocalNode';
-import type { ChartSpec, Figure } from './result';
+import type { ChartSpec, Figure, ServerSample } from './result';
 import type { Target } from './Target';
 import type { Timeline } from './Timeline';
 import type { MetricsScraperOptions } from './MetricsScraper';
@@ -27,6 +27,8 @@ export interface ScenarioContext {
   signal: AbortSignal;
   /** Sets the progress bar's phase text. */
   phase(text: string): void;
+  /** `/metrics` samples taken so far. */
+  server(): readonly ServerSample[];
   /** Sets the progress bar's status line. */
   status(fn: () => string): void;
 }

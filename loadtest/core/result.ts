@@ -71,6 +71,8 @@ export interface ChartSpec {
   title: string;
   yLabel: string;
   series: Array<{ key: string; label: string; from: 'timeline' | 'server' }>;
+  /** Timeline key for the x axis instead of time (e.g. `consumers`), with its label. */
+  x?: { key: string; label: string };
 }
 
 /** A scenario's results. */

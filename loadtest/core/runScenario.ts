@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { projectRoot } from './LocalNode';
 import { MetricsScraper } from './MetricsScraper';
 import { Progress } from './Progress';
-import { describeEnvironment, RESULT_SCHEMA, type LoadResult } from './result';
+import { describeEnvironment, figure, RESULT_SCHEMA, type LoadResult } from './result';
 import { intOption, LIMITS, UsageError } from './safety';
 import type { CommonOptions, Scenario } from './Scenario';
 import { Target } from './Target';
@@ -88,6 +88,7 @@ export async function runScenario(scenario: Scenario, argv: string[], out: (s: s
   const progress = new Progress({ label: scenario.name, totalS: common.durationS, status: () => statusFn(), quiet: common.quiet });
   try {
     const startedAt = new Date();
+    const cpu0 = process.cpuUsage();
     const timeline = new Timeline(startedAt.getTime());
     const scraper = new MetricsScraper(target, startedAt.getTime(), { intervalMs: scrapeMs, ...scenario.scrape });
     await scraper.start();
@@ -100,6 +101,7 @@ export async function runScenario(scenario: Scenario, argv: string[], out: (s: s
         values,
         timeline,
         signal: controller.signal,
+        server: () => scraper.samples,
         phase: (t) => progress.phase(t),
         status: (fn) => {
           statusFn = fn;
@@ -116,6 +118,10 @@ export async function runScenario(scenario: Scenario, argv: string[], out: (s: s
     if (scraper.failures > 0) notes.push(`${scraper.failures} /metrics scrapes failed or timed out (the node was busy or unreachable).`);
     if (!target.local) notes.push('Remote target: server CPU/memory come from its /metrics only; the process-tree figures need a node started by the tool.');
     const durationS = (endedAt.getTime() - startedAt.getTime()) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const generatorCpuPct = (100 * (cpu.user + cpu.system)) / 1e6 / Math.max(0.001, durationS);
+    const figures = { ...output.figures, generatorCpuPct: figure('Load generator CPU (this process, mean)', generatorCpuPct, '%', 'none') };
+    if (generatorCpuPct > 85) notes.push(`The load generator used ${generatorCpuPct.toFixed(0)} % of a core: it may have limited the load (run it on another machine with --url).`);
     const result: LoadResult = {
       schema: RESULT_SCHEMA,
       scenario: scenario.name,
@@ -125,7 +131,7 @@ export async function runScenario(scenario: Scenario, argv: string[], out: (s: s
       target: { url: target.local ? 'local' : target.url, local: Boolean(target.local) },
       options: { durationS: common.durationS, workers: target.local ? common.workers : undefined, ...output.options },
       environment,
-      figures: output.figures,
+      figures,
       timeline: timeline.points(Math.ceil(durationS)),
       series: output.series,
       server: scraper.samples,

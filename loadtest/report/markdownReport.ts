@@ -54,8 +54,10 @@ function seriesOf(result: LoadResult, spec: ChartSpec): ChartSeries[] {
   const out: ChartSeries[] = [];
   for (const s of spec.series) {
     const rows = s.from === 'timeline' ? result.timeline : result.server;
-    const points = rows.map((r) => [r.t, typeof r[s.key] === 'number' ? (r[s.key] as number) : null] as [number, number | null]);
-    if (points.some(([, y]) => y !== null)) out.push({ label: s.label, points });
+    const xKey = spec.x?.key ?? 't';
+    const points = rows.map((r) => [Number(r[xKey] ?? NaN), typeof r[s.key] === 'number' ? (r[s.key] as number) : null] as [number, number | null]);
+    if (spec.x) points.sort((a, b) => a[0] - b[0]);
+    if (points.some(([x, y]) => y !== null && Number.isFinite(x))) out.push({ label: s.label, points });
   }
   return out;
 }
@@ -68,7 +70,7 @@ export function writeReport(result: LoadResult, dir: string): string {
     const series = seriesOf(result, spec);
     if (series.length === 0) continue;
     const file = `${spec.id}.svg`;
-    fs.writeFileSync(path.join(dir, file), lineChart(series, { title: spec.title, xLabel: 'seconds since start', yLabel: spec.yLabel }));
+    fs.writeFileSync(path.join(dir, file), lineChart(series, { title: spec.title, xLabel: spec.x?.label ?? 'seconds since start', yLabel: spec.yLabel }));
     charts.push({ file, title: spec.title });
   }
   const env = result.environment;

@@ -37,6 +37,7 @@ export function lineChart(series: ChartSeries[], options: ChartOptions): string 
   const ys: number[] = [];
   for (const s of series) {
     for (const [x, y] of s.points) {
+      if (!Number.isFinite(x)) continue;
       xs.push(x);
       if (y !== null && Number.isFinite(y)) ys.push(y);
     }
@@ -79,6 +80,7 @@ export function lineChart(series: ChartSeries[], options: ChartOptions): string 
     const runs: string[] = [];
     let current: string[] = [];
     for (const [x, y] of s.points) {
+      if (!Number.isFinite(x)) continue;
       if (y === null || !Number.isFinite(y)) {
         if (current.length) runs.push(current.join(' '));
         current = [];
