@@ -311,7 +311,7 @@ export class CascadeManager {
         if (pull && pull.origin === lease.nodeId) pull.close('origin node is dead', false);
         continue;
       }
-      if (pull && !pull.closed && pull.epoch === lease.epoch) continue;
+      if (pull && !pull.closed && pull.epoch === lease.epoch && pull.origin === lease.nodeId) continue;
       if (pull) {
         pull.close(`epoch ${pull.epoch} replaced by ${lease.epoch}`);
         this.server.closeStream(room, lease.identity, 'the stream has a new origin epoch', lease.epoch);

@@ -6,17 +6,19 @@
 
 /**
  * CLAIM — newest wins. KEYS: stream, epoch, roomStreams. ARGV: nodeId, minEpoch, leaseMs,
- * identity, since, room. Takes epoch = max(INCR epoch, minEpoch + 1) so epochs keep increasing
- * even after a Redis restart wiped the counter (a claimer passes the highest epoch it has seen).
- * Returns {epoch, previousLeaseJson|false}.
+ * identity, since, room. Takes epoch = max(INCR epoch, minEpoch + 1, Redis time in ms): strictly
+ * increasing per stream, and still increasing after a Redis restart wiped the counter (a newer
+ * claim is later in time even when its node never saw the old epoch; the claimer also passes the
+ * highest epoch it has seen). Returns {epoch, previousLeaseJson|false}.
  */
 export const CLAIM_LUA = `
 local e = redis.call('INCR', KEYS[2])
 local m = tonumber(ARGV[2])
-if e <= m then
-  e = m + 1
-  redis.call('SET', KEYS[2], e)
-end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if e <= m then e = m + 1 end
+if e < now then e = now end
+redis.call('SET', KEYS[2], e)
 redis.call('PEXPIRE', KEYS[2], 86400000)
 local prev = redis.call('GET', KEYS[1])
 local v = cjson.encode({room = ARGV[6], identity = ARGV[4], nodeId = ARGV[1], epoch = e, since = tonumber(ARGV[5])})
