@@ -5,12 +5,14 @@
  *   subsec.js       ESM, minified, with source map
  *   subsec.iife.js  classic script exposing the global `Subsec`
  *   demo.js         the demo page's script (SDK included)
+ *   apps/*.js       the watch-party and auction apps (clients/apps/<name>/app.ts, SDK included)
+ *   vendor/hls.mjs  hls.js, loaded by the SDK only when it falls back to LL-HLS (dynamic import)
  *
  * Usage: node scripts/build-sdk.mjs [--dev]   (--dev: unminified)
  * Also importable: `import { buildSdk } from './scripts/build-sdk.mjs'; await buildSdk();`
  */
 import { build } from 'esbuild';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -83,7 +85,16 @@ export async function buildSdk({ outdir = path.join(root, 'clients/dist'), minif
       format: 'esm',
       outfile: path.join(outdir, 'demo.js'),
     }),
+    ...['watch-party', 'auction']
+      .filter((app) => existsSync(path.join(root, 'clients/apps', app, 'app.ts')))
+      .map((app) =>
+        build({ ...common, entryPoints: [`clients/apps/${app}/app.ts`], format: 'esm', outfile: path.join(outdir, 'apps', `${app}.js`) }),
+      ),
   ]);
+  // hls.js stays out of the SDK bundle: the LL-HLS fallback imports it from here when needed.
+  const require = createRequire(path.join(root, 'package.json'));
+  mkdirSync(path.join(outdir, 'vendor'), { recursive: true });
+  copyFileSync(path.join(path.dirname(require.resolve('hls.js')), 'hls.min.mjs'), path.join(outdir, 'vendor', 'hls.mjs'));
   for (const result of results) {
     const leaked = Object.keys(result.metafile.inputs).filter((input) => input.includes('node_modules/zod/'));
     if (leaked.length > 0) {

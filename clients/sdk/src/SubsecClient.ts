@@ -8,7 +8,9 @@
  * the call the app made, never as unhandled rejections.
  */
 import type { RtpCodecCapability, RtpEncodingParameters } from 'mediasoup-client/types';
-import type { PeerInfo, ProducerInfo } from '../../../src/protocol/signaling';
+import type { PeerInfo, ProducerInfo, RoomEvent } from '../../../src/protocol/signaling';
+import { ClockSync } from './ClockSync';
+import { RoomEvents, type SendEventOptions } from './RoomEvents';
 import { backoffDelay, sleep } from './backoff';
 import { DataChannels, type DataMessage, type DataPayload } from './DataChannels';
 import {
@@ -56,6 +58,8 @@ export interface SubsecClientEvents {
   stateChanged: { state: ConnectionState; previous: ConnectionState };
   /** The node is shutting down; the socket closes in `deadlineMs` and the client reconnects then. */
   draining: { deadlineMs: number };
+  /** A room event (same as `client.events.on('event')`): in sequence order, each once, resumed after reconnections. */
+  event: RoomEvent;
 }
 
 /** Result of {@link SubsecClient.ping}. */
@@ -108,6 +112,10 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
   readonly #closeTimers = new Set<ReturnType<typeof setTimeout>>();
   #drainingSession?: Session;
   #onOnline = (): void => this.#wake?.abort();
+  /** Room events: `send(type, payload, {idempotencyKey})`, `on('event')`, history (docs/events.md). */
+  readonly events: RoomEvents;
+  /** The node's clock, synced over the signaling socket: `clock.now()`. */
+  readonly clock: ClockSync;
 
   /**
    * Opens the signaling socket to `url` (the node's http(s) base URL or its ws(s) URL; `/ws` is
@@ -136,6 +144,14 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
     this.#token = token;
     this.#options = options;
     globalThis.addEventListener?.('online', this.#onOnline);
+    this.events = new RoomEvents({
+      whenConnected: () => this.#whenConnected(),
+      operationTimeoutMs: options.operationTimeoutMs,
+      replay: options.eventsReplay,
+      logger: options.logger,
+    });
+    this.events.on('event', (event) => this.emit('event', event));
+    this.clock = new ClockSync(options.clockSync);
   }
 
   /** A getter so TypeScript does not narrow the state across awaits. */
@@ -274,6 +290,14 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
     await channels.send(data);
   }
 
+  /**
+   * Sends a room event (see {@link RoomEvents.send}): numbered by the node, delivered to everyone
+   * in order, applied once per idempotency key even when retried across reconnections.
+   */
+  send(type: string, payload?: unknown, options?: SendEventOptions): Promise<RoomEvent> {
+    return this.events.send(type, payload, options);
+  }
+
   /** Measures the round trip to the node and the offset of its clock. */
   async ping(): Promise<PingResult> {
     const session = await this.#whenConnected();
@@ -355,6 +379,8 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
       onError: (error) => this.#reportError(error),
     });
     session.on('lost', ({ reason, error }) => this.#onLost(session, reason, error));
+    this.events._attach(session);
+    this.clock._attach((clientTime) => session.request('ping', { clientTime }));
     session.setNotificationHandler((event) => this.#onNotification(session, event));
     this.#data.start(joined.dataProducers, joined.grants.canPublishData);
     return true;
@@ -365,6 +391,8 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
     this.#session = undefined;
     this.#data?.close();
     this.#data = undefined;
+    this.events._detach();
+    this.clock._detach();
     session.close();
     for (const publication of this.#publications) publication._detach(session);
     for (const subscription of this.#subscriptions) subscription._detach(session);
@@ -642,6 +670,9 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
       case 'reconnect':
         // Handled by the Session, which reports itself lost.
         return;
+      case 'roomEvent':
+        this.events._receive(session, event.data);
+        return;
     }
   }
 
@@ -740,6 +771,8 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
     this.#session = undefined;
     this.#data?.close();
     this.#data = undefined;
+    this.events._close();
+    this.clock._close();
     for (const subscription of [...this.#subscriptions]) subscription._close('clientClosed', false);
     for (const publication of [...this.#publications]) publication._close('clientClosed', false);
     session?.close(true);

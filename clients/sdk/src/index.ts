@@ -22,6 +22,13 @@ export type { MediaKind, PublicationEvents, PublishOptions, VideoCodecName } fro
 export { Subscription } from './Subscription';
 export type { Layers, SubscribeOptions, SubscriptionEvents } from './Subscription';
 export type { DataMessage, DataPayload } from './DataChannels';
+export { RoomEvents, randomKey } from './RoomEvents';
+export { EventRejectedError } from './EventRejectedError';
+export type { RoomEventsEvents, SendEventOptions, ReplayFrom } from './RoomEvents';
+export { ClockSync } from './ClockSync';
+export type { ClockSyncEvents, ClockSyncOptions, ClockSample } from './ClockSync';
+export { PlaybackSync } from './PlaybackSync';
+export type { PlaybackState, PlaybackSyncEvents, PlaybackSyncOptions } from './PlaybackSync';
 export type { ConnectOptions, Logger, ReconnectOptions } from './options';
 export { DEFAULT_RECONNECT } from './options';
 export {
@@ -34,7 +41,7 @@ export {
 export type { SubsecErrorCode, SubsecErrorEvent, SubsecErrorType } from './errors';
 export { SDK_PROTOCOL_VERSION as PROTOCOL_VERSION } from './Session';
 export { toSignalingUrl } from './url';
-export type { PeerInfo, ProducerInfo, DataProducerInfo } from '../../../src/protocol/signaling';
+export type { PeerInfo, ProducerInfo, DataProducerInfo, RoomEvent, EventPage } from '../../../src/protocol/signaling';
 export { ErrorCode } from '../../../src/protocol/errors';
 
 /** Version of this SDK build. */

@@ -2,6 +2,8 @@
 import type { BuiltinHandlerName } from 'mediasoup-client/types';
 import type { BackoffOptions } from './backoff';
 import type { WebSocketConstructor } from './SignalingChannel';
+import type { ClockSyncOptions } from './ClockSync';
+import type { ReplayFrom } from './RoomEvents';
 
 /** Where the SDK writes diagnostics; every method is optional (default: silent). */
 export interface Logger {
@@ -58,6 +60,10 @@ export interface ConnectOptions {
   signal?: AbortSignal;
   /** Diagnostics sink (default silent). */
   logger?: Logger;
+  /** Room events delivered on first connection: every retained one ('all', default), only new ones ('new'), or after a sequence number. */
+  eventsReplay?: ReplayFrom;
+  /** Clock sync settings (burst size, interval…). */
+  clockSync?: ClockSyncOptions;
 }
 
 /** Options with every default applied. */
@@ -102,6 +108,8 @@ export function resolveOptions(options: ConnectOptions = {}): ResolvedOptions {
     autoConsumeData: options.autoConsumeData ?? true,
     dataLabel: options.dataLabel ?? 'chat',
     logger: options.logger ?? {},
+    eventsReplay: options.eventsReplay ?? 'all',
+    clockSync: options.clockSync ?? {},
     reconnect,
   };
 }
