@@ -190,7 +190,7 @@ export class SubsecNode {
     }
     await this.events?.start();
     await this.http.listen(this.config.http.host, this.config.http.port);
-    await this.cascade.start({ url: () => this.url, draining: () => this.#draining, summary: localNode });
+    await this.cascade.start({ url: () => this.url, draining: () => this.#draining, summary: localNode, registry: this.metrics.registry });
     if (this.config.srt.enabled) {
       this.srt = new SrtServer({ config: this.config.srt, rooms: this.rooms, tokens: this.tokens, metrics: this.metrics, log: this.log.child('srt') });
       await this.srt.listen();

@@ -14,6 +14,8 @@ import { InMemoryCoordinator } from './InMemoryCoordinator';
 import { RedisCoordinator } from './RedisCoordinator';
 import { CascadeManager } from './CascadeManager';
 import { LoadSampler } from './LoadSampler';
+import { registerCascadeMetrics } from './cascadeMetrics';
+import type { Registry } from 'prom-client';
 import { RedisRelayDirectory } from './RedisRelayDirectory';
 import { InMemoryRelayDirectory, type RelayDirectory } from '../../relay/RelayDirectory';
 
@@ -33,6 +35,8 @@ export interface CascadeStartOptions {
   draining: () => boolean;
   /** The node's own `/v1/nodes` entry (published with heartbeats, at most every 2 s). */
   summary: () => Promise<object>;
+  /** Where to register the cascade's metrics (`subsec_cascade_*`). */
+  registry?: Registry;
 }
 
 /** Hooks signaling calls around a join (see SignalingServer). */
@@ -90,6 +94,7 @@ export class Cascade {
 
   /** Starts the manager and registers the node with the coordinator (rejects if Redis is unreachable). */
   async start(o: CascadeStartOptions): Promise<void> {
+    if (o.registry) registerCascadeMetrics(o.registry, this.coordinator, this.manager);
     this.manager.start();
     this.#load.start();
     await this.coordinator.start(async () => this.#describe(o));

@@ -15,6 +15,7 @@
  * Reconciliation runs per room (serialised) on events, on demand changes and every `reconcileMs`;
  * when the coordinator cannot answer, nothing is torn down.
  */
+import { EventEmitter } from 'node:events';
 import type { Logger } from '../core/logger';
 import { RedirectError } from '../core/errors';
 import type { Room } from '../sfu/Room';
@@ -69,8 +70,14 @@ const VIEWER_KINDS = new Set(['sdk', 'whep', 'internal']);
 
 const key = (room: string, identity: string) => `${room}\u0000${identity}`;
 
+/** Events of {@link CascadeManager}. */
+export interface CascadeManagerEvents {
+  /** A pull is up: producers in place `ms` after it was requested. */
+  pullUp: [ms: number, pull: PullInfo];
+}
+
 /** The cascade's media side on one node. */
-export class CascadeManager {
+export class CascadeManager extends EventEmitter<CascadeManagerEvents> {
   /** Origin claims of local publishers. */
   readonly origins: OriginTracker;
   /** Pipes served to other nodes. */
@@ -94,6 +101,7 @@ export class CascadeManager {
   #closed = false;
 
   constructor(options: CascadeManagerOptions) {
+    super();
     this.#o = options;
     this.#c = options.coordinator;
     this.#log = options.log;
@@ -375,6 +383,8 @@ export class CascadeManager {
     try {
       await pull.open();
       this.#failedParents.delete(parent);
+      const info = this.pulls().find((p) => p.pipeId === pull.pipeId);
+      if (info) this.emit('pullUp', info.setupMs ?? 0, info);
       await this.#c.setRelay(lease.room, lease.identity, { epoch: lease.epoch, parent, depth: pull.depth }).catch(() => undefined);
     } catch (err) {
       if (parent !== lease.nodeId) this.#failedParents.set(parent, Date.now() + 5_000);

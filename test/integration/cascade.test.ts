@@ -95,6 +95,16 @@ describe('cascade across in-process nodes sharing a real Redis', () => {
     expect(body.nodes.find((n) => n.id === 'c')).toMatchObject({ region: 'r2', self: false });
   });
 
+  it('exports cascade metrics', async () => {
+    const text = await (await fetch(`${b.url}/metrics`)).text();
+    expect(text).toMatch(/subsec_cascade_nodes\{node="b"\} 3/);
+    expect(text).toMatch(/subsec_cascade_pulls\{state="up",node="b"\} 1/);
+    expect(text).toMatch(/subsec_cascade_pipes_served\{node="b"\} 1/);
+    expect(text).toMatch(/subsec_cascade_coordinator_connected\{node="b"\} 1/);
+    expect(text).toMatch(/subsec_cascade_pull_setup_seconds_count\{node="b"\} 1/);
+    expect(await (await fetch(`${a.url}/metrics`)).text()).toMatch(/subsec_cascade_origin_streams\{node="a"\} 1/);
+  });
+
   it('tears pipes down hop by hop when the last viewers leave', async () => {
     const viewersOn = (n: SubsecNode) => n.rooms.get(ROOM)!.participants.filter((p): p is TestViewer => p instanceof TestViewer);
     for (const v of viewersOn(c)) await v.leave();
