@@ -112,6 +112,11 @@ export class PeerSession implements Participant {
       if (direction === 'recv' && !grants.canSubscribe) throw new ForbiddenError('token does not allow subscribing');
       if (this.#transports.size >= 8) throw new BadRequestError('too many transports');
       const transport = await createRtcTransport(this.#slot.router, this.#deps.rtcSettings, { direction, sctp });
+      // The socket may have gone while the router created it: nothing would ever close it then.
+      if (this.#closed) {
+        transport.close();
+        throw new InvalidStateError('session closed');
+      }
       this.#transports.set(transport.id, transport);
       transport.on('dtlsstatechange', (state) => {
         if (state === 'failed' || state === 'closed') this.#deps.log.warn('transport dtls ' + state, { peer: this.id });
