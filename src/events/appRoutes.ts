@@ -4,7 +4,7 @@
  * second) made once by ffmpeg into `.cache/` so a watch party works with no internet. Media is
  * served with byte ranges, which players need to seek.
  */
-import { spawn } from 'node:child_process';
+import { spawnOwned } from '../core/spawnOwned';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { HttpRequest, HttpResponse, HttpServer } from '../http/HttpServer';
@@ -42,9 +42,9 @@ export function sampleVideo(): Promise<string> {
     await fs.mkdir(APP_MEDIA_DIR, { recursive: true });
     const tmp = `${file}.${process.pid}.tmp.webm`;
     await new Promise<void>((resolve, reject) => {
-      const child = spawn('ffmpeg', sampleArgs(tmp), { stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawnOwned('ffmpeg', sampleArgs(tmp), { stdio: ['ignore', 'ignore', 'pipe'] });
       let err = '';
-      child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
+      child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
       child.once('error', reject);
       child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`ffmpeg exited with ${code}: ${err}`))));
     });

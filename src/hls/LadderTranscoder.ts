@@ -9,7 +9,8 @@
  * per fMP4 stream, ffmpeg knows each sample's duration when it writes the fragment (a muxed
  * stream flushed by an audio packet leaves the pending video sample without a duration).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { spawnOwned } from '../core/spawnOwned';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -223,7 +224,7 @@ export class LadderTranscoder {
         x264Preset: this.#options.x264Preset,
       });
       const stdio: Array<'ignore' | 'pipe'> = ['ignore', 'ignore', 'pipe', ...this.renditions.map(() => 'pipe' as const)];
-      const ffmpeg = spawn(this.#options.ffmpegPath ?? 'ffmpeg', args, { stdio });
+      const ffmpeg = spawnOwned(this.#options.ffmpegPath ?? 'ffmpeg', args, { stdio });
       this.#ffmpeg = ffmpeg;
       ffmpeg.stderr!.on('data', (d: Buffer) => {
         this.#stderr = (this.#stderr + d.toString()).slice(-4000);

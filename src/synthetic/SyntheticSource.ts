@@ -3,7 +3,8 @@
  * encoded as H264 + Opus and pushed as RTP into a room, so a newcomer sees live video without a
  * camera. Restarts itself (capped backoff) if ffmpeg exits or the room goes away.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { spawnOwned } from '../core/spawnOwned';
 import type { Logger } from '../core/logger';
 import type { RoomManager } from '../sfu/RoomManager';
 import { PlainRtpPublisher, type PlainRtpEndpoints } from '../ingest/PlainRtpPublisher';
@@ -88,7 +89,7 @@ export class SyntheticSource {
     });
     this.#publisher = publisher;
     const endpoints = await publisher.start();
-    const ffmpeg = spawn('ffmpeg', syntheticFfmpegArgs(this.#options, endpoints, this.#options.listenIp), { stdio: ['ignore', 'ignore', 'pipe'] });
+    const ffmpeg = spawnOwned('ffmpeg', syntheticFfmpegArgs(this.#options, endpoints, this.#options.listenIp), { stdio: ['ignore', 'ignore', 'pipe'] });
     this.#ffmpeg = ffmpeg;
     let stderr = '';
     ffmpeg.stderr!.on('data', (d: Buffer) => {

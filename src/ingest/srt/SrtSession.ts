@@ -9,7 +9,8 @@
  * other codecs. ffmpeg gets SIGTERM, then SIGKILL; `closed` resolves once it has exited.
  */
 import dgram from 'node:dgram';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { spawnOwned } from '../../core/spawnOwned';
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../../core/logger';
 import type { Config } from '../../config/schema';
@@ -175,7 +176,7 @@ export class SrtSession extends EventEmitter<SrtSessionEvents> {
   }
 
   #spawn(port: number, endpoints: { video: FeedEndpoint; audio: FeedEndpoint }): void {
-    const ffmpeg = spawn('ffmpeg', srtFfmpegArgs(port, this.#o.config, endpoints.video, endpoints.audio), { stdio: ['ignore', 'ignore', 'pipe'] });
+    const ffmpeg = spawnOwned('ffmpeg', srtFfmpegArgs(port, this.#o.config, endpoints.video, endpoints.audio), { stdio: ['ignore', 'ignore', 'pipe'] });
     this.#ffmpeg = ffmpeg;
     let partial = '';
     ffmpeg.stderr!.on('data', (chunk: Buffer) => {
