@@ -3,9 +3,10 @@ import type { Scenario } from '../core/Scenario';
 import { apiScenario } from './api';
 import { signalingScenario } from './signaling';
 import { rtcScenario } from './rtc';
+import { moqScenario } from './moq';
 
 /** Scenarios in help order. */
-export const scenarios: Scenario[] = [apiScenario, signalingScenario, rtcScenario];
+export const scenarios: Scenario[] = [apiScenario, signalingScenario, rtcScenario, moqScenario];
 
 /** Scenarios named in the plan whose feature has not landed yet: listed, never faked. */
 export const pendingScenarios: Array<{ name: string; reason: string }> = [
