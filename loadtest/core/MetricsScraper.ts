@@ -105,7 +105,7 @@ export class MetricsScraper {
       for (const [key, name] of Object.entries(this.#options.gauges)) sample[key] = sums.get(name) ?? null;
       for (const [key, name] of Object.entries(this.#options.rates)) {
         const r = rate(name);
-        sample[key] = r === null ? null : Math.round(r * 10) / 10;
+        sample[key] = r === null ? null : Number(r.toPrecision(6));
       }
       this.samples.push(sample);
     } catch {

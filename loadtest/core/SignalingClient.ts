@@ -38,6 +38,10 @@ export class SignalingClient {
   #closed = false;
   /** Notifications received, by name. */
   readonly notifications = new Map<string, number>();
+  /** When the last notification arrived (performance.now(), before parsing handlers ran). */
+  lastNotificationAt = 0;
+  /** Called for every notification (after counting). */
+  onNotification: ((name: string, data: unknown) => void) | undefined;
   /** Resolves when the socket closes: code and reason. */
   readonly closed: Promise<{ code: number; reason: string }>;
 
@@ -57,6 +61,7 @@ export class SignalingClient {
     ws.on('error', () => undefined);
     ws.on('message', (raw) => {
       let msg: { id?: number; ok?: boolean; data?: unknown; error?: { code: string; message: string }; notification?: string };
+      const receivedAt = performance.now();
       try {
         msg = JSON.parse(raw.toString());
       } catch {
@@ -64,6 +69,8 @@ export class SignalingClient {
       }
       if (msg.notification) {
         this.notifications.set(msg.notification, (this.notifications.get(msg.notification) ?? 0) + 1);
+        this.lastNotificationAt = receivedAt;
+        this.onNotification?.(msg.notification, msg.data);
         return;
       }
       const p = typeof msg.id === 'number' ? this.#pending.get(msg.id) : undefined;

@@ -13,6 +13,8 @@ import { apiScenario } from '../../loadtest/scenarios/api';
 import { signalingScenario } from '../../loadtest/scenarios/signaling';
 import { rtcScenario } from '../../loadtest/scenarios/rtc';
 import { moqScenario } from '../../loadtest/scenarios/moq';
+import { eventsScenario } from '../../loadtest/scenarios/events';
+import { hlsScenario } from '../../loadtest/scenarios/hls';
 import type { Scenario } from '../../loadtest/core/Scenario';
 import { projectRoot } from '../../loadtest/core/LocalNode';
 
@@ -107,6 +109,28 @@ describe('loadtest scenarios against a local node', () => {
     expect(f.silentSubscribers!.value).toBe(0);
     expect(f.deliveredPct!.value).toBeGreaterThan(90);
     expect(f.latencyP50Ms!.value).toBeGreaterThan(0);
+    expectReport(outcome);
+  }, 120_000);
+
+  it('events: every listener gets every event, in order', async () => {
+    const { outcome } = await run(eventsScenario, ['--duration', '3', '--rate', '20', '--listeners', '5']);
+    const f = outcome.result.figures;
+    expect(f.eventsPerS!.value).toBeGreaterThan(5);
+    expect(f.errors!.value).toBe(0);
+    expect(f.deliveredPct!.value).toBe(100);
+    expect(f.gaps!.value).toBe(0);
+    expect(f.outOfOrder!.value).toBe(0);
+    expect(f.deliveryP50Ms!.value).toBeGreaterThan(0);
+    expectReport(outcome);
+  }, 90_000);
+
+  it('hls: viewers follow the live edge part by part', async () => {
+    const { outcome } = await run(hlsScenario, ['--duration', '4', '--viewers', '3']);
+    const f = outcome.result.figures;
+    expect(f.viewers!.value).toBe(3);
+    expect(f.errors!.value).toBe(0);
+    expect(f.partsPerSPerViewer!.value).toBeGreaterThan(2);
+    expect(f.throughputMbps!.value).toBeGreaterThan(0);
     expectReport(outcome);
   }, 120_000);
 
