@@ -11,6 +11,7 @@ import type { RtpCodecCapability, RtpEncodingParameters } from 'mediasoup-client
 import type { PeerInfo, ProducerInfo, RoomEvent } from '../../../src/protocol/signaling';
 import { ClockSync } from './ClockSync';
 import { RoomEvents, type SendEventOptions } from './RoomEvents';
+import { StreamPlayer, httpBaseOf, type WatchOptions } from './StreamPlayer';
 import { backoffDelay, sleep } from './backoff';
 import { DataChannels, type DataMessage, type DataPayload } from './DataChannels';
 import {
@@ -174,6 +175,11 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
     return this.#joined?.identity ?? '';
   }
 
+  /** The node's http(s) base URL (for LL-HLS and the SDK's lazily loaded parts). */
+  get httpUrl(): string {
+    return httpBaseOf(this.#url);
+  }
+
   /** The room joined. */
   get room(): string {
     return this.#joined?.room ?? '';
@@ -266,6 +272,15 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
     }
     const infos = [...this.#producers.values()].filter((p) => p.peerId === target.peerId);
     return Promise.all(infos.map((info) => this.#subscribeOne(info, options)));
+  }
+
+  /**
+   * Shows the stream of publisher `identity` in `media`, choosing the transport and falling back
+   * WebRTC → MoQ → LL-HLS on failure or by policy (see {@link StreamPlayer}); room events are then
+   * also emitted by the player at their media time. `subscribe()` stays the WebRTC-level primitive.
+   */
+  watch(identity: string, media: HTMLMediaElement, options?: WatchOptions): Promise<StreamPlayer> {
+    return StreamPlayer.start(this, identity, media, options);
   }
 
   /** Sets the preferred layers of a subscription by consumer id (see Subscription.setPreferredLayers). */

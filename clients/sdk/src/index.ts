@@ -28,6 +28,8 @@ export type { RoomEventsEvents, SendEventOptions, ReplayFrom } from './RoomEvent
 export { ClockSync } from './ClockSync';
 export type { ClockSyncEvents, ClockSyncOptions, ClockSample } from './ClockSync';
 export { PlaybackSync } from './PlaybackSync';
+export { StreamPlayer } from './StreamPlayer';
+export type { StreamPlayerEvents, TransportName, WatchOptions } from './StreamPlayer';
 export type { PlaybackState, PlaybackSyncEvents, PlaybackSyncOptions } from './PlaybackSync';
 export type { ConnectOptions, Logger, ReconnectOptions } from './options';
 export { DEFAULT_RECONNECT } from './options';
