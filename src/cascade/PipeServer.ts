@@ -182,9 +182,16 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
   /** Consumes a producer into the pipe; returns what the downstream needs, or undefined if it closed meanwhile. */
   async #consume(pipe: ServedPipe, producer: types.Producer): Promise<PipedProducer | undefined> {
     if (producer.closed || pipe.consumers.has(producer.id)) return undefined;
-    const slot = pipe.room.slotOf(pipe.room.getProducer(producer.id)?.participant.id ?? '');
-    await pipe.room.ensureOnRouter(producer.id, slot);
-    const consumer = await pipe.transport.consume({ producerId: producer.id });
+    let consumer: types.Consumer;
+    try {
+      const slot = pipe.room.slotOf(pipe.room.getProducer(producer.id)?.participant.id ?? '');
+      await pipe.room.ensureOnRouter(producer.id, slot);
+      consumer = await pipe.transport.consume({ producerId: producer.id });
+    } catch (err) {
+      // A producer (or its publisher) that went away meanwhile is simply not piped.
+      if (producer.closed || !pipe.room.getProducer(producer.id)) return undefined;
+      throw err;
+    }
     pipe.consumers.set(producer.id, consumer);
     const note = (method: string) => () => this.#o.coordinator.notify(pipe.downstream, method, { pipeId: pipe.pipeId, producerId: producer.id });
     consumer.on('producerclose', () => {
