@@ -285,40 +285,20 @@ describe('nodes', () => {
 });
 
 describe('recordings', () => {
-  it('answers 501 NOT_IMPLEMENTED until a recorder is registered, and validates first', async () => {
-    const start = await call('POST', '/v1/recordings', '/v1/recordings', { body: { room: 'synth', identity: 'synthetic' } });
-    expect(start.status).toBe(501);
-    expect(start.body.code).toBe('NOT_IMPLEMENTED');
-    expect((await call('GET', '/v1/recordings', '/v1/recordings')).status).toBe(501);
-    expect((await call('DELETE', '/v1/recordings/{id}', '/v1/recordings/abc')).status).toBe(501);
-    expect((await call('POST', '/v1/recordings', '/v1/recordings', { body: { room: 'synth' } })).status).toBe(400);
-  });
-
-  it('drives the recorder the recording feature sets on the node', async () => {
-    const recs = new Map<string, any>();
-    node.recorder = {
-      start: async (room, identity) => {
-        const r = { id: `rec-${recs.size + 1}`, room, identity, state: 'recording' as const, startedAt: Date.now() };
-        recs.set(r.id, r);
-        return r;
-      },
-      stop: async (id) => {
-        const r = recs.get(id);
-        if (!r) throw new (await import('../../src/core/errors')).NotFoundError(`recording ${id} not found`);
-        Object.assign(r, { state: 'finished', endedAt: Date.now(), location: `/recordings/${id}` });
-        return r;
-      },
-      list: () => [...recs.values()],
-    };
+  // The real recorder (LL-HLS) is driven through this API in hls-recording.test.ts; here: a node
+  // whose recorder is absent (HLS off) answers 501 and still validates first.
+  it('answers 501 NOT_IMPLEMENTED when no recorder is available, and validates first', async () => {
+    const real = node.recorder;
+    node.recorder = undefined;
     try {
-      const started = await call('POST', '/v1/recordings', '/v1/recordings', { body: { room: 'synth', identity: 'synthetic' } });
-      expect(started).toMatchObject({ status: 201, body: { id: 'rec-1', state: 'recording' } });
-      expect((await call('GET', '/v1/recordings', '/v1/recordings')).body.recordings).toHaveLength(1);
-      const stopped = await call('DELETE', '/v1/recordings/{id}', '/v1/recordings/rec-1');
-      expect(stopped.body).toMatchObject({ state: 'finished', location: '/recordings/rec-1' });
-      expect((await call('DELETE', '/v1/recordings/{id}', '/v1/recordings/rec-9')).status).toBe(404);
+      const start = await call('POST', '/v1/recordings', '/v1/recordings', { body: { room: 'synth', identity: 'synthetic' } });
+      expect(start.status).toBe(501);
+      expect(start.body.code).toBe('NOT_IMPLEMENTED');
+      expect((await call('GET', '/v1/recordings', '/v1/recordings')).status).toBe(501);
+      expect((await call('DELETE', '/v1/recordings/{id}', '/v1/recordings/abc')).status).toBe(501);
+      expect((await call('POST', '/v1/recordings', '/v1/recordings', { body: { room: 'synth' } })).status).toBe(400);
     } finally {
-      node.recorder = undefined;
+      node.recorder = real;
     }
   });
 });
