@@ -34,6 +34,8 @@ import { CmcdIntake } from './hls/CmcdIntake';
 import { registerHlsRoutes } from './hls/HlsRoutes';
 import { EventsService } from './events/EventsService';
 import { registerAppRoutes } from './events/appRoutes';
+import { QoeService } from './qoe/QoeService';
+import { registerQoeRoutes } from './qoe/qoeRoutes';
 import { Recorder } from './hls/Recorder';
 import { WhipEndpoint } from './ingest/whip/WhipEndpoint';
 import { WhepEndpoint } from './egress/whep/WhepEndpoint';
@@ -79,6 +81,8 @@ export class SubsecNode {
   readonly hls: HlsService | undefined;
   /** Room events (when `events.enabled`): `node.events.log.send/subscribe/addHook`, docs/events.md. */
   readonly events: EventsService | undefined;
+  /** Viewer QoE (when `qoe.enabled`): reports, metrics, dashboard data and alerts, docs/qoe.md. */
+  readonly qoe: QoeService | undefined;
   #synthetic: SyntheticSource | undefined;
   #draining = false;
   #closed = false;
@@ -121,6 +125,8 @@ export class SubsecNode {
     };
     this.http = new HttpServer({ corsOrigin: config.http.corsOrigin }, this.log.child('http'));
     this.events = config.events.enabled ? new EventsService({ config, rooms: this.rooms, registry: this.metrics.registry, log: this.log.child('events') }) : undefined;
+    // Observes workers from their creation on, like the metrics: before pool.start().
+    this.qoe = config.qoe.enabled ? new QoeService({ config: config.qoe, rooms: this.rooms, pool: this.pool, registry: this.metrics.registry, webhooks: this.webhooks, log: this.log.child('qoe') }) : undefined;
     this.signaling = new SignalingServer({
       rooms: this.rooms,
       tokens: this.tokens,
@@ -130,6 +136,7 @@ export class SubsecNode {
       log: this.log.child('signaling'),
       joinHooks: config.cascade.coordinator === 'redis' ? this.cascade.joinHooks : undefined,
       events: this.events?.log,
+      qoe: this.qoe,
     });
     const webrtcHttp = { rooms: this.rooms, tokens: this.tokens, rtcSettings: this.rtcSettings, metrics: this.metrics, isDraining: () => this.#draining };
     this.whip = new WhipEndpoint({ ...webrtcHttp, config: config.whip, log: this.log.child('whip') });
@@ -162,7 +169,7 @@ export class SubsecNode {
         config: this.config, url: this.url, startedAt: this.#startedAt, draining: this.#draining,
         pool: this.pool, rooms: this.rooms, consumers: this.#consumers, webRtcServers: this.webRtcServers,
       });
-    registerApi(this.http, {
+    const api = registerApi(this.http, {
       rooms: this.rooms,
       consumers: this.#consumers,
       outputs: this.outputs,
@@ -176,10 +183,11 @@ export class SubsecNode {
       noteRemoval: (id, reason) => this.#roomEvents.noteRemoval(id, reason),
       version: '1',
     });
+    if (this.qoe) registerQoeRoutes(api, this.http, this.qoe, this.config.qoe.dashboard ? path.join(projectRoot, 'clients', 'qoe-dashboard') : undefined);
     if (this.config.whip.enabled) this.whip.register(this.http);
     if (this.config.whep.enabled) this.whep.register(this.http);
     if (this.hls) {
-      registerHlsRoutes(this.http, { service: this.hls, intake: new CmcdIntake(this.metrics.registry), tokens: this.tokens, registry: this.metrics.registry });
+      registerHlsRoutes(this.http, { service: this.hls, intake: new CmcdIntake(this.metrics.registry, { onRecord: (target, data, now) => this.qoe?.recordCmcd(target, data, now) }), tokens: this.tokens, registry: this.metrics.registry });
       this.hls.start();
     }
     if (this.config.http.demo) {
@@ -237,6 +245,7 @@ export class SubsecNode {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.qoe?.close();
     this.#synthetic?.close();
     this.moqBridge?.close();
     void this.moqRelay?.close();

@@ -7,6 +7,7 @@ import os from 'node:os';
 import { cascadeConfigSchema, redisConfigSchema } from '../cascade/cascadeConfig';
 import { relayConfigSchema } from '../../relay/RelayConfig';
 import { eventsConfigSchema } from '../events/eventsConfig';
+import { qoeConfigSchema } from '../qoe/qoeConfig';
 
 const port = z.number().int().min(0).max(65535);
 
@@ -290,6 +291,8 @@ export const configSchema = z.strictObject({
   cascade: cascadeConfigSchema,
   /** Room events: ordered, durable, idempotent; memory or Redis Streams. See docs/events.md and src/events/eventsConfig.ts. */
   events: eventsConfigSchema,
+  /** Viewer QoE: SDK reports and CMCD mapped to startup, rebuffering, bitrate, latency, failures; dashboard at /qoe/; alerts. See docs/qoe.md and src/qoe/qoeConfig.ts. */
+  qoe: qoeConfigSchema,
   /** Graceful drain on SIGTERM: how long clients get before sockets close (ms). */
   drainTimeoutMs: z.number().int().min(0).default(10_000),
   /** Log level of the node. */

@@ -166,11 +166,16 @@ export class CmcdIntake {
   readonly #sessions = new Map<string, Map<string, number>>();
   readonly #sessionTtlMs: number;
   readonly #maxSessions: number;
+  readonly #onRecord: ((target: CmcdTarget, data: CmcdData, now: number) => void) | undefined;
 
-  /** `sessionTtlMs`: a session counts as active this long after its last request (default 60 s). */
-  constructor(registry: client.Registry, options: { sessionTtlMs?: number; maxSessions?: number } = {}) {
+  /**
+   * `sessionTtlMs`: a session counts as active this long after its last request (default 60 s).
+   * `onRecord`: also gets every valid payload (the QoE service maps it onto its figures).
+   */
+  constructor(registry: client.Registry, options: { sessionTtlMs?: number; maxSessions?: number; onRecord?: (target: CmcdTarget, data: CmcdData, now: number) => void } = {}) {
     this.#sessionTtlMs = options.sessionTtlMs ?? 60_000;
     this.#maxSessions = options.maxSessions ?? 100_000;
+    this.#onRecord = options.onRecord;
     const registers = [registry];
     const labelNames = ['room', 'stream'] as const;
     this.#requests = new client.Counter({ name: 'subsec_hls_cmcd_requests_total', help: 'HLS requests carrying valid CMCD, by object type', labelNames: ['room', 'stream', 'ot'], registers });
@@ -247,6 +252,7 @@ export class CmcdIntake {
     if (typeof d.pr === 'number') this.#playbackRate.observe(labels, d.pr);
     const ltc = firstNumber(d.ltc);
     if (ltc !== undefined) this.#latency.observe(labels, ltc / 1000);
+    this.#onRecord?.(target, d, now);
   }
 
   #sessionCount(): number {

@@ -44,6 +44,46 @@ const appData = z
 const eventType = z.string().regex(/^[A-Za-z][A-Za-z0-9_.:-]{0,63}$/, 'event type: a letter, then up to 63 of letters, digits, _ . : -');
 const seqNumber = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
+/** Delivery paths a playback session can use (docs/qoe.md). */
+export const QOE_PATHS = ['webrtc', 'moq', 'hls'] as const;
+/** A delivery path. */
+export type QoePath = (typeof QOE_PATHS)[number];
+/** Most playback sessions in one `reportQoe` batch. */
+export const MAX_QOE_SESSIONS_PER_REPORT = 16;
+/** Longest span one QoE figure may cover (ms); larger values are malformed, not clamped. */
+const qoeMs = z.number().finite().min(0).max(3_600_000);
+
+/** One playback session's figures since its previous report (docs/qoe.md). */
+const qoeSession = z.strictObject({
+  /** Client-chosen id of the playback session, stable across reconnections. */
+  id: z.string().regex(/^[A-Za-z0-9_-]{1,36}$/, 'session id: 1-36 of letters, digits, _ and -'),
+  /** Identity of the publisher watched (the stream), in the reporter's room. */
+  stream: z.string().min(1).max(128),
+  path: z.enum(QOE_PATHS),
+  /** Rendition watched now (`720p`, `l2`, `s1`…). */
+  rendition: z.string().regex(/^[A-Za-z0-9_.-]{1,16}$/, 'rendition: 1-16 of letters, digits, _ . -').optional(),
+  /** Time spent playing or stalled since the previous report (ms; paused time excluded). */
+  watchMs: qoeMs,
+  /** Part of watchMs spent stalled (rebuffering, frozen). */
+  stallMs: qoeMs.optional(),
+  /** Stalls that began since the previous report. */
+  stalls: z.number().int().min(0).max(10_000).optional(),
+  /** Media bytes received since the previous report. */
+  bytes: z.number().finite().min(0).max(1e12).optional(),
+  /** Time from the start of playback to the first frame (ms); sent once, in the report after it. */
+  startupMs: qoeMs.optional(),
+  /** End-to-end latency estimate now (ms). */
+  latencyMs: qoeMs.optional(),
+  /** The session is over: ended normally, or failed (with `reason`). */
+  end: z.enum(['ended', 'failed']).optional(),
+  /** Why it failed: an error code or short name (`ICE_FAILED`, `manifestLoadError`). */
+  reason: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'reason: 1-64 of letters, digits, _ . : -').optional(),
+  /** The CMCD session id the player also sends (its CMCD data is then not counted twice). */
+  cmcdSid: z.string().min(1).max(64).optional(),
+});
+/** One session entry of a `reportQoe` batch. */
+export type QoeSessionReport = z.input<typeof qoeSession>;
+
 /** Parameters of each request method, keyed by method name. */
 export const requestSchemas = {
   join: z.strictObject({
@@ -118,6 +158,8 @@ export const requestSchemas = {
   subscribeEvents: z.strictObject({ afterSeq: seqNumber.optional() }).optional(),
   /** Stops `roomEvent` pushes. */
   unsubscribeEvents: z.strictObject({}).optional(),
+  /** A batch of playback QoE figures (docs/qoe.md); needs the `canSubscribe` grant. */
+  reportQoe: z.strictObject({ sessions: z.array(qoeSession).min(1).max(MAX_QOE_SESSIONS_PER_REPORT) }),
 } as const;
 
 /** A request method name. */
@@ -247,6 +289,8 @@ export interface ResponseData {
   /** The log's state when the subscription started: the replay ends at `lastSeq`. */
   subscribeEvents: { lastSeq: number; firstSeq: number };
   unsubscribeEvents: Record<string, never>;
+  /** Sessions counted and ignored (unknown stream, over the per-viewer limit); when to send the next batch. */
+  reportQoe: { accepted: number; ignored: number; intervalMs: number };
 }
 
 /** Server-pushed notifications and their payloads. */

@@ -13,6 +13,7 @@ import type { Participant, Room, RouterSlot } from '../sfu/Room';
 import { createRtcTransport, type RtcTransportSettings } from '../sfu/transports';
 import { EventChannel } from '../events/EventChannel';
 import type { RoomEventLog } from '../events/RoomEventLog';
+import type { QoeReportSink } from '../qoe/QoeService';
 
 /** Everything a session needs from the node. */
 export interface PeerSessionDeps {
@@ -28,6 +29,8 @@ export interface PeerSessionDeps {
   events?: RoomEventLog;
   /** Sends a pre-serialised notification frame (room events are serialised once for every peer). */
   pushFrame?: (frame: string) => void;
+  /** Viewer QoE intake (docs/qoe.md); without it `reportQoe` answers NOT_FOUND. */
+  qoe?: QoeReportSink;
 }
 
 /**
@@ -265,6 +268,12 @@ export class PeerSession implements Participant {
     getEvents: (p) => this.#eventChannel().get(p),
     subscribeEvents: (p) => this.#eventChannel().subscribe(p),
     unsubscribeEvents: async () => this.#eventChannel().unsubscribe(),
+    reportQoe: async (p) => {
+      const qoe = this.#deps.qoe;
+      if (!qoe) throw new NotFoundError('QoE reporting is disabled on this node');
+      if (!this.#deps.token.canSubscribe) throw new ForbiddenError('token does not allow subscribing');
+      return qoe.report({ room: this.room.name, identity: this.identity }, p);
+    },
   };
 
   #eventChannel(): EventChannel {

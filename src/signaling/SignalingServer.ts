@@ -25,6 +25,7 @@ import type { RtcTransportSettings } from '../sfu/transports';
 import type { SfuMetrics } from '../metrics/SfuMetrics';
 import { PeerSession } from './PeerSession';
 import type { RoomEventLog } from '../events/RoomEventLog';
+import type { QoeReportSink } from '../qoe/QoeService';
 
 /** Options of {@link SignalingServer}. */
 export interface SignalingOptions {
@@ -70,6 +71,8 @@ export class SignalingServer {
       joinHooks?: JoinHooks;
       /** Room events (sendEvent, getEvents, subscribeEvents); absent when disabled. */
       events?: RoomEventLog;
+      /** Viewer QoE intake (reportQoe); absent when disabled. */
+      qoe?: QoeReportSink;
     },
   ) {
     this.#log = deps.log;
@@ -227,6 +230,7 @@ export class SignalingServer {
         displayName: params.displayName,
         push: (name, data) => this.#push(ws, name, data),
         events: this.deps.events,
+        qoe: this.deps.qoe,
         pushFrame: (frame) => this.#sendFrame(ws, frame),
         onLost: () => {
           if (state.session === session) state.session = undefined;

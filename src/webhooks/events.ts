@@ -37,6 +37,27 @@ export interface WebhookEventData {
   'node.joined': { nodeId: string; [extra: string]: unknown };
   /** Another node left the cluster. */
   'node.left': { nodeId: string; reason?: string; [extra: string]: unknown };
+  /** A QoE figure of a stream crossed its alert threshold (docs/qoe.md). */
+  'qoe.alert_fired': QoeAlertData;
+  /** A fired QoE alert is over (back within the threshold, or the stream is gone). */
+  'qoe.alert_resolved': QoeAlertData;
+}
+
+/** Payload of the QoE alert events: which figure of which stream and path crossed what. */
+export interface QoeAlertData {
+  alertId: string;
+  /** Publisher identity of the stream (`other` for streams beyond `qoe.maxStreams`). */
+  stream: string;
+  /** Delivery path (webrtc, moq, hls); absent for ingest figures. */
+  path?: string;
+  /** startupMs, rebufferRatio, bitrateKbps, latencyMs, failureRate, ingestFrameRate, ingestLossRatio, ingestKeyframeIntervalMs. */
+  figure: string;
+  op: '>' | '<';
+  threshold: number;
+  /** The figure's value (over `qoe.windowSeconds`) when it fired. */
+  value: number;
+  firedAt: number;
+  resolvedAt?: number;
 }
 
 /** One of the event type names. */
@@ -48,6 +69,7 @@ export const WEBHOOK_EVENT_TYPES = [
   'track.published', 'track.unpublished', 'track.muted', 'track.unmuted',
   'ingest.started', 'ingest.ended', 'recording.started', 'recording.finished',
   'node.started', 'node.stopped', 'node.joined', 'node.left',
+  'qoe.alert_fired', 'qoe.alert_resolved',
 ] as const satisfies readonly WebhookEventType[];
 
 /** What a feature hands to {@link WebhookEmitter.emit}. `room` orders delivery: same room, same order. */

@@ -10,6 +10,7 @@
 import type { RtpCodecCapability, RtpEncodingParameters } from 'mediasoup-client/types';
 import type { PeerInfo, ProducerInfo, RoomEvent } from '../../../src/protocol/signaling';
 import { ClockSync } from './ClockSync';
+import { QoeReporter } from './qoe/QoeReporter';
 import { RoomEvents, type SendEventOptions } from './RoomEvents';
 import { StreamPlayer, httpBaseOf, type WatchOptions } from './StreamPlayer';
 import { backoffDelay, sleep } from './backoff';
@@ -117,6 +118,8 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
   readonly events: RoomEvents;
   /** The node's clock, synced over the signaling socket: `clock.now()`. */
   readonly clock: ClockSync;
+  /** Playback QoE measured on every path and reported to the node (docs/qoe.md): `qoe.startSession()`, `qoe.watchMedia()`. */
+  readonly qoe: QoeReporter;
 
   /**
    * Opens the signaling socket to `url` (the node's http(s) base URL or its ws(s) URL; `/ws` is
@@ -153,6 +156,7 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
     });
     this.events.on('event', (event) => this.emit('event', event));
     this.clock = new ClockSync(options.clockSync);
+    this.qoe = new QoeReporter(options.qoe, options.logger);
   }
 
   /** A getter so TypeScript does not narrow the state across awaits. */
@@ -396,6 +400,7 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
     session.on('lost', ({ reason, error }) => this.#onLost(session, reason, error));
     this.events._attach(session);
     this.clock._attach((clientTime) => session.request('ping', { clientTime }));
+    this.qoe._attach((params) => session.request('reportQoe', params));
     session.setNotificationHandler((event) => this.#onNotification(session, event));
     this.#data.start(joined.dataProducers, joined.grants.canPublishData);
     return true;
@@ -408,6 +413,7 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
     this.#data = undefined;
     this.events._detach();
     this.clock._detach();
+    this.qoe._detach();
     session.close();
     for (const publication of this.#publications) publication._detach(session);
     for (const subscription of this.#subscriptions) subscription._detach(session);
@@ -580,6 +586,7 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
     const session = this.#session;
     if (!session) throw new SubsecError('CONNECTION_LOST', 'not connected');
     const subscription = new Subscription(info, options, (s) => this.#subscriptions.delete(s));
+    this.qoe._watchSubscription(subscription);
     this.#subscriptions.add(subscription);
     await this.#linkSubscription(session, subscription, info, true);
     if (!subscription._isLinked && !subscription.closed) await subscription._whenLinked;
@@ -788,6 +795,8 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
     this.#data = undefined;
     this.events._close();
     this.clock._close();
+    // A room closed by its owner is the end of the stream, not a playback failure.
+    this.qoe._close(error && error.code !== 'ROOM_CLOSED' ? error.code : undefined);
     for (const subscription of [...this.#subscriptions]) subscription._close('clientClosed', false);
     for (const publication of [...this.#publications]) publication._close('clientClosed', false);
     session?.close(true);

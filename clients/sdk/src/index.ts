@@ -31,6 +31,11 @@ export { PlaybackSync } from './PlaybackSync';
 export { StreamPlayer } from './StreamPlayer';
 export type { StreamPlayerEvents, TransportName, WatchOptions } from './StreamPlayer';
 export type { PlaybackState, PlaybackSyncEvents, PlaybackSyncOptions } from './PlaybackSync';
+export { QoeReporter } from './qoe/QoeReporter';
+export type { QoeOptions } from './qoe/QoeReporter';
+export { QoeSession } from './qoe/QoeSession';
+export type { QoeFrameInfo, QoePath, QoeSessionInit, QoeSessionState } from './qoe/QoeSession';
+export type { HlsJsLike } from './qoe/MediaElementQoe';
 export type { ConnectOptions, Logger, ReconnectOptions } from './options';
 export { DEFAULT_RECONNECT } from './options';
 export {

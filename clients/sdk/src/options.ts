@@ -4,6 +4,7 @@ import type { BackoffOptions } from './backoff';
 import type { WebSocketConstructor } from './SignalingChannel';
 import type { ClockSyncOptions } from './ClockSync';
 import type { ReplayFrom } from './RoomEvents';
+import type { QoeOptions } from './qoe/QoeReporter';
 
 /** Where the SDK writes diagnostics; every method is optional (default: silent). */
 export interface Logger {
@@ -64,12 +65,14 @@ export interface ConnectOptions {
   eventsReplay?: ReplayFrom;
   /** Clock sync settings (burst size, interval…). */
   clockSync?: ClockSyncOptions;
+  /** Playback QoE reporting (default on, every 5 s), or `false` to turn it off (docs/qoe.md). */
+  qoe?: QoeOptions | false;
 }
 
 /** Options with every default applied. */
 export interface ResolvedOptions
-  extends Required<Omit<ConnectOptions, 'displayName' | 'getToken' | 'iceServers' | 'iceTransportPolicy' | 'handlerName' | 'WebSocket' | 'signal' | 'reconnect'>>,
-    Pick<ConnectOptions, 'displayName' | 'getToken' | 'iceServers' | 'iceTransportPolicy' | 'handlerName' | 'WebSocket' | 'signal'> {
+  extends Required<Omit<ConnectOptions, 'displayName' | 'getToken' | 'iceServers' | 'iceTransportPolicy' | 'handlerName' | 'WebSocket' | 'signal' | 'reconnect' | 'qoe'>>,
+    Pick<ConnectOptions, 'displayName' | 'getToken' | 'iceServers' | 'iceTransportPolicy' | 'handlerName' | 'WebSocket' | 'signal' | 'qoe'> {
   reconnect: ReconnectOptions;
 }
 
