@@ -10,6 +10,7 @@ import { ForbiddenError, InvalidStateError, NotFoundError, BadRequestError } fro
 import type { VerifiedToken } from '../auth/tokens';
 import type { Notifications, NotificationName, RequestParams, ResponseData, Method } from '../protocol/signaling';
 import type { Participant, Room, RouterSlot } from '../sfu/Room';
+import { KEY_FRAME_REQUEST_DELAY_MS } from '../sfu/keyFrames';
 import { createRtcTransport, type RtcTransportSettings } from '../sfu/transports';
 import { EventChannel } from '../events/EventChannel';
 import type { RoomEventLog } from '../events/RoomEventLog';
@@ -33,14 +34,6 @@ export interface PeerSessionDeps {
   qoe?: QoeReportSink;
 }
 
-/**
- * Minimum time between key frame requests sent to a video publisher (ms). Browsers built on
- * libwebrtc ignore a PLI/FIR that comes within 300 ms of the previous one, and mediasoup then
- * waits 1 s before asking again (swallowing every request meanwhile), so a viewer subscribing
- * right after another one got its first frame ~1 s late. Holding a second request back until
- * 350 ms have passed (mediasoup coalesces them) gets it honoured: ≤ ~350 ms instead.
- */
-const KEY_FRAME_REQUEST_DELAY_MS = 350;
 
 type Handlers = { [M in Exclude<Method, 'join' | 'ping'>]: (p: RequestParams<M>) => Promise<ResponseData[M]> };
 

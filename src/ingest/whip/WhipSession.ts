@@ -5,6 +5,7 @@
  * a=simulcast) become one simulcast producer. Anything else in the offer is rejected in the
  * answer (port 0) rather than failing the request.
  */
+import { KEY_FRAME_REQUEST_DELAY_MS } from '../../sfu/keyFrames';
 import type { types } from 'mediasoup';
 import { BadRequestError } from '../../core/errors';
 import type { SessionDescription } from '../../sdp/SessionDescription';
@@ -75,6 +76,7 @@ export class WhipSession extends WebRtcHttpSession {
         const producer = await this.transport!.produce({
           kind: plan.kind,
           rtpParameters: plan.rtpParameters,
+          keyFrameRequestDelay: plan.kind === 'video' ? KEY_FRAME_REQUEST_DELAY_MS : undefined,
           appData: { peerId: this.id, public: { source: 'whip', mid: m.mid ?? null } },
         });
         this.producers.push(producer);
