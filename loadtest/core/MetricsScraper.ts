@@ -6,19 +6,26 @@
 import type { ServerSample } from './result';
 import type { Target } from './Target';
 
-/** Sums of every metric by name (labels summed away). */
+/**
+ * Sums of every metric by name (labels summed away), and by name plus one label
+ * (`subsec_rtp_packets_total{direction="out"}`) so a scenario can select a series.
+ */
 export type MetricSums = Map<string, number>;
 
-/** Parses Prometheus text exposition into per-name sums. */
+/** Parses Prometheus text exposition into per-name and per-name-and-label sums. */
 export function parsePrometheus(text: string): MetricSums {
   const sums: MetricSums = new Map();
+  const add = (key: string, v: number) => sums.set(key, (sums.get(key) ?? 0) + v);
   for (const line of text.split('\n')) {
     if (!line || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{([^}]*)\})?\s+(\S+)/.exec(line);
     if (!m) continue;
     const value = Number(m[3]);
     if (!Number.isFinite(value)) continue;
-    sums.set(m[1]!, (sums.get(m[1]!) ?? 0) + value);
+    add(m[1]!, value);
+    for (const pair of m[2]?.matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g) ?? []) {
+      if (pair[1] !== 'node') add(`${m[1]}{${pair[1]}="${pair[2]}"}`, value);
+    }
   }
   return sums;
 }
@@ -26,7 +33,7 @@ export function parsePrometheus(text: string): MetricSums {
 /** Options of {@link MetricsScraper}. */
 export interface MetricsScraperOptions {
   intervalMs?: number;
-  /** Extra gauges to record: sample key → metric name (e.g. `{consumers: 'subsec_consumers'}`). */
+  /** Extra gauges to record: sample key → metric name, optionally with one label (`name{label="value"}`). */
   gauges?: Record<string, string>;
   /** Counters to record as per-second rates: sample key → metric name. */
   rates?: Record<string, string>;

@@ -33,7 +33,7 @@ export const rtcScenario: Scenario = {
     bitrate: { type: 'string' },
     audio: { type: 'boolean' },
   },
-  scrape: { gauges: { whepSessions: 'subsec_whep_sessions', consumers: 'subsec_consumers' }, rates: { rtpOutBytesPerS: 'subsec_rtp_bytes_total' } },
+  scrape: { gauges: { whepSessions: 'subsec_whep_sessions', consumers: 'subsec_consumers' }, rates: { rtpOutPacketsPerS: 'subsec_rtp_packets_total{direction="out"}' } },
   localNode: (_values, common) => ({ workers: common.workers, config: { whep: { maxSessions: LIMITS.maxViewers + 10 } } }),
   async run(ctx): Promise<ScenarioOutput> {
     const v = ctx.values;
@@ -186,6 +186,20 @@ export const rtcScenario: Scenario = {
           workerCpuPct: figure('Worker CPU while holding (mean, /metrics)', mean('workerCpuPct'), '%', 'lower', 0.25),
           nodeCpuPct: figure('Node process CPU while holding (mean, /metrics)', mean('nodeCpuPct'), '%', 'lower', 0.25),
         };
+        // What the node says it sent (all its consumers, including one pipe per WHEP router) against
+        // what the bots got: a shortfall without sequence gaps means the bots fell behind.
+        const sentPps = mean('rtpOutPacketsPerS');
+        const receivedPps = received / holdS;
+        if (sentPps !== null && sentPps > 0) {
+          figures.receivedOfSentPct = figure('Packets the bots received of those the node sent', Math.min(100, (100 * receivedPps) / sentPps), '%', 'higher', 0.02);
+          if (receivedPps < 0.9 * sentPps) {
+            notes.push(
+              `The bots received ${((100 * receivedPps) / sentPps).toFixed(0)} % of the packets the node sent (${receivedPps.toFixed(0)} of ${sentPps.toFixed(0)} packets/s): ` +
+                'the load generator, not the node, is the limit here — libdatachannel delivers only a few thousand packets/s to JavaScript per process. ' +
+                'Use fewer viewers per run, run several generators, or measure capacity with npm run bench:fanout.',
+            );
+          }
+        }
         const workerCpu = figures.workerCpuPct!.value;
         if (workerCpu !== null && bots.length > 0) {
           figures.workerCpuPerViewerPct = figure('Worker CPU per viewer', workerCpu / bots.length, '%', 'lower', 0.25);
