@@ -9,8 +9,6 @@
  * blocking responses), ETag/Last-Modified with 304s, CORS (including the CMCD request headers)
  * and gzip for playlists when asked. Every request feeds the CMCD intake.
  */
-import crypto from 'node:crypto';
-import zlib from 'node:zlib';
 import client from 'prom-client';
 import type { HttpRequest, HttpResponse, HttpServer } from '../http/HttpServer';
 import { errorResponse } from '../http/HttpServer';
@@ -23,6 +21,8 @@ import { HlsCapacityError, type HlsService } from './HlsService';
 import type { HlsStream } from './HlsStream';
 import type { LiveRendition } from './LadderTranscoder';
 import { blockingState } from './Playlist';
+import { PlaylistCache, type CachedPlaylist } from './PlaylistCache';
+import { registerHlsFastPath } from './HlsFastPath';
 
 /** Dependencies of {@link registerHlsRoutes}. */
 export interface HlsRoutesDeps {
@@ -30,6 +30,8 @@ export interface HlsRoutesDeps {
   intake: CmcdIntake;
   tokens: TokenService;
   registry: client.Registry;
+  /** Access-Control-Allow-Origin of the fast path (the HttpServer's `http.corsOrigin`; default `*`). */
+  corsOrigin?: string;
 }
 
 const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
@@ -62,6 +64,16 @@ export function registerHlsRoutes(http: HttpServer, deps: HlsRoutesDeps): void {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
   });
 
+  const cache = new PlaylistCache();
+  const counters = new Map<string, client.Counter.Internal>();
+  const count = (kind: Kind, status: number) => {
+    const k = `${kind} ${status}`;
+    let c = counters.get(k);
+    if (!c) counters.set(k, (c = requests.labels(kind, String(status))));
+    c.inc();
+  };
+  registerHlsFastPath(http.app, { service, cache, corsOrigin: deps.corsOrigin ?? '*', count, observeHeld: (ms) => heldDelay.observe(ms / 1000) });
+
   http.route('OPTIONS', '/hls/*', () => ({
     status: 204,
     headers: { 'access-control-allow-methods': 'GET, HEAD, OPTIONS', 'access-control-allow-headers': CORS_HEADERS, 'access-control-max-age': '86400' },
@@ -78,7 +90,7 @@ export function registerHlsRoutes(http: HttpServer, deps: HlsRoutesDeps): void {
       else if (err instanceof SubsecError) res = plain(err.httpStatus, err.code, err.message);
       else throw err;
     }
-    requests.inc({ kind, status: String(res.status ?? 200) });
+    count(kind, res.status ?? 200);
     return res;
   });
 
@@ -107,7 +119,7 @@ export function registerHlsRoutes(http: HttpServer, deps: HlsRoutesDeps): void {
       intake.observe(cmcdTarget, req.query, req.headers);
       stream.touch();
       if (!(await stream.waitStarted(config.startupTimeoutMs, req.signal))) return unavailable('stream is starting');
-      return playlistResponse(req, stream.multivariantPlaylist(uriSuffix), 'public, max-age=2');
+      return playlistResponse(req, cache.multivariant(stream, uriSuffix), 'public, max-age=2');
     }
     const stream = rest.length === 2 && rest[1] === 'index.m3u8' ? await service.acquire(room, identity) : service.get(room, identity);
     if (!stream) return notFound('stream');
@@ -168,6 +180,7 @@ export function registerHlsRoutes(http: HttpServer, deps: HlsRoutesDeps): void {
     const p = r.packager;
     if (!(await stream.waitStarted(config.startupTimeoutMs, req.signal))) return unavailable('stream is starting');
     let blocking = false;
+    let releasedBy: { publishedAt: number } | undefined;
     if (msnRaw !== null && !p.ended) {
       const msn = Number(msnRaw);
       const part = partRaw === null ? undefined : Number(partRaw);
@@ -177,26 +190,25 @@ export function registerHlsRoutes(http: HttpServer, deps: HlsRoutesDeps): void {
       if (state === 'wait') {
         const ok = await p.waitUntil(() => blockingState(view(), msn, part) === 'ready', 3 * stream.targetDuration * 1000, req.signal);
         if (!ok && !p.ended) return unavailable('the requested part did not appear in time');
-        const last = p.lastPart;
-        if (ok && last) heldDelay.observe((Date.now() - last.publishedAt) / 1000);
+        if (ok) releasedBy = p.lastPart;
       }
       blocking = true;
     }
-    const body = stream.mediaPlaylist(r, skipRaw === null ? undefined : (skipRaw as 'YES' | 'v2'), uriSuffix);
+    const body = cache.media(stream, r, skipRaw === null ? undefined : (skipRaw as 'YES' | 'v2'), uriSuffix);
     // A blocking response names its content in its URL, so a CDN may keep it; a plain one is short-lived.
-    const cache = p.ended ? 'public, max-age=60' : blocking ? `public, max-age=${3 * stream.targetDuration}` : 'public, max-age=1';
-    return playlistResponse(req, body, cache);
+    const cacheControl = p.ended ? 'public, max-age=60' : blocking ? `public, max-age=${3 * stream.targetDuration}` : 'public, max-age=1';
+    const response = playlistResponse(req, body, cacheControl);
+    // Measured once the answer is ready to be written: what a held client waits after publication.
+    if (releasedBy) heldDelay.observe((Date.now() - releasedBy.publishedAt) / 1000);
+    return response;
   }
 }
 
-function playlistResponse(req: HttpRequest, body: string, cacheControl: string): HttpResponse {
-  const etag = `"${crypto.createHash('sha1').update(body).digest('base64url').slice(0, 22)}"`;
-  const headers: Record<string, string> = { 'content-type': PLAYLIST_TYPE, 'cache-control': cacheControl, etag, vary: 'Accept-Encoding' };
-  if (req.headers['if-none-match'] === etag) return { status: 304, headers };
-  if (/\bgzip\b/.test(req.headers['accept-encoding'] ?? '')) {
-    return { status: 200, headers: { ...headers, 'content-encoding': 'gzip' }, body: zlib.gzipSync(body, { level: 4 }) };
-  }
-  return { status: 200, headers, body };
+function playlistResponse(req: HttpRequest, playlist: CachedPlaylist, cacheControl: string): HttpResponse {
+  const headers: Record<string, string> = { 'content-type': PLAYLIST_TYPE, 'cache-control': cacheControl, etag: playlist.etag, vary: 'Accept-Encoding' };
+  if (req.headers['if-none-match'] === playlist.etag) return { status: 304, headers };
+  if (/\bgzip\b/.test(req.headers['accept-encoding'] ?? '')) return { status: 200, headers: { ...headers, 'content-encoding': 'gzip' }, body: playlist.gzip() };
+  return { status: 200, headers, body: playlist.body };
 }
 
 function mediaResponse(req: HttpRequest, data: Buffer, etag: string, modifiedAt: number): HttpResponse {

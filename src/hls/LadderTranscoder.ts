@@ -235,8 +235,12 @@ export class LadderTranscoder {
         this.#end('ffmpeg exited');
       });
       this.renditions.forEach((r, i) => this.#readRendition(ffmpeg.stdio[3 + i] as Readable, r));
-      for (const leg of this.#legs) await leg.consumer.resume();
+      const [videoLeg, ...others] = this.#legs;
+      await videoLeg!.consumer.resume();
       this.#startKeyframeRequests();
+      // Video flows only from a keyframe on; audio is let through once it does, so both streams
+      // start together and ffmpeg's RTCP-based A/V alignment does not jump the video timeline.
+      void this.#resumeWhenVideoFlows(videoLeg!.consumer, others.map((l) => l.consumer));
     } catch (err) {
       this.close();
       throw err;
@@ -262,6 +266,16 @@ export class LadderTranscoder {
     this.#ended = true;
     if (!this.#closed) this.close();
     this.#options.onEnded?.(reason);
+  }
+
+  async #resumeWhenVideoFlows(video: types.Consumer, others: types.Consumer[]): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    while (!this.#closed && Date.now() < deadline) {
+      const stats = (await video.getStats().catch(() => [])) as Array<{ type: string; packetCount?: number }>;
+      if (stats.some((s) => s.type === 'outbound-rtp' && (s.packetCount ?? 0) > 0)) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    for (const c of others) if (!this.#closed && !c.closed) await c.resume().catch(() => undefined);
   }
 
   #readRendition(pipe: Readable, r: LiveRendition): void {

@@ -189,9 +189,12 @@ export class Packager extends EventEmitter<PackagerEvents> {
     return this.#bytes;
   }
 
-  /** Number of callers waiting for a change. */
+  /** Requests held by callers that watch the events themselves (the HTTP fast path), for counting. */
+  heldElsewhere = 0;
+
+  /** Number of callers waiting for a change (including {@link heldElsewhere}). */
   get waiting(): number {
-    return this.#waiters.size;
+    return this.#waiters.size + this.heldElsewhere;
   }
 
   /** A part by global sequence number (window or grace period). */
