@@ -24,6 +24,8 @@ PACKAGES=(
   libuv1-dev libssl-dev libsrtp2-dev libabsl-dev libflatbuffers-dev flatbuffers-compiler libusrsctp-dev
   # media tools, browser for WebRTC tests, redis, SRT tools, TURN server
   ffmpeg fonts-dejavu-core chromium redis-server srt-tools coturn
+  # bench:hls compares the LL-HLS origin with nginx serving the same files
+  nginx-light
 )
 
 missing_packages() {
