@@ -1,10 +1,30 @@
 /**
  * A WebRTC subscriber bot: a WHEP client on libdatachannel (node-datachannel) that does real ICE,
- * DTLS and SRTP with the node and measures what arrives (bitrate, loss from sequence gaps,
- * frames and freezes) without decoding. One bot is one viewer.
+ * DTLS and SRTP with the node, sends receiver reports, and measures what arrives (bitrate, loss
+ * from sequence gaps, frames and freezes) without decoding. One bot is one viewer.
  */
-import nodeDataChannel, { type PeerConnection } from 'node-datachannel';
+import nodeDataChannel, { type PeerConnection, type Track } from 'node-datachannel';
 import { isRtcp, RtpReceiveStats, type RtpCounters } from './RtpReceiveStats';
+
+/**
+ * Video header extensions a browser viewer negotiates (mid, abs-send-time, transport-cc,
+ * orientation, toffset, abs-capture-time, playout-delay), with mediasoup's preferred ids: the
+ * WHEP answer keeps only extensions whose ids match the router's, and the fan-out bench's
+ * consumers carry this same set, so the two cost the worker the same header rewriting.
+ */
+const VIDEO_EXTMAPS = [
+  'a=extmap:1 urn:ietf:params:rtp-hdrext:sdes:mid',
+  'a=extmap:4 http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time',
+  'a=extmap:5 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01',
+  'a=extmap:11 urn:3gpp:video-orientation',
+  'a=extmap:12 urn:ietf:params:rtp-hdrext:toffset',
+  'a=extmap:13 http://www.webrtc.org/experiments/rtp-hdrext/abs-capture-time',
+  'a=extmap:14 http://www.webrtc.org/experiments/rtp-hdrext/playout-delay',
+];
+
+/** SSRC of mediasoup's bandwidth-probation padding stream. */
+const PROBATION_SSRC = 1234;
+const EMPTY: RtpCounters = { packets: 0, bytes: 0, expected: 0, frames: 0, freezes: 0, freezeMs: 0 };
 
 /** Options of {@link WhepBot.start}. */
 export interface WhepBotOptions {
@@ -29,8 +49,11 @@ export interface BotCounters {
 /** One viewer. */
 export class WhepBot {
   readonly #pc: PeerConnection;
-  readonly #video = new RtpReceiveStats();
+  /** Video stats per SSRC: besides the media, mediasoup sends probation padding (bandwidth probes) on its own SSRC. */
+  readonly #videoBySsrc = new Map<number, RtpReceiveStats>();
   readonly #audio = new RtpReceiveStats();
+  readonly #tracks: Track[] = [];
+  readonly #handlers: unknown[] = [];
   #location: string | null = null;
   #token = '';
   #state = 'new';
@@ -62,18 +85,30 @@ export class WhepBot {
     const video = new nodeDataChannel.Video('0', 'RecvOnly');
     video.addH264Codec(102);
     video.addVP8Codec(96);
+    for (const line of VIDEO_EXTMAPS) video.parseSdpLine(line);
+    video.parseSdpLine('a=rtcp-fb:102 transport-cc');
+    video.parseSdpLine('a=rtcp-fb:96 transport-cc');
     const vt = this.#pc.addTrack(video);
-    // No RtcpReceivingSession handler: with it, 50 bots on one stream received ~3 % of the
-    // packets (seen with node-datachannel 0.33). So bots send no RTCP at all (see docs/loadtest.md).
+    // Keep the Track objects: once garbage-collected, node-datachannel stops calling onMessage.
+    this.#tracks.push(vt);
+    // Receiver reports (about one a second), as a browser sends them; kept referenced like the track.
+    const rtcp = new nodeDataChannel.RtcpReceivingSession();
+    this.#handlers.push(rtcp);
+    vt.setMediaHandler(rtcp);
     vt.onMessage((msg: Buffer) => {
       if (isRtcp(msg)) return;
-      if (this.#firstPacketMs === null) this.#firstPacketMs = performance.now() - this.#startedAt;
-      this.#video.onPacket(msg);
+      if (msg.length < 12) return;
+      const ssrc = msg.readUInt32BE(8);
+      let stats = this.#videoBySsrc.get(ssrc);
+      if (!stats) this.#videoBySsrc.set(ssrc, (stats = new RtpReceiveStats()));
+      stats.onPacket(msg);
+      if (this.#firstPacketMs === null && ssrc !== PROBATION_SSRC) this.#firstPacketMs = performance.now() - this.#startedAt;
     });
     if (o.audio) {
       const audio = new nodeDataChannel.Audio('1', 'RecvOnly');
       audio.addOpusCodec(111);
       const at = this.#pc.addTrack(audio);
+      this.#tracks.push(at);
       at.onMessage((msg: Buffer) => {
         if (!isRtcp(msg)) this.#audio.onPacket(msg);
       });
@@ -106,7 +141,13 @@ export class WhepBot {
 
   /** Counters so far. */
   counters(): BotCounters {
-    return { video: this.#video.counters(), audio: this.#audio.counters(), firstPacketMs: this.#firstPacketMs, state: this.#state };
+    // The media stream is the SSRC with the most packets (probation padding is short bursts).
+    let video = EMPTY;
+    for (const [ssrc, stats] of this.#videoBySsrc) {
+      const c = stats.counters();
+      if (ssrc !== PROBATION_SSRC && c.packets > video.packets) video = c;
+    }
+    return { video, audio: this.#audio.counters(), firstPacketMs: this.#firstPacketMs, state: this.#state };
   }
 
   /** Ends the session on the node (DELETE) and closes the connection. Idempotent. */
