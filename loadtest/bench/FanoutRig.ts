@@ -252,11 +252,13 @@ export class FanoutRig {
     const ingress0 = this.#ingressPort ? udpDrops(new Set([this.#ingressPort])) : 0;
     const t0 = performance.now();
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, seconds * 1000);
-      signal?.addEventListener('abort', () => {
+      const done = () => {
         clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
         resolve();
-      }, { once: true });
+      };
+      const timer = setTimeout(done, seconds * 1000);
+      signal?.addEventListener('abort', done, { once: true });
     });
     const after = this.#consumers.map((c) => this.#sinks.read(c.ssrc)!);
     const cpu1 = await Promise.all(this.workers.map((w) => w.getResourceUsage()));

@@ -90,8 +90,10 @@ async function main(): Promise<void> {
   try {
     log('consumers  loss %  worst %  >1% cons  silent  kbps/cons  worker CPU %  CPU wait %  µs/pkt  bench CPU %  sink drops  ingress drops  load1  verdict');
     const measure = async (n: number): Promise<Step> => {
+      // Stepping down after an overload: the worker first drains what queued up, so wait longer.
+      const settle = n < rig.consumerCount ? 2 * settleS : settleS;
       await rig.setConsumers(n);
-      await new Promise((r) => setTimeout(r, settleS * 1000));
+      await new Promise((r) => setTimeout(r, settle * 1000));
       let m = await rig.measure(windowS, controller.signal);
       let verdict = judge(m, lossLimit);
       // A failed window can be a neighbour's burst on a shared box: measure again before
