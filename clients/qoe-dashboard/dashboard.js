@@ -24,8 +24,8 @@ const FIGURES = [
 /** @type {Array<FigureSpec & { column: number, alertFigure?: string }>} Ingest plots (columns of the API's ingest points). */
 const INGEST = [
   { key: 'bitrateKbps', name: 'Ingest bitrate', column: 1, fmt: kbps, axis: (v) => (v >= 1000 ? `${(v / 1000).toFixed(1)}M` : `${Math.round(v)}k`) },
-  { key: 'frameRate', name: 'Ingest frame rate', column: 2, alertFigure: 'ingestFrameRate', fmt: (v) => `${v.toFixed(1)} fps`, axis: (v) => `${Math.round(v)}` },
-  { key: 'keyframeIntervalMs', name: 'Key frame interval', column: 3, alertFigure: 'ingestKeyframeIntervalMs', fmt: (v) => `${(v / 1000).toFixed(2)} s`, axis: (v) => `${(v / 1000).toFixed(1)}s` },
+  { key: 'frameRate', name: 'Ingest fps', column: 2, alertFigure: 'ingestFrameRate', fmt: (v) => `${v.toFixed(1)} fps`, axis: (v) => `${Math.round(v)}` },
+  { key: 'keyframeIntervalMs', name: 'Key frames every', column: 3, alertFigure: 'ingestKeyframeIntervalMs', fmt: (v) => `${(v / 1000).toFixed(2)} s`, axis: (v) => `${(v / 1000).toFixed(1)}s` },
   { key: 'lossRatio', name: 'Ingest loss', column: 4, alertFigure: 'ingestLossRatio', fmt: (v) => `${(v * 100).toFixed(2)} %`, axis: (v) => `${(v * 100).toFixed(1)}%` },
 ];
 
@@ -258,7 +258,7 @@ function render(snap) {
   const nodes = snap.streams.map((/** @type {any} */ s) => renderStream(s, snap));
   if (nodes.length === 0) main.replaceChildren(el('p', { class: 'none' }, ['No stream has viewers, reports or a contribution yet.']));
   else if (nodes.some((/** @type {Node} */ n, /** @type {number} */ i) => main.children[i] !== n) || main.children.length !== nodes.length) main.replaceChildren(...nodes);
-  /** @type {HTMLElement} */ (document.getElementById('window')).textContent = `figures over the last ${snap.windowSeconds} s · plots of the last ${Math.round(snap.historySeconds / 60)} min`;
+  /** @type {HTMLElement} */ (document.getElementById('window')).textContent = `rebuffering, bitrate, latency over the last ${snap.windowSeconds} s · startup, failures over ${snap.sessionWindowSeconds} s · plots of the last ${Math.round(snap.historySeconds / 60)} min`;
   state.frames++;
 }
 

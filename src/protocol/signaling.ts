@@ -48,6 +48,11 @@ const seqNumber = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 export const QOE_PATHS = ['webrtc', 'moq', 'hls'] as const;
 /** A delivery path. */
 export type QoePath = (typeof QOE_PATHS)[number];
+/**
+ * CMCD session ids starting with this belong to players an SDK client measures and reports
+ * itself (`client.qoe.cmcdSessionId()`): the node does not count their CMCD as QoE again.
+ */
+export const QOE_CMCD_SID_PREFIX = 'sq-';
 /** Most playback sessions in one `reportQoe` batch. */
 export const MAX_QOE_SESSIONS_PER_REPORT = 16;
 /** Longest span one QoE figure may cover (ms); larger values are malformed, not clamped. */

@@ -9,10 +9,12 @@
  * - latency: `ltc` (v2);
  * - failure: `sta=f` (reason `cmcd_fatal`); `sta=e`/`q` end the session normally.
  *
- * Sessions are CMCD `sid`s; requests without one count nothing here. A `sid` an SDK session
- * declared (`cmcdSid`) is skipped: that viewer is already counted by its SDK reports.
+ * Sessions are CMCD `sid`s; requests without one count nothing here. A `sid` an SDK client made
+ * (`sq-…`, from `client.qoe.cmcdSessionId()`) or declared in a report (`cmcdSid`) is skipped:
+ * that viewer is already counted by its SDK reports.
  */
 import type { CmcdData, CmcdTarget, CmcdValue } from '../hls/CmcdIntake';
+import { QOE_CMCD_SID_PREFIX } from '../protocol/signaling';
 import type { QoeIntakeContext } from './QoeIntake';
 import type { QoeSample } from './QoeSeries';
 
@@ -36,7 +38,7 @@ export class CmcdQoeMapper {
   record(target: CmcdTarget, d: CmcdData, nowMs = Date.now()): void {
     const ctx = this.#ctx;
     const sid = typeof d.sid === 'string' ? d.sid : undefined;
-    if (!sid || ctx.sessions.isClaimedCmcd(sid)) return;
+    if (!sid || sid.startsWith(QOE_CMCD_SID_PREFIX) || ctx.sessions.isClaimedCmcd(sid)) return;
     const key = `cmcd\u0000${target.room}\u0000${target.stream}\u0000${sid}`;
     let session = ctx.sessions.get(key);
     let started = false;

@@ -27,7 +27,7 @@ export interface QoeSample {
 
 /** The five figures over the window (null: no data in the window). */
 export interface QoeFigures {
-  /** Mean time to first frame of sessions that started in the window (ms). */
+  /** Mean time to first frame of sessions that started in the session window (ms). */
   startupMs: number | null;
   /** Stalled time / watched time. */
   rebufferRatio: number | null;
@@ -35,7 +35,7 @@ export interface QoeFigures {
   bitrateKbps: number | null;
   /** Mean reported latency (ms). */
   latencyMs: number | null;
-  /** Failed sessions / session attempts in the window. */
+  /** Failed sessions / session attempts in the session window. */
   failureRate: number | null;
 }
 
@@ -44,10 +44,15 @@ export const POINT_COLUMNS = ['t', 'startupMs', 'rebufferRatio', 'bitrateKbps', 
 
 const FIELDS = 11;
 const [WATCH, STALL, STALLS, BYTES, STARTUP_SUM, STARTUP_N, LATENCY_SUM, LATENCY_N, STARTED, FAILED, SEC] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10] as const;
+const ALL_FIELDS = [WATCH, STALL, STALLS, BYTES, STARTUP_SUM, STARTUP_N, LATENCY_SUM, LATENCY_N, STARTED, FAILED];
+/** What counts beyond the short window, up to the session window. */
+const SESSION_FIELDS = [STARTUP_SUM, STARTUP_N, STARTED, FAILED];
 
 /** One stream's figures on one path. */
 export class QoeSeries {
   readonly #window: number;
+  readonly #sessionWindow: number;
+  readonly #ring: number;
   /** Ring of per-second buckets: FIELDS numbers each, the last one being the bucket's second. */
   readonly #buckets: Float64Array;
   /** Plotted points, one column per {@link POINT_COLUMNS} entry. */
@@ -58,10 +63,16 @@ export class QoeSeries {
   /** Unix second of the last data added (for idle eviction). */
   lastDataSec = 0;
 
-  /** `windowSeconds`: trailing window of the figures; `historySeconds`: plotted points kept. */
-  constructor(windowSeconds: number, historySeconds: number) {
+  /**
+   * `windowSeconds`: trailing window of the continuous figures (rebuffering, bitrate, latency);
+   * `sessionWindowSeconds`: of the per-session ones (startup, failures), which are sparse;
+   * `historySeconds`: plotted points kept.
+   */
+  constructor(windowSeconds: number, historySeconds: number, sessionWindowSeconds = windowSeconds) {
     this.#window = windowSeconds;
-    this.#buckets = new Float64Array((windowSeconds + 1) * FIELDS).fill(-1);
+    this.#sessionWindow = Math.max(windowSeconds, sessionWindowSeconds);
+    this.#ring = this.#sessionWindow + 1;
+    this.#buckets = new Float64Array(this.#ring * FIELDS).fill(-1);
     this.#points = new PointRing(POINT_COLUMNS.length, historySeconds);
   }
 
@@ -92,11 +103,11 @@ export class QoeSeries {
     const sec = Math.floor(nowMs / 1000);
     const sums = new Float64Array(FIELDS);
     const a = this.#buckets;
-    for (let i = 0; i <= this.#window; i++) {
+    for (let i = 0; i < this.#ring; i++) {
       const b = i * FIELDS;
       const s = a[b + SEC]!;
-      if (s <= sec - this.#window || s > sec) continue;
-      for (let f = 0; f < SEC; f++) sums[f]! += a[b + f]!;
+      if (s <= sec - this.#sessionWindow || s > sec) continue;
+      for (const f of s > sec - this.#window ? ALL_FIELDS : SESSION_FIELDS) sums[f]! += a[b + f]!;
     }
     const attempts = Math.max(sums[STARTED]!, sums[FAILED]!);
     const figures: QoeFigures = {
@@ -117,7 +128,7 @@ export class QoeSeries {
     return this.#latest;
   }
 
-  /** Session attempts in the window at the last tick. */
+  /** Session attempts in the session window at the last tick. */
   get windowSessions(): number {
     return this.#windowSessions;
   }
@@ -128,7 +139,7 @@ export class QoeSeries {
   }
 
   #bucket(sec: number): number {
-    const b = (sec % (this.#window + 1)) * FIELDS;
+    const b = (sec % this.#ring) * FIELDS;
     const a = this.#buckets;
     if (a[b + SEC] !== sec) {
       a.fill(0, b, b + SEC);

@@ -59,6 +59,7 @@ export interface QoeSnapshot {
   /** Node time of the snapshot (ms); ask again with `since` = its unix second for new points only. */
   now: number;
   windowSeconds: number;
+  sessionWindowSeconds: number;
   historySeconds: number;
   columns: readonly string[];
   ingestColumns: readonly string[];
@@ -214,6 +215,7 @@ export class QoeService implements QoeReportSink {
     return {
       now: nowMs,
       windowSeconds: this.config.windowSeconds,
+      sessionWindowSeconds: Math.max(this.config.windowSeconds, this.config.sessionWindowSeconds),
       historySeconds: this.config.historySeconds,
       columns: POINT_COLUMNS,
       ingestColumns: INGEST_COLUMNS,
@@ -242,7 +244,7 @@ export class QoeService implements QoeReportSink {
     let entry = this.#series.get(label.key);
     if (!entry) this.#series.set(label.key, (entry = { label, paths: new Map() }));
     let series = entry.paths.get(path);
-    if (!series) entry.paths.set(path, (series = new QoeSeries(this.config.windowSeconds, this.config.historySeconds)));
+    if (!series) entry.paths.set(path, (series = new QoeSeries(this.config.windowSeconds, this.config.historySeconds, this.config.sessionWindowSeconds)));
     return series;
   }
 

@@ -145,7 +145,8 @@ export class ServerQoeObserver {
     const createdAt = performance.now();
     let firstFrame = false;
     let spatial: number | undefined;
-    stats.scores.set(consumer, -1);
+    // Score events come on changes only: start from the consumer's current score.
+    stats.scores.set(consumer, consumer.score?.score ?? -1);
     const stopTrace = (): void => {
       if (!consumer.closed) consumer.enableTraceEvent([]).catch(() => undefined);
     };

@@ -48,8 +48,10 @@ export const qoeConfigSchema = z
     maxRenditionsPerStream: z.number().int().min(1).max(32).default(8),
     /** A stream with no viewer, report or producer for this long loses its label and plots (s). */
     streamIdleSeconds: z.number().int().min(10).max(86_400).default(300),
-    /** Trailing window the plotted and alerted figures are computed over (s). */
+    /** Trailing window the plotted and alerted rebuffer ratio, bitrate and latency are computed over (s). */
     windowSeconds: z.number().int().min(1).max(600).default(10),
+    /** Trailing window of the per-session figures, startup time and failure rate, which are sparse (s; at least windowSeconds). */
+    sessionWindowSeconds: z.number().int().min(1).max(3600).default(60),
     /** Points kept per plot (one per second). */
     historySeconds: z.number().int().min(10).max(3600).default(300),
     /** Largest bitrate a report may claim (kbps); more is clamped. */

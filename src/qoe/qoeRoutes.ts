@@ -24,7 +24,8 @@ const alert = z.object({
 /** The snapshot schema (documentation of the response; the handler builds it directly). */
 export const qoeSnapshotSchema = z.object({
   now: z.number().describe('Node time (ms since the epoch)'),
-  windowSeconds: z.number().describe('Trailing window of every figure (s)'),
+  windowSeconds: z.number().describe('Trailing window of rebuffer ratio, bitrate and latency (s)'),
+  sessionWindowSeconds: z.number().describe('Trailing window of startup time and failure rate (s)'),
   historySeconds: z.number(),
   columns: z.array(z.string()).describe('t, startupMs, rebufferRatio, bitrateKbps, latencyMs, failureRate, viewers'),
   ingestColumns: z.array(z.string()).describe('t, bitrateKbps, frameRate, keyframeIntervalMs, lossRatio'),
@@ -62,7 +63,6 @@ export function registerQoeRoutes(api: ApiRouter, http: HttpServer, qoe: QoeServ
       return { status: 200, body: snapshot };
     },
   });
-  if (!dashboardDir) return;
-  http.route('GET', '/qoe', () => ({ status: 302, headers: { location: '/qoe/' } }));
-  serveStatic(http, '/qoe', path.resolve(dashboardDir));
+  // `/qoe` and `/qoe/` both serve the page (its assets use absolute paths).
+  if (dashboardDir) serveStatic(http, '/qoe', path.resolve(dashboardDir));
 }

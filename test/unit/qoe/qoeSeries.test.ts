@@ -34,6 +34,15 @@ describe('QoeSeries', () => {
     expect(s.tick(T0 + 6000, 1).rebufferRatio).toBe(0);
   });
 
+  it('keeps the sparse per-session figures (startup, failures) over the longer session window', () => {
+    const s = new QoeSeries(5, 60, 30);
+    s.add({ watchMs: 1000, stallMs: 500, stalls: 1, bytes: 1000, startupMs: 900, started: true }, T0);
+    s.add({ watchMs: 0, stallMs: 0, stalls: 0, bytes: 0, started: true, failed: true }, T0 + 1000);
+    const f = s.tick(T0 + 20_000, 1);
+    expect(f).toMatchObject({ startupMs: 900, failureRate: 0.5, rebufferRatio: null, bitrateKbps: null });
+    expect(s.tick(T0 + 31_000, 1).startupMs).toBeNull();
+  });
+
   it('keeps only historySeconds points and returns those after `since`', () => {
     const s = new QoeSeries(1, 10);
     for (let i = 0; i < 25; i++) s.tick(T0 + i * 1000, i);

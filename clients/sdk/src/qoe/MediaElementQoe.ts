@@ -19,6 +19,7 @@ export interface HlsJsLike {
 
 /** hls.js event names (`Hls.Events.*`), stable across its 1.x versions. */
 const HLS_ERROR = 'hlsError';
+const HLS_LEVEL_SWITCHING = 'hlsLevelSwitching';
 const HLS_LEVEL_SWITCHED = 'hlsLevelSwitched';
 
 type VideoWithFrames = HTMLVideoElement & { requestVideoFrameCallback?: (cb: () => void) => number; cancelVideoFrameCallback?: (id: number) => void };
@@ -69,6 +70,8 @@ export class MediaElementQoe {
         hls.on(event, fn);
         this.#hlsListeners.push([event, fn]);
       };
+      // The level is known when hls.js starts loading it (switching) and confirmed once switched.
+      onHls(HLS_LEVEL_SWITCHING, (_name, data: { level?: number }) => this.#level(data.level));
       onHls(HLS_LEVEL_SWITCHED, (_name, data: { level?: number }) => this.#level(data.level));
       onHls(HLS_ERROR, (_name, data: { fatal?: boolean; details?: string }) => {
         if (data.fatal) session.fail(data.details ?? 'hls_fatal');

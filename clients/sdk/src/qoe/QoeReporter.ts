@@ -5,7 +5,7 @@
  * that could not be sent (reconnecting) are merged and sent once connected again; sessions
  * survive reconnections with the same id, so the node counts each one once.
  */
-import type { QoeSessionReport, RequestParams, ResponseData } from '../../../../src/protocol/signaling';
+import type { QOE_CMCD_SID_PREFIX, QoeSessionReport, RequestParams, ResponseData } from '../../../../src/protocol/signaling';
 import type { Logger } from '../options';
 import type { Subscription } from '../Subscription';
 import { QoeSession, type QoeSessionInit } from './QoeSession';
@@ -25,6 +25,8 @@ export interface QoeOptions {
 /** Sends one batch; rejects when it could not be delivered. */
 type Send = (params: RequestParams<'reportQoe'>) => Promise<ResponseData['reportQoe']>;
 
+/** The protocol's prefix of SDK-made CMCD session ids (a type-checked copy: the SDK imports only types). */
+const CMCD_SID_PREFIX: typeof QOE_CMCD_SID_PREFIX = 'sq-';
 /** Largest number of sessions in one batch (the protocol's limit). */
 const MAX_PER_BATCH = 16;
 /** Reports kept while disconnected (sessions beyond are dropped oldest first). */
@@ -88,6 +90,16 @@ export class QoeReporter {
     this.#sessions.add(session);
     this.#schedule();
     return session;
+  }
+
+  /**
+   * A CMCD session id for a player this client measures (give it to hls.js as
+   * `cmcd.sessionId` and to {@link watchMedia} as `cmcdSid`): the node then counts the viewer
+   * once, from the SDK's reports, and not again from CMCD.
+   */
+  cmcdSessionId(): string {
+    const random = globalThis.crypto?.randomUUID?.() ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+    return `${CMCD_SID_PREFIX}${random}`;
   }
 
   /**
