@@ -34,6 +34,7 @@ import { CmcdIntake } from './hls/CmcdIntake';
 import { registerHlsRoutes } from './hls/HlsRoutes';
 import { EventsService } from './events/EventsService';
 import { registerAppRoutes } from './events/appRoutes';
+import { attachEventsTrack } from './events/MoqEventsTrack';
 import { QoeService } from './qoe/QoeService';
 import { registerQoeRoutes } from './qoe/qoeRoutes';
 import { Recorder } from './hls/Recorder';
@@ -207,7 +208,12 @@ export class SubsecNode {
       const relay = this.moqRelay;
       await relay.start();
       if (this.config.moq.bridge.enabled) {
-        this.moqBridge = new MoqBridge({ rooms: this.rooms, relay, prefix: this.config.moq.bridge.prefix, outputs: { sink: this.outputs, relayUrl: () => relay.addresses.url }, log: this.log.child('moq-bridge') });
+        const events = this.events;
+        this.moqBridge = new MoqBridge({
+          rooms: this.rooms, relay, prefix: this.config.moq.bridge.prefix, outputs: { sink: this.outputs, relayUrl: () => relay.addresses.url }, log: this.log.child('moq-bridge'),
+          // Room events ride along as an `events.json` track of each bridged broadcast (src/events/MoqEventsTrack.ts).
+          ...(events ? { onBroadcast: (room: string, _identity: string, broadcast: Parameters<typeof attachEventsTrack>[2]) => attachEventsTrack(events.log, room, broadcast, this.log.child('events')) } : {}),
+        });
         this.moqBridge.start();
       }
     }

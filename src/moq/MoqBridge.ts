@@ -30,6 +30,8 @@ export interface MoqBridgeOptions {
   prefix: string;
   /** Where bridged streams are listed (`/v1/streams`), with the relay URL clients use. */
   outputs?: { sink: OutputSink; relayUrl: () => string };
+  /** Called for each broadcast created (room events add their `events.json` track); the returned function runs when it ends. */
+  onBroadcast?: (room: string, identity: string, broadcast: Broadcast) => (() => void) | undefined;
   log: Logger;
 }
 
@@ -107,6 +109,8 @@ export class MoqBridge {
     if (!stream) {
       const path = this.pathOf(room.name, identity);
       const broadcast = this.#o.relay.publish(path);
+      const detach = this.#o.onBroadcast?.(room.name, identity, broadcast);
+      if (detach) broadcast.once('closed', detach);
       const created = new StreamBridge({ room, identity, broadcast, log: this.#o.log });
       stream = created;
       this.#streams.set(key, created);
