@@ -9,6 +9,7 @@
  * autocannon is not used here: it resets a connection's request context after every request
  * cycle, so it cannot carry a viewer's playlist position from one blocking reload to the next.
  */
+import { setMaxListeners } from 'node:events';
 import { LatencyHistogram } from '../core/LatencyHistogram';
 import { figure, type Figure } from '../core/result';
 import { intOption, LIMITS, UsageError } from '../core/safety';
@@ -69,6 +70,8 @@ export const hlsScenario: Scenario = {
     let publisher: WhipPublisher | undefined;
     const viewers: LlHlsViewer[] = [];
     const controller = new AbortController();
+    // Every viewer's requests listen on this one signal.
+    setMaxListeners(0, controller.signal);
     const onAbort = () => controller.abort();
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     const playlist = new LatencyHistogram();

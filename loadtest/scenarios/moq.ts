@@ -51,6 +51,12 @@ export const moqScenario: Scenario = {
     let nextFrame = 0;
     /** Window frames each subscriber received (counted until a grace period after the window). */
     const perSub: number[] = [];
+    // @moq/net warns "publish error … : 0" when a track ends normally at teardown (code 0).
+    const warn = console.warn;
+    console.warn = (...args: unknown[]) => {
+      if (typeof args[0] === 'string' && /^publish error: .*: 0\s*$/.test(args[0])) return;
+      warn(...args);
+    };
     try {
       ctx.phase('connecting the publisher');
       const pubToken = await ctx.target.token({ room: ROOM, identity: 'loadtest-moq-pub', canPublish: true, canSubscribe: false });
@@ -178,12 +184,15 @@ export const moqScenario: Scenario = {
     } finally {
       measuring = false;
       clearInterval(timer);
-      // Subscribers first, then the broadcast, then the publisher's session: closing the
-      // publisher under live subscriptions makes @moq/net log a publish error.
-      for (const c of conns.slice(1)) closeQuietly(c);
-      await new Promise((r) => setTimeout(r, 100));
+      // The broadcast ends first, then the subscribers leave, then the publisher's session:
+      // closing the publisher under live subscriptions makes @moq/net log a publish error.
       producer?.close();
+      await new Promise((r) => setTimeout(r, 200));
+      for (const c of conns.slice(1)) closeQuietly(c);
+      await new Promise((r) => setTimeout(r, 200));
       if (conns[0]) closeQuietly(conns[0]);
+      await new Promise((r) => setTimeout(r, 200));
+      console.warn = warn;
     }
   },
 };
