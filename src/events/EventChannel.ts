@@ -17,6 +17,8 @@ export interface EventChannelOptions {
   grants: SenderGrants;
   /** Sends one pre-serialised `roomEvent` notification frame to the peer. */
   pushFrame: (frame: string, event: RoomEvent) => void;
+  /** The peer's socket joins / leaves a pub/sub topic (absent: every event is pushed). */
+  topics?: { join(topic: string): boolean; leave(topic: string): void };
 }
 
 /** A peer's room events. */
@@ -78,6 +80,14 @@ export class EventChannel implements EventSink {
 
   push(event: RoomEvent, frame: string): void {
     if (!this.#closed) this.#o.pushFrame(frame, event);
+  }
+
+  joinTopic(topic: string): boolean {
+    return !this.#closed && !!this.#o.topics?.join(topic);
+  }
+
+  leaveTopic(topic: string): void {
+    this.#o.topics?.leave(topic);
   }
 
   /** Stops the pushes. Idempotent. */

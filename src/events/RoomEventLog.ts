@@ -16,7 +16,7 @@ import type { EventStore, RetentionPolicy } from './EventStore';
 import type { EventsConfig } from './eventsConfig';
 import { EventRejectedError, roomMatches, type EventContext, type EventHook, type HookApi, type SenderGrants } from './EventHook';
 import { RateLimiter, type RateLimit } from './RateLimiter';
-import { RoomFeed, type EventSink } from './RoomFeed';
+import { RoomFeed, type EventSink, type TopicPublisher } from './RoomFeed';
 
 /** Identity of events the node itself publishes (hooks, server apps). */
 export const SERVER_IDENTITY = 'server';
@@ -88,6 +88,7 @@ export class RoomEventLog {
   readonly #appendSeconds: client.Histogram | undefined;
   readonly #pushes: client.Counter | undefined;
   readonly #hookApi: HookApi;
+  #publisher: TopicPublisher | undefined;
   #closed = false;
 
   constructor(options: RoomEventLogOptions) {
@@ -144,6 +145,14 @@ export class RoomEventLog {
     sweeper.unref();
     this.#detach.push(() => rooms.off('roomCreated', onCreated), () => rooms.off('roomClosed', onClosed), () => clearInterval(sweeper));
     for (const room of rooms.rooms) onCreated(room);
+  }
+
+  /**
+   * Lets sinks that can (signaling sockets) receive live events through topics of `publish`
+   * (the signaling server's uWS app): one native publish per event instead of one send per socket.
+   */
+  useTopicPublisher(publish: TopicPublisher | undefined): void {
+    this.#publisher = publish;
   }
 
   /** Registers a validation hook; returns a function that removes it. */
@@ -306,6 +315,7 @@ export class RoomEventLog {
         maxReplayEvents: this.config.maxReplayEvents,
         maxReplayBytes: 768 * 1024,
         recentCapacity: 256,
+        publisher: () => this.#publisher,
         log: this.#log,
       });
       this.#feeds.set(room, feed);

@@ -18,7 +18,18 @@ import type { EventStore } from './EventStore';
 export interface EventSink {
   /** Called once per event, in order, for every event after the sink's starting point. */
   push(event: RoomEvent, frame: string): void;
+  /**
+   * Optional: once caught up, receive the live events as `frame`s published to `topic` (uWS
+   * pub/sub: one native call per event for every socket of the room) instead of `push`.
+   * Returns false when it cannot.
+   */
+  joinTopic?(topic: string): boolean;
+  /** Leaves the topic joined with {@link joinTopic}. */
+  leaveTopic?(topic: string): void;
 }
+
+/** Publishes a frame to every socket that joined a topic. */
+export type TopicPublisher = (topic: string, frame: string) => void;
 
 interface Subscriber {
   sink: EventSink;
@@ -37,6 +48,8 @@ export interface RoomFeedOptions {
   maxReplayBytes: number;
   /** Events kept for the timeline (count). */
   recentCapacity: number;
+  /** Topic fan-out for sinks that support it (the signaling server's uWS app). */
+  publisher?: () => TopicPublisher | undefined;
   log: Logger;
 }
 
@@ -50,6 +63,9 @@ export class RoomFeed {
   readonly room: string;
   readonly #o: RoomFeedOptions;
   readonly #live = new Set<Subscriber>();
+  /** Sinks receiving live events through the topic. */
+  readonly #topicMembers = new Set<EventSink>();
+  readonly #topic: string;
   readonly #recent: RoomEvent[] = [];
   #head = 0;
   #ready: Promise<void>;
@@ -63,6 +79,7 @@ export class RoomFeed {
   constructor(options: RoomFeedOptions) {
     this.#o = options;
     this.room = options.room;
+    this.#topic = `ev:${options.room}`;
     this.#unwatch = options.store.watch(options.room, {
       onEvent: (event) => this.offer(event),
       onResync: () => void this.catchUp().catch((err: unknown) => this.#o.log.warn('event resync failed', { room: this.room, error: err })),
@@ -79,7 +96,7 @@ export class RoomFeed {
 
   /** Subscribers receiving live events. */
   get subscriberCount(): number {
-    return this.#live.size;
+    return this.#live.size + this.#topicMembers.size;
   }
 
   /** Recent events (oldest first), for the timeline. */
@@ -168,13 +185,16 @@ export class RoomFeed {
       for (const e of page.events) if (e.seq <= this.#head) this.#push(subscriber, e);
       if (subscriber.cursor === before) break; // the rest was dropped by retention
     }
-    this.#live.add(subscriber);
+    // Caught up: from here on every event reaches it once, in order — through the topic if it can.
+    if (this.#o.publisher?.() && sink.joinTopic?.(this.#topic)) this.#topicMembers.add(sink);
+    else this.#live.add(subscriber);
     return { lastSeq: this.#head, firstSeq };
   }
 
   /** Stops pushing to `sink`. */
   unsubscribe(sink: EventSink): void {
     for (const s of this.#live) if (s.sink === sink) this.#live.delete(s);
+    if (this.#topicMembers.delete(sink)) sink.leaveTopic?.(this.#topic);
   }
 
   /** Stops following the room. Idempotent. */
@@ -183,6 +203,8 @@ export class RoomFeed {
     this.#closed = true;
     this.#unwatch();
     this.#live.clear();
+    for (const sink of this.#topicMembers) sink.leaveTopic?.(this.#topic);
+    this.#topicMembers.clear();
   }
 
   async #init(): Promise<void> {
@@ -230,8 +252,12 @@ export class RoomFeed {
     } catch (err) {
       this.#o.log.warn('event delivery hook failed', { room: this.room, error: err });
     }
-    if (!live || this.#live.size === 0) return;
+    if (!live || this.subscriberCount === 0) return;
     const frame = eventFrame(event);
+    if (this.#topicMembers.size > 0) {
+      const publish = this.#o.publisher?.();
+      if (publish) publish(this.#topic, frame);
+    }
     for (const s of this.#live) this.#push(s, event, frame);
   }
 

@@ -30,6 +30,8 @@ export interface PeerSessionDeps {
   events?: RoomEventLog;
   /** Sends a pre-serialised notification frame (room events are serialised once for every peer). */
   pushFrame?: (frame: string) => void;
+  /** Joins / leaves a pub/sub topic of the socket (live room events are published once per room). */
+  topics?: { join(topic: string): boolean; leave(topic: string): void };
   /** Viewer QoE intake (docs/qoe.md); without it `reportQoe` answers NOT_FOUND. */
   qoe?: QoeReportSink;
 }
@@ -279,6 +281,7 @@ export class PeerSession implements Participant {
       identity: this.identity,
       peerId: this.id,
       grants: this.#deps.token,
+      ...(this.#deps.topics ? { topics: this.#deps.topics } : {}),
       pushFrame: (frame, event) => {
         if (this.#closed) return;
         if (pushFrame) pushFrame(frame);

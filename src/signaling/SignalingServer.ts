@@ -85,6 +85,8 @@ export class SignalingServer {
 
   /** Registers the `/ws` route on the app. */
   attach(app: uWS.TemplatedApp): void {
+    // Live room events go out as one uWS publish per event to every caught-up socket of the room.
+    this.deps.events?.useTopicPublisher((topic, frame) => void app.publish(topic, frame, false));
     app.ws<SocketState>('/ws', {
       maxPayloadLength: MAX_SIGNALING_MESSAGE_BYTES,
       maxBackpressure: 1024 * 1024,
@@ -232,6 +234,12 @@ export class SignalingServer {
         events: this.deps.events,
         qoe: this.deps.qoe,
         pushFrame: (frame) => this.#sendFrame(ws, frame),
+        topics: {
+          join: (topic) => !state.closed && ws.subscribe(topic),
+          leave: (topic) => {
+            if (!state.closed) ws.unsubscribe(topic);
+          },
+        },
         onLost: () => {
           if (state.session === session) state.session = undefined;
         },

@@ -156,6 +156,31 @@ describe('RoomEventLog', () => {
     expect(s.got.map((e) => e.seq)).toEqual([3, 4, 5, 6, 7, 8]);
   });
 
+  it('moves caught-up sinks that can onto a topic: one publish per event, in order, left on unsubscribe', async () => {
+    const events = make();
+    const published: Array<[string, string]> = [];
+    events.useTopicPublisher((topic, frame) => published.push([topic, frame]));
+    await events.send({ room: 'r', type: 'n', payload: 0, identity: 'a', grants });
+    const joined: string[] = [];
+    const left: string[] = [];
+    const pushed: number[] = [];
+    const topical = { push: (e: RoomEvent) => pushed.push(e.seq), joinTopic: (t: string) => (joined.push(t), true), leaveTopic: (t: string) => void left.push(t) };
+    const plain = sink();
+    await events.subscribe('r', topical, 0);
+    await events.subscribe('r', plain, 0);
+    for (let i = 1; i <= 3; i++) await events.send({ room: 'r', type: 'n', payload: i, identity: 'a', grants });
+    // The backlog was pushed; live events went through the topic, once each.
+    expect(pushed).toEqual([1]);
+    expect(joined).toEqual(['ev:r']);
+    expect(published.map(([t, f]) => [t, JSON.parse(f).data.seq])).toEqual([['ev:r', 2], ['ev:r', 3], ['ev:r', 4]]);
+    expect(plain.got.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+    events.unsubscribe('r', topical);
+    expect(left).toEqual(['ev:r']);
+    events.unsubscribe('r', plain);
+    await events.send({ room: 'r', type: 'n', identity: 'a', grants });
+    expect(published).toHaveLength(3);
+  });
+
   it('replays everything to a client ahead of the log (a forgotten log restarted at 1)', async () => {
     const events = make();
     await events.send({ room: 'r', type: 'n', identity: 'a', grants });
