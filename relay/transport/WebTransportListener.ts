@@ -4,6 +4,7 @@
  * built here, so this serves WebTransport-over-HTTP/2 only. The moq-lite version is the
  * WebTransport protocol chosen from the client's `wt-available-protocols`.
  */
+import { silenceHttp3Probe } from './quietHttp3Probe';
 import crypto from 'node:crypto';
 import type { Logger } from '../../src/core/logger';
 import { SessionRefused } from '../RelayAuth';
@@ -58,6 +59,7 @@ export class WebTransportListener {
     // Loaded lazily: the package probes for its optional HTTP/3 module on import.
     // (A variable specifier: the package's types only resolve under the 'node' export condition.)
     const specifier = '@fails-components/webtransport';
+    silenceHttp3Probe();
     const { Http2Server } = (await import(specifier)) as { Http2Server: new (o: object) => FailsServer };
     const { certificate, host, port } = this.#o;
     const server = new Http2Server({ port, host, secret: crypto.randomBytes(16).toString('hex'), cert: certificate.cert, privKey: certificate.key });
