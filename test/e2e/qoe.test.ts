@@ -157,8 +157,8 @@ describe('QoE in Chromium', () => {
     const started = await waitFor(async () => {
       const t = await metricsText();
       const ready = metric(t, 'subsec_qoe_startup_seconds_count', hls) >= 1 && metric(t, 'subsec_qoe_latency_seconds_count', hls) >= 1 && metric(t, 'subsec_qoe_media_bytes_total', hls) > 0;
-      // The viewer gauge is computed once a second.
-      return ready && metric(t, 'subsec_qoe_active_sessions', hls) >= 1 ? t : undefined;
+      // The viewer gauge is computed once a second; the rendition is known once the picture is.
+      return ready && metric(t, 'subsec_qoe_active_sessions', { ...hls, rendition: '180p' }) >= 1 ? t : undefined;
     }, { timeoutMs: 60_000, intervalMs: 500, what: 'the LL-HLS viewer\'s reports' });
     // hls.js also sent CMCD with its session id: counted once, through the SDK report.
     expect(metric(started, 'subsec_hls_cmcd_requests_total', { room: ROOM, stream: 'synthetic' })).toBeGreaterThan(0);

@@ -87,6 +87,7 @@ describe('OpenAPI document', () => {
         'POST /v1/rooms/{room}/tracks/{track}/mute', 'POST /v1/rooms/{room}/tracks/{track}/unmute',
         'GET /v1/streams', 'GET /v1/streams/{room}/{identity}', 'GET /v1/nodes',
         'POST /v1/recordings', 'GET /v1/recordings', 'DELETE /v1/recordings/{id}',
+        'GET /v1/qoe',
       ].sort(),
     );
     for (const [method, template, op] of ops) {

@@ -237,13 +237,35 @@ export class StreamPlayer extends TypedEmitter<StreamPlayerEvents> {
 
   async #openHls(): Promise<ActivePath> {
     let path: ActivePath | undefined;
+    // QoE of this path (docs/qoe.md): startup, stalls, pauses and failures from the media element.
+    const qoe = this.#client.qoe.watchMedia({ stream: this.identity, path: 'hls', media: this.media });
     const hls = await HlsPlayback.start(this.#hlsUrl, this.media, {
       hlsJsUrl: this.#o.hlsJsUrl,
       timeoutMs: this.#o.hlsTimeoutMs,
       onDateRangeEvent: (event) => this.#queue(event),
-      onFatal: (error) => path && this.#failed(path, error.message),
+      onFatal: (error) => {
+        qoe.session.fail(error.code);
+        if (path) this.#failed(path, error.message);
+      },
+    }).catch((error: unknown) => {
+      qoe.session.fail(toSubsecError(error).code);
+      qoe.stop();
+      throw error;
     });
-    path = { name: 'hls', mediaTime: () => hls.mediaTime(), close: () => hls.close() };
+    // Latency: the node's clock against the program date of the frame on screen.
+    const latency = setInterval(() => {
+      const t = hls.mediaTime();
+      if (t !== undefined) qoe.session.latency(this.#client.clock.now() - t);
+    }, 1000);
+    path = {
+      name: 'hls',
+      mediaTime: () => hls.mediaTime(),
+      close: () => {
+        clearInterval(latency);
+        qoe.stop();
+        hls.close();
+      },
+    };
     return path;
   }
 

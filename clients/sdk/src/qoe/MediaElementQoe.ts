@@ -1,9 +1,10 @@
 /**
  * Measures playback in a media element (LL-HLS through hls.js or natively, or any player that
  * renders into a video element): first frame (the first `requestVideoFrameCallback`, else
- * `playing`), stalls (`waiting` until playback moves again), pauses, `ended` and media errors;
- * with an hls.js instance also the level's bitrate and height, its live latency, and fatal
- * errors (failure reason = hls.js `details`). Listeners are removed on close.
+ * `playing`), stalls (`waiting` until playback moves again), pauses, `ended`, media errors and
+ * the picture height (rendition); with an hls.js instance also the level's bitrate and height,
+ * its live latency, and fatal errors (failure reason = hls.js `details`). Listeners are removed
+ * on close.
  */
 import type { QoeSession } from './QoeSession';
 
@@ -33,6 +34,7 @@ export class MediaElementQoe {
   readonly #hlsListeners: Array<[string, (name: string, data: any) => void]> = [];
   readonly #timer: ReturnType<typeof setInterval>;
   #frameCallback?: number;
+  #levelHeight = false;
   #closed = false;
 
   constructor(session: QoeSession, media: HTMLMediaElement, hls?: HlsJsLike) {
@@ -63,6 +65,11 @@ export class MediaElementQoe {
     });
     on('play', () => session.setPaused(false));
     on('ended', () => session.end());
+    // The decoded picture's height, for players whose levels do not say (native HLS, MoQ into video).
+    on('resize', () => {
+      const height = (media as HTMLVideoElement).videoHeight;
+      if (height && !this.#levelHeight) session.rendition(`${height}p`);
+    });
     on('error', () => session.fail(`media_error_${media.error?.code ?? 0}`));
     if (media.paused && media.readyState >= 2) session.setPaused(true);
     if (hls) {
@@ -99,6 +106,9 @@ export class MediaElementQoe {
     const level = index !== undefined && index >= 0 ? this.#hls?.levels?.[index] : undefined;
     if (!level) return;
     if (level.bitrate) this.#session.setBitrate(level.bitrate);
-    if (level.height) this.#session.rendition(`${level.height}p`);
+    if (level.height) {
+      this.#levelHeight = true;
+      this.#session.rendition(`${level.height}p`);
+    }
   }
 }
