@@ -2,6 +2,25 @@
 import { loadConfig, ConfigError } from './config/loadConfig';
 import { SubsecNode } from './SubsecNode';
 
+/** The lines printed once the node is up: every entry point that is switched on. */
+function startBanner(node: SubsecNode, url: string): string {
+  const c = node.config;
+  const lines = [`subsec node ${c.node.id} is up.`];
+  if (c.http.demo) {
+    lines.push(`  Demo page:      ${url}/`);
+    lines.push(`  Apps:           ${url}/apps/  (watch party, live auction)`);
+  }
+  if (c.synthetic.enabled && node.hls) lines.push(`  LL-HLS (demo):  ${url}/hls/${c.synthetic.room}/synthetic/index.m3u8`);
+  lines.push(`  WHIP / WHEP:    ${url}/whip/<room>/<stream>   ${url}/whep/<room>/<stream>`);
+  if (node.srt) lines.push(`  SRT ingest:     srt://${c.http.host}:${node.srt.port}?streamid=#!::r=<room>/<stream>,m=publish,t=<token>`);
+  if (node.moqRelay) lines.push(`  MoQ relay:      ${node.moqRelay.addresses.url}`);
+  if (node.qoe && c.qoe.dashboard) lines.push(`  QoE dashboard:  ${url}/qoe/  (admin key)`);
+  lines.push(`  Signaling:      ${url.replace(/^http/, 'ws')}/ws`);
+  lines.push(`  REST API:       ${url}/v1/openapi.json`);
+  lines.push(`  Metrics:        ${url}/metrics`);
+  return `\n${lines.join('\n')}\n\n`;
+}
+
 async function main(): Promise<void> {
   let config;
   try {
@@ -15,7 +34,7 @@ async function main(): Promise<void> {
   }
   const node = new SubsecNode(config);
   const url = await node.start();
-  process.stdout.write(`\nsubsec node ${config.node.id} is up.\n  Demo page:   ${url}/\n  Metrics:     ${url}/metrics\n  Signaling:   ${url.replace(/^http/, 'ws')}/ws\n\n`);
+  process.stdout.write(startBanner(node, url));
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {
