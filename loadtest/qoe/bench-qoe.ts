@@ -5,14 +5,13 @@
  * aggregation, metrics and alerts all run there; the mediasoup workers do no QoE work). Viewers
  * are real signaling sockets joined to `--rooms` rooms, each room holding a (media-less) video
  * producer so the streams are known; every viewer pings every 10 s like the SDK's heartbeat.
- * Phases of `--seconds` each: idle (sockets and heartbeats only), reporting (each viewer runs the
- * SDK's own QoeReporter with one WebRTC playback session fed once a second with plausible
- * figures, reporting every `--interval-ms`), idle again. The overhead is the reporting phase's
- * CPU minus the mean of the idle phases, scaled to 1,000 viewers; the bytes are the reportQoe
- * requests and replies as sent on the socket (JSON text), per viewer and minute.
+ * `--cycles` pairs of phases of `--seconds` each: idle (sockets and heartbeats only), then
+ * reporting (each viewer runs the SDK's own QoeReporter with one WebRTC playback session fed once
+ * a second with plausible figures, reporting every `--interval-ms`). The overhead is the median
+ * reporting phase's CPU minus the median idle phase's, scaled to 1,000 viewers; the bytes are the
+ * reportQoe requests and replies as sent on the socket (JSON text), per viewer and minute.
  *
- * Options: --url (default: start a node) --viewers 1000 --rooms 10 --interval-ms 5000 --seconds 30
- *          --warmup-seconds 8
+ * Options: --viewers 1000 --rooms 10 --interval-ms 5000 --seconds 30 --cycles 3 --warmup-seconds 5
  * Last line: {"qoeCpuPercentPer1000Viewers", "qoeBytesPerViewerMinute", ...}
  */
 import fs from 'node:fs';
@@ -100,7 +99,8 @@ async function main(): Promise<void> {
       rooms: { type: 'string', default: '10' },
       'interval-ms': { type: 'string', default: '5000' },
       seconds: { type: 'string', default: '30' },
-      'warmup-seconds': { type: 'string', default: '8' },
+      'warmup-seconds': { type: 'string', default: '5' },
+      cycles: { type: 'string', default: '3' },
     },
   });
   const viewers = Number(values.viewers);
@@ -108,7 +108,8 @@ async function main(): Promise<void> {
   const intervalMs = Number(values['interval-ms']);
   const seconds = Number(values.seconds);
   const warmup = Number(values['warmup-seconds']);
-  for (const [name, v, min] of [['viewers', viewers, 1], ['rooms', rooms, 1], ['interval-ms', intervalMs, 1000], ['seconds', seconds, 5], ['warmup-seconds', warmup, 0]] as const) {
+  const cycles = Number(values.cycles);
+  for (const [name, v, min] of [['viewers', viewers, 1], ['rooms', rooms, 1], ['interval-ms', intervalMs, 1000], ['seconds', seconds, 5], ['warmup-seconds', warmup, 0], ['cycles', cycles, 1]] as const) {
     if (!Number.isInteger(v) || v < min) throw new Error(`--${name} must be an integer ≥ ${min}`);
   }
   if (values.url) throw new Error('--url: this bench reads the node process\'s CPU from /proc, so it starts its own node');
@@ -140,36 +141,43 @@ async function main(): Promise<void> {
       all.push(v);
     });
 
-    const measure = async (label: string): Promise<number> => {
-      await new Promise((r) => setTimeout(r, warmup * 1000));
+    /** CPU percent of one core used by the node's main process over `seconds`. */
+    const cpuPercent = async (): Promise<number> => {
       const cpu0 = processCpuSeconds(node.pid);
       const t0 = performance.now();
       await new Promise((r) => setTimeout(r, seconds * 1000));
-      const percent = ((processCpuSeconds(node.pid) - cpu0) / ((performance.now() - t0) / 1000)) * 100;
-      process.stderr.write(`${label}: node main process ${percent.toFixed(2)} % CPU\n`);
-      return percent;
+      return ((processCpuSeconds(node.pid) - cpu0) / ((performance.now() - t0) / 1000)) * 100;
     };
-
-    const idle1 = await measure('idle');
+    const sleep = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
+    const idle: number[] = [];
+    const busy: number[] = [];
     const counters = { up: 0, down: 0, batches: 0, errors: 0 };
-    for (const v of all) v.startReporting(intervalMs, counters);
-    await new Promise((r) => setTimeout(r, warmup * 1000));
-    const before = { ...counters };
-    const tBytes0 = performance.now();
-    const cpu0 = processCpuSeconds(node.pid);
-    const t0 = performance.now();
-    await new Promise((r) => setTimeout(r, seconds * 1000));
-    const reporting = ((processCpuSeconds(node.pid) - cpu0) / ((performance.now() - t0) / 1000)) * 100;
-    process.stderr.write(`reporting: node main process ${reporting.toFixed(2)} % CPU\n`);
-    const minutes = (performance.now() - tBytes0) / 60_000;
-    const up = counters.up - before.up;
-    const down = counters.down - before.down;
-    const batches = counters.batches - before.batches;
-    const snapshot = (await (await fetch(`${node.url}/v1/qoe`, { headers: { authorization: `Bearer ${node.adminKey}` } })).json()) as { totals: { sessions: number; viewers: Record<string, number> }; streams: unknown[] };
-    for (const v of all) v.stopReporting();
-    const idle2 = await measure('idle again');
-
-    const baseline = (idle1 + idle2) / 2;
+    let up = 0;
+    let down = 0;
+    let batches = 0;
+    let minutes = 0;
+    let snapshot: { totals: { sessions: number }; streams: unknown[] } = { totals: { sessions: 0 }, streams: [] };
+    // Alternating phases, so a neighbour's load on the machine or a GC falls on both sides.
+    for (let cycle = 0; cycle < cycles; cycle++) {
+      await sleep(warmup);
+      idle.push(await cpuPercent());
+      process.stderr.write(`cycle ${cycle + 1}: idle ${idle.at(-1)!.toFixed(2)} % CPU`);
+      for (const v of all) v.startReporting(intervalMs, counters);
+      await sleep(warmup);
+      const before = { ...counters };
+      const t0 = performance.now();
+      busy.push(await cpuPercent());
+      minutes += (performance.now() - t0) / 60_000;
+      up += counters.up - before.up;
+      down += counters.down - before.down;
+      batches += counters.batches - before.batches;
+      snapshot = (await (await fetch(`${node.url}/v1/qoe`, { headers: { authorization: `Bearer ${node.adminKey}` } })).json()) as typeof snapshot;
+      process.stderr.write(`, reporting ${busy.at(-1)!.toFixed(2)} % CPU\n`);
+      for (const v of all) v.stopReporting();
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const baseline = median(idle);
+    const reporting = median(busy);
     const perViewers = 1000 / viewers;
     const result = {
       qoeCpuPercentPer1000Viewers: Math.round((reporting - baseline) * perViewers * 100) / 100,
@@ -184,6 +192,8 @@ async function main(): Promise<void> {
       streamsLabelled: snapshot.streams.length,
       idleCpuPercent: Math.round(baseline * 100) / 100,
       reportingCpuPercent: Math.round(reporting * 100) / 100,
+      idlePhases: idle.map((x) => Math.round(x * 100) / 100),
+      reportingPhases: busy.map((x) => Math.round(x * 100) / 100),
       seconds,
     };
     process.stderr.write(
@@ -192,6 +202,8 @@ async function main(): Promise<void> {
         `${result.reportsPerSecond} reports/s, ${result.sessionsCounted} sessions counted, ${counters.errors} errors\n`,
     );
     console.log(JSON.stringify(result));
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n${node.stderrTail.trim().split('\n').slice(-15).join('\n')}`);
   } finally {
     await Promise.all(all.map((v) => v.close().catch(() => undefined)));
     await Promise.all(publishers.map((p) => p.close().catch(() => undefined)));
