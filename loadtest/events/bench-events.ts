@@ -12,7 +12,8 @@
  *    under 1 s, and no socket was lost. The figure is the highest rate that held, every
  *    subscriber attached.
  *
- * Options: --url <node> --admin-key <key> (default: start a node) --subscribers 1000 --threads 2
+ * Options: --url <node> --admin-key <key> (default: start a node) --store memory|redis (the started
+ *          node's event store; redis starts a redis-server on a free port) --subscribers 1000 --threads 2
  *          --events 300 --rate 20 --start-rate 50 --max-rate 6400 --step-seconds 4 --payload-bytes 120
  * Last line: {"eventFanoutP50Ms", "eventFanoutP99Ms", "subscribers", "eventsPerSec", ...}
  */
@@ -22,6 +23,7 @@ import { Worker } from 'node:worker_threads';
 import WebSocket from 'ws';
 import { LatencyHistogram } from '../core/LatencyHistogram';
 import { LocalNode } from '../core/LocalNode';
+import { startEventsRedis, type EventsRedis } from '../../test/helpers/redisForEvents';
 
 const ROOM = 'bench-events';
 
@@ -120,18 +122,23 @@ async function main(): Promise<void> {
       'max-rate': { type: 'string', default: '6400' },
       'step-seconds': { type: 'string', default: '4' },
       'payload-bytes': { type: 'string', default: '120' },
+      store: { type: 'string', default: 'memory' },
     },
   });
+  if (values.store !== 'memory' && values.store !== 'redis') throw new Error('--store: memory or redis');
   const subscribers = Number(values.subscribers);
   const payload = JSON.stringify({ text: 'x'.repeat(Math.max(0, Number(values['payload-bytes']) - 11)) });
   const log = (m: string) => process.stderr.write(`bench:events: ${m}\n`);
   let node: LocalNode | undefined;
+  let redis: EventsRedis | undefined;
   let url = values.url;
   let adminKey = values['admin-key']!;
   if (!url) {
+    if (values.store === 'redis') redis = await startEventsRedis();
     node = await LocalNode.start({
       config: {
-        events: { rateLimit: { perSecond: 10_000, burst: 100_000 }, retention: { maxEvents: 100_000 } },
+        ...(redis ? { redis: { url: redis.url } } : {}),
+        events: { store: values.store, rateLimit: { perSecond: 10_000, burst: 100_000 }, retention: { maxEvents: 100_000 } },
         signaling: { maxRequestsPerSecond: 100_000 },
         hls: { enabled: false },
       },
@@ -200,7 +207,9 @@ async function main(): Promise<void> {
     const complete = await drain(sentTotal, maxSeq, 10_000);
     const { hist: latencyHist, lost: lostAfterLatency } = await collect();
     const latency = { p50: latencyHist.percentile(50), p99: latencyHist.percentile(99), max: latencyHist.percentile(100), samples: latencyHist.count };
-    log(`fan-out latency p50 ${latency.p50.toFixed(1)} ms, p99 ${latency.p99.toFixed(1)} ms, max ${latency.max.toFixed(1)} ms over ${latency.samples} deliveries${complete ? '' : ' (INCOMPLETE)'}; sockets lost ${lostAfterLatency}`);
+    const failedLatency = senders.reduce((n, s) => n + s.failed, 0);
+    const behind = (await states()).map((st) => st.lastSeqMin);
+    log(`fan-out latency p50 ${latency.p50.toFixed(1)} ms, p99 ${latency.p99.toFixed(1)} ms, max ${latency.max.toFixed(1)} ms over ${latency.samples} deliveries${complete ? '' : ` (INCOMPLETE: acked ${ackedAll()}/${sentTotal}, failed ${failedLatency}${failedLatency ? ` ${senders.find((x) => x.lastError)?.lastError}` : ''}, slowest subscriber at seq ${Math.min(...behind)} of ${maxSeq()})`}; sockets lost ${lostAfterLatency}`);
 
     // 2. Sustained rate, open loop, rising.
     const stepMs = Number(values['step-seconds']) * 1000;
@@ -251,7 +260,7 @@ async function main(): Promise<void> {
     }
     const summary = {
       bench: 'events',
-      path: 'signaling WebSocket fan-out, one room, memory store, loopback, node in its own process',
+      path: `signaling WebSocket fan-out, one room, ${values.url ? 'given node' : `${values.store} store`}, loopback, node in its own process`,
       subscribers: total,
       latencyEvents: events,
       latencyRatePerSec: rate,
@@ -272,6 +281,7 @@ async function main(): Promise<void> {
     for (const s of senders) s.close();
     await Promise.all(threads.map((t) => t.close()));
     await node?.close();
+    await redis?.stop();
   }
 }
 
