@@ -105,6 +105,9 @@ describe('auction app (Chromium)', () => {
     await ann.fill('#lot-duration', '5');
     await ann.click('#open-lot button');
     await waitFor(async () => (await text(bob, 'lot-name')) === 'Pocket watch', { what: 'second lot' });
+    expect(await bob.evaluate("document.getElementById('extended').hidden")).toBe(true);
+    // Bid inside the last 4 s (the anti-sniping window of this node).
+    await waitFor(() => bob.evaluate('window.subsecApp.lot().endsAt - window.subsecApp.client.clock.now() < 3000'), { what: 'anti-sniping window', timeoutMs: 10_000 });
     await bob.click('#bid-min');
     await waitFor(() => bob.evaluate("!document.getElementById('extended').hidden"), { what: 'extended badge' });
     await waitFor(async () => (await text(bob, 'result')).startsWith('Sold at the bell to you'), { what: 'sold', timeoutMs: 20_000 });

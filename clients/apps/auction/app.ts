@@ -131,6 +131,7 @@ function apply(event: RoomEvent): void {
     lots.set(lot.lotId, lot);
     current = lot;
     ui.result.hidden = true;
+    ui.extended.hidden = true;
   } else if (event.type === 'bid') {
     const lot = lots.get(p.lotId);
     if (!lot) return;
