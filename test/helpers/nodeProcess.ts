@@ -49,7 +49,8 @@ export async function spawnNode(config: ConfigInput, timeoutMs = 30_000): Promis
   const url = await waitFor(
     () => {
       if (child.exitCode !== null) throw new Error(`node exited with ${child.exitCode}: ${out.slice(-2000)}`);
-      return /Demo page:\s+(http:\/\/\S+?)\/\s/.exec(out)?.[1];
+      // The start banner always lists the metrics URL (the demo page only when http.demo is on).
+      return /Metrics:\s+(http:\/\/\S+?)\/metrics\s/.exec(out)?.[1];
     },
     { timeoutMs, what: 'node process start' },
   ).catch((err: Error) => {
