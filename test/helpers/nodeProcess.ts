@@ -25,7 +25,7 @@ export interface NodeProcess {
 }
 
 /** Spawns a node with `config` and resolves once it printed its URL (or rejects after `timeoutMs`). */
-export async function spawnNode(config: ConfigInput, timeoutMs = 30_000): Promise<NodeProcess> {
+export async function spawnNode(config: ConfigInput, timeoutMs = 60_000): Promise<NodeProcess> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'subsec-node-'));
   const file = path.join(dir, 'node.yaml');
   fs.writeFileSync(file, YAML.stringify(config));

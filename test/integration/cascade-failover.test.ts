@@ -66,7 +66,8 @@ function figure(name: string, values: Record<string, number>): void {
   process.stdout.write(`CASCADE_FIGURE ${JSON.stringify({ name, ...values })}\n`);
 }
 
-describe('cascade failover with node processes and a real Redis', () => {
+// Each test spawns node processes (tsx compiles the tree on a cold start): allow for a loaded 2-core box.
+describe('cascade failover with node processes and a real Redis', { timeout: 90_000 }, () => {
   beforeAll(async () => {
     redis = await startRedis();
     const common = { redis: { url: redis.url, keyPrefix: PREFIX }, cascade: TUNING, logLevel: 'warn' as const };
