@@ -101,7 +101,8 @@ describe('SRT ingest', () => {
       await waitFor(() => (node.rooms.get('srt1')?.producersOf('enc').length ?? 0) === 0, { what: 'feed gone', timeoutMs: 10_000 });
       await waitFor(() => peer.notifications.some((n) => n.notification === 'peerLeft'), { what: 'peerLeft' });
       expect(peer.notifications.filter((n) => n.notification === 'producerClosed')).toHaveLength(2);
-      expect(node.whep.sessions.size).toBe(0);
+      // The WHEP viewer's session ends with the stream (closed as its consumers go).
+      await waitFor(() => node.whep.sessions.size === 0, { what: 'WHEP session ended', timeoutMs: 10_000 });
 
       // It comes back under the same name.
       const before = peer.notifications.filter((n) => n.notification === 'newProducer').length;
