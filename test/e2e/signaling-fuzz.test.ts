@@ -305,11 +305,14 @@ describe('signaling fuzz', () => {
       if (node.signaling.socketCount === baseline.sockets && room.participants.length === baseline.participants) return true;
       throw new Error(`now ${node.signaling.socketCount} sockets, ${room.participants.length} participants`);
     }, { timeoutMs: 15_000, what: `sockets back to ${baseline.sockets} and participants to ${baseline.participants}` });
+    // A leak leaves more transports than before. Fewer is legitimate: a healthy client that
+    // reconnected under CPU starvation re-creates only the transports it uses (its frames are
+    // checked above).
     await waitFor(async () => {
       const now = await transportCount();
-      if (now === transportsBefore) return true;
+      if (now <= transportsBefore) return true;
       throw new Error(`now ${now}`);
-    }, { timeoutMs: 10_000, what: `router transports back to ${transportsBefore}` });
+    }, { timeoutMs: 10_000, what: `router transports back to at most ${transportsBefore}` });
     const end = await call<HealthyStats>(healthy, 'e2e.stats', 'video');
     await waitFor(async () => (await call<HealthyStats>(healthy, 'e2e.stats', 'video')).presented > end.presented + 10, {
       what: 'the healthy client decoding after the fuzz',
