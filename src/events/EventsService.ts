@@ -44,6 +44,7 @@ export class EventsService {
         client: createRedisClient(config.redis, `subsec:${config.node.id}:events`),
         subscriber: createRedisClient(config.redis, `subsec:${config.node.id}:events-sub`),
         keyPrefix: config.redis.keyPrefix,
+        connectTimeoutMs: config.redis.connectTimeoutMs,
         log: options.log.child('store'),
       });
       this.#store = this.#redis;

@@ -68,6 +68,8 @@ export interface RedisEventStoreOptions {
   /** Key prefix (the `redis.keyPrefix` of the config). */
   keyPrefix: string;
   log: Logger;
+  /** How long {@link RedisEventStore.start} waits for Redis (ms; default 10 000), like the coordinator. */
+  connectTimeoutMs?: number;
 }
 
 type RedisWithAppend = Redis & {
@@ -93,13 +95,21 @@ export class RedisEventStore implements EventStore {
   readonly #log: Logger;
   readonly #watchers = new Map<string, Set<StoreWatcher>>();
   #closed = false;
+  #quietErrors = false;
+  readonly #connectTimeoutMs: number;
 
   constructor(options: RedisEventStoreOptions) {
     this.#redis = options.client as RedisWithAppend;
     this.#sub = options.subscriber;
     this.#keys = new EventRedisKeys(options.keyPrefix);
     this.#log = options.log;
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
     this.#redis.defineCommand('subsecEventAppend', { numberOfKeys: 3, lua: APPEND_LUA });
+    // Without listeners ioredis reports every failed reconnect as an unhandled error event.
+    for (const c of [this.#redis, this.#sub]) c.on('error', (err: Error) => this.#onRedisError(err));
+    this.#redis.on('ready', () => {
+      this.#quietErrors = false;
+    });
     this.#sub.on('message', (channel: string, message: string) => this.#onMessage(channel, message));
     // Messages published while the subscriber was disconnected are gone: watchers re-read.
     this.#sub.on('ready', () => {
@@ -107,11 +117,34 @@ export class RedisEventStore implements EventStore {
     });
   }
 
-  /** Connects both connections when they were created lazily; rejects when Redis is unreachable. */
+  /**
+   * Connects both connections when they were created lazily, waiting up to `connectTimeoutMs`
+   * (a node started during a short Redis outage comes up once Redis does); rejects after that.
+   */
   async start(): Promise<void> {
-    for (const c of [this.#redis, this.#sub]) {
-      if (c.status === 'wait') await c.connect();
-    }
+    await Promise.all([this.#redis, this.#sub].map((c) => this.#waitReady(c)));
+  }
+
+  #waitReady(client: Redis): Promise<void> {
+    if (client.status === 'ready') return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        client.off('ready', onReady);
+        reject(new Error(`event store: no Redis connection within ${this.#connectTimeoutMs} ms`));
+      }, this.#connectTimeoutMs);
+      const onReady = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      client.once('ready', onReady);
+      if (client.status === 'wait') client.connect().catch(() => undefined);
+    });
+  }
+
+  #onRedisError(err: Error): void {
+    if (this.#quietErrors) return this.#log.debug('redis error', { error: err });
+    this.#quietErrors = true;
+    this.#log.warn('event store: redis error (further errors logged at debug until reconnected)', { error: err });
   }
 
   async append(request: AppendRequest): Promise<AppendResult> {
