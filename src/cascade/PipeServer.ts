@@ -163,6 +163,14 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
       if (this.#closed || room.closed) throw new SubsecError(ErrorCode.DRAINING, 'room closed while opening the pipe');
       this.#pipes.set(key, pipe);
       this.#follow(pipe);
+      // Producers added while the pipe was being set up (before #follow listened) are piped too.
+      const missed = room.producersOf(req.identity).filter(
+        (p) => !pipe.consumers.has(p.id) && !producers.includes(p) && belongs(room.getProducer(p.id)?.participant, relay, req.epoch),
+      );
+      for (const producer of missed) {
+        const p = await this.#consume(pipe, producer);
+        if (p) piped.push(p);
+      }
       this.emit('servedChanged', room.name, req.identity);
       this.#log.info('pipe opened to node', { room: room.name, identity: req.identity, downstream: from, epoch: req.epoch, producers: piped.length });
       const srtp = transport.srtpParameters;

@@ -14,6 +14,7 @@ import { QoeReporter } from './qoe/QoeReporter';
 import { RoomEvents, type SendEventOptions } from './RoomEvents';
 import { StreamPlayer, httpBaseOf, type WatchOptions } from './StreamPlayer';
 import { backoffDelay, sleep } from './backoff';
+import { NodeFailover } from './NodeFailover';
 import { DataChannels, type DataMessage, type DataPayload } from './DataChannels';
 import {
   InvalidStateError,
@@ -21,6 +22,7 @@ import {
   TimeoutError,
   isConnectionLoss,
   isPermanentFailure,
+  ServerError,
   toErrorEvent,
   toSubsecError,
   type SubsecErrorEvent,
@@ -91,13 +93,13 @@ const SIMULCAST_ENCODINGS: readonly RtpEncodingParameters[] = [
 const CLOSE_SETTLE_MS = 250;
 
 /** Connects to a node and joins the room named in `token`. See {@link SubsecClient.connect}. */
-export function connect(url: string, token: string, options?: ConnectOptions): Promise<SubsecClient> {
+export function connect(url: string | string[], token: string, options?: ConnectOptions): Promise<SubsecClient> {
   return SubsecClient.connect(url, token, options);
 }
 
 /** A connection to a room. Create with {@link connect}. */
 export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
-  readonly #url: string;
+  readonly #failover: NodeFailover;
   readonly #token: string;
   readonly #options: ResolvedOptions;
   readonly #closer = new AbortController();
@@ -127,9 +129,13 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
    * receive transport. Rejects with a {@link SubsecError} (e.g. UNAUTHENTICATED, CONNECTION_FAILED);
    * the first connection is not retried.
    */
-  static async connect(url: string, token: string, options: ConnectOptions = {}): Promise<SubsecClient> {
+  static async connect(url: string | string[], token: string, options: ConnectOptions = {}): Promise<SubsecClient> {
     if (typeof token !== 'string' || token.length === 0) throw new TypeError('token must be a non-empty string');
-    const client = new SubsecClient(toSignalingUrl(url), token, resolveOptions(options));
+    // A list of nodes: the first is connected to, the others are failover targets (options.nodes).
+    const [first, ...others] = Array.isArray(url) ? url : [url];
+    if (first === undefined) throw new TypeError('connect needs at least one node URL');
+    const resolved = resolveOptions({ ...options, nodes: [...others, ...(options.nodes ?? [])] });
+    const client = new SubsecClient(toSignalingUrl(first), token, resolved);
     const { signal } = options;
     if (signal?.aborted) throw new SubsecError('ABORTED', 'connect aborted');
     const onAbort = (): void => client.#closer.abort();
@@ -144,7 +150,7 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
 
   private constructor(url: string, token: string, options: ResolvedOptions) {
     super();
-    this.#url = url;
+    this.#failover = new NodeFailover(url, options.nodes, options.failoverWindowMs);
     this.#token = token;
     this.#options = options;
     globalThis.addEventListener?.('online', this.#onOnline);
@@ -181,7 +187,7 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
 
   /** The node's http(s) base URL (for LL-HLS and the SDK's lazily loaded parts). */
   get httpUrl(): string {
-    return httpBaseOf(this.#url);
+    return httpBaseOf(this.#failover.current);
   }
 
   /** The room joined. */
@@ -335,7 +341,7 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
   async #open(): Promise<void> {
     let session: Session;
     try {
-      session = await this.#openSession(this.#token);
+      session = await this.#openFollowingRedirects(this.#token);
     } catch (error) {
       this.#shutdown('connectFailed', undefined, false);
       throw toSubsecError(error, 'CONNECTION_FAILED');
@@ -349,10 +355,23 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
     this.#setState('connected');
   }
 
+  /** Opens a session, following up to 3 `REDIRECT` join errors to the node they name. */
+  async #openFollowingRedirects(token: string): Promise<Session> {
+    for (let hop = 0; ; hop++) {
+      try {
+        return await this.#openSession(token);
+      } catch (error) {
+        if (hop >= 3 || !(error instanceof ServerError) || error.code !== 'REDIRECT' || !error.redirect?.url) throw error;
+        this.#options.logger.warn?.(`[subsec] redirected to ${error.redirect.nodeId} (${error.redirect.url})`);
+        this.#failover.redirect(error.redirect.url);
+      }
+    }
+  }
+
   #openSession(token: string): Promise<Session> {
     const o = this.#options;
     return Session.open({
-      url: this.#url,
+      url: this.#failover.current,
       token,
       connectTimeoutMs: o.connectTimeoutMs,
       requestTimeoutMs: o.requestTimeoutMs,
@@ -447,7 +466,7 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
       let session: Session;
       try {
         const token = this.#options.getToken ? await this.#options.getToken() : this.#token;
-        session = await this.#openSession(token);
+        session = await this.#openFollowingRedirects(token);
       } catch (e) {
         if (this.#isClosed) return;
         const error = toSubsecError(e, 'CONNECTION_FAILED');
@@ -456,6 +475,8 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
           return;
         }
         reason = error.message;
+        // Try the next node of `nodes` (if any) on the next attempt.
+        this.#failover.failed();
         this.#options.logger.warn?.(`[subsec] reconnect attempt ${attempt} failed:`, error.message);
         continue;
       }
@@ -695,6 +716,14 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
       case 'roomEvent':
         this.events._receive(session, event.data);
         return;
+      case 'originLost':
+        // The publisher's node died: its subscriptions wait for the source on another node.
+        this.#failover.originLost(event.data.identity);
+        return;
+      case 'redirect':
+        this.#failover.redirect(event.data.url);
+        this.#onLost(session, `redirected to ${event.data.nodeId} (${event.data.reason})`, new SubsecError('REDIRECT', 'redirected'));
+        return;
     }
   }
 
@@ -718,9 +747,30 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
     if (!info) return;
     this.#producers.delete(producerId);
     for (const s of [...this.#subscriptions]) {
-      if (s.producerId === producerId) this.#closeSoon(this.#session, s);
+      if (s.producerId !== producerId) continue;
+      if (this.#session && this.#failover.isAwaited(info.identity)) this.#awaitSource(this.#session, s);
+      else this.#closeSoon(this.#session, s);
     }
     this.emit('producerRemoved', info);
+  }
+
+  /**
+   * The source of `subscription` closed because its origin node died: re-bind it at once when the
+   * republished source is already here, else keep it pending (unlinked) so that {@link #addProducer}
+   * re-binds it, closing it with 'producerGone' after `failoverWindowMs`.
+   */
+  #awaitSource(session: Session, subscription: Subscription): void {
+    const again = this.#findSource(subscription, new Set());
+    subscription._detach(session);
+    if (again) {
+      void this.#linkSubscription(session, subscription, again);
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.#closeTimers.delete(timer);
+      if (session === this.#session && !subscription._isLinked) subscription._close('producerGone', false);
+    }, this.#failover.windowMs);
+    this.#closeTimers.add(timer);
   }
 
   /**
@@ -731,9 +781,16 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
    */
   #closeSoon(session: Session | undefined, subscription: Subscription | undefined): void {
     if (!subscription || !session) return;
+    const producerId = subscription.producerId;
     const timer = setTimeout(() => {
       this.#closeTimers.delete(timer);
-      if (session === this.#session) subscription._close('producerClosed', false);
+      if (session !== this.#session || subscription.producerId !== producerId) return;
+      // The publisher moved to another node (it is back in the room as a new peer), or its origin
+      // node died (originLost): re-bind now or wait for the source to reappear.
+      const rejoined = [...this.#peers.values()].some((p) => p.identity === subscription.identity && p.peerId !== subscription.peerId);
+      if (rejoined || this.#failover.isAwaited(subscription.identity)) {
+        this.#awaitSource(session, subscription);
+      } else subscription._close('producerClosed', false);
     }, CLOSE_SETTLE_MS);
     this.#closeTimers.add(timer);
   }

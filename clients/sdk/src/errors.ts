@@ -84,9 +84,13 @@ export class SubsecError extends Error {
 
 /** The node answered a request with an error. */
 export class ServerError extends SubsecError {
+  /** With `REDIRECT`: the node to use instead. */
+  readonly redirect?: { nodeId: string; url: string };
+
   constructor(error: WireError, method: string) {
     super(error.code, `${method}: ${error.message}`);
     this.name = 'ServerError';
+    if (error.redirect) this.redirect = { ...error.redirect };
   }
 }
 

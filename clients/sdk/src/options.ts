@@ -45,6 +45,17 @@ export interface ConnectOptions {
    * before closing with reason 'producerGone', in ms (default 15 000).
    */
   resubscribeGraceMs?: number;
+  /**
+   * Other nodes of the cluster (base URLs): when the connected node is unreachable, reconnection
+   * attempts move on through this list (the connect URL first). Default none.
+   */
+  nodes?: string[];
+  /**
+   * After `originLost` (the publisher's node died), how long a subscription to that publisher's
+   * source waits for it to reappear on another node before closing with 'producerGone', in ms
+   * (default 15 000).
+   */
+  failoverWindowMs?: number;
   /** Consume other peers' data producers automatically and emit `'data'` (default true). */
   autoConsumeData?: boolean;
   /** Label of the data producer used by `sendData()` (default 'chat'). */
@@ -108,6 +119,8 @@ export function resolveOptions(options: ConnectOptions = {}): ResolvedOptions {
     operationTimeoutMs: positive('operationTimeoutMs', options.operationTimeoutMs, 30_000),
     heartbeatIntervalMs: positive('heartbeatIntervalMs', options.heartbeatIntervalMs, 10_000, true),
     resubscribeGraceMs: positive('resubscribeGraceMs', options.resubscribeGraceMs, 15_000, true),
+    failoverWindowMs: positive('failoverWindowMs', options.failoverWindowMs, 15_000, true),
+    nodes: [...(options.nodes ?? [])],
     autoConsumeData: options.autoConsumeData ?? true,
     dataLabel: options.dataLabel ?? 'chat',
     logger: options.logger ?? {},
