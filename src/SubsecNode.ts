@@ -139,7 +139,12 @@ export class SubsecNode {
       events: this.events?.log,
       qoe: this.qoe,
     });
-    const webrtcHttp = { rooms: this.rooms, tokens: this.tokens, rtcSettings: this.rtcSettings, metrics: this.metrics, isDraining: () => this.#draining };
+    const turn = this.turn;
+    const webrtcHttp = {
+      rooms: this.rooms, tokens: this.tokens, rtcSettings: this.rtcSettings, metrics: this.metrics, isDraining: () => this.#draining,
+      // One Link per TURN/STUN URL, with a fresh time-limited credential for the token's identity.
+      iceServersFor: turn ? (identity: string) => turn.iceServers(identity).flatMap((s) => s.urls.map((urls) => ({ urls, username: s.username, credential: s.credential }))) : undefined,
+    };
     this.whip = new WhipEndpoint({ ...webrtcHttp, config: config.whip, log: this.log.child('whip') });
     this.whep = new WhepEndpoint({ ...webrtcHttp, pool: this.pool, config: config.whep, log: this.log.child('whep') });
     this.moqRelay = config.moq.enabled ? new RelayServer({ config: config.moq.relay, tokens: this.tokens, name: config.node.id, log: this.log.child('moq'), directory: this.cascade.relayDirectory(config.moq.relay.upstreams) }) : undefined;

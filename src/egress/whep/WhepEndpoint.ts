@@ -20,7 +20,7 @@ import type { RoomManager } from '../../sfu/RoomManager';
 import type { RtcTransportSettings } from '../../sfu/transports';
 import type { SfuMetrics } from '../../metrics/SfuMetrics';
 import type { Config } from '../../config/schema';
-import { authorize, checkName, contentType, handleIcePatch, iceServerLinks, MAX_PATCH_BYTES, MAX_SDP_BYTES, sdpBody, unsupportedPatch } from '../../sdp/whipHttp';
+import { authorize, checkName, contentType, handleIcePatch, iceServerLinks, type IceServer, MAX_PATCH_BYTES, MAX_SDP_BYTES, sdpBody, unsupportedPatch } from '../../sdp/whipHttp';
 import type { WorkerPool } from '../../sfu/WorkerPool';
 import { parseSdp } from '../../sdp/SessionDescription';
 import { WhepSession, type LayerPreference } from './WhepSession';
@@ -36,6 +36,8 @@ export interface WhepEndpointDeps {
   metrics: SfuMetrics;
   config: Config['whep'];
   log: Logger;
+  /** Time-limited TURN credentials for a token identity, sent as extra `Link` headers (RFC 9725 §4.4). */
+  iceServersFor?: (identity: string) => IceServer[];
   /** True while the node drains: new sessions get 503. */
   isDraining?: () => boolean;
 }
@@ -123,7 +125,7 @@ export class WhepEndpoint {
         location: `/whep/${encodeURIComponent(roomName)}/${encodeURIComponent(stream)}/${session.id}`,
         etag: session.etag,
         'accept-patch': 'application/trickle-ice-sdpfrag, application/json',
-        ...(deps.config.iceServers.length > 0 ? { link: iceServerLinks(deps.config.iceServers) } : {}),
+        ...linkHeader([...deps.config.iceServers, ...(deps.iceServersFor?.(token.identity) ?? [])]),
       },
       body: answer,
     };
@@ -166,4 +168,9 @@ function parseLayers(text: string): LayerPreference {
   const parsed = layerSchema.safeParse(value);
   if (!parsed.success) throw new BadRequestError('layer preference must be {"spatialLayer": 0-3, "temporalLayer"?: 0-3}');
   return parsed.data;
+}
+
+/** `Link` headers for ICE servers, or none. */
+function linkHeader(servers: IceServer[]): { link?: string[] } {
+  return servers.length > 0 ? { link: iceServerLinks(servers) } : {};
 }

@@ -18,7 +18,7 @@ import type { RoomManager } from '../../sfu/RoomManager';
 import type { RtcTransportSettings } from '../../sfu/transports';
 import type { SfuMetrics } from '../../metrics/SfuMetrics';
 import type { Config } from '../../config/schema';
-import { authorize, checkName, contentType, handleIcePatch, iceServerLinks, MAX_PATCH_BYTES, MAX_SDP_BYTES, sdpBody, unsupportedPatch } from '../../sdp/whipHttp';
+import { authorize, checkName, contentType, handleIcePatch, iceServerLinks, type IceServer, MAX_PATCH_BYTES, MAX_SDP_BYTES, sdpBody, unsupportedPatch } from '../../sdp/whipHttp';
 import { parseSdp } from '../../sdp/SessionDescription';
 import { WhipSession } from './WhipSession';
 
@@ -30,6 +30,8 @@ export interface WhipEndpointDeps {
   metrics: SfuMetrics;
   config: Config['whip'];
   log: Logger;
+  /** Time-limited TURN credentials for a token identity, sent as extra `Link` headers (RFC 9725 §4.4). */
+  iceServersFor?: (identity: string) => IceServer[];
   /** True while the node drains: new publications get 503. */
   isDraining?: () => boolean;
 }
@@ -113,7 +115,7 @@ export class WhipEndpoint {
           location,
           etag: session.etag,
           'accept-patch': 'application/trickle-ice-sdpfrag',
-          ...(deps.config.iceServers.length > 0 ? { link: iceServerLinks(deps.config.iceServers) } : {}),
+          ...linkHeader([...deps.config.iceServers, ...(deps.iceServersFor?.(token.identity) ?? [])]),
         },
         body: answer,
       };
@@ -140,4 +142,9 @@ export class WhipEndpoint {
       }
     };
   }
+}
+
+/** `Link` headers for ICE servers, or none. */
+function linkHeader(servers: IceServer[]): { link?: string[] } {
+  return servers.length > 0 ? { link: iceServerLinks(servers) } : {};
 }
