@@ -104,6 +104,8 @@ export class SubsecNode {
     );
     this.rooms = new RoomManager(this.pool, { consumersPerRouter: config.sfu.consumersPerRouter }, this.log.child('rooms'));
     this.cascade = new Cascade({ config, rooms: this.rooms, pool: this.pool, log: this.log.child('cascade') });
+    this.cascade.coordinator.on('nodeUp', (n) => this.webhooks.emit({ type: 'node.joined', data: { nodeId: n.id, region: n.region } }));
+    this.cascade.coordinator.on('nodeDown', (id) => this.webhooks.emit({ type: 'node.left', data: { nodeId: id } }));
     this.metrics = new SfuMetrics(this.pool, config.node.id);
     // Both observe workers from their creation on, so they must exist before pool.start().
     this.#consumers = new ConsumerIndex(this.pool);

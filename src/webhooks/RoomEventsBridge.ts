@@ -72,11 +72,18 @@ function watchRoom(room: Room, webhooks: WebhookEmitter, reasonOf: (participantI
       room: name,
       data: { participantId: p.id, identity: p.identity, kind: p.kind, ...(p.displayName ? { displayName: p.displayName } : {}) },
     });
+    // WHIP and SRT contributions are ingests: operators hook encoders' comings and goings.
+    if (p.kind === 'whip' || p.kind === 'srt') {
+      webhooks.emit({ type: 'ingest.started', room: name, data: { ingestId: p.id, protocol: p.kind, identity: p.identity } });
+    }
   });
   room.on('participantLeft', (p) => {
     const reason = reasonOf(p.id);
     if (!participants.delete(p.id)) return;
     webhooks.emit({ type: 'participant.left', room: name, data: { participantId: p.id, identity: p.identity, kind: p.kind, ...(reason ? { reason } : {}) } });
+    if (p.kind === 'whip' || p.kind === 'srt') {
+      webhooks.emit({ type: 'ingest.ended', room: name, data: { ingestId: p.id, protocol: p.kind, identity: p.identity, ...(reason ? { reason } : {}) } });
+    }
   });
   room.on('producerAdded', (producer, participant) => {
     tracks.set(producer.id, { producer, participant });

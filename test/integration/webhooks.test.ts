@@ -13,6 +13,8 @@ import { verifyWebhookSignature } from '../../src/webhooks/signature';
 import { startNode } from '../helpers/startNode';
 import { SignalingTestClient } from '../helpers/SignalingTestClient';
 import { waitFor } from '../helpers/waitFor';
+import { fakeOffer, postSdp, tokenFor } from '../helpers/whipWhep';
+import { startRedis } from '../helpers/redisServer';
 
 const SECRET = 'webhook-test-secret-0123456789';
 const ADMIN = 'subsec-dev-admin-key';
@@ -241,5 +243,29 @@ describe('webhooks', () => {
     const t0 = performance.now();
     await node.close();
     expect(performance.now() - t0).toBeLessThan(2_000);
+  });
+
+  it('reports a WHIP contribution as ingest.started and ingest.ended', async () => {
+    const { node, receiver } = await setup({});
+    const token = tokenFor(node, { room: 'ingest-hooks', identity: 'encoder-1', canPublish: true });
+    const res = await postSdp(`${node.url}/whip/ingest-hooks/encoder-1`, fakeOffer(), token);
+    expect(res.status).toBe(201);
+    const started = await waitFor(() => receiver.delivered('ingest-hooks').find((e) => e.type === 'ingest.started'), { what: 'ingest.started' });
+    expect(started.data).toMatchObject({ protocol: 'whip', identity: 'encoder-1' });
+    await fetch(`${node.url}${res.headers.get('location')}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
+    const ended = await waitFor(() => receiver.delivered('ingest-hooks').find((e) => e.type === 'ingest.ended'), { what: 'ingest.ended' });
+    expect(ended.data).toMatchObject({ protocol: 'whip', identity: 'encoder-1', ingestId: started.data.ingestId });
+  });
+
+  it('reports cascade nodes joining and leaving as node.joined and node.left', async () => {
+    const redis = await startRedis();
+    cleanups.push(() => redis.stop());
+    const cascade = { redis: { url: redis.url, keyPrefix: 'wh-nodes:' }, cascade: { coordinator: 'redis' as const } };
+    const { receiver } = await setup({}, { node: { id: 'hooked' }, ...cascade });
+    const other = await startNode({ node: { id: 'newcomer' }, ...cascade });
+    const joined = await waitFor(() => receiver.delivered().find((e) => e.type === 'node.joined' && e.data.nodeId === 'newcomer'), { what: 'node.joined' });
+    expect(joined.data).toMatchObject({ nodeId: 'newcomer' });
+    await other.close();
+    await waitFor(() => receiver.delivered().find((e) => e.type === 'node.left' && e.data.nodeId === 'newcomer'), { what: 'node.left', timeoutMs: 10_000 });
   });
 });
