@@ -152,7 +152,15 @@ export class SubsecNode {
     this.moqRelay = config.moq.enabled ? new RelayServer({ config: config.moq.relay, tokens: this.tokens, name: config.node.id, log: this.log.child('moq'), directory: this.cascade.relayDirectory(config.moq.relay.upstreams) }) : undefined;
     if (this.moqRelay) registerMoqMetrics(this.metrics.registry, this.moqRelay.stats);
     this.hls = config.hls.enabled ? new HlsService({ rooms: this.rooms, config: config.hls, registry: this.metrics.registry, outputs: this.outputs, log: this.log.child('hls'), ...(this.events && config.events.hlsDateRanges ? { dateRanges: this.events.timeline } : {}) }) : undefined;
-    if (this.hls) this.recorder = Recorder.forService(this.hls, config.hls.recording, this.log.child('recorder'));
+    if (this.hls) {
+      this.recorder = Recorder.forService(this.hls, config.hls.recording, this.log.child('recorder'), (info) =>
+        this.webhooks.emit({
+          type: 'recording.finished',
+          room: info.room,
+          data: { recordingId: info.id, identity: info.identity, state: info.state, durationMs: (info.endedAt ?? Date.now()) - info.startedAt, ...(info.location ? { location: info.location } : {}) },
+        }),
+      );
+    }
   }
 
   /** The base URL of the HTTP server (after start). */

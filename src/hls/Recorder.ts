@@ -24,6 +24,8 @@ export interface RecorderOptions {
   log: Logger;
   /** Recordings kept in `list()` after they finish. */
   keepFinished?: number;
+  /** Called once per recording when its VOD playlists are written (the node sends a webhook). */
+  onFinished?: (info: RecordingInfo) => void;
 }
 
 interface Track {
@@ -67,10 +69,11 @@ export class Recorder implements RecordingController {
   readonly #keep: number;
   readonly #active = new Map<string, Recording>();
   readonly #finished: RecordingInfo[] = [];
+  readonly #onFinished: ((info: RecordingInfo) => void) | undefined;
 
   /** The node's recorder: records every packaged stream when `recording.enabled`, else on request. */
-  static forService(service: HlsService, recording: Config['hls']['recording'], log: Logger): Recorder {
-    const recorder = new Recorder({ service, dir: recording.dir, log });
+  static forService(service: HlsService, recording: Config['hls']['recording'], log: Logger, onFinished?: (info: RecordingInfo) => void): Recorder {
+    const recorder = new Recorder({ service, dir: recording.dir, log, onFinished });
     if (recording.enabled) service.onStreamStarted((stream) => recorder.record(stream));
     return recorder;
   }
@@ -80,6 +83,7 @@ export class Recorder implements RecordingController {
     this.#dir = path.resolve(options.dir);
     this.#log = options.log;
     this.#keep = options.keepFinished ?? 100;
+    this.#onFinished = options.onFinished;
   }
 
   /** Starts recording a stream (starting its packaging when needed). */
@@ -168,6 +172,7 @@ export class Recorder implements RecordingController {
     this.#finished.unshift(info);
     this.#finished.length = Math.min(this.#finished.length, this.#keep);
     this.#log.info('recording finished', { id: info.id, state: info.state, segments: recording.tracks[0]?.segments.length ?? 0 });
+    this.#onFinished?.({ ...info });
     return { ...info };
   }
 }

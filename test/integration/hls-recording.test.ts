@@ -1,5 +1,7 @@
 /** Recording of a packaged LL-HLS stream through the admin API, ending in a VOD playlist on disk. */
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,16 +12,34 @@ import { startNode } from '../helpers/startNode';
 import { waitFor } from '../helpers/waitFor';
 
 let node: SubsecNode;
+/** A real webhook receiver: the event types it was sent. */
+const hooks: Array<{ type: string; data: Record<string, unknown> }> = [];
+const receiver = http.createServer((req, res) => {
+  let body = '';
+  req.on('data', (c) => (body += c));
+  req.on('end', () => {
+    hooks.push(JSON.parse(body));
+    res.writeHead(204).end();
+  });
+});
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'subsec-rec-'));
 const admin = { authorization: 'Bearer subsec-dev-admin-key', 'content-type': 'application/json' };
 
 beforeAll(async () => {
-  node = await startNode({ synthetic: { enabled: true, room: 'hlsrec' }, hls: { segmentTargetMs: 1000, recording: { dir } } });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+  const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+  node = await startNode({
+    synthetic: { enabled: true, room: 'hlsrec' },
+    hls: { segmentTargetMs: 1000, recording: { dir } },
+    webhooks: { endpoints: [{ url: hookUrl }], secret: 'a-webhook-secret-for-tests' },
+  });
   await waitFor(() => node.rooms.get('hlsrec')?.producersOf('synthetic').some((p) => p.kind === 'video'), { timeoutMs: 20_000, what: 'synthetic video' });
 }, 60_000);
 
 afterAll(async () => {
   await node?.close();
+  receiver.closeAllConnections();
+  receiver.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -38,6 +58,8 @@ describe('LL-HLS recording', () => {
     expect(((await stopped.json()) as { state: string }).state).toBe('finished');
     const list = (await (await fetch(`${node.url}/v1/recordings`, { headers: admin })).json()) as { recordings: Array<{ id: string; state: string }> };
     expect(list.recordings.find((r) => r.id === rec.id)?.state).toBe('finished');
+    const hook = await waitFor(() => hooks.find((h) => h.type === 'recording.finished'), { what: 'recording.finished webhook' });
+    expect(hook.data).toMatchObject({ recordingId: rec.id, identity: 'synthetic', state: 'finished' });
 
     const root = path.join(dir, 'hlsrec', 'synthetic');
     const [runDir] = fs.readdirSync(root);
