@@ -144,8 +144,8 @@ export class SubsecNode {
     const turn = this.turn;
     const webrtcHttp = {
       rooms: this.rooms, tokens: this.tokens, rtcSettings: this.rtcSettings, metrics: this.metrics, isDraining: () => this.#draining,
-      // One Link per TURN/STUN URL, with a fresh time-limited credential for the token's identity.
-      iceServersFor: turn ? (identity: string) => turn.iceServers(identity).flatMap((s) => s.urls.map((urls) => ({ urls, username: s.username, credential: s.credential }))) : undefined,
+      // A fresh time-limited TURN credential for the token's identity, per request.
+      iceServersFor: turn ? (identity: string) => turn.iceServers(identity) : undefined,
     };
     this.whip = new WhipEndpoint({ ...webrtcHttp, config: config.whip, log: this.log.child('whip') });
     this.whep = new WhepEndpoint({ ...webrtcHttp, pool: this.pool, config: config.whep, log: this.log.child('whep') });

@@ -9,6 +9,7 @@ import type { HttpRequest, HttpResponse } from '../http/HttpServer';
 import { errorResponse } from '../http/HttpServer';
 import { grantsRoom, type TokenService, type VerifiedToken } from '../auth/tokens';
 import { parseIceFragment, writeIceFragment } from './writeAnswer';
+import { iceServerLinks as turnLinks } from '../turn/TurnCredentials';
 import type { types } from 'mediasoup';
 
 /** Largest SDP offer accepted (bytes). */
@@ -50,20 +51,21 @@ export function sdpBody(req: HttpRequest): string {
   return text;
 }
 
-/** An ICE server advertised to clients. */
+/** An ICE server advertised to clients: one URL (config) or several (TURN credentials). */
 export interface IceServer {
-  urls: string;
+  urls: string | string[];
   username?: string;
   credential?: string;
 }
 
-/** `Link` header values for the ICE servers (RFC 9725 section 4.4). */
+/** `Link` header values for the ICE servers (RFC 9725 section 4.4), one per URL. */
 export function iceServerLinks(servers: IceServer[]): string[] {
-  return servers.map((s) => {
-    let link = `<${s.urls}>; rel="ice-server"`;
-    if (s.username !== undefined) link += `; username="${s.username}"; credential="${s.credential ?? ''}"; credential-type="password"`;
-    return link;
-  });
+  return turnLinks(servers.map((s) => ({ ...s, urls: Array.isArray(s.urls) ? s.urls : [s.urls] })));
+}
+
+/** The `link` header entry for a response's ICE servers, or nothing when there are none. */
+export function linkHeader(servers: IceServer[]): { link?: string[] } {
+  return servers.length > 0 ? { link: iceServerLinks(servers) } : {};
 }
 
 /** What an ICE PATCH needs from a session. */

@@ -1,5 +1,5 @@
 /** Starts an in-process node on a free port with test-friendly overrides. */
-import { parseConfig } from '../../src/config/loadConfig';
+import { deepMerge, parseConfig } from '../../src/config/loadConfig';
 import type { ConfigInput } from '../../src/config/schema';
 import { SubsecNode } from '../../src/SubsecNode';
 
@@ -12,7 +12,7 @@ export async function startNode(overrides: ConfigInput = {}): Promise<SubsecNode
     synthetic: { enabled: false },
     logLevel: 'warn',
   };
-  const merged = merge(base as Record<string, unknown>, overrides as Record<string, unknown>);
+  const merged = deepMerge(base as Record<string, unknown>, overrides as Record<string, unknown>);
   const node = new SubsecNode(parseConfig(merged));
   try {
     await node.start();
@@ -23,13 +23,3 @@ export async function startNode(overrides: ConfigInput = {}): Promise<SubsecNode
   return node;
 }
 
-function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
-  const out = { ...a };
-  for (const [k, v] of Object.entries(b)) {
-    const cur = out[k];
-    out[k] = v && typeof v === 'object' && !Array.isArray(v) && cur && typeof cur === 'object' && !Array.isArray(cur)
-      ? merge(cur as Record<string, unknown>, v as Record<string, unknown>)
-      : v;
-  }
-  return out;
-}

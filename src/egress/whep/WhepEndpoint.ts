@@ -20,7 +20,7 @@ import type { RoomManager } from '../../sfu/RoomManager';
 import type { RtcTransportSettings } from '../../sfu/transports';
 import type { SfuMetrics } from '../../metrics/SfuMetrics';
 import type { Config } from '../../config/schema';
-import { authorize, checkName, contentType, handleIcePatch, iceServerLinks, type IceServer, MAX_PATCH_BYTES, MAX_SDP_BYTES, sdpBody, unsupportedPatch } from '../../sdp/whipHttp';
+import { authorize, checkName, contentType, handleIcePatch, linkHeader, type IceServer, MAX_PATCH_BYTES, MAX_SDP_BYTES, sdpBody, unsupportedPatch } from '../../sdp/whipHttp';
 import type { WorkerPool } from '../../sfu/WorkerPool';
 import { parseSdp } from '../../sdp/SessionDescription';
 import { WhepSession, type LayerPreference } from './WhepSession';
@@ -168,9 +168,4 @@ function parseLayers(text: string): LayerPreference {
   const parsed = layerSchema.safeParse(value);
   if (!parsed.success) throw new BadRequestError('layer preference must be {"spatialLayer": 0-3, "temporalLayer"?: 0-3}');
   return parsed.data;
-}
-
-/** `Link` headers for ICE servers, or none. */
-function linkHeader(servers: IceServer[]): { link?: string[] } {
-  return servers.length > 0 ? { link: iceServerLinks(servers) } : {};
 }
