@@ -7,7 +7,6 @@
  * Every internal async task is caught: failures surface as `'error'` events or as the rejection of
  * the call the app made, never as unhandled rejections.
  */
-import type { RtpCodecCapability, RtpEncodingParameters } from 'mediasoup-client/types';
 import type { PeerInfo, ProducerInfo, RoomEvent } from '../../../src/protocol/signaling';
 import { ClockSync } from './ClockSync';
 import { QoeReporter } from './qoe/QoeReporter';
@@ -28,7 +27,8 @@ import {
   type SubsecErrorEvent,
 } from './errors';
 import { resolveOptions, type ConnectOptions, type ResolvedOptions } from './options';
-import { Publication, type PublishOptions, type PublishedTrack } from './Publication';
+import { Publication, type PublishOptions } from './Publication';
+import { produceTrack } from './produceTrack';
 import { Session, type JoinData } from './Session';
 import type { NotificationEvent } from './SignalingChannel';
 import { Subscription, sourceKey, type SubscribeOptions } from './Subscription';
@@ -78,16 +78,6 @@ export interface PingResult {
 
 /** Target of {@link SubsecClient.subscribe}: a producer id, or every current producer of a peer. */
 export type SubscribeTarget = string | { peerId: string };
-
-/**
- * Simulcast layers r0/r1/r2 at ¼, ½ and full resolution. The bitrates suit up to 720p; Chrome
- * drops the layers a small capture cannot fill.
- */
-const SIMULCAST_ENCODINGS: readonly RtpEncodingParameters[] = [
-  { rid: 'r0', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
-  { rid: 'r1', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
-  { rid: 'r2', scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
-];
 
 /** How long a subscription whose producer closed waits for a possible reconnect before closing (ms). */
 const CLOSE_SETTLE_MS = 250;
@@ -542,59 +532,10 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
 
   async #producePublication(session: Session, publication: Publication): Promise<void> {
     await Promise.all(
-      publication._entries.map((entry) => (entry.producer ? undefined : this.#produceTrack(session, publication, entry))),
+      publication._entries.map((entry) => (entry.producer ? undefined : produceTrack(session, publication, entry))),
     );
     if (publication.closed || session !== this.#session) return;
     publication._linked();
-  }
-
-  async #produceTrack(session: Session, publication: Publication, entry: PublishedTrack): Promise<void> {
-    if (entry.track.readyState === 'ended') {
-      throw new SubsecError('MEDIA_ERROR', `the ${entry.kind} track has ended`, { type: 'media' });
-    }
-    const { options } = publication;
-    const video = entry.kind === 'video';
-    const producer = await session.produce({
-      track: entry.track,
-      // The tracks belong to the app and must survive transport closes on reconnection.
-      stopTracks: false,
-      appData: { ...publication.appData },
-      ...(video
-        ? {
-            ...((options.simulcast ?? true)
-              ? {
-                  encodings: SIMULCAST_ENCODINGS.map((e) =>
-                    options.codec === 'H264' ? { ...e } : { ...e, scalabilityMode: 'L1T3' },
-                  ),
-                }
-              : {}),
-            ...(options.codec ? { codec: this.#codec(session, options.codec) } : {}),
-            codecOptions: { videoGoogleStartBitrate: 1000 },
-          }
-        : { codecOptions: { opusStereo: false, opusDtx: true, opusFec: true } }),
-    });
-    if (publication.closed || session.closed) {
-      producer.close();
-      session.request('closeProducer', { producerId: producer.id }).catch(() => undefined);
-      if (session.closed) throw new SubsecError('CONNECTION_LOST', 'connection lost while publishing');
-      return;
-    }
-    publication._attach(entry, session, producer);
-    if (entry.paused) {
-      producer.pause();
-      await session.request('pauseProducer', { producerId: producer.id });
-    }
-  }
-
-  #codec(session: Session, name: 'VP8' | 'H264'): RtpCodecCapability {
-    const mimeType = `video/${name}`.toLowerCase();
-    const candidates = (session.device.sendRtpCapabilities.codecs ?? []).filter(
-      (c) => c.mimeType.toLowerCase() === mimeType,
-    );
-    const codec =
-      candidates.find((c) => c.parameters?.['packetization-mode'] === 1) ?? candidates[0];
-    if (!codec) throw new SubsecError('UNSUPPORTED_MEDIA', `${name} is not supported by both browser and node`);
-    return codec;
   }
 
   #subscriptionOf(producerId: string): Subscription | undefined {
