@@ -7,6 +7,7 @@
  *   demo.js         the demo page's script (SDK included)
  *   apps/*.js       the watch-party and auction apps (clients/apps/<name>/app.ts, SDK included)
  *   vendor/hls.mjs  hls.js, loaded by the SDK only when it falls back to LL-HLS (dynamic import)
+ *   vendor/moq-net.mjs  @moq/net (moq-lite client), loaded by the SDK only when it plays MoQ
  *
  * Usage: node scripts/build-sdk.mjs [--dev]   (--dev: unminified)
  * Also importable: `import { buildSdk } from './scripts/build-sdk.mjs'; await buildSdk();`
@@ -91,6 +92,14 @@ export async function buildSdk({ outdir = path.join(root, 'clients/dist'), minif
         build({ ...common, entryPoints: [`clients/apps/${app}/app.ts`], format: 'esm', outfile: path.join(outdir, 'apps', `${app}.js`) }),
       ),
   ]);
+  // @moq/net stays out of the SDK bundle too: the MoQ player imports it from here when needed
+  // (it brings its own zod, hence outside the check below).
+  const moqNet = await build({
+    ...common,
+    stdin: { contents: "export * from '@moq/net';", resolveDir: root, sourcefile: 'moq-net.mjs' },
+    format: 'esm',
+    outfile: path.join(outdir, 'vendor', 'moq-net.mjs'),
+  });
   // hls.js stays out of the SDK bundle: the LL-HLS fallback imports it from here when needed.
   const require = createRequire(path.join(root, 'package.json'));
   mkdirSync(path.join(outdir, 'vendor'), { recursive: true });
@@ -101,7 +110,7 @@ export async function buildSdk({ outdir = path.join(root, 'clients/dist'), minif
       throw new Error(`zod was bundled into the SDK (import protocol types with \`import type\`): ${leaked[0]}`);
     }
   }
-  return results;
+  return [...results, moqNet];
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

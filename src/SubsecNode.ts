@@ -140,6 +140,7 @@ export class SubsecNode {
       joinHooks: config.cascade.coordinator === 'redis' ? this.cascade.joinHooks : undefined,
       events: this.events?.log,
       qoe: this.qoe,
+      moqEndpoint: (room) => this.#moqEndpoint(room),
     });
     const turn = this.turn;
     const webrtcHttp = {
@@ -171,6 +172,13 @@ export class SubsecNode {
   /** True once a drain has begun. */
   get draining(): boolean {
     return this.#draining;
+  }
+
+  /** Where SDK viewers reach a room's bridged streams over MoQ (the join response's `moq`). */
+  #moqEndpoint(room: string): { url: string; root: string } | undefined {
+    const relay = this.moqRelay;
+    if (!relay || !this.moqBridge) return undefined;
+    return { url: this.config.moq.relay.publicUrl ?? relay.addresses.url, root: this.moqBridge.pathOf(room, '') };
   }
 
   /** Starts workers, routes and the HTTP server; resolves with the base URL. */

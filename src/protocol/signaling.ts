@@ -249,6 +249,12 @@ export interface ResponseData {
     producers: ProducerInfo[];
     dataProducers: DataProducerInfo[];
     grants: { canPublish: boolean; canSubscribe: boolean; canPublishData: boolean };
+    /**
+     * Where the room's streams are offered over MoQ (absent when the node has no MoQ bridge):
+     * the relay's session URL and the room's broadcast root; a stream is `<root>/<identity>`.
+     * The join token is accepted by the relay (`?jwt=`).
+     */
+    moq?: { url: string; root: string };
   };
   setRtpCapabilities: Record<string, never>;
   createTransport: {

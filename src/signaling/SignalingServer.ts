@@ -54,6 +54,11 @@ interface SocketState {
 
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
 
+/** The join response's optional `moq` field. */
+function withMoq(moq: { url: string; root: string } | undefined): Pick<ResponseData['join'], 'moq'> {
+  return moq ? { moq } : {};
+}
+
 /** The signaling endpoint. */
 export class SignalingServer {
   readonly #log: Logger;
@@ -73,6 +78,8 @@ export class SignalingServer {
       events?: RoomEventLog;
       /** Viewer QoE intake (reportQoe); absent when disabled. */
       qoe?: QoeReportSink;
+      /** The MoQ relay URL and broadcast root of a room, when its streams are bridged to MoQ. */
+      moqEndpoint?: (room: string) => { url: string; root: string } | undefined;
     },
   ) {
     this.#log = deps.log;
@@ -261,6 +268,7 @@ export class SignalingServer {
         producers: room.producerInfos(session.id),
         dataProducers: room.dataProducerInfos(session.id),
         grants: { canPublish: token.canPublish, canSubscribe: token.canSubscribe, canPublishData: token.canPublishData },
+        ...withMoq(this.deps.moqEndpoint?.(room.name)),
       };
     } finally {
       state.joining = false;

@@ -8,7 +8,7 @@
  *
  * For tests: `window.subsecApp` exposes the client, the player, the state and the actions.
  */
-import { EventRejectedError, type RoomEvent, type StreamPlayer, type SubsecClient } from '../../sdk/src/index';
+import { EventRejectedError, type RoomEvent, type StreamPlayer, type SubsecClient, type TransportName } from '../../sdk/src/index';
 import { $, bindStatus, clockText, el, guestName, join, toast } from '../shared/common';
 
 interface Bid {
@@ -244,6 +244,9 @@ async function startCamera(): Promise<void> {
   }
 }
 
+/** How the badge names each delivery path. */
+const TRANSPORT_LABEL: Record<TransportName, string> = { webrtc: 'WebRTC', moq: 'MoQ', hls: 'LL-HLS' };
+
 /** Watches the first video publisher (the auctioneer) with the chosen transport policy. */
 async function watchAuctioneer(): Promise<void> {
   if (!client || player || watching || role === 'auctioneer') return;
@@ -251,15 +254,15 @@ async function watchAuctioneer(): Promise<void> {
   if (!source) return;
   watching = source.identity;
   ui.badge.textContent = `connecting to ${source.identity}…`;
-  const via = ui.via.value as 'auto' | 'webrtc' | 'hls';
+  const via = ui.via.value as 'auto' | TransportName;
   try {
-    const p = await client.watch(source.identity, ui.video, via === 'auto' ? { order: ['webrtc', 'hls'] } : { transport: via });
+    const p = await client.watch(source.identity, ui.video, { transport: via });
     player = p;
     api.player = p;
     p.on('event', apply);
-    p.on('transport', ({ transport }) => (ui.badge.textContent = `${source.identity} · ${transport === 'hls' ? 'LL-HLS' : 'WebRTC'}`));
+    p.on('transport', ({ transport }) => (ui.badge.textContent = `${source.identity} · ${TRANSPORT_LABEL[transport]}`));
     p.on('failed', () => stopWatching());
-    ui.badge.textContent = `${source.identity} · ${p.transport === 'hls' ? 'LL-HLS' : 'WebRTC'}`;
+    ui.badge.textContent = `${source.identity} · ${TRANSPORT_LABEL[p.transport ?? 'webrtc']}`;
   } catch (error) {
     toast(`Video: ${(error as Error).message}`);
     stopWatching();

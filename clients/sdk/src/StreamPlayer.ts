@@ -7,13 +7,14 @@
  * at their media time: an event is emitted once the frame it was stamped with is on screen, so an
  * LL-HLS viewer several seconds behind sees a bid together with the video it belongs to.
  *
- * MoQ playback in the browser is not implemented yet: the MoQ step is skipped with reason
- * `unsupported` (the node's MoQ relay and bridge exist; see docs/events.md).
+ * MoQ plays the stream's broadcast on the node's relay with WebCodecs (see moq/MoqPlayback.ts);
+ * it is skipped when the node offers no MoQ or the browser has no WebCodecs.
  */
 import type { RoomEvent } from '../../../src/protocol/signaling';
 import type { ProducerInfo } from '../../../src/protocol/signaling';
 import { SubsecError, toSubsecError } from './errors';
 import { HlsPlayback } from './HlsPlayback';
+import { MoqPlayback } from './moq/MoqPlayback';
 import type { Subscription } from './Subscription';
 import type { SubsecClient } from './SubsecClient';
 import { TypedEmitter } from './TypedEmitter';
@@ -31,10 +32,14 @@ export interface WatchOptions {
   maxWebRtcViewers?: number;
   /** WebRTC fails over when no frame played within this time (ms, default 8000). */
   webrtcTimeoutMs?: number;
+  /** MoQ fails over when no frame played within this time (ms, default 8000). */
+  moqTimeoutMs?: number;
   /** LL-HLS fails over when no frame played within this time (ms, default 25 000). */
   hlsTimeoutMs?: number;
   /** hls.js as an ES module (default: the node's `/sdk/vendor/hls.mjs`). */
   hlsJsUrl?: string;
+  /** `@moq/net` as an ES module (default: the node's `/sdk/vendor/moq-net.mjs`). */
+  moqNetUrl?: string;
   /** Time to wait for the publisher's producers to appear (ms, default 10 000). */
   sourceTimeoutMs?: number;
 }
@@ -75,7 +80,7 @@ export class StreamPlayer extends TypedEmitter<StreamPlayerEvents> {
   readonly identity: string;
   readonly media: HTMLMediaElement;
   readonly #client: SubsecClient;
-  readonly #o: Required<Omit<WatchOptions, 'hlsJsUrl'>> & { hlsJsUrl: string };
+  readonly #o: Required<WatchOptions>;
   readonly #hlsUrl: string;
   readonly #pending: RoomEvent[] = [];
   #emittedSeq = 0;
@@ -96,10 +101,12 @@ export class StreamPlayer extends TypedEmitter<StreamPlayerEvents> {
       order: ['webrtc', 'moq', 'hls'],
       maxWebRtcViewers: Number.POSITIVE_INFINITY,
       webrtcTimeoutMs: 8000,
+      moqTimeoutMs: 8000,
       hlsTimeoutMs: 25_000,
       sourceTimeoutMs: 10_000,
       ...options,
       hlsJsUrl: options.hlsJsUrl ?? `${base}/sdk/vendor/hls.mjs`,
+      moqNetUrl: options.moqNetUrl ?? `${base}/sdk/vendor/moq-net.mjs`,
     };
     this.#hlsUrl = `${base}/hls/${encodeURIComponent(client.room)}/${encodeURIComponent(identity)}/index.m3u8`;
     // Only events from now on are timed to the media; the past is in client.events' history.
@@ -192,8 +199,42 @@ export class StreamPlayer extends TypedEmitter<StreamPlayerEvents> {
       case 'hls':
         return this.#openHls();
       case 'moq':
-        return Promise.reject(new SubsecError('UNSUPPORTED_BROWSER', 'MoQ playback is not available in this SDK yet'));
+        return this.#openMoq();
     }
+  }
+
+  async #openMoq(): Promise<ActivePath> {
+    const client = this.#client;
+    const sessionUrl = client.moqSessionUrl();
+    if (!sessionUrl) throw new SubsecError('UNSUPPORTED_MEDIA', 'the node offers no MoQ');
+    if (typeof VideoDecoder === 'undefined') throw new SubsecError('UNSUPPORTED_BROWSER', 'this browser has no WebCodecs');
+    await this.#sources();
+    let path: ActivePath | undefined;
+    const qoe = client.qoe.startSession({ stream: this.identity, path: 'moq' });
+    const moq = await MoqPlayback.start(this.media, {
+      moqNetUrl: this.#o.moqNetUrl,
+      sessionUrl,
+      broadcast: this.identity,
+      timeoutMs: this.#o.moqTimeoutMs,
+      now: () => client.clock.now(),
+      qoe,
+      onFatal: (error) => {
+        qoe.fail(error.code);
+        if (path) this.#failed(path, `moq: ${error.message}`);
+      },
+    }).catch((error: unknown) => {
+      qoe.fail(toSubsecError(error).code);
+      throw error;
+    });
+    path = {
+      name: 'moq',
+      mediaTime: () => moq.mediaTime(),
+      close: () => {
+        qoe.end();
+        moq.close();
+      },
+    };
+    return path;
   }
 
   async #openWebRtc(): Promise<ActivePath> {

@@ -190,6 +190,21 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
     return this.#joined?.grants ?? { canPublish: false, canSubscribe: false, canPublishData: false };
   }
 
+  /**
+   * The MoQ session URL for this room on the node's relay, with this client's token (`?jwt=`);
+   * undefined when the node offers no MoQ. A relay bound to a wildcard address is reached at the
+   * signaling host.
+   */
+  moqSessionUrl(): URL | undefined {
+    const moq = this.#joined?.moq;
+    if (!moq) return undefined;
+    const url = new URL(moq.url);
+    if (['0.0.0.0', '[::]'].includes(url.hostname)) url.hostname = new URL(this.#failover.current).hostname;
+    url.pathname = `${url.pathname.replace(/\/$/, '')}/${moq.root.split('/').map(encodeURIComponent).join('/')}`;
+    url.searchParams.set('jwt', this.#token);
+    return url;
+  }
+
   /** Other peers in the room. */
   get peers(): PeerInfo[] {
     return [...this.#peers.values()];

@@ -22,8 +22,14 @@ export function ensureAppsBuilt(): Promise<void> {
   built ??= (async () => {
     const out = path.join(projectRoot, 'clients/dist/subsec.js');
     const bundle = fs.existsSync(out) ? fs.statSync(out).mtimeMs : 0;
-    const sources = Math.max(newest(path.join(projectRoot, 'clients/sdk/src')), newest(path.join(projectRoot, 'clients/apps')), newest(path.join(projectRoot, 'src/protocol')));
-    if (sources <= bundle && fs.existsSync(path.join(projectRoot, 'clients/dist/apps'))) return;
+    const sources = Math.max(
+      newest(path.join(projectRoot, 'clients/sdk/src')),
+      newest(path.join(projectRoot, 'clients/apps')),
+      newest(path.join(projectRoot, 'src/protocol')),
+      fs.statSync(path.join(projectRoot, 'src/moq/hangFormat.ts')).mtimeMs,
+    );
+    const complete = ['clients/dist/apps', 'clients/dist/vendor/moq-net.mjs'].every((p) => fs.existsSync(path.join(projectRoot, p)));
+    if (sources <= bundle && complete) return;
     const { buildSdk } = (await import(path.join(projectRoot, 'scripts/build-sdk.mjs'))) as { buildSdk: (o?: { minify?: boolean }) => Promise<unknown> };
     await buildSdk();
   })();
