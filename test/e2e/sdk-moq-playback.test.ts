@@ -42,6 +42,23 @@ window.moqTest = {
     const e = await this.client.events.send(type, { at: Date.now() });
     return { seq: e.seq, mediaTime: e.mediaTime };
   },
+  /** Peak level of the element's audio over ~300 ms (0 when it has none). */
+  async audioPeak() {
+    const stream = this.video.srcObject;
+    if (!stream || stream.getAudioTracks().length === 0) return 0;
+    const ctx = new AudioContext();
+    const analyser = ctx.createAnalyser();
+    ctx.createMediaStreamSource(new MediaStream(stream.getAudioTracks())).connect(analyser);
+    const data = new Float32Array(analyser.fftSize);
+    let peak = 0;
+    for (let i = 0; i < 6; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      analyser.getFloatTimeDomainData(data);
+      for (const v of data) peak = Math.max(peak, Math.abs(v));
+    }
+    await ctx.close();
+    return peak;
+  },
   state() {
     const { player, video, s, client } = this;
     return { ...s, transport: player.transport, latencyMs: player.latencyMs, mediaTime: player.mediaTime(), width: video.videoWidth, height: video.videoHeight, now: client.clock.now() };
@@ -113,6 +130,15 @@ describe('SDK MoQ playback (Chromium)', () => {
     expect(playing.latencyMs).toBeGreaterThan(0);
     expect(playing.latencyMs).toBeLessThan(1000);
     expect(playing.now - playing.mediaTime).toBeLessThan(1000);
+    // The synthetic source's 440 Hz tone plays too.
+    expect(await page.evaluate('moqTest.audioPeak()')).toBeGreaterThan(0.05);
+    const latencies: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      latencies.push((await state(page)).latencyMs);
+    }
+    latencies.sort((a, b) => a - b);
+    console.log(`MOQ_FIGURE ${JSON.stringify({ latencyP50Ms: Math.round(latencies[5]!), latencyMaxMs: Math.round(latencies[9]!) })}`);
 
     const sent = (await page.evaluate("moqTest.send('bid')")) as { seq: number; mediaTime: number };
     const seen = await waitFor(async () => (await state(page)).events.find((e) => e.seq === sent.seq), { what: 'the event emitted by the player' });
