@@ -142,6 +142,8 @@ export class SubsecNode {
       qoe: this.qoe,
       moqEndpoint: (room) => this.#moqEndpoint(room),
     });
+    // Cascade: WHEP and LL-HLS on a node without the publisher pull the stream from its origin.
+    const pullStream = config.cascade.coordinator === 'redis' ? this.cascade.pullStream.bind(this.cascade) : undefined;
     const turn = this.turn;
     const webrtcHttp = {
       rooms: this.rooms, tokens: this.tokens, rtcSettings: this.rtcSettings, metrics: this.metrics, isDraining: () => this.#draining,
@@ -149,10 +151,10 @@ export class SubsecNode {
       iceServersFor: turn ? (identity: string) => turn.iceServers(identity) : undefined,
     };
     this.whip = new WhipEndpoint({ ...webrtcHttp, config: config.whip, log: this.log.child('whip') });
-    this.whep = new WhepEndpoint({ ...webrtcHttp, pool: this.pool, config: config.whep, log: this.log.child('whep') });
+    this.whep = new WhepEndpoint({ ...webrtcHttp, pool: this.pool, config: config.whep, log: this.log.child('whep'), pullStream });
     this.moqRelay = config.moq.enabled ? new RelayServer({ config: config.moq.relay, tokens: this.tokens, name: config.node.id, log: this.log.child('moq'), directory: this.cascade.relayDirectory(config.moq.relay.upstreams) }) : undefined;
     if (this.moqRelay) registerMoqMetrics(this.metrics.registry, this.moqRelay.stats);
-    this.hls = config.hls.enabled ? new HlsService({ rooms: this.rooms, config: config.hls, registry: this.metrics.registry, outputs: this.outputs, log: this.log.child('hls'), ...(this.events && config.events.hlsDateRanges ? { dateRanges: this.events.timeline } : {}) }) : undefined;
+    this.hls = config.hls.enabled ? new HlsService({ rooms: this.rooms, config: config.hls, registry: this.metrics.registry, outputs: this.outputs, log: this.log.child('hls'), pullStream, ...(this.events && config.events.hlsDateRanges ? { dateRanges: this.events.timeline } : {}) }) : undefined;
     if (this.hls) {
       this.recorder = Recorder.forService(this.hls, config.hls.recording, this.log.child('recorder'), (info) =>
         this.webhooks.emit({

@@ -2,7 +2,7 @@
  * The cascade as the composition root sees it: builds the coordinator chosen by config
  * (`cascade.coordinator`: memory or redis), the {@link CascadeManager} and the load sampler, and
  * offers what other parts need: join hooks for signaling, the node list for `/v1/nodes`,
- * `acquire()` for outputs that watch a stream without joining its room.
+ * `pullStream()` for outputs that watch a stream without publishing it (WHEP, LL-HLS).
  */
 import type { Config } from '../config/schema';
 import type { Logger } from '../core/logger';
@@ -18,6 +18,10 @@ import { registerCascadeMetrics } from './cascadeMetrics';
 import type { Registry } from 'prom-client';
 import { RedisRelayDirectory } from './RedisRelayDirectory';
 import { InMemoryRelayDirectory, type RelayDirectory } from '../../relay/RelayDirectory';
+import { NotFoundError, UnavailableError } from '../core/errors';
+import type { StreamPullOptions } from '../sfu/StreamPuller';
+import { RemoteParticipant } from './RemoteParticipant';
+import type { PullInfo } from './CascadeManager';
 
 /** Options of {@link Cascade}. */
 export interface CascadeOptions {
@@ -60,6 +64,7 @@ export class Cascade {
   readonly #load: LoadSampler;
   readonly #startedAt = Date.now();
   readonly #log: Logger;
+  readonly #rooms: RoomManager;
   #relayDirectory: RedisRelayDirectory | undefined;
   #summary: { at: number; value: object } | undefined;
 
@@ -67,6 +72,7 @@ export class Cascade {
     const { config, log } = options;
     this.#config = config;
     this.#log = log;
+    this.#rooms = options.rooms;
     const c = config.cascade;
     this.coordinator =
       c.coordinator === 'redis'
@@ -108,6 +114,84 @@ export class Cascade {
       .filter((n) => n.id !== this.coordinator.nodeId)
       .map((n) => this.#view(n) as unknown as T);
     return [self, ...others];
+  }
+
+  /**
+   * Brings a stream into this node for an output that does not join as an SDK viewer (WHEP,
+   * LL-HLS; see {@link StreamPuller}): acquires it (`manager.acquire`) and resolves with the release
+   * function once its producers are here — at once when it is published here or already pulled.
+   * Rejects with NotFoundError when the directory has no live origin for it, and with an
+   * UnavailableError (503) when the pull is not up within `rpcTimeoutMs + joinWaitMs`.
+   */
+  async pullStream(room: string, identity: string, options: StreamPullOptions = {}): Promise<() => void> {
+    const release = this.manager.acquire(room, identity);
+    try {
+      await this.#awaitStream(room, identity, options.signal);
+      return release;
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+
+  /** True when the stream's producers are here: published locally, or pulled and up. */
+  #streamHere(room: string, identity: string): boolean {
+    const r = this.#rooms.get(room);
+    if (!r || r.closed) return false;
+    const producer = r.producersOf(identity).find((p) => !p.closed);
+    if (!producer) return false;
+    if (!(r.getProducer(producer.id)?.participant instanceof RemoteParticipant)) return true;
+    return this.manager.sourceOf(room, identity) !== undefined;
+  }
+
+  async #awaitStream(room: string, identity: string, signal: AbortSignal | undefined): Promise<void> {
+    const c = this.#config.cascade;
+    const deadline = Date.now() + c.rpcTimeoutMs + c.joinWaitMs;
+    let origin: string | undefined;
+    while (!this.#streamHere(room, identity)) {
+      if (signal?.aborted) throw new UnavailableError('the request was aborted');
+      const leases = await this.coordinator.streams(room).catch(() => undefined);
+      if (leases) {
+        const lease = leases.find((l) => l.identity === identity);
+        if (!lease) throw new NotFoundError(`stream ${identity} is not published in room ${room} on any node`);
+        if (lease.nodeId === this.coordinator.nodeId) throw new NotFoundError(`stream ${identity} is not live in room ${room}`);
+        if (!this.coordinator.node(lease.nodeId)) {
+          throw new NotFoundError(`stream ${identity} of room ${room} was published on node ${lease.nodeId}, which is gone`);
+        }
+        origin = lease.nodeId;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new UnavailableError(
+          origin
+            ? `stream ${identity} of room ${room} is on node ${origin} but could not be pulled here in time; retry`
+            : `the cascade directory is unreachable; stream ${identity} of room ${room} cannot be located; retry`,
+        );
+      }
+      // The reconcile starts the pull and settles once it is up or failed (or at once while
+      // another one is opening): wait for either, a pull coming up, or a short tick.
+      await this.#nextChange(room, identity, Math.min(left, 250), this.manager.reconcile(room), signal);
+    }
+  }
+
+  #nextChange(room: string, identity: string, ms: number, reconciled: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.manager.off('pullUp', onUp);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const onUp = (_ms: number, info: PullInfo) => {
+        if (info.room === room && info.identity === identity) done();
+      };
+      const timer = setTimeout(done, ms);
+      this.manager.on('pullUp', onUp);
+      signal?.addEventListener('abort', done, { once: true });
+      void reconciled.then(() => {
+        if (this.#streamHere(room, identity)) done();
+      });
+    });
   }
 
   /**

@@ -71,6 +71,14 @@ export class RedirectError extends SubsecError {
   }
 }
 
+/** A resource exists but is not available here yet (HTTP 503; worth retrying), e.g. a stream of another node not pulled in time. */
+export class UnavailableError extends SubsecError {
+  override name = 'UnavailableError';
+  constructor(message: string) {
+    super(ErrorCode.DRAINING, message);
+  }
+}
+
 /**
  * Converts any thrown value into a wire error. Foreign errors (mediasoup TypeErrors from
  * invalid client-provided parameters, etc.) become BAD_REQUEST when they are argument

@@ -14,7 +14,7 @@ import type { HttpRequest, HttpResponse, HttpServer } from '../http/HttpServer';
 import { errorResponse } from '../http/HttpServer';
 import type { TokenService } from '../auth/tokens';
 import { grantsRoom } from '../auth/tokens';
-import { SubsecError } from '../core/errors';
+import { SubsecError, UnavailableError } from '../core/errors';
 import { ErrorCode } from '../protocol/errors';
 import type { CmcdIntake } from './CmcdIntake';
 import { HlsCapacityError, type HlsService } from './HlsService';
@@ -86,7 +86,7 @@ export function registerHlsRoutes(http: HttpServer, deps: HlsRoutesDeps): void {
       const out = await handle(req, (k) => (kind = k));
       res = out;
     } catch (err) {
-      if (err instanceof HlsCapacityError) res = unavailable(err.message);
+      if (err instanceof HlsCapacityError || err instanceof UnavailableError) res = unavailable(err.message);
       else if (err instanceof SubsecError) res = plain(err.httpStatus, err.code, err.message);
       else throw err;
     }

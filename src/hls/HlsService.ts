@@ -3,7 +3,8 @@
  * with a video producer) is transcoded and packaged from the first HLS request for it until no
  * request came for `idleTimeoutMs`, so the 2-core box spends no CPU on streams nobody watches
  * over HLS. `eager` mode packages every stream as soon as its video producer appears. Streams
- * are found through the RoomManager and follow their rooms' producer events.
+ * are found through the RoomManager and follow their rooms' producer events. In a cascade a
+ * stream may live on another node: `pullStream` brings it here while it is packaged.
  */
 import client from 'prom-client';
 import type { Config } from '../config/schema';
@@ -14,6 +15,7 @@ import type { Room } from '../sfu/Room';
 import type { OutputHandle, OutputRegistry } from '../sfu/OutputRegistry';
 import { HlsStream, type HlsStreamSettings } from './HlsStream';
 import type { DateRangeSource } from '../events/EventTimeline';
+import type { StreamPuller } from '../sfu/StreamPuller';
 
 /** Thrown when the node already transcodes `maxStreams` streams (answered 503 with Retry-After). */
 export class HlsCapacityError extends Error {
@@ -29,6 +31,8 @@ export interface HlsServiceOptions {
   log: Logger;
   /** Room events as EXT-X-DATERANGE in media playlists (src/events/EventTimeline.ts). */
   dateRanges?: DateRangeSource;
+  /** Brings a stream of another node here (cascade mode), held until its packaging ends. */
+  pullStream?: StreamPuller;
 }
 
 /** The node's LL-HLS packaging. */
@@ -37,6 +41,7 @@ export class HlsService {
   readonly #rooms: RoomManager;
   readonly #outputs: OutputRegistry | undefined;
   readonly #dateRanges: DateRangeSource | undefined;
+  readonly #pull: StreamPuller | undefined;
   readonly #log: Logger;
   readonly #streams = new Map<string, HlsStream>();
   readonly #creating = new Map<string, Promise<HlsStream>>();
@@ -51,6 +56,7 @@ export class HlsService {
     this.#rooms = options.rooms;
     this.#outputs = options.outputs;
     this.#dateRanges = options.dateRanges;
+    this.#pull = options.pullStream;
     this.#log = options.log;
     const c = options.config;
     this.#settings = {
@@ -95,7 +101,8 @@ export class HlsService {
     const watchRoom = (room: Room) => {
       const onProducer = (producer: { kind: string }, participant: { identity: string }) => {
         if (producer.kind !== 'video') return;
-        this.acquire(room.name, participant.identity, { pin: true }).catch((err: unknown) =>
+        // Eager packaging follows the producers that are here (local: a stream pulled for viewers is not held here by HLS).
+        this.acquire(room.name, participant.identity, { pin: true, local: true }).catch((err: unknown) =>
           this.#log.warn('eager hls packaging failed', { room: room.name, stream: participant.identity, error: err }),
         );
       };
@@ -114,10 +121,11 @@ export class HlsService {
   }
 
   /**
-   * Returns the packaged stream, starting its packaging when needed. Rejects with NotFoundError
-   * when the room or the identity's video does not exist, HlsCapacityError when full.
+   * Returns the packaged stream, starting its packaging when needed (in a cascade, pulling the
+   * stream here unless `local`). Rejects with NotFoundError when the room or the identity's video
+   * does not exist (on any node), HlsCapacityError when full.
    */
-  async acquire(roomName: string, identity: string, options: { pin?: boolean } = {}): Promise<HlsStream> {
+  async acquire(roomName: string, identity: string, options: { pin?: boolean; local?: boolean } = {}): Promise<HlsStream> {
     if (this.#closed) throw new NotFoundError('hls is shutting down');
     const k = key(roomName, identity);
     const existing = this.#streams.get(k);
@@ -133,11 +141,15 @@ export class HlsService {
     }
     const pending = this.#creating.get(k);
     if (pending) return pending;
-    if (!room || room.closed) throw new NotFoundError(`room ${roomName} not found`);
-    if (!hasVideo) throw new NotFoundError(`stream ${identity} has no video in room ${roomName}`);
+    const pull = options.local ? undefined : this.#pull;
+    if (!pull) {
+      if (!room || room.closed) throw new NotFoundError(`room ${roomName} not found`);
+      if (!hasVideo) throw new NotFoundError(`stream ${identity} has no video in room ${roomName}`);
+    }
     const live = [...this.#streams.values()].filter((s) => !s.ended).length;
     if (live >= this.config.maxStreams) throw new HlsCapacityError(`this node already packages ${live} streams`);
-    const creation = this.#create(room, identity, options.pin ?? this.config.mode === 'eager').finally(() => this.#creating.delete(k));
+    const pinned = options.pin ?? this.config.mode === 'eager';
+    const creation = (pull ? this.#createPulled(pull, roomName, identity, pinned) : this.#create(room!, identity, pinned)).finally(() => this.#creating.delete(k));
     this.#creating.set(k, creation);
     return creation;
   }
@@ -156,6 +168,22 @@ export class HlsService {
     for (const s of [...this.#streams.values()]) {
       s.end('shutdown');
       s.dispose();
+    }
+  }
+
+  /** Packages a stream held here by the cascade (pulled from its origin when it lives elsewhere) until the packaging ends. */
+  async #createPulled(pull: StreamPuller, roomName: string, identity: string, pinned: boolean): Promise<HlsStream> {
+    const release = await pull(roomName, identity);
+    try {
+      const room = this.#rooms.get(roomName);
+      if (!room || room.closed) throw new NotFoundError(`room ${roomName} not found`);
+      if (!room.producersOf(identity).some((p) => p.kind === 'video' && !p.closed)) throw new NotFoundError(`stream ${identity} has no video in room ${roomName}`);
+      const stream = await this.#create(room, identity, pinned);
+      stream.onEnded(() => release());
+      return stream;
+    } catch (err) {
+      release();
+      throw err;
     }
   }
 

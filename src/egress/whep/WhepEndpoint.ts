@@ -7,7 +7,8 @@
  *     DELETE /whep/{room}/{stream}/{session}   ends the viewing session
  *
  * The token must grant the room and `canSubscribe`. `{stream}` is the publisher's identity
- * (a WHIP stream name, an SRT stream name or an SDK peer's identity).
+ * (a WHIP stream name, an SRT stream name or an SDK peer's identity). In a cascade the stream may
+ * live on another node: `pullStream` brings it here for as long as the session lasts.
  */
 import client from 'prom-client';
 import { z } from 'zod';
@@ -25,6 +26,7 @@ import type { WorkerPool } from '../../sfu/WorkerPool';
 import { parseSdp } from '../../sdp/SessionDescription';
 import { WhepSession, type LayerPreference } from './WhepSession';
 import { WhepRouters } from './WhepRouters';
+import type { StreamPuller } from '../../sfu/StreamPuller';
 
 /** Dependencies of {@link WhepEndpoint}. */
 export interface WhepEndpointDeps {
@@ -40,6 +42,8 @@ export interface WhepEndpointDeps {
   iceServersFor?: (identity: string) => IceServer[];
   /** True while the node drains: new sessions get 503. */
   isDraining?: () => boolean;
+  /** Brings a stream of another node here (cascade mode); without it only local streams are served. */
+  pullStream?: StreamPuller;
 }
 
 const layerSchema = z.strictObject({
@@ -99,24 +103,36 @@ export class WhepEndpoint {
     const offer = parseSdp(sdpBody(req));
     if (deps.isDraining?.()) throw new SubsecError(ErrorCode.DRAINING, 'node is draining');
     if (this.#sessions.size >= deps.config.maxSessions) throw new SubsecError(ErrorCode.DRAINING, 'WHEP session limit reached');
-    const room = deps.rooms.get(roomName);
-    if (!room || room.closed) throw new NotFoundError(`room ${roomName} does not exist`);
-    const { session, answer } = await WhepSession.start(
-      {
-        room,
-        identity: token.identity,
-        stream,
-        layers,
-        routers: this.#routers,
-        rtcSettings: deps.rtcSettings,
-        log: deps.log,
-        connectTimeoutMs: deps.config.connectTimeoutMs,
-        disconnectTimeoutMs: deps.config.disconnectTimeoutMs,
-      },
-      offer,
-    );
+    // In a cascade, hold the stream here (pulled from its origin when it lives elsewhere) for the session's life.
+    const release = deps.pullStream ? await deps.pullStream(roomName, stream, { signal: req.signal }) : undefined;
+    let session: WhepSession;
+    let answer: string;
+    try {
+      const room = deps.rooms.get(roomName);
+      if (!room || room.closed) throw new NotFoundError(`room ${roomName} does not exist`);
+      ({ session, answer } = await WhepSession.start(
+        {
+          room,
+          identity: token.identity,
+          stream,
+          layers,
+          routers: this.#routers,
+          rtcSettings: deps.rtcSettings,
+          log: deps.log,
+          connectTimeoutMs: deps.config.connectTimeoutMs,
+          disconnectTimeoutMs: deps.config.disconnectTimeoutMs,
+        },
+        offer,
+      ));
+    } catch (err) {
+      release?.();
+      throw err;
+    }
     this.#sessions.set(session.id, session);
-    session.once('closed', () => this.#sessions.delete(session.id));
+    session.once('closed', () => {
+      this.#sessions.delete(session.id);
+      release?.();
+    });
     deps.log.info('WHEP session started', { room: roomName, stream, session: session.id, viewer: token.identity, tracks: session.consumers.length });
     return {
       status: 201,
