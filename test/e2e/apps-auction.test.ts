@@ -11,7 +11,7 @@ import type { SubsecNode } from '../../src/SubsecNode';
 import { startNode } from '../helpers/startNode';
 import { waitFor } from '../helpers/waitFor';
 import { launchBrowser, type TestBrowser } from '../helpers/browser';
-import { ensureAppsBuilt } from './support/eventsBuild';
+import { ensureSdkBuilt } from './support/pageScripts';
 
 const ROOM = 'auction-e2e';
 let node: SubsecNode;
@@ -19,7 +19,7 @@ let browser: TestBrowser;
 const pageErrors: string[] = [];
 
 beforeAll(async () => {
-  await ensureAppsBuilt();
+  await ensureSdkBuilt();
   node = await startNode({
     // One copied rendition keeps the 2-core box cool; the anti-sniping window is short for the test.
     hls: { renditions: [{ name: 'source', copySource: true, videoKbps: 1500 }], partTargetMs: 200, segmentTargetMs: 1000 },

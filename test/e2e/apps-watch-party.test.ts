@@ -11,7 +11,7 @@ import { startNode } from '../helpers/startNode';
 import { waitFor } from '../helpers/waitFor';
 import { launchBrowser, type TestBrowser } from '../helpers/browser';
 import { sampleVideo } from '../../src/events/appRoutes';
-import { ensureAppsBuilt } from './support/eventsBuild';
+import { ensureSdkBuilt } from './support/pageScripts';
 
 const ROOM = 'party-e2e';
 let node: SubsecNode;
@@ -19,7 +19,7 @@ let browser: TestBrowser;
 const pageErrors: string[] = [];
 
 beforeAll(async () => {
-  await Promise.all([ensureAppsBuilt(), sampleVideo()]);
+  await Promise.all([ensureSdkBuilt(), sampleVideo()]);
   node = await startNode({});
   browser = await launchBrowser();
 }, 120_000);

@@ -13,7 +13,7 @@ import { projectRoot } from '../../src/config/loadConfig';
 import { startNode } from '../helpers/startNode';
 import { waitFor } from '../helpers/waitFor';
 import { launchBrowser, type TestBrowser } from '../helpers/browser';
-import { ensureAppsBuilt } from './support/eventsBuild';
+import { ensureSdkBuilt } from './support/pageScripts';
 
 const PAGE = fs.readFileSync(path.join(projectRoot, 'test/e2e/pages/events-page.js'), 'utf8');
 
@@ -22,7 +22,7 @@ let browser: TestBrowser;
 const pageErrors: string[] = [];
 
 beforeAll(async () => {
-  await ensureAppsBuilt();
+  await ensureSdkBuilt();
   node = await startNode({ events: { rateLimit: { perSecond: 500, burst: 500 } } });
   browser = await launchBrowser();
 }, 120_000);

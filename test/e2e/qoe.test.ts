@@ -18,7 +18,7 @@ import { projectRoot } from '../../src/config/loadConfig';
 import { startNode } from '../helpers/startNode';
 import { waitFor } from '../helpers/waitFor';
 import { launchBrowser, type TestBrowser } from '../helpers/browser';
-import { ensureAppsBuilt } from './support/eventsBuild';
+import { ensureSdkBuilt } from './support/pageScripts';
 
 const PAGE = fs.readFileSync(path.join(projectRoot, 'test/e2e/pages/qoe-page.js'), 'utf8');
 const ADMIN = 'subsec-dev-admin-key';
@@ -32,7 +32,7 @@ const pageErrors: string[] = [];
 const pages: Page[] = [];
 
 beforeAll(async () => {
-  await ensureAppsBuilt();
+  await ensureSdkBuilt();
   receiver = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c) => chunks.push(c));

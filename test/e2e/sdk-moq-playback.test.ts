@@ -11,7 +11,7 @@ import type { SubsecNode } from '../../src/SubsecNode';
 import { startNode } from '../helpers/startNode';
 import { waitFor } from '../helpers/waitFor';
 import { launchBrowser, type TestBrowser } from '../helpers/browser';
-import { ensureAppsBuilt } from './support/eventsBuild';
+import { ensureSdkBuilt } from './support/pageScripts';
 
 const ROOM = 'sdk-moq';
 const SOURCE = { width: 320, height: 180, fps: 15, bitrateKbps: 250 };
@@ -89,7 +89,7 @@ let browser: TestBrowser;
 const pageErrors: string[] = [];
 
 beforeAll(async () => {
-  await ensureAppsBuilt();
+  await ensureSdkBuilt();
   node = await startNode({
     synthetic: { enabled: true, room: ROOM, ...SOURCE },
     moq: { enabled: true, relay: { port: 0, webtransport: { enabled: false } } },
