@@ -29,9 +29,11 @@ import { blockingState } from '../../src/hls/Playlist';
 import type { HlsPart } from '../../src/hls/Packager';
 import { ensureSdkBuilt } from '../../test/e2e/support/pageScripts';
 
-const PAGE_SCRIPT = fs.readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), 'hls-latency-page.js'), 'utf8');
+const here = path.dirname(fileURLToPath(import.meta.url));
+const CLOCK_CODE = fs.readFileSync(path.join(here, '..', 'latency', 'clock-code.js'), 'utf8');
+const PAGE_SCRIPT = fs.readFileSync(path.join(here, 'hls-latency-page.js'), 'utf8');
 const HLS_JS = fs.readFileSync(path.join(projectRoot, 'node_modules', 'hls.js', 'dist', 'hls.min.js'), 'utf8');
-/** Timestamp code painted by the sender: 48 bits of Date.now() as 32 px blocks (as bench:latency). */
+/** Clock code painted by the sender (loadtest/latency/clock-code.js): 48 bits of Date.now() as 32 px blocks. */
 const CODE = { width: 640, height: 360, block: 32, bits: 48, perRow: 16 };
 const ROOM = 'bench-hls';
 
@@ -179,10 +181,12 @@ async function main(): Promise<void> {
     const receiver = await browser.browser.newPage();
     for (const page of [sender, receiver]) {
       await page.goto(`${url}/healthz`);
-      await page.addScriptTag({ content: PAGE_SCRIPT });
+      await page.addScriptTag({ content: CLOCK_CODE });
     }
+    await receiver.addScriptTag({ content: PAGE_SCRIPT });
     await receiver.addScriptTag({ content: HLS_JS });
-    await sender.evaluate(`window.subsecHlsBench.hlsSenderPage(${JSON.stringify({ url, token: await issue('sender'), code: CODE })})`);
+    // H264, so the ladder's source rendition is a copy.
+    await sender.evaluate(`window.subsecClockCode.senderPage(${JSON.stringify({ url, token: await issue('sender'), code: CODE, codec: 'H264' })})`);
     await waitUntil(() => !!node.rooms.get(ROOM)?.producersOf('sender').some((p) => p.kind === 'video'), 20_000, 'the sender to publish');
     log('sender publishing; playing with hls.js...');
     const src = `${url}/hls/${ROOM}/sender/index.m3u8`;

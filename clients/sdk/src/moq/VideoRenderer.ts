@@ -1,7 +1,10 @@
 /**
  * MoQ video on screen: WebCodecs decodes the frames of the catalog's video rendition and paints
  * each one on a canvas as soon as it is decoded (latency first, like a WebRTC receiver); the
- * canvas's captured track is what the media element shows.
+ * canvas's captured track is what the media element shows. A frame more than
+ * {@link MAX_BEHIND_US} behind the newest frame received is decoded but not painted: a viewer
+ * joining on the relay's cached group (which starts at a key frame that may be seconds old)
+ * catches up to the live edge instead of replaying the group.
  */
 import { SubsecError } from '../errors';
 
@@ -11,6 +14,9 @@ export interface VideoRenditionConfig {
   codedWidth?: number;
   codedHeight?: number;
 }
+
+/** How far behind the newest received frame a decoded frame may be and still be painted (µs). */
+export const MAX_BEHIND_US = 250_000;
 
 /** Decodes and paints one video track. */
 export class VideoRenderer {
@@ -24,6 +30,8 @@ export class VideoRenderer {
   #decoder: VideoDecoder | undefined;
   /** Deltas are dropped until a key frame (the start of a group) reaches a fresh decoder. */
   #needKey = true;
+  /** Timestamp of the newest frame handed to the decoder (µs). */
+  #newestUs = 0;
   #closed = false;
 
   private constructor(config: VideoDecoderConfig, onFrame: (timestampUs: number) => void, onError: (error: SubsecError) => void) {
@@ -63,6 +71,7 @@ export class VideoRenderer {
   decode(timestampUs: number, data: Uint8Array, key: boolean): void {
     if (this.#closed) return;
     if (!key && this.#needKey) return;
+    this.#newestUs = Math.max(this.#newestUs, timestampUs);
     const decoder = this.#decoder?.state === 'configured' ? this.#decoder : this.#newDecoder();
     if (!decoder) return;
     try {
@@ -107,7 +116,7 @@ export class VideoRenderer {
 
   #paint(frame: VideoFrame): void {
     try {
-      if (this.#closed) return;
+      if (this.#closed || this.#newestUs - frame.timestamp > MAX_BEHIND_US) return;
       const canvas = this.#canvas;
       if (canvas.width !== frame.displayWidth || canvas.height !== frame.displayHeight) {
         canvas.width = frame.displayWidth;
