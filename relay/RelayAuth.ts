@@ -12,6 +12,8 @@ import { decodePath } from './wire/messages';
 /** Verifies a token (the node's TokenService satisfies it). */
 export interface TokenVerifier {
   verify(token: string): VerifiedToken;
+  /** Bans: throws when the token's identity may not enter a room (the node installs it on its TokenService). */
+  readonly admission?: { assert(token: VerifiedToken, room: string): void };
 }
 
 /** A session refused at set-up; `status` is the HTTP status sent back. */
@@ -64,6 +66,25 @@ export class RelayAuth {
       throw new SessionRefused(403, `token for ${claims.room} does not cover /${root}`);
     }
     if (!claims.canPublish && !claims.canSubscribe) throw new SessionRefused(403, 'token grants neither publish nor subscribe');
+    this.#assertNotBanned(claims, root);
     return { identity: claims.identity, root, prefix, canPublish: claims.canPublish, canSubscribe: claims.canSubscribe };
+  }
+
+  /**
+   * 403 when the identity is banned from a room the session reaches: any path segment of the
+   * token's room or of the session root (broadcasts are `<prefix>/<room>/<identity>`; room names
+   * have no '/').
+   */
+  #assertNotBanned(claims: VerifiedToken, root: string): void {
+    const admission = this.#o.tokens.admission;
+    if (!admission) return;
+    const rooms = new Set([...(claims.room === '*' ? [] : claims.room.split('/')), ...root.split('/')].filter(Boolean));
+    for (const room of rooms) {
+      try {
+        admission.assert(claims, room);
+      } catch (err) {
+        throw new SessionRefused(403, (err as Error).message);
+      }
+    }
   }
 }

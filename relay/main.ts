@@ -7,6 +7,8 @@ import { loadConfig, ConfigError } from '../src/config/loadConfig';
 import { TokenService } from '../src/auth/tokens';
 import { createLogger, setLogLevel } from '../src/core/logger';
 import { RelayServer } from './RelayServer';
+import { RedisBanStore } from '../src/moderation/RedisBanStore';
+import { RoomAdmission } from '../src/moderation/RoomAdmission';
 
 async function main(): Promise<void> {
   let config;
@@ -21,9 +23,16 @@ async function main(): Promise<void> {
   }
   setLogLevel(config.logLevel);
   const log = createLogger(`relay:${config.node.id}`);
+  const tokens = new TokenService(config.auth.jwtSecret, config.auth.tokenTtlSeconds);
+  // With the cascade's Redis, the nodes' bans (kicked identities) apply to sessions here too.
+  const bans = config.cascade.coordinator === 'redis' ? new RedisBanStore({ redis: config.redis, nodeId: `relay:${config.node.id}`, refreshMs: config.bans.refreshMs, log: log.child('bans') }) : undefined;
+  if (bans) {
+    await bans.start();
+    tokens.admission = new RoomAdmission(bans);
+  }
   const relay = new RelayServer({
     config: config.moq.relay,
-    tokens: new TokenService(config.auth.jwtSecret, config.auth.tokenTtlSeconds),
+    tokens,
     name: config.node.id,
     log,
   });
@@ -38,7 +47,7 @@ async function main(): Promise<void> {
     if (stopping) process.exit(1);
     stopping = true;
     log.info(`received ${signal}; closing`);
-    relay.close().then(
+    Promise.all([relay.close(), bans?.close()]).then(
       () => process.exit(0),
       () => process.exit(1),
     );

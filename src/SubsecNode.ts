@@ -41,6 +41,7 @@ import { Recorder } from './hls/Recorder';
 import { WhipEndpoint } from './ingest/whip/WhipEndpoint';
 import { WhepEndpoint } from './egress/whep/WhepEndpoint';
 import { SrtServer } from './ingest/srt/SrtServer';
+import { Moderation } from './moderation/Moderation';
 
 /** A running node. */
 export class SubsecNode {
@@ -84,6 +85,8 @@ export class SubsecNode {
   readonly events: EventsService | undefined;
   /** Viewer QoE (when `qoe.enabled`): reports, metrics, dashboard data and alerts, docs/qoe.md. */
   readonly qoe: QoeService | undefined;
+  /** Bans (a kick keeps the identity out of the room; Redis-backed in a cascade): `node.moderation.store`. */
+  readonly moderation: Moderation;
   #synthetic: SyntheticSource | undefined;
   #draining = false;
   #closed = false;
@@ -118,6 +121,9 @@ export class SubsecNode {
       : undefined;
     this.webhooks = new WebhookDispatcher({ nodeId: config.node.id, config: config.webhooks, registry: this.metrics.registry }, this.log.child('webhooks'));
     this.#roomEvents = new RoomEventsBridge(this.rooms, this.webhooks);
+    this.moderation = new Moderation({ config, rooms: this.rooms, noteRemoval: (id, reason) => this.#roomEvents.noteRemoval(id, reason), log: this.log.child('bans') });
+    // Every entry point that takes a token (signaling, WHIP/WHEP, SRT, the MoQ relay) asks it.
+    this.tokens.admission = this.moderation.admission;
     this.rtcSettings = {
       listenAddresses: config.sfu.listenAddresses,
       rtcMinPort: config.sfu.rtcMinPort,
@@ -207,6 +213,7 @@ export class SubsecNode {
       listNodes: () => this.cascade.listNodes(localNode),
       recorder: () => this.recorder,
       noteRemoval: (id, reason) => this.#roomEvents.noteRemoval(id, reason),
+      moderation: this.moderation,
       version: '1',
     });
     if (this.qoe) registerQoeRoutes(api, this.http, this.qoe, this.config.qoe.dashboard ? path.join(projectRoot, 'clients', 'qoe-dashboard') : undefined);
@@ -223,6 +230,7 @@ export class SubsecNode {
       serveStatic(this.http, '/', path.join(projectRoot, 'clients', 'demo'));
     }
     await this.events?.start();
+    await this.moderation.start();
     await this.http.listen(this.config.http.host, this.config.http.port);
     await this.cascade.start({ url: () => this.url, draining: () => this.#draining, summary: localNode, registry: this.metrics.registry });
     if (this.config.srt.enabled) {
@@ -286,6 +294,7 @@ export class SubsecNode {
     this.signaling.closeAll();
     await this.cascade.close();
     await this.events?.close();
+    await this.moderation.close();
     this.hls?.close();
     this.rooms.close();
     this.#roomEvents.close();

@@ -5,6 +5,7 @@ import type { RoomManager } from '../sfu/RoomManager';
 import type { OutputRegistry, RecordingController } from '../sfu/OutputRegistry';
 import type { TurnCredentials } from '../turn/TurnCredentials';
 import type { ConsumerIndex } from './ConsumerIndex';
+import type { Moderation } from '../moderation/Moderation';
 import type { nodeSchema } from './schemas';
 
 /** A node as `/v1/nodes` lists it. */
@@ -28,6 +29,8 @@ export interface ApiDeps {
   listNodes: () => Promise<NodeView[]>;
   /** The recording feature, once one is set on the node (else the recording routes answer 501). */
   recorder: () => RecordingController | undefined;
+  /** Bans (kicks keep an identity out; `/v1/bans`). */
+  moderation: Moderation;
   /** Tells the webhook bridge why a participant is about to leave (`kicked`). */
   noteRemoval: (participantId: string, reason: string) => void;
   /** `info.version` of the OpenAPI document. */

@@ -8,12 +8,14 @@ import { registerRoomRoutes } from './roomRoutes';
 import { registerStreamRoutes } from './streamRoutes';
 import { registerNodeRoutes } from './nodeRoutes';
 import { registerRecordingRoutes } from './recordingRoutes';
+import { registerBanRoutes } from './banRoutes';
 
 /** Registers every API route; returns the router (its `openApiDocument()` is served at `/v1/openapi.json`). */
 export function registerApi(http: HttpServer, deps: ApiDeps): ApiRouter {
   const api = new ApiRouter(http, { adminKey: deps.adminKey, tokens: deps.tokens, version: deps.version });
   registerTokenRoutes(api, deps);
   registerRoomRoutes(api, deps);
+  registerBanRoutes(api, deps);
   registerStreamRoutes(api, deps);
   registerNodeRoutes(api, deps);
   registerRecordingRoutes(api, deps);

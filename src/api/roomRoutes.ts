@@ -1,4 +1,4 @@
-/** `/v1/rooms`: list, inspect and close rooms; list and kick participants; mute and unmute tracks. */
+/** `/v1/rooms`: list, inspect and close rooms; list and kick (and ban) participants; mute and unmute tracks. */
 import { z } from 'zod';
 import { NotFoundError } from '../core/errors';
 import type { Room } from '../sfu/Room';
@@ -6,6 +6,7 @@ import type { ApiRouter } from './ApiRouter';
 import type { ApiDeps } from './ApiDeps';
 import { pageQuery, participantListSchema, participantSchema, roomDetailSchema, roomListSchema, roomName, trackSchema } from './schemas';
 import { paginate } from './pagination';
+import { banReason } from './banRoutes';
 import { outputView, participantView, roomSummary, trackView, tracksByParticipant } from './views';
 
 const roomParams = z.strictObject({ room: roomName });
@@ -91,18 +92,44 @@ export function registerRoomRoutes(api: ApiRouter, deps: ApiDeps): void {
     },
   });
 
+  const maxBan = deps.moderation.config.maxSeconds;
+  const kickQuery = z.strictObject({
+    banSeconds: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(maxBan)
+      .optional()
+      .describe(`Keep the identity out this long (0-${maxBan} s; 0 = no ban). Default: until its token expires (bans.banOnKick)`),
+    reason: banReason.optional(),
+  });
+
   api.add({
     method: 'DELETE', path: '/v1/rooms/{room}/participants/{participant}', operationId: 'kickParticipant', tag: 'rooms', auth: 'admin',
-    summary: 'Remove a participant (by id, or every participant of an identity)',
-    description: 'The participant leaves the room, its tracks end, and it is told `roomClosed` with reason `kicked`. Its token stays valid: issue short-lived tokens to keep it out.',
+    summary: 'Remove a participant (by id, or every participant of an identity) and ban its identity from the room',
+    description:
+      'The participant leaves the room, its tracks end, and it is told `roomClosed` with reason `kicked`. ' +
+      'Unless `banSeconds=0` (or `bans.banOnKick` is off), its identity is also banned from the room: every other session of the identity is removed too, on every node, ' +
+      'and its joins, WHIP/WHEP requests, SRT calls and MoQ sessions for the room are refused with FORBIDDEN (403) — even with a fresh token — until the ban ends or is lifted (`DELETE /v1/rooms/{room}/bans/{identity}`). ' +
+      `By default the ban lasts until the latest token the identity used in the room on this node expires (\`bans.defaultSeconds\` when none was seen), at most \`bans.maxSeconds\` (${maxBan} s); ` +
+      'a kick never shortens a longer ban already in place.',
     params: participantParams,
-    responses: { 204: { description: 'Removed' }, 404: { description: 'No such room or participant' } },
-    handler: ({ params }) => {
+    query: kickQuery,
+    responses: { 204: { description: 'Removed (and banned)' }, 404: { description: 'No such room or participant' } },
+    handler: async ({ params, query }) => {
       const room = roomOf(deps, params.room);
       const byId = room.participants.filter((p) => p.id === params.participant);
       const targets = byId.length > 0 ? byId : room.participants.filter((p) => p.identity === params.participant);
       if (targets.length === 0) throw new NotFoundError(`participant ${params.participant} not in room ${room.name}`);
+      const banSeconds = query.banSeconds ?? (deps.moderation.config.banOnKick ? undefined : 0);
+      if (banSeconds !== 0) {
+        // Banning evicts every session of the identity here (and on the other nodes).
+        for (const identity of new Set(targets.map((p) => p.identity))) {
+          await deps.moderation.ban({ room: room.name, identity, seconds: banSeconds, reason: query.reason ?? 'kicked', keepLonger: true });
+        }
+      }
       for (const p of targets) {
+        if (!room.participants.includes(p)) continue;
         deps.noteRemoval(p.id, 'kicked');
         room.leave(p.id);
         p.onRoomClosed('kicked');

@@ -201,3 +201,20 @@ export const recordingRequestSchema = z.strictObject({ room: roomName, identity:
 
 /** `GET /v1/recordings`. */
 export const recordingListSchema = named('RecordingList', 'Recordings known to this node.', z.object({ recordings: z.array(recordingSchema) }));
+
+/** An identity kept out of a room (after a kick, or set by an admin). */
+export const banSchema = named(
+  'Ban',
+  'An identity kept out of a room: its joins, WHIP/WHEP requests, SRT calls and MoQ sessions for the room are refused with FORBIDDEN (403) until the ban ends or is lifted. Holds on every node of a cascade.',
+  z.object({
+    room: z.string(),
+    identity: z.string(),
+    reason: z.string().describe('`kicked`, or the reason given'),
+    createdAt: isoTime,
+    expiresAt: isoTime,
+    expiresInSeconds: z.number().int().describe('Seconds left (rounded up)'),
+  }),
+);
+
+/** `GET /v1/bans`, `GET /v1/rooms/{room}/bans`. */
+export const banListSchema = named('BanList', 'A page of bans, sorted by room then identity.', z.object({ bans: z.array(banSchema), nextCursor }));

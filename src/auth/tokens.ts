@@ -32,10 +32,23 @@ export interface VerifiedToken extends Grants {
 
 const b64url = (buf: Buffer | string) => Buffer.from(buf).toString('base64url');
 
+/**
+ * Who may enter a room beyond what a token's grants say (bans after a kick). Consulted by every
+ * entry point that takes a token: signaling join, WHIP/WHEP, SRT, the MoQ relay.
+ */
+export interface TokenAdmission {
+  /** Throws a ForbiddenError when the token's identity may not enter `room`, from this node's view (sync). */
+  assert(token: VerifiedToken, room: string): void;
+  /** The same, asking the shared store (Redis in a cascade) rather than this node's copy. */
+  check(token: VerifiedToken, room: string): Promise<void>;
+}
+
 /** Issues and verifies tokens with one secret. */
 export class TokenService {
   readonly #secret: Buffer;
   readonly #defaultTtlSeconds: number;
+  /** Room admission (bans) the node installs; none = grants alone decide. */
+  admission: TokenAdmission | undefined;
 
   constructor(secret: string, defaultTtlSeconds: number) {
     this.#secret = Buffer.from(secret, 'utf8');

@@ -12,7 +12,10 @@
  * | `<p>{r:<room>}:streams`                    | set     | claims (SADD)              | pruned on listing         |
  * | `<p>{r:<room>}:relays:<identity>`          | hash    | relaying nodes             | PX relayTtlMs, refreshed  |
  * | `<p>relay-dir:<path>`                      | hash    | MoQ relays (RelayDirectory)| PX relayTtlMs, refreshed  |
+ * | `<p>{r:<room>}:ban:<identity>`             | string  | bans (src/moderation)      | PX until the ban ends     |
+ * | `<p>bans`                                  | zset    | bans: `room identity` → end| pruned by score; PX max   |
  * | `<p>events` (channel)                      | pub/sub | claims/releases/nodes      | —                         |
+ * | `<p>bans` (channel)                        | pub/sub | bans set / lifted          | —                         |
  * | `<p>rpc:<nodeId>` (channel)                | pub/sub | RPC requests and replies   | —                         |
  */
 
@@ -55,6 +58,37 @@ export class RedisKeys {
   /** MoQ relay directory: field relay URL → registering node id. */
   relayDirectory(path: string): string {
     return `${this.prefix}relay-dir:${enc(path)}`;
+  }
+
+  /** A ban of an identity from a room (JSON), expiring when the ban ends. */
+  ban(room: string, identity: string): string {
+    return `${this.prefix}{r:${enc(room)}}:ban:${enc(identity)}`;
+  }
+
+  /** Index of the bans: member `<room> <identity>` (URI-encoded), score = end (ms since the epoch). */
+  get bans(): string {
+    return `${this.prefix}bans`;
+  }
+
+  /** Channel announcing bans set and lifted (`{op, ban | room, identity, from}`). */
+  get bansChannel(): string {
+    return `${this.prefix}bans`;
+  }
+
+  /** The index member of a ban. */
+  banMember(room: string, identity: string): string {
+    return `${enc(room)} ${enc(identity)}`;
+  }
+
+  /** Room and identity of an index member. */
+  parseBanMember(member: string): { room: string; identity: string } | undefined {
+    const [room, identity, extra] = member.split(' ');
+    if (room === undefined || identity === undefined || extra !== undefined) return undefined;
+    try {
+      return { room: decodeURIComponent(room), identity: decodeURIComponent(identity) };
+    } catch {
+      return undefined;
+    }
   }
 
   /** Cluster-wide events (stream up/down, node up/down). */

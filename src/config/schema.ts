@@ -8,6 +8,7 @@ import { cascadeConfigSchema, redisConfigSchema } from '../cascade/cascadeConfig
 import { relayConfigSchema } from '../../relay/RelayConfig';
 import { eventsConfigSchema } from '../events/eventsConfig';
 import { qoeConfigSchema } from '../qoe/qoeConfig';
+import { bansConfigSchema } from '../moderation/moderationConfig';
 
 const port = z.number().int().min(0).max(65535);
 
@@ -26,7 +27,16 @@ const webrtcHttpSection = (maxSessions: number) =>
       enabled: z.boolean().default(true),
       /** ICE servers advertised in `Link` headers (`stun:`/`turn:` URLs; credentials optional). */
       iceServers: z
-        .array(z.strictObject({ urls: z.string().regex(/^(stuns?|turns?):\S+$/), username: z.string().optional(), credential: z.string().optional() }))
+        .array(
+          z.strictObject({
+            /** One `stun:`/`stuns:`/`turn:`/`turns:` URL. */
+            urls: z.string().regex(/^(stuns?|turns?):\S+$/),
+            /** TURN user name (static; `turn.enabled` hands out time-limited ones instead). */
+            username: z.string().optional(),
+            /** TURN password for `username`. */
+            credential: z.string().optional(),
+          }),
+        )
         .default([]),
       /** Sessions this node holds at once; more get 503. */
       maxSessions: z.number().int().min(1).default(maxSessions),
@@ -41,13 +51,16 @@ export const configSchema = z.strictObject({
   /** Identity of this node in logs, metrics and the cascade registry (default: hostname). */
   node: z
     .strictObject({
+      /** This node's id: unique among the nodes of a cascade. */
       id: z.string().min(1).default(() => os.hostname()),
+      /** Region of this node: the cascade relays and redirects within a region first. */
       region: z.string().min(1).default('local'),
     })
     .prefault({}),
   /** HTTP + WebSocket server (uWebSockets.js). */
   http: z
     .strictObject({
+      /** Address the HTTP server binds (`0.0.0.0`: every interface). */
       host: z.string().min(1).default('127.0.0.1'),
       /** TCP port; 0 picks a free one (printed at start). */
       port: port.default(8080),
@@ -79,8 +92,9 @@ export const configSchema = z.strictObject({
       workers: z.number().int().min(0).max(256).default(0),
       /** Worker log level. */
       logLevel: z.enum(['debug', 'warn', 'error', 'none']).default('warn'),
-      /** UDP/TCP port range for RTC transports. */
+      /** UDP/TCP port range for RTC transports: first port. */
       rtcMinPort: port.default(40000),
+      /** UDP/TCP port range for RTC transports: last port. */
       rtcMaxPort: port.default(49999),
       /** Addresses RTC transports listen on. */
       listenAddresses: z.array(listenAddress).min(1).default([{ ip: '127.0.0.1' }]),
@@ -92,6 +106,7 @@ export const configSchema = z.strictObject({
       maxIncomingBitrate: z.number().int().min(0).default(5_000_000),
       /** Respawn backoff after a worker death: first delay and cap (ms). */
       respawnBackoffMs: z.number().int().min(0).default(200),
+      /** Cap of the respawn backoff (ms). */
       respawnBackoffMaxMs: z.number().int().min(0).default(10_000),
       /** mediasoup WebRtcServer: all WebRTC transports of a worker share one UDP and one TCP port. */
       webRtcServer: z
@@ -119,9 +134,13 @@ export const configSchema = z.strictObject({
   synthetic: z
     .strictObject({
       enabled: z.boolean().default(true),
+      /** Room the synthetic stream is published in (identity `synthetic`). */
       room: z.string().min(1).default('demo'),
+      /** Frame width (px). */
       width: z.number().int().min(16).max(3840).default(640),
+      /** Frame height (px). */
       height: z.number().int().min(16).max(2160).default(360),
+      /** Frames per second. */
       fps: z.number().int().min(1).max(60).default(30),
       /** Video bitrate in kbps. */
       bitrateKbps: z.number().int().min(50).default(600),
@@ -151,6 +170,7 @@ export const configSchema = z.strictObject({
       maxAttempts: z.number().int().min(1).max(100).default(10),
       /** Retry backoff: first delay and cap (ms), doubled per attempt with jitter. */
       backoffMs: z.number().int().min(1).default(500),
+      /** Cap of the retry backoff (ms). */
       backoffMaxMs: z.number().int().min(1).default(30_000),
       /** Events queued per endpoint before new ones are dropped (and counted). */
       maxQueuedEvents: z.number().int().min(1).default(10_000),
@@ -260,7 +280,9 @@ export const configSchema = z.strictObject({
           z.strictObject({
             /** Path segment of the rendition: lower-case letters, digits, `-`, `_`. */
             name: z.string().regex(/^[a-z0-9_-]{1,32}$/),
+            /** Pass the source H264 through instead of encoding (needs an H264 publisher). */
             copySource: z.boolean().default(false),
+            /** Encoded height (px; never above the source's; width keeps the aspect ratio); default: the source height. */
             height: z.number().int().min(32).max(4320).optional(),
             /** Video bitrate (kbps) when encoded; BANDWIDTH estimate before measurement when copied. */
             videoKbps: z.number().int().min(50).max(50_000),
@@ -293,6 +315,8 @@ export const configSchema = z.strictObject({
   events: eventsConfigSchema,
   /** Viewer QoE: SDK reports and CMCD mapped to startup, rebuffering, bitrate, latency, failures; dashboard at /qoe/; alerts. See docs/qoe.md and src/qoe/qoeConfig.ts. */
   qoe: qoeConfigSchema,
+  /** Bans: a kicked identity stays out of the room until its token expires, on every node (Redis in a cascade). See docs/api.md. */
+  bans: bansConfigSchema,
   /** Graceful drain on SIGTERM: how long clients get before sockets close (ms). */
   drainTimeoutMs: z.number().int().min(0).default(10_000),
   /** Log level of the node. */

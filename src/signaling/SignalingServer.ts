@@ -229,6 +229,7 @@ export class SignalingServer {
       const roomName = params.room ?? token.room;
       if (roomName === '*') throw new BadRequestError('token grants any room: give join.room');
       if (!grantsRoom(token, roomName)) throw new ForbiddenError(`token is not valid for room ${roomName}`);
+      await this.deps.tokens.admission?.check(token, roomName);
       await this.deps.joinHooks?.admit(roomName);
       const room = await this.deps.rooms.getOrCreate(roomName);
       const session = new PeerSession({

@@ -85,6 +85,7 @@ describe('OpenAPI document', () => {
         'GET /v1/rooms', 'GET /v1/rooms/{room}', 'DELETE /v1/rooms/{room}',
         'GET /v1/rooms/{room}/participants', 'GET /v1/rooms/{room}/participants/{participant}', 'DELETE /v1/rooms/{room}/participants/{participant}',
         'POST /v1/rooms/{room}/tracks/{track}/mute', 'POST /v1/rooms/{room}/tracks/{track}/unmute',
+        'GET /v1/bans', 'GET /v1/rooms/{room}/bans', 'PUT /v1/rooms/{room}/bans/{identity}', 'DELETE /v1/rooms/{room}/bans/{identity}',
         'GET /v1/streams', 'GET /v1/streams/{room}/{identity}', 'GET /v1/nodes',
         'POST /v1/recordings', 'GET /v1/recordings', 'DELETE /v1/recordings/{id}',
         'GET /v1/qoe',

@@ -138,6 +138,11 @@ export class SrtServer {
       return refuse(RejectReason.UNAUTHORIZED, 'unauthorized', (err as Error).message, target);
     }
     if (!grantsRoom(token, target.room)) return refuse(RejectReason.FORBIDDEN, 'forbidden', `token is not valid for room ${target.room}`, target);
+    try {
+      await tokens.admission?.check(token, target.room);
+    } catch (err) {
+      return refuse(RejectReason.FORBIDDEN, 'banned', (err as Error).message, target);
+    }
     if (!token.canPublish) return refuse(RejectReason.FORBIDDEN, 'forbidden', 'token does not allow publishing', target);
     if (token.identity !== target.stream && !token.admin) return refuse(RejectReason.FORBIDDEN, 'forbidden', `token identity "${token.identity}" may not publish stream "${target.stream}"`, target);
     const existingRoom = rooms.get(target.room);

@@ -80,6 +80,7 @@ export class WhipEndpoint {
     const roomName = checkName(req.params.room, 'room');
     const stream = checkName(req.params.stream, 'stream');
     const token = authorize(req, deps.tokens, roomName);
+    await deps.tokens.admission?.check(token, roomName); // the shared ban store (Redis in a cascade)
     if (!token.canPublish) throw new ForbiddenError('token does not allow publishing');
     if (token.identity !== stream && !token.admin) throw new ForbiddenError(`token identity "${token.identity}" may not publish stream "${stream}"`);
     const offer = parseSdp(sdpBody(req));
