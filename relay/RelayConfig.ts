@@ -30,6 +30,7 @@ export const relayConfigSchema = z.strictObject({
       port: port.default(4444),
       /** PEM certificate/key files; when unset a self-signed ECDSA certificate (10 days) is made with `openssl`. */
       certFile: z.string().min(1).optional(),
+      /** PEM private key of `certFile`. */
       keyFile: z.string().min(1).optional(),
     })
     .prefault({}),

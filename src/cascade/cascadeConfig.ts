@@ -15,7 +15,16 @@ export const redisConfigSchema = z
     /** Sentinel: the monitored master's name; `sentinels` lists the Sentinels (the URL then only supplies credentials, db, TLS). */
     sentinelName: z.string().min(1).optional(),
     /** Sentinel addresses (with `sentinelName`). */
-    sentinels: z.array(z.strictObject({ host: z.string().min(1), port })).default([]),
+    sentinels: z
+      .array(
+        z.strictObject({
+          /** Sentinel host name or IP. */
+          host: z.string().min(1),
+          /** Sentinel port (usually 26379). */
+          port,
+        }),
+      )
+      .default([]),
     /** Redis Cluster: `url` names one seed node; keys of a room share a hash slot. */
     cluster: z.boolean().default(false),
     /** Prefix of every key and channel, so several clusters can share one Redis. */
@@ -65,8 +74,9 @@ export const cascadeConfigSchema = z
         announcedAddress: z.string().min(1).optional(),
         /** Encrypt media between nodes (SRTP); the pulling node's setting decides for each pipe. */
         enableSrtp: z.boolean().default(false),
-        /** UDP port range of pipes (default: the sfu RTC range). */
+        /** UDP port range of pipes: first port (default: the sfu RTC range). */
         minPort: port.optional(),
+        /** UDP port range of pipes: last port. */
         maxPort: port.optional(),
       })
       .prefault({}),

@@ -1,7 +1,9 @@
 /**
  * Renders the configuration reference (docs/configuration.md) from the config schema itself:
  * key paths, types, defaults and limits from the zod schema, and each key's one-line doc
- * comment read from src/config/schema.ts. `subsec config reference` prints it.
+ * comment read from src/config/schema.ts and from every file whose schema a section is built from
+ * (src/cascade/cascadeConfig.ts, relay/RelayConfig.ts, …, found by following identifiers and
+ * imports). `subsec config reference` prints it; `--write` updates docs/configuration.md.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -26,12 +28,44 @@ interface JsonSchema {
   format?: string;
 }
 
-/** Doc comments of schema.ts by the dotted key path they precede (paths inside helpers are relative). */
+/** Doc comments of a source file by the dotted key path they precede (paths inside helpers are relative). */
 export function commentsByPath(source: string): Map<string, string> {
-  const out = new Map<string, string>();
+  return scanSource(source).comments;
+}
+
+/** What {@link scanSource} finds in one file. */
+interface SourceScan {
+  /** Doc comment of each key by dotted path; keys inside a top-level `const NAME =` are prefixed `NAME.`. */
+  comments: Map<string, string>;
+  /** Keys whose value is built from another schema (`relay: relayConfigSchema.prefault({})`, `z.array(listenAddress)`). */
+  refs: Array<{ path: string; ident: string }>;
+  /** Top-level consts declared in the file. */
+  consts: Set<string>;
+  /** Imported identifiers and the module they come from. */
+  imports: Map<string, string>;
+}
+
+/**
+ * Scans a TypeScript file for the doc comments of object keys (one per key, preceding it), using
+ * indentation for nesting, and for keys whose schema is a named const (same file or imported).
+ */
+export function scanSource(source: string): SourceScan {
+  const comments = new Map<string, string>();
+  const refs: SourceScan['refs'] = [];
+  const consts = new Set<string>();
+  const imports = new Map<string, string>();
+  for (const m of source.matchAll(/import\s+(?:type\s+)?\{([^}]*)\}\s*from\s*'([^']+)'/g)) {
+    for (const name of m[1]!.split(',')) {
+      const parts = name.trim().replace(/^type\s+/, '').split(/\s+as\s+/);
+      const local = (parts[1] ?? parts[0])!.trim();
+      if (local) imports.set(local, m[2]!);
+    }
+  }
   const stack: Array<{ indent: number; key: string }> = [];
+  let scope: string | undefined;
   let pending: string | undefined;
   let inComment: string[] | undefined;
+  let awaitingArray: string | undefined;
   for (const line of source.split('\n')) {
     if (inComment) {
       const end = line.indexOf('*/');
@@ -51,32 +85,108 @@ export function commentsByPath(source: string): Map<string, string> {
       inComment = [line.replace(/^\s*\/\*\*/, '').trim()];
       continue;
     }
-    const key = /^(\s*)(\w+):\s/.exec(line);
+    const decl = /^(?:export\s+)?const\s+(\w+)\b/.exec(line);
+    if (decl) {
+      scope = decl[1]!;
+      consts.add(scope);
+      stack.length = 0;
+    }
+    // `key: value` or a shorthand `key,`.
+    const key = decl ? null : /^(\s*)(\w+)(?::\s*(.*)|,)$/.exec(line);
+    // `key: z` continued by `.array(helper)` on the next line.
+    const arrayOf = !key && awaitingArray ? /^\s*\.array\(\s*([A-Za-z_$][\w$]*)\b/.exec(line) : null;
+    if (arrayOf && arrayOf[1] !== 'z') refs.push({ path: awaitingArray!, ident: arrayOf[1]! });
+    if (line.trim()) awaitingArray = undefined;
     if (key) {
       const indent = key[1]!.length;
       while (stack.length && stack[stack.length - 1]!.indent >= indent) stack.pop();
-      const p = [...stack.map((s) => s.key), key[2]!].join('.');
-      if (pending) out.set(p, pending);
+      const p = [...(scope ? [scope] : []), ...stack.map((s) => s.key), key[2]!].join('.');
+      if (pending) comments.set(p, pending);
+      const value = key[3] ?? key[2]!;
+      const ref = /^(?:z\.array\(\s*)?([A-Za-z_$][\w$]*)\b/.exec(value);
+      if (ref && ref[1] !== 'z') refs.push({ path: p, ident: ref[1]! });
+      if (value.trim() === 'z') awaitingArray = p;
       stack.push({ indent, key: key[2]! });
     }
     if (line.trim() && !/^\s*\/\//.test(line)) pending = undefined;
   }
-  return out;
+  return { comments, refs, consts, imports };
 }
 
-function describe(comments: Map<string, string>, rawPath: string): string {
-  // Keys of array items and of helper-built sections sit outside the parser's path: match them by suffix.
+/** Doc comments of the whole configuration, by key path, gathered from every file that defines part of it. */
+export interface ConfigComments {
+  /** Comments at their full key path (`redis.url`), following schemas mounted from other files. */
+  byPath: Map<string, string>;
+  /** Every comment found, at its path inside its const (`rateLimit.perSecond`), for keys built inline. */
+  loose: Map<string, string[]>;
+  /** The file that defines each top-level section mounted from elsewhere (`redis` → `src/cascade/cascadeConfig.ts`). */
+  sectionFiles: Map<string, string>;
+}
+
+function resolveModule(fromFile: string, spec: string): string | undefined {
+  if (!spec.startsWith('.')) return undefined;
+  const base = path.resolve(path.dirname(fromFile), spec);
+  return [`${base}.ts`, path.join(base, 'index.ts')].find((f) => fs.existsSync(f));
+}
+
+/**
+ * Collects the comments of `configSchema` (src/config/schema.ts) and, through the schemas its keys
+ * are built from, of every other file that defines a section (`cascadeConfig.ts`, `RelayConfig.ts`, …).
+ * `read` returns a file's text (tests pass fixed sources).
+ */
+export function collectConfigComments(
+  rootFile = path.join(projectRoot, 'src', 'config', 'schema.ts'),
+  read: (file: string) => string = (f) => fs.readFileSync(f, 'utf8'),
+): ConfigComments {
+  const scans = new Map<string, SourceScan>();
+  const scan = (file: string) => {
+    let s = scans.get(file);
+    if (!s) scans.set(file, (s = scanSource(read(file))));
+    return s;
+  };
+  const byPath = new Map<string, string>();
+  const sectionFiles = new Map<string, string>();
+  const join = (a: string, b: string) => (a && b ? `${a}.${b}` : a || b);
+  const mount = (file: string, constName: string, at: string, depth: number): void => {
+    if (depth > 8) return;
+    const s = scan(file);
+    const own = `${constName}.`;
+    for (const [p, text] of s.comments) if (p.startsWith(own) && !byPath.has(join(at, p.slice(own.length)))) byPath.set(join(at, p.slice(own.length)), text);
+    for (const ref of s.refs) {
+      if (!ref.path.startsWith(own)) continue;
+      const target = s.consts.has(ref.ident) ? file : s.imports.has(ref.ident) ? resolveModule(file, s.imports.get(ref.ident)!) : undefined;
+      if (!target) continue;
+      const where = join(at, ref.path.slice(own.length));
+      if (target !== file && !where.includes('.')) sectionFiles.set(where, path.relative(projectRoot, target));
+      mount(target, ref.ident, where, depth + 1);
+    }
+  };
+  mount(rootFile, 'configSchema', '', 0);
+  const loose = new Map<string, string[]>();
+  for (const s of scans.values()) {
+    for (const [p, text] of s.comments) {
+      const texts = loose.get(p) ?? [];
+      if (!texts.includes(text)) texts.push(text);
+      loose.set(p, texts);
+    }
+  }
+  return { byPath, loose, sectionFiles };
+}
+
+function describe(comments: ConfigComments, rawPath: string): string {
+  // Keys of array items sit under `key[]`; keys built inline from a helper const (`perSecond: rateLimit.perSecond`) are matched by suffix.
   const keyPath = rawPath.replace(/\[\]/g, '');
-  const exact = comments.get(keyPath);
+  const exact = comments.byPath.get(keyPath);
   if (exact) return exact;
   const parts = keyPath.split('.');
-  for (const n of rawPath.includes('[]') ? [2, 1] : [2]) {
-    if (parts.length < n) continue;
-    const suffix = parts.slice(-n).join('.');
-    // A one-key suffix only matches keys of helper objects (top level of the parse), never another section's key.
-    const hits = [...comments.entries()].filter(([k]) => k === suffix || (n === 2 && k.endsWith('.' + suffix)));
-    if (hits.length === 1) return hits[0]![1];
+  if (parts.length >= 2) {
+    const suffix = parts.slice(-2).join('.');
+    const hits = new Set<string>();
+    for (const [k, texts] of comments.loose) if (k === suffix || k.endsWith('.' + suffix)) for (const t of texts) hits.add(t);
+    if (hits.size === 1) return [...hits][0]!;
   }
+  const last = parts[parts.length - 1];
+  if (last === 'enabled' && parts.length > 1) return `Turns \`${parts.slice(0, -1).join('.')}\` on or off.`;
   return '';
 }
 
@@ -107,8 +217,7 @@ function upperSnake(key: string): string {
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
 /** The Markdown reference of every configuration key. */
-export function renderConfigReference(schemaSource = fs.readFileSync(path.join(projectRoot, 'src', 'config', 'schema.ts'), 'utf8')): string {
-  const comments = commentsByPath(schemaSource);
+export function renderConfigReference(comments: ConfigComments = collectConfigComments()): string {
   const root = z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
   const lines: string[] = [];
   const rows = (schema: JsonSchema, prefix: string, envable: boolean): void => {
@@ -124,15 +233,30 @@ export function renderConfigReference(schemaSource = fs.readFileSync(path.join(p
       if (prop.type === 'array' && prop.items?.properties) rows(prop.items, `${p}[]`, false);
     }
   };
-  lines.push('<!-- generated by `subsec config reference` from src/config/schema.ts; do not edit by hand -->', '');
+  lines.push(`${GENERATED_MARK} from src/config/schema.ts and the files defining its sections; do not edit by hand -->`, '');
   for (const [section, prop] of Object.entries(root.properties ?? {})) {
     lines.push(`### \`${section}\``, '');
-    const about = comments.get(section);
+    const about = comments.byPath.get(section);
     if (about) lines.push(about, '');
+    const file = comments.sectionFiles.get(section);
+    if (file) lines.push(`Defined in \`${file}\`.`, '');
     lines.push('| Key | Type | Default | Description | Environment |', '| --- | --- | --- | --- | --- |');
     if (prop.properties) rows(prop, section, true);
     else rows({ properties: { [section]: prop } }, '', true);
     lines.push('');
   }
   return lines.join('\n');
+}
+
+/** The start of the generated reference in docs/configuration.md. */
+export const GENERATED_MARK = '<!-- generated by `subsec config reference`';
+
+/** The configuration document. */
+export const CONFIGURATION_DOC = path.join(projectRoot, 'docs', 'configuration.md');
+
+/** `doc` with everything from the generated marker on replaced by `reference`. */
+export function withReference(doc: string, reference: string): string {
+  const at = doc.indexOf(GENERATED_MARK);
+  if (at < 0) throw new Error(`no "${GENERATED_MARK}" marker in the configuration document`);
+  return doc.slice(0, at) + reference;
 }

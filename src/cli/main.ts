@@ -39,7 +39,8 @@ function topHelp(): string {
     'Commands:',
     '  start                run a node in the foreground (--config FILE; SUBSEC_* env overrides)',
     ...commands.map((c) => `  ${c.words.join(' ').padEnd(20)} ${c.summary}`),
-    '  config reference     print the configuration reference (Markdown) generated from the schema',
+    '  config reference     print the configuration reference (Markdown) generated from the schema;',
+    '                       --write updates docs/configuration.md, --check fails when it is out of date',
     '  loadtest ...         run the load tools (loadtest/cli.ts), when present',
     '',
     ...globalHelp,
@@ -89,7 +90,21 @@ export async function runCli(argv: string[]): Promise<number> {
     if (argv[0] === 'start') return await start(argv.slice(1));
     if (argv[0] === 'loadtest') return await loadtest(argv.slice(1));
     if (argv[0] === 'config' && argv[1] === 'reference') {
-      out((await import('./configReference')).renderConfigReference());
+      const ref = await import('./configReference');
+      const mode = argv[2];
+      if (mode !== undefined && mode !== '--write' && mode !== '--check') throw new CliError(`config reference: unknown option "${mode}" (--write or --check)`, ExitCode.USAGE);
+      if (mode === undefined) {
+        out(ref.renderConfigReference());
+        return ExitCode.OK;
+      }
+      const doc = fs.readFileSync(ref.CONFIGURATION_DOC, 'utf8');
+      const updated = ref.withReference(doc, ref.renderConfigReference());
+      if (mode === '--check') {
+        if (updated === doc) return ExitCode.OK;
+        process.stderr.write('docs/configuration.md is out of date: run `subsec config reference --write`\n');
+        return ExitCode.API_ERROR;
+      }
+      if (updated !== doc) fs.writeFileSync(ref.CONFIGURATION_DOC, updated);
       return ExitCode.OK;
     }
     const command = commands.find((c) => c.words.every((w, i) => argv[i] === w));

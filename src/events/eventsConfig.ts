@@ -43,7 +43,9 @@ export const eventsConfigSchema = z
     rooms: z
       .array(
         z.strictObject({
+          /** Rooms the override applies to (`*` matches any run of characters). */
           match: roomPattern,
+          /** Largest event payload in those rooms (bytes). */
           maxPayloadBytes: z.number().int().min(16).max(60_000).optional(),
           rateLimit: z.strictObject({ perSecond: rateLimit.perSecond.optional(), burst: rateLimit.burst.optional() }).optional(),
           retention: z.strictObject({ maxEvents: retention.maxEvents.optional(), maxAgeSec: retention.maxAgeSec.optional() }).optional(),
