@@ -241,10 +241,19 @@ async function main(): Promise<void> {
     // 3. Held blocking reloads answered on publication.
     const heldCount = Number(values.held);
     // Right after a segment boundary, ask for part 0 of the segment after the new one: a whole
-    // segment (~2 s) ahead, within the Advance Part Limit, so every request is held before it appears.
+    // segment (~2 s) ahead, so every request is held before it appears. When the source's
+    // segments are longer than the Advance Part Limit allows (a sender with sparse key frames),
+    // ask for the furthest part the limit allows instead.
+    const view = () => ({ segments: packager.segments, lastCompleteMsn: packager.lastCompleteMsn, ended: packager.ended, partTarget: stream.partTarget });
     await new Promise((resolve) => packager.once('segment', resolve));
-    const wantMsn = packager.lastCompleteMsn + 2;
-    const wantPart = 0;
+    let wantMsn = packager.lastCompleteMsn + 2;
+    let wantPart = 0;
+    if (blockingState(view(), wantMsn, wantPart) !== 'wait') {
+      const limit = stream.partTarget < 1 ? Math.floor(3 / stream.partTarget) : 3;
+      const open = packager.segments.at(-1)!;
+      wantMsn = open.msn;
+      wantPart = open.parts.length + limit - 2;
+    }
     const target = `${url}${playlistPath}?_HLS_msn=${wantMsn}&_HLS_part=${wantPart}`;
     const heldHistogram = async () => {
       const text = await node.metrics.registry.getSingleMetricAsString('subsec_hls_held_response_delay_seconds');
@@ -256,7 +265,6 @@ async function main(): Promise<void> {
     await client.ready;
     let heldBefore = 0;
     let published: HlsPart | undefined;
-    const view = () => ({ segments: packager.segments, lastCompleteMsn: packager.lastCompleteMsn, ended: packager.ended, partTarget: stream.partTarget });
     // Runs before the packager wakes its waiters: the part that releases them, and how many wait.
     const watch = (p: HlsPart) => {
       if (!published && blockingState(view(), wantMsn, wantPart) === 'ready') {
@@ -267,8 +275,8 @@ async function main(): Promise<void> {
     packager.prependListener('part', watch);
     const times = await client.done;
     packager.off('part', watch);
-    if (!published) throw new Error('the held requests were answered before their part appeared');
     const failed = times.filter((t) => t < 0).map((t) => -t);
+    if (!published) throw new Error(`the held requests were answered before their part appeared (non-200 answers: ${failed.length}, e.g. ${failed.slice(0, 3).join(', ') || 'none'})`);
     if (failed.length > 0) log(`held reloads not answered 200: ${JSON.stringify(failed.slice(0, 5))} (${failed.length})`);
     const delays = times.filter((t) => t > 0).map((t) => t - published!.publishedAt);
     const after = await heldHistogram();
