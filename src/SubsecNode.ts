@@ -220,7 +220,7 @@ export class SubsecNode {
     if (this.config.whip.enabled) this.whip.register(this.http);
     if (this.config.whep.enabled) this.whep.register(this.http);
     if (this.hls) {
-      registerHlsRoutes(this.http, { service: this.hls, intake: new CmcdIntake(this.metrics.registry, { onRecord: (target, data, now) => this.qoe?.recordCmcd(target, data, now) }), tokens: this.tokens, registry: this.metrics.registry, corsOrigin: this.config.http.corsOrigin });
+      registerHlsRoutes(this.http, { service: this.hls, intake: new CmcdIntake(this.metrics.registry, { onRecord: (target, data, now) => this.qoe?.recordCmcd(target, data, now) }), tokens: this.tokens, registry: this.metrics.registry, corsOrigin: this.config.http.corsOrigin, nodeId: this.config.node.id });
       this.hls.start();
     }
     if (this.config.http.demo) {

@@ -305,6 +305,17 @@ export const configSchema = z.strictObject({
           dir: z.string().min(1).default('recordings/hls'),
         })
         .prefault({}),
+      /** CTA-5006 Common Media Server Data response headers on every playlist, init, part and segment (docs/ll-hls.md). */
+      cmsd: z
+        .strictObject({
+          /** Send CMSD headers on HLS responses: `CMSD-Static` (object type, format, stream type, duration, availability, bitrate, held time); `false`: none. */
+          enabled: z.boolean().default(true),
+          /** Also send `CMSD-Dynamic` (this origin's identifier with `rd`, the response delay in ms). */
+          dynamic: z.boolean().default(true),
+          /** Intermediary identifier in `CMSD-Dynamic` (printable ASCII); default: `node.id`. */
+          id: z.string().regex(/^[\x20-\x7e]{1,128}$/, 'printable ASCII, 1-128 characters').optional(),
+        })
+        .prefault({}),
     })
     .prefault({}),
   /** Shared Redis (cascade mode): URL, Sentinel or Cluster, key prefix, timeouts. See src/cascade/cascadeConfig.ts. */

@@ -6,7 +6,8 @@
  * in one table per rendition, grouped by the part they wait for, and are written straight to
  * their sockets when it is published. Everything else — held preload hints, CMCD, tokens,
  * requests too far ahead or malformed, errors — is yielded to the `/hls` routes of the
- * HttpServer, which implement the full semantics; both answer identically where they overlap.
+ * HttpServer, which implement the full semantics; both answer identically where they overlap
+ * (CMSD headers included).
  */
 import type uWS from 'uWebSockets.js';
 import type { HlsService } from './HlsService';
@@ -15,6 +16,7 @@ import type { LiveRendition } from './LadderTranscoder';
 import type { Packager } from './Packager';
 import { blockingState } from './Playlist';
 import type { CachedPlaylist, PlaylistCache } from './PlaylistCache';
+import { renditionObjectType, type CmsdHeaders } from './Cmsd';
 
 /** Dependencies of {@link registerHlsFastPath}. */
 export interface HlsFastPathDeps {
@@ -22,6 +24,8 @@ export interface HlsFastPathDeps {
   cache: PlaylistCache;
   /** Access-Control-Allow-Origin, as the HttpServer sends it. */
   corsOrigin: string;
+  /** CMSD response headers; undefined when `hls.cmsd.enabled` is false. */
+  cmsd: CmsdHeaders | undefined;
   /** Counts an answered request (same labels as the routes). */
   count: (kind: 'playlist' | 'init' | 'part' | 'segment', status: 200 | 304 | 503) => void;
   /** Records how long after a part's publication a held request was answered (ms). */
@@ -32,6 +36,8 @@ interface Waiter {
   res: uWS.HttpResponse;
   skip: 'YES' | 'v2' | undefined;
   gzip: boolean;
+  /** When the request arrived (ms), for CMSD `ht`/`rd`. */
+  arrivedAt: number;
   deadline: number;
   done: boolean;
 }
@@ -77,10 +83,19 @@ function decode(s: string): string | undefined {
 
 /** Registers the fast path on the uWS app (uWS prefers it to the HttpServer's catch-all route). */
 export function registerHlsFastPath(app: uWS.TemplatedApp, deps: HlsFastPathDeps): void {
-  const { service, cache, corsOrigin, count, observeHeld } = deps;
+  const { service, cache, corsOrigin, cmsd, count, observeHeld } = deps;
   const held = new WeakMap<Packager, HeldTable>();
 
-  const writePlaylist = (res: uWS.HttpResponse, cached: CachedPlaylist, gzip: boolean, cacheControl: string, ifNoneMatch = '') => {
+  /** Writes the CMSD headers (inside a cork); `rdMs` is 0 for an answer given on arrival. */
+  const writeCmsd = (res: uWS.HttpResponse, staticValue: string, rdMs: number) => {
+    if (!cmsd) return;
+    res.writeHeader('cmsd-static', staticValue);
+    const dynamic = cmsd.dynamic(rdMs);
+    if (dynamic !== undefined) res.writeHeader('cmsd-dynamic', dynamic);
+    res.writeHeader('access-control-expose-headers', cmsd.exposeHeaders);
+  };
+
+  const writePlaylist = (res: uWS.HttpResponse, cached: CachedPlaylist, gzip: boolean, cacheControl: string, ifNoneMatch = '', ended = false, heldMs?: number) => {
     const notModified = ifNoneMatch === cached.etag;
     res.cork(() => {
       res.writeStatus(notModified ? '304 Not Modified' : '200 OK');
@@ -89,6 +104,7 @@ export function registerHlsFastPath(app: uWS.TemplatedApp, deps: HlsFastPathDeps
       res.writeHeader('etag', cached.etag);
       res.writeHeader('vary', 'Accept-Encoding');
       res.writeHeader('access-control-allow-origin', corsOrigin);
+      if (cmsd) writeCmsd(res, cmsd.playlist(ended, heldMs), heldMs ?? 0);
       if (notModified) res.endWithoutBody();
       else if (gzip) {
         res.writeHeader('content-encoding', 'gzip');
@@ -115,7 +131,7 @@ export function registerHlsFastPath(app: uWS.TemplatedApp, deps: HlsFastPathDeps
         p.heldElsewhere--;
         let cached = bySkip.get(w.skip ?? '');
         if (!cached) bySkip.set(w.skip ?? '', (cached = cache.media(table.stream, table.rendition, w.skip, '')));
-        writePlaylist(w.res, cached, w.gzip, cacheControl);
+        writePlaylist(w.res, cached, w.gzip, cacheControl, '', p.ended, Date.now() - w.arrivedAt);
         delays.push(Date.now() - publishedAt);
       }
     }
@@ -198,6 +214,8 @@ export function registerHlsFastPath(app: uWS.TemplatedApp, deps: HlsFastPathDeps
       let data: Buffer | undefined;
       let modified = 0;
       let kind: 'init' | 'part' | 'segment';
+      let durationSec: number | undefined;
+      let availableAt: number | undefined;
       if (file === 'init.mp4') {
         kind = 'init';
         data = p.init;
@@ -209,17 +227,23 @@ export function registerHlsFastPath(app: uWS.TemplatedApp, deps: HlsFastPathDeps
           const part = p.part(n);
           data = part?.data;
           modified = part?.publishedAt ?? 0;
+          durationSec = part?.duration;
+          availableAt = part?.publishedAt;
         } else {
           kind = 'segment';
           const seg = p.segment(n);
           data = seg?.data;
           modified = seg?.completedAt ?? 0;
+          durationSec = seg?.duration;
+          availableAt = seg?.completedAt;
         }
       }
       if (!data) return void req.setYield(true); // held, not found: the full route decides
       stream.touch();
       const etag = `"${stream.epoch}-${rendition.spec.name}-${file}"`;
       const notModified = ifNoneMatch === etag;
+      const ended = stream.ended || p.ended;
+      const cmsdStatic = cmsd && (kind === 'init' ? cmsd.media({ ot: 'i', ended }) : cmsd.media({ ot: renditionObjectType(rendition), ended, durationSec, availableAt, bytes: data.length }));
       res.cork(() => {
         res.writeStatus(notModified ? '304 Not Modified' : '200 OK');
         res.writeHeader('content-type', 'video/mp4');
@@ -227,6 +251,7 @@ export function registerHlsFastPath(app: uWS.TemplatedApp, deps: HlsFastPathDeps
         res.writeHeader('etag', etag);
         res.writeHeader('last-modified', new Date(modified).toUTCString());
         res.writeHeader('access-control-allow-origin', corsOrigin);
+        if (cmsdStatic !== undefined) writeCmsd(res, cmsdStatic, 0);
         if (notModified) res.endWithoutBody();
         else res.end(data!);
       });
@@ -239,16 +264,17 @@ export function registerHlsFastPath(app: uWS.TemplatedApp, deps: HlsFastPathDeps
     stream.touch();
     const gzip = /\bgzip\b/.test(req.getHeader('accept-encoding'));
     const p = rendition.packager;
-    if (!wanted) return writePlaylist(res, cache.media(stream, rendition, undefined, ''), gzip, 'public, max-age=1', ifNoneMatch);
+    if (!wanted) return writePlaylist(res, cache.media(stream, rendition, undefined, ''), gzip, 'public, max-age=1', ifNoneMatch, p.ended);
     const state = blockingState({ segments: p.segments, lastCompleteMsn: p.lastCompleteMsn, ended: p.ended, partTarget: stream.partTarget }, wanted.msn, wanted.part);
     if (state === 'too-far') return void req.setYield(true); // the full route answers 400
     const blockingCache = `public, max-age=${3 * stream.targetDuration}`;
-    if (state === 'ready') return writePlaylist(res, cache.media(stream, rendition, wanted.skip, ''), gzip, blockingCache, ifNoneMatch);
+    if (state === 'ready') return writePlaylist(res, cache.media(stream, rendition, wanted.skip, ''), gzip, blockingCache, ifNoneMatch, p.ended);
     const table = tableOf(stream, rendition);
     const key = `${wanted.msn}.${wanted.part ?? ''}`;
     let group = table.groups.get(key);
     if (!group) table.groups.set(key, (group = { msn: wanted.msn, part: wanted.part, waiters: new Set() }));
-    const waiter: Waiter = { res, skip: wanted.skip, gzip, deadline: Date.now() + 3 * stream.targetDuration * 1000, done: false };
+    const now = Date.now();
+    const waiter: Waiter = { res, skip: wanted.skip, gzip, arrivedAt: now, deadline: now + 3 * stream.targetDuration * 1000, done: false };
     group.waiters.add(waiter);
     table.size++;
     p.heldElsewhere++;

@@ -7,7 +7,8 @@
  *   {rendition}/{epoch}/s{msn}.m4s      media segment
  * Responses carry CDN-friendly caching (immutable media, short-lived playlists, cacheable
  * blocking responses), ETag/Last-Modified with 304s, CORS (including the CMCD request headers)
- * and gzip for playlists when asked. Every request feeds the CMCD intake.
+ * and gzip for playlists when asked, and CTA-5006 CMSD headers when `hls.cmsd.enabled`. Every
+ * request feeds the CMCD intake.
  */
 import client from 'prom-client';
 import type { HttpRequest, HttpResponse, HttpServer } from '../http/HttpServer';
@@ -23,6 +24,7 @@ import type { LiveRendition } from './LadderTranscoder';
 import { blockingState } from './Playlist';
 import { PlaylistCache, type CachedPlaylist } from './PlaylistCache';
 import { registerHlsFastPath } from './HlsFastPath';
+import { CmsdHeaders, renditionObjectType } from './Cmsd';
 
 /** Dependencies of {@link registerHlsRoutes}. */
 export interface HlsRoutesDeps {
@@ -32,6 +34,8 @@ export interface HlsRoutesDeps {
   registry: client.Registry;
   /** Access-Control-Allow-Origin of the fast path (the HttpServer's `http.corsOrigin`; default `*`). */
   corsOrigin?: string;
+  /** This node's id: the default CMSD intermediary identifier (`hls.cmsd.id`). */
+  nodeId: string;
 }
 
 const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
@@ -41,6 +45,13 @@ const NAME = /^[^\u0000-\u001f/\\]{1,128}$/;
 const DECIMAL = /^\d{1,9}$/;
 
 type Kind = 'multivariant' | 'playlist' | 'init' | 'part' | 'segment' | 'other';
+
+/** What a request turned out to be, filled in while it is handled. */
+interface Outcome {
+  kind: Kind;
+  /** `CMSD-Static` of a successful answer. */
+  cmsd?: string;
+}
 
 function plain(status: number, code: string, message: string, extra: Record<string, string> = {}): HttpResponse {
   const r = errorResponse(status, message, code);
@@ -72,7 +83,8 @@ export function registerHlsRoutes(http: HttpServer, deps: HlsRoutesDeps): void {
     if (!c) counters.set(k, (c = requests.labels(kind, String(status))));
     c.inc();
   };
-  registerHlsFastPath(http.app, { service, cache, corsOrigin: deps.corsOrigin ?? '*', count, observeHeld: (ms) => heldDelay.observe(ms / 1000) });
+  const cmsd = config.cmsd.enabled ? new CmsdHeaders({ dynamic: config.cmsd.dynamic, id: config.cmsd.id ?? deps.nodeId }) : undefined;
+  registerHlsFastPath(http.app, { service, cache, corsOrigin: deps.corsOrigin ?? '*', cmsd, count, observeHeld: (ms) => heldDelay.observe(ms / 1000) });
 
   http.route('OPTIONS', '/hls/*', () => ({
     status: 204,
@@ -80,21 +92,25 @@ export function registerHlsRoutes(http: HttpServer, deps: HlsRoutesDeps): void {
   }));
 
   http.route('GET', '/hls/:room/:stream/*', async (req) => {
-    let kind: Kind = 'other';
+    const receivedAt = Date.now();
+    const outcome: Outcome = { kind: 'other' };
     let res: HttpResponse;
     try {
-      const out = await handle(req, (k) => (kind = k));
-      res = out;
+      res = await handle(req, outcome);
     } catch (err) {
       if (err instanceof HlsCapacityError || err instanceof UnavailableError) res = unavailable(err.message);
       else if (err instanceof SubsecError) res = plain(err.httpStatus, err.code, err.message);
       else throw err;
     }
-    count(kind, res.status ?? 200);
+    const status = res.status ?? 200;
+    // rd: receipt of the request to the answer being ready (a held reload or preload hint, a startup wait).
+    if (cmsd && outcome.cmsd !== undefined && (status === 200 || status === 304)) res.headers = { ...res.headers, ...cmsd.headers(outcome.cmsd, Date.now() - receivedAt) };
+    count(outcome.kind, status);
     return res;
   });
 
-  async function handle(req: HttpRequest, setKind: (k: Kind) => void): Promise<HttpResponse> {
+  async function handle(req: HttpRequest, outcome: Outcome): Promise<HttpResponse> {
+    const setKind = (k: Kind) => (outcome.kind = k);
     const { room, stream: identity } = req.params as { room: string; stream: string };
     const rest = (req.params['*'] ?? '').split('/');
     if (!NAME.test(room) || !NAME.test(identity) || rest.some((p) => p === '' || p === '.' || p === '..')) return badRequest('bad path');
@@ -119,6 +135,7 @@ export function registerHlsRoutes(http: HttpServer, deps: HlsRoutesDeps): void {
       intake.observe(cmcdTarget, req.query, req.headers);
       stream.touch();
       if (!(await stream.waitStarted(config.startupTimeoutMs, req.signal))) return unavailable('stream is starting');
+      outcome.cmsd = cmsd?.playlist(stream.ended);
       return playlistResponse(req, cache.multivariant(stream, uriSuffix), 'public, max-age=2');
     }
     const stream = rest.length === 2 && rest[1] === 'index.m3u8' ? await service.acquire(room, identity) : service.get(room, identity);
@@ -129,7 +146,7 @@ export function registerHlsRoutes(http: HttpServer, deps: HlsRoutesDeps): void {
     if (!rendition) return notFound('rendition');
     if (rest.length === 2 && rest[1] === 'index.m3u8') {
       setKind('playlist');
-      return mediaPlaylist(req, stream, rendition, uriSuffix);
+      return mediaPlaylist(req, stream, rendition, uriSuffix, outcome);
     }
     if (rest.length !== 3) return notFound('resource');
     if (rest[1] !== stream.epoch) return notFound('resource of an earlier run of this stream');
@@ -138,6 +155,7 @@ export function registerHlsRoutes(http: HttpServer, deps: HlsRoutesDeps): void {
     if (file === 'init.mp4') {
       setKind('init');
       if (!(await rendition.packager.waitUntil(() => !!rendition.packager.init, config.startupTimeoutMs, req.signal))) return unavailable('stream is starting');
+      outcome.cmsd = cmsd?.media({ ot: 'i', ended: stream.ended || rendition.packager.ended });
       return mediaResponse(req, rendition.packager.init!, tag, stream.startedAt);
     }
     const m = /^([ps])(\d{1,9})\.m4s$/.exec(file);
@@ -148,27 +166,35 @@ export function registerHlsRoutes(http: HttpServer, deps: HlsRoutesDeps): void {
     if (m[1] === 'p') {
       setKind('part');
       let part = p.part(n);
+      let heldMs: number | undefined;
       // A hinted part (or the one right after, for a player a little ahead) is held until published.
       if (!part && !p.ended && n >= p.nextPartSeq && n <= p.nextPartSeq + 1) {
+        const heldFrom = Date.now();
         const ok = await p.waitUntil(() => !!p.part(n), holdMs, req.signal);
+        heldMs = Date.now() - heldFrom;
         part = p.part(n);
         if (ok && part) heldDelay.observe((Date.now() - part.publishedAt) / 1000);
         else if (!req.signal.aborted && !p.ended) return unavailable('part not ready');
       }
       if (!part) return notFound('part');
+      outcome.cmsd = cmsd?.media({ ot: renditionObjectType(rendition), ended: stream.ended || p.ended, durationSec: part.duration, availableAt: part.publishedAt, bytes: part.data.length, heldMs });
       return mediaResponse(req, part.data, tag, part.publishedAt);
     }
     setKind('segment');
     let segment = p.segment(n);
+    let heldMs: number | undefined;
     if (!segment && !p.ended && p.openSegment?.msn === n) {
+      const heldFrom = Date.now();
       await p.waitUntil(() => !!p.segment(n), holdMs, req.signal);
+      heldMs = Date.now() - heldFrom;
       segment = p.segment(n);
     }
     if (!segment) return notFound('segment');
+    outcome.cmsd = cmsd?.media({ ot: renditionObjectType(rendition), ended: stream.ended || p.ended, durationSec: segment.duration, availableAt: segment.completedAt, bytes: segment.data?.length, heldMs });
     return mediaResponse(req, segment.data!, tag, segment.completedAt ?? Date.now());
   }
 
-  async function mediaPlaylist(req: HttpRequest, stream: HlsStream, r: LiveRendition, uriSuffix: string): Promise<HttpResponse> {
+  async function mediaPlaylist(req: HttpRequest, stream: HlsStream, r: LiveRendition, uriSuffix: string, outcome: Outcome): Promise<HttpResponse> {
     const q = req.query;
     const msnRaw = q.get('_HLS_msn');
     const partRaw = q.get('_HLS_part');
@@ -180,6 +206,7 @@ export function registerHlsRoutes(http: HttpServer, deps: HlsRoutesDeps): void {
     const p = r.packager;
     if (!(await stream.waitStarted(config.startupTimeoutMs, req.signal))) return unavailable('stream is starting');
     let blocking = false;
+    let heldMs: number | undefined;
     let releasedBy: { publishedAt: number } | undefined;
     if (msnRaw !== null && !p.ended) {
       const msn = Number(msnRaw);
@@ -188,7 +215,9 @@ export function registerHlsRoutes(http: HttpServer, deps: HlsRoutesDeps): void {
       const state = blockingState(view(), msn, part);
       if (state === 'too-far') return badRequest(`_HLS_msn=${msn}${part === undefined ? '' : ` _HLS_part=${part}`} is too far ahead of the playlist`);
       if (state === 'wait') {
+        const heldFrom = Date.now();
         const ok = await p.waitUntil(() => blockingState(view(), msn, part) === 'ready', 3 * stream.targetDuration * 1000, req.signal);
+        heldMs = Date.now() - heldFrom;
         if (!ok && !p.ended) return unavailable('the requested part did not appear in time');
         if (ok) releasedBy = p.lastPart;
       }
@@ -197,6 +226,7 @@ export function registerHlsRoutes(http: HttpServer, deps: HlsRoutesDeps): void {
     const body = cache.media(stream, r, skipRaw === null ? undefined : (skipRaw as 'YES' | 'v2'), uriSuffix);
     // A blocking response names its content in its URL, so a CDN may keep it; a plain one is short-lived.
     const cacheControl = p.ended ? 'public, max-age=60' : blocking ? `public, max-age=${3 * stream.targetDuration}` : 'public, max-age=1';
+    outcome.cmsd = cmsd?.playlist(p.ended || stream.ended, heldMs);
     const response = playlistResponse(req, body, cacheControl);
     // Measured once the answer is ready to be written: what a held client waits after publication.
     if (releasedBy) heldDelay.observe((Date.now() - releasedBy.publishedAt) / 1000);
