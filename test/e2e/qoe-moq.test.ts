@@ -10,6 +10,7 @@ import type { Page } from 'playwright-core';
 import type { SubsecNode } from '../../src/SubsecNode';
 import { startNode } from '../helpers/startNode';
 import { waitFor } from '../helpers/waitFor';
+import { metricSum, metricsText as fetchMetrics } from '../helpers/metrics';
 import { launchBrowser, type TestBrowser } from '../helpers/browser';
 import { ensureSdkBuilt } from './support/pageScripts';
 
@@ -72,16 +73,9 @@ function syntheticFfmpegPid(): number {
   throw new Error('synthetic ffmpeg not found');
 }
 
-async function metricsText(): Promise<string> {
-  return (await fetch(`${node.url}/metrics`)).text();
-}
+const metricsText = () => fetchMetrics(node.url);
 
-function metric(text: string, name: string, labels: Record<string, string> = {}): number {
-  return text
-    .split('\n')
-    .filter((l) => l.startsWith(`${name}{`) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)))
-    .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
-}
+const metric = metricSum;
 
 const moq = { room: ROOM, stream: 'synthetic', path: 'moq' };
 

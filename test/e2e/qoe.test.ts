@@ -17,6 +17,7 @@ import type { SubsecNode } from '../../src/SubsecNode';
 import { projectRoot } from '../../src/config/loadConfig';
 import { startNode } from '../helpers/startNode';
 import { waitFor } from '../helpers/waitFor';
+import { metricSum, metricsText as fetchMetrics } from '../helpers/metrics';
 import { launchBrowser, type TestBrowser } from '../helpers/browser';
 import { ensureSdkBuilt } from './support/pageScripts';
 
@@ -76,17 +77,9 @@ async function open(identity: string, grants: { canPublish?: boolean }, options:
   return page;
 }
 
-async function metricsText(): Promise<string> {
-  return (await fetch(`${node.url}/metrics`)).text();
-}
+const metricsText = () => fetchMetrics(node.url);
 
-/** Sum of a metric's samples whose labels include `labels`. */
-function metric(text: string, name: string, labels: Record<string, string> = {}): number {
-  return text
-    .split('\n')
-    .filter((l) => l.startsWith(`${name}{`) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)))
-    .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
-}
+const metric = metricSum;
 
 const webrtc = { room: ROOM, stream: 'pub', path: 'webrtc' };
 const hls = { room: ROOM, stream: 'synthetic', path: 'hls' };

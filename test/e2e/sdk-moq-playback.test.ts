@@ -12,6 +12,7 @@ import { startNode } from '../helpers/startNode';
 import { waitFor } from '../helpers/waitFor';
 import { launchBrowser, type TestBrowser } from '../helpers/browser';
 import { ensureSdkBuilt } from './support/pageScripts';
+import { metricSum, metricsText } from '../helpers/metrics';
 
 const ROOM = 'sdk-moq';
 const SOURCE = { width: 320, height: 180, fps: 15, bitrateKbps: 250 };
@@ -172,6 +173,15 @@ describe('SDK MoQ playback (Chromium)', () => {
     const frames = after.frames;
     await waitFor(async () => (await state(page)).frames > frames + 10, { timeoutMs: 20_000, what: 'LL-HLS frames' });
     expect(after.failed).toBeUndefined();
+    // The LL-HLS path sends CMCD with the SDK's session id and reports the level's bitrate (media
+    // bytes): the node sees the CMCD requests and counts the viewer once, through the SDK's report.
+    const hls = { room: ROOM, stream: 'synthetic', path: 'hls' };
+    const text = await waitFor(async () => {
+      const t = await metricsText(node.url);
+      return metricSum(t, 'subsec_qoe_sessions_total', hls) >= 1 && metricSum(t, 'subsec_qoe_media_bytes_total', hls) > 0 ? t : undefined;
+    }, { timeoutMs: 15_000, what: 'the LL-HLS QoE report' });
+    expect(metricSum(text, 'subsec_hls_cmcd_requests_total', { room: ROOM, stream: 'synthetic' })).toBeGreaterThan(0);
+    expect(metricSum(text, 'subsec_qoe_sessions_total', hls)).toBe(1);
     await page.evaluate('moqTest.close()');
     await page.close();
     expect(pageErrors).toEqual([]);

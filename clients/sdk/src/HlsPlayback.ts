@@ -18,16 +18,23 @@ export interface HlsPlaybackOptions {
   onDateRangeEvent?: (event: RoomEvent) => void;
   /** A fatal playback error after the start. */
   onFatal?: (error: SubsecError) => void;
+  /** CMCD sent by hls.js on every request (query form, which CDNs can strip from cache keys). */
+  cmcd?: { sessionId: string; contentId: string };
+  /** Called with the hls.js instance once created (before it loads anything). */
+  onPlayer?: (hls: HlsInstance) => void;
 }
 
 /** The subset of hls.js this class uses. */
-interface HlsInstance {
+export interface HlsInstance {
   loadSource(url: string): void;
   attachMedia(media: HTMLMediaElement): void;
   destroy(): void;
   on(event: string, listener: (name: string, data: any) => void): void;
+  off(event: string, listener: (name: string, data: any) => void): void;
   readonly playingDate: Date | null;
   readonly latency: number;
+  readonly levels: ReadonlyArray<{ bitrate?: number; height?: number }>;
+  readonly currentLevel: number;
 }
 interface HlsModule {
   default: {
@@ -115,8 +122,16 @@ export class HlsPlayback {
       };
       media.addEventListener('playing', onPlaying);
       if (Hls) {
-        const hls = new Hls({ lowLatencyMode: true, backBufferLength: 30, manifestLoadingTimeOut: 20_000, manifestLoadingMaxRetry: 4, levelLoadingMaxRetry: 6 });
+        const hls = new Hls({
+          lowLatencyMode: true,
+          backBufferLength: 30,
+          manifestLoadingTimeOut: 20_000,
+          manifestLoadingMaxRetry: 4,
+          levelLoadingMaxRetry: 6,
+          ...(options.cmcd ? { cmcd: { sessionId: options.cmcd.sessionId, contentId: options.cmcd.contentId, useHeaders: false } } : {}),
+        });
         this.#hls = hls;
+        options.onPlayer?.(hls);
         hls.on(Hls.Events.ERROR, (_name, data: { fatal: boolean; type: string; details: string }) => {
           if (!data.fatal) return;
           const error = new SubsecError('MEDIA_ERROR', `LL-HLS ${data.type}: ${data.details}`, { type: data.type === 'networkError' ? 'network' : 'media' });

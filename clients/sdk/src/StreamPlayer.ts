@@ -278,11 +278,16 @@ export class StreamPlayer extends TypedEmitter<StreamPlayerEvents> {
 
   async #openHls(): Promise<ActivePath> {
     let path: ActivePath | undefined;
-    // QoE of this path (docs/qoe.md): startup, stalls, pauses and failures from the media element.
-    const qoe = this.#client.qoe.watchMedia({ stream: this.identity, path: 'hls', media: this.media });
+    // QoE of this path (docs/qoe.md): startup, stalls, pauses and failures from the media element,
+    // the level's bitrate from hls.js, and CMCD on every request under the same session id (the
+    // node counts the viewer once).
+    const cmcdSid = this.#client.qoe.cmcdSessionId();
+    const qoe = this.#client.qoe.watchMedia({ stream: this.identity, path: 'hls', media: this.media, cmcdSid });
     const hls = await HlsPlayback.start(this.#hlsUrl, this.media, {
       hlsJsUrl: this.#o.hlsJsUrl,
       timeoutMs: this.#o.hlsTimeoutMs,
+      cmcd: { sessionId: cmcdSid, contentId: `${this.#client.room}/${this.identity}` },
+      onPlayer: (player) => qoe.attachHls(player),
       onDateRangeEvent: (event) => this.#queue(event),
       onFatal: (error) => {
         qoe.session.fail(error.code);

@@ -29,7 +29,7 @@ type VideoWithFrames = HTMLVideoElement & { requestVideoFrameCallback?: (cb: () 
 export class MediaElementQoe {
   readonly #session: QoeSession;
   readonly #media: HTMLMediaElement;
-  readonly #hls?: HlsJsLike;
+  #hls?: HlsJsLike;
   readonly #listeners: Array<[string, EventListener]> = [];
   readonly #hlsListeners: Array<[string, (name: string, data: any) => void]> = [];
   readonly #timer: ReturnType<typeof setInterval>;
@@ -40,7 +40,6 @@ export class MediaElementQoe {
   constructor(session: QoeSession, media: HTMLMediaElement, hls?: HlsJsLike) {
     this.#session = session;
     this.#media = media;
-    this.#hls = hls;
     const on = (type: string, fn: () => void): void => {
       media.addEventListener(type, fn);
       this.#listeners.push([type, fn]);
@@ -72,23 +71,29 @@ export class MediaElementQoe {
     });
     on('error', () => session.fail(`media_error_${media.error?.code ?? 0}`));
     if (media.paused && media.readyState >= 2) session.setPaused(true);
-    if (hls) {
-      const onHls = (event: string, fn: (name: string, data: any) => void): void => {
-        hls.on(event, fn);
-        this.#hlsListeners.push([event, fn]);
-      };
-      // The level is known when hls.js starts loading it (switching) and confirmed once switched.
-      onHls(HLS_LEVEL_SWITCHING, (_name, data: { level?: number }) => this.#level(data.level));
-      onHls(HLS_LEVEL_SWITCHED, (_name, data: { level?: number }) => this.#level(data.level));
-      onHls(HLS_ERROR, (_name, data: { fatal?: boolean; details?: string }) => {
-        if (data.fatal) session.fail(data.details ?? 'hls_fatal');
-      });
-      this.#level(hls.currentLevel);
-    }
+    if (hls) this.attachHls(hls);
     this.#timer = setInterval(() => {
       const latency = this.#hls?.latency;
       if (typeof latency === 'number' && latency > 0 && session.state !== 'starting') session.latency(latency * 1000);
     }, 1000);
+  }
+
+  /** Also measures `hls` (level bitrate and height, live latency, fatal errors): for a player created after the tracker. */
+  attachHls(hls: HlsJsLike): void {
+    if (this.#closed || this.#hls) return;
+    this.#hls = hls;
+    const session = this.#session;
+    const onHls = (event: string, fn: (name: string, data: any) => void): void => {
+      hls.on(event, fn);
+      this.#hlsListeners.push([event, fn]);
+    };
+    // The level is known when hls.js starts loading it (switching) and confirmed once switched.
+    onHls(HLS_LEVEL_SWITCHING, (_name, data: { level?: number }) => this.#level(data.level));
+    onHls(HLS_LEVEL_SWITCHED, (_name, data: { level?: number }) => this.#level(data.level));
+    onHls(HLS_ERROR, (_name, data: { fatal?: boolean; details?: string }) => {
+      if (data.fatal) session.fail(data.details ?? 'hls_fatal');
+    });
+    this.#level(hls.currentLevel);
   }
 
   /** Removes every listener. Idempotent; the session is ended by its owner. */

@@ -108,12 +108,13 @@ export class QoeReporter {
    * live latency, rendition and fatal errors. Returns the session; it ends when `stop()` is called
    * on the returned tracker or the session is ended.
    */
-  watchMedia(init: QoeSessionInit & { media: HTMLMediaElement; hls?: HlsJsLike }): { session: QoeSession; stop(): void } {
+  watchMedia(init: QoeSessionInit & { media: HTMLMediaElement; hls?: HlsJsLike }): { session: QoeSession; stop(): void; attachHls(hls: HlsJsLike): void } {
     const session = this.startSession(init);
     const tracker = new MediaElementQoe(session, init.media, init.hls);
     this.#trackers.add(tracker);
     return {
       session,
+      attachHls: (hls) => tracker.attachHls(hls),
       stop: () => {
         tracker.close();
         this.#trackers.delete(tracker);
