@@ -38,12 +38,17 @@ describe('WHEP endpoint', () => {
     expect(res.headers.get('location')).toMatch(/^\/whep\/v1\/cam\/[0-9a-f-]{36}$/);
     expect(res.headers.get('accept-patch')).toContain('application/trickle-ice-sdpfrag');
     const answer = res.body;
-    expect(answer).toContain('m=video 9 UDP/TLS/RTP/SAVPF 45\r\n');
+    // VP8 and its RTX under the viewer's numbering (45, 46), with NACK and the RTX SSRC group.
+    expect(answer).toContain('m=video 9 UDP/TLS/RTP/SAVPF 45 46\r\n');
     expect(answer).toContain('a=rtpmap:45 VP8/90000');
+    expect(answer).toContain('a=rtpmap:46 rtx/90000');
+    expect(answer).toContain('a=fmtp:46 apt=45');
+    expect(answer).toContain('a=rtcp-fb:45 nack\r\n');
+    expect(answer).toMatch(/a=ssrc-group:FID \d+ \d+/);
     expect(answer).toContain('m=audio 9 UDP/TLS/RTP/SAVPF 63\r\n');
     expect(answer).toContain('a=rtpmap:63 opus/48000/2');
     expect(answer.match(/a=sendonly/g)).toHaveLength(2);
-    expect(answer.match(/a=ssrc:\d+ cname:/g)).toHaveLength(2);
+    expect(answer.match(/a=ssrc:\d+ cname:/g)).toHaveLength(3); // video, its RTX, audio
     expect(answer).toContain('a=msid:cam ');
     const session = [...node.whep.sessions.values()][0]!;
     expect(session.consumers.map((c) => c.type).sort()).toEqual(['simple', 'simulcast']);

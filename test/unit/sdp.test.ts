@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseSdp } from '../../src/sdp/SessionDescription';
 import { producerPlans } from '../../src/sdp/rtpMapping';
-import { renumberedCodecs } from '../../src/egress/whep/WhepRouters';
+import { adoptViewerRtx, offeredRtx, renumberedCodecs } from '../../src/egress/whep/WhepRouters';
 import { parseIceFragment } from '../../src/sdp/writeAnswer';
 import { fakeOffer } from '../helpers/whipWhep';
 import type { types } from 'mediasoup';
@@ -69,6 +69,36 @@ describe('renumberedCodecs (WHEP routers)', () => {
     const offer = parseSdp(fakeOffer({ direction: 'recvonly', video: 'H264' }).replace(/\b96\b/g, '108').replace(/\b111\b/g, '63'));
     const codecs = renumberedCodecs(routerCaps, offer.media);
     expect(codecs.map((c) => `${c.mimeType}:${c.preferredPayloadType}`)).toEqual(['audio/opus:63', 'video/H264:108']);
+  });
+});
+
+describe('adoptViewerRtx (WHEP routers)', () => {
+  const caps = (): types.RtpCapabilities => ({
+    codecs: [
+      { kind: 'video', mimeType: 'video/VP8', clockRate: 90000, preferredPayloadType: 96 },
+      { kind: 'video', mimeType: 'video/rtx', clockRate: 90000, preferredPayloadType: 100, parameters: { apt: 96 } },
+      { kind: 'video', mimeType: 'video/H264', clockRate: 90000, preferredPayloadType: 108 },
+      { kind: 'video', mimeType: 'video/rtx', clockRate: 90000, preferredPayloadType: 97, parameters: { apt: 108 } },
+    ],
+  });
+  const pts = (c: types.RtpCapabilities) => c.codecs!.map((x) => `${x.mimeType}:${x.preferredPayloadType}:${x.parameters?.apt ?? ''}`);
+
+  it("reads the offer's RTX payload types by the payload type they repair", () => {
+    const offer = parseSdp(fakeOffer({ direction: 'recvonly', video: 'VP8' }));
+    expect([...offeredRtx(offer.media)]).toEqual([[96, 97]]);
+  });
+
+  it("gives RTX the viewer's payload type and moves an RTX entry that would clash to a free one", () => {
+    const c = caps();
+    adoptViewerRtx(c, new Map([[96, 97]]));
+    // VP8's RTX takes 97; H264's RTX (the viewer offered none for it) held 97 and moves to the first free dynamic PT.
+    expect(pts(c)).toEqual(['video/VP8:96:', 'video/rtx:97:96', 'video/H264:108:', 'video/rtx:98:108']);
+  });
+
+  it('never gives RTX a payload type a media codec uses', () => {
+    const c = caps();
+    adoptViewerRtx(c, new Map([[96, 108]]));
+    expect(pts(c)).toEqual(['video/VP8:96:', 'video/rtx:100:96', 'video/H264:108:', 'video/rtx:97:108']);
   });
 });
 

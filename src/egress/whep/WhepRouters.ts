@@ -9,6 +9,9 @@
  * share one such router per room and worker, so each pipe costs once. mediasoup 3.18's
  * pipeToRouter cannot pipe between routers of one worker (the pipe producer reuses the
  * producer id), so the pipe is built here with PipeTransports and a fresh producer id.
+ *
+ * Retransmissions (RTX) need the viewer's RTX payload types too, which mediasoup assigns on its
+ * own: see {@link adoptViewerRtx}.
  */
 import crypto from 'node:crypto';
 import type { types } from 'mediasoup';
@@ -54,10 +57,12 @@ export class WhepRouters {
   async acquire(room: Room, roomSlot: RouterSlot, sections: MediaSection[]): Promise<WhepRouterLease | undefined> {
     const codecs = renumberedCodecs(room.rtpCapabilities, sections);
     if (codecs.length === 0) return undefined;
-    const key = `${room.name}|${roomSlot.worker.index}|${JSON.stringify(codecs)}`;
+    const rtx = offeredRtx(sections);
+    const key = `${room.name}|${roomSlot.worker.index}|${JSON.stringify(codecs)}|${JSON.stringify([...rtx])}`;
     let pending = this.#entries.get(key);
     if (!pending) {
       pending = this.#pool.createRouter(roomSlot.worker, codecs).then((router) => {
+        adoptViewerRtx(router.rtpCapabilities, rtx);
         const entry: Entry = { slot: { router, worker: roomSlot.worker, consumers: 0 }, refs: 0, links: new Map(), copies: new Map() };
         router.observer.once('close', () => {
           this.#entries.delete(key);
@@ -164,6 +169,52 @@ export function renumberedCodecs(caps: types.RtpCapabilities, sections: MediaSec
     });
   }
   return out;
+}
+
+/** The offer's RTX payload types (video), keyed by the payload type each repairs (`apt`). */
+export function offeredRtx(sections: MediaSection[]): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const m of sections) {
+    if (m.kind !== 'video' || m.port === 0) continue;
+    for (const c of m.codecs) {
+      const apt = Number(c.parameters.apt);
+      if (c.name.toLowerCase() === 'rtx' && Number.isInteger(apt) && !out.has(apt)) out.set(apt, c.payloadType);
+    }
+  }
+  return out;
+}
+
+/** Dynamic payload types, in the order a displaced RTX entry takes a free one. */
+const DYNAMIC_PAYLOAD_TYPES = [...Array.from({ length: 32 }, (_, i) => 96 + i), ...Array.from({ length: 29 }, (_, i) => 35 + i)];
+
+/**
+ * Gives a WHEP router's RTX codecs the viewer's payload types (`rtx`: repaired PT → RTX PT).
+ * mediasoup picks RTX payload types by itself and keeps a router's capabilities on the Node side
+ * only: the worker learns payload types from each producer's RTP mapping, computed from these
+ * capabilities when the producer is created. Changed before the first producer exists, they make
+ * the router's consumers retransmit under the viewer's numbering. An RTX entry the viewer did not
+ * offer keeps its payload type unless a viewer's RTX now uses it; then it moves to a free one.
+ */
+export function adoptViewerRtx(caps: types.RtpCapabilities, rtx: Map<number, number>): void {
+  const codecs = caps.codecs ?? [];
+  const isRtx = (c: types.RtpCodecCapability) => c.mimeType.toLowerCase().endsWith('/rtx');
+  const media = new Set(codecs.filter((c) => !isRtx(c)).map((c) => c.preferredPayloadType));
+  const adopted = new Set<types.RtpCodecCapability>();
+  for (const c of codecs) {
+    const pt = isRtx(c) ? rtx.get(Number(c.parameters?.apt)) : undefined;
+    if (pt !== undefined && !media.has(pt) && ![...adopted].some((a) => a.preferredPayloadType === pt)) {
+      c.preferredPayloadType = pt;
+      adopted.add(c);
+    }
+  }
+  const taken = new Set(codecs.map((c) => c.preferredPayloadType));
+  for (const c of codecs) {
+    if (!isRtx(c) || adopted.has(c) || !codecs.some((o) => o !== c && o.preferredPayloadType === c.preferredPayloadType)) continue;
+    const free = DYNAMIC_PAYLOAD_TYPES.find((pt) => !taken.has(pt));
+    if (free === undefined) throw new Error('no free payload type for an RTX codec');
+    c.preferredPayloadType = free;
+    taken.add(free);
+  }
 }
 
 /** Same codec by name, clock rate, channels and, for H264, packetization mode and profile. */

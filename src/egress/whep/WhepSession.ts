@@ -1,8 +1,8 @@
 /**
  * One WHEP viewer: a room participant that consumes one stream (the producers of one
  * identity) over one ICE-lite transport. Each recvonly audio/video m-section of the offer is
- * matched with a producer of its kind, in order; the viewer's payload types and header
- * extension ids are kept so the answer needs no remapping. Consumers start paused and resume
+ * matched with a producer of its kind, in order; the viewer's payload types (RTX included) and
+ * header extension ids are kept so the answer needs no remapping. Consumers start paused and resume
  * once DTLS connects (the SFU asks the publisher for a key frame then). When every consumed
  * producer has closed, the stream has ended and the session closes itself (the client sees
  * its DTLS transport close and may POST again to resume).
@@ -141,8 +141,9 @@ export class WhepSession extends WebRtcHttpSession {
       rtpCapabilities,
       paused: true,
       preferredLayers: producer.kind === 'video' ? layers : undefined,
-      // The router's RTX payload type is not the viewer's: NACKed packets are resent unwrapped.
-      enableRtx: false,
+      // Retransmissions when the router's RTX payload types are the ones the viewer offered
+      // (WhepRouters adopts the offer's); otherwise NACKed packets would go unrepaired.
+      enableRtx: rtxAsOffered(copy.consumableRtpParameters, section),
       appData: { peerId: this.id },
     });
     this.consumers.push(consumer);
@@ -156,4 +157,14 @@ export class WhepSession extends WebRtcHttpSession {
     });
     return consumer;
   }
+}
+
+/**
+ * True when every RTX codec a consumer could send (one per codec the viewer offered) has the
+ * payload type and `apt` the offer gave it, and the viewer offered RTX at all.
+ */
+function rtxAsOffered(consumable: types.RtpParameters, section: MediaSection): boolean {
+  const offered = (pt: number, rtx: boolean) => section.codecs.filter((c) => (c.name.toLowerCase() === 'rtx') === rtx && c.payloadType === pt);
+  const usable = consumable.codecs.filter((c) => c.mimeType.toLowerCase().endsWith('/rtx') && offered(Number(c.parameters?.apt), false).length > 0);
+  return usable.length > 0 && usable.every((rtx) => offered(rtx.payloadType, true).some((c) => Number(c.parameters.apt) === Number(rtx.parameters?.apt)));
 }
