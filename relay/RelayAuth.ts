@@ -5,7 +5,7 @@
  * listener answers the HTTP upgrade / CONNECT with the refusal's status.
  */
 import type { VerifiedToken } from '../src/auth/tokens';
-import { hasPrefix } from './Path';
+import { hasPrefix, joinPath } from './Path';
 import type { SessionGrant } from './SessionContext';
 import { decodePath } from './wire/messages';
 
@@ -32,6 +32,8 @@ export interface RelayAuthOptions {
   tokens: TokenVerifier;
   /** When false, a session without a token gets full access (local development only). */
   requireAuth: boolean;
+  /** Path prefix under which a token's room lives (a node's `moq.bridge.prefix`; default ''). */
+  roomPrefix?: string;
 }
 
 /** Turns a session URL into a grant or a refusal. */
@@ -61,7 +63,7 @@ export class RelayAuth {
     } catch (err) {
       throw new SessionRefused(401, (err as Error).message || 'invalid token');
     }
-    const prefix = claims.room === '*' ? '' : claims.room;
+    const prefix = claims.room === '*' ? '' : joinPath(this.#o.roomPrefix ?? '', claims.room);
     if (!hasPrefix(prefix, root) && !hasPrefix(root, prefix)) {
       throw new SessionRefused(403, `token for ${claims.room} does not cover /${root}`);
     }

@@ -38,6 +38,8 @@ export interface RelayServerOptions {
   directory?: RelayDirectory;
   /** Name used in upstream tokens and logs. */
   name?: string;
+  /** Path prefix under which a token's room lives (inside a node: `moq.bridge.prefix`). */
+  roomPrefix?: string;
   log: Logger;
 }
 
@@ -80,7 +82,7 @@ export class RelayServer {
     this.#name = options.name ?? 'relay';
     this.directory = options.directory ?? new InMemoryRelayDirectory(options.config.upstreams);
     this.originId = BigInt('0x' + crypto.randomBytes(8).toString('hex')) & ((1n << 62n) - 1n) || 1n;
-    this.#auth = new RelayAuth({ tokens: options.tokens, requireAuth: options.config.requireAuth });
+    this.#auth = new RelayAuth({ tokens: options.tokens, requireAuth: options.config.requireAuth, roomPrefix: options.roomPrefix });
     const limits: SessionLimits = {
       maxMessageBytes: this.#config.maxMessageBytes,
       maxFrameBytes: this.#config.maxFrameBytes,

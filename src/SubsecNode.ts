@@ -158,7 +158,7 @@ export class SubsecNode {
     };
     this.whip = new WhipEndpoint({ ...webrtcHttp, config: config.whip, log: this.log.child('whip') });
     this.whep = new WhepEndpoint({ ...webrtcHttp, pool: this.pool, config: config.whep, log: this.log.child('whep'), pullStream });
-    this.moqRelay = config.moq.enabled ? new RelayServer({ config: config.moq.relay, tokens: this.tokens, name: config.node.id, log: this.log.child('moq'), directory: this.cascade.relayDirectory(config.moq.relay.upstreams) }) : undefined;
+    this.moqRelay = config.moq.enabled ? new RelayServer({ config: config.moq.relay, tokens: this.tokens, name: config.node.id, roomPrefix: config.moq.bridge.prefix, log: this.log.child('moq'), directory: this.cascade.relayDirectory(config.moq.relay.upstreams) }) : undefined;
     if (this.moqRelay) registerMoqMetrics(this.metrics.registry, this.moqRelay.stats);
     this.hls = config.hls.enabled ? new HlsService({ rooms: this.rooms, config: config.hls, registry: this.metrics.registry, outputs: this.outputs, log: this.log.child('hls'), pullStream, ...(this.events && config.events.hlsDateRanges ? { dateRanges: this.events.timeline } : {}) }) : undefined;
     if (this.hls) {

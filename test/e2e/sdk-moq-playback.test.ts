@@ -187,6 +187,25 @@ describe('SDK MoQ playback (Chromium)', () => {
     expect(pageErrors).toEqual([]);
   }, 90_000);
 
+  it("plays from a node whose bridge puts rooms under a path prefix (the token's room is mapped under it)", async () => {
+    const prefixed = await startNode({
+      synthetic: { enabled: true, room: ROOM, ...SOURCE },
+      moq: { enabled: true, relay: { port: 0, webtransport: { enabled: false } }, bridge: { prefix: 'live' } },
+    });
+    try {
+      await waitFor(() => prefixed.moqBridge?.streams.some((b) => b.size > 0), { timeoutMs: 20_000, what: 'bridged synthetic stream' });
+      const page = await openPage(prefixed, 'moq-prefixed', { transport: 'moq' });
+      const s0 = await state(page);
+      expect(s0.transport).toBe('moq');
+      await waitFor(async () => (await state(page)).frames > s0.frames + 15, { what: 'MoQ frames under the prefix' });
+      await page.evaluate('moqTest.close()');
+      await page.close();
+    } finally {
+      await prefixed.close();
+    }
+    expect(pageErrors).toEqual([]);
+  }, 60_000);
+
   it('a node without MoQ: the MoQ step is skipped with its reason and the next transport plays', async () => {
     const plain = await startNode({ synthetic: { enabled: true, room: ROOM, ...SOURCE } });
     try {

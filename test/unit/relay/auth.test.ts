@@ -30,6 +30,14 @@ describe('RelayAuth', () => {
     expect(refuse(url('/studio', tokens.issue({ room: 'studio', identity: 'a', canSubscribe: false })))).toBe(403);
   });
 
+  it("puts a token's room under the node's bridge prefix", () => {
+    const prefixed = new RelayAuth({ tokens, requireAuth: true, roomPrefix: 'live' });
+    const t = tokens.issue({ room: 'studio', identity: 'viewer', canSubscribe: true });
+    expect(prefixed.authorize(url('/live/studio', t))).toMatchObject({ root: 'live/studio', prefix: 'live/studio' });
+    expect(() => prefixed.authorize(url('/studio', t))).toThrow(SessionRefused);
+    expect(() => prefixed.authorize(url('/live/other', t))).toThrow(SessionRefused);
+  });
+
   it('grants everything to tokenless sessions only when auth is off', () => {
     expect(new RelayAuth({ tokens, requireAuth: false }).authorize(url('/x'))).toMatchObject({ prefix: '', canPublish: true, canSubscribe: true });
   });
