@@ -57,3 +57,24 @@ export function createRedisClient(settings: RedisSettings, connectionName: strin
   }
   return new Redis(settings.url, common);
 }
+
+/**
+ * Resolves once `client` is ready, connecting a lazy client; rejects after `timeoutMs` (`what`
+ * names the owner in the error), so a node started during a short Redis outage comes up once
+ * Redis does, and fails clearly when it does not.
+ */
+export function whenRedisReady(client: RedisClient, timeoutMs: number, what: string): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      client.off('ready', onReady);
+      reject(new Error(`${what}: no Redis connection within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    client.once('ready', onReady);
+    if (client.status === 'wait') client.connect().catch(() => undefined);
+  });
+}

@@ -16,6 +16,7 @@ import { ErrorCode } from '../protocol/errors';
 import type { Logger } from '../core/logger';
 import type { AppendRequest, AppendResult, EventStore, ReadResult, StoreWatcher } from './EventStore';
 import { EventRedisKeys } from './eventRedisKeys';
+import { whenRedisReady } from '../cascade/redisClient';
 
 /**
  * APPEND. KEYS: seq, log, idem. ARGV: hasIdem ('1'|'0'), ifLastSeq ('' = any), eventJson (no seq),
@@ -122,23 +123,7 @@ export class RedisEventStore implements EventStore {
    * (a node started during a short Redis outage comes up once Redis does); rejects after that.
    */
   async start(): Promise<void> {
-    await Promise.all([this.#redis, this.#sub].map((c) => this.#waitReady(c)));
-  }
-
-  #waitReady(client: Redis): Promise<void> {
-    if (client.status === 'ready') return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        client.off('ready', onReady);
-        reject(new Error(`event store: no Redis connection within ${this.#connectTimeoutMs} ms`));
-      }, this.#connectTimeoutMs);
-      const onReady = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      client.once('ready', onReady);
-      if (client.status === 'wait') client.connect().catch(() => undefined);
-    });
+    await Promise.all([this.#redis, this.#sub].map((c) => whenRedisReady(c, this.#connectTimeoutMs, 'event store')));
   }
 
   #onRedisError(err: Error): void {

@@ -11,7 +11,7 @@ import type { Redis } from 'ioredis';
 import { SubsecError } from '../core/errors';
 import { ErrorCode } from '../protocol/errors';
 import type { Logger } from '../core/logger';
-import { createRedisClient, type RedisSettings } from '../cascade/redisClient';
+import { createRedisClient, whenRedisReady, type RedisSettings } from '../cascade/redisClient';
 import { RedisKeys } from '../cascade/redisKeys';
 import { BanMirror, parseBan, sortBans, type Ban, type BanStore, type BanStoreEvents } from './BanStore';
 
@@ -55,7 +55,7 @@ export class RedisBanStore extends EventEmitter<BanStoreEvents> implements BanSt
 
   /** Connects (waiting up to `redis.connectTimeoutMs`), subscribes and loads the bans. */
   async start(): Promise<void> {
-    await Promise.all([this.#cmd, this.#sub].map((c) => this.#waitReady(c)));
+    await Promise.all([this.#cmd, this.#sub].map((c) => whenRedisReady(c, this.#o.redis.connectTimeoutMs, 'ban store')));
     await this.#sub.subscribe(this.#keys.bansChannel);
     await this.#reload();
     this.#timer = setInterval(() => void this.#reload(), this.#o.refreshMs);
@@ -173,23 +173,6 @@ export class RedisBanStore extends EventEmitter<BanStoreEvents> implements BanSt
     } else if (msg.op === 'lift' && typeof msg.room === 'string' && typeof msg.identity === 'string') {
       if (this.#mirror.delete(msg.room, msg.identity)) this.emit('lifted', msg.room, msg.identity);
     }
-  }
-
-  #waitReady(client: Redis): Promise<void> {
-    if (client.status === 'ready') return Promise.resolve();
-    const timeoutMs = this.#o.redis.connectTimeoutMs;
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        client.off('ready', onReady);
-        reject(new Error(`ban store: no Redis connection within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const onReady = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      client.once('ready', onReady);
-      if (client.status === 'wait') client.connect().catch(() => undefined);
-    });
   }
 
   #onRedisError(err: Error): void {
