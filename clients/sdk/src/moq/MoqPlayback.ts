@@ -89,11 +89,6 @@ export class MoqPlayback {
     return us === undefined ? undefined : us / 1000;
   }
 
-  /** Names of the renditions being played. */
-  get renditions(): { video?: string; audio?: string } {
-    return { video: this.#video?.name, audio: this.#audio?.name };
-  }
-
   /** Stops and detaches from the element. Idempotent. */
   close(): void {
     if (this.#closed) return;

@@ -62,11 +62,6 @@ export class VideoRenderer {
     return new VideoRenderer(config, onFrame, onError);
   }
 
-  /** Frames waiting in the decoder. */
-  get queued(): number {
-    return this.#decoder?.decodeQueueSize ?? 0;
-  }
-
   /** Decodes one frame; `key` marks the first frame of a group. */
   decode(timestampUs: number, data: Uint8Array, key: boolean): void {
     if (this.#closed) return;
