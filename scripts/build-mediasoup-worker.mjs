@@ -90,6 +90,161 @@ const PATCHES = [
 		count: 1,
 		verify: /long\s+resultOfcallback\s*=\s*\(\(operationType & BIO_CB_RETURN\) != 0\)\s*\?/,
 	},
+	// WHEP viewers make the offer, so they decode header extensions by the ids of their own offer,
+	// while the worker writes every forwarded packet's extensions under fixed ids (the
+	// RtpHeaderExtensionUri::Type values). src/egress/whep/WhepRouters.ts gives a WHEP consumer the
+	// viewer's ids; these three patches make WebRtcTransport write a packet's extension ids (one- or
+	// two-byte form) as its consumer's ids while SRTP encrypts it, then restore them (the packet is
+	// shared by all consumers). A consumer whose ids are mediasoup's own (SDK viewers) is untouched.
+	{
+		name: 'WebRtcTransport: name the consumer parameter of SendRtpPacket',
+		file: 'src/RTC/WebRtcTransport.cpp',
+		find: /RTC::Consumer\* \/\*consumer\*\/, RTC::RtpPacket\* packet, RTC::Transport::onSendCallback\* cb\)/g,
+		replace: 'RTC::Consumer* consumer, RTC::RtpPacket* packet, RTC::Transport::onSendCallback* cb)',
+		count: 1,
+	},
+	{
+		name: 'WebRtcTransport: encrypt RTP with the consumer header extension ids',
+		file: 'src/RTC/WebRtcTransport.cpp',
+		find: /this->srtpSendSession->EncryptRtp\(&data, &len\)/g,
+		replace: 'SubsecEncryptWithConsumerExtensionIds(this->srtpSendSession, consumer, packet, &data, &len)',
+		count: 1,
+	},
+	{
+		name: 'WebRtcTransport: the header extension id rewrite',
+		file: 'src/RTC/WebRtcTransport.cpp',
+		find: /\nnamespace RTC\n\{\n/g,
+		replace: `
+namespace RTC
+{
+	// subsec: see scripts/build-mediasoup-worker.mjs (PATCHES).
+	static uint8_t SubsecConsumerExtensionId(const RTC::RtpHeaderExtensionIds& ids, uint8_t id)
+	{
+		switch (id)
+		{
+			case 1: return ids.mid;
+			case 2: return ids.rid;
+			case 3: return ids.rrid;
+			case 4: return ids.absSendTime;
+			case 5: return ids.transportWideCc01;
+			case 8: return ids.dependencyDescriptor;
+			case 10: return ids.ssrcAudioLevel;
+			case 11: return ids.videoOrientation;
+			case 12: return ids.toffset;
+			case 13: return ids.absCaptureTime;
+			case 14: return ids.playoutDelay;
+			default: return 0u;
+		}
+	}
+
+	static bool SubsecEncryptWithConsumerExtensionIds(
+	  RTC::SrtpSession* session, RTC::Consumer* consumer, RTC::RtpPacket* packet, const uint8_t** data, size_t* len)
+	{
+		uint8_t* positions[32];
+		uint8_t originals[32];
+		size_t changed{ 0u };
+
+		if (consumer != nullptr && (packet->HasOneByteExtensions() || packet->HasTwoBytesExtensions()))
+		{
+			const bool oneByte  = packet->HasOneByteExtensions();
+			const uint8_t maxId = oneByte ? 14u : 255u;
+			const auto& ids     = consumer->GetRtpHeaderExtensionIds();
+			uint8_t* ext        = packet->GetHeaderExtensionValue();
+			const size_t extLen = packet->GetHeaderExtensionLength();
+			uint8_t* element[32];
+			uint8_t from[32];
+			uint8_t to[32];
+			size_t count{ 0u };
+
+			// The elements: one-byte headers are (id << 4 | length - 1), two-byte ones (id, length).
+			for (size_t i = 0u; i < extLen && count < 32u;)
+			{
+				const uint8_t b = ext[i];
+
+				if (b == 0u)
+				{
+					++i;
+					continue;
+				}
+
+				if (oneByte)
+				{
+					if ((b >> 4) == 15u)
+						break;
+
+					element[count] = ext + i;
+					from[count]    = b >> 4;
+					i += 2u + (b & 0x0fu);
+				}
+				else
+				{
+					if (i + 1u >= extLen)
+						break;
+
+					element[count] = ext + i;
+					from[count]    = b;
+					i += 2u + ext[i + 1u];
+				}
+
+				++count;
+			}
+
+			bool taken[256] = {};
+			bool identity   = true;
+
+			for (size_t k = 0u; k < count; ++k)
+			{
+				to[k] = SubsecConsumerExtensionId(ids, from[k]);
+
+				if (to[k] > maxId)
+					to[k] = 0u;
+
+				if (to[k] != 0u)
+				{
+					taken[to[k]] = true;
+
+					if (to[k] != from[k])
+						identity = false;
+				}
+			}
+
+			for (size_t k = 0u; !identity && k < count; ++k)
+			{
+				// Not negotiated: keep the id unless a negotiated extension now uses it.
+				if (to[k] == 0u)
+				{
+					uint8_t id = taken[from[k]] ? 0u : from[k];
+
+					for (uint8_t c = maxId; id == 0u && c >= 1u; --c)
+					{
+						if (!taken[c])
+							id = c;
+					}
+
+					to[k]     = id == 0u ? from[k] : id;
+					taken[id] = true;
+				}
+
+				if (to[k] != from[k])
+				{
+					positions[changed] = element[k];
+					originals[changed] = *element[k];
+					++changed;
+					*element[k] = oneByte ? static_cast<uint8_t>((to[k] << 4) | (*element[k] & 0x0fu)) : to[k];
+				}
+			}
+		}
+
+		const bool ok = session->EncryptRtp(data, len);
+
+		for (size_t k = 0u; k < changed; ++k)
+			*positions[k] = originals[k];
+
+		return ok;
+	}
+`,
+		count: 1,
+	},
 ];
 
 // Bump when the build procedure changes in a way not captured by the values above.

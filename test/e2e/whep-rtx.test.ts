@@ -1,8 +1,9 @@
 /**
- * WHEP loss recovery in Chromium: the answer carries RTX under the viewer's own payload type
- * (and NACK feedback), and with every 20th video packet dropped between the node and the viewer
- * (a UDP relay in front of the node's ICE-lite port) the viewer NACKs, the node retransmits the
- * packets as RTX, and the picture keeps decoding.
+ * WHEP loss recovery and congestion feedback in Chromium: the answer carries RTX under the
+ * viewer's own payload type (with NACK feedback) and the header extensions under the viewer's own
+ * ids (transport-cc among them). With every 20th video packet dropped between the node and the
+ * viewer (a UDP relay in front of the node's ICE-lite port) the viewer NACKs, the node retransmits
+ * the packets as RTX, the picture keeps decoding, and the viewer sends transport-cc feedback.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
@@ -81,7 +82,7 @@ function videoSection(sdp: string): string[] {
 }
 
 describe('WHEP loss recovery (Chromium)', () => {
-  it('answers RTX under the viewer\'s payload type, and retransmits dropped packets the viewer NACKs', async () => {
+  it('answers RTX and header extensions in the viewer\'s numbering; dropped packets are NACKed and resent; transport-cc feedback flows', async () => {
     page = await browser.page(node);
     await page.addScriptTag({ content: PAGE });
     const token = tokenFor(node, { room: ROOM, identity: 'rtx-viewer', canSubscribe: true });
@@ -98,6 +99,11 @@ describe('WHEP loss recovery (Chromium)', () => {
     expect(section).toContain(`a=rtpmap:${rtxPt} rtx/90000`);
     expect(section).toContain(`a=rtcp-fb:${videoPt} nack`);
     expect(section.some((l) => l.startsWith('a=ssrc-group:FID '))).toBe(true);
+    // Header extensions under the viewer's ids, transport-cc among them.
+    const tcc = 'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01';
+    const tccLine = videoSection(offer).find((l) => l.startsWith('a=extmap:') && l.endsWith(` ${tcc}`));
+    expect(section).toContain(tccLine);
+    expect(section).toContain(`a=rtcp-fb:${videoPt} transport-cc`);
 
     const port = Number(/^a=candidate:\S+ \d+ udp \d+ \S+ (\d+) typ host/im.exec(answer)![1]);
     proxy = await LossyUdpProxy.start({ targetPort: port, payloadType: videoPt, dropRatio: 0.05 });
@@ -120,6 +126,9 @@ describe('WHEP loss recovery (Chromium)', () => {
     // Most dropped packets were asked for again and resent as RTX (some are recovered by a key frame instead).
     expect(sent?.packetsRetransmitted ?? 0).toBeGreaterThanOrEqual(proxy.counts.dropped / 2);
     expect(after.retransmitted).toBeGreaterThan(0);
-    console.log(`WHEP_RTX_FIGURE ${JSON.stringify({ dropped: proxy.counts.dropped, forwarded: proxy.counts.forwarded, viewerNacks: after.nackCount, retransmitted: sent?.packetsRetransmitted, receivedRtx: after.retransmitted, framesDecoded: after.framesDecoded })}`);
+    // Transport-wide congestion control under the viewer's extension ids: the viewer reads the
+    // sequence numbers the node writes and sends transport-cc feedback.
+    expect(proxy.counts.transportFeedback).toBeGreaterThan(0);
+    console.log(`WHEP_RTX_FIGURE ${JSON.stringify({ dropped: proxy.counts.dropped, forwarded: proxy.counts.forwarded, transportFeedback: proxy.counts.transportFeedback, viewerNacks: after.nackCount, retransmitted: sent?.packetsRetransmitted, receivedRtx: after.retransmitted, framesDecoded: after.framesDecoded })}`);
   }, 90_000);
 });

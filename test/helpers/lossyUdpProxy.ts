@@ -19,8 +19,11 @@ export interface LossyUdpProxyOptions {
 /** The relay; `close()` when done. */
 export class LossyUdpProxy {
   readonly port: number;
-  /** Packets of `payloadType` from the node: dropped and forwarded. */
-  readonly counts = { dropped: 0, forwarded: 0 };
+  /**
+   * Packets of `payloadType` from the node, dropped and forwarded; transport-cc feedback packets
+   * from the client (RTCP 205/15: SRTCP leaves the first header in the clear).
+   */
+  readonly counts = { dropped: 0, forwarded: 0, transportFeedback: 0 };
   readonly #socket: dgram.Socket;
 
   private constructor(socket: dgram.Socket) {
@@ -42,6 +45,7 @@ export class LossyUdpProxy {
     socket.on('message', (msg, from) => {
       if (from.port !== o.targetPort) {
         client = from;
+        if (msg.length >= 8 && (msg[0]! & 0xc0) === 0x80 && msg[1] === 205 && (msg[0]! & 0x1f) === 15) proxy.counts.transportFeedback++;
         socket.send(msg, o.targetPort, '127.0.0.1');
         return;
       }

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseSdp } from '../../src/sdp/SessionDescription';
 import { producerPlans } from '../../src/sdp/rtpMapping';
-import { adoptViewerRtx, offeredRtx, renumberedCodecs } from '../../src/egress/whep/WhepRouters';
+import { adoptViewerExtensionIds, adoptViewerRtx, offeredExtensionIds, offeredRtx, renumberedCodecs } from '../../src/egress/whep/WhepRouters';
 import { parseIceFragment } from '../../src/sdp/writeAnswer';
 import { fakeOffer } from '../helpers/whipWhep';
 import type { types } from 'mediasoup';
@@ -99,6 +99,40 @@ describe('adoptViewerRtx (WHEP routers)', () => {
     const c = caps();
     adoptViewerRtx(c, new Map([[96, 108]]));
     expect(pts(c)).toEqual(['video/VP8:96:', 'video/rtx:100:96', 'video/H264:108:', 'video/rtx:97:108']);
+  });
+});
+
+describe('adoptViewerExtensionIds (WHEP routers)', () => {
+  const TCC = 'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01' as const;
+  const ABS = 'http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time' as const;
+  const MID = 'urn:ietf:params:rtp-hdrext:sdes:mid' as const;
+  const caps = (): types.RtpCapabilities => ({
+    codecs: [],
+    headerExtensions: [
+      { kind: 'audio', uri: MID, preferredId: 1 },
+      { kind: 'video', uri: MID, preferredId: 1 },
+      { kind: 'video', uri: ABS, preferredId: 4 },
+      { kind: 'video', uri: TCC, preferredId: 5 },
+      { kind: 'video', uri: 'urn:3gpp:video-orientation', preferredId: 11 },
+    ],
+  });
+
+  it("reads the offer's ids by URI and gives the router's extensions those ids", () => {
+    const offer = parseSdp(fakeOffer({ direction: 'recvonly' }).replace(/a=extmap:\d+ [^\r]+\r\n/g, '').replace('a=mid:0\r\n', `a=mid:0\r\na=extmap:9 ${MID}\r\na=extmap:2 ${ABS}\r\na=extmap:4 ${TCC}\r\n`));
+    const ids = offeredExtensionIds(offer.media);
+    expect([...ids]).toEqual([[MID, 9], [ABS, 2], [TCC, 4]]);
+    const c = caps();
+    adoptViewerExtensionIds(c, ids);
+    expect(c.headerExtensions!.map((h) => `${h.kind}:${h.uri.split(/[/:]/).pop()}:${h.preferredId}`)).toEqual([
+      'audio:mid:9', 'video:mid:9', 'video:abs-send-time:2', 'video:draft-holmer-rmcat-transport-wide-cc-extensions-01:4', 'video:video-orientation:11',
+    ]);
+  });
+
+  it('moves an extension the viewer did not offer off an id the viewer uses', () => {
+    const c = caps();
+    adoptViewerExtensionIds(c, new Map([[TCC, 11]]));
+    expect(c.headerExtensions!.find((h) => h.uri === TCC)!.preferredId).toBe(11);
+    expect(c.headerExtensions!.find((h) => h.uri === 'urn:3gpp:video-orientation')!.preferredId).toBe(15);
   });
 });
 

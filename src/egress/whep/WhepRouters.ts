@@ -11,7 +11,9 @@
  * producer id), so the pipe is built here with PipeTransports and a fresh producer id.
  *
  * Retransmissions (RTX) need the viewer's RTX payload types too, which mediasoup assigns on its
- * own: see {@link adoptViewerRtx}.
+ * own ({@link adoptViewerRtx}), and header extensions the viewer's ids
+ * ({@link adoptViewerExtensionIds}; the worker rewrites the ids when it sends, see
+ * scripts/build-mediasoup-worker.mjs).
  */
 import crypto from 'node:crypto';
 import type { types } from 'mediasoup';
@@ -58,11 +60,13 @@ export class WhepRouters {
     const codecs = renumberedCodecs(room.rtpCapabilities, sections);
     if (codecs.length === 0) return undefined;
     const rtx = offeredRtx(sections);
-    const key = `${room.name}|${roomSlot.worker.index}|${JSON.stringify(codecs)}|${JSON.stringify([...rtx])}`;
+    const extensionIds = offeredExtensionIds(sections);
+    const key = `${room.name}|${roomSlot.worker.index}|${JSON.stringify(codecs)}|${JSON.stringify([...rtx])}|${JSON.stringify([...extensionIds])}`;
     let pending = this.#entries.get(key);
     if (!pending) {
       pending = this.#pool.createRouter(roomSlot.worker, codecs).then((router) => {
         adoptViewerRtx(router.rtpCapabilities, rtx);
+        adoptViewerExtensionIds(router.rtpCapabilities, extensionIds);
         const entry: Entry = { slot: { router, worker: roomSlot.worker, consumers: 0 }, refs: 0, links: new Map(), copies: new Map() };
         router.observer.once('close', () => {
           this.#entries.delete(key);
@@ -214,6 +218,49 @@ export function adoptViewerRtx(caps: types.RtpCapabilities, rtx: Map<number, num
     if (free === undefined) throw new Error('no free payload type for an RTX codec');
     c.preferredPayloadType = free;
     taken.add(free);
+  }
+}
+
+/** The offer's header extension ids by URI (audio and video sections share them in a BUNDLE). */
+export function offeredExtensionIds(sections: MediaSection[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const m of sections) {
+    if ((m.kind !== 'audio' && m.kind !== 'video') || m.port === 0) continue;
+    for (const e of m.extmaps) if (!out.has(e.uri)) out.set(e.uri, e.id);
+  }
+  return out;
+}
+
+/**
+ * Gives a WHEP router's header extensions the viewer's ids (`ids`: URI → id), like
+ * {@link adoptViewerRtx} for payload types: consumers created afterwards list the viewer's ids, and
+ * the worker (patched at build time) writes each packet's extensions under its consumer's ids.
+ * An extension the viewer did not offer keeps its id unless an adopted one now uses it; then it
+ * moves to a free id (it is not negotiated, so never sent under it).
+ */
+export function adoptViewerExtensionIds(caps: types.RtpCapabilities, ids: Map<string, number>): void {
+  const exts = caps.headerExtensions ?? [];
+  const adopted = new Set<types.RtpHeaderExtension>();
+  for (const h of exts) {
+    const id = ids.get(h.uri);
+    if (id !== undefined && id >= 1 && id <= 255) {
+      h.preferredId = id;
+      adopted.add(h);
+    }
+  }
+  const adoptedIds = new Set([...adopted].map((h) => h.preferredId));
+  const taken = new Set(exts.map((h) => h.preferredId));
+  const moved = new Map<string, number>();
+  for (const h of exts) {
+    if (adopted.has(h) || !adoptedIds.has(h.preferredId)) continue;
+    let id = moved.get(h.uri);
+    if (id === undefined) {
+      id = Array.from({ length: 240 }, (_, i) => 15 + i).find((x) => !taken.has(x));
+      if (id === undefined) throw new Error('no free header extension id');
+      taken.add(id);
+      moved.set(h.uri, id);
+    }
+    h.preferredId = id;
   }
 }
 

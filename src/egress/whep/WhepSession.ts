@@ -130,7 +130,7 @@ export class WhepSession extends WebRtcHttpSession {
     if (!source) return undefined;
     const copy = await this.#lease!.copyOf(producer, this.room.slotOf(source.participant.id).router);
     const offered = consumerCapabilities(section);
-    // Header extensions only where the viewer's id is the router's id: mediasoup writes its own ids.
+    // Header extensions whose id is the router's, which has adopted the viewer's (WhepRouters).
     const rtpCapabilities: types.RtpCapabilities = {
       codecs: offered.codecs,
       headerExtensions: offered.headerExtensions?.filter((h) => router.rtpCapabilities.headerExtensions?.some((r) => r.kind === h.kind && r.uri === h.uri && r.preferredId === h.preferredId)),
@@ -139,6 +139,8 @@ export class WhepSession extends WebRtcHttpSession {
     const consumer = await this.transport!.consume({
       producerId: copy.id,
       rtpCapabilities,
+      // The MID header extension carries the viewer's mid for its section (the viewer demuxes by it).
+      ...(section.mid ? { mid: section.mid } : {}),
       paused: true,
       preferredLayers: producer.kind === 'video' ? layers : undefined,
       // Retransmissions when the router's RTX payload types are the ones the viewer offered
