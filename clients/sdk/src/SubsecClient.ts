@@ -14,7 +14,7 @@ import { RoomEvents, type SendEventOptions } from './RoomEvents';
 import { StreamPlayer, httpBaseOf, type WatchOptions } from './StreamPlayer';
 import { backoffDelay, sleep } from './backoff';
 import { NodeFailover } from './NodeFailover';
-import { DataChannels, type DataMessage, type DataPayload } from './DataChannels';
+import { DataChannels, type DataPayload } from './DataChannels';
 import {
   InvalidStateError,
   SubsecError,
@@ -24,7 +24,6 @@ import {
   ServerError,
   toErrorEvent,
   toSubsecError,
-  type SubsecErrorEvent,
 } from './errors';
 import { resolveOptions, type ConnectOptions, type ResolvedOptions } from './options';
 import { Publication, type PublishOptions } from './Publication';
@@ -34,50 +33,8 @@ import type { NotificationEvent } from './SignalingChannel';
 import { Subscription, sourceKey, type SubscribeOptions } from './Subscription';
 import { TypedEmitter } from './TypedEmitter';
 import { toSignalingUrl } from './url';
-
-/** Connection state of a {@link SubsecClient}. */
-export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
-
-/** Events of {@link SubsecClient}. */
-export interface SubsecClientEvents {
-  /** Another peer joined the room. */
-  peerJoined: PeerInfo;
-  /** A peer left the room. */
-  peerLeft: PeerInfo;
-  /** A producer became available to subscribe to. */
-  producerAdded: ProducerInfo;
-  /** A producer is gone (subscriptions to it close, except while they are being moved after a reconnect). */
-  producerRemoved: ProducerInfo;
-  /** A data message from another peer. */
-  data: DataMessage;
-  /** The connection was lost; a reconnection attempt follows after `delayMs`. */
-  reconnecting: { attempt: number; delayMs: number; reason: string };
-  /** Connected again; publications and subscriptions were restored. */
-  reconnected: { attempt: number };
-  /** The client is closed for good (by close(), a fatal error or giving up); fires once. */
-  disconnected: { reason: string; error?: SubsecError };
-  /** A failure not tied to a call of the app; `fatal` ones are followed by 'disconnected'. */
-  error: SubsecErrorEvent;
-  /** The connection state changed. */
-  stateChanged: { state: ConnectionState; previous: ConnectionState };
-  /** The node is shutting down; the socket closes in `deadlineMs` and the client reconnects then. */
-  draining: { deadlineMs: number };
-  /** A room event (same as `client.events.on('event')`): in sequence order, each once, resumed after reconnections. */
-  event: RoomEvent;
-}
-
-/** Result of {@link SubsecClient.ping}. */
-export interface PingResult {
-  /** Server clock minus local clock, in ms (add it to Date.now() to get server time). */
-  offsetMs: number;
-  /** Round-trip time of the signaling socket, in ms. */
-  rttMs: number;
-  /** Server time at the response, in ms since the epoch. */
-  serverTime: number;
-}
-
-/** Target of {@link SubsecClient.subscribe}: a producer id, or every current producer of a peer. */
-export type SubscribeTarget = string | { peerId: string };
+import { moqSessionUrl } from './moq/moqSessionUrl';
+import type { ConnectionState, PingResult, SubscribeTarget, SubsecClientEvents } from './clientTypes';
 
 /** How long a subscription whose producer closed waits for a possible reconnect before closing (ms). */
 const CLOSE_SETTLE_MS = 250;
@@ -197,12 +154,7 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
    */
   moqSessionUrl(): URL | undefined {
     const moq = this.#joined?.moq;
-    if (!moq) return undefined;
-    const url = new URL(moq.url);
-    if (['0.0.0.0', '[::]'].includes(url.hostname)) url.hostname = new URL(this.#failover.current).hostname;
-    url.pathname = `${url.pathname.replace(/\/$/, '')}/${moq.root.split('/').map(encodeURIComponent).join('/')}`;
-    url.searchParams.set('jwt', this.#token);
-    return url;
+    return moq ? moqSessionUrl(moq, this.#failover.current, this.#token) : undefined;
   }
 
   /** Other peers in the room. */

@@ -16,7 +16,7 @@ export type {
   PingResult,
   SubscribeTarget,
   SubsecClientEvents,
-} from './SubsecClient';
+} from './clientTypes';
 export { Publication } from './Publication';
 export type { MediaKind, PublicationEvents, PublishOptions, VideoCodecName } from './Publication';
 export { Subscription } from './Subscription';
