@@ -7,16 +7,15 @@
  * receiver; the dashboard page renders the live plots (screenshot).
  */
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import type { SubsecNode } from '../../src/SubsecNode';
 import { projectRoot } from '../../src/config/loadConfig';
 import { startNode } from '../helpers/startNode';
 import { waitFor } from '../helpers/waitFor';
+import { WebhookReceiver } from '../helpers/webhookReceiver';
 import { metricSum, metricsText as fetchMetrics } from '../helpers/metrics';
 import { launchBrowser, type TestBrowser } from '../helpers/browser';
 import { ensureSdkBuilt } from './support/pageScripts';
@@ -27,26 +26,17 @@ const ROOM = 'qoe-e2e';
 
 let node: SubsecNode;
 let browser: TestBrowser;
-let receiver: http.Server;
-const hooks: Array<{ type: string; room?: string; data: Record<string, unknown> }> = [];
+let receiver: WebhookReceiver;
 const pageErrors: string[] = [];
 const pages: Page[] = [];
 
 beforeAll(async () => {
   await ensureSdkBuilt();
-  receiver = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      hooks.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  receiver = await WebhookReceiver.start();
   node = await startNode({
     synthetic: { enabled: true, room: ROOM, width: 320, height: 180, fps: 15, bitrateKbps: 250 },
     hls: { renditions: [{ name: 'source', copySource: true, videoKbps: 300 }], segmentTargetMs: 1000 },
-    webhooks: { endpoints: [{ url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`, events: ['qoe.*'] }], secret: 'qoe-e2e-webhook-secret-0123', backoffMs: 50 },
+    webhooks: { endpoints: [{ url: receiver.url, events: ['qoe.*'] }], secret: 'qoe-e2e-webhook-secret-0123', backoffMs: 50 },
     qoe: {
       reportIntervalMs: 1000,
       alerts: [
@@ -63,7 +53,7 @@ afterAll(async () => {
   for (const p of pages) await p.evaluate('qoe.close()').catch(() => undefined);
   await browser?.close();
   await node?.close();
-  receiver?.close();
+  await receiver?.close();
 });
 
 async function open(identity: string, grants: { canPublish?: boolean }, options: Record<string, unknown> = {}): Promise<Page> {
@@ -120,7 +110,7 @@ describe('QoE in Chromium', () => {
     expect(metric(after, 'subsec_qoe_rebuffer_events_total', webrtc)).toBeGreaterThan(eventsBefore);
     expect(metric(after, 'subsec_qoe_rebuffer_seconds_total', webrtc) - stalledBefore).toBeLessThan(5);
     expect(metric(after, 'subsec_qoe_session_failures_total', webrtc)).toBe(0);
-    const fired = await waitFor(() => hooks.find((h) => h.type === 'qoe.alert_fired' && h.data.figure === 'rebufferRatio'), { timeoutMs: 10_000, what: 'the rebuffering alert webhook' });
+    const fired = await waitFor(() => receiver.delivered().find((h) => h.type === 'qoe.alert_fired' && h.data.figure === 'rebufferRatio'), { timeoutMs: 10_000, what: 'the rebuffering alert webhook' });
     expect(fired).toMatchObject({ room: ROOM, data: { stream: 'pub', path: 'webrtc', op: '>', threshold: 0.01 } });
     expect(fired.data.value as number).toBeGreaterThan(0.01);
   }, 120_000);

@@ -1,7 +1,5 @@
 /** Recording of a packaged LL-HLS stream through the admin API, ending in a VOD playlist on disk. */
 import fs from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,24 +8,17 @@ import { Mp4BoxReader, parseInit } from '../../src/hls/Mp4BoxReader';
 import { safeName } from '../../src/hls/Recorder';
 import { startNode } from '../helpers/startNode';
 import { waitFor } from '../helpers/waitFor';
+import { WebhookReceiver } from '../helpers/webhookReceiver';
 
 let node: SubsecNode;
-/** A real webhook receiver: the event types it was sent. */
-const hooks: Array<{ type: string; data: Record<string, unknown> }> = [];
-const receiver = http.createServer((req, res) => {
-  let body = '';
-  req.on('data', (c) => (body += c));
-  req.on('end', () => {
-    hooks.push(JSON.parse(body));
-    res.writeHead(204).end();
-  });
-});
+/** A real webhook receiver. */
+let receiver: WebhookReceiver;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'subsec-rec-'));
 const admin = { authorization: 'Bearer subsec-dev-admin-key', 'content-type': 'application/json' };
 
 beforeAll(async () => {
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+  receiver = await WebhookReceiver.start();
+  const hookUrl = receiver.url;
   node = await startNode({
     synthetic: { enabled: true, room: 'hlsrec' },
     hls: { segmentTargetMs: 1000, recording: { dir } },
@@ -38,8 +29,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await node?.close();
-  receiver.closeAllConnections();
-  receiver.close();
+  await receiver?.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -58,7 +48,7 @@ describe('LL-HLS recording', () => {
     expect(((await stopped.json()) as { state: string }).state).toBe('finished');
     const list = (await (await fetch(`${node.url}/v1/recordings`, { headers: admin })).json()) as { recordings: Array<{ id: string; state: string }> };
     expect(list.recordings.find((r) => r.id === rec.id)?.state).toBe('finished');
-    const hook = await waitFor(() => hooks.find((h) => h.type === 'recording.finished'), { what: 'recording.finished webhook' });
+    const hook = await waitFor(() => receiver.delivered().find((h) => h.type === 'recording.finished'), { what: 'recording.finished webhook' });
     expect(hook.data).toMatchObject({ recordingId: rec.id, identity: 'synthetic', state: 'finished' });
 
     const root = path.join(dir, 'hlsrec', 'synthetic');

@@ -5,8 +5,6 @@
  * streams) rejected or clamped without touching another stream's figures, and a threshold
  * alert delivered to a webhook receiver.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SubsecNode } from '../../src/SubsecNode';
 import type { QoeSnapshot } from '../../src/qoe/QoeService';
@@ -15,30 +13,22 @@ import { PlainRtpPublisher } from '../../src/ingest/PlainRtpPublisher';
 import { startNode } from '../helpers/startNode';
 import { SignalingTestClient } from '../helpers/SignalingTestClient';
 import { waitFor } from '../helpers/waitFor';
+import { WebhookReceiver } from '../helpers/webhookReceiver';
 
 const ADMIN = 'subsec-dev-admin-key';
 const ROOM = 'qoe-int';
 const OTHER_ROOM = 'qoe-int-2';
 
 let node: SubsecNode;
-let receiver: http.Server;
-const hooks: Array<{ type: string; room?: string; data: Record<string, unknown> }> = [];
+let receiver: WebhookReceiver;
 const clients: SignalingTestClient[] = [];
 let otherPublisher: PlainRtpPublisher;
 
 beforeAll(async () => {
-  receiver = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      hooks.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  receiver = await WebhookReceiver.start();
   node = await startNode({
     synthetic: { enabled: true, room: ROOM, width: 320, height: 180, fps: 15, bitrateKbps: 200 },
-    webhooks: { endpoints: [{ url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`, events: ['qoe.*'] }], secret: 'qoe-webhook-secret-0123456789', backoffMs: 50 },
+    webhooks: { endpoints: [{ url: receiver.url, events: ['qoe.*'] }], secret: 'qoe-webhook-secret-0123456789', backoffMs: 50 },
     qoe: {
       ingestSampleIntervalMs: 1000,
       frameRateEvery: 2,
@@ -56,7 +46,7 @@ afterAll(async () => {
   for (const c of clients) c.ws.close();
   otherPublisher?.close();
   await node?.close();
-  receiver?.close();
+  await receiver?.close();
 });
 
 async function viewer(identity: string, room = ROOM): Promise<SignalingTestClient> {
@@ -177,7 +167,7 @@ describe('QoE on a node', () => {
     const c = await viewer('stalling');
     await c.call('reportQoe', { sessions: [{ id: 'm1', stream: 'synthetic', path: 'moq', watchMs: 0, startupMs: 900 }] });
     await c.call('reportQoe', { sessions: [{ id: 'm1', stream: 'synthetic', path: 'moq', watchMs: 2000, stallMs: 800, stalls: 2 }] });
-    const fired = await waitFor(() => hooks.find((h) => h.type === 'qoe.alert_fired'), { timeoutMs: 10_000, what: 'qoe.alert_fired webhook' });
+    const fired = await waitFor(() => receiver.delivered().find((h) => h.type === 'qoe.alert_fired'), { timeoutMs: 10_000, what: 'qoe.alert_fired webhook' });
     expect(fired).toMatchObject({ room: ROOM, data: { stream: 'synthetic', path: 'moq', figure: 'rebufferRatio', op: '>', threshold: 0.05 } });
     expect(fired.data.value).toBeGreaterThan(0.05);
     const snap = await snapshot();

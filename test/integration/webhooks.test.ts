@@ -5,7 +5,6 @@
  */
 import crypto from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SubsecNode } from '../../src/SubsecNode';
 import type { ConfigInput } from '../../src/config/schema';
@@ -15,74 +14,18 @@ import { SignalingTestClient } from '../helpers/SignalingTestClient';
 import { waitFor } from '../helpers/waitFor';
 import { fakeOffer, postSdp, tokenFor } from '../helpers/whipWhep';
 import { startRedis } from '../helpers/redisServer';
+import { WebhookReceiver } from '../helpers/webhookReceiver';
 
 const SECRET = 'webhook-test-secret-0123456789';
 const ADMIN = 'subsec-dev-admin-key';
-
-interface Received {
-  headers: http.IncomingHttpHeaders;
-  raw: string;
-  event: { id: string; type: string; room?: string; node: string; createdAt: number; data: any };
-  status: number | 'hang';
-}
-
-/** A webhook receiver on 127.0.0.1:0; `respond` decides each answer (a status, or 'hang'). */
-class Receiver {
-  readonly requests: Received[] = [];
-  respond: (event: Received['event'], attempt: number) => number | 'hang' = () => 200;
-  readonly #server: http.Server;
-  readonly #hanging = new Set<http.ServerResponse>();
-
-  private constructor(server: http.Server) {
-    this.#server = server;
-  }
-
-  static async start(): Promise<Receiver> {
-    const server = http.createServer();
-    const r = new Receiver(server);
-    server.on('request', (req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c) => chunks.push(c));
-      req.on('end', () => {
-        const raw = Buffer.concat(chunks).toString('utf8');
-        const event = JSON.parse(raw);
-        const status = r.respond(event, Number(req.headers['subsec-delivery-attempt']));
-        r.requests.push({ headers: req.headers, raw, event, status });
-        if (status === 'hang') {
-          r.#hanging.add(res);
-          res.on('close', () => r.#hanging.delete(res));
-          return;
-        }
-        res.writeHead(status).end();
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    return r;
-  }
-
-  get url(): string {
-    return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}/hook`;
-  }
-
-  /** Events acknowledged with 2xx, in arrival order, optionally of one room. */
-  delivered(room?: string): Received['event'][] {
-    return this.requests.filter((r) => typeof r.status === 'number' && r.status < 300 && (room === undefined || r.event.room === room)).map((r) => r.event);
-  }
-
-  async close(): Promise<void> {
-    for (const res of this.#hanging) res.destroy();
-    this.#server.closeAllConnections();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
-  }
-}
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function setup(webhooks: Record<string, unknown>, extra: ConfigInput = {}, respond?: Receiver['respond']): Promise<{ node: SubsecNode; receiver: Receiver }> {
-  const receiver = await Receiver.start();
+async function setup(webhooks: Record<string, unknown>, extra: ConfigInput = {}, respond?: WebhookReceiver['respond']): Promise<{ node: SubsecNode; receiver: WebhookReceiver }> {
+  const receiver = await WebhookReceiver.start();
   if (respond) receiver.respond = respond;
   cleanups.push(() => receiver.close());
   const node = await startNode({ webhooks: { endpoints: [{ url: receiver.url }], secret: SECRET, ...webhooks }, ...extra } as ConfigInput);
