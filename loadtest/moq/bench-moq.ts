@@ -14,7 +14,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { connectMoq, Moq, testFrame, within } from '../../test/helpers/moqClient';
+import { connectMoq, Moq, onEveryFrame, testFrame, within } from '../../test/helpers/moqClient';
 import { TokenService } from '../../src/auth/tokens';
 
 const SUBSCRIBERS = Number(process.env.SUBSCRIBERS ?? 100);
@@ -113,21 +113,11 @@ async function main(): Promise<void> {
     const conn = await connectMoq(target, subToken, { timeoutMs: 30_000 });
     conns.push(conn);
     const sub = conn.consume(Moq.Path.from('bench/cam')).track('video').subscribe({ priority: 60 });
-    void (async () => {
-      for (;;) {
-        const g = await sub.recvGroup().catch(() => undefined);
-        if (!g) return;
-        void (async () => {
-          for (;;) {
-            const f = await g.readFrame().catch(() => undefined);
-            if (!f) return;
-            if (!measuring) continue;
-            frames++;
-            samples.push(performance.timeOrigin + performance.now() - testFrame(f.payload).sentAt);
-          }
-        })();
-      }
-    })();
+    onEveryFrame(sub, (payload) => {
+      if (!measuring) return;
+      frames++;
+      samples.push(performance.timeOrigin + performance.now() - testFrame(payload).sentAt);
+    });
   }
   log(`${conns.length} subscribers connected; warming up ${WARMUP} s`);
   await new Promise((r) => setTimeout(r, WARMUP * 1000));

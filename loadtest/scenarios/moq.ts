@@ -6,7 +6,7 @@
  * and reads the relay's figures from the node's /metrics.
  */
 import '../../relay/polyfills';
-import { connectMoq, Moq, testFrame } from '../../test/helpers/moqClient';
+import { connectMoq, Moq, onEveryFrame, testFrame } from '../../test/helpers/moqClient';
 import { figure, type Figure } from '../core/result';
 import { intOption, LIMITS, UsageError } from '../core/safety';
 import type { Scenario, ScenarioOutput } from '../core/Scenario';
@@ -103,25 +103,15 @@ export const moqScenario: Scenario = {
             const slot = i + k;
             perSub[slot] = 0;
             const sub = conn.consume(Moq.Path.from(path)).track('video').subscribe({ priority: 60 });
-            void (async () => {
-              for (;;) {
-                const g = await sub.recvGroup().catch(() => undefined);
-                if (!g) return;
-                void (async () => {
-                  for (;;) {
-                    const f = await g.readFrame().catch(() => undefined);
-                    if (!f) return;
-                    const { sentAt } = testFrame(f.payload);
-                    const number = new DataView(f.payload.buffer, f.payload.byteOffset, f.payload.byteLength).getFloat64(16);
-                    if (number >= window.first && number < window.last) perSub[slot]!++;
-                    if (!measuring) continue;
-                    framesReceived++;
-                    ctx.timeline.latency(performance.timeOrigin + performance.now() - sentAt);
-                    ctx.timeline.count('frames');
-                  }
-                })();
-              }
-            })();
+            onEveryFrame(sub, (payload) => {
+              const { sentAt } = testFrame(payload);
+              const number = new DataView(payload.buffer, payload.byteOffset, payload.byteLength).getFloat64(16);
+              if (number >= window.first && number < window.last) perSub[slot]!++;
+              if (!measuring) return;
+              framesReceived++;
+              ctx.timeline.latency(performance.timeOrigin + performance.now() - sentAt);
+              ctx.timeline.count('frames');
+            });
             return conn;
           }),
         );

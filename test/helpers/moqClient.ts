@@ -131,6 +131,27 @@ export async function readGroups(
   return groups;
 }
 
+/**
+ * Calls `onFrame` for every frame of every group of a subscription until the track ends, reading
+ * groups side by side as a live viewer does (a late group does not wait for an earlier one).
+ * A reset group or track ends its reading quietly.
+ */
+export function onEveryFrame(sub: Moq.Track.Subscriber, onFrame: (payload: Uint8Array) => void): void {
+  void (async () => {
+    for (;;) {
+      const g = await sub.recvGroup().catch(() => undefined);
+      if (!g) return;
+      void (async () => {
+        for (;;) {
+          const f = await g.readFrame().catch(() => undefined);
+          if (!f) return;
+          onFrame(f.payload);
+        }
+      })();
+    }
+  })();
+}
+
 /** A running test publisher. */
 export interface TestPublisher {
   /** Track names peers asked for. */
