@@ -15,6 +15,7 @@ import type { ProducerInfo } from '../../../src/protocol/signaling';
 import { SubsecError, toSubsecError } from './errors';
 import { HlsPlayback } from './HlsPlayback';
 import { MoqPlayback } from './moq/MoqPlayback';
+import { waitForFirstFrame } from './firstFrame';
 import type { Subscription } from './Subscription';
 import type { SubsecClient } from './SubsecClient';
 import { TypedEmitter } from './TypedEmitter';
@@ -265,7 +266,7 @@ export class StreamPlayer extends TypedEmitter<StreamPlayerEvents> {
         offs.push(s.on('trackChanged', attach));
         offs.push(s.on('closed', ({ reason }) => reason === 'failed' && path && this.#failed(path, `webrtc: subscription ${reason}`)));
       }
-      await this.#firstFrame(this.#o.webrtcTimeoutMs, 'WebRTC');
+      await waitForFirstFrame(this.media, this.#o.webrtcTimeoutMs, 'WebRTC').done;
     } catch (error) {
       cleanup();
       throw error;
@@ -333,22 +334,6 @@ export class StreamPlayer extends TypedEmitter<StreamPlayerEvents> {
       });
     });
     return find();
-  }
-
-  #firstFrame(timeoutMs: number, what: string): Promise<void> {
-    const media = this.media;
-    if (media.readyState >= 2 && !media.paused) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        media.removeEventListener('playing', onPlaying);
-        reject(new SubsecError('TIMEOUT', `${what}: no frame within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const onPlaying = (): void => {
-        clearTimeout(timer);
-        resolve();
-      };
-      media.addEventListener('playing', onPlaying, { once: true });
-    });
   }
 
   /** Estimates how late WebRTC frames are shown: jitter buffer + half the round trip. */

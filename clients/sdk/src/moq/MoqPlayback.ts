@@ -8,7 +8,8 @@
  * is the media time room events are stamped with.
  */
 import { decodeLegacyFrame } from '../../../../src/moq/hangFormat';
-import { SubsecError } from '../errors';
+import { SubsecError, TimeoutError } from '../errors';
+import { waitForFirstFrame, type FirstFrameWait } from '../firstFrame';
 import { AudioRenderer, type AudioRenditionConfig } from './AudioRenderer';
 import { loadMoqNet, type MoqBroadcast, type MoqGroup, type MoqSession, type MoqTrackSubscription } from './moqNet';
 import { VideoRenderer, type VideoRenditionConfig } from './VideoRenderer';
@@ -63,7 +64,8 @@ export class MoqPlayback {
   #newestGroup = -1;
   #lastVideoUs: number | undefined;
   #lastAudioUs: number | undefined;
-  #failedWith: ((error: SubsecError) => void) | undefined;
+  /** The first-frame wait while starting: a fatal error before the first frame rejects the start. */
+  #starting: FirstFrameWait | undefined;
   #closed = false;
 
   private constructor(media: HTMLMediaElement, options: MoqPlaybackOptions) {
@@ -113,7 +115,8 @@ export class MoqPlayback {
     });
     this.#session = session;
     if (this.#closed) return;
-    const playing = this.#firstFrame(left());
+    const playing = waitForFirstFrame(this.#media, left(), 'MoQ');
+    this.#starting = playing;
     session.closed.then(
       () => this.#fatal(new SubsecError('CONNECTION_LOST', 'the MoQ relay closed the session')),
       () => this.#fatal(new SubsecError('CONNECTION_LOST', 'the MoQ relay connection failed')),
@@ -121,33 +124,13 @@ export class MoqPlayback {
     this.#broadcast = session.consume(net.Path.from(o.broadcast));
     this.#catalog = this.#broadcast.track(CATALOG_TRACK).subscribe({ priority: 100 });
     void this.#readCatalog(this.#catalog);
-    await playing;
-  }
-
-  /** Resolves on the element's first `playing`; rejects on timeout or a fatal error before it. */
-  #firstFrame(timeoutMs: number): Promise<void> {
-    const media = this.#media;
-    return new Promise((resolve, reject) => {
-      const done = (error?: SubsecError): void => {
-        clearTimeout(timer);
-        media.removeEventListener('playing', onPlaying);
-        this.#failedWith = undefined;
-        if (error) reject(error);
-        else resolve();
-      };
-      const timer = setTimeout(() => done(new SubsecError('TIMEOUT', `MoQ: no frame within ${timeoutMs} ms`)), timeoutMs);
-      const onPlaying = (): void => done();
-      media.addEventListener('playing', onPlaying);
-      this.#failedWith = done;
-    });
+    await playing.done;
   }
 
   #fatal(error: SubsecError): void {
     if (this.#closed) return;
-    const starting = this.#failedWith;
     this.close();
-    if (starting) starting(error);
-    else this.#o.onFatal?.(error);
+    if (!this.#starting?.fail(error)) this.#o.onFatal?.(error);
   }
 
   async #readCatalog(subscription: MoqTrackSubscription): Promise<void> {
@@ -294,7 +277,7 @@ export class MoqPlayback {
 /** `promise`, or a TIMEOUT error after `ms`. */
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new SubsecError('TIMEOUT', `${what} within ${ms} ms`)), ms);
+    const timer = setTimeout(() => reject(new TimeoutError(`${what} within ${ms} ms`)), ms);
     promise.then(
       (value) => {
         clearTimeout(timer);
