@@ -56,6 +56,8 @@ export class ProducerBridge {
   #release: (() => void) | undefined;
   #group: Group | undefined;
   #anchor: { rtp: number; wallUs: number } | undefined;
+  /** The last timestamp handed out (µs). */
+  #lastUs = 0;
   #lastKeyframeRequest = 0;
   #renditionKey = '';
   #closed = false;
@@ -119,11 +121,21 @@ export class ProducerBridge {
     this.#o.onRendition(r);
   }
 
-  /** Presentation time (µs): wall clock at the first packet plus RTP time since. */
+  /**
+   * Presentation time (µs): the wall clock of the earliest-arriving packet relative to its RTP
+   * time, plus RTP time since. The anchor only moves back (a packet that arrives earlier than the
+   * anchor predicts — the first one was late — moves it), so a frame's time is never later than its
+   * arrival, and it stays strictly increasing.
+   */
   #timestampUs(rtpTimestamp: number): number {
     const ext = this.#unwrap.unwrap(rtpTimestamp);
-    if (!this.#anchor) this.#anchor = { rtp: ext, wallUs: Date.now() * 1000 };
-    return this.#anchor.wallUs + ((ext - this.#anchor.rtp) * 1_000_000) / this.#codec.clockRate;
+    const nowUs = (performance.timeOrigin + performance.now()) * 1000;
+    if (!this.#anchor) this.#anchor = { rtp: ext, wallUs: nowUs };
+    const sinceUs = ((ext - this.#anchor.rtp) * 1_000_000) / this.#codec.clockRate;
+    if (this.#anchor.wallUs + sinceUs > nowUs) this.#anchor.wallUs = nowUs - sinceUs;
+    const ts = Math.max(Math.round(this.#anchor.wallUs + sinceUs), this.#lastUs + 1);
+    this.#lastUs = ts;
+    return ts;
   }
 
   #onRtp(buf: Buffer): void {
