@@ -137,6 +137,22 @@ namespace RTC
 		}
 	}
 
+	// True when the consumer uses the worker's own ids (SDK viewers): nothing to rewrite.
+	static bool SubsecUsesWorkerExtensionIds(const RTC::RtpHeaderExtensionIds& ids)
+	{
+		static const uint8_t workerIds[] = { 1u, 2u, 3u, 4u, 5u, 8u, 10u, 11u, 12u, 13u, 14u };
+
+		for (const uint8_t id : workerIds)
+		{
+			const uint8_t to = SubsecConsumerExtensionId(ids, id);
+
+			if (to != 0u && to != id)
+				return false;
+		}
+
+		return true;
+	}
+
 	static bool SubsecEncryptWithConsumerExtensionIds(
 	  RTC::SrtpSession* session, RTC::Consumer* consumer, RTC::RtpPacket* packet, const uint8_t** data, size_t* len)
 	{
@@ -144,7 +160,9 @@ namespace RTC
 		uint8_t originals[32];
 		size_t changed{ 0u };
 
-		if (consumer != nullptr && (packet->HasOneByteExtensions() || packet->HasTwoBytesExtensions()))
+		if (
+		  consumer != nullptr && !SubsecUsesWorkerExtensionIds(consumer->GetRtpHeaderExtensionIds()) &&
+		  (packet->HasOneByteExtensions() || packet->HasTwoBytesExtensions()))
 		{
 			const bool oneByte  = packet->HasOneByteExtensions();
 			const uint8_t maxId = oneByte ? 14u : 255u;
