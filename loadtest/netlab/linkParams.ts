@@ -24,7 +24,7 @@ export const linkParamsSchema = z.strictObject({
   jitterMs: z.number().min(0).max(5_000).optional(),
   /**
    * With jitter: let packets overtake each other (each packet's delay drawn on its own). Without
-   * (default) the delay wanders smoothly (time-correlated over ~20 ms) and order is kept.
+   * (default) the delay wanders smoothly (moving linearly between random values every 50 ms) and order is kept.
    */
   reorder: z.boolean().optional(),
   /** Random (independent) packet loss (%). */
@@ -47,7 +47,7 @@ export type LinkParams = z.infer<typeof linkParamsSchema>;
 /** Queue depth used when `queueMs` is absent. */
 export const DEFAULT_QUEUE_MS = 100;
 /** Correlation time of in-order jitter (µs). */
-export const JITTER_TAU_US = 20_000;
+export const JITTER_TAU_US = 50_000;
 
 /** The emulator's `key=value` settings for `params` (every key, so an update resets what is absent). */
 export function pipeSettings(params: LinkParams): string {

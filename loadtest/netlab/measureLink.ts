@@ -81,11 +81,16 @@ class Agent {
   }
 }
 
-const PORT = 47000;
+let nextPort = 40_000;
+/** A port for the next probe (each measurement its own, so measurements can run side by side). */
+function probePort(): number {
+  nextPort = nextPort >= 48_000 ? 40_000 : nextPort + 1;
+  return nextPort;
+}
 
 /** Sends `count` probes every `intervalMs` from `client` to an echo in `server`. */
 export async function measureDelayLoss(client: LabHost, server: LabHost, count = 300, intervalMs = 20): Promise<DelayLossMeasurement> {
-  const port = PORT + server.index;
+  const port = probePort();
   const echo = Agent.start(server, ['echo', String(port)]);
   try {
     await echo.line((o) => 'listening' in o, 10_000);
@@ -111,7 +116,7 @@ export async function measureDelayLoss(client: LabHost, server: LabHost, count =
 
 /** Sends a paced UDP stream at `offeredKbps` from `from` to `to` for `ms`; resolves with the rate that arrived (kbit/s, IP bytes). */
 export async function measureUdpRate(from: LabHost, to: LabHost, offeredKbps: number, ms = 3000, size = 1200): Promise<{ offeredKbps: number; deliveredKbps: number; deliveredPct: number }> {
-  const port = PORT + 100 + to.index;
+  const port = probePort();
   const sink = Agent.start(to, ['sink', String(port)]);
   try {
     await sink.line((o) => 'listening' in o, 10_000);
@@ -129,7 +134,7 @@ export async function measureUdpRate(from: LabHost, to: LabHost, offeredKbps: nu
 
 /** TCP goodput from `server` to `client` over `ms` (kbit/s of payload). */
 export async function measureTcpGoodput(client: LabHost, server: LabHost, ms = 4000): Promise<number> {
-  const port = PORT + 200 + server.index;
+  const port = probePort();
   const source = Agent.start(server, ['tcp-source', String(port)]);
   try {
     await source.line((o) => 'listening' in o, 10_000);

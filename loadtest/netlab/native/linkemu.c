@@ -48,8 +48,8 @@ typedef struct {
   int reorder, block_udp, down, defined;
   /* state */
   int ge_bad;
-  double jitter_offset_us; /* correlated jitter: current offset and when it was last updated */
-  int64_t jitter_at_ns;
+  double jitter_from_us, jitter_to_us; /* in-order jitter: knots of the current segment */
+  int64_t jitter_at_ns;                 /* and when it started */
   int64_t busy_until_ns;  /* end of serialization of the last queued packet */
   int64_t last_release_ns; /* latest release time handed out (for in-order jitter) */
   /* counters */
@@ -169,15 +169,22 @@ static void enter_pipe(Packet *p, int64_t t) {
   }
   double d = pp->delay_us;
   if (pp->jitter_us > 0 && pp->jitter_tau_us > 0) {
-    /* Ornstein-Uhlenbeck offset: stationary deviation jitter_us, correlation time jitter_tau_us. */
-    double dt_us = (double)(t - pp->jitter_at_ns) / 1000.0;
-    if (pp->jitter_at_ns == 0 || dt_us > 50 * pp->jitter_tau_us) pp->jitter_offset_us = gauss() * pp->jitter_us;
-    else if (dt_us > 0) {
-      double rho = exp(-dt_us / pp->jitter_tau_us);
-      pp->jitter_offset_us = rho * pp->jitter_offset_us + sqrt(1 - rho * rho) * gauss() * pp->jitter_us;
+    /* In-order jitter: the delay moves linearly between Gaussian knots every jitter_tau_us, so it
+     * changes slowly enough that packets rarely need holding back to keep their order. The knots'
+     * deviation is scaled by sqrt(3/2) so that the interpolated delay's deviation is jitter_us. */
+    int64_t tau_ns = (int64_t)(pp->jitter_tau_us * 1000.0);
+    if (pp->jitter_at_ns == 0 || t - pp->jitter_at_ns > 4 * tau_ns) {
+      pp->jitter_at_ns = t;
+      pp->jitter_from_us = gauss() * pp->jitter_us * 1.2247;
+      pp->jitter_to_us = gauss() * pp->jitter_us * 1.2247;
     }
-    pp->jitter_at_ns = t;
-    d += pp->jitter_offset_us;
+    while (t >= pp->jitter_at_ns + tau_ns) {
+      pp->jitter_at_ns += tau_ns;
+      pp->jitter_from_us = pp->jitter_to_us;
+      pp->jitter_to_us = gauss() * pp->jitter_us * 1.2247;
+    }
+    double f = (double)(t - pp->jitter_at_ns) / (double)tau_ns;
+    d += pp->jitter_from_us + f * (pp->jitter_to_us - pp->jitter_from_us);
   } else if (pp->jitter_us > 0) d += gauss() * pp->jitter_us;
   if (d < 0) d = 0;
   int64_t release = depart + (int64_t)(d * 1000.0);
