@@ -1,0 +1,107 @@
+/**
+ * Viewer page of the network lab (tests and bench:network), run in a Chromium page inside a lab
+ * host after clock-code.js: watches a stream with the SDK's `client.watch()` on one transport,
+ * samples glass-to-glass latency from the clock code of every presented frame, and reads the
+ * receiving peer connection's video stats (NACKs, retransmissions, loss, freezes, bytes, layer).
+ * Loaded before the SDK so it can see the peer connections the SDK creates.
+ */
+(() => {
+  const peerConnections = [];
+  const Original = window.RTCPeerConnection;
+  function Tracked(...args) {
+    const pc = new Original(...args);
+    peerConnections.push(pc);
+    return pc;
+  }
+  Tracked.prototype = Original.prototype;
+  Object.setPrototypeOf(Tracked, Original);
+  window.RTCPeerConnection = Tracked;
+
+  /** Sums the inbound video stats of every peer connection, plus the selected candidate pair's protocol. */
+  async function videoStats() {
+    const out = { nackCount: 0, retransmitted: 0, packetsLost: 0, packetsReceived: 0, framesDecoded: 0, freezeCount: 0, totalFreezesDuration: 0, bytesReceived: 0, frameHeight: 0, protocol: '', candidateType: '' };
+    for (const pc of peerConnections) {
+      if (pc.connectionState === 'closed') continue;
+      const report = await pc.getStats();
+      report.forEach((s) => {
+        if (s.type === 'inbound-rtp' && s.kind === 'video') {
+          out.nackCount += s.nackCount ?? 0;
+          out.retransmitted += s.retransmittedPacketsReceived ?? 0;
+          out.packetsLost += s.packetsLost ?? 0;
+          out.packetsReceived += s.packetsReceived ?? 0;
+          out.framesDecoded += s.framesDecoded ?? 0;
+          out.freezeCount += s.freezeCount ?? 0;
+          out.totalFreezesDuration += s.totalFreezesDuration ?? 0;
+          out.bytesReceived += s.bytesReceived ?? 0;
+          out.frameHeight = Math.max(out.frameHeight, s.frameHeight ?? 0);
+        }
+        if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') {
+          const local = report.get(s.localCandidateId);
+          if (local) {
+            out.protocol = local.relayProtocol ? `${local.protocol}/${local.relayProtocol}` : local.protocol;
+            out.candidateType = local.candidateType;
+          }
+        }
+      });
+    }
+    return out;
+  }
+
+  let client;
+  let player;
+  let video;
+  let startedAt = 0;
+  const timeline = [];
+  let timelineTimer;
+
+  /** Connects and starts watching; resolves with the time to the first presented frame (ms). */
+  async function start(args) {
+    const { connect } = await import(`${args.url}/sdk/subsec.js`);
+    client = await connect(args.url, args.token, args.clientOptions ?? {});
+    video = document.createElement('video');
+    video.muted = true;
+    video.playsInline = true;
+    document.body.append(video);
+    const t0 = performance.now();
+    const presented = new Promise((resolve) => video.requestVideoFrameCallback(() => resolve()));
+    player = await client.watch(args.identity, video, { transport: args.transport, hlsTimeoutMs: 40_000, ...(args.watchOptions ?? {}) });
+    await presented;
+    startedAt = Date.now();
+    // Once a second: received bytes and the decoded frame height (for layer switches and bitrate over time).
+    timelineTimer = setInterval(async () => {
+      const s = await videoStats();
+      timeline.push({ at: Date.now(), bytes: s.bytesReceived, frameHeight: s.frameHeight || video.videoHeight, framesDecoded: s.framesDecoded, transport: player?.transport });
+    }, 500);
+    return { firstFrameMs: performance.now() - t0, transport: player.transport };
+  }
+
+  /** Samples latency for `sampleMs` and returns it with the stats before and after. */
+  async function sample(args) {
+    const before = await videoStats();
+    const sampled = await window.subsecClockCode.sampleLatency(video, args.code, args.sampleMs, 20_000);
+    const after = await videoStats();
+    return { ...sampled, before, after, transport: player.transport, videoHeight: video.videoHeight };
+  }
+
+  /** Every presented frame's time (ms since the epoch) for `ms`: the gaps are the freezes a viewer sees. */
+  function frameTimes(ms) {
+    const times = [];
+    const until = performance.now() + ms;
+    return new Promise((resolve) => {
+      const onFrame = () => {
+        times.push(Date.now());
+        if (performance.now() < until) video.requestVideoFrameCallback(onFrame);
+        else resolve(times);
+      };
+      video.requestVideoFrameCallback(onFrame);
+    });
+  }
+
+  function stop() {
+    clearInterval(timelineTimer);
+    player?.close();
+    client?.close();
+  }
+
+  window.subsecLabViewer = { start, sample, frameTimes, videoStats, stop, timeline: () => timeline, startedAt: () => startedAt };
+})();
