@@ -88,6 +88,11 @@ export class LabViewer {
     return (await this.page.evaluate('subsecLabViewer.timeline()')) as Array<{ at: number; bytes: number; frameHeight: number; framesDecoded: number }>;
   }
 
+  /** Rebuffering events since the start ('waiting' until playing again). */
+  async stalls(): Promise<Array<{ at: number; ms: number }>> {
+    return (await this.page.evaluate('subsecLabViewer.stalls()')) as Array<{ at: number; ms: number }>;
+  }
+
   async close(): Promise<void> {
     await this.page.evaluate('subsecLabViewer.stop()').catch(() => undefined);
     await this.browser.close();
@@ -144,28 +149,44 @@ export class MediaLab {
     return ((await res.json()) as { token: string }).token;
   }
 
-  /** Starts the Chromium publisher (identity `pub`) painting the clock code; `simulcast` for three layers. */
+  /**
+   * Starts the Chromium publisher (identity `pub`): the clock code on top, moving noise below it
+   * so the encoder spends a realistic bitrate (about 1.5 Mbit/s at 640x360; the code alone
+   * compresses to 200 kbit/s), published over WebRTC; `simulcast` publishes three layers of a
+   * 1280x720 canvas.
+   */
   async publish(options: { simulcast?: boolean; codec?: 'H264' | 'VP8' } = {}): Promise<void> {
     this.#publisher = await launchLabBrowser(this.pubHost);
     const page = await this.#publisher.page();
     await page.addScriptTag({ content: CLOCK_CODE });
-    const args = { url: this.url, token: await this.token('pub', true), code: CLOCK, codec: options.codec ?? 'H264', simulcast: options.simulcast ?? false };
-    if (options.simulcast) {
-      // clock-code.js publishes without simulcast; the simulcast rig publishes the same canvas itself.
-      await page.evaluate(`(async (args) => {
-        const { connect } = await import(args.url + '/sdk/subsec.js');
-        const canvas = document.createElement('canvas');
-        canvas.width = args.code.width; canvas.height = args.code.height;
-        document.body.append(canvas);
-        const ctx = canvas.getContext('2d');
-        setInterval(() => window.subsecClockCode.paintCode(ctx, args.code, Date.now()), 1000 / 60);
-        const client = await connect(args.url, args.token);
-        window.benchClient = client;
-        await client.publish(canvas.captureStream(30).getVideoTracks()[0], { simulcast: true, codec: args.codec });
-      })(${JSON.stringify({ ...args, code: { ...CLOCK, width: 1280, height: 720, block: 64 } })})`);
-    } else {
-      await page.evaluate(`window.subsecClockCode.senderPage(${JSON.stringify(args)})`);
-    }
+    const scale = options.simulcast ? 2 : 1;
+    const code = { ...CLOCK, width: CLOCK.width * scale, height: CLOCK.height * scale, block: CLOCK.block * scale };
+    const args = { url: this.url, token: await this.token('pub', true), code, codec: options.codec ?? 'H264', simulcast: options.simulcast ?? false };
+    await page.evaluate(`(async (args) => {
+      const { connect } = await import(args.url + '/sdk/subsec.js');
+      const { width, height, block } = args.code;
+      const canvas = document.createElement('canvas');
+      canvas.width = width;
+      canvas.height = height;
+      document.body.append(canvas);
+      const ctx = canvas.getContext('2d');
+      const codeRows = 6 * block;
+      const paint = () => {
+        window.subsecClockCode.paintCode(ctx, args.code, Date.now());
+        const cell = block / 2;
+        for (let y = codeRows; y < height; y += cell)
+          for (let x = 0; x < width; x += cell) {
+            const v = Math.floor(Math.random() * 256);
+            ctx.fillStyle = 'rgb(' + v + ',' + ((v * 7) % 256) + ',' + ((v * 13) % 256) + ')';
+            ctx.fillRect(x, y, cell, cell);
+          }
+      };
+      paint();
+      setInterval(paint, 1000 / 30);
+      const client = await connect(args.url, args.token);
+      window.benchClient = client;
+      await client.publish(canvas.captureStream(30).getVideoTracks()[0], { simulcast: args.simulcast, codec: args.codec });
+    })(${JSON.stringify(args)})`);
     this.publisherPage = page;
   }
 

@@ -52,6 +52,8 @@
   let video;
   let startedAt = 0;
   const timeline = [];
+  const stalls = [];
+  let stallStart;
   let timelineTimer;
 
   /** Connects and starts watching; resolves with the time to the first presented frame (ms). */
@@ -62,6 +64,18 @@
     video.muted = true;
     video.playsInline = true;
     document.body.append(video);
+    // Rebuffering as players count it: from 'waiting' until playback resumes.
+    video.addEventListener('waiting', () => {
+      if (stallStart === undefined) stallStart = Date.now();
+    });
+    const resumed = () => {
+      if (stallStart !== undefined) stalls.push({ at: stallStart, ms: Date.now() - stallStart });
+      stallStart = undefined;
+    };
+    video.addEventListener('playing', resumed);
+    video.addEventListener('timeupdate', () => {
+      if (stallStart !== undefined && !video.paused && video.readyState >= 3) resumed();
+    });
     const t0 = performance.now();
     const presented = new Promise((resolve) => video.requestVideoFrameCallback(() => resolve()));
     player = await client.watch(args.identity, video, { transport: args.transport, hlsTimeoutMs: 40_000, ...(args.watchOptions ?? {}) });
@@ -70,7 +84,9 @@
     // Once a second: received bytes and the decoded frame height (for layer switches and bitrate over time).
     timelineTimer = setInterval(async () => {
       const s = await videoStats();
-      timeline.push({ at: Date.now(), bytes: s.bytesReceived, frameHeight: s.frameHeight || video.videoHeight, framesDecoded: s.framesDecoded, transport: player?.transport });
+      const b = video.buffered;
+      const bufferAheadMs = b.length ? Math.round(1000 * (b.end(b.length - 1) - video.currentTime)) : 0;
+      timeline.push({ at: Date.now(), bytes: s.bytesReceived, frameHeight: s.frameHeight || video.videoHeight, framesDecoded: s.framesDecoded, transport: player?.transport, playbackRate: video.playbackRate, bufferAheadMs });
     }, 500);
     return { firstFrameMs: performance.now() - t0, transport: player.transport };
   }
@@ -103,5 +119,10 @@
     client?.close();
   }
 
-  window.subsecLabViewer = { start, sample, frameTimes, videoStats, stop, timeline: () => timeline, startedAt: () => startedAt };
+  /** Stalls ('waiting' to playing again) since the start, the one in progress counted up to now. */
+  function stallList() {
+    return stallStart === undefined ? stalls : [...stalls, { at: stallStart, ms: Date.now() - stallStart }];
+  }
+
+  window.subsecLabViewer = { start, sample, frameTimes, videoStats, stop, stalls: stallList, timeline: () => timeline, startedAt: () => startedAt };
 })();
