@@ -24,6 +24,7 @@ const QUICK: Record<string, { args?: string[]; env?: Record<string, string> }> =
   moq: { env: { SUBSCRIBERS: '20', SECONDS: '4', WARMUP_SECONDS: '1' } },
   qoe: { args: ['--viewers', '200', '--rooms', '4', '--seconds', '6', '--warmup-seconds', '3'] },
   events: { args: ['--subscribers', '200', '--events', '100', '--max-rate', '800', '--step-seconds', '2'] },
+  network: { args: ['--quick'] },
 };
 
 interface BenchOutcome {
