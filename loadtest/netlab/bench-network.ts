@@ -12,6 +12,7 @@
  *
  * Options: --quick (≤ 3 min: 4g, lossy-wifi, congested with its drop shortened to 10 s)
  *          --profiles a,b --paths webrtc,llhls --seconds S (sampling window) --out DIR
+ *          --simulcast (the publisher sends three layers of a 1280x720 canvas)
  * Needs root (the lab); exits 1 when a measurement failed, 2 on bad usage or without root.
  */
 import fs from 'node:fs';
@@ -135,7 +136,7 @@ async function measurePath(rig: MediaLab, pathName: PathName, profiles: NetworkP
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { quick: { type: 'boolean' }, profiles: { type: 'string' }, paths: { type: 'string' }, seconds: { type: 'string' }, out: { type: 'string' } },
+    options: { quick: { type: 'boolean' }, simulcast: { type: 'boolean' }, profiles: { type: 'string' }, paths: { type: 'string' }, seconds: { type: 'string' }, out: { type: 'string' } },
     strict: true,
   });
   try {
@@ -164,7 +165,7 @@ async function main(): Promise<number> {
   const results: ViewerResult[] = [];
   let emulatorCpuS = 0;
   try {
-    await rig.publish();
+    await rig.publish({ simulcast: values.simulcast === true });
     for (const p of pathNames) {
       process.stderr.write(`bench:network: ${p}...\n`);
       results.push(...(await measurePath(rig, p, profiles, windowMs)));
@@ -231,7 +232,7 @@ async function main(): Promise<number> {
     endedAt: endedAt.toISOString(),
     durationS: Math.round((endedAt.getTime() - startedAt.getTime()) / 100) / 10,
     target: { url: 'local', local: true },
-    options: { quick, profiles: profiles.map((p) => p.name), paths: pathNames, windowMs },
+    options: { quick, simulcast: values.simulcast === true, profiles: profiles.map((p) => p.name), paths: pathNames, windowMs },
     environment,
     figures,
     timeline,
