@@ -30,6 +30,8 @@ export interface MediaLabOptions {
   nodeProfile?: NetworkProfile | string;
   /** Profile of the publisher's host (default lan). */
   publisherProfile?: NetworkProfile | string;
+  /** Start the node's MoQ relay (WebSocket) and its SFU bridge. */
+  moq?: boolean;
 }
 
 /** Figures a viewer's `sample` returns. */
@@ -68,7 +70,7 @@ export class LabViewer {
   ) {}
 
   /** Starts watching the publisher; resolves with the time to the first presented frame. */
-  async start(rig: MediaLab, transport: 'webrtc' | 'moq' | 'hls', extra: { clientOptions?: unknown; watchOptions?: unknown } = {}): Promise<{ firstFrameMs: number; transport: string }> {
+  async start(rig: MediaLab, transport: 'auto' | 'webrtc' | 'moq' | 'hls', extra: { clientOptions?: unknown; watchOptions?: unknown } = {}): Promise<{ firstFrameMs: number; transport: string }> {
     const args = { url: rig.url, token: await rig.token(`viewer-${this.host.name}`, false), identity: 'pub', transport, ...extra };
     return (await this.page.evaluate(`subsecLabViewer.start(${JSON.stringify(args)})`)) as { firstFrameMs: number; transport: string };
   }
@@ -122,6 +124,7 @@ export class MediaLab {
       const pubHost = await lab.addHost('pub', { profile: options.publisherProfile ?? 'lan' });
       const node = await LocalNode.start({
         labHost: nodeHost,
+        moq: options.moq,
         startTimeoutMs: 60_000,
         config: { http: { demo: true }, sfu: { webRtcServer: { enabled: false } }, logLevel: 'warn', ...(options.nodeConfig ?? {}) },
       });
