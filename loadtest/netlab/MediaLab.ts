@@ -40,6 +40,8 @@ export interface ViewerSample {
   rejected: number;
   transport: string;
   videoHeight: number;
+  /** Time frozen in the window: gaps between presented frames over max(3 x mean, mean + 150 ms). */
+  frozenMs: number;
   before: VideoStats;
   after: VideoStats;
 }

@@ -94,9 +94,22 @@
   /** Samples latency for `sampleMs` and returns it with the stats before and after. */
   async function sample(args) {
     const before = await videoStats();
-    const sampled = await window.subsecClockCode.sampleLatency(video, args.code, args.sampleMs, 20_000);
+    const [sampled, times] = await Promise.all([window.subsecClockCode.sampleLatency(video, args.code, args.sampleMs, 20_000), frameTimes(args.sampleMs)]);
     const after = await videoStats();
-    return { ...sampled, before, after, transport: player.transport, videoHeight: video.videoHeight };
+    return { ...sampled, before, after, transport: player.transport, videoHeight: video.videoHeight, frozenMs: frozenMs(times, args.sampleMs) };
+  }
+
+  /**
+   * Time frozen: gaps between presented frames longer than max(3 x mean interval, mean + 150 ms)
+   * (WebRTC's freeze rule, applied to any path), plus a gap still open at the end.
+   */
+  function frozenMs(times, windowMs) {
+    if (times.length < 2) return windowMs;
+    const mean = (times[times.length - 1] - times[0]) / (times.length - 1);
+    const limit = Math.max(3 * mean, mean + 150);
+    let frozen = 0;
+    for (let i = 1; i < times.length; i++) if (times[i] - times[i - 1] > limit) frozen += times[i] - times[i - 1];
+    return frozen;
   }
 
   /** Every presented frame's time (ms since the epoch) for `ms`: the gaps are the freezes a viewer sees. */
