@@ -24,8 +24,12 @@ export const LAB_ROOM = 'netlab';
 
 /** Options of {@link MediaLab.start}. */
 export interface MediaLabOptions {
-  /** Extra node configuration (merged over the rig's). */
-  nodeConfig?: Record<string, unknown>;
+  /** Extra node configuration (merged over the rig's), or a function of the node's host. */
+  nodeConfig?: Record<string, unknown> | ((host: LabHost) => Record<string, unknown>);
+  /** Name of the first node's host (default `node`). */
+  nodeHostName?: string;
+  /** Hosts to create before the first node starts (e.g. the Redis a cascade node needs at start). */
+  beforeNode?: (lab: NetworkLab) => Promise<void>;
   /** Profile of the node's host (default lan). */
   nodeProfile?: NetworkProfile | string;
   /** Profile of the publisher's host (default lan). */
@@ -72,7 +76,7 @@ export class LabViewer {
   ) {}
 
   /** Starts watching the publisher; resolves with the time to the first presented frame. */
-  async start(rig: MediaLab, transport: 'auto' | 'webrtc' | 'moq' | 'hls', extra: { clientOptions?: unknown; watchOptions?: unknown } = {}): Promise<{ firstFrameMs: number; transport: string }> {
+  async start(rig: MediaLab, transport: 'auto' | 'webrtc' | 'moq' | 'hls', extra: { clientOptions?: unknown; watchOptions?: unknown; url?: string } = {}): Promise<{ firstFrameMs: number; transport: string }> {
     const args = { url: rig.url, token: await rig.token(`viewer-${this.host.name}`, false), identity: 'pub', transport, ...extra };
     return (await this.page.evaluate(`subsecLabViewer.start(${JSON.stringify(args)})`)) as { firstFrameMs: number; transport: string };
   }
@@ -106,6 +110,8 @@ export class LabViewer {
 /** The rig. */
 export class MediaLab {
   readonly viewers: LabViewer[] = [];
+  /** Nodes started with `addNode` (besides the first). */
+  readonly extraNodes: LocalNode[] = [];
   #publisher?: LabBrowser;
   /** The publisher's page (after `publish()`). */
   publisherPage?: Page;
@@ -122,13 +128,14 @@ export class MediaLab {
     await ensureSdkBuilt();
     const lab = await NetworkLab.create({ controller: true });
     try {
-      const nodeHost = await lab.addHost('node', { profile: options.nodeProfile ?? 'lan' });
+      await options.beforeNode?.(lab);
+      const nodeHost = await lab.addHost(options.nodeHostName ?? 'node', { profile: options.nodeProfile ?? 'lan' });
       const pubHost = await lab.addHost('pub', { profile: options.publisherProfile ?? 'lan' });
       const node = await LocalNode.start({
         labHost: nodeHost,
         moq: options.moq,
         startTimeoutMs: 60_000,
-        config: { http: { demo: true }, sfu: { webRtcServer: { enabled: false } }, logLevel: 'warn', ...(options.nodeConfig ?? {}) },
+        config: { http: { demo: true }, sfu: { webRtcServer: { enabled: false } }, logLevel: 'warn', ...(typeof options.nodeConfig === 'function' ? options.nodeConfig(nodeHost) : (options.nodeConfig ?? {})) },
       });
       return new MediaLab(lab, nodeHost, pubHost, node);
     } catch (err) {
@@ -160,13 +167,13 @@ export class MediaLab {
    * compresses to 200 kbit/s), published over WebRTC; `simulcast` publishes three layers of a
    * 1280x720 canvas.
    */
-  async publish(options: { simulcast?: boolean; codec?: 'H264' | 'VP8' } = {}): Promise<void> {
+  async publish(options: { simulcast?: boolean; codec?: 'H264' | 'VP8'; url?: string } = {}): Promise<void> {
     this.#publisher = await launchLabBrowser(this.pubHost);
     const page = await this.#publisher.page();
     await page.addScriptTag({ content: CLOCK_CODE });
     const scale = options.simulcast ? 2 : 1;
     const code = { ...CLOCK, width: CLOCK.width * scale, height: CLOCK.height * scale, block: CLOCK.block * scale };
-    const args = { url: this.url, token: await this.token('pub', true), code, codec: options.codec ?? 'H264', simulcast: options.simulcast ?? false };
+    const args = { url: options.url ?? this.url, token: await this.token('pub', true), code, codec: options.codec ?? 'H264', simulcast: options.simulcast ?? false };
     await page.evaluate(`(async (args) => {
       const { connect } = await import(args.url + '/sdk/subsec.js');
       const { width, height, block } = args.code;
@@ -214,10 +221,19 @@ export class MediaLab {
     }
   }
 
-  /** Closes viewers, the publisher, the node and the lab. */
+  /** Starts another node in a new host `name` (same secrets as the first, so tokens work on every node). */
+  async addNode(name: string, config: (host: LabHost) => Record<string, unknown>, profile: NetworkProfile | string = 'lan'): Promise<{ host: LabHost; node: LocalNode }> {
+    const host = await this.lab.addHost(name, { profile });
+    const node = await LocalNode.start({ labHost: host, startTimeoutMs: 60_000, config: { http: { demo: true }, logLevel: 'warn', ...config(host) } });
+    this.extraNodes.push(node);
+    return { host, node };
+  }
+
+  /** Closes viewers, the publisher, the nodes and the lab. */
   async close(): Promise<void> {
     for (const v of this.viewers) await v.close();
     await this.#publisher?.close();
+    for (const n of this.extraNodes) await n.close();
     await this.node.close();
     await this.lab.close();
   }

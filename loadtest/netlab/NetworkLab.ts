@@ -225,6 +225,13 @@ export class NetworkLab {
     await this.emulator.setRoute(b.index, a.index, [ab + 1]);
   }
 
+  /** Pipe ids of the pair link between `a` and `b` (`ab`: packets from a to b), if they have one. */
+  pairPipes(a: LabHost, b: LabHost): { ab: number; ba: number } | undefined {
+    const p = this.#pairs.find((x) => x.a === a && x.b === b) ?? this.#pairs.find((x) => x.a === b && x.b === a);
+    if (!p) return undefined;
+    return p.a === a ? { ab: p.ab, ba: p.ba } : { ab: p.ba, ba: p.ab };
+  }
+
   /** @internal Cuts or restores the pair links of `host`. */
   async setPairLinksCut(host: LabHost, cut: boolean): Promise<void> {
     for (const p of this.#pairs) {

@@ -1,0 +1,89 @@
+/**
+ * A cascade across regions in the lab: Redis, an origin node and an edge node each on a host of
+ * their own, the origin and the edge joined by an `intercontinental` link (80 ms each way), pipe
+ * addresses configured as a real deployment's (`cascade.pipe.listenIp` = the host's address).
+ * A Chromium publisher publishes on the origin; one Chromium viewer watches on the origin, one on
+ * the edge (which pulls the stream over a pipe across the long link). The edge viewer's
+ * glass-to-glass latency exceeds the origin viewer's by about the link's one-way delay; when the
+ * Redis host's cable is cut, media keeps flowing to the edge viewer.
+ */
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { distribution } from '../../loadtest/netlab/measureLink';
+import { MediaLab } from '../../loadtest/netlab/MediaLab';
+import type { LabHost } from '../../loadtest/netlab/NetworkLab';
+import { PROFILES } from '../../loadtest/netlab/profiles';
+import { waitFor } from '../helpers/waitFor';
+
+const REDIS_PORT = 6379; // inside the redis host's own namespace: nothing else listens there
+let rig: MediaLab;
+let redisHost: LabHost;
+let edgeHost: LabHost;
+let edgeUrl: string;
+
+function cascadeConfig(id: string, region: string, host: LabHost): Record<string, unknown> {
+  return {
+    node: { id, region },
+    redis: { url: `redis://${redisHost.address}:${REDIS_PORT}` },
+    cascade: { coordinator: 'redis', redirect: 'never', pipe: { listenIp: host.address } },
+  };
+}
+
+beforeAll(async () => {
+  rig = await MediaLab.start({
+    nodeHostName: 'origin',
+    beforeNode: async (lab) => {
+      redisHost = await lab.addHost('redis');
+      redisHost.spawn('redis-server', ['--bind', redisHost.address, '--port', String(REDIS_PORT), '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], { stdio: 'ignore' });
+      await waitFor(
+        () =>
+          new Promise<boolean>((resolve) => {
+            const s = net.connect(REDIS_PORT, redisHost.address, () => {
+              s.destroy();
+              resolve(true);
+            });
+            s.once('error', () => resolve(false));
+          }),
+        { timeoutMs: 10_000, what: 'redis in its lab host' },
+      );
+    },
+    nodeConfig: (host) => cascadeConfig('origin', 'eu', host),
+  });
+  const edge = await rig.addNode('edge', (host) => cascadeConfig('edge', 'us', host));
+  edgeHost = edge.host;
+  edgeUrl = edge.node.url;
+  await rig.lab.linkPair(rig.nodeHost, edgeHost, 'intercontinental');
+  await rig.publish();
+}, 150_000);
+
+afterAll(async () => {
+  await rig?.close();
+});
+
+describe('cascade over an intercontinental link (lab)', () => {
+  it('the edge viewer sees the origin viewer\'s latency plus about the one-way delay; media survives losing Redis', async () => {
+    const [atOrigin, atEdge] = await Promise.all([rig.addViewer('viewer-origin', 'lan'), rig.addViewer('viewer-edge', 'lan')]);
+    await Promise.all([atOrigin.start(rig, 'webrtc'), atEdge.start(rig, 'webrtc', { url: edgeUrl })]);
+    const [o, e] = await Promise.all([atOrigin.sample(10_000), atEdge.sample(10_000)]);
+    const oneWay = PROFILES.intercontinental!.up.delayMs!;
+    const hopAddedMs = distribution(e.g2gMs).p50 - distribution(o.g2gMs).p50;
+    const pipeBytes = (await rig.lab.stats()).pipes[String(rig.lab.pairPipes(rig.nodeHost, edgeHost)!.ab)]?.bytesOut ?? 0;
+    console.log(`NETLAB_CASCADE ${JSON.stringify({ originG2g: distribution(o.g2gMs), edgeG2g: distribution(e.g2gMs), hopAddedMs, oneWayMs: oneWay, originToEdgeBytes: pipeBytes })}`);
+    // The media really crossed the intercontinental link (pair pipe origin → edge).
+    expect(pipeBytes).toBeGreaterThan(100_000);
+    expect(o.g2gMs.length).toBeGreaterThan(100);
+    expect(e.g2gMs.length).toBeGreaterThan(100);
+    // Hop ≈ one-way delay plus a little (slack for two Chromium viewers on a loaded 2-core box).
+    expect(hopAddedMs).toBeGreaterThan(oneWay - 15);
+    expect(hopAddedMs).toBeLessThan(oneWay + 40);
+
+    // Redis unreachable: the pipe and the viewers' media carry on.
+    await redisHost.setCut(true);
+    const during = await atEdge.sample(6000);
+    console.log(`NETLAB_CASCADE_NO_REDIS ${JSON.stringify({ g2g: distribution(during.g2gMs), frames: during.after.framesDecoded - during.before.framesDecoded })}`);
+    expect(during.after.framesDecoded - during.before.framesDecoded).toBeGreaterThan(6 * 30 * 0.5);
+    expect(distribution(during.g2gMs).p50).toBeLessThan(1000);
+    await redisHost.setCut(false);
+    expect([...atOrigin.errors, ...atEdge.errors]).toEqual([]);
+  }, 120_000);
+});
