@@ -8,12 +8,14 @@
  * playing again), average bitrate kbit/s (IP bytes on the viewer's
  * downlink, from the link emulator), glass-to-glass p50/p95 ms (clock code read from presented
  * frames), failure rate %, and on `congested` the time from the drop to a lower layer or
- * rendition. Writes result.json, report.md and SVG charts (loadtest/report); the last stdout line
+ * rendition; plus the cascade hop latency over `intercontinental`. Writes result.json, report.md and SVG charts (loadtest/report); the last stdout line
  * is one JSON object with flat keys `<path>_<profile>_<figure>` (profile without dashes).
  *
  * Options: --quick (≤ 3 min: 4g, lossy-wifi, congested with its drop shortened to 10 s)
  *          --profiles a,b --paths webrtc,moqws,llhls --seconds S (sampling window) --out DIR
  *          --simulcast (the publisher sends three layers of a 1280x720 canvas)
+ *          --no-cascade (skip the cascade hop: origin and edge nodes over an intercontinental link,
+ *          `cascade_intercontinental_hopAddedMs` = edge viewer's g2g p50 − origin viewer's)
  * Needs root (the lab); exits 1 when the rig failed or no viewer played at all (one viewer that
  * could not play is its failure rate), 2 without root.
  */
@@ -26,6 +28,7 @@ import { describeEnvironment, figure, RESULT_SCHEMA, type ChartSpec, type Figure
 import { writeReport } from '../report/markdownReport';
 import { assertLabAvailable, LabUnavailableError } from './labNamespaces';
 import { distribution } from './measureLink';
+import { startCascadeRig } from './cascadeRig';
 import { MediaLab, type LabViewer, type ViewerSample } from './MediaLab';
 import { loadProfile, networkProfileSchema, type NetworkProfile } from './profiles';
 
@@ -138,10 +141,27 @@ async function measurePath(rig: MediaLab, pathName: PathName, profiles: NetworkP
   return results;
 }
 
+/** Cascade hop on the intercontinental link: g2g p50 of a viewer on the edge minus one on the origin. */
+async function measureCascadeHop(windowMs: number): Promise<{ hopAddedMs: number; originG2gP50Ms: number; edgeG2gP50Ms: number; oneWayMs: number }> {
+  const c = await startCascadeRig('intercontinental');
+  try {
+    const [atOrigin, atEdge] = await Promise.all([c.rig.addViewer('cascade-origin', 'lan'), c.rig.addViewer('cascade-edge', 'lan')]);
+    await Promise.all([atOrigin.start(c.rig, 'webrtc'), atEdge.start(c.rig, 'webrtc', { url: c.edge.url })]);
+    const [o, e] = await Promise.all([atOrigin.sample(windowMs), atEdge.sample(windowMs)]);
+    if (o.g2gMs.length === 0 || e.g2gMs.length === 0) throw new Error('cascade: a viewer read no clock code');
+    const originG2gP50Ms = distribution(o.g2gMs).p50;
+    const edgeG2gP50Ms = distribution(e.g2gMs).p50;
+    return { hopAddedMs: edgeG2gP50Ms - originG2gP50Ms, originG2gP50Ms, edgeG2gP50Ms, oneWayMs: loadProfile('intercontinental').up.delayMs ?? 0 };
+  } finally {
+    await c.rig.close();
+  }
+}
+
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { quick: { type: 'boolean' }, simulcast: { type: 'boolean' }, profiles: { type: 'string' }, paths: { type: 'string' }, seconds: { type: 'string' }, out: { type: 'string' } },
+    options: { quick: { type: 'boolean' }, simulcast: { type: 'boolean' }, cascade: { type: 'boolean', default: true }, profiles: { type: 'string' }, paths: { type: 'string' }, seconds: { type: 'string' }, out: { type: 'string' } },
     strict: true,
+    allowNegative: true,
   });
   try {
     assertLabAvailable();
@@ -178,6 +198,11 @@ async function main(): Promise<number> {
   } finally {
     await rig.close();
   }
+  let cascade: Awaited<ReturnType<typeof measureCascadeHop>> | undefined;
+  if (values.cascade) {
+    process.stderr.write('bench:network: cascade over intercontinental...\n');
+    cascade = await measureCascadeHop(quick ? 8000 : 20_000);
+  }
   const endedAt = new Date();
   environment.loadavgEnd = os.loadavg().map((v) => Math.round(v * 100) / 100);
 
@@ -197,6 +222,11 @@ async function main(): Promise<number> {
     put(`${prefix}_g2gP95Ms`, `${name}: glass-to-glass p95`, r.g2gP95Ms, 'ms', 'lower');
     put(`${prefix}_failurePct`, `${name}: failure rate`, r.failed ? 100 : 0, '%', 'lower');
     if (profiles.find((p) => p.name === r.profile)?.schedule.length) put(`${prefix}_downswitchMs`, `${name}: drop to a lower layer/rendition`, r.downswitchMs, 'ms', 'lower');
+  }
+  if (cascade) {
+    put('cascade_intercontinental_hopAddedMs', `Cascade hop over intercontinental (${cascade.oneWayMs} ms one way): edge viewer g2g p50 − origin viewer's`, cascade.hopAddedMs, 'ms', 'lower');
+    put('cascade_intercontinental_originG2gP50Ms', 'Cascade: viewer on the origin, g2g p50', cascade.originG2gP50Ms, 'ms', 'lower');
+    put('cascade_intercontinental_edgeG2gP50Ms', 'Cascade: viewer on the edge, g2g p50', cascade.edgeG2gP50Ms, 'ms', 'lower');
   }
   put('emulatorCpuSeconds', 'Link emulator CPU time (whole run)', emulatorCpuS, 's', 'lower');
 
@@ -254,6 +284,7 @@ async function main(): Promise<number> {
     const f = (v: number | null, d = 0) => (v === null ? '—' : v.toFixed(d));
     console.log(`${r.path.padEnd(8)} ${r.profile.padEnd(16)} ${f(r.startupMs).padStart(8)} ${f(r.rebufferPct, 2).padStart(7)} ${f(r.bitrateKbps).padStart(8)} ${f(r.g2gP50Ms).padStart(9)} ${f(r.g2gP95Ms).padStart(9)} ${f(r.downswitchMs).padStart(12)}${r.failed ? `  FAILED: ${r.failed}` : ''}`);
   }
+  if (cascade) console.log(`cascade over intercontinental (${cascade.oneWayMs} ms one way): origin viewer g2g p50 ${cascade.originG2gP50Ms} ms, edge viewer ${cascade.edgeG2gP50Ms} ms, hop added ${cascade.hopAddedMs} ms`);
   console.log(`report: ${report}`);
   console.log(JSON.stringify({ bench: 'network', report, loadavg: environment.loadavgStart, ...flat }));
   // A viewer that could not play is a QoE figure (failure rate); no viewer playing at all means the

@@ -7,63 +7,26 @@
  * glass-to-glass latency exceeds the origin viewer's by about the link's one-way delay; when the
  * Redis host's cable is cut, media keeps flowing to the edge viewer.
  */
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCascadeRig, type CascadeRig } from '../../loadtest/netlab/cascadeRig';
 import { distribution } from '../../loadtest/netlab/measureLink';
-import { MediaLab } from '../../loadtest/netlab/MediaLab';
-import type { LabHost } from '../../loadtest/netlab/NetworkLab';
 import { PROFILES } from '../../loadtest/netlab/profiles';
-import { waitFor } from '../helpers/waitFor';
 
-const REDIS_PORT = 6379; // inside the redis host's own namespace: nothing else listens there
-let rig: MediaLab;
-let redisHost: LabHost;
-let edgeHost: LabHost;
-let edgeUrl: string;
-
-function cascadeConfig(id: string, region: string, host: LabHost): Record<string, unknown> {
-  return {
-    node: { id, region },
-    redis: { url: `redis://${redisHost.address}:${REDIS_PORT}` },
-    cascade: { coordinator: 'redis', redirect: 'never', pipe: { listenIp: host.address } },
-  };
-}
+let c: CascadeRig;
 
 beforeAll(async () => {
-  rig = await MediaLab.start({
-    nodeHostName: 'origin',
-    beforeNode: async (lab) => {
-      redisHost = await lab.addHost('redis');
-      redisHost.spawn('redis-server', ['--bind', redisHost.address, '--port', String(REDIS_PORT), '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], { stdio: 'ignore' });
-      await waitFor(
-        () =>
-          new Promise<boolean>((resolve) => {
-            const s = net.connect(REDIS_PORT, redisHost.address, () => {
-              s.destroy();
-              resolve(true);
-            });
-            s.once('error', () => resolve(false));
-          }),
-        { timeoutMs: 10_000, what: 'redis in its lab host' },
-      );
-    },
-    nodeConfig: (host) => cascadeConfig('origin', 'eu', host),
-  });
-  const edge = await rig.addNode('edge', (host) => cascadeConfig('edge', 'us', host));
-  edgeHost = edge.host;
-  edgeUrl = edge.node.url;
-  await rig.lab.linkPair(rig.nodeHost, edgeHost, 'intercontinental');
-  await rig.publish();
+  c = await startCascadeRig();
 }, 150_000);
 
 afterAll(async () => {
-  await rig?.close();
+  await c?.rig.close();
 });
 
 describe('cascade over an intercontinental link (lab)', () => {
   it('the edge viewer sees the origin viewer\'s latency plus about the one-way delay; media survives losing Redis', async () => {
+    const { rig, redisHost, edgeHost } = c;
     const [atOrigin, atEdge] = await Promise.all([rig.addViewer('viewer-origin', 'lan'), rig.addViewer('viewer-edge', 'lan')]);
-    await Promise.all([atOrigin.start(rig, 'webrtc'), atEdge.start(rig, 'webrtc', { url: edgeUrl })]);
+    await Promise.all([atOrigin.start(rig, 'webrtc'), atEdge.start(rig, 'webrtc', { url: c.edge.url })]);
     const [o, e] = await Promise.all([atOrigin.sample(10_000), atEdge.sample(10_000)]);
     const oneWay = PROFILES.intercontinental!.up.delayMs!;
     const hopAddedMs = distribution(e.g2gMs).p50 - distribution(o.g2gMs).p50;
