@@ -171,6 +171,7 @@ export class MediaLab {
     this.#publisher = await launchLabBrowser(this.pubHost);
     const page = await this.#publisher.page();
     await page.addScriptTag({ content: CLOCK_CODE });
+    await page.addScriptTag({ content: VIEWER_PAGE }); // its peer-connection tracker: senderStats()
     const scale = options.simulcast ? 2 : 1;
     const code = { ...CLOCK, width: CLOCK.width * scale, height: CLOCK.height * scale, block: CLOCK.block * scale };
     const args = { url: options.url ?? this.url, token: await this.token('pub', true), code, codec: options.codec ?? 'H264', simulcast: options.simulcast ?? false };

@@ -47,6 +47,17 @@
     return out;
   }
 
+  /** Outbound video layers (rid, frame height, bitrate target, why quality is limited), for publishers. */
+  async function senderStats() {
+    const layers = [];
+    for (const pc of peerConnections) {
+      (await pc.getStats()).forEach((s) => {
+        if (s.type === 'outbound-rtp' && s.kind === 'video') layers.push({ rid: s.rid, frameHeight: s.frameHeight, targetBitrate: s.targetBitrate, qualityLimitationReason: s.qualityLimitationReason, active: s.active });
+      });
+    }
+    return layers;
+  }
+
   let client;
   let player;
   let video;
@@ -137,5 +148,5 @@
     return stallStart === undefined ? stalls : [...stalls, { at: stallStart, ms: Date.now() - stallStart }];
   }
 
-  window.subsecLabViewer = { start, sample, frameTimes, videoStats, stop, stalls: stallList, timeline: () => timeline, startedAt: () => startedAt };
+  window.subsecLabViewer = { senderStats, start, sample, frameTimes, videoStats, stop, stalls: stallList, timeline: () => timeline, startedAt: () => startedAt };
 })();
