@@ -83,14 +83,11 @@ describe('simulcast + BWE on congested (lab)', () => {
     console.log(`NETLAB_SIMULCAST_CONGESTED ${JSON.stringify(figures)}`);
     expect(firstDown, 'a lower layer during the drop').toBeDefined();
     expect(figures.downswitchMs!).toBeLessThan(5000);
-    expect(frames(times)).toBeGreaterThan(0);
+    // It kept playing through the 38 s (≥ 100 frames presented; 365–627 seen).
+    expect(times.length).toBeGreaterThan(100);
     expect(viewer.errors).toEqual([]);
   }, 120_000);
 
   it.todo('moves the viewer back up within seconds of the recovery (publisher-side estimate collapsed in one of two runs)');
   it.todo('no gap between presented frames longer than 1 s across the drop (measured 2.9–3.6 s)');
 });
-
-function frames(times: number[]): number {
-  return times.length;
-}
