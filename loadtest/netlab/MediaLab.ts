@@ -167,14 +167,14 @@ export class MediaLab {
    * compresses to 200 kbit/s), published over WebRTC; `simulcast` publishes three layers of a
    * 1280x720 canvas.
    */
-  async publish(options: { simulcast?: boolean; codec?: 'H264' | 'VP8'; url?: string } = {}): Promise<void> {
+  async publish(options: { simulcast?: boolean; codec?: 'H264' | 'VP8'; url?: string; clientOptions?: Record<string, unknown> } = {}): Promise<void> {
     this.#publisher = await launchLabBrowser(this.pubHost);
     const page = await this.#publisher.page();
     await page.addScriptTag({ content: CLOCK_CODE });
     await page.addScriptTag({ content: VIEWER_PAGE }); // its peer-connection tracker: senderStats()
     const scale = options.simulcast ? 2 : 1;
     const code = { ...CLOCK, width: CLOCK.width * scale, height: CLOCK.height * scale, block: CLOCK.block * scale };
-    const args = { url: options.url ?? this.url, token: await this.token('pub', true), code, codec: options.codec ?? 'H264', simulcast: options.simulcast ?? false };
+    const args = { url: options.url ?? this.url, token: await this.token('pub', true), code, codec: options.codec ?? 'H264', simulcast: options.simulcast ?? false, clientOptions: options.clientOptions ?? {} };
     await page.evaluate(`(async (args) => {
       const { connect } = await import(args.url + '/sdk/subsec.js');
       const { width, height, block } = args.code;
@@ -196,7 +196,7 @@ export class MediaLab {
       };
       paint();
       setInterval(paint, 1000 / 30);
-      const client = await connect(args.url, args.token);
+      const client = await connect(args.url, args.token, args.clientOptions);
       window.benchClient = client;
       await client.publish(canvas.captureStream(30).getVideoTracks()[0], { simulcast: args.simulcast, codec: args.codec });
     })(${JSON.stringify(args)})`);

@@ -43,7 +43,7 @@ export async function startCascadeRig(link: NetworkProfile | string = 'intercont
   const config = (id: string, region: string, host: LabHost): Record<string, unknown> => ({
     node: { id, region },
     redis: { url: `redis://${redisHost!.address}:${REDIS_PORT}` },
-    cascade: { coordinator: 'redis', redirect: 'never', pipe: { listenIp: host.address } },
+    cascade: { coordinator: 'redis', redirect: 'never', lingerMs: 300, pipe: { listenIp: host.address } },
   });
   const rig = await MediaLab.start({
     nodeHostName: 'origin',
@@ -57,7 +57,8 @@ export async function startCascadeRig(link: NetworkProfile | string = 'intercont
   try {
     const { host: edgeHost, node: edge } = await rig.addNode('edge', (host) => config('edge', 'us', host));
     await rig.lab.linkPair(rig.nodeHost, edgeHost, link);
-    await rig.publish();
+    // The publisher knows the edge too, so it republishes there when the origin is unreachable.
+    await rig.publish({ clientOptions: { nodes: [edge.url], heartbeatIntervalMs: 1000, reconnect: { initialDelayMs: 200, maxDelayMs: 2000 } } });
     return { rig, redisHost: redisHost!, originHost: rig.nodeHost, edgeHost, edge };
   } catch (err) {
     await rig.close();

@@ -49,4 +49,32 @@ describe('cascade over an intercontinental link (lab)', () => {
     await redisHost.setCut(false);
     expect([...atOrigin.errors, ...atEdge.errors]).toEqual([]);
   }, 120_000);
+
+  it('cutting the origin host\'s cable (the process keeps running) moves the stream to the edge within the failover window', async () => {
+    const { rig, originHost } = c;
+    const atEdge = rig.viewers.find((v) => v.host.name === 'viewer-edge')!;
+    const watching = atEdge.frameTimes(25_000);
+    await new Promise((r) => setTimeout(r, 2000));
+    const cutAt = Date.now();
+    await originHost.setCut(true);
+    const times = await watching;
+    const after = times.filter((t) => t > cutAt);
+    // Frames presented after the cut that belong to the republished stream: the first one after the longest gap.
+    let resumedAt: number | undefined;
+    let longest = 0;
+    for (let i = 1; i < times.length; i++) {
+      const gap = times[i]! - times[i - 1]!;
+      if (times[i]! > cutAt && gap > longest) {
+        longest = gap;
+        resumedAt = times[i];
+      }
+    }
+    const s = await atEdge.sample(4000);
+    console.log(`NETLAB_CASCADE_FAILOVER ${JSON.stringify({ resumedAfterCutMs: resumedAt ? resumedAt - cutAt : null, longestGapMs: longest, framesAfterCut: after.length, g2gAfter: distribution(s.g2gMs), transport: s.transport })}`);
+    expect(resumedAt).toBeDefined();
+    // Within the SDK's failover window (15 s default), and playing again with sub-second latency.
+    expect(resumedAt! - cutAt).toBeLessThan(15_000);
+    expect(s.g2gMs.length).toBeGreaterThan(30);
+    expect(distribution(s.g2gMs).p50).toBeLessThan(1000);
+  }, 90_000);
 });
