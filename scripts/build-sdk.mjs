@@ -4,7 +4,8 @@
  * /sdk/):
  *   subsec.js       ESM, minified, with source map
  *   subsec.iife.js  classic script exposing the global `Subsec`
- *   demo.js         the demo page's script (SDK included)
+ *   start.js        the start page's script (clients/demo/start.ts, SDK included)
+ *   demo.js         the room page's script (clients/demo/demo.ts, SDK included)
  *   apps/*.js       the watch-party and auction apps (clients/apps/<name>/app.ts, SDK included)
  *   vendor/hls.mjs  hls.js, loaded by the SDK only when it falls back to LL-HLS (dynamic import)
  *   vendor/moq-net.mjs  @moq/net (moq-lite client), loaded by the SDK only when it plays MoQ
@@ -79,6 +80,12 @@ export async function buildSdk({ outdir = path.join(root, 'clients/dist'), minif
       format: 'iife',
       globalName: 'Subsec',
       outfile: path.join(outdir, 'subsec.iife.js'),
+    }),
+    build({
+      ...common,
+      entryPoints: ['clients/demo/start.ts'],
+      format: 'esm',
+      outfile: path.join(outdir, 'start.js'),
     }),
     build({
       ...common,
