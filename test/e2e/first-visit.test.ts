@@ -46,6 +46,17 @@ async function open(path: string, name: string): Promise<Page> {
   return page;
 }
 
+/**
+ * Controls a keyboard or screen-reader user could not use: not reachable with Tab (negative
+ * tabIndex) or without an accessible name (text, aria-label, a label, a title or a placeholder).
+ */
+function unusableControls(page: Page): Promise<string[]> {
+  return page.evaluate(`[...document.querySelectorAll('a[href], button, input, select, summary, textarea')]
+    .filter((e) => e.getClientRects().length > 0)
+    .filter((e) => e.tabIndex < 0 || !((e.getAttribute('aria-label') || e.textContent.trim() || e.title || e.placeholder || (e.labels && e.labels.length)) ))
+    .map((e) => e.outerHTML.slice(0, 120))`) as Promise<string[]>;
+}
+
 /** The page's width overflow at phone size (0: no horizontal scrolling). */
 async function overflowAtPhoneWidth(page: Page): Promise<number> {
   await page.setViewportSize(PHONE);
@@ -120,6 +131,7 @@ describe('a first visit (Chromium)', () => {
     for (const href of ['/apps/auction/', '/apps/watch-party/', '/qoe/', '/v1/docs', '/docs/']) {
       expect(await page.evaluate(`!!document.querySelector('a[href="${href}"]')`), href).toBe(true);
     }
+    expect(await unusableControls(page)).toEqual([]);
     expect(await overflowAtPhoneWidth(page)).toBe(0);
     await page.close();
   }, 150_000);
@@ -157,7 +169,16 @@ describe('a first visit (Chromium)', () => {
     await ann.click('#camera');
     await waitFor(() => node.demos?.auctioneer?.running === false && (node.rooms.get(DEMO_AUCTION_ROOM)?.producersOf(DEMO_AUCTIONEER).length ?? 0) === 0, { timeoutMs: 15_000, what: 'the demo auctioneer gone' });
     await waitFor(() => page.evaluate("window.subsecApp.player?.identity === 'ann'"), { timeoutMs: 20_000, what: "the visitor watching ann" });
+    // The demo's open lot was closed early when it left.
+    const log = (await node.events!.log.read(DEMO_AUCTION_ROOM, 0, 1000)).events;
+    const demoLots = log.filter((e) => e.type === 'lot.open' && e.identity === DEMO_AUCTIONEER).map((e) => (e.payload as { lotId: string }).lotId);
+    const lastDemoLot = demoLots.at(-1)!;
+    expect(log.some((e) => e.type === 'lot.closed' && (e.payload as { lotId: string }).lotId === lastDemoLot)).toBe(true);
+    // Ann leaves: the demo comes back on camera for the visitor still there.
     await ann.close();
+    await waitFor(() => node.demos?.auctioneer?.running, { timeoutMs: 15_000, what: 'the demo auctioneer back' });
+    await waitFor(() => page.evaluate(`window.subsecApp.player?.identity === ${JSON.stringify(DEMO_AUCTIONEER)}`), { timeoutMs: 20_000, what: 'the visitor watching the demo again' });
+    expect(await unusableControls(page)).toEqual([]);
     expect(await overflowAtPhoneWidth(page)).toBe(0);
     await page.close();
   }, 120_000);
@@ -178,6 +199,7 @@ describe('a first visit (Chromium)', () => {
       },
       { timeoutMs: 20_000, intervalMs: 250, what: 'the two visitors within 250 ms' },
     );
+    expect(await unusableControls(first)).toEqual([]);
     expect(await overflowAtPhoneWidth(first)).toBe(0);
     await first.close();
     await second.close();
@@ -197,6 +219,7 @@ describe('a first visit (Chromium)', () => {
     for (const path of ['/apps/', '/room/', '/docs/', '/docs/events.md']) {
       const page = await open(path, path);
       await page.waitForLoadState('load');
+      expect(await unusableControls(page), path).toEqual([]);
       expect(await overflowAtPhoneWidth(page), path).toBe(0);
       await page.close();
     }
