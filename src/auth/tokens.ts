@@ -60,8 +60,10 @@ export interface AuthKeyConfig {
   audience?: string;
 }
 
-/** Verified tokens remembered (by their text) until they expire; the LL-HLS token check runs per request. */
+/** Verified tokens remembered by their text (the LL-HLS token check runs per request): at most this many, */
 const VERIFIED_CACHE_SIZE = 10_000;
+/** for at most this long (ms) or until they expire, so a key dropped from a JWK Set stops working soon. */
+const VERIFIED_CACHE_MS = 60_000;
 
 /** Signs one JWS with a key (HS256 HMAC, ES256 as IEEE P1363 r||s, EdDSA, RS256 PKCS#1 v1.5). */
 function signJws(key: ResolvedKey, signingInput: string): string {
@@ -101,7 +103,7 @@ export class TokenService {
   readonly #keys: TokenKeyRing;
   readonly #defaultTtlSeconds: number;
   readonly #audience: string | undefined;
-  readonly #verified = new Map<string, VerifiedToken>();
+  readonly #verified = new Map<string, { token: VerifiedToken; until: number }>();
   /** Room admission (bans) the node installs; none = grants alone decide. */
   admission: TokenAdmission | undefined;
 
@@ -141,7 +143,7 @@ export class TokenService {
     if (typeof token !== 'string' || token.length > 4096 || token.split('.').length !== 3) throw new UnauthorizedError('malformed token');
     const cached = this.#verified.get(token);
     if (cached) {
-      if (cached.exp * 1000 > Date.now()) return cached;
+      if (cached.until > Date.now()) return cached.token;
       this.#verified.delete(token);
     }
     let claims: Record<string, unknown>;
@@ -159,7 +161,7 @@ export class TokenService {
     if (!grants.success || typeof exp !== 'number') throw new UnauthorizedError('token grants invalid');
     const verified: VerifiedToken = { ...grants.data, exp, iat: typeof iat === 'number' ? iat : 0 };
     if (this.#verified.size >= VERIFIED_CACHE_SIZE) this.#verified.delete(this.#verified.keys().next().value!);
-    this.#verified.set(token, verified);
+    this.#verified.set(token, { token: verified, until: Math.min(exp * 1000, Date.now() + VERIFIED_CACHE_MS) });
     return verified;
   }
 }
