@@ -138,7 +138,7 @@ export class PathTile {
           // The node's time when this frame is on screen.
           const shownAt = this.#client.clock.now() + (metadata.expectedDisplayTime - performance.now());
           const age = clockCodeAgeMs(code, shownAt);
-          if (age < MAX_AGE_MS) this.#sample(age);
+          if (Math.abs(age) < MAX_AGE_MS) this.#sample(age);
         }
       }
       video.requestVideoFrameCallback(onFrame);

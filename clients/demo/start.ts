@@ -60,6 +60,11 @@ async function main(): Promise<void> {
   api.client = client;
   setStatus(client.state);
   client.on('stateChanged', ({ state }) => setStatus(state));
+  const clockError = document.getElementById('clock-error')!;
+  setInterval(() => {
+    const ms = client.clock.uncertaintyMs;
+    clockError.textContent = Number.isFinite(ms) ? `${ms.toFixed(1)} ms` : '–';
+  }, 1000);
   for (const root of tiles) {
     const tile = new PathTile(root, client, identity);
     api.tiles.push(tile);

@@ -83,9 +83,12 @@ export function readClockCode(rgba: Uint8ClampedArray | Uint8Array, width: numbe
 
 /**
  * How long ago (ms) a frame whose code read `code` was made, with `now` the same clock's current
- * time in ms: the code carries the clock modulo 2^bits, so the age is taken modulo that too.
+ * time in ms. The code carries the clock modulo 2^bits, so the age is taken modulo that too, in
+ * [-2^(bits-1), 2^(bits-1)): a reader whose clock runs slightly behind the node's gets a small
+ * negative age rather than one near 2^bits.
  */
 export function clockCodeAgeMs(code: number, now: number): number {
   const period = 2 ** CLOCK_CODE.bits;
-  return (((Math.floor(now) - code) % period) + period) % period;
+  const age = (((Math.floor(now) - code) % period) + period) % period;
+  return age >= period / 2 ? age - period : age;
 }

@@ -116,7 +116,8 @@ describe('a first visit (Chromium)', () => {
       const t = last[p]!;
       expect(t.frames, `${p} frames`).toBeGreaterThan(playing[p]!.frames);
       expect(shown[p]!.size, `${p} latency figures shown: ${[...shown[p]!].join(', ')}`).toBeGreaterThan(1);
-      expect(t.latencyMs!, `${p} latency`).toBeGreaterThan(0);
+      // Signed: a browser whose estimate of the node's clock runs a little behind can read just below 0.
+      expect(t.latencyMs!, `${p} latency`).toBeGreaterThan(-100);
       expect(t.startupMs!, `${p} startup`).toBeGreaterThan(0);
       expect(t.kbps!, `${p} bitrate`).toBeGreaterThan(50);
     }

@@ -73,11 +73,15 @@ describe('clock code', () => {
     expect(readClockCode(grey, width, height)).toBeUndefined();
   });
 
-  it('takes ages modulo the code period', () => {
+  it('takes ages modulo the code period, signed', () => {
     const period = 2 ** CLOCK_CODE.bits;
     const now = 1_765_000_000_123;
     expect(clockCodeAgeMs((now - 250) % period, now)).toBe(250);
     expect(clockCodeAgeMs(now % period, now)).toBe(0);
+    // A reader whose clock is a little behind the node's: a small negative age, not ~2^bits.
+    expect(clockCodeAgeMs((now + 7) % period, now)).toBe(-7);
+    // Just after the code wrapped.
+    expect(clockCodeAgeMs(period - 100, period + 50)).toBe(150);
   });
 
   it("the synthetic source's filter chain is valid ffmpeg and draws the code", async () => {
