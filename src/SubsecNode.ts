@@ -221,7 +221,7 @@ export class SubsecNode {
       moderation: this.moderation,
       version: '1',
     });
-    registerApiDocsRoutes(this.http);
+    registerApiDocsRoutes(this.http, this.config.http.demo);
     if (this.qoe) registerQoeRoutes(api, this.http, this.qoe, this.config.qoe.dashboard ? path.join(projectRoot, 'clients', 'qoe-dashboard') : undefined);
     if (this.config.whip.enabled) this.whip.register(this.http);
     if (this.config.whep.enabled) this.whep.register(this.http);

@@ -17,7 +17,8 @@ const ASSETS: Record<string, string> = {
   'favicon-32x32.png': 'image/png',
 };
 
-const PAGE = `<!doctype html>
+/** The page; `demo` adds links to the start page and the docs (served only with `http.demo`). */
+const page = (demo: boolean): string => `<!doctype html>
 <html lang="en">
   <head>
     <meta charset="utf-8" />
@@ -39,7 +40,7 @@ const PAGE = `<!doctype html>
     </style>
   </head>
   <body>
-    <nav class="top" aria-label="subsec"><strong>subsec API</strong><a href="/">Start page</a><a href="/v1/openapi.json">openapi.json</a><a href="/docs/api.md">docs/api.md</a></nav>
+    <nav class="top" aria-label="subsec"><strong>subsec API</strong>${demo ? '<a href="/">Start page</a>' : ''}<a href="/v1/openapi.json">openapi.json</a>${demo ? '<a href="/docs/api.md">docs/api.md</a>' : ''}</nav>
     <main id="swagger-ui"></main>
     <script src="/v1/docs/assets/swagger-ui-bundle.js"></script>
     <script src="/v1/docs/init.js"></script>
@@ -64,9 +65,10 @@ function swaggerUiDir(): string {
   return path.dirname(require.resolve('swagger-ui-dist/package.json'));
 }
 
-/** Registers `GET /v1/docs`, its script and the Swagger UI assets. */
-export function registerApiDocsRoutes(http: HttpServer): void {
+/** Registers `GET /v1/docs`, its script and the Swagger UI assets; `demo`: link the start page and docs. */
+export function registerApiDocsRoutes(http: HttpServer, demo: boolean): void {
   const dir = swaggerUiDir();
+  const PAGE = page(demo);
   const html = { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache' };
   http.route('GET', '/v1/docs', () => ({ status: 200, headers: html, body: PAGE }));
   http.route('GET', '/v1/docs/', () => ({ status: 200, headers: html, body: PAGE }));

@@ -74,6 +74,8 @@ export class DemoAuctioneer {
   /** Stops the demo once the room stayed without visitors for `idleMs`. */
   #idleTimer: NodeJS.Timeout | undefined;
   #running = false;
+  /** A person who opened a lot here: the demo stays off while they are in the room. */
+  #takenOverBy: string | undefined;
   #closed = false;
   readonly #onRoomCreated = (room: Room): void => this.#follow(room);
 
@@ -139,9 +141,11 @@ export class DemoAuctioneer {
     if (!room || room.closed || this.#closed) return;
     const others = room.participants.filter((p) => p.identity !== DEMO_AUCTIONEER);
     const humanOnCamera = others.some((p) => room.producersOf(p.identity).some((producer) => producer.kind === 'video'));
+    if (this.#takenOverBy !== undefined && !others.some((p) => p.identity === this.#takenOverBy)) this.#takenOverBy = undefined;
     clearTimeout(this.#idleTimer);
     this.#idleTimer = undefined;
     if (humanOnCamera) this.#stop('an auctioneer is on camera');
+    else if (this.#takenOverBy !== undefined) this.#stop(`${this.#takenOverBy} runs the auction`);
     else if (others.length > 0) this.#run();
     else if (this.#running) this.#idleTimer = setTimeout(() => this.#stop('no visitors'), this.#o.idleMs);
   }
@@ -184,7 +188,8 @@ export class DemoAuctioneer {
     const p = (event.payload ?? {}) as Record<string, unknown>;
     const lot = this.#lot;
     if (event.type === 'lot.open' && event.identity !== DEMO_AUCTIONEER) {
-      // Someone else runs the auction now.
+      // Someone else runs the auction now, for as long as they stay.
+      this.#takenOverBy = event.identity;
       this.#stop(`${event.identity} opened a lot`);
     } else if (event.type === 'bid' && lot && p.lotId === lot.lotId && typeof p.amount === 'number') {
       lot.high = p.amount;
