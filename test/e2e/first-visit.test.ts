@@ -216,8 +216,8 @@ describe('a first visit (Chromium)', () => {
     await page.close();
   }, 60_000);
 
-  it('the other pages a newcomer reaches fit a phone too: apps, room, docs', async () => {
-    for (const path of ['/apps/', '/room/', '/docs/', '/docs/events.md']) {
+  it('the other pages a newcomer reaches fit a phone too: apps, room, QoE dashboard, docs', async () => {
+    for (const path of ['/apps/', '/room/', '/qoe/', '/docs/', '/docs/events.md']) {
       const page = await open(path, path);
       await page.waitForLoadState('load');
       expect(await unusableControls(page), path).toEqual([]);
@@ -232,6 +232,9 @@ describe('a first visit (Chromium)', () => {
     try {
       expect(plain.demos).toBeUndefined();
       expect((await fetch(`${plain.url}/demo/info`)).status).toBe(404);
+      // The API reference is part of the API, not of the demo.
+      expect((await fetch(`${plain.url}/v1/docs`)).status).toBe(200);
+      expect((await fetch(`${plain.url}/v1/docs/assets/swagger-ui-bundle.js`)).status).toBe(200);
     } finally {
       await plain.close();
     }
