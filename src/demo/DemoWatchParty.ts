@@ -37,6 +37,8 @@ export class DemoWatchParty {
   #room: Room | undefined;
   #offRoom: (() => void) | undefined;
   #sink: EventSink | undefined;
+  /** The room's history has been replayed into `#state`: only then is "nothing playing" known. */
+  #caughtUp = false;
   #state: Playback | undefined;
   #loopTimer: NodeJS.Timeout | undefined;
   #starting = false;
@@ -80,7 +82,9 @@ export class DemoWatchParty {
     // The whole retained history first: the current state is its last playback event.
     this.#o.events.subscribe(this.#o.room, sink, 0).then(
       () => {
-        if (this.#sink === sink) this.#ensurePlaying();
+        if (this.#sink !== sink) return;
+        this.#caughtUp = true;
+        this.#ensurePlaying();
       },
       (error: unknown) => this.#o.log.warn('watch-party demo cannot follow the room events', { error }),
     );
@@ -91,6 +95,7 @@ export class DemoWatchParty {
     this.#offRoom?.();
     this.#offRoom = undefined;
     this.#sink = undefined;
+    this.#caughtUp = false;
     this.#room = undefined;
     this.#state = undefined;
   }
@@ -114,7 +119,7 @@ export class DemoWatchParty {
   /** Starts the sample when nothing was ever chosen, or the sample ran out. */
   #ensurePlaying(): void {
     const room = this.#room;
-    if (!room || room.closed || !this.#sink || room.participants.length === 0 || this.#starting) return;
+    if (!room || room.closed || !this.#caughtUp || room.participants.length === 0 || this.#starting) return;
     const s = this.#state;
     if (s && !(s.src === this.#o.sample.src && this.#sampleEndsInMs() <= 250)) return;
     this.#starting = true;
