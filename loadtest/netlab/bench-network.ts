@@ -120,7 +120,7 @@ async function measurePath(rig: MediaLab, pathName: PathName, profiles: NetworkP
     let downswitchMs: number | null = null;
     const drop = v.profile.schedule[0];
     if (drop) {
-      const atDrop = timeline.find((p) => p.at >= t0 + drop.atMs)?.frameHeight;
+      const atDrop = timeline.filter((p) => p.at < t0 + drop.atMs && p.frameHeight > 0).pop()?.frameHeight;
       const lower = timeline.find((p) => p.at >= t0 + drop.atMs && atDrop && p.frameHeight > 0 && p.frameHeight < atDrop);
       downswitchMs = lower ? lower.at - (t0 + drop.atMs) : null;
     }

@@ -30,15 +30,19 @@ describe('cascade over an intercontinental link (lab)', () => {
     const [o, e] = await Promise.all([atOrigin.sample(10_000), atEdge.sample(10_000)]);
     const oneWay = PROFILES.intercontinental!.up.delayMs!;
     const hopAddedMs = distribution(e.g2gMs).p50 - distribution(o.g2gMs).p50;
+    // The path's own added delay shows best in the lower envelope (10th percentiles): rendering and
+    // scheduling noise of two Chromium viewers on a loaded box only ever adds.
+    const p10 = (v: number[]) => [...v].sort((x, y) => x - y)[Math.floor(v.length / 10)]!;
+    const hopAddedP10Ms = p10(e.g2gMs) - p10(o.g2gMs);
     const pipeBytes = (await rig.lab.stats()).pipes[String(rig.lab.pairPipes(rig.nodeHost, edgeHost)!.ab)]?.bytesOut ?? 0;
-    console.log(`NETLAB_CASCADE ${JSON.stringify({ originG2g: distribution(o.g2gMs), edgeG2g: distribution(e.g2gMs), hopAddedMs, oneWayMs: oneWay, originToEdgeBytes: pipeBytes })}`);
+    console.log(`NETLAB_CASCADE ${JSON.stringify({ originG2g: distribution(o.g2gMs), edgeG2g: distribution(e.g2gMs), hopAddedMs, hopAddedP10Ms, oneWayMs: oneWay, originToEdgeBytes: pipeBytes })}`);
     // The media really crossed the intercontinental link (pair pipe origin → edge).
     expect(pipeBytes).toBeGreaterThan(100_000);
     expect(o.g2gMs.length).toBeGreaterThan(100);
     expect(e.g2gMs.length).toBeGreaterThan(100);
     // Hop ≈ one-way delay plus a little (slack for two Chromium viewers on a loaded 2-core box).
-    expect(hopAddedMs).toBeGreaterThan(oneWay - 15);
-    expect(hopAddedMs).toBeLessThan(oneWay + 40);
+    expect(hopAddedP10Ms).toBeGreaterThan(oneWay - 15);
+    expect(hopAddedP10Ms).toBeLessThan(oneWay + 40);
 
     // Redis unreachable: the pipe and the viewers' media carry on.
     await redisHost.setCut(true);

@@ -128,10 +128,15 @@
     const times = [];
     const until = performance.now() + ms;
     return new Promise((resolve) => {
+      // Resolves at the deadline even when no frame comes any more (a frozen picture).
+      const timer = setTimeout(() => resolve(times), ms + 500);
       const onFrame = () => {
         times.push(Date.now());
         if (performance.now() < until) video.requestVideoFrameCallback(onFrame);
-        else resolve(times);
+        else {
+          clearTimeout(timer);
+          resolve(times);
+        }
       };
       video.requestVideoFrameCallback(onFrame);
     });
