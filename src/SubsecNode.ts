@@ -41,6 +41,7 @@ import { Recorder } from './hls/Recorder';
 import { WhipEndpoint } from './ingest/whip/WhipEndpoint';
 import { WhepEndpoint } from './egress/whep/WhepEndpoint';
 import { SrtServer } from './ingest/srt/SrtServer';
+import { RtmpServer } from './ingest/rtmp/RtmpServer';
 import { Moderation } from './moderation/Moderation';
 
 /** A running node. */
@@ -75,6 +76,8 @@ export class SubsecNode {
   readonly whep: WhepEndpoint;
   /** SRT ingest listener (when `srt.enabled`), started by start(). */
   srt: SrtServer | undefined;
+  /** RTMP(S) ingest listener (when `rtmp.enabled`), started by start(). */
+  rtmp: RtmpServer | undefined;
   /** The MoQ relay (when `moq.enabled`): `node.moqRelay.addresses.url` is its session URL. */
   readonly moqRelay: RelayServer | undefined;
   /** The SFU → MoQ bridge (when `moq.enabled` and `moq.bridge.enabled`, after start). */
@@ -237,6 +240,10 @@ export class SubsecNode {
       this.srt = new SrtServer({ config: this.config.srt, rooms: this.rooms, tokens: this.tokens, metrics: this.metrics, log: this.log.child('srt') });
       await this.srt.listen();
     }
+    if (this.config.rtmp.enabled) {
+      this.rtmp = new RtmpServer({ config: this.config.rtmp, rooms: this.rooms, tokens: this.tokens, metrics: this.metrics, log: this.log.child('rtmp') });
+      await this.rtmp.listen();
+    }
     if (this.moqRelay) {
       const relay = this.moqRelay;
       await relay.start();
@@ -291,6 +298,7 @@ export class SubsecNode {
     this.whip.close();
     this.whep.close();
     await this.srt?.close();
+    await this.rtmp?.close();
     this.signaling.closeAll();
     await this.cascade.close();
     await this.events?.close();

@@ -231,6 +231,50 @@ export const configSchema = z.strictObject({
       audioBitrateKbps: z.number().int().min(16).max(510).default(96),
     })
     .prefault({}),
+  /** RTMP ingest (docs/rtmp.md): encoders publish to `rtmp://host/<app>` with key `<room>/<stream>?token=<token>`. */
+  rtmp: z
+    .strictObject({
+      /** Off by default so test nodes bind no extra port; config/default.yaml turns it on. */
+      enabled: z.boolean().default(false),
+      /** Address the RTMP listener binds. */
+      host: z.string().min(1).default('127.0.0.1'),
+      /** TCP port of the RTMP listener; 0 picks a free one (`node.rtmp.port`). */
+      port: port.default(1935),
+      /** The application name encoders connect to (`rtmp://host/<app>`). */
+      app: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).default('live'),
+      /** RTMPS: a TLS listener with the operator's certificate (PEM files). */
+      tls: z
+        .strictObject({
+          enabled: z.boolean().default(false),
+          /** TCP port of the RTMPS listener; 0 picks a free one (`node.rtmp.tlsPort`). */
+          port: port.default(1936),
+          /** Certificate chain (PEM). */
+          certFile: z.string().default(''),
+          /** Private key (PEM). */
+          keyFile: z.string().default(''),
+        })
+        .prefault({}),
+      /** Simultaneous publishers; more are refused. */
+      maxSessions: z.number().int().min(1).max(10_000).default(64),
+      /** Simultaneous TCP connections (publishing or not); more are closed at once. */
+      maxConnections: z.number().int().min(1).max(100_000).default(256),
+      /** Time from TCP accept to `publish` before the connection is closed (ms). */
+      publishTimeoutMs: z.number().int().min(500).default(10_000),
+      /** A publisher that sends nothing for this long is dropped (ms). */
+      idleTimeoutMs: z.number().int().min(500).default(5_000),
+      /** Time from `publish` to media ffmpeg can use before the publisher is dropped (ms). */
+      probeTimeoutMs: z.number().int().min(500).default(8_000),
+      /** Largest RTMP message accepted (bytes); a larger one ends the connection. */
+      maxMessageBytes: z.number().int().min(65_536).max(16_777_215).default(8_388_608),
+      /** Let a publisher create its room; when false the room must already exist. */
+      allowRoomCreation: z.boolean().default(true),
+      /** Opus bitrate of the transcoded audio (kbps). */
+      audioBitrateKbps: z.number().int().min(16).max(510).default(96),
+    })
+    .superRefine((r, ctx) => {
+      if (r.tls.enabled && (!r.tls.certFile || !r.tls.keyFile)) ctx.addIssue({ code: 'custom', path: ['tls'], message: 'needs certFile and keyFile when enabled' });
+    })
+    .prefault({}),
   /** Media over QUIC: the relay (relay/) and the SFU → MoQ bridge (src/moq). See docs/moq.md. */
   moq: z
     .strictObject({
