@@ -41,6 +41,12 @@ export interface FfmpegRtpIngestOptions {
   inputArgs: string[];
   /** Pipe the input through ffmpeg's stdin ({@link FfmpegRtpIngest.input}). */
   stdin: boolean;
+  /**
+   * A bitstream filter for the copied video. The SFU needs SPS/PPS in band with key frames (it
+   * only treats SPS-led access units as key frames): FLV carries them out of band, so RTMP uses
+   * `h264_mp4toannexb`, which puts them before every IDR.
+   */
+  videoBitstreamFilter?: string;
   audioBitrateKbps: number;
   /** Time to the first probed media before the ingest ends with `no-media` (ms). */
   probeTimeoutMs: number;
@@ -55,11 +61,11 @@ export interface FfmpegRtpIngestEvents {
 }
 
 /** ffmpeg's output options: H264 copy + any audio → Opus, as RTP to the feed's transports. */
-export function rtpOutputArgs(video: RtpFeedEndpoint, audio: RtpFeedEndpoint, audioBitrateKbps: number): string[] {
+export function rtpOutputArgs(video: RtpFeedEndpoint, audio: RtpFeedEndpoint, audioBitrateKbps: number, videoBitstreamFilter?: string): string[] {
   const rtp = (e: RtpFeedEndpoint) => `rtp://127.0.0.1:${e.port}?rtcpport=${e.rtcpPort}&pkt_size=1200`;
   return [
     '-map', '0:v:0', '-map', '0:a:0?',
-    '-c:v', 'copy',
+    '-c:v', 'copy', ...(videoBitstreamFilter ? ['-bsf:v', videoBitstreamFilter] : []),
     '-c:a', 'libopus', '-b:a', `${audioBitrateKbps}k`, '-ar', '48000', '-ac', '2', '-application', 'lowdelay',
     '-f', 'tee',
     `[select=v:f=rtp:ssrc=${video.ssrc}:payload_type=${video.payloadType}]${rtp(video)}|` +
@@ -114,7 +120,7 @@ export class FfmpegRtpIngest extends EventEmitter<FfmpegRtpIngestEvents> {
   async start(): Promise<void> {
     const endpoints = await this.#feed.open();
     if (this.#ending) return;
-    const args = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info', ...this.#o.inputArgs, ...rtpOutputArgs(endpoints.video, endpoints.audio, this.#o.audioBitrateKbps)];
+    const args = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info', ...this.#o.inputArgs, ...rtpOutputArgs(endpoints.video, endpoints.audio, this.#o.audioBitrateKbps, this.#o.videoBitstreamFilter)];
     const ffmpeg = spawnOwned('ffmpeg', this.#o.stdin ? args.filter((a) => a !== '-nostdin') : args, { stdio: [this.#o.stdin ? 'pipe' : 'ignore', 'ignore', 'pipe'] });
     this.#ffmpeg = ffmpeg;
     ffmpeg.stdin?.on('error', () => undefined); // EPIPE when ffmpeg exits first; the exit ends the ingest

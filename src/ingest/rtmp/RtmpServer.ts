@@ -168,7 +168,7 @@ export class RtmpServer {
     try {
       const room = await rooms.getOrCreate(target.room);
       const ingest = new FfmpegRtpIngest({
-        room, identity: target.stream, kind: 'rtmp', stdin: true,
+        room, identity: target.stream, kind: 'rtmp', stdin: true, videoBitstreamFilter: 'h264_mp4toannexb',
         inputArgs: ['-fflags', 'nobuffer', '-probesize', '1000000', '-analyzeduration', '1000000', '-f', 'flv', '-i', 'pipe:0'],
         audioBitrateKbps: config.audioBitrateKbps, probeTimeoutMs: config.probeTimeoutMs, log: this.#deps.log,
       });

@@ -1,0 +1,11 @@
+import { spawn } from 'node:child_process';
+import { startNode } from './test/helpers/startNode';
+import { tokenFor } from './test/helpers/whipWhep';
+const node = await startNode({ rtmp: { enabled: true, port: 0 }, logLevel: 'info' });
+const token = tokenFor(node, { room: 'r1', identity: 'cam', canPublish: true });
+const url = `rtmp://127.0.0.1:${node.rtmp!.port}/live/r1/cam?token=${token}`;
+const ff = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'info', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=15', '-f', 'lavfi', '-i', 'sine', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '15', '-c:a', 'aac', '-t', '6', '-f', 'flv', url], { stdio: ['ignore', 'ignore', 'pipe'] });
+await new Promise((r) => setTimeout(r, 4000));
+for (const p of node.rooms.get('r1')!.producersOf('cam')) console.log(p.kind, JSON.stringify((await p.getStats()).map((s: any) => [s.packetCount, s.byteCount])));
+await new Promise((r) => ff.on('exit', r));
+await node.close();
