@@ -26,6 +26,9 @@ PACKAGES=(
   ffmpeg fonts-dejavu-core chromium redis-server srt-tools coturn
   # bench:hls compares the LL-HLS origin with nginx serving the same files
   nginx-light
+  # ingest interop tests: GStreamer's rtmp2sink (RTMP publisher) and its RTSP server via python3-gi
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+  gstreamer1.0-plugins-ugly gir1.2-gst-rtsp-server-1.0 python3-gi
 )
 
 missing_packages() {
