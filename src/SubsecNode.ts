@@ -42,6 +42,8 @@ import { WhipEndpoint } from './ingest/whip/WhipEndpoint';
 import { WhepEndpoint } from './egress/whep/WhepEndpoint';
 import { SrtServer } from './ingest/srt/SrtServer';
 import { RtmpServer } from './ingest/rtmp/RtmpServer';
+import { RtspIngest } from './ingest/rtsp/RtspIngest';
+import { registerRtspRoutes } from './ingest/rtsp/rtspRoutes';
 import { Moderation } from './moderation/Moderation';
 
 /** A running node. */
@@ -78,6 +80,8 @@ export class SubsecNode {
   srt: SrtServer | undefined;
   /** RTMP(S) ingest listener (when `rtmp.enabled`), started by start(). */
   rtmp: RtmpServer | undefined;
+  /** RTSP camera pulls (when `rtsp.enabled`): `node.rtsp.add/remove/list`, `/v1/ingest/rtsp`. */
+  readonly rtsp: RtspIngest | undefined;
   /** The MoQ relay (when `moq.enabled`): `node.moqRelay.addresses.url` is its session URL. */
   readonly moqRelay: RelayServer | undefined;
   /** The SFU → MoQ bridge (when `moq.enabled` and `moq.bridge.enabled`, after start). */
@@ -159,6 +163,7 @@ export class SubsecNode {
       // A fresh time-limited TURN credential for the token's identity, per request.
       iceServersFor: turn ? (identity: string) => turn.iceServers(identity) : undefined,
     };
+    this.rtsp = config.rtsp.enabled ? new RtspIngest({ config: config.rtsp, rooms: this.rooms, metrics: this.metrics, webhooks: (e) => this.webhooks.emit(e), log: this.log.child('rtsp') }) : undefined;
     this.whip = new WhipEndpoint({ ...webrtcHttp, config: config.whip, log: this.log.child('whip') });
     this.whep = new WhepEndpoint({ ...webrtcHttp, pool: this.pool, config: config.whep, log: this.log.child('whep'), pullStream });
     this.moqRelay = config.moq.enabled ? new RelayServer({ config: config.moq.relay, tokens: this.tokens, name: config.node.id, roomPrefix: config.moq.bridge.prefix, log: this.log.child('moq'), directory: this.cascade.relayDirectory(config.moq.relay.upstreams) }) : undefined;
@@ -220,6 +225,7 @@ export class SubsecNode {
       version: '1',
     });
     if (this.qoe) registerQoeRoutes(api, this.http, this.qoe, this.config.qoe.dashboard ? path.join(projectRoot, 'clients', 'qoe-dashboard') : undefined);
+    if (this.rtsp) registerRtspRoutes(api, this.rtsp);
     if (this.config.whip.enabled) this.whip.register(this.http);
     if (this.config.whep.enabled) this.whep.register(this.http);
     if (this.hls) {
@@ -244,6 +250,7 @@ export class SubsecNode {
       this.rtmp = new RtmpServer({ config: this.config.rtmp, rooms: this.rooms, tokens: this.tokens, metrics: this.metrics, log: this.log.child('rtmp') });
       await this.rtmp.listen();
     }
+    this.rtsp?.start();
     if (this.moqRelay) {
       const relay = this.moqRelay;
       await relay.start();
@@ -299,6 +306,7 @@ export class SubsecNode {
     this.whep.close();
     await this.srt?.close();
     await this.rtmp?.close();
+    await this.rtsp?.close();
     this.signaling.closeAll();
     await this.cascade.close();
     await this.events?.close();

@@ -12,6 +12,24 @@ import { bansConfigSchema } from '../moderation/moderationConfig';
 
 const port = z.number().int().min(0).max(65535);
 
+/** One RTSP camera the node pulls (config `rtsp.sources`, `POST /v1/ingest/rtsp`). */
+export const rtspSourceSchema = z.strictObject({
+  /** Stable id (`GET/DELETE /v1/ingest/rtsp/{id}`); default `<room>-<stream>`. */
+  id: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/).optional(),
+  /** `rtsp://host[:port]/path` (credentials go in username/password, not the URL). */
+  url: z.string().regex(/^rtsps?:\/\/[^\s@/]+(\/\S*)?$/, 'an rtsp:// URL without user:password@ (use username/password)').max(2048),
+  /** Room the camera is published into. */
+  room: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/),
+  /** Stream name (the feed's identity). */
+  stream: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/),
+  /** Camera user (Basic or Digest, whichever the camera asks for). */
+  username: z.string().max(256).optional(),
+  /** Camera password. */
+  password: z.string().max(256).optional(),
+  /** RTP over the RTSP TCP connection (interleaved) or over UDP. */
+  transport: z.enum(['tcp', 'udp']).default('tcp'),
+});
+
 /** A listen address for RTC transports: bind `ip`, advertise `announcedAddress` to clients. */
 const listenAddress = z.strictObject({
   /** Local IP to bind. */
@@ -273,6 +291,27 @@ export const configSchema = z.strictObject({
     })
     .superRefine((r, ctx) => {
       if (r.tls.enabled && (!r.tls.certFile || !r.tls.keyFile)) ctx.addIssue({ code: 'custom', path: ['tls'], message: 'needs certFile and keyFile when enabled' });
+    })
+    .prefault({}),
+  /** RTSP pulls (docs/rtsp.md): the node pulls `rtsp://` cameras into rooms; also `POST /v1/ingest/rtsp`. */
+  rtsp: z
+    .strictObject({
+      /** Off by default (no pulls, no `/v1/ingest/rtsp` routes); config/default.yaml turns it on. */
+      enabled: z.boolean().default(false),
+      /** Pulls started with the node (more can be added through the API). */
+      sources: z.array(rtspSourceSchema).default([]),
+      /** Simultaneous pulls; more are refused (409). */
+      maxPulls: z.number().int().min(1).max(100_000).default(2000),
+      /** First retry delay after a camera fails (ms); doubles per failure up to `reconnectMaxMs`. */
+      reconnectMinMs: z.number().int().min(100).default(1_000),
+      /** Longest retry delay (ms). */
+      reconnectMaxMs: z.number().int().min(100).default(30_000),
+      /** A camera that sends nothing for this long is dropped and retried (ms). */
+      ioTimeoutMs: z.number().int().min(500).default(5_000),
+      /** Time from connecting to the first media before the attempt fails (ms). */
+      probeTimeoutMs: z.number().int().min(500).default(10_000),
+      /** Opus bitrate of the transcoded audio (kbps). */
+      audioBitrateKbps: z.number().int().min(16).max(510).default(64),
     })
     .prefault({}),
   /** Media over QUIC: the relay (relay/) and the SFU → MoQ bridge (src/moq). See docs/moq.md. */
