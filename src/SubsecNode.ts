@@ -44,6 +44,7 @@ import { SrtServer } from './ingest/srt/SrtServer';
 import { RtmpServer } from './ingest/rtmp/RtmpServer';
 import { RtspIngest } from './ingest/rtsp/RtspIngest';
 import { registerRtspRoutes } from './ingest/rtsp/rtspRoutes';
+import { MpegTsIngest } from './ingest/mpegts/MpegTsIngest';
 import { Moderation } from './moderation/Moderation';
 
 /** A running node. */
@@ -82,6 +83,8 @@ export class SubsecNode {
   rtmp: RtmpServer | undefined;
   /** RTSP camera pulls (when `rtsp.enabled`): `node.rtsp.add/remove/list`, `/v1/ingest/rtsp`. */
   readonly rtsp: RtspIngest | undefined;
+  /** MPEG-TS over UDP listeners (when `mpegts.enabled`), bound by start(). */
+  mpegts: MpegTsIngest | undefined;
   /** The MoQ relay (when `moq.enabled`): `node.moqRelay.addresses.url` is its session URL. */
   readonly moqRelay: RelayServer | undefined;
   /** The SFU → MoQ bridge (when `moq.enabled` and `moq.bridge.enabled`, after start). */
@@ -251,6 +254,10 @@ export class SubsecNode {
       await this.rtmp.listen();
     }
     this.rtsp?.start();
+    if (this.config.mpegts.enabled) {
+      this.mpegts = new MpegTsIngest({ config: this.config.mpegts, rooms: this.rooms, metrics: this.metrics, log: this.log.child('mpegts') });
+      await this.mpegts.start();
+    }
     if (this.moqRelay) {
       const relay = this.moqRelay;
       await relay.start();
@@ -307,6 +314,7 @@ export class SubsecNode {
     await this.srt?.close();
     await this.rtmp?.close();
     await this.rtsp?.close();
+    await this.mpegts?.close();
     this.signaling.closeAll();
     await this.cascade.close();
     await this.events?.close();

@@ -314,6 +314,40 @@ export const configSchema = z.strictObject({
       audioBitrateKbps: z.number().int().min(16).max(510).default(64),
     })
     .prefault({}),
+  /** MPEG-TS over UDP (docs/mpegts.md): one listener per port, each publishing one room/stream. */
+  mpegts: z
+    .strictObject({
+      /** Off by default; listeners only bind when enabled. */
+      enabled: z.boolean().default(false),
+      /** The listeners. */
+      listeners: z
+        .array(
+          z.strictObject({
+            /** Address to bind (0.0.0.0 for senders on other hosts). */
+            host: z.string().min(1).default('127.0.0.1'),
+            /** UDP port; 0 picks a free one (`node.mpegts.listeners[i].port`). */
+            port,
+            /** Join this multicast group (e.g. 239.1.1.1) on the port. */
+            multicastGroup: z.string().optional(),
+            /** Local interface address for the multicast join (default: the system's choice). */
+            multicastInterface: z.string().optional(),
+            /** Room the stream is published into. */
+            room: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/),
+            /** Stream name (the feed's identity). */
+            stream: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/),
+          }),
+        )
+        .default([]),
+      /** A stream whose sender is silent this long ends; the next datagram starts it again (ms). */
+      idleTimeoutMs: z.number().int().min(500).default(3_000),
+      /** Time from the first datagram to usable media before the stream ends (ms). */
+      probeTimeoutMs: z.number().int().min(500).default(8_000),
+      /** After a stream ffmpeg could not use, datagrams are dropped this long before a new try (ms). */
+      retryAfterMs: z.number().int().min(0).default(2_000),
+      /** Opus bitrate of the transcoded audio (kbps). */
+      audioBitrateKbps: z.number().int().min(16).max(510).default(96),
+    })
+    .prefault({}),
   /** Media over QUIC: the relay (relay/) and the SFU → MoQ bridge (src/moq). See docs/moq.md. */
   moq: z
     .strictObject({
