@@ -14,7 +14,7 @@ export interface FfmpegFailure {
 const RULES: { test: RegExp; failure: FfmpegFailure }[] = [
   {
     test: /dimensions not set|non-existing PPS|no frame!|decode_slice_header error|sps_id \d+ out of range|Could not find codec parameters for stream \d+ \(Video/,
-    failure: { label: 'no-parameter-sets', reason: 'the video carried no usable H264 parameter sets (SPS/PPS) within the probe window, so its dimensions are unknown: the encoder must send SPS/PPS with every key frame (x264: repeat-headers; OBS: keyframe interval set)' },
+    failure: { label: 'no-parameter-sets', reason: 'the video carried no usable H264 parameter sets (SPS/PPS) within the probe window, so its dimensions are unknown: the encoder must repeat SPS/PPS with every key frame' },
   },
   { test: /401 Unauthorized|Unauthorized|authorization failed/i, failure: { label: 'source-auth', reason: 'the source refused the credentials (401 Unauthorized)' } },
   { test: /404 Not Found|Stream not found|method DESCRIBE failed: 404/, failure: { label: 'source-not-found', reason: 'the source has no stream at that path (404 Not Found)' } },
