@@ -1,10 +1,13 @@
 #!/usr/bin/python3
 """A real RTSP server for tests: GStreamer's gst-rtsp-server (Debian gir1.2-gst-rtsp-server-1.0)
 through python3-gi. Serves /cam (H264 + G.711 A-law) and /aac (H264 + AAC), shared between
-clients, with Digest authentication when a user is given. Binds the given port (0 = free) and
-prints {"port": N} on stdout once it listens.
+clients, with Digest authentication when a user is given; /bench (640x360 25 fps H264 at
+1 Mbit/s, for benchmarks); and /live when RTSP_RTP_IN_PORT is set: the H264 RTP (payload 96)
+that arrives on that UDP port, repacketized (a camera whose picture the benchmark paints).
+Binds the given port (0 = free) and prints {"port": N} on stdout once it listens.
 Usage: rtspServer.py <port> [<user> <password>]"""
 import json
+import os
 import signal
 import sys
 
@@ -23,9 +26,16 @@ password = sys.argv[3] if len(sys.argv) > 3 else None
 VIDEO = ('videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=180,framerate=15/1 ! '
          'x264enc tune=zerolatency speed-preset=ultrafast key-int-max=15 ! rtph264pay name=pay0 pt=96 config-interval=-1')
 MOUNTS = {
+    '/bench': ('( videotestsrc is-live=true pattern=ball ! video/x-raw,width=640,height=360,framerate=25/1 ! '
+               'x264enc tune=zerolatency speed-preset=ultrafast key-int-max=50 bitrate=1000 ! rtph264pay name=pay0 pt=96 config-interval=-1 )'),
     '/cam': f'( {VIDEO} audiotestsrc is-live=true ! audio/x-raw,rate=8000,channels=1 ! alawenc ! rtppcmapay name=pay1 pt=8 )',
     '/aac': f'( {VIDEO} audiotestsrc is-live=true ! audioconvert ! voaacenc ! rtpmp4gpay name=pay1 pt=97 )',
 }
+
+if os.environ.get('RTSP_RTP_IN_PORT'):
+    MOUNTS['/live'] = (f'( udpsrc port={int(os.environ["RTSP_RTP_IN_PORT"])} buffer-size=4194304 '
+                       'caps="application/x-rtp,media=video,encoding-name=H264,clock-rate=90000,payload=96" ! '
+                       'rtph264depay ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=-1 )')
 
 server = GstRtspServer.RTSPServer()
 server.set_address('127.0.0.1')

@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-/** A running RTSP test server: `/cam` (H264 + PCMA) and `/aac` (H264 + AAC). */
+/** A running RTSP test server: `/cam` (H264 + PCMA), `/aac` (H264 + AAC), `/bench`, `/live` (see rtspServer.py). */
 export interface RtspTestServer {
   port: number;
   url(path: string): string;
@@ -12,10 +12,10 @@ export interface RtspTestServer {
 }
 
 /** Starts the server on `port` (0 = free), with Digest auth when `user` is given. */
-export function startRtspServer(port = 0, user?: string, password?: string): Promise<RtspTestServer> {
+export function startRtspServer(port = 0, user?: string, password?: string, env: Record<string, string> = {}): Promise<RtspTestServer> {
   const script = fileURLToPath(new URL('./rtspServer.py', import.meta.url));
   // Debian's python3 has the gi bindings (a pyenv python on PATH may not).
-  const proc = spawn('/usr/bin/python3', [script, String(port), ...(user ? [user, password ?? ''] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn('/usr/bin/python3', [script, String(port), ...(user ? [user, password ?? ''] : [])], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let stderr = '';
   proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   return new Promise((resolve, reject) => {
