@@ -152,7 +152,7 @@ export class RtmpServer {
     const { config, rooms, tokens } = this.#deps;
     const refuse = (code: string, label: string, reason: string, target?: RtmpTarget): PublishDecision => {
       this.#rejections.inc({ reason: label });
-      this.#refusalLog.refused(connection.remote.replace(/:\d+$/, ''), 'RTMP publisher refused', { remote: connection.remote, room: target?.room, stream: target?.stream, code, reason });
+      this.#refusalLog.refused(`${connection.remote.replace(/:\d+$/, '')}|${target?.room}/${target?.stream}|${label}`, 'RTMP publisher refused', { remote: connection.remote, room: target?.room, stream: target?.stream, code, reason });
       return { refused: { code, reason } };
     };
     if (this.#closed) return refuse('NetStream.Publish.Failed', 'shutdown', 'node shutting down');
