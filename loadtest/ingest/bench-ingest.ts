@@ -5,8 +5,8 @@
  *   at the moment each frame is generated) into an H264 test pattern; a WHEP viewer in Chromium
  *   reads the code back from every presented frame. p50/p95 over `--seconds`.
  * - RTMP → WebRTC glass to glass: the same clock, published by ffmpeg with `-f flv rtmp://…`.
- * - RTSP → WebRTC glass to glass: the same clock sent by ffmpeg as H264 RTP into GStreamer's RTSP
- *   server (test/helpers/rtspServer.py, mount /live), which the node pulls over RTSP/TCP.
+ * - RTSP → WebRTC glass to glass: the same clock code painted by GStreamer's RTSP server
+ *   (test/helpers/rtspServer.py, mount /clock, x264 zerolatency), which the node pulls over RTSP/TCP.
  * - RTSP cameras per core (copy mode): `--cameras` pulls of one 640x360 25 fps 1 Mbit/s RTSP
  *   camera; CPU of the node process, its mediasoup worker and its ffmpeg pulls over 10 s, divided
  *   per camera; `rtspCamerasPerCore` = one core / that cost, valid when every pull kept up (each
@@ -29,7 +29,7 @@ import { parseConfig } from '../../src/config/loadConfig';
 import { SubsecNode } from '../../src/SubsecNode';
 import { launchChromium } from '../../test/helpers/whipWhep';
 import { startRtspServer } from '../../test/helpers/rtspServer';
-import { freeUdpPort, measureRtspCameras } from './rtspCameras';
+import { measureRtspCameras } from './rtspCameras';
 
 const PAGE_SCRIPT = fs.readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), 'ingest-page.js'), 'utf8');
 /** Geometry of the clock code: 48 bits of Date.now() as 32 px blocks, 16 per row (512x96). */
@@ -115,14 +115,11 @@ async function main(): Promise<void> {
     const rtmpG2g = await sampleG2g('rtmp', 'RTMP');
     rtmp.kill('SIGINT');
 
-    const rtpIn = await freeUdpPort();
-    const camera = await startRtspServer(0, undefined, undefined, { RTSP_RTP_IN_PORT: String(rtpIn) });
+    const camera = await startRtspServer(0, undefined, undefined, { RTSP_CLOCK: '1' });
     rtspServers.push(camera);
-    const rtspEncoder = encode(['-f', 'rtp', '-payload_type', '96', `rtp://127.0.0.1:${rtpIn}?pkt_size=1200`]);
-    node.rtsp!.add({ url: camera.url('/live'), room: 'bench', stream: 'rtsp', transport: 'tcp' });
+    node.rtsp!.add({ url: camera.url('/clock'), room: 'bench', stream: 'rtsp', transport: 'tcp' });
     const rtspG2g = await sampleG2g('rtsp', 'RTSP');
     await node.rtsp!.remove('bench-rtsp');
-    rtspEncoder.kill('SIGINT');
 
     const cameraServer = await startRtspServer(0);
     rtspServers.push(cameraServer);
@@ -144,7 +141,7 @@ async function main(): Promise<void> {
     }
     const summary = {
       bench: 'ingest',
-      path: 'srt|rtmp(ffmpeg), rtsp(ffmpeg rtp -> gst-rtsp-server) -> node -> whep(chromium); whip(chromium) -> node -> whep(chromium); loopback',
+      path: 'srt|rtmp(ffmpeg), rtsp(gst-rtsp-server) -> node -> whep(chromium); whip(chromium) -> node -> whep(chromium); loopback',
       srtLatencyMs: latencyMs,
       srtG2gSamples: g2g.length,
       srtG2gP50Ms: Math.round(percentile(g2g, 50)),

@@ -2,7 +2,6 @@
  * bench:ingest's RTSP camera count: N copy-mode pulls of one RTSP camera, and what they cost in
  * CPU (the node process, its mediasoup workers, its ffmpeg pulls; read from /proc over 10 s).
  */
-import dgram from 'node:dgram';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import type { SubsecNode } from '../../src/SubsecNode';
@@ -20,18 +19,6 @@ export interface RtspCameraFigures {
 
 const TICKS_PER_SECOND = 100;
 const WINDOW_MS = 10_000;
-
-/** A UDP port that was free a moment ago on 127.0.0.1. */
-export function freeUdpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = dgram.createSocket('udp4');
-    s.once('error', reject);
-    s.bind(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** CPU ticks (user + system) of a process; 0 when it is gone. */
 function cpuTicks(pid: number): number {
