@@ -54,7 +54,9 @@ export async function measureRtspCameras(node: SubsecNode, url: string, count: n
       const video = room.producersOf(`cam${i}`).find((p) => p.kind === 'video');
       return video ? ((await video.getStats())[0]?.packetCount ?? 0) : 0;
     }));
-    const pids = [...pullPids(), ...node.pool.workers.map((w) => w.worker.pid)];
+    const pulls = pullPids();
+    if (pulls.length !== count) throw new Error(`found ${pulls.length} ffmpeg pull processes for ${count} pulls`);
+    const pids = [...pulls, ...node.pool.workers.map((w) => w.worker.pid)];
     const ticksBefore = pids.reduce((a, pid) => a + cpuTicks(pid), 0);
     const ownBefore = process.cpuUsage();
     const packetsBefore = await videoPackets();
