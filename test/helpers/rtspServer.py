@@ -39,7 +39,8 @@ if os.environ.get('RTSP_CLOCK'):
     # painted as each frame is generated: bench:ingest reads it back in Chromium.
     MOUNTS['/clock'] = (f'( appsrc name=src is-live=true format=time do-timestamp=true '
                         f'caps=video/x-raw,format=I420,width={W},height={H},framerate=30/1 ! '
-                        'x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 bitrate=1000 ! '
+                        # One slice per picture: see docs/rtsp.md (multi-slice H264 through a pull).
+                        'x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 bitrate=1000 sliced-threads=false ! '
                         'rtph264pay name=pay0 pt=96 config-interval=-1 )')
 
 
