@@ -32,6 +32,7 @@ import { registerMoqMetrics } from './moq/MoqMetrics';
 import { HlsService } from './hls/HlsService';
 import { CmcdIntake } from './hls/CmcdIntake';
 import { registerHlsRoutes } from './hls/HlsRoutes';
+import { registerDashRoutes } from './dash/DashRoutes';
 import { EventsService } from './events/EventsService';
 import { registerAppRoutes } from './events/appRoutes';
 import { attachEventsTrack } from './events/MoqEventsTrack';
@@ -220,7 +221,10 @@ export class SubsecNode {
     if (this.config.whip.enabled) this.whip.register(this.http);
     if (this.config.whep.enabled) this.whep.register(this.http);
     if (this.hls) {
-      registerHlsRoutes(this.http, { service: this.hls, intake: new CmcdIntake(this.metrics.registry, { onRecord: (target, data, now) => this.qoe?.recordCmcd(target, data, now) }), tokens: this.tokens, registry: this.metrics.registry, corsOrigin: this.config.http.corsOrigin, nodeId: this.config.node.id });
+      const intake = new CmcdIntake(this.metrics.registry, { onRecord: (target, data, now) => this.qoe?.recordCmcd(target, data, now) });
+      registerHlsRoutes(this.http, { service: this.hls, intake, tokens: this.tokens, registry: this.metrics.registry, corsOrigin: this.config.http.corsOrigin, nodeId: this.config.node.id });
+      // LL-DASH: a second manifest over the same packaging, CMCD and CMSD (docs/ll-dash.md).
+      if (this.config.dash.enabled) registerDashRoutes(this.http, { service: this.hls, config: this.config.dash, intake, tokens: this.tokens, registry: this.metrics.registry, corsOrigin: this.config.http.corsOrigin, nodeId: this.config.node.id });
       this.hls.start();
     }
     if (this.config.http.demo) {

@@ -9,6 +9,7 @@ import { relayConfigSchema } from '../../relay/RelayConfig';
 import { eventsConfigSchema } from '../events/eventsConfig';
 import { qoeConfigSchema } from '../qoe/qoeConfig';
 import { bansConfigSchema } from '../moderation/moderationConfig';
+import { dashConfigSchema } from '../dash/dashConfig';
 
 const port = z.number().int().min(0).max(65535);
 
@@ -318,6 +319,8 @@ export const configSchema = z.strictObject({
         .prefault({}),
     })
     .prefault({}),
+  /** LL-DASH manifests of the LL-HLS packager's CMAF (src/dash, docs/ll-dash.md): `/dash/{room}/{stream}/manifest.mpd`. */
+  dash: dashConfigSchema,
   /** Shared Redis (cascade mode): URL, Sentinel or Cluster, key prefix, timeouts. See src/cascade/cascadeConfig.ts. */
   redis: redisConfigSchema,
   /** Multi-node cascade: coordinator, heartbeats, leases, pipes between nodes. See docs/cascade.md. */
