@@ -48,7 +48,8 @@ const NAME = /^[^\u0000-\u001f/\\]{1,128}$/;
 const MEDIA_URL = /^\/dash\/([^/]+)\/([^/]+)\/([a-z0-9_-]{1,32})\/([0-9a-f]{8})\/(init\.mp4|s\d{1,9}\.m4s)$/;
 const CMCD_HEADERS = ['cmcd-object', 'cmcd-request', 'cmcd-session', 'cmcd-status'] as const;
 
-type Kind = 'manifest' | 'init' | 'segment' | 'time' | 'other';
+/** `chunked`: a segment sent while it was being cut. */
+type Kind = 'manifest' | 'init' | 'segment' | 'chunked' | 'time' | 'other';
 
 function plain(status: number, code: string, message: string, extra: Record<string, string> = {}): HttpResponse {
   const r = errorResponse(status, message, code);
@@ -157,7 +158,7 @@ export function registerDashRoutes(http: HttpServer, deps: DashRoutesDeps): void
       },
       onDone: (status) => {
         streaming.dec();
-        count('segment', status);
+        count('chunked', status);
       },
       corsOrigin: deps.corsOrigin,
     });

@@ -22,6 +22,9 @@ const ROOM = 'dashplay';
 const DASH_JS = fs.readFileSync(path.join(projectRoot, 'node_modules', 'dashjs', 'dist', 'modern', 'umd', 'dash.all.min.js'), 'utf8');
 const SHAKA = fs.readFileSync(path.join(projectRoot, 'node_modules', 'shaka-player', 'dist', 'shaka-player.compiled.js'), 'utf8');
 
+/** Counts the frames the page presents (requestVideoFrameCallback), whatever the player. */
+const COUNT_FRAMES = '<script>window.presented = 0; const v = document.getElementById("v"); const onFrame = () => { window.presented++; v.requestVideoFrameCallback(onFrame); }; v.requestVideoFrameCallback(onFrame);</script>';
+
 let node: SubsecNode;
 let browser: TestBrowser;
 let pageServer: http.Server;
@@ -38,7 +41,7 @@ beforeAll(async () => {
     else if (req.url === '/shaka.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(SHAKA);
     else {
       const script = req.url === '/shaka' ? '/shaka.js' : '/dash.js';
-      res.writeHead(200, { 'content-type': 'text/html' }).end(`<!doctype html><video id="v" muted playsinline></video><script src="${script}"></script>`);
+      res.writeHead(200, { 'content-type': 'text/html' }).end(`<!doctype html><video id="v" muted playsinline></video>${COUNT_FRAMES}<script src="${script}"></script>`);
     }
   });
   await new Promise<void>((resolve) => pageServer.listen(0, '127.0.0.1', resolve));
@@ -54,6 +57,7 @@ afterAll(async () => {
 
 interface VideoState {
   currentTime: number;
+  /** Frames presented so far. */
   frames: number;
   height: number;
   /** Wall-clock distance of the playhead from now, per the MPD's availabilityStartTime (ms). */
@@ -71,7 +75,7 @@ async function videoState(page: Page, ast: number): Promise<VideoState> {
     const v = document.getElementById('v') as HTMLVideoElement;
     return {
       currentTime: v.currentTime,
-      frames: v.getVideoPlaybackQuality().totalVideoFrames,
+      frames: (window as unknown as { presented: number }).presented,
       height: v.videoHeight,
       latencyMs: Date.now() - (astMs + v.currentTime * 1000),
       errors: (window as unknown as { errors: string[] }).errors,
@@ -79,14 +83,40 @@ async function videoState(page: Page, ast: number): Promise<VideoState> {
   }, ast);
 }
 
+/** Segment URLs each page requested (to find segments fetched twice). */
+const segmentRequests = new Map<Page, string[]>();
+
 async function openPage(route: string): Promise<Page> {
   const page = await browser.browser.newPage();
+  const requested: string[] = [];
+  segmentRequests.set(page, requested);
+  page.on('request', (r) => {
+    const m = /\/dash\/[^?]*\/(s\d+\.m4s)/.exec(r.url());
+    if (m) requested.push(new URL(r.url()).pathname);
+  });
   if (process.env.DASH_DEBUG) {
     page.on('console', (m) => console.log('page:', m.text()));
     page.on('requestfailed', (r) => console.log('failed:', r.url().slice(0, 100), r.failure()?.errorText));
+    page.on('requestfinished', (r) => {
+      if (r.url().includes('/dash/')) void r.response().then((res) => console.log(Date.now() % 100000, 'done', res?.status(), new URL(r.url()).pathname.split('/').slice(-3).join('/'), JSON.stringify(r.timing())));
+    });
   }
   await page.goto(`${pageOrigin}${route}`);
   return page;
+}
+
+/** Asserts that segments were sent while being cut (chunked) and that no segment was fetched twice while the player ran on its own (before a forced switch, which replaces buffered media on purpose). */
+function checkSegmentDelivery(page: Page, what: string): void {
+  const requested = [...segmentRequests.get(page)!];
+  const twice = requested.filter((u, i) => requested.indexOf(u) !== i);
+  console.log(`${what}: ${requested.length} segment requests, fetched twice: ${JSON.stringify(twice)}`);
+  expect(requested.length).toBeGreaterThan(3);
+  expect(twice).toEqual([]);
+}
+
+async function chunkedCount(): Promise<number> {
+  const text = await node.metrics.registry.getSingleMetricAsString('subsec_dash_requests_total');
+  return [...text.matchAll(/kind="chunked",status="200"[^}]*\} (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
 }
 
 /** Waits for playback, checks that time advances, and returns the latency samples over ~3 s. */
@@ -111,7 +141,9 @@ async function playsNearLiveEdge(page: Page, ast: number, what: string): Promise
 
 describe('LL-DASH players in Chromium', () => {
   it('dash.js (low-latency mode) plays, switches renditions, stays near the live edge and sends CMCD', async () => {
+    const chunkedBefore = await chunkedCount();
     const page = await openPage('/dashjs');
+    try {
     await page.evaluate((url) => {
       const w = window as unknown as { dashjs: any; player: any; errors: string[]; rendered: string[] };
       w.errors = [];
@@ -134,11 +166,15 @@ describe('LL-DASH players in Chromium', () => {
     // A sanity bound (a loaded 2-core box stalls players); bench:hls measures glass-to-glass.
     expect(latencies[7]!).toBeLessThan(6000);
 
+    // It fetched segments in progress (chunked, part by part), each once.
+    expect(await chunkedCount()).toBeGreaterThan(chunkedBefore + 2);
+    checkSegmentDelivery(page, 'dash.js');
+
     // Told to play the lowest rendition, it does, and keeps playing.
     await page.evaluate(() => {
       const p = (window as unknown as { player: any }).player;
       p.updateSettings({ streaming: { abr: { autoSwitchBitrate: { video: false } } } });
-      p.setRepresentationForTypeById('video', 'low', true);
+      p.setRepresentationForTypeById('video', 'low');
     });
     await waitFor(async () => (await page.evaluate(() => (window as unknown as { rendered: string[] }).rendered)).includes('low'), { timeoutMs: 15_000, what: 'dash.js to render the low rendition' });
     await waitFor(async () => ((await videoState(page, ast)).height === 160 ? true : undefined), { timeoutMs: 10_000, what: 'the video to be 160 px high' });
@@ -151,11 +187,15 @@ describe('LL-DASH players in Chromium', () => {
     expect(metrics).toMatch(new RegExp(`subsec_hls_cmcd_requests_total\\{[^}]*room="${ROOM}"[^}]*ot="v"[^}]*\\} [1-9]`));
     expect(metrics).toMatch(new RegExp(`subsec_hls_cmcd_active_sessions\\{[^}]*room="${ROOM}"[^}]*\\} 1`));
     expect(metrics).toMatch(new RegExp(`subsec_hls_cmcd_buffer_length_seconds_count\\{[^}]*room="${ROOM}"[^}]*\\} [1-9]`));
-    await page.close();
+    } finally {
+      await page.close();
+    }
   }, 120_000);
 
   it('Shaka Player (lowLatencyMode) plays, switches renditions and stays near the live edge', async () => {
+    const chunkedBefore = await chunkedCount();
     const page = await openPage('/shaka');
+    try {
     await page.evaluate(async (url) => {
       const w = window as unknown as { shaka: any; player: any; errors: string[] };
       w.errors = [];
@@ -174,6 +214,8 @@ describe('LL-DASH players in Chromium', () => {
     expect(live).toBe(true);
     console.log(`shaka: latency p50 ${latencies[7]} ms (min ${latencies[0]}, max ${latencies.at(-1)})`);
     expect(latencies[7]!).toBeLessThan(6000);
+    expect(await chunkedCount()).toBeGreaterThan(chunkedBefore + 2);
+    checkSegmentDelivery(page, 'shaka');
 
     const lowHeight = await page.evaluate(() => {
       const p = (window as unknown as { player: any }).player;
@@ -188,6 +230,8 @@ describe('LL-DASH players in Chromium', () => {
     const afterSwitch = (await videoState(page, ast)).currentTime;
     await waitFor(async () => (await videoState(page, ast)).currentTime > afterSwitch + 1.5, { timeoutMs: 15_000, what: 'Shaka playback after the switch' });
     expect((await videoState(page, ast)).errors).toEqual([]);
-    await page.close();
+    } finally {
+      await page.close();
+    }
   }, 120_000);
 });
