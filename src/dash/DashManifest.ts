@@ -127,6 +127,7 @@ export class DashManifests {
   readonly #dvrWindowSec: number;
   readonly #byStream = new WeakMap<HlsStream, { ast: number; variants: Map<string, Entry> }>();
 
+
   constructor(options: { config: DashConfig; audioKbps: number; dvrWindowSec: number }) {
     this.#config = options.config;
     this.#audioKbps = options.audioKbps;

@@ -68,12 +68,8 @@ function decode(s: string): string | undefined {
   }
 }
 
-/** The absolute URL of the time endpoint as the client reached this node (Host, X-Forwarded-Proto). */
-export function timeUrlFor(headers: Record<string, string>): string {
-  const proto = /^https?$/.test(headers['x-forwarded-proto'] ?? '') ? headers['x-forwarded-proto']! : 'http';
-  const host = /^[A-Za-z0-9.\-:[\]]{1,255}$/.test(headers.host ?? '') ? headers.host! : 'localhost';
-  return `${proto}://${host}/dash/time`;
-}
+/** The UTCTiming URL, relative to the MPD (`/dash/{room}/{stream}/manifest.mpd` → `/dash/time`); dash.js and Shaka resolve it against the MPD's URL, so it holds behind a CDN or proxy. */
+export const TIME_URL_FROM_MPD = '../../time';
 
 /** Registers the `/dash` routes (before the demo's static routes). */
 export function registerDashRoutes(http: HttpServer, deps: DashRoutesDeps): void {
@@ -205,11 +201,11 @@ export function registerDashRoutes(http: HttpServer, deps: DashRoutesDeps): void
       if (!(await stream.waitStarted(hls.startupTimeoutMs, req.signal))) return unavailable('stream is starting');
       // Every rendition has a complete segment here; the audio one may still lack its init for a moment.
       const deadline = Date.now() + hls.startupTimeoutMs;
-      let mpd = manifests.mpd(stream, timeUrlFor(req.headers), uriSuffix);
+      let mpd = manifests.mpd(stream, TIME_URL_FROM_MPD, uriSuffix);
       while (!mpd && !req.signal.aborted && Date.now() < deadline && !stream.ended) {
         const r = stream.renditions[0]!;
         await r.packager.waitUntil(() => false, 100, req.signal);
-        mpd = manifests.mpd(stream, timeUrlFor(req.headers), uriSuffix);
+        mpd = manifests.mpd(stream, TIME_URL_FROM_MPD, uriSuffix);
       }
       if (!mpd) return unavailable('stream is starting');
       const ended = stream.ended || stream.renditions.every((r) => r.packager.ended);

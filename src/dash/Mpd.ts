@@ -69,7 +69,7 @@ export interface MpdInput {
   latency: { targetMs: number; minMs: number; maxMs: number };
   /** ServiceDescription playback rate bounds. */
   playbackRate: { min: number; max: number };
-  /** UTCTiming http-iso URL (absolute). */
+  /** UTCTiming http-iso URL (absolute, or relative to the MPD). */
   utcTimingUrl: string;
   video: readonly MpdRepresentation[];
   audio?: MpdRepresentation;

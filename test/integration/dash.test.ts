@@ -64,7 +64,9 @@ describe('LL-DASH origin', () => {
     const mpd = r.text;
     expect(mpd).toContain('type="dynamic"');
     expect(mpd).toContain('availabilityTimeComplete="false"');
-    expect(mpd).toMatch(/<UTCTiming schemeIdUri="urn:mpeg:dash:utc:http-iso:2014" value="http:\/\/127\.0\.0\.1:\d+\/dash\/time"\/>/);
+    // Relative to the MPD: /dash/{room}/{stream}/manifest.mpd → /dash/time.
+    expect(mpd).toContain('<UTCTiming schemeIdUri="urn:mpeg:dash:utc:http-iso:2014" value="../../time"/>');
+    expect(new URL('../../time', `${base}/manifest.mpd`).href).toBe(`${node.url}/dash/time`);
     const stream = node.hls!.get(ROOM, 'synthetic')!;
     expect(mpd).toContain(`media="source/${stream.epoch}/s$Number$.m4s"`);
     expect(mpd).toContain(`media="audio/${stream.epoch}/s$Number$.m4s"`);
