@@ -33,6 +33,8 @@ import { HlsService } from './hls/HlsService';
 import { CmcdIntake } from './hls/CmcdIntake';
 import { registerHlsRoutes } from './hls/HlsRoutes';
 import { registerDashRoutes } from './dash/DashRoutes';
+import { RestreamService } from './restream/RestreamService';
+import { registerRestreamRoutes } from './restream/restreamRoutes';
 import { EventsService } from './events/EventsService';
 import { registerAppRoutes } from './events/appRoutes';
 import { attachEventsTrack } from './events/MoqEventsTrack';
@@ -82,6 +84,8 @@ export class SubsecNode {
   moqBridge: MoqBridge | undefined;
   /** LL-HLS packaging (when `hls.enabled`): `/hls/{room}/{stream}/index.m3u8`. */
   readonly hls: HlsService | undefined;
+  /** RTMP pushes of streams to other platforms (docs/restream.md): `/v1/rooms/{room}/streams/{stream}/restreams`. */
+  readonly restreams: RestreamService;
   /** Room events (when `events.enabled`): `node.events.log.send/subscribe/addHook`, docs/events.md. */
   readonly events: EventsService | undefined;
   /** Viewer QoE (when `qoe.enabled`): reports, metrics, dashboard data and alerts, docs/qoe.md. */
@@ -171,6 +175,7 @@ export class SubsecNode {
         }),
       );
     }
+    this.restreams = new RestreamService({ hls: this.hls, config: config.restream, webhooks: this.webhooks, registry: this.metrics.registry, log: this.log.child('restream') });
   }
 
   /** The base URL of the HTTP server (after start). */
@@ -217,6 +222,7 @@ export class SubsecNode {
       moderation: this.moderation,
       version: '1',
     });
+    registerRestreamRoutes(api, this.restreams);
     if (this.qoe) registerQoeRoutes(api, this.http, this.qoe, this.config.qoe.dashboard ? path.join(projectRoot, 'clients', 'qoe-dashboard') : undefined);
     if (this.config.whip.enabled) this.whip.register(this.http);
     if (this.config.whep.enabled) this.whep.register(this.http);
@@ -299,6 +305,7 @@ export class SubsecNode {
     await this.cascade.close();
     await this.events?.close();
     await this.moderation.close();
+    this.restreams.close();
     this.hls?.close();
     this.rooms.close();
     this.#roomEvents.close();
