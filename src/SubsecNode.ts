@@ -31,6 +31,7 @@ import { MoqBridge } from './moq/MoqBridge';
 import { registerMoqMetrics } from './moq/MoqMetrics';
 import { HlsService } from './hls/HlsService';
 import { CmcdIntake } from './hls/CmcdIntake';
+import { registerCmcdEventRoutes } from './hls/CmcdEventRoutes';
 import { registerHlsRoutes } from './hls/HlsRoutes';
 import { registerDashRoutes } from './dash/DashRoutes';
 import { RestreamService } from './restream/RestreamService';
@@ -100,7 +101,7 @@ export class SubsecNode {
     this.config = config;
     setLogLevel(config.logLevel);
     this.log = createLogger(`node:${config.node.id}`);
-    this.tokens = new TokenService(config.auth.jwtSecret, config.auth.tokenTtlSeconds);
+    this.tokens = TokenService.fromConfig(config.auth);
     this.pool = new WorkerPool(
       {
         workers: config.sfu.workers,
@@ -231,6 +232,7 @@ export class SubsecNode {
       registerHlsRoutes(this.http, { service: this.hls, intake, tokens: this.tokens, registry: this.metrics.registry, corsOrigin: this.config.http.corsOrigin, nodeId: this.config.node.id });
       // LL-DASH: a second manifest over the same packaging, CMCD and CMSD (docs/ll-dash.md).
       if (this.config.dash.enabled) registerDashRoutes(this.http, { service: this.hls, config: this.config.dash, intake, tokens: this.tokens, registry: this.metrics.registry, corsOrigin: this.config.http.corsOrigin, nodeId: this.config.node.id });
+      registerCmcdEventRoutes(this.http, { intake, tokens: this.tokens, access: this.config.hls.access, corsOrigin: this.config.http.corsOrigin });
       this.hls.start();
     }
     if (this.config.http.demo) {

@@ -13,6 +13,7 @@
  * not something the route table does); anything they do not serve falls through to the route
  * table, which answers the manifest, the errors and HEAD.
  */
+import type uWS from 'uWebSockets.js';
 import client from 'prom-client';
 import type { HttpRequest, HttpResponse, HttpServer } from '../http/HttpServer';
 import { errorResponse } from '../http/HttpServer';
@@ -82,36 +83,37 @@ export function registerDashRoutes(http: HttpServer, deps: DashRoutesDeps): void
   const manifests = new DashManifests({ config: deps.config, audioKbps: hls.audioKbps, dvrWindowSec: hls.dvrWindowSec });
 
   /** Token check of `hls.access: token`: the URI suffix to keep on every URL, or undefined when refused. */
-  const access = (room: string, token: string | null): string | undefined => {
+  const access = async (room: string, token: string | null): Promise<string | undefined> => {
     if (hls.access !== 'token') return '';
     try {
-      const grants = deps.tokens.verify(token ?? '');
+      const grants = await deps.tokens.verify(token ?? '');
       return grantsRoom(grants, room) && grants.canSubscribe ? `?token=${encodeURIComponent(token!)}` : undefined;
     } catch {
       return undefined;
     }
   };
 
-  // Media on uWS: complete objects from memory, the segment in progress streamed part by part.
-  http.app.get('/dash/*', (res, req) => {
-    const m = MEDIA_URL.exec(req.getUrl());
-    if (!m) return void req.setYield(true);
-    const room = decode(m[1]!);
-    const identity = decode(m[2]!);
-    const query = new URLSearchParams(req.getQuery() ?? '');
-    if (!room || !identity || access(room, query.get('token')) === undefined) return void req.setYield(true);
-    const target: MediaTarget = { room, identity, rendition: m[3]!, epoch: m[4]!, file: m[5]! };
+  /** A `{code, message}` error written straight to a uWS response (after an await, when yielding is no longer possible). */
+  const writeError = (res: uWS.HttpResponse, status: 401 | 404, code: string, message: string) => {
+    res.cork(() => {
+      res.writeStatus(status === 401 ? '401 Unauthorized' : '404 Not Found');
+      res.writeHeader('content-type', 'application/json');
+      res.writeHeader('cache-control', 'no-store');
+      res.writeHeader('access-control-allow-origin', deps.corsOrigin);
+      res.end(JSON.stringify({ code, message }));
+    });
+  };
+
+  /** Answers a media request that names an init segment, a complete segment or the segment in progress. */
+  const serveMedia = (res: uWS.HttpResponse, target: MediaTarget, query: URLSearchParams, headers: Record<string, string>, ifNoneMatch: string, receivedAt: number): void => {
     const found = resolveMedia(service, target);
-    if (found.kind === 'error' || found.kind === 'held-init') return void req.setYield(true);
-    const headers: Record<string, string> = {};
-    for (const h of CMCD_HEADERS) {
-      const v = req.getHeader(h);
-      if (v) headers[h] = v;
+    if (found.kind === 'error' || found.kind === 'held-init') {
+      writeError(res, 404, ErrorCode.NOT_FOUND, found.kind === 'error' ? found.message : 'init segment not written yet');
+      count(found.kind === 'error' ? found.resource : 'init', 404);
+      return;
     }
-    intake.observe({ room, stream: identity }, query, headers);
+    intake.observe({ room: target.room, stream: target.identity }, query, headers);
     found.stream.touch();
-    const ifNoneMatch = req.getHeader('if-none-match');
-    const receivedAt = Date.now();
     const p = found.rendition.packager;
     const ended = found.stream.ended || p.ended;
     const writeCommon = (etag: string, lastModified: number) => {
@@ -136,7 +138,7 @@ export function registerDashRoutes(http: HttpServer, deps: DashRoutesDeps): void
       res.cork(() => {
         res.writeStatus(notModified ? '304 Not Modified' : '200 OK');
         writeCommon(etag, seg ? seg.completedAt ?? Date.now() : found.stream.startedAt);
-        writeCmsd(staticValue, 0);
+        writeCmsd(staticValue, Date.now() - receivedAt);
         if (notModified) res.endWithoutBody();
         else res.end(seg ? seg.data! : p.init!);
       });
@@ -157,6 +159,40 @@ export function registerDashRoutes(http: HttpServer, deps: DashRoutesDeps): void
         count('chunked', status);
       },
       corsOrigin: deps.corsOrigin,
+    });
+  };
+
+  // Media on uWS: complete objects from memory, the segment in progress streamed part by part.
+  // What does not exist now (errors, an init not written yet) and HEAD go to the route table.
+  http.app.get('/dash/*', (res, req) => {
+    const m = MEDIA_URL.exec(req.getUrl());
+    if (!m) return void req.setYield(true);
+    const room = decode(m[1]!);
+    const identity = decode(m[2]!);
+    if (!room || !identity) return void req.setYield(true);
+    const target: MediaTarget = { room, identity, rendition: m[3]!, epoch: m[4]!, file: m[5]! };
+    const now = resolveMedia(service, target);
+    if (now.kind === 'error' || now.kind === 'held-init') return void req.setYield(true);
+    const query = new URLSearchParams(req.getQuery() ?? '');
+    const headers: Record<string, string> = {};
+    for (const h of CMCD_HEADERS) {
+      const v = req.getHeader(h);
+      if (v) headers[h] = v;
+    }
+    const ifNoneMatch = req.getHeader('if-none-match');
+    const receivedAt = Date.now();
+    if (hls.access !== 'token') return serveMedia(res, target, query, headers, ifNoneMatch, receivedAt);
+    // Tokens are verified asynchronously: the request's own data was copied above.
+    let aborted = false;
+    res.onAborted(() => (aborted = true));
+    void access(room, query.get('token')).then((suffix) => {
+      if (aborted) return;
+      if (suffix === undefined) {
+        writeError(res, 401, ErrorCode.UNAUTHENTICATED, 'a token with canSubscribe for this room is required (?token=)');
+        count('other', 401);
+        return;
+      }
+      serveMedia(res, target, query, headers, ifNoneMatch, receivedAt);
     });
   });
 
@@ -191,7 +227,7 @@ export function registerDashRoutes(http: HttpServer, deps: DashRoutesDeps): void
     const { room, stream: identity } = req.params as { room: string; stream: string };
     const rest = (req.params['*'] ?? '').split('/');
     if (!NAME.test(room) || !NAME.test(identity) || rest.some((p) => p === '' || p === '.' || p === '..')) return badRequest('bad path');
-    const uriSuffix = access(room, req.query.get('token'));
+    const uriSuffix = await access(room, req.query.get('token'));
     if (uriSuffix === undefined) return plain(401, ErrorCode.UNAUTHENTICATED, 'a token with canSubscribe for this room is required (?token=)');
     if (rest.length === 1 && rest[0] === 'manifest.mpd') {
       outcome.kind = 'manifest';
