@@ -231,7 +231,7 @@ export class SubsecNode {
       const intake = new CmcdIntake(this.metrics.registry, { onRecord: (target, data, now) => this.qoe?.recordCmcd(target, data, now) });
       registerHlsRoutes(this.http, { service: this.hls, intake, tokens: this.tokens, registry: this.metrics.registry, corsOrigin: this.config.http.corsOrigin, nodeId: this.config.node.id });
       // LL-DASH: a second manifest over the same packaging, CMCD and CMSD (docs/ll-dash.md).
-      if (this.config.dash.enabled) registerDashRoutes(this.http, { service: this.hls, config: this.config.dash, intake, tokens: this.tokens, registry: this.metrics.registry, corsOrigin: this.config.http.corsOrigin, nodeId: this.config.node.id });
+      if (this.config.dash.enabled) registerDashRoutes(this.http, { service: this.hls, config: this.config.dash, intake, tokens: this.tokens, registry: this.metrics.registry, corsOrigin: this.config.http.corsOrigin, nodeId: this.config.node.id, outputs: this.outputs });
       registerCmcdEventRoutes(this.http, { intake, tokens: this.tokens, access: this.config.hls.access, corsOrigin: this.config.http.corsOrigin });
       this.hls.start();
     }

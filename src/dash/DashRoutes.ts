@@ -24,6 +24,7 @@ import { ErrorCode } from '../protocol/errors';
 import type { CmcdIntake } from '../hls/CmcdIntake';
 import { HlsCapacityError, type HlsService } from '../hls/HlsService';
 import { CmsdHeaders, renditionObjectType } from '../hls/Cmsd';
+import type { OutputRegistry } from '../sfu/OutputRegistry';
 import type { DashConfig } from './dashConfig';
 import { DashManifests } from './DashManifest';
 import { resolveMedia, type MediaTarget } from './DashMedia';
@@ -40,6 +41,8 @@ export interface DashRoutesDeps {
   corsOrigin: string;
   /** Default CMSD intermediary identifier (`hls.cmsd.id` wins). */
   nodeId: string;
+  /** Where packaged streams are announced as `dash` outputs (`GET /v1/streams`). */
+  outputs?: OutputRegistry;
 }
 
 const MPD_TYPE = 'application/dash+xml';
@@ -81,6 +84,20 @@ export function registerDashRoutes(http: HttpServer, deps: DashRoutesDeps): void
   const count = (kind: Kind, status: number) => requests.inc({ kind, status: String(status) });
   const cmsd = hls.cmsd.enabled ? new CmsdHeaders({ dynamic: hls.cmsd.dynamic, id: hls.cmsd.id ?? deps.nodeId, format: 'd' }) : undefined;
   const manifests = new DashManifests({ config: deps.config, audioKbps: hls.audioKbps, dvrWindowSec: hls.dvrWindowSec });
+  // Every packaged stream is also a DASH output, for as long as its packaging runs.
+  if (deps.outputs) {
+    const outputs = deps.outputs;
+    service.onStreamStarted((stream) => {
+      const handle = outputs.register({
+        kind: 'dash',
+        room: stream.room.name,
+        identity: stream.identity,
+        url: `/dash/${encodeURIComponent(stream.room.name)}/${encodeURIComponent(stream.identity)}/manifest.mpd`,
+        stats: () => ({ renditions: stream.renditions.length, ended: stream.ended }),
+      });
+      stream.onEnded(() => handle.close());
+    });
+  }
 
   /** Token check of `hls.access: token`: the URI suffix to keep on every URL, or undefined when refused. */
   const access = async (room: string, token: string | null): Promise<string | undefined> => {

@@ -81,6 +81,10 @@ describe('LL-DASH origin', () => {
     const again = await get(`${base}/manifest.mpd`, { headers: { 'if-none-match': etag } });
     expect([200, 304]).toContain(again.status); // 200 when a segment opened in between
     if (again.status === 304) expect(again.body.length).toBe(0);
+    // The stream lists its DASH output next to the HLS one.
+    const info = JSON.stringify(await (await fetch(`${node.url}/v1/streams/${ROOM}/synthetic`, { headers: { authorization: `Bearer ${node.config.auth.adminKey}` } })).json());
+    expect(info).toContain(`"kind":"dash"`);
+    expect(info).toContain(`/dash/${ROOM}/synthetic/manifest.mpd`);
     const gz = await fetch(`${base}/manifest.mpd`, { headers: { 'accept-encoding': 'gzip' } });
     expect(gz.headers.get('content-encoding')).toBe('gzip');
     expect(await gz.text()).toContain('<MPD');
