@@ -276,7 +276,15 @@ async function main(): Promise<void> {
     // segments are longer than the Advance Part Limit allows (a sender with sparse key frames),
     // ask for the furthest part the limit allows instead.
     const view = () => ({ segments: packager.segments, lastCompleteMsn: packager.lastCompleteMsn, ended: packager.ended, partTarget: stream.partTarget });
-    await new Promise((resolve) => packager.once('segment', resolve));
+    // Bounded: a stream that stopped (a worker died under load) must fail the bench, not hang it.
+    const segmentCompleted = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 30_000);
+      packager.once('segment', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    if (!segmentCompleted) throw new Error('no segment completed within 30 s: the stream stopped');
     let wantMsn = packager.lastCompleteMsn + 2;
     let wantPart = 0;
     if (blockingState(view(), wantMsn, wantPart) !== 'wait') {
