@@ -252,14 +252,10 @@ export function registerDashRoutes(http: HttpServer, deps: DashRoutesDeps): void
       intake.observe({ room, stream: identity }, req.query, req.headers);
       stream.touch();
       if (!(await stream.waitStarted(hls.startupTimeoutMs, req.signal))) return unavailable('stream is starting');
-      // Every rendition has a complete segment here; the audio one may still lack its init for a moment.
+      // Every rendition has a complete segment here; wait (bounded) until each also has its init.
       const deadline = Date.now() + hls.startupTimeoutMs;
-      let mpd = manifests.mpd(stream, TIME_URL_FROM_MPD, uriSuffix);
-      while (!mpd && !req.signal.aborted && Date.now() < deadline && !stream.ended) {
-        const r = stream.renditions[0]!;
-        await r.packager.waitUntil(() => false, 100, req.signal);
-        mpd = manifests.mpd(stream, TIME_URL_FROM_MPD, uriSuffix);
-      }
+      for (const r of stream.renditions) await r.packager.waitUntil(() => !!r.packager.init, Math.max(0, deadline - Date.now()), req.signal);
+      const mpd = manifests.mpd(stream, TIME_URL_FROM_MPD, uriSuffix);
       if (!mpd) return unavailable('stream is starting');
       const ended = stream.ended || stream.renditions.every((r) => r.packager.ended);
       outcome.cmsd = cmsd?.playlist(ended);

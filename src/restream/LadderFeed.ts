@@ -74,7 +74,6 @@ class TrackFeed {
     readonly packager: Packager,
     readonly pipe: Writable,
     first: HlsPart | undefined,
-    readonly onBytes: (n: number) => void,
   ) {
     this.#next = first?.seq ?? packager.nextPartSeq;
     this.#write(packager.init!);
@@ -87,7 +86,6 @@ class TrackFeed {
   #write(data: Buffer): void {
     if (this.pipe.destroyed || this.pipe.writableEnded) return;
     this.pipe.write(data);
-    this.onBytes(data.length);
   }
 
   #drain(): void {
@@ -120,12 +118,12 @@ export class LadderFeed {
   readonly #tracks: TrackFeed[] = [];
 
   /** Starts writing `choice`'s renditions to `videoPipe` (and `audioPipe`) from the latest keyframe. */
-  constructor(choice: FeedChoice, videoPipe: Writable, audioPipe: Writable | undefined, onBytes: (n: number) => void) {
+  constructor(choice: FeedChoice, videoPipe: Writable, audioPipe: Writable | undefined) {
     const key = latestKeyframe(choice.video.packager);
-    this.#tracks.push(new TrackFeed(choice.video.packager, videoPipe, key?.part, onBytes));
+    this.#tracks.push(new TrackFeed(choice.video.packager, videoPipe, key?.part));
     if (choice.audio && audioPipe && choice.audio.packager.init) {
       const first = key ? audioPartAt(choice.audio.packager, key.start) : undefined;
-      this.#tracks.push(new TrackFeed(choice.audio.packager, audioPipe, first, onBytes));
+      this.#tracks.push(new TrackFeed(choice.audio.packager, audioPipe, first));
     }
   }
 

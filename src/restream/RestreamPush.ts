@@ -213,7 +213,7 @@ export class RestreamPush {
       const message = scrubUrl(stderr.trim().split('\n').filter(Boolean).slice(-2).join(' | '), this.#url) || `ffmpeg exited (${code ?? signal})`;
       this.#lost(ffmpeg, message);
     });
-    this.#feed = new LadderFeed(choice, pipes[0]!, hasAudio ? pipes[1] : undefined, () => undefined);
+    this.#feed = new LadderFeed(choice, pipes[0]!, hasAudio ? pipes[1] : undefined);
     if (!hasAudio) pipes[1]!.end();
     const connectDeadline = Date.now() + this.#config.connectTimeoutMs;
     this.#watchTimer = setInterval(() => {
