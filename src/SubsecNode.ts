@@ -46,6 +46,8 @@ import { WhipEndpoint } from './ingest/whip/WhipEndpoint';
 import { WhepEndpoint } from './egress/whep/WhepEndpoint';
 import { SrtServer } from './ingest/srt/SrtServer';
 import { Moderation } from './moderation/Moderation';
+import { registerApiDocsRoutes } from './api/apiDocsRoutes';
+import { startDemos, type Demos } from './demo/startDemos';
 
 /** A running node. */
 export class SubsecNode {
@@ -94,6 +96,8 @@ export class SubsecNode {
   /** Bans (a kick keeps the identity out of the room; Redis-backed in a cascade): `node.moderation.store`. */
   readonly moderation: Moderation;
   #synthetic: SyntheticSource | undefined;
+  /** The start page's routes and the apps' demo actors (when `http.demo`), src/demo. */
+  demos: Demos | undefined;
   #draining = false;
   #closed = false;
 
@@ -224,6 +228,7 @@ export class SubsecNode {
       version: '1',
     });
     registerRestreamRoutes(api, this.restreams);
+    registerApiDocsRoutes(this.http, this.config.http.demo);
     if (this.qoe) registerQoeRoutes(api, this.http, this.qoe, this.config.qoe.dashboard ? path.join(projectRoot, 'clients', 'qoe-dashboard') : undefined);
     if (this.config.whip.enabled) this.whip.register(this.http);
     if (this.config.whep.enabled) this.whep.register(this.http);
@@ -236,6 +241,8 @@ export class SubsecNode {
       this.hls.start();
     }
     if (this.config.http.demo) {
+      // The start page's routes, the demo auctioneer and the watch party's sample (src/demo).
+      this.demos = startDemos({ config: this.config, http: this.http, rooms: this.rooms, events: this.events, log: this.log.child('demo') });
       // The watch-party and auction apps (clients/apps), next to the demo page.
       registerAppRoutes(this.http, path.join(projectRoot, 'clients', 'apps'));
       serveStatic(this.http, '/sdk', path.join(projectRoot, 'clients', 'dist'));
@@ -297,6 +304,7 @@ export class SubsecNode {
     if (this.#closed) return;
     this.#closed = true;
     this.qoe?.close();
+    this.demos?.close();
     this.#synthetic?.close();
     this.moqBridge?.close();
     void this.moqRelay?.close();
