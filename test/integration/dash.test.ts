@@ -3,7 +3,8 @@
  * 1 s segments to keep the 2-core box cool): the MPD lists exactly the LL-HLS packager's
  * segments, media bytes are the packager's, the segment in progress is sent part by part with
  * chunked transfer before it completes, the next segment is held until it opens, caching and
- * CMSD (`sf=d`) headers, CMCD intake, the time endpoint, clear errors for bad requests; then a
+ * CMSD (`sf=d`) headers, CMCD intake, the time endpoint, clear errors for bad requests, the end
+ * of the stream (the segment being sent ends whole, the MPD gets its duration); then a
  * node with `hls.access: token` refuses requests without a token and keeps it in the MPD's URLs.
  */
 import http from 'node:http';
@@ -182,6 +183,33 @@ describe('LL-DASH origin', () => {
     const metrics = await (await fetch(`${node.url}/metrics`)).text();
     expect(metrics).toMatch(new RegExp(`subsec_hls_cmcd_measured_throughput_kbps_count\\{[^}]*room="${ROOM}"[^}]*\\} [1-9]`));
     expect(metrics).toMatch(/subsec_hls_cmcd_malformed_total\{reason="type"[^}]*\} [1-9]/);
+  });
+
+  it('when the stream ends: the segment being sent ends with the last part, the MPD gets its duration and stops updating', async () => {
+    await get(`${base}/manifest.mpd`);
+    const stream = node.hls!.get(ROOM, 'synthetic')!;
+    const p = packagerOf('source');
+    await waitFor(() => (p.openSegment && p.openSegment.parts.length > 0 ? true : undefined), { timeoutMs: 10_000, what: 'a segment in progress' });
+    const msn = p.openSegment!.msn;
+    const sending = getChunks(`${node.url}/dash/${ROOM}/synthetic/source/${stream.epoch}/s${msn}.m4s`);
+    await waitFor(() => (p.waiting > 0 ? true : undefined), { timeoutMs: 5000, what: 'the segment request to be held' });
+    // The room closes: the publisher's producers go, the packaging ends.
+    const closed = await fetch(`${node.url}/v1/rooms/${ROOM}`, { method: 'DELETE', headers: { authorization: `Bearer ${node.config.auth.adminKey}` } });
+    expect(closed.status).toBeLessThan(300);
+    const r = await sending;
+    expect(r.status).toBe(200);
+    const seg = p.segment(msn)!;
+    expect(seg.complete).toBe(true);
+    expect(Buffer.concat(r.chunks.map((c) => c.bytes)).equals(seg.data!)).toBe(true);
+    const mpd = await get(`${base}/manifest.mpd`);
+    expect(mpd.status).toBe(200);
+    expect(mpd.headers.get('cache-control')).toBe('public, max-age=60');
+    expect(mpd.headers.get('cmsd-static')).toBe('ot=m,sf=d,st=v,v=1');
+    expect(mpd.text).not.toContain('minimumUpdatePeriod');
+    expect(mpd.text).toMatch(/mediaPresentationDuration="PT[\d.]+S"/);
+    // The last listed segment is the final one, with its real duration.
+    const last = /<Representation id="source"[\s\S]*?<\/SegmentTimeline>/.exec(mpd.text)![0].match(/d="(\d+)"/g)!.at(-1)!;
+    expect(Number(/\d+/.exec(last)![0]) / 90000).toBeCloseTo(p.segments.at(-1)!.duration, 3);
   });
 });
 
