@@ -28,7 +28,7 @@ export interface PublishAuthDeps {
 export async function authorizePublish(deps: PublishAuthDeps, room: string, stream: string, token: string): Promise<PublishRefusal | undefined> {
   let verified;
   try {
-    verified = deps.tokens.verify(token);
+    verified = await deps.tokens.verify(token);
   } catch (err) {
     return { label: 'unauthorized', reason: (err as Error).message };
   }
