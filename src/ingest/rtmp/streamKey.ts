@@ -21,10 +21,11 @@ export const KEY_FORM = '<room>/<stream>?token=<token>';
 
 /** Parses the connect app and the publish name; returns a reason string when unusable. */
 export function parseStreamKey(app: string, publishName: string, expectedApp: string): RtmpTarget | { error: string } {
-  const full = `${app}/${publishName}`.replace(/^\/+/, '');
-  const q = full.indexOf('?');
-  const path = (q >= 0 ? full.slice(0, q) : full).replace(/\/+$/, '');
-  const query = new URLSearchParams(q >= 0 ? full.slice(q + 1).replace(/\?/g, '&') : '');
+  // Either part may carry a query (`rtmp://host/live?x=1` as the server, `room/stream?token=` as the key).
+  const [appPath = '', appQuery = ''] = app.split(/\?(.*)/s);
+  const [namePath = '', nameQuery = ''] = publishName.split(/\?(.*)/s);
+  const path = `${appPath}/${namePath}`.replace(/^\/+/, '').replace(/\/+$/, '');
+  const query = new URLSearchParams([appQuery, nameQuery].filter(Boolean).join('&').replace(/\?/g, '&'));
   const segments = path.split('/').filter(Boolean);
   if (segments[0] !== expectedApp) return { error: `unknown application "${(segments[0] ?? '').slice(0, 40)}" (use rtmp://host/${expectedApp})` };
   const rest = segments.slice(1);
