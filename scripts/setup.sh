@@ -5,7 +5,7 @@
 #      prints the command to run). Waits for another apt/dpkg run instead of fighting it.
 #   2. Picks the Node that runs subsec (scripts/runtime-node.sh: Node 24 LTS; installs the pinned
 #      Node 24 from the npm registry into ~/.cache/subsec/node when the system's Node is another
-#      major and SUBSEC_NODE names none) and runs everything below with it.
+#      major and SUBSEC_SETUP_NODE names none) and runs everything below with it.
 #   3. Installs node_modules with `npm ci` when they are missing or older than package-lock.json
 #      (mediasoup's own postinstall is skipped; our postinstall builds or restores the worker),
 #      otherwise just makes sure the mediasoup worker is in place (fast when cached).
@@ -13,7 +13,7 @@
 # Fast (well under 2 s) when everything is already there.
 #   4. Makes uWebSockets.js loadable on this machine's glibc and checks that it loads
 #      (scripts/prepare-uws.mjs).
-# Env: SUBSEC_NODE=/path/to/node          use this Node (>= 22) instead
+# Env: SUBSEC_SETUP_NODE=/path/to/node          use this Node (>= 22) instead
 #      SUBSEC_SETUP_SKIP_APT=1           don't check/install Debian packages
 #      SUBSEC_SETUP_SKIP_WORKER_BUILD=1  don't build/restore the mediasoup worker
 set -euo pipefail
