@@ -150,6 +150,7 @@ export class SubsecNode {
       rtcMaxPort: config.sfu.rtcMaxPort,
       initialAvailableOutgoingBitrate: config.sfu.initialAvailableOutgoingBitrate,
       maxIncomingBitrate: config.sfu.maxIncomingBitrate,
+      maxOutgoingBitrate: config.sfu.maxOutgoingBitrate,
       ...(webRtcServers ? { webRtcServerFor: (router) => webRtcServers.serverFor(router) } : {}),
     };
     this.http = new HttpServer({ corsOrigin: config.http.corsOrigin }, this.log.child('http'));

@@ -142,6 +142,8 @@ export const configSchema = z.strictObject({
       initialAvailableOutgoingBitrate: z.number().int().min(100_000).default(1_000_000),
       /** Cap on incoming bitrate per send transport (bps); 0 = uncapped. */
       maxIncomingBitrate: z.number().int().min(0).default(5_000_000),
+      /** Cap on the bandwidth estimate towards one viewer's transport (bps); 0 = uncapped. */
+      maxOutgoingBitrate: z.number().int().min(0).default(0),
       /** Respawn backoff after a worker death: first delay and cap (ms). */
       respawnBackoffMs: z.number().int().min(0).default(200),
       /** Cap of the respawn backoff (ms). */
