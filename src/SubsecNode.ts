@@ -33,6 +33,9 @@ import { HlsService } from './hls/HlsService';
 import { CmcdIntake } from './hls/CmcdIntake';
 import { registerCmcdEventRoutes } from './hls/CmcdEventRoutes';
 import { registerHlsRoutes } from './hls/HlsRoutes';
+import { registerDashRoutes } from './dash/DashRoutes';
+import { RestreamService } from './restream/RestreamService';
+import { registerRestreamRoutes } from './restream/restreamRoutes';
 import { EventsService } from './events/EventsService';
 import { registerAppRoutes } from './events/appRoutes';
 import { attachEventsTrack } from './events/MoqEventsTrack';
@@ -42,6 +45,10 @@ import { Recorder } from './hls/Recorder';
 import { WhipEndpoint } from './ingest/whip/WhipEndpoint';
 import { WhepEndpoint } from './egress/whep/WhepEndpoint';
 import { SrtServer } from './ingest/srt/SrtServer';
+import { RtmpServer } from './ingest/rtmp/RtmpServer';
+import { RtspIngest } from './ingest/rtsp/RtspIngest';
+import { registerRtspRoutes } from './ingest/rtsp/rtspRoutes';
+import { MpegTsIngest } from './ingest/mpegts/MpegTsIngest';
 import { Moderation } from './moderation/Moderation';
 import { registerApiDocsRoutes } from './api/apiDocsRoutes';
 import { startDemos, type Demos } from './demo/startDemos';
@@ -78,12 +85,20 @@ export class SubsecNode {
   readonly whep: WhepEndpoint;
   /** SRT ingest listener (when `srt.enabled`), started by start(). */
   srt: SrtServer | undefined;
+  /** RTMP(S) ingest listener (when `rtmp.enabled`), started by start(). */
+  rtmp: RtmpServer | undefined;
+  /** RTSP camera pulls (when `rtsp.enabled`): `node.rtsp.add/remove/list`, `/v1/ingest/rtsp`. */
+  readonly rtsp: RtspIngest | undefined;
+  /** MPEG-TS over UDP listeners (when `mpegts.enabled`), bound by start(). */
+  mpegts: MpegTsIngest | undefined;
   /** The MoQ relay (when `moq.enabled`): `node.moqRelay.addresses.url` is its session URL. */
   readonly moqRelay: RelayServer | undefined;
   /** The SFU → MoQ bridge (when `moq.enabled` and `moq.bridge.enabled`, after start). */
   moqBridge: MoqBridge | undefined;
   /** LL-HLS packaging (when `hls.enabled`): `/hls/{room}/{stream}/index.m3u8`. */
   readonly hls: HlsService | undefined;
+  /** RTMP pushes of streams to other platforms (docs/restream.md): `/v1/rooms/{room}/streams/{stream}/restreams`. */
+  readonly restreams: RestreamService;
   /** Room events (when `events.enabled`): `node.events.log.send/subscribe/addHook`, docs/events.md. */
   readonly events: EventsService | undefined;
   /** Viewer QoE (when `qoe.enabled`): reports, metrics, dashboard data and alerts, docs/qoe.md. */
@@ -135,6 +150,7 @@ export class SubsecNode {
       rtcMaxPort: config.sfu.rtcMaxPort,
       initialAvailableOutgoingBitrate: config.sfu.initialAvailableOutgoingBitrate,
       maxIncomingBitrate: config.sfu.maxIncomingBitrate,
+      maxOutgoingBitrate: config.sfu.maxOutgoingBitrate,
       ...(webRtcServers ? { webRtcServerFor: (router) => webRtcServers.serverFor(router) } : {}),
     };
     this.http = new HttpServer({ corsOrigin: config.http.corsOrigin }, this.log.child('http'));
@@ -161,6 +177,7 @@ export class SubsecNode {
       // A fresh time-limited TURN credential for the token's identity, per request.
       iceServersFor: turn ? (identity: string) => turn.iceServers(identity) : undefined,
     };
+    this.rtsp = config.rtsp.enabled ? new RtspIngest({ config: config.rtsp, rooms: this.rooms, metrics: this.metrics, webhooks: (e) => this.webhooks.emit(e), log: this.log.child('rtsp') }) : undefined;
     this.whip = new WhipEndpoint({ ...webrtcHttp, config: config.whip, log: this.log.child('whip') });
     this.whep = new WhepEndpoint({ ...webrtcHttp, pool: this.pool, config: config.whep, log: this.log.child('whep'), pullStream });
     this.moqRelay = config.moq.enabled ? new RelayServer({ config: config.moq.relay, tokens: this.tokens, name: config.node.id, roomPrefix: config.moq.bridge.prefix, log: this.log.child('moq'), directory: this.cascade.relayDirectory(config.moq.relay.upstreams) }) : undefined;
@@ -175,6 +192,7 @@ export class SubsecNode {
         }),
       );
     }
+    this.restreams = new RestreamService({ hls: this.hls, config: config.restream, webhooks: this.webhooks, registry: this.metrics.registry, log: this.log.child('restream') });
   }
 
   /** The base URL of the HTTP server (after start). */
@@ -221,13 +239,17 @@ export class SubsecNode {
       moderation: this.moderation,
       version: '1',
     });
+    registerRestreamRoutes(api, this.restreams);
     registerApiDocsRoutes(this.http, this.config.http.demo);
     if (this.qoe) registerQoeRoutes(api, this.http, this.qoe, this.config.qoe.dashboard ? path.join(projectRoot, 'clients', 'qoe-dashboard') : undefined);
+    if (this.rtsp) registerRtspRoutes(api, this.rtsp);
     if (this.config.whip.enabled) this.whip.register(this.http);
     if (this.config.whep.enabled) this.whep.register(this.http);
     if (this.hls) {
       const intake = new CmcdIntake(this.metrics.registry, { onRecord: (target, data, now) => this.qoe?.recordCmcd(target, data, now) });
       registerHlsRoutes(this.http, { service: this.hls, intake, tokens: this.tokens, registry: this.metrics.registry, corsOrigin: this.config.http.corsOrigin, nodeId: this.config.node.id });
+      // LL-DASH: a second manifest over the same packaging, CMCD and CMSD (docs/ll-dash.md).
+      if (this.config.dash.enabled) registerDashRoutes(this.http, { service: this.hls, config: this.config.dash, intake, tokens: this.tokens, registry: this.metrics.registry, corsOrigin: this.config.http.corsOrigin, nodeId: this.config.node.id, outputs: this.outputs });
       registerCmcdEventRoutes(this.http, { intake, tokens: this.tokens, access: this.config.hls.access, corsOrigin: this.config.http.corsOrigin });
       this.hls.start();
     }
@@ -246,6 +268,15 @@ export class SubsecNode {
     if (this.config.srt.enabled) {
       this.srt = new SrtServer({ config: this.config.srt, rooms: this.rooms, tokens: this.tokens, metrics: this.metrics, log: this.log.child('srt') });
       await this.srt.listen();
+    }
+    if (this.config.rtmp.enabled) {
+      this.rtmp = new RtmpServer({ config: this.config.rtmp, rooms: this.rooms, tokens: this.tokens, metrics: this.metrics, log: this.log.child('rtmp') });
+      await this.rtmp.listen();
+    }
+    this.rtsp?.start();
+    if (this.config.mpegts.enabled) {
+      this.mpegts = new MpegTsIngest({ config: this.config.mpegts, rooms: this.rooms, metrics: this.metrics, log: this.log.child('mpegts') });
+      await this.mpegts.start();
     }
     if (this.moqRelay) {
       const relay = this.moqRelay;
@@ -302,10 +333,14 @@ export class SubsecNode {
     this.whip.close();
     this.whep.close();
     await this.srt?.close();
+    await this.rtmp?.close();
+    await this.rtsp?.close();
+    await this.mpegts?.close();
     this.signaling.closeAll();
     await this.cascade.close();
     await this.events?.close();
     await this.moderation.close();
+    this.restreams.close();
     this.hls?.close();
     this.rooms.close();
     this.#roomEvents.close();

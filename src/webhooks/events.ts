@@ -25,10 +25,20 @@ export interface WebhookEventData {
   'ingest.started': { ingestId: string; protocol: string; identity: string; [extra: string]: unknown };
   /** An ingest stream ended. */
   'ingest.ended': { ingestId: string; protocol: string; identity: string; reason?: string; [extra: string]: unknown };
+  /** A pulled source (an RTSP camera) delivers media: first time, or back after `ingest.offline`. */
+  'ingest.online': { pullId: string; protocol: string; identity: string; url: string; [extra: string]: unknown };
+  /** A pulled source that was online (or never came online) failed; the node keeps retrying. */
+  'ingest.offline': { pullId: string; protocol: string; identity: string; url: string; reason: string; [extra: string]: unknown };
   /** A recording started (emitted by the recording feature). */
   'recording.started': { recordingId: string; identity: string; [extra: string]: unknown };
   /** A recording finished and its files are complete. */
   'recording.finished': { recordingId: string; identity: string; durationMs?: number; location?: string; [extra: string]: unknown };
+  /** A push of a stream to an RTMP destination connected and is sending (each (re)connection; docs/restream.md). */
+  'restream.started': RestreamEventData & { attempt: number };
+  /** A push lost or could not reach its destination; `willRetry` with `retryInMs` unless it gave up. */
+  'restream.failed': RestreamEventData & { error: string; attempt: number; willRetry: boolean; retryInMs?: number };
+  /** A push ended for good (`reason`: api, stream-ended, gave-up, shutdown). */
+  'restream.stopped': RestreamEventData & { reason: string; durationMs: number; bytesSent: number };
   /** This node started serving. */
   'node.started': { url: string; region: string; workers: number };
   /** This node is stopping (drain or shutdown). */
@@ -41,6 +51,14 @@ export interface WebhookEventData {
   'qoe.alert_fired': QoeAlertData;
   /** A fired QoE alert is over (back within the threshold, or the stream is gone). */
   'qoe.alert_resolved': QoeAlertData;
+}
+
+/** What every restream event says: which push, of which stream, to where (the URL redacted: stream keys are secrets). */
+export interface RestreamEventData {
+  restreamId: string;
+  identity: string;
+  /** The destination with its stream key masked (`rtmp://host/app/***`). */
+  destination: string;
 }
 
 /** Payload of the QoE alert events: which figure of which stream and path crossed what. */
@@ -67,7 +85,7 @@ export type WebhookEventType = keyof WebhookEventData;
 export const WEBHOOK_EVENT_TYPES = [
   'room.started', 'room.finished', 'participant.joined', 'participant.left',
   'track.published', 'track.unpublished', 'track.muted', 'track.unmuted',
-  'ingest.started', 'ingest.ended', 'recording.started', 'recording.finished',
+  'ingest.started', 'ingest.ended', 'ingest.online', 'ingest.offline', 'recording.started', 'recording.finished',
   'node.started', 'node.stopped', 'node.joined', 'node.left',
   'qoe.alert_fired', 'qoe.alert_resolved',
 ] as const satisfies readonly WebhookEventType[];
