@@ -17,7 +17,9 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 /** Runs `subsec …` (optionally as another user); resolves with exit code and output. */
 function subsec(args: string[], timeoutMs: number, asNobody = false): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const argv = [process.execPath, path.join(projectRoot, 'bin/subsec.mjs'), ...args];
+  // Another user cannot run a node kept under /root (the project's runtime): it uses the system's.
+  const node = asNobody && process.execPath.startsWith('/root/') && fs.existsSync('/usr/bin/node') ? '/usr/bin/node' : process.execPath;
+  const argv = [node, path.join(projectRoot, 'bin/subsec.mjs'), ...args];
   const [cmd, ...rest] = asNobody ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', 'env', 'HOME=/tmp', ...argv] : argv;
   return new Promise((resolve, reject) => {
     const child = spawn(cmd!, rest, { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });
