@@ -94,7 +94,7 @@ export class WebSocketListener {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       return;
     }
-    res.writeHead(200, { 'content-type': 'text/plain' }).end(body);
+    res.writeHead(200, { 'content-type': body.startsWith('{') ? 'application/json' : 'text/plain', 'cache-control': 'no-store' }).end(body);
   }
 
   #refuse(socket: Duplex, status: number, message: string): void {
