@@ -48,7 +48,7 @@ export interface WatchOptions {
 /** Events of {@link StreamPlayer}. */
 export interface StreamPlayerEvents {
   /** Playing on `transport` (first time, or after a fallback). */
-  transport: { transport: TransportName; reason: string };
+  transport: { transport: TransportName; reason: string; carrier?: MoqCarrier };
   /** `from` failed or was ruled out; trying `to`. */
   fallback: { from: TransportName; to: TransportName | undefined; reason: string };
   /** A room event whose media time the playhead has reached (in sequence order). */
@@ -57,9 +57,14 @@ export interface StreamPlayerEvents {
   failed: { reason: string };
 }
 
+/** What a MoQ session runs over: WebTransport (HTTP/3, QUIC) or WebSocket (TCP). */
+export type MoqCarrier = 'webtransport' | 'websocket';
+
 /** What the player needs to know about a running transport. */
 interface ActivePath {
   name: TransportName;
+  /** For MoQ: what the relay session runs over. */
+  carrier?: MoqCarrier;
   mediaTime(): number | undefined;
   close(): void;
 }
@@ -134,6 +139,11 @@ export class StreamPlayer extends TypedEmitter<StreamPlayerEvents> {
     return this.#active?.name;
   }
 
+  /** When playing over MoQ: whether the relay session runs over WebTransport (HTTP/3) or WebSocket. */
+  get moqCarrier(): MoqCarrier | undefined {
+    return this.#active?.carrier;
+  }
+
   /** Media time (node clock, ms) of the frame on screen. */
   mediaTime(): number {
     return this.#active?.mediaTime() ?? this.#client.clock.now() - this.#webrtcDelayMs;
@@ -171,7 +181,7 @@ export class StreamPlayer extends TypedEmitter<StreamPlayerEvents> {
           this.#active.close();
           return;
         }
-        this.emit('transport', { transport: name, reason: why });
+        this.emit('transport', { transport: name, reason: why, ...(this.#active.carrier ? { carrier: this.#active.carrier } : {}) });
         return;
       } catch (error) {
         why = `${name}: ${toSubsecError(error).message}`;
@@ -215,6 +225,7 @@ export class StreamPlayer extends TypedEmitter<StreamPlayerEvents> {
     const moq = await MoqPlayback.start(this.media, {
       moqNetUrl: this.#o.moqNetUrl,
       sessionUrl,
+      webtransport: client.moqWebTransport(),
       broadcast: this.identity,
       timeoutMs: this.#o.moqTimeoutMs,
       now: () => client.clock.now(),
@@ -229,6 +240,7 @@ export class StreamPlayer extends TypedEmitter<StreamPlayerEvents> {
     });
     path = {
       name: 'moq',
+      carrier: moq.transport,
       mediaTime: () => moq.mediaTime(),
       close: () => {
         qoe.end();

@@ -32,6 +32,8 @@ export interface MoqBroadcast {
 
 /** An established session with a relay. */
 export interface MoqSession {
+  /** What the session runs over (set by @moq/net ≥ 0.3). */
+  readonly transport?: 'webtransport' | 'websocket';
   consume(path: unknown): MoqBroadcast;
   close(): void;
   readonly closed: Promise<void>;
@@ -40,7 +42,10 @@ export interface MoqSession {
 /** The module's exports the player calls. */
 export interface MoqNetModule {
   Connection: {
-    connect(url: URL, props?: { websocket?: { delay?: number }; webtransport?: { serverCertificateHashes?: Array<{ value: string }> } }): Promise<MoqSession>;
+    connect(
+      url: URL,
+      props?: { websocket?: { delay?: number; url?: URL }; webtransport?: { serverCertificateHashes?: Array<{ algorithm?: string; value: string }> } },
+    ): Promise<MoqSession>;
   };
   Path: { from(...parts: string[]): unknown };
 }
