@@ -186,8 +186,15 @@ export class QuicConnection {
     if (!s || s.sendDone || this.#closed) return Promise.reject(new QuicStreamError(undefined, 'stream closed'));
     if (fin) s.sendDone = true;
     return new Promise<void>((resolve, reject) => {
-      s.writes.push({ bytes, offset: 0, fin, resolve, reject });
+      const w: PendingWrite = { bytes, offset: 0, fin, resolve, reject };
+      s.writes.push(w);
       this.#drain(id, s);
+      // What quiche could not take yet is copied, as a WebTransport write copies its chunk:
+      // the caller may reuse its buffer as soon as write() returns.
+      if (s.writes.includes(w)) {
+        w.bytes = w.bytes.slice(w.offset);
+        w.offset = 0;
+      }
       this.#scheduleFlush();
     });
   }
@@ -323,7 +330,7 @@ export class QuicConnection {
       if (!r) return;
       const [n, fin] = r;
       if (fin) s.recvDone = true;
-      if (n > 0 || fin) s.sink?.data(READ_BUFFER.subarray(0, n).slice(), fin);
+      if (n > 0 || fin) s.sink?.data(new Uint8Array(READ_BUFFER.subarray(0, n)), fin); // A copy: the buffer is reused.
       if (fin) {
         this.#maybeForget(id, s);
         return;

@@ -57,6 +57,7 @@ export interface QuicheConnection {
   onTimeout(): void;
   close(app: boolean, err: number, reason: Uint8Array): void | null;
   applicationProto(): Uint8Array;
+  peerCertChain(): Uint8Array[] | null;
   isEstablished(): boolean;
   isClosed(): boolean;
   isDraining(): boolean;
