@@ -80,6 +80,12 @@ export const relayConfigSchema = z.strictObject({
   maxSessions: z.number().int().min(1).default(10_000),
   /** Time a peer has to answer a request, and to start a session without a negotiated version (ms). */
   requestTimeoutMs: z.number().int().min(100).default(10_000),
+  /**
+   * How this relay dials upstream relays: 'auto' tries WebTransport over HTTP/3 (QUIC, the
+   * upstream's certificate hash fetched from its `/certificate.sha256`) and falls back to
+   * WebSocket; 'quic' or 'websocket' uses only that one.
+   */
+  upstreamTransport: z.enum(['auto', 'quic', 'websocket']).default('auto'),
   /** Static upstream routes for chaining without a cascade coordinator. */
   upstreams: z.array(staticRoute).default([]),
 });

@@ -20,6 +20,7 @@ import { loadCertificate, type RelayCertificate } from './transport/certificate'
 import { CertificateStore } from './transport/CertificateStore';
 import { Http3Listener } from './transport/Http3Listener';
 import { connectWebSocket } from './transport/connectWebSocket';
+import { connectWebTransportH3 } from './transport/connectWebTransportH3';
 import type { AcceptedTransport } from './transport/MoqTransport';
 import { WebSocketListener } from './transport/WebSocketListener';
 import { WebTransportListener } from './transport/WebTransportListener';
@@ -307,14 +308,29 @@ export class RelayServer {
   async #dial(url: string): Promise<Session> {
     const target = new URL(url);
     target.searchParams.set('jwt', this.#tokens.issue({ room: '*', identity: `relay:${this.#name}`, canPublish: false, canSubscribe: true }, 3600));
-    const { transport, protocol } = await connectWebSocket(target, this.#config.requestTimeoutMs);
+    const how = this.#config.upstreamTransport;
+    let dialled: { transport: import('./transport/MoqTransport').MoqTransport; protocol: string } | undefined;
+    let kind = 'upstream-h3';
+    if (how !== 'websocket') {
+      try {
+        dialled = await connectWebTransportH3(target, Math.min(this.#config.requestTimeoutMs, 3000));
+      } catch (err) {
+        if (how === 'quic') throw err;
+        this.#log.info('upstream over QUIC failed; using WebSocket', { upstream: target.host, error: (err as Error).message });
+      }
+    }
+    if (!dialled) {
+      kind = 'upstream-websocket';
+      dialled = await connectWebSocket(target, this.#config.requestTimeoutMs);
+    }
+    const { transport, protocol } = dialled;
     const version = versionOfAlpn(protocol);
     if (version === undefined) {
       transport.close({ closeCode: SessionCode.VERSION_NEGOTIATION_FAILED, reason: 'no common version' });
       throw new Error(`upstream ${url} negotiated no moq-lite version`);
     }
     const grant: SessionGrant = { identity: `upstream:${target.host}`, root: '', prefix: '', canPublish: true, canSubscribe: false };
-    const session = new Session({ id: this.#nextSessionId++, transport, version, role: 'client', grant, context: this.#context, kind: 'upstream' });
+    const session = new Session({ id: this.#nextSessionId++, transport, version, role: 'client', grant, context: this.#context, kind });
     this.#startSession(session);
     return session;
   }

@@ -39,7 +39,7 @@ export class Session {
   readonly role: 'server' | 'client';
   readonly grant: SessionGrant;
   readonly label: string;
-  /** The transport kind ('websocket', 'webtransport-h3', 'webtransport-h2', 'upstream'). */
+  /** The transport kind ('websocket', 'webtransport-h3', 'webtransport-h2', 'upstream-h3', 'upstream-websocket'). */
   readonly kind: string;
   readonly publisher: Publisher;
   readonly subscriber: Subscriber;

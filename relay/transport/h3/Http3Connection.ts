@@ -25,7 +25,10 @@ export type ConnectDecision = { status: number; reason?: string } | { status: 20
 
 /** Options of {@link Http3Connection}. */
 export interface Http3ConnectionOptions {
-  onConnect: (req: ConnectRequest) => ConnectDecision;
+  /** 'server' (default) answers CONNECTs; 'client' opens a session with {@link Http3Connection.openSession}. */
+  role?: 'server' | 'client';
+  /** Server: decides each extended CONNECT. */
+  onConnect?: (req: ConnectRequest) => ConnectDecision;
   /** Called once with why the connection ended (protocol errors included). */
   onClosed?: (info: QuicCloseInfo) => void;
 }
@@ -52,7 +55,7 @@ const SETTINGS_FRAME = frame(
   ),
 );
 
-/** HTTP/3 + WebTransport over one QUIC connection (server side). */
+/** HTTP/3 + WebTransport over one QUIC connection (server side, or a client opening one session). */
 export class Http3Connection {
   readonly conn: QuicConnection;
   readonly #o: Http3ConnectionOptions;
@@ -78,6 +81,62 @@ export class Http3Connection {
   /** The WebTransport session on this connection, if one was accepted. */
   get session(): WebTransportSession | undefined {
     return this.#session;
+  }
+
+  /**
+   * Client: sends an extended CONNECT for `url` offering `protocols`; resolves with the session
+   * and the protocol the server chose, rejects with the HTTP status when refused.
+   */
+  async openSession(url: URL, protocols: string[]): Promise<{ session: WebTransportSession; protocol: string }> {
+    const id = await this.conn.openStream(true, 0);
+    const headers: HeaderList = [
+      [':method', 'CONNECT'],
+      [':protocol', 'webtransport'],
+      [':scheme', 'https'],
+      [':authority', url.host],
+      [':path', `${url.pathname}${url.search}`],
+      ['sec-webtransport-http3-draft02', '1'],
+    ];
+    if (protocols.length > 0) headers.push(['wt-available-protocols', protocols.map((p) => `"${p}"`).join(', ')]);
+    return new Promise((resolve, reject) => {
+      const q = new ByteQueue();
+      let session: WebTransportSession | undefined;
+      this.conn.setSink(id, {
+        data: (chunk, fin) =>
+          this.#guard(() => {
+            q.push(chunk);
+            for (;;) {
+              const f = readFrame(q);
+              if (!f) break;
+              if (session) {
+                this.#sessionFrame(f.type, f.payload);
+                continue;
+              }
+              if (f.type !== Frame.HEADERS) continue;
+              const response = decodeFieldSection(f.payload);
+              const status = Number(response.find(([k]) => k === ':status')?.[1]);
+              if (status !== 200) {
+                reject(Object.assign(new Error(`WebTransport CONNECT refused: HTTP ${status}`), { status }));
+                this.conn.close(H3Error.NO_ERROR, 'refused');
+                return;
+              }
+              const chosen = /"([^"]*)"/.exec(response.find(([k]) => k === 'wt-protocol')?.[1] ?? '')?.[1] ?? '';
+              session = new WebTransportSession(id, { conn: this.conn, sendClose: (code, reason) => this.#sendClose(id, code, reason) });
+              this.#session = session;
+              resolve({ session, protocol: chosen });
+            }
+            if (fin) {
+              session?.end({ closeCode: 0, reason: 'session closed by peer' });
+              if (!session) reject(new Error('WebTransport CONNECT stream ended without a response'));
+            }
+          }),
+        error: (_code, reason) => {
+          session?.end({ closeCode: 0, reason });
+          if (!session) reject(new Error(`WebTransport CONNECT failed: ${reason}`));
+        },
+      });
+      this.conn.write(id, frame(Frame.HEADERS, encodeFieldSection(headers)), false).catch((err: unknown) => reject(err as Error));
+    });
   }
 
   /** Closes the connection with an HTTP/3 error. */
@@ -256,6 +315,7 @@ export class Http3Connection {
               if (fin) forward.data(EMPTY, true);
               return;
             }
+            if (this.#o.role === 'client') throw new H3ConnectionError(H3Error.STREAM_CREATION_ERROR, 'request stream from a server');
             if (this.#goaway) {
               this.conn.stopReading(id, H3Error.REQUEST_REJECTED);
               this.conn.resetStream(id, H3Error.REQUEST_REJECTED);
@@ -320,6 +380,7 @@ export class Http3Connection {
       return this.#respond(id, 400, 'invalid :path');
     }
     const offered = [...(get('wt-available-protocols') ?? '').matchAll(/"([^"\\]*)"/g)].map((m) => m[1]!);
+    if (!this.#o.onConnect) return this.#respond(id, 501);
     const decision = this.#o.onConnect({ url, protocols: offered, headers });
     if (decision.status !== 200 || !('accept' in decision)) return this.#respond(id, decision.status, 'reason' in decision ? decision.reason : undefined);
     const response: HeaderList = [[':status', '200'], ['sec-webtransport-http3-draft', 'draft02']];

@@ -19,8 +19,10 @@ export interface DialQuicOptions {
   /** Streams of each direction the server may open. */
   maxStreams?: number;
   idleTimeoutMs?: number;
-  /** Receives the connection's events (set before the first packet). */
-  handler: QuicConnectionHandler;
+  /** Receives the connection's events (set before the first packet)… */
+  handler?: QuicConnectionHandler;
+  /** …or installs its own handler on the new connection (e.g. an HTTP/3 layer). */
+  attach?: (conn: QuicConnection) => void;
 }
 
 /** Connects; resolves once the handshake completed (and the pin matched). The socket closes with the connection. */
@@ -52,7 +54,9 @@ export async function dialQuic(o: DialQuicOptions): Promise<QuicConnection> {
   let settle!: { resolve: () => void; reject: (err: Error) => void };
   const ready = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
   const conn = new QuicConnection({ conn: qc, socket, local, peer, isServer: false, maxPacket: 1350, onGone: () => socket.close() });
-  const user = o.handler;
+  if (o.attach) o.attach(conn);
+  const user = o.handler ?? conn.handler;
+  if (!user) throw new Error('dialQuic needs a handler or attach');
   conn.handler = {
     established: () => {
       if (o.certificateSha256) {
