@@ -122,6 +122,7 @@ export class Http3Connection {
               }
               const chosen = /"([^"]*)"/.exec(response.find(([k]) => k === 'wt-protocol')?.[1] ?? '')?.[1] ?? '';
               session = new WebTransportSession(id, { conn: this.conn, sendClose: (code, reason) => this.#sendClose(id, code, reason) });
+              session.protocol = chosen;
               this.#session = session;
               resolve({ session, protocol: chosen });
             }
@@ -387,6 +388,7 @@ export class Http3Connection {
     if (decision.protocol) response.push(['wt-protocol', `"${decision.protocol}"`]);
     this.conn.write(id, frame(Frame.HEADERS, encodeFieldSection(response)), false).catch(() => undefined);
     const session = new WebTransportSession(id, { conn: this.conn, sendClose: (code, reason) => this.#sendClose(id, code, reason) });
+    session.protocol = decision.protocol;
     this.#session = session;
     decision.accept(session);
     return 'session';

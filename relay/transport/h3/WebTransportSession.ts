@@ -31,9 +31,13 @@ export class WebTransportSession implements MoqTransport {
   readonly id: number;
   readonly incomingBidirectionalStreams: ReadableStream<MoqBidiStream>;
   readonly incomingUnidirectionalStreams: ReadableStream<ReadableStream<Uint8Array>>;
-  /** Incoming datagrams (oldest dropped when the reader falls behind). */
-  readonly datagrams: ReadableStream<Uint8Array>;
+  /** Datagrams, shaped like WebTransportDatagramDuplexStream (incoming ones dropped when the reader falls behind). */
+  readonly datagrams: { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array>; readonly maxDatagramSize: number };
   readonly closed: Promise<WebTransportCloseInfo>;
+  /** Resolved: a session exists only once established. */
+  readonly ready: Promise<void> = Promise.resolve();
+  /** The negotiated WebTransport protocol ('' when none), as a browser's `WebTransport.protocol`. */
+  protocol = '';
   readonly #carrier: SessionCarrier;
   #bidiController!: ReadableStreamDefaultController<MoqBidiStream>;
   #uniController!: ReadableStreamDefaultController<ReadableStream<Uint8Array>>;
@@ -52,7 +56,11 @@ export class WebTransportSession implements MoqTransport {
     this.#dgramPrefix = encodeVarint(id / 4);
     this.incomingBidirectionalStreams = new ReadableStream({ start: (c) => void (this.#bidiController = c) }, { highWaterMark: MAX_INCOMING_QUEUED });
     this.incomingUnidirectionalStreams = new ReadableStream({ start: (c) => void (this.#uniController = c) }, { highWaterMark: MAX_INCOMING_QUEUED });
-    this.datagrams = new ReadableStream({ start: (c) => void (this.#dgramController = c) }, { highWaterMark: MAX_DATAGRAMS_QUEUED });
+    this.datagrams = {
+      readable: new ReadableStream({ start: (c) => void (this.#dgramController = c) }, { highWaterMark: MAX_DATAGRAMS_QUEUED }),
+      writable: new WritableStream({ write: (d: Uint8Array) => void this.sendDatagram(d) }),
+      maxDatagramSize: 1200,
+    };
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
@@ -100,6 +108,12 @@ export class WebTransportSession implements MoqTransport {
   sendDatagram(payload: Uint8Array): boolean {
     if (this.#ended) return false;
     return this.#carrier.conn.sendDatagram(concatBytes([this.#dgramPrefix, payload]));
+  }
+
+  /** Transport counters in the shape of WebTransport's getStats(). */
+  async getStats(): Promise<{ bytesSent: number; bytesReceived: number; packetsSent: number; packetsReceived: number; packetsLost: number }> {
+    const s = this.#carrier.conn.stats();
+    return { bytesSent: s.sentBytes, bytesReceived: s.recvBytes, packetsSent: s.sent, packetsReceived: s.recv, packetsLost: s.lost };
   }
 
   /** Opens a bidirectional stream. */
