@@ -1,15 +1,16 @@
 /**
- * `npm run bench:latency`: glass-to-glass latency and time to first frame on the three delivery
+ * `npm run bench:latency`: glass-to-glass latency and time to first frame on the delivery
  * paths side by side, Chromium → node → Chromium on loopback, in one run against one sender:
  * a page paints Date.now() as a block code (clock-code.js) and publishes it (H264, WebRTC); a
- * receiver page watches it with the SDK's `client.watch()` forced to WebRTC, then MoQ (relay,
- * WebCodecs), then LL-HLS (hls.js), reading the code back from every presented frame. Starts its
+ * receiver page watches it with the SDK's `client.watch()` forced to WebRTC, then MoQ over
+ * WebSocket (relay, WebCodecs), then MoQ over WebTransport/HTTP3 (`moq-wt`), then LL-HLS (hls.js), reading the code back from every presented frame. Starts its
  * own node (or uses --url), prints a table, and ends with one JSON line: g2gP50Ms, g2gP95Ms,
- * firstFrameP50Ms (WebRTC, as before), sdkMoqG2gP50Ms/P95/FirstFrameP50Ms,
+ * firstFrameP50Ms (WebRTC, as before), sdkMoqG2gP50Ms/P95/FirstFrameP50Ms (WebSocket),
+ * sdkMoqWtG2gP50Ms/P95/FirstFrameP50Ms (WebTransport/HTTP3),
  * sdkHlsG2gP50Ms/P95/FirstFrameP50Ms, and `paths` with the details.
  *
  * Options: --url <node base url> --admin-key <key> --seconds <sampling per path, default 15>
- *          --rounds <starts timed per path, default 5; LL-HLS: 1> --paths webrtc,moq,hls
+ *          --rounds <starts timed per path, default 5; LL-HLS: 1> --paths webrtc,moq,moq-wt,hls
  */
 import { parseArgs } from 'node:util';
 import { parseConfig } from '../../src/config/loadConfig';
@@ -27,10 +28,10 @@ const PAGE_SCRIPT = fs.readFileSync(path.join(here, 'latency-page.js'), 'utf8');
 /** Geometry of the clock code: 48 bits of Date.now() as 32 px blocks, complement below. */
 const CODE = { width: 640, height: 360, block: 32, bits: 48, perRow: 16 };
 const ROOM = 'bench-latency';
-const PATHS = ['webrtc', 'moq', 'hls'] as const;
+const PATHS = ['webrtc', 'moq', 'moq-wt', 'hls'] as const;
 type PathName = (typeof PATHS)[number];
 /** Time a buffering player gets to settle on its live-edge target before sampling (ms). */
-const SETTLE_MS: Record<PathName, number> = { webrtc: 0, moq: 0, hls: 4000 };
+const SETTLE_MS: Record<PathName, number> = { webrtc: 0, moq: 0, 'moq-wt': 0, hls: 4000 };
 
 function percentile(values: number[], p: number): number {
   if (values.length === 0) return NaN;
@@ -60,7 +61,7 @@ async function main(): Promise<void> {
   });
   const paths = values.paths!.split(',').map((p) => p.trim());
   const unknown = paths.filter((p) => !(PATHS as readonly string[]).includes(p));
-  if (unknown.length > 0) throw new Error(`--paths: unknown ${unknown.join(', ')} (webrtc, moq, hls)`);
+  if (unknown.length > 0) throw new Error(`--paths: unknown ${unknown.join(', ')} (webrtc, moq, moq-wt, hls)`);
   await ensureSdkBuilt();
   let node: SubsecNode | undefined;
   let url = values.url;
@@ -87,7 +88,8 @@ async function main(): Promise<void> {
     if (!res.ok) throw new Error(`token request failed: ${res.status} ${await res.text()}`);
     return ((await res.json()) as { token: string }).token;
   };
-  const browser = await launchBrowser();
+  // QUIC on: the moq-wt path runs MoQ over WebTransport/HTTP3.
+  const browser = await launchBrowser([], { quic: true });
   const figures: Partial<Record<PathName, PathFigures>> = {};
   try {
     const sender = await browser.browser.newPage();
@@ -106,7 +108,8 @@ async function main(): Promise<void> {
         url,
         token: await issue(`receiver-${name}`),
         identity: 'sender',
-        transport: name,
+        transport: name === 'moq-wt' ? 'moq' : name,
+        moqCarrier: name === 'moq-wt' ? 'webtransport' : name === 'moq' ? 'websocket' : 'auto',
         code: CODE,
         rounds: name === 'hls' ? 1 : Number(values.rounds),
         sampleMs: Number(values.seconds) * 1000,
@@ -136,6 +139,7 @@ async function main(): Promise<void> {
       path: 'chromium (H264, WebRTC) -> node -> chromium client.watch() per transport (loopback)',
       ...(webrtc ? { samples: webrtc.samples, g2gP50Ms: webrtc.g2gP50Ms, g2gP95Ms: webrtc.g2gP95Ms, g2gMinMs: webrtc.g2gMinMs, firstFrameP50Ms: webrtc.firstFrameP50Ms, firstFrameMs: webrtc.firstFrameMs } : {}),
       ...flat('sdkMoq', figures.moq),
+      ...flat('sdkMoqWt', figures['moq-wt']),
       ...flat('sdkHls', figures.hls),
       paths: figures,
     };

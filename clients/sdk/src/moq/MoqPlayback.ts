@@ -36,6 +36,8 @@ export interface MoqPlaybackOptions {
   webtransport?: { url: URL; certificateSha256: string };
   /** Head start of WebTransport over WebSocket (ms). */
   webTransportHeadStartMs?: number;
+  /** False: WebTransport only (no WebSocket fallback). Default true. */
+  webSocket?: boolean;
   /** Broadcast name under the root (the publisher's identity). */
   broadcast: string;
   /** Time to connect and show the first frame (ms). */
@@ -125,7 +127,7 @@ export class MoqPlayback {
     const connecting = wt
       ? net.Connection.connect(wt.url, {
           webtransport: { serverCertificateHashes: [{ algorithm: 'sha-256', value: wt.certificateSha256 }] },
-          websocket: { url: o.sessionUrl, delay: o.webTransportHeadStartMs ?? 500 },
+          websocket: o.webSocket === false ? { enabled: false } : { url: o.sessionUrl, delay: o.webTransportHeadStartMs ?? 500 },
         })
       : net.Connection.connect(o.sessionUrl, { websocket: { delay: 0 } });
     const session = await withTimeout(connecting, left(), 'MoQ: no relay session').catch((error: unknown) => {

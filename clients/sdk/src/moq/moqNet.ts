@@ -44,7 +44,7 @@ export interface MoqNetModule {
   Connection: {
     connect(
       url: URL,
-      props?: { websocket?: { delay?: number; url?: URL }; webtransport?: { serverCertificateHashes?: Array<{ algorithm?: string; value: string }> } },
+      props?: { websocket?: { delay?: number; url?: URL; enabled?: boolean }; webtransport?: { serverCertificateHashes?: Array<{ algorithm?: string; value: string }> } },
     ): Promise<MoqSession>;
   };
   Path: { from(...parts: string[]): unknown };
