@@ -10,7 +10,8 @@
  * moqG2gP50Ms (WebSocket), moqQuicG2gP50Ms, cpuPercentPer100SubsWs, cpuPercentPer100SubsQuic,
  * framesPerSecondDelivered{Ws,Quic}, relayMemoryKiBPerSub{Ws,Quic}.
  *
- * Env: SUBSCRIBERS (100), SECONDS (10), FPS (30), FRAME_BYTES (2500), WARMUP_SECONDS (2).
+ * Env: SUBSCRIBERS (100), SECONDS (10), FPS (30), FRAME_BYTES (2500), WARMUP_SECONDS (2),
+ * RELAY_CPU_PROF (a directory: the relay process writes a V8 CPU profile there).
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -43,7 +44,9 @@ async function startRelayProcess(): Promise<{ url: string; pid: number; stop: ()
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-moq-'));
   const config = path.join(dir, 'relay.yaml');
   fs.writeFileSync(config, `auth:\n  jwtSecret: ${SECRET}\nlogLevel: warn\nmoq:\n  relay:\n    port: 0\n    webtransport:\n      enabled: false\n`);
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname ?? path.dirname(new URL(import.meta.url).pathname), '../../relay/main.ts'), '--config', config], {
+  // RELAY_CPU_PROF=<dir>: the relay writes a V8 CPU profile there when it exits (for `node --prof`-style analysis).
+  const prof = process.env.RELAY_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.RELAY_CPU_PROF] : [];
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', path.join(import.meta.dirname ?? path.dirname(new URL(import.meta.url).pathname), '../../relay/main.ts'), '--config', config], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';

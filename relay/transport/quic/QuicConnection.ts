@@ -80,6 +80,7 @@ export interface QuicConnectionOptions {
 }
 
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+const SEND_BUFFER = Buffer.allocUnsafe(1500);
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -133,7 +134,9 @@ export class QuicConnection {
       // Undecryptable or invalid packets are dropped by quiche; a fatal one closes the connection,
       // which #process notices.
     }
-    this.#process();
+    // Datagrams that arrive together (a burst of ACKs, a flight of stream data) are processed
+    // once: reading streams and producing packets after each one would repeat the work.
+    this.#scheduleFlush();
   }
 
   /** Starts a client connection's handshake (sends its first flight). */
@@ -340,6 +343,7 @@ export class QuicConnection {
   }
 
   #readDatagrams(): void {
+    if (this.#conn.dgramRecvQueueLen() === 0) return;
     for (let i = 0; i < 1000; i++) {
       let d: Uint8Array | null;
       try {
@@ -417,16 +421,16 @@ export class QuicConnection {
     if (this.#closed) return;
     const socket = this.#o.socket;
     for (let i = 0; i < 10_000; i++) {
-      const out = Buffer.allocUnsafe(this.#o.maxPacket);
       let r: [number, { to: HostPort }] | null;
       try {
-        r = this.#conn.send(out);
+        r = this.#conn.send(SEND_BUFFER.subarray(0, this.#o.maxPacket));
       } catch {
         break;
       }
       if (!r) break;
       const [n, info] = r;
-      socket.send(out, 0, n, info.to.port, info.to.host, () => undefined);
+      // dgram sends asynchronously from the buffer it is given: hand it a copy of this packet.
+      socket.send(Buffer.from(SEND_BUFFER.subarray(0, n)), info.to.port, info.to.host);
     }
     if (this.#conn.isClosed()) {
       this.#teardownFromQuiche();

@@ -51,6 +51,7 @@ export interface QuicheConnection {
   peerStreamsLeftUni(): number;
   readable(): Iterable<number>;
   dgramRecvVec(): Uint8Array | null;
+  dgramRecvQueueLen(): number;
   dgramSend(data: Uint8Array): void | null;
   dgramMaxWritableLen(): number | null;
   timeout(): number | null;
