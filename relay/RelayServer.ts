@@ -215,6 +215,7 @@ export class RelayServer {
     if (this.#closed) return;
     this.#closed = true;
     this.#upstream.close();
+    this.#h3?.drain();
     for (const s of [...this.#sessions]) s.close(SessionCode.NO_ERROR, 'relay shutting down');
     for (const b of this.origin.list()) b.close();
     this.#certificates?.close();

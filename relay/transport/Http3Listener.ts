@@ -102,9 +102,15 @@ export class Http3Listener {
     return this.#port;
   }
 
-  /** Sends GOAWAY (and a drain capsule to each session), then closes every connection and the socket. */
-  async close(): Promise<void> {
+  /** Starts draining: GOAWAY on every connection and a drain capsule to each session; no new requests are served. */
+  drain(): void {
     for (const c of this.#connections) c.goaway();
+  }
+
+  /** Drains, lets the last frames (GOAWAY, close capsules) go out, then closes every connection and the socket. */
+  async close(): Promise<void> {
+    this.drain();
+    await new Promise((r) => setTimeout(r, 30));
     await this.#endpoint.close(0x100, 'relay shutting down');
   }
 

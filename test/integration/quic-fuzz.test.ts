@@ -195,4 +195,22 @@ describe('QUIC/HTTP3 listener under bad input', () => {
     expect(process.memoryUsage().rss - rssBefore).toBeLessThan(64 * 1024 * 1024);
     expect(relay.stats.protocolViolations).toBe(0);
   }, 60_000);
+
+  it('on shutdown sends GOAWAY and the session close capsule, then closes every connection with H3_NO_ERROR', async () => {
+    const other = await startRelay({ requireAuth: true }, undefined, 'drain');
+    const port = Number(new URL(other.addresses.http3Url!).port);
+    const p = await H3Probe.dial(host, port);
+    await p.send(false, CLIENT_CONTROL);
+    const session = await p.send(true, connectRequest(`${host}:${port}`, `/fuzz?jwt=${token('fuzz')}`));
+    await waitFor(() => p.status(session) === 200, { timeoutMs: 5000, what: 'session' });
+    await other.close();
+    const info = await p.closed;
+    expect({ app: info.app, code: info.code }).toEqual({ app: true, code: 0x100 });
+    // The server's control stream (its first unidirectional stream, id 3): type 0, SETTINGS, then GOAWAY (0x07).
+    const control = Buffer.concat(p.received.get(3) ?? []);
+    expect(control[0]).toBe(0x00);
+    expect(control.includes(Buffer.from([0x07, 0x01]))).toBe(true);
+    // The CONNECT stream: the response, then a DATA frame carrying CLOSE_WEBTRANSPORT_SESSION (0x2843 → varint 0x6843).
+    expect(Buffer.concat(p.received.get(session) ?? []).includes(Buffer.from([0x68, 0x43]))).toBe(true);
+  }, 30_000);
 });
