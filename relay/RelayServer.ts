@@ -222,7 +222,7 @@ export class RelayServer {
     await Promise.allSettled([this.#ws?.close(), this.#wt?.close(), this.#h3?.close()]);
   }
 
-  async #startHttp3(wsPort: number, admit: (url: URL) => SessionGrant, onSession: (a: AcceptedTransport, g: SessionGrant) => void): Promise<number> {
+  async #startHttp3(wsPort: number, admit: (url: URL) => Promise<SessionGrant>, onSession: (a: AcceptedTransport, g: SessionGrant) => void): Promise<number> {
     const h = this.#config.http3;
     this.#certificates = new CertificateStore({
       host: this.#config.host,
@@ -265,14 +265,14 @@ export class RelayServer {
     return this.origin.get(path) ?? (await this.#upstream.broadcast(path));
   }
 
-  #admit(url: URL): SessionGrant {
+  async #admit(url: URL): Promise<SessionGrant> {
     if (this.#closed) throw new SessionRefused(503, 'relay shutting down');
     if (this.#sessions.size >= this.#config.maxSessions) {
       this.stats.sessionsRefused++;
       throw new SessionRefused(503, 'relay full');
     }
     try {
-      return this.#auth.authorize(url);
+      return await this.#auth.authorize(url);
     } catch (err) {
       this.stats.sessionsRefused++;
       throw err;

@@ -32,7 +32,7 @@ export interface Http3ListenerOptions {
   port: number;
   certificates: CertificateStore;
   limits: Http3Limits;
-  admit: (url: URL) => SessionGrant;
+  admit: (url: URL) => Promise<SessionGrant>;
   onSession: (accepted: AcceptedTransport, grant: SessionGrant) => void;
   log: Logger;
 }
@@ -57,10 +57,10 @@ export class Http3Listener {
       maxConnectionsPerAddress: l.maxConnectionsPerAddress,
       onConnection: (conn) => {
         const h3 = new Http3Connection(conn, {
-          onConnect: (req) => {
+          onConnect: async (req) => {
             let grant: SessionGrant;
             try {
-              grant = options.admit(req.url);
+              grant = await options.admit(req.url);
             } catch (err) {
               const status = err instanceof SessionRefused ? err.status : 500;
               options.log.info('webtransport session refused', { status, reason: (err as Error).message, peer: `${conn.peer.host}:${conn.peer.port}` });

@@ -27,8 +27,8 @@ export type ConnectDecision = { status: number; reason?: string } | { status: 20
 export interface Http3ConnectionOptions {
   /** 'server' (default) answers CONNECTs; 'client' opens a session with {@link Http3Connection.openSession}. */
   role?: 'server' | 'client';
-  /** Server: decides each extended CONNECT. */
-  onConnect?: (req: ConnectRequest) => ConnectDecision;
+  /** Server: decides each extended CONNECT (token checks may be asynchronous). */
+  onConnect?: (req: ConnectRequest) => Promise<ConnectDecision>;
   /** Called once with why the connection ended (protocol errors included). */
   onClosed?: (info: QuicCloseInfo) => void;
 }
@@ -292,12 +292,43 @@ export class Http3Connection {
   #requestSink(id: number): StreamSink {
     const q = new ByteQueue();
     let forward: StreamSink | undefined;
-    let state: 'start' | 'headers' | 'session' | 'done' = 'start';
+    let state: 'start' | 'headers' | 'waiting' | 'session' | 'done' = 'start';
+    let finSeen = false;
+    /** Parses what is buffered, in the stream's current state. */
+    const pump = (): void => {
+      for (;;) {
+        if (state === 'done') {
+          q.skip(q.length);
+          return;
+        }
+        if (state === 'waiting') return; // The CONNECT is being decided; later frames wait in `q`.
+        const f = readFrame(q);
+        if (!f) break;
+        if (state === 'headers') {
+          if (f.type === Frame.HEADERS) {
+            state = 'waiting';
+            this.#request(id, f.payload, (next) => {
+              if (state !== 'waiting') return;
+              state = next;
+              this.#guard(() => {
+                pump();
+                if (finSeen) this.#requestEnded(id, state);
+              });
+            });
+          } else if (f.type === Frame.DATA || HTTP2_ONLY_FRAMES.has(f.type) || f.type === Frame.SETTINGS || f.type === Frame.GOAWAY) {
+            throw new H3ConnectionError(H3Error.FRAME_UNEXPECTED, `frame 0x${f.type.toString(16)} before HEADERS`);
+          }
+        } else if (state === 'session') {
+          this.#sessionFrame(f.type, f.payload);
+        }
+      }
+    };
     return {
       data: (chunk, fin) =>
         this.#guard(() => {
           if (forward) return forward.data(chunk, fin);
           q.push(chunk);
+          if (fin) finSeen = true;
           if (state === 'start') {
             const first = q.peekVarint();
             if (!first) return this.#checkHeader(id, q, fin);
@@ -326,23 +357,8 @@ export class Http3Connection {
             this.#lastRequest = Math.max(this.#lastRequest, id);
             state = 'headers';
           }
-          for (;;) {
-            if (state === 'done') {
-              q.skip(q.length);
-              return;
-            }
-            const f = readFrame(q);
-            if (!f) break;
-            if (state === 'headers') {
-              if (f.type === Frame.HEADERS) state = this.#request(id, f.payload);
-              else if (f.type === Frame.DATA || HTTP2_ONLY_FRAMES.has(f.type) || f.type === Frame.SETTINGS || f.type === Frame.GOAWAY) {
-                throw new H3ConnectionError(H3Error.FRAME_UNEXPECTED, `frame 0x${f.type.toString(16)} before HEADERS`);
-              }
-            } else if (state === 'session') {
-              this.#sessionFrame(f.type, f.payload);
-            }
-          }
-          if (fin) this.#requestEnded(id, state);
+          pump();
+          if (fin && state !== 'waiting') this.#requestEnded(id, state);
         }),
       error: () => {
         if (state === 'session') this.#session?.end({ closeCode: 0, reason: 'CONNECT stream reset' });
@@ -362,9 +378,22 @@ export class Http3Connection {
     }
   }
 
-  /** Handles a request's HEADERS; returns the stream's next state. */
-  #request(id: number, block: Uint8Array): 'session' | 'done' {
+  /** Handles a request's HEADERS; calls `next` with the stream's next state (after an asynchronous admission for a CONNECT). */
+  #request(id: number, block: Uint8Array, next: (state: 'session' | 'done') => void): void {
     const headers = decodeFieldSection(block);
+    const decided = this.#decide(id, headers);
+    if (typeof decided === 'string') {
+      next(decided);
+      return;
+    }
+    decided.then(
+      (d) => next(this.#closed ? 'done' : this.#answer(id, d)),
+      (err: unknown) => next(this.#respond(id, 500, (err as Error).message)),
+    );
+  }
+
+  /** Validates a request; a CONNECT that passes goes to the admission callback. */
+  #decide(id: number, headers: HeaderList): 'done' | Promise<ConnectDecision> {
     const get = (n: string) => headers.find(([k]) => k === n)?.[1];
     const method = get(':method');
     const protocol = get(':protocol');
@@ -382,7 +411,12 @@ export class Http3Connection {
     }
     const offered = [...(get('wt-available-protocols') ?? '').matchAll(/"([^"\\]*)"/g)].map((m) => m[1]!);
     if (!this.#o.onConnect) return this.#respond(id, 501);
-    const decision = this.#o.onConnect({ url, protocols: offered, headers });
+    return this.#o.onConnect({ url, protocols: offered, headers });
+  }
+
+  /** Answers an admitted or refused CONNECT; returns the stream's next state. */
+  #answer(id: number, decision: ConnectDecision): 'session' | 'done' {
+    if (this.#session) return this.#respond(id, 429, 'one WebTransport session per connection');
     if (decision.status !== 200 || !('accept' in decision)) return this.#respond(id, decision.status, 'reason' in decision ? decision.reason : undefined);
     const response: HeaderList = [[':status', '200'], ['sec-webtransport-http3-draft', 'draft02']];
     if (decision.protocol) response.push(['wt-protocol', `"${decision.protocol}"`]);

@@ -32,7 +32,7 @@ export interface MoqBroadcast {
 
 /** An established session with a relay. */
 export interface MoqSession {
-  /** What the session runs over (set by @moq/net ≥ 0.3). */
+  /** What the session runs over: native WebTransport (HTTP/3) or the WebSocket fallback. */
   readonly transport?: 'webtransport' | 'websocket';
   consume(path: unknown): MoqBroadcast;
   close(): void;
