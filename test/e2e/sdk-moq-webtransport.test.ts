@@ -35,7 +35,7 @@ window.wtTest = {
   },
   state() {
     const { player, video, s } = this;
-    return { ...s, carrier: player.moqCarrier, transport: player.transport, width: video.videoWidth, latencyMs: player.latencyMs };
+    return { ...s, carrier: player.wireTransport, transport: player.transport, width: video.videoWidth, latencyMs: player.latencyMs };
   },
   close() {
     this.player?.close();

@@ -68,8 +68,6 @@ export type MoqCarrier = 'webtransport' | 'websocket';
 /** What the player needs to know about a running transport. */
 interface ActivePath {
   name: TransportName;
-  /** For MoQ: what the relay session runs over. */
-  carrier?: MoqCarrier;
   mediaTime(): number | undefined;
   /** Media bytes received by this path so far. */
   bytesReceived(): Promise<number>;
@@ -149,11 +147,6 @@ export class StreamPlayer extends TypedEmitter<StreamPlayerEvents> {
     return this.#active?.name;
   }
 
-  /** When playing over MoQ: whether the relay session runs over WebTransport (HTTP/3) or WebSocket. */
-  get moqCarrier(): MoqCarrier | undefined {
-    return this.#active?.carrier;
-  }
-
   /** Media time (node clock, ms) of the frame on screen. */
   mediaTime(): number {
     return this.#active?.mediaTime() ?? this.#client.clock.now() - this.#webrtcDelayMs;
@@ -201,7 +194,8 @@ export class StreamPlayer extends TypedEmitter<StreamPlayerEvents> {
           this.#active.close();
           return;
         }
-        this.emit('transport', { transport: name, reason: why, ...(this.#active.carrier ? { carrier: this.#active.carrier } : {}) });
+        const carrier = this.#active.wire?.() as MoqCarrier | undefined;
+        this.emit('transport', { transport: name, reason: why, ...(carrier ? { carrier } : {}) });
         return;
       } catch (error) {
         why = `${name}: ${toSubsecError(error).message}`;
@@ -264,7 +258,6 @@ export class StreamPlayer extends TypedEmitter<StreamPlayerEvents> {
     });
     path = {
       name: 'moq',
-      carrier: moq.transport,
       mediaTime: () => moq.mediaTime(),
       bytesReceived: () => Promise.resolve(moq.bytesReceived),
       wire: () => moq.wireTransport,

@@ -64,8 +64,6 @@ const CATALOG_TRACK = 'catalog.json';
 
 /** One MoQ playback. */
 export class MoqPlayback {
-  /** What the relay session runs over, once connected. */
-  transport: 'webtransport' | 'websocket' | undefined;
   readonly #media: HTMLMediaElement;
   readonly #o: MoqPlaybackOptions;
   #session: MoqSession | undefined;
@@ -146,7 +144,6 @@ export class MoqPlayback {
       throw error instanceof SubsecError ? error : new SubsecError('CONNECTION_FAILED', `cannot reach the MoQ relay: ${String(error)}`, { cause: error });
     });
     this.#session = session;
-    this.transport = session.transport ?? 'websocket';
     if (this.#closed) return;
     const playing = waitForFirstFrame(this.#media, left(), 'MoQ');
     this.#starting = playing;
