@@ -16,6 +16,8 @@ export interface CertificateStoreOptions {
   validityDays: number;
   /** Replace a self-generated certificate this long before it expires (ms). */
   rotateBeforeMs: number;
+  /** How often expiry is checked (ms; default: an hour, or a quarter of `rotateBeforeMs` when shorter). */
+  checkEveryMs?: number;
   log: Logger;
 }
 
@@ -47,7 +49,7 @@ export class CertificateStore {
   /** Loads or creates the first certificate and starts the rotation check. */
   async start(): Promise<RelayCertificate> {
     this.#current = await this.#load();
-    this.#timer = setInterval(() => this.#check(), Math.min(CHECK_EVERY_MS, Math.max(1000, this.#o.rotateBeforeMs / 4)));
+    this.#timer = setInterval(() => this.#check(), this.#o.checkEveryMs ?? Math.min(CHECK_EVERY_MS, Math.max(1000, this.#o.rotateBeforeMs / 4)));
     this.#timer.unref();
     return this.#current;
   }
