@@ -13,6 +13,7 @@ import { startNode } from '../helpers/startNode';
 import { waitFor } from '../helpers/waitFor';
 import { launchBrowser, type TestBrowser } from '../helpers/browser';
 import { ensureSdkBuilt } from './support/pageScripts';
+import { metricSum, metricsText } from '../helpers/metrics';
 
 const ROOM = 'sdk-moq-wt';
 
@@ -103,6 +104,7 @@ describe('SDK MoQ over WebTransport/HTTP3 (Chromium)', () => {
     expect(h3Sessions()).toBeGreaterThanOrEqual(1);
     expect(relay.stats.sessionsTotalByTransport['websocket'] ?? 0).toBe(wsBefore);
     expect(relay.quicStats!.connections).toBeGreaterThanOrEqual(1);
+    expect(metricSum(await metricsText(node.url), 'subsec_moq_sessions_by_transport', { transport: 'webtransport-h3' })).toBeGreaterThanOrEqual(1);
     expect(pageErrors).toEqual([]);
 
     // Rotation: the running session keeps playing; a new viewer gets and uses the new hash.
