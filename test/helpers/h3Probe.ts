@@ -36,13 +36,13 @@ export class H3Probe {
   }
 
   /** Dials `host:port` with ALPN `alpn` (default h3). */
-  static async dial(host: string, port: number, alpn = ['h3']): Promise<H3Probe> {
+  static async dial(host: string, port: number, alpn = ['h3'], timeoutMs = 5000): Promise<H3Probe> {
     const p = new H3Probe();
     p.conn = await dialQuic({
       host,
       port,
       alpn,
-      timeoutMs: 5000,
+      timeoutMs,
       handler: {
         established: () => undefined,
         stream: (id) => ({

@@ -192,6 +192,9 @@ describe('QUIC/HTTP3 listener under bad input', () => {
     expect(stats.connections).toBe(1);
     await waitFor(async () => (await viewerFrames()) >= framesBefore + 30, { timeoutMs: 10_000, what: `viewer frames after ${sent} junk datagrams in ${attackMs} ms` });
     expect(stats.versionNegotiations).toBeGreaterThan(0);
+    // Every real client went through a stateless Retry; the forged tokens were refused without state.
+    expect(stats.retriesSent).toBeGreaterThan(0);
+    expect(stats.connectionsRefused).toBeGreaterThan(0);
     expect(process.memoryUsage().rss - rssBefore).toBeLessThan(64 * 1024 * 1024);
     expect(relay.stats.protocolViolations).toBe(0);
   }, 60_000);
@@ -212,5 +215,23 @@ describe('QUIC/HTTP3 listener under bad input', () => {
     expect(control.includes(Buffer.from([0x07, 0x01]))).toBe(true);
     // The CONNECT stream: the response, then a DATA frame carrying CLOSE_WEBTRANSPORT_SESSION (0x2843 → varint 0x6843).
     expect(Buffer.concat(p.received.get(session) ?? []).includes(Buffer.from([0x68, 0x43]))).toBe(true);
+  }, 30_000);
+
+  it('refuses connections past the per-address limit while those already open carry on', async () => {
+    const limited = await startRelay({ requireAuth: true, http3: { maxConnectionsPerAddress: 2 } }, undefined, 'limited');
+    const port = Number(new URL(limited.addresses.http3Url!).port);
+    const open = [await H3Probe.dial(host, port), await H3Probe.dial(host, port)];
+    try {
+      await expect(H3Probe.dial(host, port, ['h3'], 1500)).rejects.toThrow(/no handshake/);
+      expect(limited.quicStats!.connectionsRefused).toBeGreaterThan(0);
+      expect(limited.quicStats!.connections).toBe(2);
+      // The open ones still work: a session on the first.
+      await open[0]!.send(false, CLIENT_CONTROL);
+      const s = await open[0]!.send(true, connectRequest(`${host}:${port}`, `/fuzz?jwt=${token('fuzz')}`));
+      await waitFor(() => open[0]!.status(s) === 200, { timeoutMs: 5000, what: 'session under the limit' });
+    } finally {
+      for (const p of open) p.close();
+      await limited.close();
+    }
   }, 30_000);
 });
