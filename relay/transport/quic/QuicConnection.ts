@@ -96,6 +96,7 @@ export class QuicConnection {
   #nextBidi: number;
   #nextUni: number;
   #timer: NodeJS.Timeout | undefined;
+  #timerDue = 0;
   #flushScheduled = false;
   #established = false;
   #closed = false;
@@ -302,6 +303,8 @@ export class QuicConnection {
   }
 
   #readStreams(): void {
+    // Most passes (ACKs for what we sent) have nothing to read: skip building the iterator.
+    if (!this.#conn.isReadable()) return;
     for (const id of [...this.#conn.readable()]) this.#readStream(id);
   }
 
@@ -440,9 +443,18 @@ export class QuicConnection {
   }
 
   #armTimer(): void {
-    clearTimeout(this.#timer);
     const ms = this.#conn.timeout();
-    if (ms === null || ms === undefined) return;
+    if (ms === null || ms === undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+      return;
+    }
+    const due = performance.now() + Math.max(0, Math.ceil(ms));
+    // A timer that fires no later than needed is kept (firing early is harmless: quiche only acts
+    // on expired timers, and the pass re-arms), which saves a clear/set on nearly every flush.
+    if (this.#timer && this.#timerDue <= due) return;
+    clearTimeout(this.#timer);
+    this.#timerDue = due;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       if (this.#closed) return;

@@ -60,6 +60,7 @@ export interface QuicheConnection {
   applicationProto(): Uint8Array;
   peerCertChain(): Uint8Array[] | null;
   isEstablished(): boolean;
+  isReadable(): boolean;
   isClosed(): boolean;
   isDraining(): boolean;
   isTimedOut(): boolean;
