@@ -2,8 +2,8 @@
  * Client side of WebTransport over HTTP/3, for relay-to-relay chaining and Node clients: dials
  * `https://host:port/<root>?jwt=…` over QUIC with the server's certificate pinned by SHA-256,
  * opens one WebTransport session offering the moq-lite versions we speak, and returns it as a
- * {@link MoqTransport}. For an `http://` relay URL the hash is fetched from its
- * `/certificate.sha256` and the UDP port is the same number (the relay's default).
+ * {@link MoqTransport}. For an `http://` relay URL the HTTP/3 address and certificate hash come
+ * from the relay's `GET /info` (its UDP port may differ from the TCP one; the host stays).
  */
 import { ALPNS } from '../wire/messages';
 import type { DialledTransport } from './connectWebSocket';
@@ -16,12 +16,14 @@ export async function connectWebTransportH3(url: URL, timeoutMs: number, certifi
   const target = new URL(url);
   let hash = certificateSha256;
   if (target.protocol === 'http:') {
-    if (!hash) {
-      const res = await fetch(new URL('/certificate.sha256', target), { signal: AbortSignal.timeout(timeoutMs) });
-      if (!res.ok) throw new Error(`relay ${target.host} has no certificate hash (HTTP ${res.status})`);
-      hash = (await res.text()).trim();
-    }
+    const res = await fetch(new URL('/info', target), { signal: AbortSignal.timeout(timeoutMs) });
+    const info = res.ok ? ((await res.json()) as { webtransport?: { url?: string; certificateSha256?: string } }) : {};
+    const wt = info.webtransport;
+    if (!wt?.url || !wt.certificateSha256) throw new Error(`relay ${target.host} offers no WebTransport over HTTP/3 (GET /info: HTTP ${res.status})`);
+    // The host we were given (the relay may name itself by a bind address); its UDP port from /info.
     target.protocol = 'https:';
+    target.port = new URL(wt.url).port;
+    hash ??= wt.certificateSha256;
   }
   if (!hash) throw new Error('connectWebTransportH3: a certificate hash is required');
   let h3!: Http3Connection;
