@@ -9,7 +9,9 @@
  *   to the first frame presented by the viewer, median of `--rounds`.
  *
  * Starts its own node (SRT on a free port). The last line is one JSON object:
- * {srtG2gP50Ms, srtG2gP95Ms, whipFirstFrameMs, srtLatencyMs, ...}.
+ * {srtG2gP50Ms, srtG2gP95Ms, whipFirstFrameMs, srtLatencyMs, ...}. The clock code carries its
+ * complement; a frame whose halves disagree is rejected, not misread. Exits non-zero when a
+ * figure has no samples, most presented frames failed the complement check, or a WHIP round failed.
  * Options: --seconds <SRT sampling time, default 15> --rounds <WHIP rounds, default 3>
  *          --latency <SRT latency in ms, default 120>
  */
@@ -21,9 +23,10 @@ import { parseArgs } from 'node:util';
 import { parseConfig } from '../../src/config/loadConfig';
 import { SubsecNode } from '../../src/SubsecNode';
 import { launchChromium } from '../../test/helpers/whipWhep';
+import { BenchChecks, reportBench } from '../core/benchOutcome';
 
 const PAGE_SCRIPT = fs.readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), 'ingest-page.js'), 'utf8');
-/** Geometry of the clock code: 48 bits of Date.now() as 32 px blocks, 16 per row (512x96). */
+/** Geometry of the clock code: 48 bits of Date.now() as 32 px blocks, 16 per row (512x96), complement below (512x96). */
 const CODE = { block: 32, bits: 48, perRow: 16 };
 
 function percentile(values: number[], p: number): number {
@@ -32,13 +35,20 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-/** ffmpeg filter graph: a 512x96 clock code (pts = wall clock while painting), padded to 640x360. */
+/**
+ * ffmpeg filter graph: a 512x192 clock code (pts = wall clock while painting) — 48 bits in three
+ * rows, their complement in the three rows below, so the viewer accepts a frame only when both
+ * halves agree (as bench:latency's clock-code.js does) — padded to 640x360.
+ */
 function clockSource(): string {
-  const bit = `mod(floor(floor(T*1000)/pow(2\\,floor(X/${CODE.block})+${CODE.perRow}*floor(Y/${CODE.block})))\\,2)`;
+  const rows = Math.ceil(CODE.bits / CODE.perRow);
+  const codeHeight = CODE.block * rows;
+  const bit = `mod(floor(floor(T*1000)/pow(2\\,floor(X/${CODE.block})+${CODE.perRow}*floor(mod(Y\\,${codeHeight})/${CODE.block})))\\,2)`;
   return [
-    `color=c=gray:s=${CODE.block * CODE.perRow}x${CODE.block * Math.ceil(CODE.bits / CODE.perRow)}:r=30`,
+    `color=c=gray:s=${CODE.block * CODE.perRow}x${2 * codeHeight}:r=30`,
     'format=gray', 'settb=expr=1/1000', 'setpts=RTCTIME/1000',
-    `geq=lum='255*${bit}'`,
+    // Upper half: the bit; lower half: its complement.
+    `geq=lum='255*abs(${bit}-gte(Y\\,${codeHeight}))'`,
     'setpts=N*1000/30', 'pad=640:360:0:0:gray', 'format=yuv420p',
   ].join(',');
 }
@@ -80,9 +90,10 @@ async function main(): Promise<void> {
     }
     process.stderr.write(`bench:ingest: SRT feed live; sampling ${values.seconds} s...\n`);
     const viewer = await page();
-    const g2g = (await viewer.evaluate(`window.subsecIngestBench.sampleClock(${JSON.stringify({
+    const clock = (await viewer.evaluate(`window.subsecIngestBench.sampleClock(${JSON.stringify({
       url: `${url}/whep/bench/srt`, token: token('bench', 'viewer'), code: CODE, sampleMs: Number(values.seconds) * 1000,
-    })})`)) as number[];
+    })})`)) as { samples: number[]; rejected: number; frames: number };
+    const g2g = clock.samples;
     caller.kill('SIGINT');
 
     const firstFrame: number[] = [];
@@ -103,6 +114,8 @@ async function main(): Promise<void> {
       path: 'srt(ffmpeg) -> node -> whep(chromium); whip(chromium) -> node -> whep(chromium); loopback',
       srtLatencyMs: latencyMs,
       srtG2gSamples: g2g.length,
+      srtFramesPresented: clock.frames,
+      srtFramesRejected: clock.rejected,
       srtG2gP50Ms: Math.round(percentile(g2g, 50)),
       srtG2gP95Ms: Math.round(percentile(g2g, 95)),
       srtG2gAboveLatencyP50Ms: Math.round(percentile(g2g, 50) - latencyMs),
@@ -111,7 +124,11 @@ async function main(): Promise<void> {
     };
     console.log(`SRT -> WebRTC glass-to-glass: p50 ${summary.srtG2gP50Ms} ms, p95 ${summary.srtG2gP95Ms} ms over ${g2g.length} frames (SRT latency ${latencyMs} ms)`);
     console.log(`WHIP publish -> first WHEP frame: median ${summary.whipFirstFrameMs} ms over ${firstFrame.length} rounds`);
-    console.log(JSON.stringify(summary));
+    const checks = new BenchChecks()
+      .figures(summary, ['srtG2gP50Ms', 'srtG2gP95Ms', 'whipFirstFrameMs'])
+      .expect(g2g.length >= clock.frames / 2, `only ${g2g.length} of ${clock.frames} presented SRT frames carried a clock code that passed its complement check`)
+      .expect(firstFrame.length === Number(values.rounds) && firstFrame.every((ms) => Number.isFinite(ms) && ms > 0), `WHIP first-frame rounds: ${JSON.stringify(firstFrame)}`);
+    reportBench(summary, checks, (l) => console.log(l));
   } finally {
     if (caller.exitCode === null) caller.kill('SIGKILL');
     await browser.close();

@@ -171,6 +171,12 @@ async function loadtest(args: string[]): Promise<number> {
   return new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
 }
 
-runCli(process.argv.slice(2)).then((code) => {
-  process.exitCode = code;
-});
+runCli(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`subsec: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -4,7 +4,6 @@
  * neither signaling nor media.
  */
 import crypto from 'node:crypto';
-import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SubsecNode } from '../../src/SubsecNode';
 import type { ConfigInput } from '../../src/config/schema';
