@@ -10,7 +10,7 @@ import type { Page } from 'playwright-core';
 import type { SubsecNode } from '../../src/SubsecNode';
 import { startNode } from '../helpers/startNode';
 import { waitFor } from '../helpers/waitFor';
-import { metricSum, metricsText as fetchMetrics } from '../helpers/metrics';
+import { metricSum, metricSumOrZero, metricsText as fetchMetrics } from '../helpers/metrics';
 import { launchBrowser, type TestBrowser } from '../helpers/browser';
 import { ensureSdkBuilt } from './support/pageScripts';
 
@@ -76,6 +76,8 @@ function syntheticFfmpegPid(): number {
 const metricsText = () => fetchMetrics(node.url);
 
 const metric = metricSum;
+/** For counters that may not have a sample yet (the metric itself must exist). */
+const counted = metricSumOrZero;
 
 const moq = { room: ROOM, stream: 'synthetic', path: 'moq' };
 
@@ -96,11 +98,13 @@ describe('QoE on the MoQ path (Chromium)', () => {
     }, { timeoutMs: 30_000, intervalMs: 250, what: 'the MoQ viewer\'s reports' });
     expect(metric(started, 'subsec_qoe_sessions_total', moq)).toBe(1);
     const latency = metric(started, 'subsec_qoe_latency_seconds_sum', moq) / metric(started, 'subsec_qoe_latency_seconds_count', moq);
+    // MoQ paints each frame as it is decoded (bench:latency: ~20 ms glass to glass on loopback);
+    // 1 s leaves room for a loaded CI machine and still catches a player a GOP or more behind.
     expect(latency).toBeGreaterThan(0);
-    expect(latency).toBeLessThan(3);
+    expect(latency).toBeLessThan(1);
 
     // Paused ingest: the encoder stops for 2.5 s; frames stop reaching the player.
-    const stalledBefore = metric(started, 'subsec_qoe_rebuffer_seconds_total', moq);
+    const stalledBefore = counted(started, 'subsec_qoe_rebuffer_seconds_total', moq);
     const pid = syntheticFfmpegPid();
     process.kill(pid, 'SIGSTOP');
     try {
@@ -114,7 +118,7 @@ describe('QoE on the MoQ path (Chromium)', () => {
     }, { timeoutMs: 20_000, intervalMs: 250, what: 'the reported stall' });
     expect(metric(stalled, 'subsec_qoe_rebuffer_events_total', moq)).toBeGreaterThanOrEqual(1);
     expect(metric(stalled, 'subsec_qoe_rebuffer_seconds_total', moq) - stalledBefore).toBeLessThan(4);
-    expect(metric(stalled, 'subsec_qoe_session_failures_total', moq)).toBe(0);
+    expect(counted(stalled, 'subsec_qoe_session_failures_total', moq)).toBe(0);
     // Playback went on after the pause.
     const frames = ((await page.evaluate('moqPlayer.state()')) as { frames: number }).frames;
     await waitFor(async () => ((await page.evaluate('moqPlayer.state()')) as { frames: number }).frames > frames + 10, { what: 'frames after the pause' });

@@ -16,7 +16,7 @@ import { projectRoot } from '../../src/config/loadConfig';
 import { startNode } from '../helpers/startNode';
 import { waitFor } from '../helpers/waitFor';
 import { WebhookReceiver } from '../helpers/webhookReceiver';
-import { metricSum, metricsText as fetchMetrics } from '../helpers/metrics';
+import { metricSum, metricSumOrZero, metricsText as fetchMetrics } from '../helpers/metrics';
 import { launchBrowser, type TestBrowser } from '../helpers/browser';
 import { ensureSdkBuilt } from './support/pageScripts';
 
@@ -70,6 +70,8 @@ async function open(identity: string, grants: { canPublish?: boolean }, options:
 const metricsText = () => fetchMetrics(node.url);
 
 const metric = metricSum;
+/** For counters that may not have a sample yet (the metric itself must exist). */
+const counted = metricSumOrZero;
 
 const webrtc = { room: ROOM, stream: 'pub', path: 'webrtc' };
 const hls = { room: ROOM, stream: 'synthetic', path: 'hls' };
@@ -100,8 +102,8 @@ describe('QoE in Chromium', () => {
     // Paused ingest: the canvas stops painting for 4 s. Chromium still sends a refresh frame of a
     // static canvas about once a second, which its own freeze statistics (what the SDK reads) count
     // as about one second of freeze; the viewer reports it as a stall.
-    const stalledBefore = metric(await metricsText(), 'subsec_qoe_rebuffer_seconds_total', webrtc);
-    const eventsBefore = metric(await metricsText(), 'subsec_qoe_rebuffer_events_total', webrtc);
+    const stalledBefore = counted(await metricsText(), 'subsec_qoe_rebuffer_seconds_total', webrtc);
+    const eventsBefore = counted(await metricsText(), 'subsec_qoe_rebuffer_events_total', webrtc);
     await publisher.evaluate('qoe.pauseDrawing(4000)');
     const after = await waitFor(async () => {
       const t = await metricsText();
@@ -109,7 +111,7 @@ describe('QoE in Chromium', () => {
     }, { timeoutMs: 20_000, intervalMs: 250, what: 'the reported stall' });
     expect(metric(after, 'subsec_qoe_rebuffer_events_total', webrtc)).toBeGreaterThan(eventsBefore);
     expect(metric(after, 'subsec_qoe_rebuffer_seconds_total', webrtc) - stalledBefore).toBeLessThan(5);
-    expect(metric(after, 'subsec_qoe_session_failures_total', webrtc)).toBe(0);
+    expect(counted(after, 'subsec_qoe_session_failures_total', webrtc)).toBe(0);
     const fired = await waitFor(() => receiver.delivered().find((h) => h.type === 'qoe.alert_fired' && h.data.figure === 'rebufferRatio'), { timeoutMs: 10_000, what: 'the rebuffering alert webhook' });
     expect(fired).toMatchObject({ room: ROOM, data: { stream: 'pub', path: 'webrtc', op: '>', threshold: 0.01 } });
     expect(fired.data.value as number).toBeGreaterThan(0.01);
@@ -123,7 +125,7 @@ describe('QoE in Chromium', () => {
       const x = await metricsText();
       return metric(x, 'subsec_qoe_session_failures_total', { ...webrtc, reason: 'startup_timeout' }) >= 1 ? x : undefined;
     }, { timeoutMs: 20_000, intervalMs: 250, what: 'the startup_timeout failure' });
-    expect(metric(t, 'subsec_qoe_sessions_no_first_frame_total', webrtc)).toBe(metric(before, 'subsec_qoe_sessions_no_first_frame_total', webrtc) + 1);
+    expect(metric(t, 'subsec_qoe_sessions_no_first_frame_total', webrtc)).toBe(counted(before, 'subsec_qoe_sessions_no_first_frame_total', webrtc) + 1);
     await blocked.evaluate('qoe.close()');
     await waitFor(async () => metric(await metricsText(), 'subsec_qoe_transport_failures_total', { kind: 'never_connected', direction: 'recv' }) >= 1, { timeoutMs: 10_000, what: 'never_connected' });
     expect(node.qoe!.snapshot().totals.transportFailures.never_connected).toBeGreaterThanOrEqual(1);
@@ -148,8 +150,10 @@ describe('QoE in Chromium', () => {
     expect(metric(started, 'subsec_qoe_sessions_total', hls)).toBe(1);
     expect(metric(started, 'subsec_qoe_active_sessions', { ...hls, rendition: '180p' })).toBe(1);
     const latency = metric(started, 'subsec_qoe_latency_seconds_sum', hls) / metric(started, 'subsec_qoe_latency_seconds_count', hls);
+    // LL-HLS with 200 ms parts is about a second behind (bench:latency: ~0.8 s); 4 s leaves room
+    // for a loaded CI machine, and catches a player that fell back to whole segments or the DVR window.
     expect(latency).toBeGreaterThan(0.2);
-    expect(latency).toBeLessThan(15);
+    expect(latency).toBeLessThan(4);
     expect(cmcdSid).toMatch(/^sq-/);
 
     // The network to the HLS origin goes away until the buffer has drained and playback stalled, and 1 s more.
@@ -161,7 +165,7 @@ describe('QoE in Chromium', () => {
       const x = await metricsText();
       return metric(x, 'subsec_qoe_rebuffer_events_total', hls) >= 1 && metric(x, 'subsec_qoe_rebuffer_seconds_total', hls) > 0.5 ? x : undefined;
     }, { timeoutMs: 30_000, intervalMs: 500, what: 'the reported hls stall' });
-    expect(metric(t, 'subsec_qoe_session_failures_total', hls)).toBe(0);
+    expect(counted(t, 'subsec_qoe_session_failures_total', hls)).toBe(0);
 
     // A second viewer without retries loses its network: hls.js gives up, a failure with its reason.
     const fragile = await open('viewer-hls-fragile', {}, { qoe: { intervalMs: 1000 } });
@@ -185,6 +189,10 @@ describe('QoE in Chromium', () => {
     // Without the key the page asks for it; the data API refuses.
     await page.goto(`${node.url}/qoe/`);
     await page.waitForSelector('#login:not([hidden])');
+    const refused = await fetch(`${node.url}/v1/qoe`);
+    expect(refused.status).toBe(401);
+    const wrongKey = await fetch(`${node.url}/v1/qoe`, { headers: { authorization: 'Bearer not-the-admin-key' } });
+    expect(wrongKey.status).toBe(401);
     await page.fill('#key', ADMIN);
     await page.click('#login button');
     await page.waitForSelector(`section.stream[data-stream="${ROOM}/pub"]`, { timeout: 15_000 });

@@ -132,14 +132,18 @@ describe('hls.js plays the LL-HLS stream in Chromium', () => {
         `(min ${latencies[0]!.toFixed(2)}, max ${latencies.at(-1)!.toFixed(2)}); PDT latency p50 ${pdt[Math.floor(pdt.length / 2)]} ms; ` +
         `non-fatal errors ${JSON.stringify((await state()).errors)}`,
     );
-    // A sanity bound only (stalls on a loaded 2-core box push hls.js back); bench:hls measures latency.
-    expect(latencies[5]!).toBeLessThan(10);
+    // LL-HLS promises about a second (PART-HOLD-BACK is three 200 ms parts; bench:hls measures
+    // ~0.9 s glass to glass). A stall on a loaded CI machine pushes hls.js back by a part or two;
+    // 4 s still fails a player that fell back to whole segments (HOLD-BACK: three 2 s segments).
+    expect(latencies[5]!).toBeLessThan(4);
 
     // The player's CMCD reached the QoE metrics.
     const metrics = await (await fetch(`${node.url}/metrics`)).text();
     const lines = metrics.split('\n').filter((l) => l.startsWith('subsec_hls_cmcd_requests_total{') && l.includes('room="hlsplay"'));
     expect(lines.length).toBeGreaterThan(0);
     expect(metrics).toMatch(/subsec_hls_cmcd_active_sessions\{[^}]*stream="synthetic"[^}]*\} 1/);
-    expect(metrics).toMatch(/subsec_hls_cmcd_malformed_total\{reason="[a-z]+"/.test(metrics) ? /subsec_hls_cmcd_malformed_total/ : /subsec_hls_cmcd_requests_total/);
+    // hls.js's CMCD v2 parsed cleanly: the malformed counter has no non-zero sample.
+    expect(metrics).toMatch(/^# TYPE subsec_hls_cmcd_malformed_total counter$/m);
+    expect(metrics.split('\n').filter((l) => l.startsWith('subsec_hls_cmcd_malformed_total{') && !l.endsWith(' 0'))).toEqual([]);
   }, 120_000);
 });

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SubsecNode } from '../../src/SubsecNode';
 import { Mp4BoxReader, parseInit, parseMoof } from '../../src/hls/Mp4BoxReader';
 import { startNode } from '../helpers/startNode';
-import { waitFor } from '../helpers/waitFor';
+import { once, waitFor } from '../helpers/waitFor';
 
 let node: SubsecNode;
 let base: string;
@@ -178,7 +178,9 @@ describe('LL-HLS packaging of a live stream', () => {
     expect((await text(`${base}/mid/${epoch}/p999999.m4s`)).status).toBe(404);
     expect((await text(`${base}/mid/deadbeef/p0.m4s`)).status).toBe(404);
     expect((await text(`${base}/mid/${epoch}/x.txt`)).status).toBe(404);
-    expect(await rawGet('/hls/hlsroom/synthetic/mid/../../../etc/passwd')).toBeGreaterThanOrEqual(400);
+    const traversal = await rawGet('/hls/hlsroom/synthetic/mid/../../../etc/passwd');
+    expect(traversal).toBeGreaterThanOrEqual(400);
+    expect(traversal).toBeLessThan(500);
     expect(await rawGet('/hls/hlsroom/synthetic/mid/%2e%2e/index.m3u8')).toBe(404);
     expect(await rawGet('/hls/hlsroom/synthetic/mid/..%2f..%2f..%2fetc%2fpasswd')).toBe(404);
     expect(await rawGet('/hls/hlsroom/synthetic/')).toBe(400);
@@ -237,8 +239,22 @@ describe('LL-HLS packaging of a live stream', () => {
     const plain = await text(`${base}/mid/index.m3u8`, { headers: { 'accept-encoding': 'identity' } });
     expect(plain.headers.get('content-encoding')).toBeNull();
     expect(plain.headers.get('cache-control')).toBe('public, max-age=1');
-    const etagPl = plain.headers.get('etag')!;
-    expect((await fetch(`${base}/mid/index.m3u8`, { headers: { 'if-none-match': etagPl } })).status).toBeOneOf([200, 304]);
+    // A matching If-None-Match is a 304. The playlist changes with every part (200 ms): ask right
+    // after a publication; a 200 is right only when the playlist (its ETag) changed in between.
+    const mid = node.hls!.get('hlsroom', 'synthetic')!.rendition('mid')!.packager;
+    let notModified = 0;
+    for (let attempt = 0; attempt < 5 && notModified === 0; attempt++) {
+      await once(mid, 'part', 5000);
+      const etagPl = (await text(`${base}/mid/index.m3u8`)).headers.get('etag')!;
+      const again = await fetch(`${base}/mid/index.m3u8`, { headers: { 'if-none-match': etagPl } });
+      await again.arrayBuffer();
+      if (again.status === 304) notModified++;
+      else {
+        expect(again.status).toBe(200);
+        expect(again.headers.get('etag')).not.toBe(etagPl);
+      }
+    }
+    expect(notModified).toBe(1);
   });
 
   it('turns CMCD from query and headers into QoE metrics; malformed CMCD is counted, never an error', async () => {
@@ -270,9 +286,14 @@ describe('LL-HLS packaging of a live stream', () => {
     expect(results.every((r) => r.status === 200)).toBe(true);
     const published = packager.part(last.seq + 1)!;
     expect(results.every((r) => r.body.includes(`p${published.seq}.m4s`))).toBe(true);
-    const spread = Math.max(...results.map((r) => r.at)) - published.publishedAt;
-    expect(spread).toBeLessThan(5000); // client-side, same process, loaded 2-core box; bench:hls measures it properly
-    expect(Date.now() - t0).toBeLessThan(5000);
+    // Held requests are answered when the part is published: the first answer arrives at once; the
+    // last one after the client (same process) has read 1000 responses — ~1.3 s seen on a loaded
+    // 2-core box. bench:hls measures the server side properly.
+    const firstAnswer = Math.min(...results.map((r) => r.at)) - published.publishedAt;
+    const lastAnswer = Math.max(...results.map((r) => r.at)) - published.publishedAt;
+    expect(firstAnswer).toBeLessThan(500);
+    expect(lastAnswer).toBeLessThan(2500);
+    expect(Date.now() - t0).toBeLessThan(3000);
     expect(packager.waiting).toBe(0);
   }, 30_000);
 

@@ -94,16 +94,29 @@ describe('SFU → MoQ bridge', () => {
   }
 
   it('starts a late joiner at the cached key frame right away', async () => {
+    const lease = await node.moqRelay!.origin.get('moqroom/synthetic')!.acquire('video', 0);
     const conn = await connectMoq(node.moqRelay!.addresses, viewerToken());
     try {
-      const started = performance.now();
-      const video = conn.consume(Moq.Path.from('moqroom/synthetic')).track('video').subscribe({ priority: 60 });
-      const g = await within(video.recvGroup(), 10_000, 'first group');
-      const first = await within(g!.readFrame(), 10_000, 'first frame');
-      // The first frame is the cached group's key frame, not the next one (up to a GOP away).
-      expect(nalTypes(decodeLegacyFrame(first!.payload).payload)).toContain(5);
-      expect(performance.now() - started).toBeLessThan(2_000);
+      // The group the relay holds when the subscription starts must be the one it sends first
+      // (waiting for the next key frame would give the next sequence, up to a GOP later). When
+      // the publisher started a new group during the attempt, the answer is ambiguous: try again.
+      for (let attempt = 1; ; attempt++) {
+        const cached = lease.track.latest()!.sequence;
+        const started = performance.now();
+        const video = conn.consume(Moq.Path.from('moqroom/synthetic')).track('video').subscribe({ priority: 60 });
+        const g = await within(video.recvGroup(), 10_000, 'first group');
+        const first = await within(g!.readFrame(), 10_000, 'first frame');
+        const elapsed = performance.now() - started;
+        video.close();
+        if (lease.track.latest()!.sequence !== cached && attempt < 5) continue;
+        expect(g!.sequence).toBe(cached);
+        expect(nalTypes(decodeLegacyFrame(first!.payload).payload)).toContain(5);
+        // Set-up plus the cached group, on a loaded machine (the sequence above is the real check).
+        expect(elapsed).toBeLessThan(2_000);
+        break;
+      }
     } finally {
+      lease.release();
       conn.close();
     }
   }, 30_000);

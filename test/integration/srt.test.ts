@@ -47,6 +47,8 @@ function exited(proc: ChildProcess, timeoutMs = 10_000): Promise<number | null> 
 
 async function metric(name: string, labels = ''): Promise<number> {
   const text = await (await fetch(`${node.url}/metrics`)).text();
+  // A missing family (renamed metric) fails; a declared counter without this sample yet reads 0.
+  if (!text.includes(`# TYPE ${name} `)) throw new Error(`metric ${name} is not declared`);
   const line = text.split('\n').find((l) => l.startsWith(name) && l.includes(labels));
   return line ? Number(line.split(' ').pop()) : 0;
 }

@@ -57,10 +57,10 @@ const ACTIVITY_TYPES = ['room.started', 'participant.joined', 'track.published',
 
 async function metric(node: SubsecNode, name: string, label: string): Promise<number> {
   const text = await (await fetch(node.url + '/metrics')).text();
-  return text
-    .split('\n')
-    .filter((l) => l.startsWith(name + '{') && l.includes(label))
-    .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+  const lines = text.split('\n').filter((l) => l.startsWith(name + '{') && l.includes(label));
+  // No sample at all is a renamed metric or label, not a zero.
+  if (lines.length === 0) throw new Error(`no sample of ${name} with ${label}`);
+  return lines.reduce((n, l) => n + Number(l.split(' ').pop()), 0);
 }
 
 describe('webhooks', () => {

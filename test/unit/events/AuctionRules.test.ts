@@ -73,8 +73,13 @@ describe('AuctionRules', () => {
   });
 
   it('leaves other rooms and other event types alone', async () => {
-    const { events } = make();
-    await events.send({ room: 'party', identity: 'x', grants: bidder, type: 'bid', payload: 'anything' });
-    await events.send({ room: 'auction-1', identity: 'x', grants: bidder, type: 'chat', payload: 'hello' });
+    const { events, send } = make();
+    // In an auction room a bid like this is refused (no lot, not an object) ...
+    await expect(send('x', 'bid', 'anything')).rejects.toMatchObject({ code: 'EVENT_REJECTED' });
+    // ... in a room the rules do not cover it goes through untouched, as does another type in an auction room.
+    const party = await events.send({ room: 'party', identity: 'x', grants: bidder, type: 'bid', payload: 'anything' });
+    expect(party.event).toMatchObject({ room: 'party', type: 'bid', identity: 'x', payload: 'anything' });
+    const chat = await events.send({ room: 'auction-1', identity: 'x', grants: bidder, type: 'chat', payload: 'hello' });
+    expect(chat.event).toMatchObject({ room: 'auction-1', type: 'chat', identity: 'x', payload: 'hello' });
   });
 });

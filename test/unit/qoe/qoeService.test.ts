@@ -44,8 +44,10 @@ const params = (sessions: unknown[]) => requestSchemas.reportQoe.parse({ session
 const viewer = (identity: string, room = 'r1') => ({ room, identity });
 
 async function metric(registry: client.Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const m = (await registry.getSingleMetric(name)?.get()) as { values: Array<{ value: number; labels: Record<string, string | number>; metricName?: string }> } | undefined;
-  return (m?.values ?? [])
+  const metric = registry.getSingleMetric(name);
+  if (!metric) throw new Error(`metric ${name} is not registered`);
+  const m = (await metric.get()) as { values: Array<{ value: number; labels: Record<string, string | number>; metricName?: string }> };
+  return m.values
     .filter((v) => (v.metricName === undefined || v.metricName === name || v.metricName === `${name}_count`) && Object.entries(labels).every(([k, x]) => String(v.labels[k]) === x))
     .reduce((n, v) => n + v.value, 0);
 }
