@@ -24,6 +24,7 @@ import WebSocket from 'ws';
 import { LatencyHistogram } from '../core/LatencyHistogram';
 import { LocalNode } from '../core/LocalNode';
 import { startEventsRedis, type EventsRedis } from '../../test/helpers/redisForEvents';
+import { BenchChecks, reportBench } from '../core/benchOutcome';
 
 const ROOM = 'bench-events';
 
@@ -276,7 +277,13 @@ async function main(): Promise<void> {
       cores: os.cpus().length,
       loadAverage1m: Math.round(os.loadavg()[0]! * 10) / 10,
     };
-    console.log(JSON.stringify(summary));
+    const checks = new BenchChecks()
+      .figures(summary, ['eventFanoutP50Ms', 'eventFanoutP99Ms', 'sustainedP99Ms'])
+      .expect(complete, 'the latency phase did not deliver every event to every subscriber (deliveriesComplete: false)')
+      .expect(best > 0, 'no send rate held (eventsPerSec 0)')
+      .expect(failedLatency === 0, `${failedLatency} sends failed during the latency phase`)
+      .expect(lostAfterLatency === 0, `${lostAfterLatency} subscriber sockets were lost during the latency phase`);
+    reportBench(summary, checks, (l) => console.log(l));
   } finally {
     for (const s of senders) s.close();
     await Promise.all(threads.map((t) => t.close()));

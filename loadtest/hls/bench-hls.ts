@@ -28,6 +28,7 @@ import { launchBrowser } from '../../test/helpers/browser';
 import { blockingState } from '../../src/hls/Playlist';
 import type { HlsPart } from '../../src/hls/Packager';
 import { ensureSdkBuilt } from '../../test/e2e/support/pageScripts';
+import { BenchChecks, benchExitCode, reportBench } from '../core/benchOutcome';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CLOCK_CODE = fs.readFileSync(path.join(here, '..', 'latency', 'clock-code.js'), 'utf8');
@@ -292,7 +293,15 @@ async function main(): Promise<void> {
       heldClientDelayMaxMs: Math.max(...delays),
     });
     log(`${heldCount} held reloads (${heldBefore} held at publication): ${String(summary.heldAnsweredWithin10msRatio)} answered within 10 ms (server side); client received p50 ${String(summary.heldClientDelayP50Ms)} ms, max ${String(summary.heldClientDelayMaxMs)} ms`);
-    console.log(JSON.stringify(summary));
+    const runs = { 'node part': origin.part, 'node playlist': origin.playlist, 'nginx part': ngx.part, 'nginx playlist': ngx.playlist };
+    const checks = new BenchChecks()
+      .figures(summary, ['hlsG2gP50Ms', 'hlsG2gP95Ms', 'hlsJsLatencyP50S', 'originVsNginxRatio', 'heldAnsweredWithin10msRatio', 'heldClientDelayP50Ms'])
+      .expect(g2g.g2gMs.length > 0, 'no glass-to-glass samples')
+      .expect(failed.length === 0, `${failed.length} held reloads were not answered 200 (e.g. ${failed.slice(0, 3).join(', ')})`);
+    for (const [name, r] of Object.entries(runs)) {
+      checks.expect(r.non2xx === 0, `${name} throughput run: ${r.non2xx} non-2xx answers`).expect(r.reqPerSec > 0, `${name} throughput run: no requests completed`);
+    }
+    reportBench(summary, checks, (l) => console.log(l));
   } finally {
     for (const c of nginxCleanup.reverse()) c();
     await browser.close();
@@ -301,7 +310,7 @@ async function main(): Promise<void> {
 }
 
 main().then(
-  () => process.exit(0),
+  () => process.exit(benchExitCode()),
   (err) => {
     console.error(err);
     process.exit(1);

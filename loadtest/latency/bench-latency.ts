@@ -6,7 +6,8 @@
  * WebCodecs), then LL-HLS (hls.js), reading the code back from every presented frame. Starts its
  * own node (or uses --url), prints a table, and ends with one JSON line: g2gP50Ms, g2gP95Ms,
  * firstFrameP50Ms (WebRTC, as before), sdkMoqG2gP50Ms/P95/FirstFrameP50Ms,
- * sdkHlsG2gP50Ms/P95/FirstFrameP50Ms, and `paths` with the details.
+ * sdkHlsG2gP50Ms/P95/FirstFrameP50Ms, and `paths` with the details. Exits non-zero when a path
+ * got no samples or a timed start failed.
  *
  * Options: --url <node base url> --admin-key <key> --seconds <sampling per path, default 15>
  *          --rounds <starts timed per path, default 5; LL-HLS: 1> --paths webrtc,moq,hls
@@ -19,6 +20,7 @@ import { ensureSdkBuilt } from '../../test/e2e/support/pageScripts';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BenchChecks, reportBench } from '../core/benchOutcome';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** Browser-side code (plain JS so nothing is transpiled into the page). */
@@ -139,7 +141,14 @@ async function main(): Promise<void> {
       ...flat('sdkHls', figures.hls),
       paths: figures,
     };
-    console.log(JSON.stringify(summary));
+    const checks = new BenchChecks();
+    for (const [name, f] of Object.entries(figures)) {
+      checks
+        .expect(f.samples > 0, `${name}: no glass-to-glass samples (${f.undecodedFrames} frames failed the complement check)`)
+        .figures(f as unknown as Record<string, unknown>, ['g2gP50Ms', 'g2gP95Ms', 'firstFrameP50Ms'])
+        .expect(f.firstFrameMs.length > 0 && f.firstFrameMs.every((ms) => Number.isFinite(ms) && ms > 0), `${name}: first-frame rounds ${JSON.stringify(f.firstFrameMs)}`);
+    }
+    reportBench(summary, checks, (l) => console.log(l));
   } finally {
     await browser.close();
     await node?.close();

@@ -21,6 +21,7 @@ import { QoeReporter } from '../../clients/sdk/src/qoe/QoeReporter';
 import type { QoeSession } from '../../clients/sdk/src/qoe/QoeSession';
 import { LocalNode } from '../core/LocalNode';
 import { SignalingClient, fakeVideoRtpParameters } from '../core/SignalingClient';
+import { BenchChecks, reportBench } from '../core/benchOutcome';
 
 const JWT_SECRET = 'loadtest-jwt-secret-0123456789';
 
@@ -201,7 +202,12 @@ async function main(): Promise<void> {
         `(${result.qoeCpuPercentPer1000Viewers} % per 1000 viewers), ${result.qoeBytesPerViewerMinute} B per viewer-minute (${result.qoeUpstreamBytesPerViewerMinute} up), ` +
         `${result.reportsPerSecond} reports/s, ${result.sessionsCounted} sessions counted, ${counters.errors} errors\n`,
     );
-    console.log(JSON.stringify(result));
+    const checks = new BenchChecks()
+      .figures(result, ['qoeCpuPercentPer1000Viewers', 'qoeBytesPerViewerMinute', 'idleCpuPercent', 'reportingCpuPercent'])
+      .expect(counters.errors === 0, `${counters.errors} report errors`)
+      .expect(result.reportsPerSecond > 0, 'no reports were sent')
+      .expect(snapshot.totals.sessions >= viewers, `the node counted ${snapshot.totals.sessions} sessions of ${viewers} viewers`);
+    reportBench(result, checks, (l) => console.log(l));
   } catch (error) {
     throw new Error(`${(error as Error).message}\n${node.stderrTail.trim().split('\n').slice(-15).join('\n')}`);
   } finally {

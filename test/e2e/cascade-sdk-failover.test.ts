@@ -94,7 +94,6 @@ describe('SDK failover when the origin node dies', { timeout: 120_000 }, () => {
     const killedAt = Date.now();
     a.kill('SIGKILL');
     await a.exited;
-    const pausedFrames = (await stats()).framesDecoded;
     // Frames again: decoded by the same Subscription from a new producer (the republished one).
     const again = await waitFor(
       async () => {
@@ -119,7 +118,6 @@ describe('SDK failover when the origin node dies', { timeout: 120_000 }, () => {
     process.stdout.write(`CASCADE_FIGURE ${JSON.stringify({ name: 'sdk-failover', ...figures })}\n`);
 
     expect(before.framesDecoded).toBeGreaterThan(20);
-    expect(pausedFrames).toBeGreaterThan(0);
     expect(reconnected).toBeDefined();
     expect(changed).toBeDefined();
     expect(events.some((e) => e.name === 'video:closed')).toBe(false);

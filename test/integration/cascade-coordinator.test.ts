@@ -147,7 +147,12 @@ describe('RedisCoordinator on a real Redis', () => {
     await redis.start();
     await waitFor(async () => x.connected && y.connected && (await y.lookup('room', 'carol'))?.epoch === lease.epoch, { what: 'lease restored', timeoutMs: 5_000 });
     await waitFor(() => x.node('y') && y.node('x'), { what: 're-registered' });
-    await new Promise((r) => setTimeout(r, 600)); // past one TTL
+    // A node can be declared dead only once the reconnect grace (TTL + one heartbeat) is over, at
+    // the next sweep (one heartbeat later): TTL + 2 heartbeats after the reconnect = 600 ms here.
+    // Wait twice that from the re-registration, so a wrong nodeDown has had two sweeps to show.
+    const heartbeatMs = 100;
+    const nodeTtlMs = 400;
+    await new Promise((r) => setTimeout(r, 2 * (nodeTtlMs + 2 * heartbeatMs)));
     expect(downs).toEqual([]);
     expect(x.held('room', 'carol')?.epoch).toBe(lease.epoch);
     // The epoch counter was wiped with Redis; a node that saw the old epoch still claims above it.

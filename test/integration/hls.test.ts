@@ -286,14 +286,16 @@ describe('LL-HLS packaging of a live stream', () => {
     expect(results.every((r) => r.status === 200)).toBe(true);
     const published = packager.part(last.seq + 1)!;
     expect(results.every((r) => r.body.includes(`p${published.seq}.m4s`))).toBe(true);
-    // Held requests are answered when the part is published: the first answer arrives at once; the
-    // last one after the client (same process) has read 1000 responses — ~1.3 s seen on a loaded
-    // 2-core box. bench:hls measures the server side properly.
+    // Held requests are answered when the part is published. The client shares the node's event
+    // loop and reads 1000 responses, so what it sees trails the server: on a 2-core box at load
+    // average 15 the first answer came ~0.55 s and the last ~1.4 s after publication. The bounds
+    // leave room for that and still fail answers that wait for a later part (200 ms each, piling
+    // up) or for the next segment. bench:hls measures the server side (within 10 ms).
     const firstAnswer = Math.min(...results.map((r) => r.at)) - published.publishedAt;
     const lastAnswer = Math.max(...results.map((r) => r.at)) - published.publishedAt;
-    expect(firstAnswer).toBeLessThan(500);
-    expect(lastAnswer).toBeLessThan(2500);
-    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(firstAnswer).toBeLessThan(1000);
+    expect(lastAnswer).toBeLessThan(3000);
+    expect(Date.now() - t0).toBeLessThan(4000);
     expect(packager.waiting).toBe(0);
   }, 30_000);
 
