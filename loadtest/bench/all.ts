@@ -3,7 +3,8 @@
  * other (they share the machine, so never in parallel), each bounded by a timeout. Prints each
  * bench's own last line as it finishes, then one JSON summary line last: every figure the
  * benches reported under their own key names, plus `benches` (status and seconds of each) and
- * the machine and its load.
+ * the machine and its load. A bench that exits non-zero or reports `failures` (its measurement
+ * failed: see loadtest/core/benchOutcome.ts) is `failed`, and then so is the whole run.
  *
  * Options: --only a,b (bench names without `bench:`) --skip a,b --timeout S (per bench, default 300)
  */
@@ -30,6 +31,8 @@ interface BenchOutcome {
   name: string;
   status: 'ok' | 'failed' | 'timeout' | 'no-json';
   seconds: number;
+  /** Why the bench's measurement failed, as it reported them. */
+  failures: string[];
   figures: Record<string, unknown>;
   tail: string;
 }
@@ -70,8 +73,11 @@ function runBench(name: string, script: string, timeoutS: number): Promise<Bench
       } catch {
         figures = undefined;
       }
-      const status = timedOut ? 'timeout' : code !== 0 ? 'failed' : figures ? 'ok' : 'no-json';
-      resolve({ name, status, seconds, figures: figures ?? {}, tail: (stderr || stdout).trim().split('\n').slice(-5).join('\n') });
+      // A bench whose measurement failed exits non-zero and names why in `failures` (benchOutcome.ts).
+      const failures = Array.isArray(figures?.failures) ? (figures.failures as unknown[]).map(String) : [];
+      const status = timedOut ? 'timeout' : code !== 0 || failures.length > 0 ? 'failed' : figures ? 'ok' : 'no-json';
+      const tail = [...failures.map((f) => `measurement failed: ${f}`), ...(stderr || stdout).trim().split('\n').slice(-5)].join('\n');
+      resolve({ name, status, seconds, figures: figures ?? {}, failures, tail });
     });
   });
 }
@@ -89,11 +95,11 @@ async function main(): Promise<void> {
     .filter((b) => (!only || only.includes(b.name)) && !skip.has(b.name));
   const loadStart = os.loadavg()[0]!;
   const summary: Record<string, unknown> = {};
-  const statuses: Record<string, { status: string; seconds: number }> = {};
+  const statuses: Record<string, { status: string; seconds: number; failures?: string[] }> = {};
   for (const b of benches) {
     process.stdout.write(`bench:${b.name} …\n`);
     const r = await runBench(b.name, b.script, timeoutS);
-    statuses[b.name] = { status: r.status, seconds: r.seconds };
+    statuses[b.name] = { status: r.status, seconds: r.seconds, ...(r.failures.length > 0 ? { failures: r.failures } : {}) };
     if (r.status === 'ok') {
       process.stdout.write(`  ${JSON.stringify(r.figures)}\n`);
       for (const [k, v] of Object.entries(r.figures)) {

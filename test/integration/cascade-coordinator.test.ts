@@ -7,7 +7,9 @@ import { startRedis, type TestRedis } from '../helpers/redisServer';
 import { startNode } from '../helpers/startNode';
 import { SignalingTestClient } from '../helpers/SignalingTestClient';
 import { waitFor } from '../helpers/waitFor';
+import { Redis } from 'ioredis';
 import { RedisCoordinator } from '../../src/cascade/RedisCoordinator';
+import { RELEASE_LUA } from '../../src/cascade/redisScripts';
 import { CascadeRpcError } from '../../src/cascade/CascadeRpcError';
 import type { NodeRecord, StreamLease } from '../../src/cascade/Coordinator';
 import { PipeMethod } from '../../src/cascade/pipeProtocol';
@@ -132,6 +134,26 @@ describe('RedisCoordinator on a real Redis', () => {
     expect(x.held('room', 'bob')).toBeUndefined();
     await x.release('room', 'bob'); // releasing a lease it no longer holds must not delete y's
     expect(await y.lookup('room', 'bob')).toMatchObject({ nodeId: 'y' });
+  });
+
+  it('a stale holder that releases after a newer claim (it has not heard of yet) never deletes the newer lease', async () => {
+    const x = await coordinator('x');
+    const y = await coordinator('y');
+    const old = await x.claim('room', 'dave');
+    const newer = await y.claim('room', 'dave');
+    // x's release script can reach Redis before x learns it lost the lease: compare-and-delete.
+    const probe = new Redis(redis.url);
+    try {
+      const key = x.keys.stream('room', 'dave');
+      expect(await probe.eval(RELEASE_LUA, 1, key, 'x', String(old.epoch))).toBe(0);
+      expect(await y.lookup('room', 'dave')).toMatchObject({ nodeId: 'y', epoch: newer.epoch });
+      // The same node with an old epoch is not the holder either; the holder's own release deletes it.
+      expect(await probe.eval(RELEASE_LUA, 1, key, 'y', String(old.epoch))).toBe(0);
+      expect(await probe.eval(RELEASE_LUA, 1, key, 'y', String(newer.epoch))).toBe(1);
+      expect(await y.lookup('room', 'dave')).toBeUndefined();
+    } finally {
+      await probe.quit();
+    }
   });
 
   it('after a Redis restart: leases come back with their epoch, nodes re-register, nobody is declared dead, and epochs keep increasing', async () => {
