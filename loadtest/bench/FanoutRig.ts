@@ -164,10 +164,14 @@ export class FanoutRig {
         producer = entry;
         ingressPort = 0;
       }
-      await waitFor(async () => {
-        const stats = (await producer.getStats()) as Array<{ byteCount?: number }>;
-        return stats.some((s) => (s.byteCount ?? 0) > 0);
-      }, 20_000, 'media on the producer');
+      await waitFor(
+        async () => {
+          const stats = (await producer.getStats()) as Array<{ byteCount?: number }>;
+          return stats.some((s) => (s.byteCount ?? 0) > 0);
+        },
+        20_000,
+        'media on the producer',
+      );
       const routers = [r.slots[0]!.router];
       for (const slot of node.pool.workers) {
         if (slot.worker === (routers[0]!.appData.worker as types.Worker)) continue;
@@ -210,7 +214,9 @@ export class FanoutRig {
     const missing = n - this.#consumers.length;
     const batch = 32;
     for (let done = 0; done < missing; done += batch) {
-      const created = await Promise.all(Array.from({ length: Math.min(batch, missing - done) }, (_, i) => this.#addConsumer(this.#consumers.length + done + i)));
+      const created = await Promise.all(
+        Array.from({ length: Math.min(batch, missing - done) }, (_, i) => this.#addConsumer(this.#consumers.length + done + i)),
+      );
       this.#consumers.push(...created);
     }
     await this.#sinks.sync();

@@ -60,9 +60,20 @@ interface Step {
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      workers: { type: 'string' }, start: { type: 'string' }, max: { type: 'string' }, window: { type: 'string' }, settle: { type: 'string' },
-      loss: { type: 'string' }, bitrate: { type: 'string' }, source: { type: 'string' }, srtp: { type: 'string' },
-      'sink-threads': { type: 'string' }, calibrate: { type: 'string' }, quick: { type: 'boolean' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      workers: { type: 'string' },
+      start: { type: 'string' },
+      max: { type: 'string' },
+      window: { type: 'string' },
+      settle: { type: 'string' },
+      loss: { type: 'string' },
+      bitrate: { type: 'string' },
+      source: { type: 'string' },
+      srtp: { type: 'string' },
+      'sink-threads': { type: 'string' },
+      calibrate: { type: 'string' },
+      quick: { type: 'boolean' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
@@ -89,7 +100,9 @@ async function main(): Promise<void> {
   const log = (s: string) => process.stdout.write(s + '\n');
 
   log(`bench:fanout: ${workers} worker(s), ${bitrateKbps} kbps H264 (${source}), consumers on PlainTransports with SRTP ${srtp}, loss limit ${lossLimit} %`);
-  log(`machine: ${environment.cpus} × ${environment.cpuModel}; load average ${environment.loadavgStart.join(' / ')} (the box is shared: figures move with the neighbours)`);
+  log(
+    `machine: ${environment.cpus} × ${environment.cpuModel}; load average ${environment.loadavgStart.join(' / ')} (the box is shared: figures move with the neighbours)`,
+  );
   const rig = await FanoutRig.start({ workers, bitrateKbps, source, srtp, capacity: max + 16, sinkThreads });
   const steps: Step[] = [];
   const t0 = Date.now();
@@ -97,7 +110,9 @@ async function main(): Promise<void> {
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
   try {
-    log('consumers  loss %  worst %  >1% cons  stopped/silent  kbps/cons  worker CPU %  CPU wait %  µs/pkt  bench CPU %  sink drops  ingress drops  load1  verdict');
+    log(
+      'consumers  loss %  worst %  >1% cons  stopped/silent  kbps/cons  worker CPU %  CPU wait %  µs/pkt  bench CPU %  sink drops  ingress drops  load1  verdict',
+    );
     const measure = async (n: number): Promise<Step> => {
       // Stepping down after an overload: the worker first drains what queued up, so wait longer.
       const settle = n < rig.consumerCount ? 2 * settleS : settleS;
@@ -105,7 +120,7 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, settle * 1000));
       // New consumers start on a key frame: give them up to 5 s more before the window (a consumer
       // that has not started by then counts its missing packets as lost, and fails the step).
-      for (const until = Date.now() + 5000; rig.consumersStarted < n && Date.now() < until; ) await new Promise((r) => setTimeout(r, 100));
+      for (const until = Date.now() + 5000; rig.consumersStarted < n && Date.now() < until;) await new Promise((r) => setTimeout(r, 100));
       const attempts: Step['attempts'] = [];
       const attempt = async () => {
         const m = await rig.measure(windowS, controller.signal);
@@ -129,7 +144,11 @@ async function main(): Promise<void> {
       const pass = passes * 2 > attempts.length;
       const m = attempts.at(-1)!.m;
       const verdict: Verdict = pass ? 'pass' : attempts.at(-1)!.verdict === 'pass' ? 'fail' : attempts.at(-1)!.verdict;
-      print(n, m, pass ? (attempts.length > 1 ? `pass (${passes}/${attempts.length})` : 'pass') : `${verdict.toUpperCase()} (${passes}/${attempts.length} passed)`);
+      print(
+        n,
+        m,
+        pass ? (attempts.length > 1 ? `pass (${passes}/${attempts.length})` : 'pass') : `${verdict.toUpperCase()} (${passes}/${attempts.length} passed)`,
+      );
       const step: Step = { consumers: n, m, attempts, pass, starved: !pass && attempts.some((a) => a.verdict === 'starved'), atS: (Date.now() - t0) / 1000 };
       steps.push(step);
       if (!rig.sourceRunning) throw new Error('the ffmpeg source stopped');
@@ -147,7 +166,7 @@ async function main(): Promise<void> {
     let lastPass = 0;
     let firstFail = Infinity;
     let starved = false;
-    for (let n = start; !controller.signal.aborted; ) {
+    for (let n = start; !controller.signal.aborted;) {
       const s = await measure(n);
       if (!s.pass) {
         firstFail = n;
@@ -190,7 +209,10 @@ async function main(): Promise<void> {
     const perFullCore = best && bestCpu && bestCpu > 0 ? Math.round((lastPass / bestCpu) * 100) : null;
     // The cost view: worker µs per forwarded packet (median over windows that forwarded enough
     // to be meaningful), turned into consumers a fully available core would carry.
-    const costs = steps.map((s) => s.m.workerUsPerPacket).filter((v): v is number => v !== null && Number.isFinite(v)).sort((a, b) => a - b);
+    const costs = steps
+      .map((s) => s.m.workerUsPerPacket)
+      .filter((v): v is number => v !== null && Number.isFinite(v))
+      .sort((a, b) => a - b);
     const usPerPacket = best?.m.workerUsPerPacket ?? (costs.length ? costs[Math.floor(costs.length / 2)]! : null);
     const pps = best?.m.ppsPerConsumer || steps.find((s) => s.m.ppsPerConsumer > 0)?.m.ppsPerConsumer || 0;
     const perCoreByCost = usPerPacket && pps ? Math.round(1e6 / (usPerPacket * pps)) : null;
@@ -235,13 +257,22 @@ async function main(): Promise<void> {
           notStarted: m.notStarted,
           lateStart: m.lateStart,
           usPerPacket: m.workerUsPerPacket === null ? null : round(m.workerUsPerPacket, 3),
-          workerCpuPct: round(m.workerCpuPct.reduce((a, b) => a + b, 0), 1),
+          workerCpuPct: round(
+            m.workerCpuPct.reduce((a, b) => a + b, 0),
+            1,
+          ),
           workerWaitPct: round(Math.max(...m.workerWaitPct), 1),
         })),
       })),
     };
-    const dir = path.resolve(values.out ?? path.join(projectRoot, 'loadtest', 'results', `fanout-${startedAt.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`));
-    const result = toLoadResult(summary, steps, calibration, { startedAt, environment, options: { workers, start, max, windowS, settleS, lossLimit, bitrateKbps, source, srtp, sinkThreads, quick, calibrate: calibrateN } });
+    const dir = path.resolve(
+      values.out ?? path.join(projectRoot, 'loadtest', 'results', `fanout-${startedAt.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`),
+    );
+    const result = toLoadResult(summary, steps, calibration, {
+      startedAt,
+      environment,
+      options: { workers, start, max, windowS, settleS, lossLimit, bitrateKbps, source, srtp, sinkThreads, quick, calibrate: calibrateN },
+    });
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(dir, 'result.json'), JSON.stringify(result, null, 2) + '\n');
     const report = writeReport(result, dir);
@@ -251,9 +282,18 @@ async function main(): Promise<void> {
         ? `max consumers at < ${lossLimit} % loss: inconclusive — no step passed (limited by ${limitedBy})`
         : `max consumers at < ${lossLimit} % loss: ${lastPass} on ${workers} worker(s) → ${consumersPerCore} per worker core (limited by ${limitedBy})`,
     );
-    if (perCoreByCost) log(`cost: ${usPerPacket!.toFixed(2)} µs of worker CPU per forwarded packet at ${pps.toFixed(0)} packets/s per consumer → ${perCoreByCost} consumers per fully available core`);
-    if (best) log(`at that step: worker CPU ${bestCpu!.toFixed(0)} %, loss ${best.m.lossPct.toFixed(3)} %, ${best.m.meanKbps.toFixed(0)} kbps per consumer; linear estimate for a fully used core: ${perFullCore}`);
-    if (calibration) log(`real WebRTC viewers cost ×${calibration.ratio.toFixed(2)} the worker CPU per packet of these consumers → about ${summary.estimatedWebRtcViewersPerCore ?? '?'} (by the ramp) / ${summary.estimatedWebRtcViewersPerCoreByCost ?? '?'} (by cost) viewers per core`);
+    if (perCoreByCost)
+      log(
+        `cost: ${usPerPacket!.toFixed(2)} µs of worker CPU per forwarded packet at ${pps.toFixed(0)} packets/s per consumer → ${perCoreByCost} consumers per fully available core`,
+      );
+    if (best)
+      log(
+        `at that step: worker CPU ${bestCpu!.toFixed(0)} %, loss ${best.m.lossPct.toFixed(3)} %, ${best.m.meanKbps.toFixed(0)} kbps per consumer; linear estimate for a fully used core: ${perFullCore}`,
+      );
+    if (calibration)
+      log(
+        `real WebRTC viewers cost ×${calibration.ratio.toFixed(2)} the worker CPU per packet of these consumers → about ${summary.estimatedWebRtcViewersPerCore ?? '?'} (by the ramp) / ${summary.estimatedWebRtcViewersPerCoreByCost ?? '?'} (by cost) viewers per core`,
+      );
     log(`report: ${report}`);
     const checks = new BenchChecks()
       .expect(consumersPerCore !== null, `no step passed (first step ${start} consumers, limited by ${limitedBy})`)
@@ -298,7 +338,10 @@ function toLoadResult(
     consumers: s.consumers,
     lossPct: round(s.m.lossPct, 3),
     worstLossPct: round(s.m.worstLossPct, 2),
-    workerCpuPct: round(s.m.workerCpuPct.reduce((a, b) => a + b, 0), 1),
+    workerCpuPct: round(
+      s.m.workerCpuPct.reduce((a, b) => a + b, 0),
+      1,
+    ),
     workerWaitPct: round(Math.max(...s.m.workerWaitPct), 1),
     usPerPacket: s.m.workerUsPerPacket === null ? null : round(s.m.workerUsPerPacket, 3),
     benchCpuPct: round(s.m.benchCpuPct, 1),
@@ -310,15 +353,39 @@ function toLoadResult(
     consumersPerCore: figure('Consumers per worker core at < 1 % loss', summary.consumersPerCore, 'consumers', 'higher', 0.15),
     maxConsumers: figure('Max consumers (all workers)', summary.maxConsumers, 'consumers', 'higher', 0.15),
     workerCpuPctAtMax: figure('Worker CPU at max', summary.workerCpuPctAtMax as number | null, '%', 'none'),
-    consumersPerWorkerCpuCore: figure('Consumers per 100 % worker CPU (linear estimate)', summary.consumersPerWorkerCpuCore as number | null, 'consumers', 'higher', 0.15),
+    consumersPerWorkerCpuCore: figure(
+      'Consumers per 100 % worker CPU (linear estimate)',
+      summary.consumersPerWorkerCpuCore as number | null,
+      'consumers',
+      'higher',
+      0.15,
+    ),
     lossPctAtMax: figure('Loss at max', summary.lossPctAtMax as number | null, '%', 'none'),
     workerUsPerPacket: figure('Worker CPU per forwarded packet', summary.workerUsPerPacket as number | null, 'µs', 'lower', 0.15),
-    consumersPerCoreByCost: figure('Consumers per fully available core (from the packet cost)', summary.consumersPerCoreByCost as number | null, 'consumers', 'higher', 0.15),
+    consumersPerCoreByCost: figure(
+      'Consumers per fully available core (from the packet cost)',
+      summary.consumersPerCoreByCost as number | null,
+      'consumers',
+      'higher',
+      0.15,
+    ),
     ...(calibration
       ? {
           webrtcCpuRatio: figure('WebRTC viewer / SRTP plain consumer worker CPU', calibration.ratio, '×', 'lower', 0.2),
-          estimatedWebRtcViewersPerCore: figure('Estimated WebRTC viewers per core (ramp / ratio)', summary.estimatedWebRtcViewersPerCore as number | null, 'viewers', 'higher', 0.2),
-          estimatedWebRtcViewersPerCoreByCost: figure('Estimated WebRTC viewers per fully available core (cost / ratio)', summary.estimatedWebRtcViewersPerCoreByCost as number | null, 'viewers', 'higher', 0.2),
+          estimatedWebRtcViewersPerCore: figure(
+            'Estimated WebRTC viewers per core (ramp / ratio)',
+            summary.estimatedWebRtcViewersPerCore as number | null,
+            'viewers',
+            'higher',
+            0.2,
+          ),
+          estimatedWebRtcViewersPerCoreByCost: figure(
+            'Estimated WebRTC viewers per fully available core (cost / ratio)',
+            summary.estimatedWebRtcViewersPerCoreByCost as number | null,
+            'viewers',
+            'higher',
+            0.2,
+          ),
         }
       : {}),
   };
@@ -351,9 +418,34 @@ function toLoadResult(
     },
     server: [],
     charts: [
-      { id: 'ramp-cpu', title: 'Worker and load-generator CPU vs consumers', yLabel: '% of one core', x: { key: 'consumers', label: 'consumers' }, series: [{ key: 'workerCpuPct', label: 'mediasoup worker(s)', from: 'timeline' }, { key: 'benchCpuPct', label: 'sinks + control (bench process)', from: 'timeline' }, { key: 'workerWaitPct', label: 'worker waiting for a CPU', from: 'timeline' }] },
-      { id: 'ramp-cost', title: 'Worker CPU per forwarded packet vs consumers', yLabel: 'µs', x: { key: 'consumers', label: 'consumers' }, series: [{ key: 'usPerPacket', label: 'µs per packet', from: 'timeline' }] },
-      { id: 'ramp-loss', title: 'Loss vs consumers', yLabel: '%', x: { key: 'consumers', label: 'consumers' }, series: [{ key: 'lossPct', label: 'loss (all consumers)', from: 'timeline' }, { key: 'worstLossPct', label: 'worst consumer', from: 'timeline' }] },
+      {
+        id: 'ramp-cpu',
+        title: 'Worker and load-generator CPU vs consumers',
+        yLabel: '% of one core',
+        x: { key: 'consumers', label: 'consumers' },
+        series: [
+          { key: 'workerCpuPct', label: 'mediasoup worker(s)', from: 'timeline' },
+          { key: 'benchCpuPct', label: 'sinks + control (bench process)', from: 'timeline' },
+          { key: 'workerWaitPct', label: 'worker waiting for a CPU', from: 'timeline' },
+        ],
+      },
+      {
+        id: 'ramp-cost',
+        title: 'Worker CPU per forwarded packet vs consumers',
+        yLabel: 'µs',
+        x: { key: 'consumers', label: 'consumers' },
+        series: [{ key: 'usPerPacket', label: 'µs per packet', from: 'timeline' }],
+      },
+      {
+        id: 'ramp-loss',
+        title: 'Loss vs consumers',
+        yLabel: '%',
+        x: { key: 'consumers', label: 'consumers' },
+        series: [
+          { key: 'lossPct', label: 'loss (all consumers)', from: 'timeline' },
+          { key: 'worstLossPct', label: 'worst consumer', from: 'timeline' },
+        ],
+      },
       { id: 'ramp', title: 'Consumers over the ramp', yLabel: 'consumers', series: [{ key: 'consumers', label: 'consumers', from: 'timeline' }] },
     ],
     notes,

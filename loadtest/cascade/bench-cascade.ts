@@ -90,7 +90,11 @@ async function timestampProbe(node: SubsecNode, room: string, producerId: string
     if (!arrivals.has(ts)) arrivals.set(ts, Number(process.hrtime.bigint()) / 1e6);
   });
   await new Promise<void>((res) => socket.bind(0, '127.0.0.1', res));
-  const transport: types.PlainTransport = await router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: true, comedia: false });
+  const transport: types.PlainTransport = await router.createPlainTransport({
+    listenInfo: { protocol: 'udp', ip: '127.0.0.1' },
+    rtcpMux: true,
+    comedia: false,
+  });
   await transport.connect({ ip: '127.0.0.1', port: socket.address().port });
   await transport.consume({ producerId, rtpCapabilities: router.rtpCapabilities, paused: false });
   return { arrivals, close: () => (transport.close(), socket.close()) };
@@ -115,16 +119,27 @@ async function main(): Promise<void> {
     const b = await inProcess(nodeConfig('b', 'r2', redis));
     const c = await inProcess(nodeConfig('c', 'r2', redis));
     nodes.push(a, b, c);
-    await waitFor(async () => (await b.cascade.coordinator.streams('hop')).length === 1 && b.cascade.coordinator.liveNodes().length === 3, { what: 'cascade ready', timeoutMs: 15_000 });
+    await waitFor(async () => (await b.cascade.coordinator.streams('hop')).length === 1 && b.cascade.coordinator.liveNodes().length === 3, {
+      what: 'cascade ready',
+      timeoutMs: 15_000,
+    });
 
     // 1. Added latency per hop.
     const vb = await TestViewer.join(await b.rooms.getOrCreate('hop'));
     await waitFor(() => vb.packets() > 0, { what: 'B pulls', timeoutMs: 10_000 });
     const vc = await TestViewer.join(await c.rooms.getOrCreate('hop'));
     await waitFor(() => vc.packets() > 0, { what: 'C pulls', timeoutMs: 10_000 });
-    const video = a.rooms.get('hop')!.producersOf('synthetic').find((p) => p.kind === 'video')!;
+    const video = a.rooms
+      .get('hop')!
+      .producersOf('synthetic')
+      .find((p) => p.kind === 'video')!;
     const probes = await Promise.all([a, b, c].map((n) => timestampProbe(n, 'hop', video.id)));
-    process.stderr.write(`sampling hop latency for ${seconds} s (chain ${c.cascade.manager.pulls().map((p) => `${p.origin}→${p.parent}→c`).join(',')})\n`);
+    process.stderr.write(
+      `sampling hop latency for ${seconds} s (chain ${c.cascade.manager
+        .pulls()
+        .map((p) => `${p.origin}→${p.parent}→c`)
+        .join(',')})\n`,
+    );
     await new Promise((r) => setTimeout(r, seconds * 1000));
     const hopAB: number[] = [];
     const hopBC: number[] = [];
@@ -136,7 +151,9 @@ async function main(): Promise<void> {
     }
     for (const p of probes) p.close();
     const hops = [...hopAB, ...hopBC];
-    process.stderr.write(`hop A→B p50 ${round(percentile(hopAB, 50))} ms p95 ${round(percentile(hopAB, 95))} ms (${hopAB.length} frames); B→C p50 ${round(percentile(hopBC, 50))} ms p95 ${round(percentile(hopBC, 95))} ms\n`);
+    process.stderr.write(
+      `hop A→B p50 ${round(percentile(hopAB, 50))} ms p95 ${round(percentile(hopAB, 95))} ms (${hopAB.length} frames); B→C p50 ${round(percentile(hopBC, 50))} ms p95 ${round(percentile(hopBC, 95))} ms\n`,
+    );
     await vc.leave();
     await vb.leave();
 
@@ -183,7 +200,9 @@ async function main(): Promise<void> {
         await vb2.leave();
       }
     }
-    process.stderr.write(`failover (kill → video at C, republished at once on B) ${failovers.join(', ')} ms; detection (kill → originLost at C) ${detects.join(', ')} ms\n`);
+    process.stderr.write(
+      `failover (kill → video at C, republished at once on B) ${failovers.join(', ')} ms; detection (kill → originLost at C) ${detects.join(', ')} ms\n`,
+    );
 
     // 4. Failover as a viewer sees it: Chromium pages, the SDK's own reconnect, the viewer's pixels.
     const clientFailovers: number[] = [];
@@ -209,7 +228,9 @@ async function main(): Promise<void> {
         await viewerPage.goto(`${c.url}/healthz`);
         await viewerPage.addScriptTag({ content: CLOCK_CODE });
         await viewerPage.addScriptTag({ content: FAILOVER_PAGE });
-        await viewerPage.evaluate(`window.subsecFailoverBench.watchClock(${JSON.stringify({ url: c.url, token: token('viewer', false), identity: 'publisher', code: CODE, options: { reconnect } })})`);
+        await viewerPage.evaluate(
+          `window.subsecFailoverBench.watchClock(${JSON.stringify({ url: c.url, token: token('viewer', false), identity: 'publisher', code: CODE, options: { reconnect } })})`,
+        );
         const liveSince = Date.now();
         await waitFor(async () => ((await viewerPage.evaluate(`window.subsecFailoverBench.framesPaintedSince(${liveSince})`)) as number) > 30, {
           what: 'the painted clock at the viewer on C',
@@ -266,7 +287,10 @@ async function main(): Promise<void> {
       checks
         .figures(result, ['clientFailoverMsP50', 'clientFailoverMsMax', 'clientFrozenPictureMsP50', 'clientPublisherReconnectMsP50'])
         .expect(clientFailovers.length === clientRounds, `client failovers measured ${clientFailovers.length} of ${clientRounds}`)
-        .expect(publisherReconnects.length === clientRounds, `the publisher SDK reported 'reconnected' in ${publisherReconnects.length} of ${clientRounds} failovers`);
+        .expect(
+          publisherReconnects.length === clientRounds,
+          `the publisher SDK reported 'reconnected' in ${publisherReconnects.length} of ${clientRounds} failovers`,
+        );
     }
     reportBench(result, checks);
   } finally {

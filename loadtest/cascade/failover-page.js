@@ -65,7 +65,13 @@ function failoverSeen(killedAt) {
   const after = frames.filter((f) => f.painted >= killedAt);
   const lastOld = before.at(-1);
   const firstNew = after[0];
-  return { lastOldAt: lastOld?.at ?? null, firstNewAt: firstNew?.at ?? null, firstNewPainted: firstNew?.painted ?? null, framesAfter: after.length, rejected: window.failoverViewer.rejected() };
+  return {
+    lastOldAt: lastOld?.at ?? null,
+    firstNewAt: firstNew?.at ?? null,
+    firstNewPainted: firstNew?.painted ?? null,
+    framesAfter: after.length,
+    rejected: window.failoverViewer.rejected(),
+  };
 }
 
 window.subsecFailoverBench = { publishClock, watchClock, framesPaintedSince, failoverSeen };

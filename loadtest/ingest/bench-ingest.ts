@@ -46,10 +46,14 @@ function clockSource(): string {
   const bit = `mod(floor(floor(T*1000)/pow(2\\,floor(X/${CODE.block})+${CODE.perRow}*floor(mod(Y\\,${codeHeight})/${CODE.block})))\\,2)`;
   return [
     `color=c=gray:s=${CODE.block * CODE.perRow}x${2 * codeHeight}:r=30`,
-    'format=gray', 'settb=expr=1/1000', 'setpts=RTCTIME/1000',
+    'format=gray',
+    'settb=expr=1/1000',
+    'setpts=RTCTIME/1000',
     // Upper half: the bit; lower half: its complement.
     `geq=lum='255*abs(${bit}-gte(Y\\,${codeHeight}))'`,
-    'setpts=N*1000/30', 'pad=640:360:0:0:gray', 'format=yuv420p',
+    'setpts=N*1000/30',
+    'pad=640:360:0:0:gray',
+    'format=yuv420p',
   ].join(',');
 }
 
@@ -62,12 +66,14 @@ async function main(): Promise<void> {
     },
   });
   const latencyMs = Number(values.latency);
-  const node = new SubsecNode(parseConfig({
-    http: { port: 0 },
-    synthetic: { enabled: false },
-    srt: { enabled: true, port: 0, latencyMs },
-    logLevel: 'warn',
-  }));
+  const node = new SubsecNode(
+    parseConfig({
+      http: { port: 0 },
+      synthetic: { enabled: false },
+      srt: { enabled: true, port: 0, latencyMs },
+      logLevel: 'warn',
+    }),
+  );
   const url = await node.start();
   const browser = await launchChromium();
   const token = (room: string, identity: string, canPublish = false) => node.tokens.issue({ room, identity, canPublish, canSubscribe: true });
@@ -77,11 +83,36 @@ async function main(): Promise<void> {
     return p;
   };
   const srtUrl = `srt://127.0.0.1:${node.srt!.port}?streamid=#!::r=bench/srt,m=publish,t=${token('bench', 'srt', true)}&latency=${latencyMs * 1000}`;
-  const caller = spawn('ffmpeg', [
-    '-hide_banner', '-loglevel', 'error', '-nostdin', '-re', '-f', 'lavfi', '-i', clockSource(),
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-profile:v', 'baseline', '-g', '30', '-b:v', '1M',
-    '-f', 'mpegts', srtUrl,
-  ], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const caller = spawn(
+    'ffmpeg',
+    [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-nostdin',
+      '-re',
+      '-f',
+      'lavfi',
+      '-i',
+      clockSource(),
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-tune',
+      'zerolatency',
+      '-profile:v',
+      'baseline',
+      '-g',
+      '30',
+      '-b:v',
+      '1M',
+      '-f',
+      'mpegts',
+      srtUrl,
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
   try {
     const start = Date.now();
     while (node.rooms.get('bench')?.producersOf('srt').length !== 1) {
@@ -90,9 +121,14 @@ async function main(): Promise<void> {
     }
     process.stderr.write(`bench:ingest: SRT feed live; sampling ${values.seconds} s...\n`);
     const viewer = await page();
-    const clock = (await viewer.evaluate(`window.subsecIngestBench.sampleClock(${JSON.stringify({
-      url: `${url}/whep/bench/srt`, token: token('bench', 'viewer'), code: CODE, sampleMs: Number(values.seconds) * 1000,
-    })})`)) as { samples: number[]; rejected: number; frames: number };
+    const clock = (await viewer.evaluate(
+      `window.subsecIngestBench.sampleClock(${JSON.stringify({
+        url: `${url}/whep/bench/srt`,
+        token: token('bench', 'viewer'),
+        code: CODE,
+        sampleMs: Number(values.seconds) * 1000,
+      })})`,
+    )) as { samples: number[]; rejected: number; frames: number };
     const g2g = clock.samples;
     caller.kill('SIGINT');
 
@@ -102,8 +138,13 @@ async function main(): Promise<void> {
       const publisher = await page();
       const viewerPage = await page();
       const pubArgs = { url: `${url}/whip/bench/${stream}`, token: token('bench', stream, true) };
-      const { startedAt, location } = (await publisher.evaluate(`window.subsecIngestBench.whipPublish(${JSON.stringify(pubArgs)})`)) as { startedAt: number; location: string };
-      const at = (await viewerPage.evaluate(`window.subsecIngestBench.firstFrameAt(${JSON.stringify({ url: `${url}/whep/bench/${stream}`, token: token('bench', `viewer${round}`) })})`)) as number;
+      const { startedAt, location } = (await publisher.evaluate(`window.subsecIngestBench.whipPublish(${JSON.stringify(pubArgs)})`)) as {
+        startedAt: number;
+        location: string;
+      };
+      const at = (await viewerPage.evaluate(
+        `window.subsecIngestBench.firstFrameAt(${JSON.stringify({ url: `${url}/whep/bench/${stream}`, token: token('bench', `viewer${round}`) })})`,
+      )) as number;
       firstFrame.push(at - startedAt);
       await publisher.evaluate(`window.subsecIngestBench.whipStop(${JSON.stringify({ location, token: pubArgs.token })})`);
       await publisher.close();
@@ -122,12 +163,20 @@ async function main(): Promise<void> {
       whipFirstFrameMs: Math.round(percentile(firstFrame, 50)),
       whipFirstFrameRunsMs: firstFrame.map(Math.round),
     };
-    console.log(`SRT -> WebRTC glass-to-glass: p50 ${summary.srtG2gP50Ms} ms, p95 ${summary.srtG2gP95Ms} ms over ${g2g.length} frames (SRT latency ${latencyMs} ms)`);
+    console.log(
+      `SRT -> WebRTC glass-to-glass: p50 ${summary.srtG2gP50Ms} ms, p95 ${summary.srtG2gP95Ms} ms over ${g2g.length} frames (SRT latency ${latencyMs} ms)`,
+    );
     console.log(`WHIP publish -> first WHEP frame: median ${summary.whipFirstFrameMs} ms over ${firstFrame.length} rounds`);
     const checks = new BenchChecks()
       .figures(summary, ['srtG2gP50Ms', 'srtG2gP95Ms', 'whipFirstFrameMs'])
-      .expect(g2g.length >= clock.frames / 2, `only ${g2g.length} of ${clock.frames} presented SRT frames carried a clock code that passed its complement check`)
-      .expect(firstFrame.length === Number(values.rounds) && firstFrame.every((ms) => Number.isFinite(ms) && ms > 0), `WHIP first-frame rounds: ${JSON.stringify(firstFrame)}`);
+      .expect(
+        g2g.length >= clock.frames / 2,
+        `only ${g2g.length} of ${clock.frames} presented SRT frames carried a clock code that passed its complement check`,
+      )
+      .expect(
+        firstFrame.length === Number(values.rounds) && firstFrame.every((ms) => Number.isFinite(ms) && ms > 0),
+        `WHIP first-frame rounds: ${JSON.stringify(firstFrame)}`,
+      );
     reportBench(summary, checks, (l) => console.log(l));
   } finally {
     if (caller.exitCode === null) caller.kill('SIGKILL');

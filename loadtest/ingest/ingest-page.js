@@ -6,7 +6,11 @@
 
 async function negotiate(pc, url, token) {
   await pc.setLocalDescription(await pc.createOffer());
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/sdp', authorization: `Bearer ${token}` }, body: pc.localDescription.sdp });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/sdp', authorization: `Bearer ${token}` },
+    body: pc.localDescription.sdp,
+  });
   const body = await res.text();
   if (res.status !== 201) throw new Error(`${url}: ${res.status} ${body}`);
   await pc.setRemoteDescription({ type: 'answer', sdp: body });

@@ -114,7 +114,11 @@ async function main(): Promise<void> {
         sampleMs: Number(values.seconds) * 1000,
         settleMs: SETTLE_MS[name],
       };
-      const r = (await receiver.evaluate(`window.subsecLatencyBench.receiverPage(${JSON.stringify(args)})`)) as { firstFrameMs: number[]; g2gMs: number[]; rejected: number };
+      const r = (await receiver.evaluate(`window.subsecLatencyBench.receiverPage(${JSON.stringify(args)})`)) as {
+        firstFrameMs: number[];
+        g2gMs: number[];
+        rejected: number;
+      };
       await receiver.close();
       figures[name] = {
         samples: r.g2gMs.length,
@@ -128,7 +132,9 @@ async function main(): Promise<void> {
     }
     console.log('path     g2g p50   g2g p95   first frame p50   samples');
     for (const [name, f] of Object.entries(figures)) {
-      console.log(`${name.padEnd(8)} ${`${f.g2gP50Ms} ms`.padStart(7)}   ${`${f.g2gP95Ms} ms`.padStart(7)}   ${`${f.firstFrameP50Ms} ms`.padStart(15)}   ${f.samples}`);
+      console.log(
+        `${name.padEnd(8)} ${`${f.g2gP50Ms} ms`.padStart(7)}   ${`${f.g2gP95Ms} ms`.padStart(7)}   ${`${f.firstFrameP50Ms} ms`.padStart(15)}   ${f.samples}`,
+      );
     }
     const flat = (prefix: string, f: PathFigures | undefined) =>
       f ? { [`${prefix}G2gP50Ms`]: f.g2gP50Ms, [`${prefix}G2gP95Ms`]: f.g2gP95Ms, [`${prefix}FirstFrameP50Ms`]: f.firstFrameP50Ms } : {};
@@ -136,7 +142,16 @@ async function main(): Promise<void> {
     const summary = {
       bench: 'latency',
       path: 'chromium (H264, WebRTC) -> node -> chromium client.watch() per transport (loopback)',
-      ...(webrtc ? { samples: webrtc.samples, g2gP50Ms: webrtc.g2gP50Ms, g2gP95Ms: webrtc.g2gP95Ms, g2gMinMs: webrtc.g2gMinMs, firstFrameP50Ms: webrtc.firstFrameP50Ms, firstFrameMs: webrtc.firstFrameMs } : {}),
+      ...(webrtc
+        ? {
+            samples: webrtc.samples,
+            g2gP50Ms: webrtc.g2gP50Ms,
+            g2gP95Ms: webrtc.g2gP95Ms,
+            g2gMinMs: webrtc.g2gMinMs,
+            firstFrameP50Ms: webrtc.firstFrameP50Ms,
+            firstFrameMs: webrtc.firstFrameMs,
+          }
+        : {}),
       ...flat('sdkMoq', figures.moq),
       ...flat('sdkHls', figures.hls),
       paths: figures,
@@ -146,7 +161,10 @@ async function main(): Promise<void> {
       checks
         .expect(f.samples > 0, `${name}: no glass-to-glass samples (${f.undecodedFrames} frames failed the complement check)`)
         .figures(f as unknown as Record<string, unknown>, ['g2gP50Ms', 'g2gP95Ms', 'firstFrameP50Ms'])
-        .expect(f.firstFrameMs.length > 0 && f.firstFrameMs.every((ms) => Number.isFinite(ms) && ms > 0), `${name}: first-frame rounds ${JSON.stringify(f.firstFrameMs)}`);
+        .expect(
+          f.firstFrameMs.length > 0 && f.firstFrameMs.every((ms) => Number.isFinite(ms) && ms > 0),
+          `${name}: first-frame rounds ${JSON.stringify(f.firstFrameMs)}`,
+        );
     }
     reportBench(summary, checks, (l) => console.log(l));
   } finally {

@@ -43,9 +43,13 @@ async function startRelayProcess(): Promise<{ url: string; pid: number; stop: ()
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-moq-'));
   const config = path.join(dir, 'relay.yaml');
   fs.writeFileSync(config, `auth:\n  jwtSecret: ${SECRET}\nlogLevel: warn\nmoq:\n  relay:\n    port: 0\n    webtransport:\n      enabled: false\n`);
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname ?? path.dirname(new URL(import.meta.url).pathname), '../../relay/main.ts'), '--config', config], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(import.meta.dirname ?? path.dirname(new URL(import.meta.url).pathname), '../../relay/main.ts'), '--config', config],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   let out = '';
   const url = await within(
     new Promise<string>((resolve, reject) => {
@@ -152,15 +156,22 @@ async function main(): Promise<void> {
     cpus: os.cpus().length,
     loadAverage: os.loadavg().map((l) => Number(l.toFixed(2))),
   };
-  log(`latency publish→receive through the relay: p50 ${result.relayTransitP50Ms} ms, p95 ${result.relayTransitP95Ms} ms, p99 ${result.relayTransitP99Ms} ms (${samples.length} frames)`);
-  log(`fan-out: ${result.framesPerSecondDelivered} frames/s delivered of ${result.expectedFramesPerSecond} expected; relay CPU ${result.relayCpuPercent} % (${result.cpuPercentPer100Subs} % per 100 subscribers)`);
+  log(
+    `latency publish→receive through the relay: p50 ${result.relayTransitP50Ms} ms, p95 ${result.relayTransitP95Ms} ms, p99 ${result.relayTransitP99Ms} ms (${samples.length} frames)`,
+  );
+  log(
+    `fan-out: ${result.framesPerSecondDelivered} frames/s delivered of ${result.expectedFramesPerSecond} expected; relay CPU ${result.relayCpuPercent} % (${result.cpuPercentPer100Subs} % per 100 subscribers)`,
+  );
   clearInterval(timer);
   for (const c of conns) c.close();
   publisher.close();
   relay.stop();
   const checks = new BenchChecks()
     .figures(result, ['relayTransitP50Ms', 'relayTransitP95Ms', 'relayTransitP99Ms', 'relayCpuPercent'])
-    .expect(result.framesPerSecondDelivered >= 0.95 * result.expectedFramesPerSecond, `frames delivered ${result.framesPerSecondDelivered}/s, below 95 % of the ${result.expectedFramesPerSecond}/s sent to the subscribers`);
+    .expect(
+      result.framesPerSecondDelivered >= 0.95 * result.expectedFramesPerSecond,
+      `frames delivered ${result.framesPerSecondDelivered}/s, below 95 % of the ${result.expectedFramesPerSecond}/s sent to the subscribers`,
+    );
   reportBench(result, checks, log);
   process.exit(benchExitCode());
 }

@@ -38,7 +38,10 @@ class Viewer {
   session?: QoeSession;
   #heartbeat?: NodeJS.Timeout;
   #feed?: NodeJS.Timeout;
-  constructor(readonly client: SignalingClient, readonly stream: string) {}
+  constructor(
+    readonly client: SignalingClient,
+    readonly stream: string,
+  ) {}
 
   startHeartbeat(): void {
     // The SDK pings every 10 s; spread the phases.
@@ -110,10 +113,17 @@ async function main(): Promise<void> {
   const seconds = Number(values.seconds);
   const warmup = Number(values['warmup-seconds']);
   const cycles = Number(values.cycles);
-  for (const [name, v, min] of [['viewers', viewers, 1], ['rooms', rooms, 1], ['interval-ms', intervalMs, 1000], ['seconds', seconds, 5], ['warmup-seconds', warmup, 0], ['cycles', cycles, 1]] as const) {
+  for (const [name, v, min] of [
+    ['viewers', viewers, 1],
+    ['rooms', rooms, 1],
+    ['interval-ms', intervalMs, 1000],
+    ['seconds', seconds, 5],
+    ['warmup-seconds', warmup, 0],
+    ['cycles', cycles, 1],
+  ] as const) {
     if (!Number.isInteger(v) || v < min) throw new Error(`--${name} must be an integer ≥ ${min}`);
   }
-  if (values.url) throw new Error('--url: this bench reads the node process\'s CPU from /proc, so it starts its own node');
+  if (values.url) throw new Error("--url: this bench reads the node process's CPU from /proc, so it starts its own node");
 
   const node = await LocalNode.start({
     config: {
@@ -133,14 +143,18 @@ async function main(): Promise<void> {
       const t = await p.request<{ transportId: string }>('createTransport', { direction: 'send' });
       await p.request('produce', { transportId: t.transportId, kind: 'video', rtpParameters: fakeVideoRtpParameters(0x5000 + r) });
     }
-    await inBatches(Array.from({ length: viewers }, (_, i) => i), 50, async (i) => {
-      const room = i % rooms;
-      const c = await SignalingClient.connect(node.url);
-      await c.request('join', { protocol: 1, token: tokens.issue({ room: `bench-qoe-${room}`, identity: `viewer-${i}`, canSubscribe: true }) });
-      const v = new Viewer(c, `pub-${room}`);
-      v.startHeartbeat();
-      all.push(v);
-    });
+    await inBatches(
+      Array.from({ length: viewers }, (_, i) => i),
+      50,
+      async (i) => {
+        const room = i % rooms;
+        const c = await SignalingClient.connect(node.url);
+        await c.request('join', { protocol: 1, token: tokens.issue({ room: `bench-qoe-${room}`, identity: `viewer-${i}`, canSubscribe: true }) });
+        const v = new Viewer(c, `pub-${room}`);
+        v.startHeartbeat();
+        all.push(v);
+      },
+    );
 
     /** CPU percent of one core used by the node's main process over `seconds`. */
     const cpuPercent = async (): Promise<number> => {

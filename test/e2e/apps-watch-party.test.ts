@@ -67,7 +67,10 @@ describe('watch-party app (Chromium)', () => {
     const alice = await openParty('alice', true);
     const bob = await openParty('bob', false);
     // Bob sees Alice's camera in the grid, decoding frames.
-    await waitFor(() => bob.evaluate("(() => { const v = document.querySelector('.cam[data-identity=\"alice\"] video'); return !!v && v.videoWidth > 0; })()"), { what: "alice's camera on bob's page", timeoutMs: 20_000 });
+    await waitFor(
+      () => bob.evaluate('(() => { const v = document.querySelector(\'.cam[data-identity="alice"] video\'); return !!v && v.videoWidth > 0; })()'),
+      { what: "alice's camera on bob's page", timeoutMs: 20_000 },
+    );
     // Chat.
     await alice.fill('#chat-input', 'popcorn ready?');
     await alice.click('#chat-form button');
@@ -91,13 +94,19 @@ describe('watch-party app (Chromium)', () => {
     // Alice pauses: both stop at the same frame.
     await alice.click('#play');
     await waitFor(async () => (await sample(alice)).paused && (await sample(bob)).paused, { what: 'both paused' });
-    await waitFor(async () => Math.abs((await sample(alice)).position - (await sample(bob)).position) < 0.05, { what: 'same paused position', timeoutMs: 5000 });
+    await waitFor(async () => Math.abs((await sample(alice)).position - (await sample(bob)).position) < 0.05, {
+      what: 'same paused position',
+      timeoutMs: 5000,
+    });
     const paused = await syncErrorMs(alice, bob, 5);
     expect(paused.max).toBeLessThan(50);
 
     // A late joiner on a phone-sized screen lands on the same (paused) position, and the layout fits.
     const carol = await openParty('carol', false, { width: 390, height: 844 });
-    await waitFor(async () => (await sample(carol)).paused && Math.abs((await sample(carol)).position - (await sample(alice)).position) < 0.05, { what: 'late joiner in step', timeoutMs: 20_000 });
+    await waitFor(async () => (await sample(carol)).paused && Math.abs((await sample(carol)).position - (await sample(alice)).position) < 0.05, {
+      what: 'late joiner in step',
+      timeoutMs: 20_000,
+    });
     expect(await carol.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
     // Resume from carol's page: everyone plays on, together.
     await carol.click('#play');
@@ -106,7 +115,9 @@ describe('watch-party app (Chromium)', () => {
     const three = await syncErrorMs(alice, carol);
     expect(three.median).toBeLessThan(50);
     expect(three.max).toBeLessThan(100);
-    process.stderr.write(`watch-party sync: playing median ${playing.median.toFixed(1)} ms (max ${playing.max.toFixed(1)}), paused max ${paused.max.toFixed(1)} ms, late joiner median ${three.median.toFixed(1)} ms (max ${three.max.toFixed(1)})\n`);
+    process.stderr.write(
+      `watch-party sync: playing median ${playing.median.toFixed(1)} ms (max ${playing.max.toFixed(1)}), paused max ${paused.max.toFixed(1)} ms, late joiner median ${three.median.toFixed(1)} ms (max ${three.max.toFixed(1)})\n`,
+    );
     for (const p of [alice, bob, carol]) await p.close();
     expect(pageErrors).toEqual([]);
   }, 180_000);

@@ -102,7 +102,9 @@ describe('SDK failover when the origin node dies', { timeout: 120_000 }, () => {
       },
       { what: 'frames again at C', timeoutMs: 20_000, intervalMs: 50 },
     ).catch(async (e) => {
-      process.stdout.write(`DEBUG viewer ${JSON.stringify(await call(viewer, 'e2e.events'))}\npub ${JSON.stringify(await call(publisher, 'e2e.events'))}\nstats ${JSON.stringify(await stats().catch(String))}\nPULLS C ${JSON.stringify(c.cascade.manager.pulls())}\nB producers ${b.rooms.get(ROOM)?.producersOf('publisher').length}\n`);
+      process.stdout.write(
+        `DEBUG viewer ${JSON.stringify(await call(viewer, 'e2e.events'))}\npub ${JSON.stringify(await call(publisher, 'e2e.events'))}\nstats ${JSON.stringify(await stats().catch(String))}\nPULLS C ${JSON.stringify(c.cascade.manager.pulls())}\nB producers ${b.rooms.get(ROOM)?.producersOf('publisher').length}\n`,
+      );
       throw e;
     });
     const framesAgainAt = Date.now();

@@ -141,7 +141,12 @@ describe('cascade failover with node processes and a real Redis', { timeout: 90_
     const lease = await b.cascade.coordinator.lookup(room, 'synthetic');
     // Nodes killed by earlier tests must already be declared dead, so that any nodeDown seen
     // below would be a false alarm caused by the restart.
-    const onlyLive = (n: SubsecNode) => n.cascade.coordinator.liveNodes().map((r) => r.id).sort().join() === 'a3,b,c';
+    const onlyLive = (n: SubsecNode) =>
+      n.cascade.coordinator
+        .liveNodes()
+        .map((r) => r.id)
+        .sort()
+        .join() === 'a3,b,c';
     await waitFor(() => onlyLive(b) && onlyLive(c), { what: 'earlier origins declared dead', timeoutMs: 10_000 });
     const pullsBefore = [b, c].map((n) => n.cascade.manager.pulls().map((p) => p.pipeId));
     const downs: string[] = [];

@@ -34,18 +34,36 @@ afterAll(async () => {
 });
 
 describe('RedisEventStore', () => {
-  storeContract(() => store, () => `room-${++n}`);
+  storeContract(
+    () => store,
+    () => `room-${++n}`,
+  );
 
   it('delivers appends made through another connection (another node) to watchers', async () => {
     const room = `shared-${++n}`;
     const seen: number[] = [];
     store.watch(room, { onEvent: (e) => seen.push(e.seq) });
-    await waitFor(async () => {
-      await other.append({ room, draft: draft(room, 'probe', null), idempotencyTtlMs: 1000, retention: { maxEvents: 10, maxAgeMs: 60_000 } });
-      return seen.length > 0;
-    }, { what: 'cross-connection delivery' });
-    const dup = await other.append({ room, draft: draft(room, 'x', 1), idempotencyKey: 'bob:k', idempotencyTtlMs: 60_000, retention: { maxEvents: 10, maxAgeMs: 60_000 } });
-    const again = await store.append({ room, draft: draft(room, 'x', 2), idempotencyKey: 'bob:k', idempotencyTtlMs: 60_000, retention: { maxEvents: 10, maxAgeMs: 60_000 } });
+    await waitFor(
+      async () => {
+        await other.append({ room, draft: draft(room, 'probe', null), idempotencyTtlMs: 1000, retention: { maxEvents: 10, maxAgeMs: 60_000 } });
+        return seen.length > 0;
+      },
+      { what: 'cross-connection delivery' },
+    );
+    const dup = await other.append({
+      room,
+      draft: draft(room, 'x', 1),
+      idempotencyKey: 'bob:k',
+      idempotencyTtlMs: 60_000,
+      retention: { maxEvents: 10, maxAgeMs: 60_000 },
+    });
+    const again = await store.append({
+      room,
+      draft: draft(room, 'x', 2),
+      idempotencyKey: 'bob:k',
+      idempotencyTtlMs: 60_000,
+      retention: { maxEvents: 10, maxAgeMs: 60_000 },
+    });
     expect(again.status).toBe('duplicate');
     expect(again.status === 'duplicate' && again.event.seq).toBe(dup.status === 'appended' ? dup.event.seq : -1);
   });
@@ -74,7 +92,9 @@ describe('RedisEventStore', () => {
     await new Promise((r) => setImmediate(r));
     const settled = resyncs;
     await lone.stop();
-    await expect(s.append({ room: 'r', draft: draft('r', 'x', 1), idempotencyTtlMs: 1000, retention: { maxEvents: 10, maxAgeMs: 60_000 } })).rejects.toMatchObject({
+    await expect(
+      s.append({ room: 'r', draft: draft('r', 'x', 1), idempotencyTtlMs: 1000, retention: { maxEvents: 10, maxAgeMs: 60_000 } }),
+    ).rejects.toMatchObject({
       code: 'INTERNAL',
       message: 'event store unavailable',
     });

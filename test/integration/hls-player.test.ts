@@ -25,7 +25,14 @@ const HLS_JS = fs.readFileSync(path.join(projectRoot, 'node_modules', 'hls.js', 
 
 beforeAll(async () => {
   node = await startNode({ synthetic: { enabled: true, room: 'hlsplay' } });
-  await waitFor(() => node.rooms.get('hlsplay')?.producersOf('synthetic').some((p) => p.kind === 'video'), { timeoutMs: 20_000, what: 'synthetic video' });
+  await waitFor(
+    () =>
+      node.rooms
+        .get('hlsplay')
+        ?.producersOf('synthetic')
+        .some((p) => p.kind === 'video'),
+    { timeoutMs: 20_000, what: 'synthetic video' },
+  );
   browser = await launchBrowser();
   page = await browser.browser.newPage();
   // The player page comes from another origin than the node, as behind a CDN: CORS is exercised.
@@ -94,26 +101,36 @@ describe('hls.js plays the LL-HLS stream in Chromium', () => {
       w.switched = [];
       const hls = new w.Hls({ lowLatencyMode: true, backBufferLength: 10, cmcd: { sessionId: 'e2e-session', contentId: 'hlsplay/synthetic', version: 2 } });
       w.hls = hls;
-      hls.on(w.Hls.Events.ERROR, (_e: unknown, d: { details: string; fatal: boolean; response?: { code: number; text?: string }; error?: Error; url?: string }) => w.errors.push(`${d.fatal ? "FATAL " : ""}${d.details}${d.fatal ? ` ${d.response?.code ?? ""} ${d.error?.message ?? ""} ${d.url ?? ""}` : ""}`));
+      hls.on(
+        w.Hls.Events.ERROR,
+        (_e: unknown, d: { details: string; fatal: boolean; response?: { code: number; text?: string }; error?: Error; url?: string }) =>
+          w.errors.push(`${d.fatal ? 'FATAL ' : ''}${d.details}${d.fatal ? ` ${d.response?.code ?? ''} ${d.error?.message ?? ''} ${d.url ?? ''}` : ''}`),
+      );
       hls.on(w.Hls.Events.LEVEL_SWITCHED, (_e: unknown, d: { level: number }) => w.switched.push(d.level));
       hls.loadSource(url);
       hls.attachMedia(document.getElementById('v'));
       void (document.getElementById('v') as HTMLVideoElement).play().catch(() => undefined);
     }, src);
 
-    const first = await waitFor(async () => {
-      const s = await state();
-      if (process.env.HLS_DEBUG) console.log(JSON.stringify(s));
-      return s.currentTime > 0.5 ? s : undefined;
-    }, { timeoutMs: 30_000, intervalMs: 1000, what: 'playback to start' });
+    const first = await waitFor(
+      async () => {
+        const s = await state();
+        if (process.env.HLS_DEBUG) console.log(JSON.stringify(s));
+        return s.currentTime > 0.5 ? s : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 1000, what: 'playback to start' },
+    );
     const timeToPlayMs = Date.now() - startedAt;
     expect(first.levels).toBe(3);
     // Time advances with the wall clock.
     const t0 = first.currentTime;
-    const later = await waitFor(async () => {
-      const s = await state();
-      return s.currentTime > t0 + 3 ? s : undefined;
-    }, { timeoutMs: 15_000, intervalMs: 200, what: 'currentTime to advance 3 s' });
+    const later = await waitFor(
+      async () => {
+        const s = await state();
+        return s.currentTime > t0 + 3 ? s : undefined;
+      },
+      { timeoutMs: 15_000, intervalMs: 200, what: 'currentTime to advance 3 s' },
+    );
     expect(later.frames).toBeGreaterThan(first.frames);
 
     // Told to switch to the lowest rendition, it does.
@@ -131,7 +148,10 @@ describe('hls.js plays the LL-HLS stream in Chromium', () => {
       await new Promise((r) => setTimeout(r, 200));
     }
     const latencies = samples.map((s) => s.latency).sort((a, b) => a - b);
-    const pdt = samples.map((s) => s.pdtLatencyMs).filter((x): x is number => x !== null).sort((a, b) => a - b);
+    const pdt = samples
+      .map((s) => s.pdtLatencyMs)
+      .filter((x): x is number => x !== null)
+      .sort((a, b) => a - b);
     const fatal = (await state()).errors.filter((e) => e.startsWith('FATAL'));
     expect(fatal).toEqual([]);
     console.log(
@@ -155,7 +175,11 @@ describe('hls.js plays the LL-HLS stream in Chromium', () => {
     expect(cmcdPayloads.length).toBeGreaterThan(10);
     const refused = cmcdPayloads.filter((p) => !parseCmcd(p).ok);
     expect(refused.filter((p) => !/(^|,)pb=\(\d+\.\d+\)(,|$)/.test(p))).toEqual([]);
-    const withoutPb = (p: string) => p.split(',').filter((m) => !/^pb=\(\d+\.\d+\)$/.test(m)).join(',');
+    const withoutPb = (p: string) =>
+      p
+        .split(',')
+        .filter((m) => !/^pb=\(\d+\.\d+\)$/.test(m))
+        .join(',');
     expect(refused.filter((p) => !parseCmcd(withoutPb(p)).ok)).toEqual([]);
     const malformed = metrics.split('\n').filter((l) => l.startsWith('subsec_hls_cmcd_malformed_total{') && !l.endsWith(' 0'));
     expect(malformed.filter((l) => !l.includes('reason="type"'))).toEqual([]);

@@ -15,7 +15,14 @@ let base: string;
 beforeAll(async () => {
   node = await startNode({ synthetic: { enabled: true, room: 'hlsroom' }, hls: { segmentTargetMs: 1000, partTargetMs: 200 } });
   base = `${node.url}/hls/hlsroom/synthetic`;
-  await waitFor(() => node.rooms.get('hlsroom')?.producersOf('synthetic').some((p) => p.kind === 'video'), { timeoutMs: 20_000, what: 'synthetic video' });
+  await waitFor(
+    () =>
+      node.rooms
+        .get('hlsroom')
+        ?.producersOf('synthetic')
+        .some((p) => p.kind === 'video'),
+    { timeoutMs: 20_000, what: 'synthetic video' },
+  );
 }, 60_000);
 
 afterAll(async () => {
@@ -49,19 +56,24 @@ function rawGet(path: string): Promise<number> {
     (http) =>
       new Promise<number>((resolve, reject) => {
         const u = new URL(node.url);
-        http.get({ host: u.hostname, port: u.port, path }, (res) => {
-          res.resume();
-          resolve(res.statusCode!);
-        }).on('error', reject);
+        http
+          .get({ host: u.hostname, port: u.port, path }, (res) => {
+            res.resume();
+            resolve(res.statusCode!);
+          })
+          .on('error', reject);
       }),
   );
 }
 
 function parts(playlist: string): Array<{ duration: number; uri: string; independent: boolean }> {
-  return playlist.split('\n').filter((l) => l.startsWith('#EXT-X-PART:')).map((l) => {
-    const a = attrs(l);
-    return { duration: Number(a.DURATION), uri: a.URI!, independent: a.INDEPENDENT === 'YES' };
-  });
+  return playlist
+    .split('\n')
+    .filter((l) => l.startsWith('#EXT-X-PART:'))
+    .map((l) => {
+      const a = attrs(l);
+      return { duration: Number(a.DURATION), uri: a.URI!, independent: a.INDEPENDENT === 'YES' };
+    });
 }
 
 function lastPosition(playlist: string): { msn: number; part: number } {
@@ -112,13 +124,16 @@ describe('LL-HLS packaging of a live stream', () => {
       for (const e of lines.filter((l) => l.startsWith('#EXTINF:'))) expect(Math.round(Number(e.slice(8, -1)))).toBeLessThanOrEqual(2);
       const ps = parts(r.body);
       expect(ps.length).toBeGreaterThan(3);
-      const init = (await (await fetch(`${base}/${rendition}/${/URI="([^"]+)"/.exec(lines.find((l) => l.startsWith('#EXT-X-MAP'))!)![1]}`)).arrayBuffer());
+      const init = await (await fetch(`${base}/${rendition}/${/URI="([^"]+)"/.exec(lines.find((l) => l.startsWith('#EXT-X-MAP'))!)![1]}`)).arrayBuffer();
       const info = parseInit(Buffer.from(init));
       let previousEnd: number | undefined;
       for (const p of ps) {
         expect(p.duration).toBeGreaterThan(0);
         const data = Buffer.from(await (await fetch(`${base}/${rendition}/${p.uri}`)).arrayBuffer());
-        const runs = new Mp4BoxReader().push(data).filter((b) => b.type === 'moof').map((b) => parseMoof(b.data, info).tracks[0]!);
+        const runs = new Mp4BoxReader()
+          .push(data)
+          .filter((b) => b.type === 'moof')
+          .map((b) => parseMoof(b.data, info).tracks[0]!);
         expect(runs[0]!.startsWithSync).toBe(p.independent);
         // Several frames are never packed past PART-TARGET; a part is longer only when it holds a
         // single long frame or follows a gap in the source (frames the encoder dropped), which its
@@ -146,7 +161,9 @@ describe('LL-HLS packaging of a live stream', () => {
     const r = await text(`${base}/mid/index.m3u8?_HLS_msn=${wanted.msn}&_HLS_part=${wanted.part}`);
     const answeredAt = Date.now();
     expect(r.status).toBe(200);
-    const published = packager.segments.flatMap((s) => s.parts).find((p) => (p.msn === wanted.msn && p.index === wanted.part) || (p.msn === wanted.msn + 1 && p.index === 0))!;
+    const published = packager.segments
+      .flatMap((s) => s.parts)
+      .find((p) => (p.msn === wanted.msn && p.index === wanted.part) || (p.msn === wanted.msn + 1 && p.index === 0))!;
     expect(published).toBeDefined();
     expect(published.publishedAt).toBeGreaterThanOrEqual(t0); // it did not exist when asked for
     expect(r.body).toContain(`p${published.seq}.m4s`);
@@ -217,7 +234,10 @@ describe('LL-HLS packaging of a live stream', () => {
     expect(first.headers.get('access-control-allow-origin')).toBe('*');
     const again = await fetch(`${base}/source/${uri}`, { headers: { 'if-none-match': etag } });
     expect(again.status).toBe(304);
-    const pre = await fetch(`${base}/source/index.m3u8`, { method: 'OPTIONS', headers: { origin: 'http://x.test', 'access-control-request-headers': 'cmcd-request' } });
+    const pre = await fetch(`${base}/source/index.m3u8`, {
+      method: 'OPTIONS',
+      headers: { origin: 'http://x.test', 'access-control-request-headers': 'cmcd-request' },
+    });
     expect(pre.status).toBe(204);
     expect(pre.headers.get('access-control-allow-headers')).toContain('CMCD-Request');
     const mv = await fetch(`${base}/index.m3u8`, { headers: { 'accept-encoding': 'gzip' } });
@@ -228,11 +248,13 @@ describe('LL-HLS packaging of a live stream', () => {
     const raw = await import('node:http').then(
       (http) =>
         new Promise<Buffer>((resolve, reject) => {
-          http.get(`${base}/mid/index.m3u8`, { headers: { 'accept-encoding': 'gzip' } }, (res) => {
-            const chunks: Buffer[] = [];
-            res.on('data', (c: Buffer) => chunks.push(c));
-            res.on('end', () => resolve(Buffer.concat(chunks)));
-          }).on('error', reject);
+          http
+            .get(`${base}/mid/index.m3u8`, { headers: { 'accept-encoding': 'gzip' } }, (res) => {
+              const chunks: Buffer[] = [];
+              res.on('data', (c: Buffer) => chunks.push(c));
+              res.on('end', () => resolve(Buffer.concat(chunks)));
+            })
+            .on('error', reject);
         }),
     );
     expect(zlib.gunzipSync(raw).toString().startsWith('#EXTM3U')).toBe(true);
@@ -260,7 +282,9 @@ describe('LL-HLS packaging of a live stream', () => {
   it('turns CMCD from query and headers into QoE metrics; malformed CMCD is counted, never an error', async () => {
     const cmcd = encodeURIComponent('sid="viewer-1",su,v=2,msd=700,br=400,mtp=9000,bl=800,pr=1,ot=m,sf=h,st=l,ltc=1100');
     expect((await text(`${base}/mid/index.m3u8?CMCD=${cmcd}`)).status).toBe(200);
-    const r = await text(`${base}/mid/index.m3u8`, { headers: { 'CMCD-Session': 'sid="viewer-2",sf=h,st=l', 'CMCD-Status': 'bs', 'CMCD-Request': 'bl=100,mtp=3000', 'CMCD-Object': 'ot=m,br=400' } });
+    const r = await text(`${base}/mid/index.m3u8`, {
+      headers: { 'CMCD-Session': 'sid="viewer-2",sf=h,st=l', 'CMCD-Status': 'bs', 'CMCD-Request': 'bl=100,mtp=3000', 'CMCD-Object': 'ot=m,br=400' },
+    });
     expect(r.status).toBe(200);
     expect((await text(`${base}/mid/index.m3u8?CMCD=${encodeURIComponent('sid="open')}`)).status).toBe(200);
     const m = (await text(`${node.url}/metrics`)).body;
@@ -282,7 +306,9 @@ describe('LL-HLS packaging of a live stream', () => {
     const last = packager.lastPart!;
     const target = `${base}/low/index.m3u8?_HLS_msn=${last.msn}&_HLS_part=${last.index + 1}`;
     const t0 = Date.now();
-    const results = await Promise.all(Array.from({ length: 1000 }, () => fetch(target).then(async (r) => ({ status: r.status, body: await r.text(), at: Date.now() }))));
+    const results = await Promise.all(
+      Array.from({ length: 1000 }, () => fetch(target).then(async (r) => ({ status: r.status, body: await r.text(), at: Date.now() }))),
+    );
     expect(results.every((r) => r.status === 200)).toBe(true);
     const published = packager.part(last.seq + 1)!;
     expect(results.every((r) => r.body.includes(`p${published.seq}.m4s`))).toBe(true);
@@ -301,7 +327,11 @@ describe('LL-HLS packaging of a live stream', () => {
 
   it('answers _HLS_skip with a delta update once the playlist is longer than CAN-SKIP-UNTIL', async () => {
     const packager = node.hls!.get('hlsroom', 'synthetic')!.rendition('mid')!.packager;
-    await waitFor(() => packager.segments.filter((s) => s.complete).reduce((t, s) => t + s.duration, 0) > 14, { timeoutMs: 25_000, intervalMs: 250, what: '14 s of segments' });
+    await waitFor(() => packager.segments.filter((s) => s.complete).reduce((t, s) => t + s.duration, 0) > 14, {
+      timeoutMs: 25_000,
+      intervalMs: 250,
+      what: '14 s of segments',
+    });
     const full = await text(`${base}/mid/index.m3u8`);
     const delta = await text(`${base}/mid/index.m3u8?_HLS_skip=YES`);
     const skipped = Number(/#EXT-X-SKIP:SKIPPED-SEGMENTS=(\d+)/.exec(delta.body)?.[1]);

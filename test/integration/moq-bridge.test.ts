@@ -31,10 +31,14 @@ function nalTypes(au: Uint8Array): number[] {
 async function catalogWithVideo(broadcast: Moq.Broadcast.Consumer): Promise<any> {
   const sub = broadcast.track('catalog.json').subscribe({ priority: 100 });
   let catalog: any;
-  await readGroups(sub, (groups) => {
-    catalog = JSON.parse(new TextDecoder().decode(groups.at(-1)!.frames[0]));
-    return catalog.video !== undefined;
-  }, 20_000);
+  await readGroups(
+    sub,
+    (groups) => {
+      catalog = JSON.parse(new TextDecoder().decode(groups.at(-1)!.frames[0]));
+      return catalog.video !== undefined;
+    },
+    20_000,
+  );
   sub.close();
   return catalog;
 }
@@ -71,7 +75,12 @@ describe('SFU → MoQ bridge', () => {
         expect(conn.version).toBe('moq-lite-04');
         const broadcast = conn.consume(Moq.Path.from('moqroom/synthetic'));
         const catalog = await catalogWithVideo(broadcast);
-        expect(catalog.video.renditions.video).toMatchObject({ codec: expect.stringMatching(/^avc3\.42/), container: { kind: 'legacy' }, codedWidth: 640, codedHeight: 360 });
+        expect(catalog.video.renditions.video).toMatchObject({
+          codec: expect.stringMatching(/^avc3\.42/),
+          container: { kind: 'legacy' },
+          codedWidth: 640,
+          codedHeight: 360,
+        });
         expect(catalog.audio.renditions.audio).toMatchObject({ codec: 'opus', sampleRate: 48000, numberOfChannels: 2 });
 
         const video = broadcast.track('video').subscribe({ priority: 60 });

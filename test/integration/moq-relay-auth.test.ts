@@ -17,7 +17,13 @@ afterAll(() => relay?.close());
 function upgradeStatus(root: string, jwt: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = http.request(`${relay.addresses.url}/${root}?jwt=${encodeURIComponent(jwt)}`, {
-      headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-protocol': 'qmux-01.moq-lite-04' },
+      headers: {
+        connection: 'Upgrade',
+        upgrade: 'websocket',
+        'sec-websocket-version': '13',
+        'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+        'sec-websocket-protocol': 'qmux-01.moq-lite-04',
+      },
       timeout: 5_000,
     });
     req.on('response', (res) => {

@@ -44,7 +44,11 @@ describe('signaling', () => {
       unsubscribeEvents: {},
       reportQoe: { sessions: [{ id: 's1', stream: 'synthetic', path: 'webrtc', watchMs: 1000 }] },
     };
-    expect(Object.keys(valid).sort()).toEqual(Object.keys(requestSchemas).filter((m) => m !== 'join' && m !== 'ping').sort());
+    expect(Object.keys(valid).sort()).toEqual(
+      Object.keys(requestSchemas)
+        .filter((m) => m !== 'join' && m !== 'ping')
+        .sort(),
+    );
     const c = await SignalingTestClient.connect(node.url);
     for (const [method, params] of Object.entries(valid)) {
       expect(requestSchemas[method as Method].safeParse(params).success, method).toBe(true);

@@ -84,7 +84,10 @@ describe('DownstreamSubscription', () => {
       g.write(new Uint8Array([i]));
       g.finish();
       // Each group is complete before the next starts, so none is dropped as stale.
-      await waitFor(() => subs.every(({ streams }) => streams.length === i + 1 && streams[i]!.finished), { what: `group ${i} at every subscription`, timeoutMs: 2_000 });
+      await waitFor(() => subs.every(({ streams }) => streams.length === i + 1 && streams[i]!.finished), {
+        what: `group ${i} at every subscription`,
+        timeoutMs: 2_000,
+      });
     }
     for (const { sub, streams } of subs) {
       expect(streams).toHaveLength(5);
