@@ -297,7 +297,13 @@ async function main(): Promise<void> {
     log(`report: ${report}`);
     const checks = new BenchChecks()
       .expect(consumersPerCore !== null, `no step passed (first step ${start} consumers, limited by ${limitedBy})`)
-      .expect(!controller.signal.aborted, 'interrupted');
+      .expect(!controller.signal.aborted, 'interrupted')
+      // Loss is counted against what reached the worker; a starved source or worker input socket
+      // (ingress drops) sends less than the stream's bitrate, and every figure would be inflated.
+      .expect(
+        !best || best.m.meanKbps >= 0.5 * bitrateKbps,
+        `the stream reached the consumers at ${best ? Math.round(best.m.meanKbps) : '?'} of ${bitrateKbps} kbps (ingress drops ${best?.m.ingressDrops ?? '?'}): the box did not feed the worker`,
+      );
     if (calibrateN > 0) {
       checks
         .expect(calibration !== undefined, 'the WebRTC calibration did not run')
