@@ -170,10 +170,7 @@ async function main(): Promise<void> {
     const checks = new BenchChecks()
       .figures(summary, ['srtG2gP50Ms', 'srtG2gP95Ms', 'whipFirstFrameMs'])
       // ffmpeg sends 30 fps; a viewer presenting far fewer is not measuring the path.
-      .expect(
-        clock.frames >= 0.8 * 30 * Number(values.seconds),
-        `the WHEP viewer presented ${clock.frames} frames in ${values.seconds} s of a 30 fps SRT feed`,
-      )
+      .expect(clock.frames >= 0.8 * 30 * Number(values.seconds), `the WHEP viewer presented ${clock.frames} frames in ${values.seconds} s of a 30 fps SRT feed`)
       .expect(
         g2g.length >= clock.frames / 2,
         `only ${g2g.length} of ${clock.frames} presented SRT frames carried a clock code that passed its complement check`,
