@@ -305,6 +305,12 @@ describe('LL-HLS packaging of a live stream', () => {
     const packager = node.hls!.get('hlsroom', 'synthetic')!.rendition('low')!.packager;
     const last = packager.lastPart!;
     const target = `${base}/low/index.m3u8?_HLS_msn=${last.msn}&_HLS_part=${last.index + 1}`;
+    const held = async () => {
+      const text = (await node.metrics.registry.getSingleMetricAsString('subsec_hls_held_response_delay_seconds')).split('\n');
+      const bucket = (le: string) => text.filter((l) => l.includes(`le="${le}"`)).reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+      return { within250ms: bucket('0.25'), total: bucket('+Inf') };
+    };
+    const heldBefore = await held();
     const t0 = Date.now();
     const results = await Promise.all(
       Array.from({ length: 1000 }, () => fetch(target).then(async (r) => ({ status: r.status, body: await r.text(), at: Date.now() }))),
@@ -312,16 +318,19 @@ describe('LL-HLS packaging of a live stream', () => {
     expect(results.every((r) => r.status === 200)).toBe(true);
     const published = packager.part(last.seq + 1)!;
     expect(results.every((r) => r.body.includes(`p${published.seq}.m4s`))).toBe(true);
-    // Held requests are answered when the part is published. The client shares the node's event
-    // loop and reads 1000 responses, so what it sees trails the server: on a 2-core box at load
-    // average 15 the first answer came ~0.55 s and the last ~1.4 s after publication. The bounds
-    // leave room for that and still fail answers that wait for a later part (200 ms each, piling
-    // up) or for the next segment. bench:hls measures the server side (within 10 ms).
+    // Server side: all 1000 were held and answered within 250 ms of the part's publication
+    // (bench:hls measures the distribution: most within 10 ms).
+    const heldAfter = await held();
+    expect(heldAfter.total - heldBefore.total).toBe(1000);
+    expect(heldAfter.within250ms - heldBefore.within250ms).toBe(1000);
+    // Client side the answers trail: the client shares the node's event loop and reads 1000
+    // responses (at load average 15–20 on 2 cores: first ~0.5–1.5 s, last ~1.4 s+ after the
+    // publication), so these bounds only catch answers that waited for a later segment.
     const firstAnswer = Math.min(...results.map((r) => r.at)) - published.publishedAt;
     const lastAnswer = Math.max(...results.map((r) => r.at)) - published.publishedAt;
-    expect(firstAnswer).toBeLessThan(1000);
-    expect(lastAnswer).toBeLessThan(3000);
-    expect(Date.now() - t0).toBeLessThan(4000);
+    expect(firstAnswer).toBeLessThan(2500);
+    expect(lastAnswer).toBeLessThan(4000);
+    expect(Date.now() - t0).toBeLessThan(5000);
     expect(packager.waiting).toBe(0);
   }, 30_000);
 
