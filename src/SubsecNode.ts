@@ -31,6 +31,7 @@ import { MoqBridge } from './moq/MoqBridge';
 import { registerMoqMetrics } from './moq/MoqMetrics';
 import { HlsService } from './hls/HlsService';
 import { CmcdIntake } from './hls/CmcdIntake';
+import { registerCmcdEventRoutes } from './hls/CmcdEventRoutes';
 import { registerHlsRoutes } from './hls/HlsRoutes';
 import { EventsService } from './events/EventsService';
 import { registerAppRoutes } from './events/appRoutes';
@@ -42,6 +43,8 @@ import { WhipEndpoint } from './ingest/whip/WhipEndpoint';
 import { WhepEndpoint } from './egress/whep/WhepEndpoint';
 import { SrtServer } from './ingest/srt/SrtServer';
 import { Moderation } from './moderation/Moderation';
+import { registerApiDocsRoutes } from './api/apiDocsRoutes';
+import { startDemos, type Demos } from './demo/startDemos';
 
 /** A running node. */
 export class SubsecNode {
@@ -88,6 +91,8 @@ export class SubsecNode {
   /** Bans (a kick keeps the identity out of the room; Redis-backed in a cascade): `node.moderation.store`. */
   readonly moderation: Moderation;
   #synthetic: SyntheticSource | undefined;
+  /** The start page's routes and the apps' demo actors (when `http.demo`), src/demo. */
+  demos: Demos | undefined;
   #draining = false;
   #closed = false;
 
@@ -95,7 +100,7 @@ export class SubsecNode {
     this.config = config;
     setLogLevel(config.logLevel);
     this.log = createLogger(`node:${config.node.id}`);
-    this.tokens = new TokenService(config.auth.jwtSecret, config.auth.tokenTtlSeconds);
+    this.tokens = TokenService.fromConfig(config.auth);
     this.pool = new WorkerPool(
       {
         workers: config.sfu.workers,
@@ -216,14 +221,19 @@ export class SubsecNode {
       moderation: this.moderation,
       version: '1',
     });
+    registerApiDocsRoutes(this.http, this.config.http.demo);
     if (this.qoe) registerQoeRoutes(api, this.http, this.qoe, this.config.qoe.dashboard ? path.join(projectRoot, 'clients', 'qoe-dashboard') : undefined);
     if (this.config.whip.enabled) this.whip.register(this.http);
     if (this.config.whep.enabled) this.whep.register(this.http);
     if (this.hls) {
-      registerHlsRoutes(this.http, { service: this.hls, intake: new CmcdIntake(this.metrics.registry, { onRecord: (target, data, now) => this.qoe?.recordCmcd(target, data, now) }), tokens: this.tokens, registry: this.metrics.registry, corsOrigin: this.config.http.corsOrigin, nodeId: this.config.node.id });
+      const intake = new CmcdIntake(this.metrics.registry, { onRecord: (target, data, now) => this.qoe?.recordCmcd(target, data, now) });
+      registerHlsRoutes(this.http, { service: this.hls, intake, tokens: this.tokens, registry: this.metrics.registry, corsOrigin: this.config.http.corsOrigin, nodeId: this.config.node.id });
+      registerCmcdEventRoutes(this.http, { intake, tokens: this.tokens, access: this.config.hls.access, corsOrigin: this.config.http.corsOrigin });
       this.hls.start();
     }
     if (this.config.http.demo) {
+      // The start page's routes, the demo auctioneer and the watch party's sample (src/demo).
+      this.demos = startDemos({ config: this.config, http: this.http, rooms: this.rooms, events: this.events, log: this.log.child('demo') });
       // The watch-party and auction apps (clients/apps), next to the demo page.
       registerAppRoutes(this.http, path.join(projectRoot, 'clients', 'apps'));
       serveStatic(this.http, '/sdk', path.join(projectRoot, 'clients', 'dist'));
@@ -285,6 +295,7 @@ export class SubsecNode {
     if (this.#closed) return;
     this.#closed = true;
     this.qoe?.close();
+    this.demos?.close();
     this.#synthetic?.close();
     this.moqBridge?.close();
     void this.moqRelay?.close();

@@ -48,9 +48,9 @@ const INTEGER_KEYS = new Set([
 ]);
 const DECIMAL_KEYS = new Set(['pr']);
 const BOOLEAN_KEYS = new Set(['bs', 'su', 'bg', 'nr']);
-const STRING_KEYS = new Set(['cid', 'sid', 'nor', 'nrr', 'cdn', 'ec', 'h', 'url', 'cen', 'cs', 'cmsdd', 'cmsds', 'smrt']);
-/** String keys that CMCD v2 turned into inner lists of strings (`nor=("p40.m4s")`); a v1 single string is still accepted. */
-const STRING_LIST_KEYS = new Set(['nor']);
+const STRING_KEYS = new Set(['cid', 'sid', 'nrr', 'cdn', 'h', 'url', 'cen', 'cs', 'cmsdd', 'cmsds', 'smrt']);
+/** A string in v1, an inner list of strings in v2 (CTA-5004-B). */
+const STRING_LIST_KEYS = new Set(['nor', 'ec']);
 const TOKEN_VALUES: Record<string, ReadonlySet<string>> = {
   ot: new Set(['m', 'a', 'v', 'av', 'i', 'c', 'tt', 'k', 'o']),
   sf: new Set(['d', 'h', 's', 'o']),
@@ -143,8 +143,9 @@ export function parseCmcd(text: string): CmcdParse {
       return { ok: false, reason: 'type' };
     if (DECIMAL_KEYS.has(key) && !(only('number') && !list && (items[0]!.value as number) >= 0)) return { ok: false, reason: 'type' };
     if (BOOLEAN_KEYS.has(key) && !(only('boolean') && !list)) return { ok: false, reason: 'type' };
-    const stringsOk = only('string') && (list ? STRING_LIST_KEYS.has(key) && items.length > 0 : true) && items.every((i) => (i.value as string).length <= 256);
-    if (STRING_KEYS.has(key) && !stringsOk) return { ok: false, reason: 'type' };
+    if (STRING_KEYS.has(key) && !(only('string') && !list && (items[0]!.value as string).length <= 256)) return { ok: false, reason: 'type' };
+    if (STRING_LIST_KEYS.has(key) && !(only('string') && (list || items.length === 1) && items.every((i) => (i.value as string).length <= 256)))
+      return { ok: false, reason: 'type' };
     const allowed = TOKEN_VALUES[key];
     if (allowed && !(only('token') && items.every((i) => allowed.has(i.value as string)))) return { ok: false, reason: 'type' };
     data[key] = list ? items.map((i) => i.value as number | string) : items[0]!.value;
@@ -318,6 +319,11 @@ export class CmcdIntake {
     }
     this.record(target, parsed.data, now);
     return undefined;
+  }
+
+  /** Counts a payload refused elsewhere (event mode) with the request path's metric. */
+  countMalformed(reason: CmcdRejection): void {
+    this.#malformed.inc({ reason });
   }
 
   /** Records one valid payload. */
