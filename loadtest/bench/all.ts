@@ -76,7 +76,13 @@ function runBench(name: string, script: string, timeoutS: number): Promise<Bench
       // A bench whose measurement failed exits non-zero and names why in `failures` (benchOutcome.ts).
       const failures = Array.isArray(figures?.failures) ? (figures.failures as unknown[]).map(String) : [];
       const status = timedOut ? 'timeout' : code !== 0 || failures.length > 0 ? 'failed' : figures ? 'ok' : 'no-json';
-      const tail = [...failures.map((f) => `measurement failed: ${f}`), ...(stderr || stdout).trim().split('\n').slice(-5)].join('\n');
+      // reportBench writes each failure to stderr too: show them once, then the rest of the tail.
+      const rest = (stderr || stdout)
+        .trim()
+        .split('\n')
+        .filter((l) => !l.startsWith('measurement failed: '))
+        .slice(-5);
+      const tail = [...failures.map((f) => `measurement failed: ${f}`), ...rest].join('\n');
       resolve({ name, status, seconds, figures: figures ?? {}, failures, tail });
     });
   });

@@ -172,8 +172,8 @@ async function main(): Promise<void> {
       // ffmpeg sends 30 fps; a viewer presenting far fewer is not measuring the path.
       .expect(clock.frames >= 0.8 * 30 * Number(values.seconds), `the WHEP viewer presented ${clock.frames} frames in ${values.seconds} s of a 30 fps SRT feed`)
       .expect(
-        g2g.length >= clock.frames / 2,
-        `only ${g2g.length} of ${clock.frames} presented SRT frames carried a clock code that passed its complement check`,
+        g2g.length + clock.rejected >= clock.frames / 4 && g2g.length >= clock.rejected,
+        `of ${clock.frames} presented SRT frames, ${g2g.length} were read with a clock code that passed its complement check and ${clock.rejected} failed it`,
       )
       .expect(
         firstFrame.length === Number(values.rounds) && firstFrame.every((ms) => Number.isFinite(ms) && ms > 0),

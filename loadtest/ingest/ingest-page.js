@@ -35,7 +35,8 @@ async function whepView(url, token) {
 }
 
 /**
- * Glass-to-glass samples (ms) of the painted clock code over `sampleMs`: {samples, rejected, frames}.
+ * Glass-to-glass samples (ms) of the painted clock code over `sampleMs`: {samples, rejected, frames}
+ * (frames: presented by the compositor in the window, read or not).
  * The code's complement is painted below it; a frame whose halves disagree anywhere (caught
  * mid-change, blurred by the encoder) is rejected, not misread.
  */
@@ -49,12 +50,15 @@ async function sampleClock(args) {
   const ctx = canvas.getContext('2d', { willReadFrequently: true });
   const samples = [];
   let rejected = 0;
-  let frames = 0;
+  // Frames the compositor presented (rVFC's counter: a busy page reads fewer frames than were shown).
+  let firstPresented;
+  let lastPresented = 0;
   const until = performance.now() + args.sampleMs;
   await new Promise((resolve) => {
-    const onFrame = () => {
+    const onFrame = (_t, meta) => {
       const now = Date.now();
-      frames++;
+      firstPresented ??= meta.presentedFrames;
+      lastPresented = meta.presentedFrames;
       ctx.drawImage(video, 0, 0, canvas.width, canvas.height, 0, 0, canvas.width, canvas.height);
       const data = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
       let sent = 0;
@@ -74,7 +78,7 @@ async function sampleClock(args) {
     };
     video.requestVideoFrameCallback(onFrame);
   });
-  return { samples, rejected, frames };
+  return { samples, rejected, frames: lastPresented - (firstPresented ?? lastPresented) + 1 };
 }
 
 /** Publishes the fake camera over WHIP; returns the resource URL and the time the POST began. */
