@@ -169,8 +169,12 @@ async function main(): Promise<void> {
     console.log(`WHIP publish -> first WHEP frame: median ${summary.whipFirstFrameMs} ms over ${firstFrame.length} rounds`);
     const checks = new BenchChecks()
       .figures(summary, ['srtG2gP50Ms', 'srtG2gP95Ms', 'whipFirstFrameMs'])
-      // ffmpeg sends 30 fps; a viewer presenting far fewer is not measuring the path.
-      .expect(clock.frames >= 0.8 * 30 * Number(values.seconds), `the WHEP viewer presented ${clock.frames} frames in ${values.seconds} s of a 30 fps SRT feed`)
+      // ffmpeg sends 30 fps (fewer when its encoder is starved of CPU); a viewer presenting under
+      // two thirds of that is not measuring the path.
+      .expect(
+        clock.frames >= (2 / 3) * 30 * Number(values.seconds),
+        `the WHEP viewer presented ${clock.frames} frames in ${values.seconds} s of a 30 fps SRT feed`,
+      )
       .expect(
         g2g.length + clock.rejected >= clock.frames / 4 && g2g.length >= clock.rejected,
         `of ${clock.frames} presented SRT frames, ${g2g.length} were read with a clock code that passed its complement check and ${clock.rejected} failed it`,
