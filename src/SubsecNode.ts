@@ -33,6 +33,9 @@ import { HlsService } from './hls/HlsService';
 import { CmcdIntake } from './hls/CmcdIntake';
 import { registerCmcdEventRoutes } from './hls/CmcdEventRoutes';
 import { registerHlsRoutes } from './hls/HlsRoutes';
+import { registerDashRoutes } from './dash/DashRoutes';
+import { RestreamService } from './restream/RestreamService';
+import { registerRestreamRoutes } from './restream/restreamRoutes';
 import { EventsService } from './events/EventsService';
 import { registerAppRoutes } from './events/appRoutes';
 import { attachEventsTrack } from './events/MoqEventsTrack';
@@ -84,6 +87,8 @@ export class SubsecNode {
   moqBridge: MoqBridge | undefined;
   /** LL-HLS packaging (when `hls.enabled`): `/hls/{room}/{stream}/index.m3u8`. */
   readonly hls: HlsService | undefined;
+  /** RTMP pushes of streams to other platforms (docs/restream.md): `/v1/rooms/{room}/streams/{stream}/restreams`. */
+  readonly restreams: RestreamService;
   /** Room events (when `events.enabled`): `node.events.log.send/subscribe/addHook`, docs/events.md. */
   readonly events: EventsService | undefined;
   /** Viewer QoE (when `qoe.enabled`): reports, metrics, dashboard data and alerts, docs/qoe.md. */
@@ -175,6 +180,7 @@ export class SubsecNode {
         }),
       );
     }
+    this.restreams = new RestreamService({ hls: this.hls, config: config.restream, webhooks: this.webhooks, registry: this.metrics.registry, log: this.log.child('restream') });
   }
 
   /** The base URL of the HTTP server (after start). */
@@ -221,6 +227,7 @@ export class SubsecNode {
       moderation: this.moderation,
       version: '1',
     });
+    registerRestreamRoutes(api, this.restreams);
     registerApiDocsRoutes(this.http, this.config.http.demo);
     if (this.qoe) registerQoeRoutes(api, this.http, this.qoe, this.config.qoe.dashboard ? path.join(projectRoot, 'clients', 'qoe-dashboard') : undefined);
     if (this.config.whip.enabled) this.whip.register(this.http);
@@ -228,6 +235,8 @@ export class SubsecNode {
     if (this.hls) {
       const intake = new CmcdIntake(this.metrics.registry, { onRecord: (target, data, now) => this.qoe?.recordCmcd(target, data, now) });
       registerHlsRoutes(this.http, { service: this.hls, intake, tokens: this.tokens, registry: this.metrics.registry, corsOrigin: this.config.http.corsOrigin, nodeId: this.config.node.id });
+      // LL-DASH: a second manifest over the same packaging, CMCD and CMSD (docs/ll-dash.md).
+      if (this.config.dash.enabled) registerDashRoutes(this.http, { service: this.hls, config: this.config.dash, intake, tokens: this.tokens, registry: this.metrics.registry, corsOrigin: this.config.http.corsOrigin, nodeId: this.config.node.id, outputs: this.outputs });
       registerCmcdEventRoutes(this.http, { intake, tokens: this.tokens, access: this.config.hls.access, corsOrigin: this.config.http.corsOrigin });
       this.hls.start();
     }
@@ -306,6 +315,7 @@ export class SubsecNode {
     await this.cascade.close();
     await this.events?.close();
     await this.moderation.close();
+    this.restreams.close();
     this.hls?.close();
     this.rooms.close();
     this.#roomEvents.close();
