@@ -45,6 +45,10 @@ import { Recorder } from './hls/Recorder';
 import { WhipEndpoint } from './ingest/whip/WhipEndpoint';
 import { WhepEndpoint } from './egress/whep/WhepEndpoint';
 import { SrtServer } from './ingest/srt/SrtServer';
+import { RtmpServer } from './ingest/rtmp/RtmpServer';
+import { RtspIngest } from './ingest/rtsp/RtspIngest';
+import { registerRtspRoutes } from './ingest/rtsp/rtspRoutes';
+import { MpegTsIngest } from './ingest/mpegts/MpegTsIngest';
 import { Moderation } from './moderation/Moderation';
 import { registerApiDocsRoutes } from './api/apiDocsRoutes';
 import { startDemos, type Demos } from './demo/startDemos';
@@ -81,6 +85,12 @@ export class SubsecNode {
   readonly whep: WhepEndpoint;
   /** SRT ingest listener (when `srt.enabled`), started by start(). */
   srt: SrtServer | undefined;
+  /** RTMP(S) ingest listener (when `rtmp.enabled`), started by start(). */
+  rtmp: RtmpServer | undefined;
+  /** RTSP camera pulls (when `rtsp.enabled`): `node.rtsp.add/remove/list`, `/v1/ingest/rtsp`. */
+  readonly rtsp: RtspIngest | undefined;
+  /** MPEG-TS over UDP listeners (when `mpegts.enabled`), bound by start(). */
+  mpegts: MpegTsIngest | undefined;
   /** The MoQ relay (when `moq.enabled`): `node.moqRelay.addresses.url` is its session URL. */
   readonly moqRelay: RelayServer | undefined;
   /** The SFU → MoQ bridge (when `moq.enabled` and `moq.bridge.enabled`, after start). */
@@ -140,6 +150,7 @@ export class SubsecNode {
       rtcMaxPort: config.sfu.rtcMaxPort,
       initialAvailableOutgoingBitrate: config.sfu.initialAvailableOutgoingBitrate,
       maxIncomingBitrate: config.sfu.maxIncomingBitrate,
+      maxOutgoingBitrate: config.sfu.maxOutgoingBitrate,
       ...(webRtcServers ? { webRtcServerFor: (router) => webRtcServers.serverFor(router) } : {}),
     };
     this.http = new HttpServer({ corsOrigin: config.http.corsOrigin }, this.log.child('http'));
@@ -166,6 +177,7 @@ export class SubsecNode {
       // A fresh time-limited TURN credential for the token's identity, per request.
       iceServersFor: turn ? (identity: string) => turn.iceServers(identity) : undefined,
     };
+    this.rtsp = config.rtsp.enabled ? new RtspIngest({ config: config.rtsp, rooms: this.rooms, metrics: this.metrics, webhooks: (e) => this.webhooks.emit(e), log: this.log.child('rtsp') }) : undefined;
     this.whip = new WhipEndpoint({ ...webrtcHttp, config: config.whip, log: this.log.child('whip') });
     this.whep = new WhepEndpoint({ ...webrtcHttp, pool: this.pool, config: config.whep, log: this.log.child('whep'), pullStream });
     this.moqRelay = config.moq.enabled ? new RelayServer({ config: config.moq.relay, tokens: this.tokens, name: config.node.id, roomPrefix: config.moq.bridge.prefix, log: this.log.child('moq'), directory: this.cascade.relayDirectory(config.moq.relay.upstreams) }) : undefined;
@@ -230,6 +242,7 @@ export class SubsecNode {
     registerRestreamRoutes(api, this.restreams);
     registerApiDocsRoutes(this.http, this.config.http.demo);
     if (this.qoe) registerQoeRoutes(api, this.http, this.qoe, this.config.qoe.dashboard ? path.join(projectRoot, 'clients', 'qoe-dashboard') : undefined);
+    if (this.rtsp) registerRtspRoutes(api, this.rtsp);
     if (this.config.whip.enabled) this.whip.register(this.http);
     if (this.config.whep.enabled) this.whep.register(this.http);
     if (this.hls) {
@@ -255,6 +268,15 @@ export class SubsecNode {
     if (this.config.srt.enabled) {
       this.srt = new SrtServer({ config: this.config.srt, rooms: this.rooms, tokens: this.tokens, metrics: this.metrics, log: this.log.child('srt') });
       await this.srt.listen();
+    }
+    if (this.config.rtmp.enabled) {
+      this.rtmp = new RtmpServer({ config: this.config.rtmp, rooms: this.rooms, tokens: this.tokens, metrics: this.metrics, log: this.log.child('rtmp') });
+      await this.rtmp.listen();
+    }
+    this.rtsp?.start();
+    if (this.config.mpegts.enabled) {
+      this.mpegts = new MpegTsIngest({ config: this.config.mpegts, rooms: this.rooms, metrics: this.metrics, log: this.log.child('mpegts') });
+      await this.mpegts.start();
     }
     if (this.moqRelay) {
       const relay = this.moqRelay;
@@ -311,6 +333,9 @@ export class SubsecNode {
     this.whip.close();
     this.whep.close();
     await this.srt?.close();
+    await this.rtmp?.close();
+    await this.rtsp?.close();
+    await this.mpegts?.close();
     this.signaling.closeAll();
     await this.cascade.close();
     await this.events?.close();

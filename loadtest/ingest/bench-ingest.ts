@@ -4,16 +4,24 @@
  * - SRT → WebRTC glass to glass: an ffmpeg SRT caller paints the wall clock (48-bit block code,
  *   at the moment each frame is generated) into an H264 test pattern; a WHEP viewer in Chromium
  *   reads the code back from every presented frame. p50/p95 over `--seconds`.
+ * - RTMP → WebRTC glass to glass: the same clock, published by ffmpeg with `-f flv rtmp://…`.
+ * - RTSP → WebRTC glass to glass: the same clock code painted by GStreamer's RTSP server
+ *   (test/helpers/rtspServer.py, mount /clock, x264 zerolatency), which the node pulls over RTSP/TCP.
+ * - RTSP cameras per core (copy mode): `--cameras` pulls of one 640x360 25 fps 1 Mbit/s RTSP
+ *   camera; CPU of the node process, its mediasoup worker and its ffmpeg pulls over 10 s, divided
+ *   per camera; `rtspCamerasPerCore` = one core / that cost, valid when every pull kept up (each
+ *   pull's video packet rate within 10% of the median) at that count.
  * - WHIP → WHEP first frame: Chromium publishes its fake camera over WHIP and a second page
  *   POSTs WHEP as soon as the publication is created; the time from the start of the WHIP POST
  *   to the first frame presented by the viewer, median of `--rounds`.
  *
- * Starts its own node (SRT on a free port). The last line is one JSON object:
- * {srtG2gP50Ms, srtG2gP95Ms, whipFirstFrameMs, srtLatencyMs, ...}. The clock code carries its
- * complement; a frame whose halves disagree is rejected, not misread. Exits non-zero when a
- * figure has no samples, most presented frames failed the complement check, or a WHIP round failed.
- * Options: --seconds <SRT sampling time, default 15> --rounds <WHIP rounds, default 3>
- *          --latency <SRT latency in ms, default 120>
+ * Starts its own node (SRT, RTMP on free ports, RTSP pulls). The last line is one JSON object:
+ * {srtG2gP50Ms, rtmpG2gP50Ms, rtspG2gP50Ms, rtspCamerasPerCore, whipFirstFrameMs, ...}. The clock code
+ * carries its complement below it; a frame whose halves disagree is rejected, not misread. Exits
+ * non-zero when a path has no samples, presented under two thirds of the 30 fps sent, or most
+ * frames read failed the complement check; when a WHIP round failed; or when a pull fell behind.
+ * Options: --seconds <sampling time per g2g path, default 15> --rounds <WHIP rounds, default 3>
+ *          --latency <SRT latency in ms, default 120> --cameras <RTSP pulls, default 20>
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -23,6 +31,8 @@ import { parseArgs } from 'node:util';
 import { parseConfig } from '../../src/config/loadConfig';
 import { SubsecNode } from '../../src/SubsecNode';
 import { launchChromium } from '../../test/helpers/whipWhep';
+import { startRtspServer } from '../../test/helpers/rtspServer';
+import { measureRtspCameras } from './rtspCameras';
 import { BenchChecks, reportBench } from '../core/benchOutcome';
 
 const PAGE_SCRIPT = fs.readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), 'ingest-page.js'), 'utf8');
@@ -41,8 +51,7 @@ function percentile(values: number[], p: number): number {
  * halves agree (as bench:latency's clock-code.js does) — padded to 640x360.
  */
 function clockSource(): string {
-  const rows = Math.ceil(CODE.bits / CODE.perRow);
-  const codeHeight = CODE.block * rows;
+  const codeHeight = CODE.block * Math.ceil(CODE.bits / CODE.perRow);
   const bit = `mod(floor(floor(T*1000)/pow(2\\,floor(X/${CODE.block})+${CODE.perRow}*floor(mod(Y\\,${codeHeight})/${CODE.block})))\\,2)`;
   return [
     `color=c=gray:s=${CODE.block * CODE.perRow}x${2 * codeHeight}:r=30`,
@@ -57,12 +66,22 @@ function clockSource(): string {
   ].join(',');
 }
 
+/** What a Chromium WHEP viewer read from one path's clock code. */
+interface ClockSamples {
+  samples: number[];
+  /** Frames whose code failed the complement check. */
+  rejected: number;
+  /** Frames the compositor presented in the window. */
+  frames: number;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       seconds: { type: 'string', default: '15' },
       rounds: { type: 'string', default: '3' },
       latency: { type: 'string', default: '120' },
+      cameras: { type: 'string', default: '20' },
     },
   });
   const latencyMs = Number(values.latency);
@@ -71,6 +90,8 @@ async function main(): Promise<void> {
       http: { port: 0 },
       synthetic: { enabled: false },
       srt: { enabled: true, port: 0, latencyMs },
+      rtmp: { enabled: true, port: 0 },
+      rtsp: { enabled: true, maxPulls: 10_000 },
       logLevel: 'warn',
     }),
   );
@@ -82,55 +103,89 @@ async function main(): Promise<void> {
     await p.addScriptTag({ content: PAGE_SCRIPT });
     return p;
   };
-  const srtUrl = `srt://127.0.0.1:${node.srt!.port}?streamid=#!::r=bench/srt,m=publish,t=${token('bench', 'srt', true)}&latency=${latencyMs * 1000}`;
-  const caller = spawn(
-    'ffmpeg',
-    [
-      '-hide_banner',
-      '-loglevel',
-      'error',
-      '-nostdin',
-      '-re',
-      '-f',
-      'lavfi',
-      '-i',
-      clockSource(),
-      '-c:v',
-      'libx264',
-      '-preset',
-      'ultrafast',
-      '-tune',
-      'zerolatency',
-      '-profile:v',
-      'baseline',
-      '-g',
-      '30',
-      '-b:v',
-      '1M',
-      '-f',
-      'mpegts',
-      srtUrl,
-    ],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
-  );
-  try {
+  const encoders: ReturnType<typeof spawn>[] = [];
+  const encode = (output: string[]) => {
+    const proc = spawn(
+      'ffmpeg',
+      [
+        '-hide_banner',
+        '-loglevel',
+        'error',
+        '-nostdin',
+        '-re',
+        '-f',
+        'lavfi',
+        '-i',
+        clockSource(),
+        '-c:v',
+        'libx264',
+        '-preset',
+        'ultrafast',
+        '-tune',
+        'zerolatency',
+        '-profile:v',
+        'baseline',
+        '-g',
+        '30',
+        '-b:v',
+        '1M',
+        ...output,
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+    encoders.push(proc);
+    return proc;
+  };
+  const clocks: Record<string, ClockSamples> = {};
+  /** Waits for a stream's video, then samples glass to glass in a Chromium WHEP viewer. */
+  const sampleG2g = async (stream: string, what: string): Promise<number[]> => {
     const start = Date.now();
-    while (node.rooms.get('bench')?.producersOf('srt').length !== 1) {
-      if (Date.now() - start > 15_000) throw new Error('the SRT caller did not come up');
+    while (
+      !node.rooms
+        .get('bench')
+        ?.producersOf(stream)
+        .some((p) => p.kind === 'video')
+    ) {
+      if (Date.now() - start > 20_000) throw new Error(`the ${what} feed did not come up`);
       await new Promise((r) => setTimeout(r, 100));
     }
-    process.stderr.write(`bench:ingest: SRT feed live; sampling ${values.seconds} s...\n`);
+    process.stderr.write(`bench:ingest: ${what} feed live; sampling ${values.seconds} s...\n`);
     const viewer = await page();
     const clock = (await viewer.evaluate(
       `window.subsecIngestBench.sampleClock(${JSON.stringify({
-        url: `${url}/whep/bench/srt`,
-        token: token('bench', 'viewer'),
+        url: `${url}/whep/bench/${stream}`,
+        token: token('bench', `viewer-${stream}`),
         code: CODE,
         sampleMs: Number(values.seconds) * 1000,
       })})`,
-    )) as { samples: number[]; rejected: number; frames: number };
-    const g2g = clock.samples;
+    )) as ClockSamples;
+    await viewer.close();
+    clocks[what] = clock;
+    const samples = clock.samples;
+    if (samples.length === 0) throw new Error(`no ${what} frames were read`);
+    return samples;
+  };
+  const rtspServers: Awaited<ReturnType<typeof startRtspServer>>[] = [];
+  try {
+    const srtUrl = `srt://127.0.0.1:${node.srt!.port}?streamid=#!::r=bench/srt,m=publish,t=${token('bench', 'srt', true)}&latency=${latencyMs * 1000}`;
+    const caller = encode(['-f', 'mpegts', srtUrl]);
+    const g2g = await sampleG2g('srt', 'SRT');
     caller.kill('SIGINT');
+
+    const rtmp = encode(['-f', 'flv', `rtmp://127.0.0.1:${node.rtmp!.port}/live/bench/rtmp?token=${token('bench', 'rtmp', true)}`]);
+    const rtmpG2g = await sampleG2g('rtmp', 'RTMP');
+    rtmp.kill('SIGINT');
+
+    const camera = await startRtspServer(0, undefined, undefined, { RTSP_CLOCK: '1' });
+    rtspServers.push(camera);
+    node.rtsp!.add({ url: camera.url('/clock'), room: 'bench', stream: 'rtsp', transport: 'tcp' });
+    const rtspG2g = await sampleG2g('rtsp', 'RTSP');
+    await node.rtsp!.remove('bench-rtsp');
+
+    const cameraServer = await startRtspServer(0);
+    rtspServers.push(cameraServer);
+    process.stderr.write(`bench:ingest: ${values.cameras} RTSP pulls (copy)...\n`);
+    const cameras = await measureRtspCameras(node, cameraServer.url('/bench'), Number(values.cameras));
 
     const firstFrame: number[] = [];
     for (let round = 0; round < Number(values.rounds); round++) {
@@ -152,40 +207,59 @@ async function main(): Promise<void> {
     }
     const summary = {
       bench: 'ingest',
-      path: 'srt(ffmpeg) -> node -> whep(chromium); whip(chromium) -> node -> whep(chromium); loopback',
+      path: 'srt|rtmp(ffmpeg), rtsp(gst-rtsp-server) -> node -> whep(chromium); whip(chromium) -> node -> whep(chromium); loopback',
       srtLatencyMs: latencyMs,
       srtG2gSamples: g2g.length,
-      srtFramesPresented: clock.frames,
-      srtFramesRejected: clock.rejected,
+      g2gFrames: Object.fromEntries(Object.entries(clocks).map(([k, c]) => [k, { presented: c.frames, read: c.samples.length, rejected: c.rejected }])),
       srtG2gP50Ms: Math.round(percentile(g2g, 50)),
       srtG2gP95Ms: Math.round(percentile(g2g, 95)),
       srtG2gAboveLatencyP50Ms: Math.round(percentile(g2g, 50) - latencyMs),
+      rtmpG2gSamples: rtmpG2g.length,
+      rtmpG2gP50Ms: Math.round(percentile(rtmpG2g, 50)),
+      rtmpG2gP95Ms: Math.round(percentile(rtmpG2g, 95)),
+      rtspG2gSamples: rtspG2g.length,
+      rtspG2gP50Ms: Math.round(percentile(rtspG2g, 50)),
+      rtspG2gP95Ms: Math.round(percentile(rtspG2g, 95)),
+      rtspCamerasMeasured: cameras.cameras,
+      rtspCamerasKeptUp: cameras.keptUp,
+      rtspCpuPerCameraPct: cameras.cpuPerCameraPct,
+      rtspCamerasPerCore: cameras.camerasPerCore,
       whipFirstFrameMs: Math.round(percentile(firstFrame, 50)),
       whipFirstFrameRunsMs: firstFrame.map(Math.round),
     };
     console.log(
       `SRT -> WebRTC glass-to-glass: p50 ${summary.srtG2gP50Ms} ms, p95 ${summary.srtG2gP95Ms} ms over ${g2g.length} frames (SRT latency ${latencyMs} ms)`,
     );
+    console.log(`RTMP -> WebRTC glass-to-glass: p50 ${summary.rtmpG2gP50Ms} ms, p95 ${summary.rtmpG2gP95Ms} ms over ${rtmpG2g.length} frames`);
+    console.log(`RTSP pull -> WebRTC glass-to-glass: p50 ${summary.rtspG2gP50Ms} ms, p95 ${summary.rtspG2gP95Ms} ms over ${rtspG2g.length} frames`);
+    console.log(
+      `RTSP pulls (copy): ${cameras.cameras} cameras, kept up: ${cameras.keptUp}, ${cameras.cpuPerCameraPct}% of a core each -> ${cameras.camerasPerCore} per core`,
+    );
     console.log(`WHIP publish -> first WHEP frame: median ${summary.whipFirstFrameMs} ms over ${firstFrame.length} rounds`);
     const checks = new BenchChecks()
-      .figures(summary, ['srtG2gP50Ms', 'srtG2gP95Ms', 'whipFirstFrameMs'])
-      // ffmpeg sends 30 fps (fewer when its encoder is starved of CPU); a viewer presenting under
-      // two thirds of that is not measuring the path.
-      .expect(
-        clock.frames >= (2 / 3) * 30 * Number(values.seconds),
-        `the WHEP viewer presented ${clock.frames} frames in ${values.seconds} s of a 30 fps SRT feed`,
-      )
-      .expect(
-        g2g.length + clock.rejected >= clock.frames / 4 && g2g.length >= clock.rejected,
-        `of ${clock.frames} presented SRT frames, ${g2g.length} were read with a clock code that passed its complement check and ${clock.rejected} failed it`,
-      )
+      .figures(summary, ['srtG2gP50Ms', 'srtG2gP95Ms', 'rtmpG2gP50Ms', 'rtmpG2gP95Ms', 'rtspG2gP50Ms', 'rtspG2gP95Ms', 'whipFirstFrameMs'])
+      .expect(cameras.keptUp, `the RTSP pulls did not all keep up at ${cameras.cameras} cameras`)
       .expect(
         firstFrame.length === Number(values.rounds) && firstFrame.every((ms) => Number.isFinite(ms) && ms > 0),
         `WHIP first-frame rounds: ${JSON.stringify(firstFrame)}`,
       );
+    for (const [what, c] of Object.entries(clocks)) {
+      // The encoders send 30 fps (fewer when starved of CPU); a viewer presenting under two thirds
+      // of that is not measuring the path. Most frames read must pass the complement check.
+      checks
+        .expect(
+          c.frames >= (2 / 3) * 30 * Number(values.seconds),
+          `${what}: the WHEP viewer presented ${c.frames} frames in ${values.seconds} s of a 30 fps feed`,
+        )
+        .expect(
+          c.samples.length >= c.rejected && c.samples.length + c.rejected >= c.frames / 4,
+          `${what}: of ${c.frames} presented frames, ${c.samples.length} were read with a clock code that passed its complement check and ${c.rejected} failed it`,
+        );
+    }
     reportBench(summary, checks, (l) => console.log(l));
   } finally {
-    if (caller.exitCode === null) caller.kill('SIGKILL');
+    for (const e of encoders) if (e.exitCode === null) e.kill('SIGKILL');
+    for (const r of rtspServers) await r.kill();
     await browser.close();
     await node.close();
   }

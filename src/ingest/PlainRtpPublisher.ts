@@ -118,6 +118,8 @@ export class PlainRtpPublisher implements Participant {
       listenInfo: { protocol: 'udp', ip: this.#options.listenIp },
       rtcpMux: true,
       comedia: true,
+      // The sender (ffmpeg, a synthetic source) adapts to no congestion feedback.
+      enableBwe: false,
     });
     this.#transports.push(transport);
     return transport;

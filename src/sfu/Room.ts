@@ -18,7 +18,7 @@ export interface Participant {
   readonly identity: string;
   readonly displayName?: string;
   /** What kind of client this is, for metrics and admin listings. */
-  readonly kind: 'sdk' | 'whip' | 'whep' | 'srt' | 'synthetic' | 'internal';
+  readonly kind: 'sdk' | 'whip' | 'whep' | 'srt' | 'rtmp' | 'rtsp' | 'mpegts' | 'synthetic' | 'internal';
   /** Pushes a notification to the participant (no-op for server-side participants). */
   notify<N extends NotificationName>(name: N, data: Notifications[N]): void;
   /** Drops all media state; called when the room closes under the participant. */
