@@ -7,7 +7,8 @@
  * own node (or uses --url), prints a table, and ends with one JSON line: g2gP50Ms, g2gP95Ms,
  * firstFrameP50Ms (WebRTC, as before), sdkMoqG2gP50Ms/P95/FirstFrameP50Ms (WebSocket),
  * sdkMoqWtG2gP50Ms/P95/FirstFrameP50Ms (WebTransport/HTTP3),
- * sdkHlsG2gP50Ms/P95/FirstFrameP50Ms, and `paths` with the details.
+ * sdkHlsG2gP50Ms/P95/FirstFrameP50Ms, and `paths` with the details. Exits non-zero when a path
+ * got no samples or a timed start failed.
  *
  * Options: --url <node base url> --admin-key <key> --seconds <sampling per path, default 15>
  *          --rounds <starts timed per path, default 5; LL-HLS: 1> --paths webrtc,moq,moq-wt,hls
@@ -20,6 +21,7 @@ import { ensureSdkBuilt } from '../../test/e2e/support/pageScripts';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BenchChecks, reportBench } from '../core/benchOutcome';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** Browser-side code (plain JS so nothing is transpiled into the page). */
@@ -115,7 +117,11 @@ async function main(): Promise<void> {
         sampleMs: Number(values.seconds) * 1000,
         settleMs: SETTLE_MS[name],
       };
-      const r = (await receiver.evaluate(`window.subsecLatencyBench.receiverPage(${JSON.stringify(args)})`)) as { firstFrameMs: number[]; g2gMs: number[]; rejected: number };
+      const r = (await receiver.evaluate(`window.subsecLatencyBench.receiverPage(${JSON.stringify(args)})`)) as {
+        firstFrameMs: number[];
+        g2gMs: number[];
+        rejected: number;
+      };
       await receiver.close();
       figures[name] = {
         samples: r.g2gMs.length,
@@ -129,7 +135,9 @@ async function main(): Promise<void> {
     }
     console.log('path     g2g p50   g2g p95   first frame p50   samples');
     for (const [name, f] of Object.entries(figures)) {
-      console.log(`${name.padEnd(8)} ${`${f.g2gP50Ms} ms`.padStart(7)}   ${`${f.g2gP95Ms} ms`.padStart(7)}   ${`${f.firstFrameP50Ms} ms`.padStart(15)}   ${f.samples}`);
+      console.log(
+        `${name.padEnd(8)} ${`${f.g2gP50Ms} ms`.padStart(7)}   ${`${f.g2gP95Ms} ms`.padStart(7)}   ${`${f.firstFrameP50Ms} ms`.padStart(15)}   ${f.samples}`,
+      );
     }
     const flat = (prefix: string, f: PathFigures | undefined) =>
       f ? { [`${prefix}G2gP50Ms`]: f.g2gP50Ms, [`${prefix}G2gP95Ms`]: f.g2gP95Ms, [`${prefix}FirstFrameP50Ms`]: f.firstFrameP50Ms } : {};
@@ -137,13 +145,32 @@ async function main(): Promise<void> {
     const summary = {
       bench: 'latency',
       path: 'chromium (H264, WebRTC) -> node -> chromium client.watch() per transport (loopback)',
-      ...(webrtc ? { samples: webrtc.samples, g2gP50Ms: webrtc.g2gP50Ms, g2gP95Ms: webrtc.g2gP95Ms, g2gMinMs: webrtc.g2gMinMs, firstFrameP50Ms: webrtc.firstFrameP50Ms, firstFrameMs: webrtc.firstFrameMs } : {}),
+      ...(webrtc
+        ? {
+            samples: webrtc.samples,
+            g2gP50Ms: webrtc.g2gP50Ms,
+            g2gP95Ms: webrtc.g2gP95Ms,
+            g2gMinMs: webrtc.g2gMinMs,
+            firstFrameP50Ms: webrtc.firstFrameP50Ms,
+            firstFrameMs: webrtc.firstFrameMs,
+          }
+        : {}),
       ...flat('sdkMoq', figures.moq),
       ...flat('sdkMoqWt', figures['moq-wt']),
       ...flat('sdkHls', figures.hls),
       paths: figures,
     };
-    console.log(JSON.stringify(summary));
+    const checks = new BenchChecks();
+    for (const [name, f] of Object.entries(figures)) {
+      checks
+        .expect(f.samples > 0, `${name}: no glass-to-glass samples (${f.undecodedFrames} frames failed the complement check)`)
+        .figures(f as unknown as Record<string, unknown>, ['g2gP50Ms', 'g2gP95Ms', 'firstFrameP50Ms'])
+        .expect(
+          f.firstFrameMs.length > 0 && f.firstFrameMs.every((ms) => Number.isFinite(ms) && ms > 0),
+          `${name}: first-frame rounds ${JSON.stringify(f.firstFrameMs)}`,
+        );
+    }
+    reportBench(summary, checks, (l) => console.log(l));
   } finally {
     await browser.close();
     await node?.close();
