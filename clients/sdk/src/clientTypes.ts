@@ -1,13 +1,12 @@
-/** The types {@link SubsecClient} speaks in: its events, connection state and call results. */
+/** The types `SubsecClient` speaks in: its events, connection state and call results. */
 import type { PeerInfo, ProducerInfo, RoomEvent } from '../../../src/protocol/signaling';
 import type { DataMessage } from './DataChannels';
 import type { SubsecError, SubsecErrorEvent } from './errors';
-import type { SubsecClient } from './SubsecClient';
 
-/** Connection state of a {@link SubsecClient}. */
+/** Connection state of a `SubsecClient`. */
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
 
-/** Events of {@link SubsecClient}. */
+/** Events of `SubsecClient`. */
 export interface SubsecClientEvents {
   /** Another peer joined the room. */
   peerJoined: PeerInfo;
