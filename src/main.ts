@@ -12,7 +12,10 @@ function startBanner(node: SubsecNode, url: string): string {
   }
   if (c.synthetic.enabled && node.hls) lines.push(`  LL-HLS (demo):  ${url}/hls/${c.synthetic.room}/synthetic/index.m3u8`);
   lines.push(`  WHIP / WHEP:    ${url}/whip/<room>/<stream>   ${url}/whep/<room>/<stream>`);
+  if (c.synthetic.enabled && node.hls && c.dash.enabled) lines.push(`  LL-DASH (demo): ${url}/dash/${c.synthetic.room}/synthetic/manifest.mpd`);
   if (node.srt) lines.push(`  SRT ingest:     srt://${c.http.host}:${node.srt.port}?streamid=#!::r=<room>/<stream>,m=publish,t=<token>`);
+  if (node.rtmp) lines.push(`  RTMP ingest:    rtmp://${c.http.host}:${node.rtmp.port}/${c.rtmp.app}  (stream key <room>/<stream>?token=<token>)`);
+  if (node.rtsp) lines.push(`  RTSP cameras:   POST ${url}/v1/ingest/rtsp  (the node pulls rtsp:// sources)`);
   if (node.moqRelay) lines.push(`  MoQ relay:      ${node.moqRelay.addresses.url}`);
   if (node.moqRelay?.addresses.http3Url) lines.push(`  MoQ over QUIC:  ${node.moqRelay.addresses.http3Url} (WebTransport/HTTP3, certificate sha-256 at ${node.moqRelay.addresses.url}/certificate.sha256)`);
   if (node.qoe && c.qoe.dashboard) lines.push(`  QoE dashboard:  ${url}/qoe/  (admin key)`);
