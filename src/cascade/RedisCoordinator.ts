@@ -18,9 +18,9 @@ import { InvalidStateError, SubsecError } from '../core/errors';
 import { ErrorCode } from '../protocol/errors';
 import { CascadeRpcError } from './CascadeRpcError';
 import type { Coordinator, CoordinatorEvents, NodeRecord, RelayRecord, RpcHandler, StreamLease } from './Coordinator';
-import { RedisKeys } from './redisKeys';
+import { RedisKeys } from '../redis/redisKeys';
 import { CLAIM_LUA, RELEASE_LUA, RENEW_LUA } from './redisScripts';
-import { createRedisClient, type RedisClient, type RedisSettings } from './redisClient';
+import { createRedisClient, type RedisClient, type RedisSettings } from '../redis/redisClient';
 
 /** Options of {@link RedisCoordinator}. */
 export interface RedisCoordinatorOptions {
