@@ -23,10 +23,10 @@ import type { ConfigInput } from '../../src/config/schema';
 import { SubsecNode } from '../../src/SubsecNode';
 import { SyntheticSource } from '../../src/synthetic/SyntheticSource';
 import { createLogger } from '../../src/core/logger';
-import { startRedis, type TestRedis } from '../../test/helpers/redisServer';
-import { spawnNode } from '../../test/helpers/nodeProcess';
-import { TestViewer } from '../../test/helpers/cascadeViewer';
-import { waitFor } from '../../test/helpers/waitFor';
+import { startRedis, type TestRedis } from '../core/redisServer';
+import { spawnNode } from '../core/nodeProcess';
+import { TestViewer } from '../core/cascadeViewer';
+import { waitFor } from '../core/waitFor';
 
 const SOURCE = { width: 640, height: 360, fps: 30, bitrateKbps: 600 };
 

@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseConfig } from '../../src/config/loadConfig';
 import { SubsecNode } from '../../src/SubsecNode';
-import { launchChromium } from '../../test/helpers/whipWhep';
+import { launchChromium } from '../core/chromium';
 
 const PAGE_SCRIPT = fs.readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), 'ingest-page.js'), 'utf8');
 /** Geometry of the clock code: 48 bits of Date.now() as 32 px blocks, 16 per row (512x96). */

@@ -8,7 +8,7 @@ import type { Logger } from '../core/logger';
 import type { Room } from '../sfu/Room';
 import type { Broadcast } from '../../relay/model/Broadcast';
 import type { Track } from '../../relay/model/Track';
-import { CATALOG_TRACK, hangCatalog, type AudioRendition, type VideoRendition } from './hangFormat';
+import { CATALOG_TRACK, hangCatalog, type AudioRendition, type VideoRendition } from '../protocol/hangFormat';
 import { bridgeCodecOf, ProducerBridge } from './ProducerBridge';
 
 /** Options of {@link StreamBridge}. */
