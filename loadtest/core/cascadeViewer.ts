@@ -23,6 +23,7 @@ interface Sink {
 export class TestViewer implements Participant {
   readonly id = crypto.randomUUID();
   readonly kind = 'internal' as const;
+  readonly role = 'viewer' as const;
   readonly notifications: Array<{ name: string; data: any; at: number }> = [];
   readonly #sinks = new Map<string, Sink>();
   /** Sinks whose producer closed (kept for their counts). */

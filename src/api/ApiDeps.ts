@@ -2,7 +2,7 @@
 import type { z } from 'zod';
 import type { TokenService } from '../auth/tokens';
 import type { RoomManager } from '../sfu/RoomManager';
-import type { OutputRegistry, RecordingController } from '../sfu/OutputRegistry';
+import type { OutputRegistry, RecordingController } from '../streams/OutputRegistry';
 import type { TurnCredentials } from '../turn/TurnCredentials';
 import type { ConsumerIndex } from './ConsumerIndex';
 import type { Moderation } from '../moderation/Moderation';

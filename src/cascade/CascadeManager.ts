@@ -26,7 +26,7 @@ import { PipePull } from './PipePull';
 import { PipeServer, type LocalSource } from './PipeServer';
 import { ORIGIN_DIED, PipeMethod } from './pipeProtocol';
 import type { PipeSettings } from './pipeSettings';
-import { RemoteParticipant } from './RemoteParticipant';
+import { RemoteParticipant } from '../streams/RemoteParticipant';
 
 /** Tunables of {@link CascadeManager} (the `cascade` config slice). */
 export interface CascadeTunables {

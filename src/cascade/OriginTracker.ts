@@ -10,7 +10,7 @@ import type { Logger } from '../core/logger';
 import type { Participant, Room } from '../sfu/Room';
 import type { RoomManager } from '../sfu/RoomManager';
 import type { Coordinator, StreamLease } from './Coordinator';
-import { RemoteParticipant } from './RemoteParticipant';
+import { RemoteParticipant } from '../streams/RemoteParticipant';
 
 /** Options of {@link OriginTracker}. */
 export interface OriginTrackerOptions {

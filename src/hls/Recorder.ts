@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../core/logger';
 import { NotFoundError } from '../core/errors';
-import type { RecordingController, RecordingInfo } from '../sfu/OutputRegistry';
+import type { RecordingController, RecordingInfo } from '../streams/OutputRegistry';
 import type { Config } from '../config/schema';
 import type { HlsService } from './HlsService';
 import type { HlsStream } from './HlsStream';

@@ -39,6 +39,7 @@ export class PlainRtpPublisher implements Participant {
   readonly id = crypto.randomUUID();
   readonly identity: string;
   readonly kind: Participant['kind'];
+  readonly role = 'ingest' as const;
   readonly #options: PlainRtpPublisherOptions;
   readonly #transports: types.PlainTransport[] = [];
   readonly producers: types.Producer[] = [];

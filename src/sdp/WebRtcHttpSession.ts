@@ -39,6 +39,7 @@ const FINGERPRINT_ALGORITHMS = new Set(['sha-1', 'sha-224', 'sha-256', 'sha-384'
 export abstract class WebRtcHttpSession extends EventEmitter<WebRtcHttpSessionEvents> implements Participant, IcePatchTarget {
   readonly id = crypto.randomUUID();
   abstract readonly kind: 'whip' | 'whep';
+  abstract readonly role: 'ingest' | 'viewer';
   readonly identity: string;
   readonly room: Room;
   readonly createdAt = Date.now();

@@ -43,6 +43,7 @@ type Handlers = { [M in Exclude<Method, 'join' | 'ping'>]: (p: RequestParams<M>)
 export class PeerSession implements Participant {
   readonly id = crypto.randomUUID();
   readonly kind = 'sdk' as const;
+  readonly role = 'peer' as const;
   readonly identity: string;
   readonly displayName?: string;
   readonly room: Room;

@@ -72,8 +72,8 @@ function watchRoom(room: Room, webhooks: WebhookEmitter, reasonOf: (participantI
       room: name,
       data: { participantId: p.id, identity: p.identity, kind: p.kind, ...(p.displayName ? { displayName: p.displayName } : {}) },
     });
-    // WHIP and SRT contributions are ingests: operators hook encoders' comings and goings.
-    if (p.kind === 'whip' || p.kind === 'srt') {
+    // Ingests (WHIP, SRT, …): operators hook encoders' comings and goings.
+    if (p.role === 'ingest') {
       webhooks.emit({ type: 'ingest.started', room: name, data: { ingestId: p.id, protocol: p.kind, identity: p.identity } });
     }
   });
@@ -81,7 +81,7 @@ function watchRoom(room: Room, webhooks: WebhookEmitter, reasonOf: (participantI
     const reason = reasonOf(p.id);
     if (!participants.delete(p.id)) return;
     webhooks.emit({ type: 'participant.left', room: name, data: { participantId: p.id, identity: p.identity, kind: p.kind, ...(reason ? { reason } : {}) } });
-    if (p.kind === 'whip' || p.kind === 'srt') {
+    if (p.role === 'ingest') {
       webhooks.emit({ type: 'ingest.ended', room: name, data: { ingestId: p.id, protocol: p.kind, identity: p.identity, ...(reason ? { reason } : {}) } });
     }
   });

@@ -35,6 +35,7 @@ export interface WhepSessionOptions extends WebRtcHttpSessionOptions {
 /** A WHEP session. Create with {@link WhepSession.start}. */
 export class WhepSession extends WebRtcHttpSession {
   readonly kind = 'whep' as const;
+  readonly role = 'viewer' as const;
   readonly consumers: types.Consumer[] = [];
   readonly #stream: string;
   #live = 0;

@@ -34,6 +34,7 @@ const AUDIO_PT = 111;
 export class SrtFeed implements Participant {
   readonly id = crypto.randomUUID();
   readonly kind = 'srt' as const;
+  readonly role = 'ingest' as const;
   readonly identity: string;
   readonly producers: types.Producer[] = [];
   readonly #options: SrtFeedOptions;

@@ -19,6 +19,7 @@ const MAX_TRACKS = 4;
 /** A WHIP session. Create with {@link WhipSession.start}. */
 export class WhipSession extends WebRtcHttpSession {
   readonly kind = 'whip' as const;
+  readonly role = 'ingest' as const;
   readonly producers: types.Producer[] = [];
 
   private constructor(options: WebRtcHttpSessionOptions) {

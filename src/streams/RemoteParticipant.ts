@@ -11,6 +11,7 @@ import type { Notifications, NotificationName } from '../protocol/signaling';
 export class RemoteParticipant implements Participant {
   readonly id = crypto.randomUUID();
   readonly kind = 'internal' as const;
+  readonly role = 'relay' as const;
   readonly identity: string;
   readonly displayName?: string;
   /** Node the media comes from (the origin or a relay). */
