@@ -1,13 +1,12 @@
-/** The types {@link SubsecClient} speaks in: its events, connection state and call results. */
+/** The types `SubsecClient` speaks in: its events, connection state and call results. */
 import type { PeerInfo, ProducerInfo, RoomEvent } from '../../../src/protocol/signaling';
 import type { DataMessage } from './DataChannels';
 import type { SubsecError, SubsecErrorEvent } from './errors';
-import type { SubsecClient } from './SubsecClient';
 
-/** Connection state of a {@link SubsecClient}. */
+/** Connection state of a `SubsecClient`. */
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
 
-/** Events of {@link SubsecClient}. */
+/** Events of `SubsecClient`. */
 export interface SubsecClientEvents {
   /** Another peer joined the room. */
   peerJoined: PeerInfo;
@@ -35,7 +34,7 @@ export interface SubsecClientEvents {
   event: RoomEvent;
 }
 
-/** Result of {@link SubsecClient.ping}. */
+/** Result of `SubsecClient.ping()`. */
 export interface PingResult {
   /** Server clock minus local clock, in ms (add it to Date.now() to get server time). */
   offsetMs: number;
@@ -45,5 +44,5 @@ export interface PingResult {
   serverTime: number;
 }
 
-/** Target of {@link SubsecClient.subscribe}: a producer id, or every current producer of a peer. */
+/** Target of `SubsecClient.subscribe()`: a producer id, or every current producer of a peer. */
 export type SubscribeTarget = string | { peerId: string };
