@@ -233,6 +233,7 @@ export class SubsecNode {
     const api = registerApi(this.http, {
       rooms: this.rooms,
       consumers: this.#consumers,
+      streams: this.streams,
       outputs: this.outputs,
       tokens: this.tokens,
       adminKey: this.config.auth.adminKey,

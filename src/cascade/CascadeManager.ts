@@ -27,6 +27,7 @@ import { PipeServer, type LocalSource } from './PipeServer';
 import { ORIGIN_DIED, PipeMethod } from './pipeProtocol';
 import type { PipeSettings } from './pipeSettings';
 import { RemoteParticipant } from '../streams/RemoteParticipant';
+import { roomOfKey, streamKey } from '../streams/Stream';
 
 /** Tunables of {@link CascadeManager} (the `cascade` config slice). */
 export interface CascadeTunables {
@@ -68,7 +69,6 @@ export interface PullInfo {
 /** Participant kinds that watch (and so create demand for remote streams). */
 const VIEWER_KINDS = new Set(['sdk', 'whep', 'internal']);
 
-const key = (room: string, identity: string) => `${room}\u0000${identity}`;
 
 /** Events of {@link CascadeManager}. */
 export interface CascadeManagerEvents {
@@ -126,7 +126,7 @@ export class CascadeManager extends EventEmitter<CascadeManagerEvents> {
     }
     c.on('streamUp', (lease) => this.#onDirectoryChange(lease));
     c.on('streamDown', (lease) => {
-      this.#released.set(key(lease.room, lease.identity), lease.epoch);
+      this.#released.set(streamKey(lease.room, lease.identity), lease.epoch);
       this.#onDirectoryChange(lease);
     });
     c.on('nodeDown', (nodeId) => this.#onNodeDown(nodeId));
@@ -137,7 +137,7 @@ export class CascadeManager extends EventEmitter<CascadeManagerEvents> {
       for (const room of this.#relevantRooms()) void this.reconcile(room);
     });
     this.origins.on('claimed', (lease) => {
-      this.#pulls.get(key(lease.room, lease.identity))?.close('this node is the origin now');
+      this.#pulls.get(streamKey(lease.room, lease.identity))?.close('this node is the origin now');
       this.server.closeStream(lease.room, lease.identity, 'the stream has a new origin epoch', lease.epoch);
     });
     this.origins.on('steppedDown', (lease) => {
@@ -168,7 +168,7 @@ export class CascadeManager extends EventEmitter<CascadeManagerEvents> {
   sourceOf(room: string, identity: string): LocalSource | undefined {
     const epoch = this.origins.epochOf(room, identity);
     if (epoch !== undefined) return { epoch, depth: 0 };
-    const pull = this.#pulls.get(key(room, identity));
+    const pull = this.#pulls.get(streamKey(room, identity));
     return pull?.state === 'up' ? { epoch: pull.epoch, depth: pull.depth } : undefined;
   }
 
@@ -185,7 +185,7 @@ export class CascadeManager extends EventEmitter<CascadeManagerEvents> {
    * returned function is called: for outputs that do not join the room (LL-HLS, MoQ bridge).
    */
   acquire(room: string, identity?: string): () => void {
-    const k = identity === undefined ? room : key(room, identity);
+    const k = identity === undefined ? room : streamKey(room, identity);
     this.#acquired.set(k, (this.#acquired.get(k) ?? 0) + 1);
     void this.reconcile(room);
     let released = false;
@@ -267,18 +267,18 @@ export class CascadeManager extends EventEmitter<CascadeManagerEvents> {
   }
 
   #streamWanted(room: string, identity: string): boolean {
-    return (this.#acquired.get(key(room, identity)) ?? 0) > 0 || this.server.servedCount(room, identity) > 0;
+    return (this.#acquired.get(streamKey(room, identity)) ?? 0) > 0 || this.server.servedCount(room, identity) > 0;
   }
 
   #acquiredIn(room: string): boolean {
-    for (const k of this.#acquired.keys()) if (k === room || k.startsWith(room + '\u0000')) return true;
+    for (const k of this.#acquired.keys()) if (roomOfKey(k) === room) return true;
     return false;
   }
 
   #relevantRooms(): Set<string> {
     const rooms = new Set<string>();
     for (const p of this.#pulls.values()) rooms.add(p.room);
-    for (const k of this.#acquired.keys()) rooms.add(k.split('\u0000')[0]!);
+    for (const k of this.#acquired.keys()) rooms.add(roomOfKey(k));
     for (const s of this.server.list()) rooms.add(s.room);
     for (const r of this.#o.rooms.rooms) if (this.#roomWanted(r.name)) rooms.add(r.name);
     return rooms;
@@ -301,7 +301,7 @@ export class CascadeManager extends EventEmitter<CascadeManagerEvents> {
     const listed = new Set<string>();
     const starts: Promise<void>[] = [];
     for (const lease of leases) {
-      const k = key(room, lease.identity);
+      const k = streamKey(room, lease.identity);
       listed.add(k);
       this.#lastListed.set(k, now);
       if (this.#released.get(k) !== undefined && this.#released.get(k)! < lease.epoch) this.#released.delete(k);
@@ -331,7 +331,7 @@ export class CascadeManager extends EventEmitter<CascadeManagerEvents> {
     // Redis restart the directory is empty until origins restore their leases.
     const leaseMs = this.#o.config.leaseMs;
     for (const pull of pullsHere) {
-      const k = key(room, pull.identity);
+      const k = streamKey(room, pull.identity);
       if (pull.closed || listed.has(k)) continue;
       const released = this.#released.get(k) === pull.epoch;
       const missingLong = now - (this.#lastListed.get(k) ?? pull.startedAt) > leaseMs && now - this.#connectedAt > leaseMs;
@@ -364,7 +364,7 @@ export class CascadeManager extends EventEmitter<CascadeManagerEvents> {
   }
 
   async #startPull(lease: StreamLease): Promise<void> {
-    const k = key(lease.room, lease.identity);
+    const k = streamKey(lease.room, lease.identity);
     const parent = await this.#chooseParent(lease);
     if (this.#closed || (this.#pulls.get(k) && !this.#pulls.get(k)!.closed)) return;
     const pull = new PipePull({
