@@ -37,7 +37,7 @@ import { HlsService } from './hls/HlsService';
 import { CmcdIntake } from './hls/CmcdIntake';
 import { registerHlsRoutes } from './hls/HlsRoutes';
 import { EventsService } from './events/EventsService';
-import { registerAppRoutes } from './events/appRoutes';
+import { registerAppRoutes } from './demo/appRoutes';
 import { attachEventsTrack } from './events/MoqEventsTrack';
 import { QoeService } from './qoe/QoeService';
 import { registerQoeRoutes } from './qoe/qoeRoutes';

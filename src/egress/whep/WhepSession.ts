@@ -13,7 +13,7 @@ import { ErrorCode } from '../../protocol/errors';
 import type { MediaSection, SessionDescription } from '../../sdp/SessionDescription';
 import { answerCodecsOf, consumerCapabilities } from '../../sdp/rtpMapping';
 import { writeAnswer, type AnswerSection } from '../../sdp/writeAnswer';
-import { WebRtcHttpSession, type WebRtcHttpSessionOptions } from '../../sdp/WebRtcHttpSession';
+import { WebRtcHttpSession, type WebRtcHttpSessionOptions } from '../../webrtcHttp/WebRtcHttpSession';
 import type { RouterSlot } from '../../sfu/Room';
 import type { WhepRouterLease, WhepRouters } from './WhepRouters';
 

@@ -11,7 +11,7 @@ import { BadRequestError } from '../../core/errors';
 import type { SessionDescription } from '../../sdp/SessionDescription';
 import { producerPlans } from '../../sdp/rtpMapping';
 import { writeAnswer, type AnswerSection } from '../../sdp/writeAnswer';
-import { WebRtcHttpSession, type WebRtcHttpSessionOptions } from '../../sdp/WebRtcHttpSession';
+import { WebRtcHttpSession, type WebRtcHttpSessionOptions } from '../../webrtcHttp/WebRtcHttpSession';
 
 /** Most audio/video sections one publication may carry. */
 const MAX_TRACKS = 4;

@@ -12,9 +12,9 @@ import { BadRequestError } from '../core/errors';
 import type { Notifications, NotificationName } from '../protocol/signaling';
 import type { Participant, Room, RouterSlot } from '../sfu/Room';
 import { createRtcTransport, type RtcTransportSettings } from '../sfu/transports';
-import type { MediaSection, SessionDescription } from './SessionDescription';
-import type { LocalTransport } from './writeAnswer';
-import type { IcePatchTarget } from './whipHttp';
+import type { MediaSection, SessionDescription } from '../sdp/SessionDescription';
+import type { LocalTransport } from '../sdp/writeAnswer';
+import type { IcePatchTarget } from './httpRequests';
 
 /** Options of a {@link WebRtcHttpSession}. */
 export interface WebRtcHttpSessionOptions {
