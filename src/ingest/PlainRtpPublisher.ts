@@ -7,6 +7,7 @@
 import crypto from 'node:crypto';
 import type { types } from 'mediasoup';
 import type { Participant, Room } from '../sfu/Room';
+import type { Ingest } from '../streams/Ingest';
 import type { Notifications, NotificationName } from '../protocol/signaling';
 
 /** Video codec a plain RTP feed carries. */
@@ -35,7 +36,7 @@ const VIDEO_PT = 102;
 const AUDIO_PT = 111;
 
 /** Publishes one plain-RTP feed into a room. */
-export class PlainRtpPublisher implements Participant {
+export class PlainRtpPublisher implements Ingest {
   readonly id = crypto.randomUUID();
   readonly identity: string;
   readonly kind: Participant['kind'];

@@ -10,6 +10,7 @@ import { ForbiddenError, InvalidStateError, NotFoundError, BadRequestError } fro
 import type { VerifiedToken } from '../auth/tokens';
 import type { Notifications, NotificationName, RequestParams, ResponseData, Method } from '../protocol/signaling';
 import type { Participant, Room, RouterSlot } from '../sfu/Room';
+import type { Ingest } from '../streams/Ingest';
 import { KEY_FRAME_REQUEST_DELAY_MS } from '../sfu/keyFrames';
 import { createRtcTransport, type RtcTransportSettings } from '../sfu/transports';
 import { EventChannel } from '../events/EventChannel';
@@ -40,7 +41,7 @@ export interface PeerSessionDeps {
 type Handlers = { [M in Exclude<Method, 'join' | 'ping'>]: (p: RequestParams<M>) => Promise<ResponseData[M]> };
 
 /** An SDK participant. */
-export class PeerSession implements Participant {
+export class PeerSession implements Ingest {
   readonly id = crypto.randomUUID();
   readonly kind = 'sdk' as const;
   readonly role = 'peer' as const;
