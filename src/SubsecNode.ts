@@ -201,6 +201,11 @@ export class SubsecNode {
     return this.config.http.publicUrl ?? `http://${this.config.http.host}:${this.http.port}`;
   }
 
+  /** Names of the started components, in start order (empty once closed). */
+  get components(): string[] {
+    return this.#life.started;
+  }
+
   /** True once a drain has begun. */
   get draining(): boolean {
     return this.#draining;

@@ -15,11 +15,22 @@
  */
 import { EventEmitter } from 'node:events';
 import type { types } from 'mediasoup';
-import { InvalidStateError, NotFoundError } from '../core/errors';
+import { InvalidStateError, NotFoundError, UnavailableError } from '../core/errors';
 import type { Participant, Room } from '../sfu/Room';
 import type { RoomManager } from '../sfu/RoomManager';
 import { OutputRegistry } from './OutputRegistry';
 import { Stream, streamKey } from './Stream';
+
+/** Resolves or rejects with `promise`, or rejects with a 503 once `signal` aborts. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(new UnavailableError('the request was aborted'));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new UnavailableError('the request was aborted'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
 
 /** Options of {@link StreamHub.acquire}. */
 export interface AcquireOptions {
@@ -121,7 +132,8 @@ export class StreamHub extends EventEmitter<StreamHubEvents> {
     }
     let hold = this.#holds.get(k);
     if (!hold) {
-      const created: Hold = { count: 0, ready: this.#sources.bring(room, identity, { signal: options.signal }) };
+      // Shared by every acquirer of the stream, so one caller's abort does not fail the others.
+      const created: Hold = { count: 0, ready: this.#sources.bring(room, identity, {}) };
       hold = created;
       this.#holds.set(k, created);
       created.ready.catch(() => {
@@ -139,7 +151,7 @@ export class StreamHub extends EventEmitter<StreamHubEvents> {
       h.ready.then((letGo) => letGo(), () => undefined);
     };
     try {
-      await h.ready;
+      await untilAborted(h.ready, options.signal);
       const stream = this.#streams.get(k);
       if (!stream) throw new NotFoundError(`stream ${identity} is not live in room ${room}`);
       return { stream, release };
@@ -163,7 +175,7 @@ export class StreamHub extends EventEmitter<StreamHubEvents> {
     const onRemoved = (producerId: string, participant: Participant) => this.#removed(room, producerId, participant.identity);
     const onClosed = (reason: string) => {
       detach();
-      for (const s of this.list({ room: room.name })) if (s.room === room) this.#end(s, `room closed: ${reason}`);
+      for (const s of this.list({ room: room.name })) if (s.room === room) this.#end(s, `room closed (${reason})`);
     };
     const detach = () => {
       room.off('producerAdded', onAdded);
@@ -201,7 +213,7 @@ export class StreamHub extends EventEmitter<StreamHubEvents> {
     const stream = this.#streams.get(streamKey(room.name, identity));
     if (!stream || stream.room !== room) return;
     stream.emit('trackRemoved', producerId);
-    if (stream.tracks.length === 0) this.#end(stream, 'its last track ended');
+    if (stream.tracks.length === 0) this.#end(stream, room.closed ? 'room closed' : 'its last track ended');
   }
 
   #end(stream: Stream, reason: string): void {
