@@ -2,7 +2,7 @@
  * Streams across nodes. Decides what this node pulls from others and keeps it in step with the
  * directory:
  *
- * - Demand: a room with a local viewer (SDK peer, WHEP session, internal participant) wants every
+ * - Demand: a room with a local viewer (role `peer` or `viewer`: SDK peers, WHEP sessions) wants every
  *   stream of the room published elsewhere; a stream this node relays to other nodes, or one an
  *   output acquired (`acquire()`), is wanted by itself. Demand that ends lingers `lingerMs`.
  * - One pull per (stream, node): all local viewers share it (one PipeTransport pair).
@@ -18,7 +18,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../core/logger';
 import { RedirectError } from '../core/errors';
-import type { Room } from '../sfu/Room';
+import type { Participant, Room } from '../sfu/Room';
 import type { RoomManager } from '../sfu/RoomManager';
 import type { Coordinator, StreamLease } from './Coordinator';
 import { OriginTracker } from './OriginTracker';
@@ -66,8 +66,8 @@ export interface PullInfo {
   setupMs?: number;
 }
 
-/** Participant kinds that watch (and so create demand for remote streams). */
-const VIEWER_KINDS = new Set(['sdk', 'whep', 'internal']);
+/** Participants that watch (and so create demand for remote streams): SDK peers and viewers such as WHEP. */
+const watches = (p: Participant): boolean => p.role === 'peer' || p.role === 'viewer';
 
 
 /** Events of {@link CascadeManager}. */
@@ -248,8 +248,8 @@ export class CascadeManager extends EventEmitter<CascadeManagerEvents> {
   }
 
   #watch(room: Room): void {
-    const onChange = (p: { kind: string }) => {
-      if (!(p instanceof RemoteParticipant) && VIEWER_KINDS.has(p.kind)) void this.reconcile(room.name);
+    const onChange = (p: Participant) => {
+      if (watches(p)) void this.reconcile(room.name);
     };
     room.on('participantJoined', onChange);
     room.on('participantLeft', onChange);
@@ -263,7 +263,7 @@ export class CascadeManager extends EventEmitter<CascadeManagerEvents> {
   #roomWanted(room: string): boolean {
     if ((this.#acquired.get(room) ?? 0) > 0) return true;
     const r = this.#o.rooms.get(room);
-    return !!r && !r.closed && r.participants.some((p) => !(p instanceof RemoteParticipant) && VIEWER_KINDS.has(p.kind));
+    return !!r && !r.closed && r.participants.some(watches);
   }
 
   #streamWanted(room: string, identity: string): boolean {
