@@ -11,7 +11,7 @@ import { decodePath } from './wire/messages';
 
 /** Verifies a token (the node's TokenService satisfies it). */
 export interface TokenVerifier {
-  verify(token: string): VerifiedToken;
+  verify(token: string): Promise<VerifiedToken>;
   /** Bans: throws when the token's identity may not enter a room (the node installs it on its TokenService). */
   readonly admission?: { assert(token: VerifiedToken, room: string): void };
 }
@@ -45,7 +45,7 @@ export class RelayAuth {
   }
 
   /** The grant for a session at `url`; throws {@link SessionRefused}. */
-  authorize(url: URL): SessionGrant {
+  async authorize(url: URL): Promise<SessionGrant> {
     let root: string;
     try {
       root = decodePath(decodeURIComponent(url.pathname));
@@ -59,7 +59,7 @@ export class RelayAuth {
     }
     let claims: VerifiedToken;
     try {
-      claims = this.#o.tokens.verify(token);
+      claims = await this.#o.tokens.verify(token);
     } catch (err) {
       throw new SessionRefused(401, (err as Error).message || 'invalid token');
     }

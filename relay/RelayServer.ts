@@ -192,14 +192,14 @@ export class RelayServer {
     return this.origin.get(path) ?? (await this.#upstream.broadcast(path));
   }
 
-  #admit(url: URL): SessionGrant {
+  async #admit(url: URL): Promise<SessionGrant> {
     if (this.#closed) throw new SessionRefused(503, 'relay shutting down');
     if (this.#sessions.size >= this.#config.maxSessions) {
       this.stats.sessionsRefused++;
       throw new SessionRefused(503, 'relay full');
     }
     try {
-      return this.#auth.authorize(url);
+      return await this.#auth.authorize(url);
     } catch (err) {
       this.stats.sessionsRefused++;
       throw err;

@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   }
   setLogLevel(config.logLevel);
   const log = createLogger(`relay:${config.node.id}`);
-  const tokens = new TokenService(config.auth.jwtSecret, config.auth.tokenTtlSeconds);
+  const tokens = TokenService.fromConfig(config.auth);
   // With the cascade's Redis, the nodes' bans (kicked identities) apply to sessions here too.
   const bans = config.cascade.coordinator === 'redis' ? new RedisBanStore({ redis: config.redis, nodeId: `relay:${config.node.id}`, refreshMs: config.bans.refreshMs, log: log.child('bans') }) : undefined;
   if (bans) {

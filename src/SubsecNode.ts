@@ -35,6 +35,7 @@ import { MoqBridge } from './moq/MoqBridge';
 import { registerMoqMetrics } from './moq/MoqMetrics';
 import { HlsService } from './hls/HlsService';
 import { CmcdIntake } from './hls/CmcdIntake';
+import { registerCmcdEventRoutes } from './hls/CmcdEventRoutes';
 import { registerHlsRoutes } from './hls/HlsRoutes';
 import { EventsService } from './events/EventsService';
 import { registerAppRoutes } from './demo/appRoutes';
@@ -102,7 +103,7 @@ export class SubsecNode {
     setLogLevel(config.logLevel);
     this.log = createLogger(`node:${config.node.id}`);
     this.#life = new Lifecycle(this.log);
-    this.tokens = new TokenService(config.auth.jwtSecret, config.auth.tokenTtlSeconds);
+    this.tokens = TokenService.fromConfig(config.auth);
     this.pool = new WorkerPool(
       {
         workers: config.sfu.workers,
@@ -255,7 +256,9 @@ export class SubsecNode {
     if (this.config.whip.enabled) this.whip.register(this.http);
     if (this.config.whep.enabled) this.whep.register(this.http);
     if (this.hls) {
-      registerHlsRoutes(this.http, { service: this.hls, intake: new CmcdIntake(this.metrics.registry, { onRecord: (target, data, now) => this.qoe?.recordCmcd(target, data, now) }), tokens: this.tokens, registry: this.metrics.registry, corsOrigin: this.config.http.corsOrigin, nodeId: this.config.node.id });
+      const intake = new CmcdIntake(this.metrics.registry, { onRecord: (target, data, now) => this.qoe?.recordCmcd(target, data, now) });
+      registerHlsRoutes(this.http, { service: this.hls, intake, tokens: this.tokens, registry: this.metrics.registry, corsOrigin: this.config.http.corsOrigin, nodeId: this.config.node.id });
+      registerCmcdEventRoutes(this.http, { intake, tokens: this.tokens, access: this.config.hls.access, corsOrigin: this.config.http.corsOrigin });
     }
     if (this.config.http.demo) {
       // The watch-party and auction apps (clients/apps), next to the demo page.

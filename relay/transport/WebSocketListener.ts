@@ -20,7 +20,7 @@ export interface WebSocketListenerOptions {
   host: string;
   port: number;
   /** Grants or refuses a session (throws {@link SessionRefused}). */
-  admit: (url: URL) => SessionGrant;
+  admit: (url: URL) => Promise<SessionGrant>;
   /** A new transport session with its grant. */
   onSession: (accepted: AcceptedTransport, grant: SessionGrant) => void;
   /** Plain HTTP routes (GET path → body). */
@@ -105,12 +105,12 @@ export class WebSocketListener {
     socket.destroy();
   }
 
-  #upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+  async #upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => undefined);
     const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'relay'}`);
     let grant: SessionGrant;
     try {
-      grant = this.#o.admit(url);
+      grant = await this.#o.admit(url);
     } catch (err) {
       const status = err instanceof SessionRefused ? err.status : 500;
       this.#o.log.info('websocket session refused', { status, reason: (err as Error).message, peer: req.socket.remoteAddress });

@@ -18,7 +18,7 @@ export interface WebTransportListenerOptions {
   host: string;
   port: number;
   certificate: RelayCertificate;
-  admit: (url: URL) => SessionGrant;
+  admit: (url: URL) => Promise<SessionGrant>;
   onSession: (accepted: AcceptedTransport, grant: SessionGrant) => void;
   log: Logger;
 }
@@ -85,7 +85,7 @@ export class WebTransportListener {
     const url = new URL(String(header[':path'] ?? '/'), `https://${String(header[':authority'] ?? 'relay')}`);
     let grant: SessionGrant;
     try {
-      grant = this.#o.admit(url);
+      grant = await this.#o.admit(url);
     } catch (err) {
       const status = err instanceof SessionRefused ? err.status : 500;
       this.#o.log.info('webtransport session refused', { status, reason: (err as Error).message });

@@ -85,11 +85,11 @@ export class ApiRouter {
     const pattern = spec.path.replace(/\{([^}]+)\}/g, ':$1');
     this.#http.route(spec.method, pattern, async (req) => {
       let token: VerifiedToken | undefined;
-      if (spec.auth === 'admin') requireAdmin(req, this.#options.adminKey, this.#options.tokens);
+      if (spec.auth === 'admin') await requireAdmin(req, this.#options.adminKey, this.#options.tokens);
       else if (spec.auth === 'token') {
         const credential = bearerOf(req);
         if (!credential) throw new UnauthorizedError('Authorization: Bearer <token> required');
-        token = this.#options.tokens.verify(credential);
+        token = await this.#options.tokens.verify(credential);
       }
       const params = parse('path', spec.params, req.params);
       const query = parse('query', spec.query, Object.fromEntries(req.query.entries()));

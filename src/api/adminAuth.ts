@@ -13,12 +13,12 @@ export function bearerOf(req: HttpRequest): string | undefined {
 }
 
 /** Throws unless the request carries the admin key or an admin token. */
-export function requireAdmin(req: HttpRequest, adminKey: string, tokens: TokenService): void {
+export async function requireAdmin(req: HttpRequest, adminKey: string, tokens: TokenService): Promise<void> {
   const credential = bearerOf(req);
   if (!credential) throw new UnauthorizedError('Authorization: Bearer <admin key> required');
   const a = Buffer.from(credential);
   const b = Buffer.from(adminKey);
   if (a.length === b.length && crypto.timingSafeEqual(a, b)) return;
-  const token = tokens.verify(credential);
+  const token = await tokens.verify(credential);
   if (!token.admin) throw new ForbiddenError('admin grant required');
 }

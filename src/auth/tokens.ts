@@ -1,10 +1,15 @@
 /**
- * JWT (HS256) access tokens with grants. Implemented on node:crypto: HS256 is small enough
- * that a dependency would add more surface than it removes.
+ * JWT access tokens with grants. Verification is `jose`'s (signature, algorithm allow-list per key,
+ * `exp`/`nbf`/`aud`); keys come from {@link TokenKeyRing} (the shared HS256 secret, keys by `kid`,
+ * JWK Sets). Signing stays synchronous on node:crypto (a JWS is `base64url(header).base64url(payload)`
+ * signed with the key), because every issuer in the tree — REST, CLI, relay chaining, benches and
+ * tests — issues inline; the tests check that jose verifies what we sign for every algorithm.
  */
 import crypto from 'node:crypto';
+import { errors as joseErrors, jwtVerify } from 'jose';
 import { z } from 'zod';
 import { UnauthorizedError } from '../core/errors';
+import { KeyLookupError, TokenKeyRing, type ResolvedKey, type TokenKeyConfig, type TokenKeyOptions } from './tokenKeys';
 
 /** What a token lets its bearer do. */
 export const grantsSchema = z.strictObject({
@@ -43,54 +48,121 @@ export interface TokenAdmission {
   check(token: VerifiedToken, room: string): Promise<void>;
 }
 
-/** Issues and verifies tokens with one secret. */
+/** The parts of the `auth` config section that {@link TokenService.fromConfig} reads. */
+export interface AuthKeyConfig {
+  jwtSecret: string;
+  tokenTtlSeconds: number;
+  keys?: TokenKeyConfig[];
+  signingKeyId?: string;
+  acceptJwtSecret?: boolean;
+  jwksFile?: string;
+  jwksUrl?: string;
+  audience?: string;
+}
+
+/** Verified tokens remembered by their text (the LL-HLS token check runs per request): at most this many, */
+const VERIFIED_CACHE_SIZE = 10_000;
+/** for at most this long (ms) or until they expire, so a key dropped from a JWK Set stops working soon. */
+const VERIFIED_CACHE_MS = 60_000;
+
+/** Signs one JWS with a key (HS256 HMAC, ES256 as IEEE P1363 r||s, EdDSA, RS256 PKCS#1 v1.5). */
+function signJws(key: ResolvedKey, signingInput: string): string {
+  const data = Buffer.from(signingInput);
+  switch (key.alg) {
+    case 'HS256':
+      return crypto.createHmac('sha256', key.sign!).update(data).digest('base64url');
+    case 'ES256':
+      return crypto.sign('sha256', data, { key: key.sign!, dsaEncoding: 'ieee-p1363' }).toString('base64url');
+    case 'EdDSA':
+      return crypto.sign(null, data, key.sign!).toString('base64url');
+    case 'RS256':
+      return crypto.sign('sha256', data, key.sign!).toString('base64url');
+  }
+}
+
+/** Maps a verification failure onto the message a client sees (always a 401). */
+function refusal(err: unknown): UnauthorizedError {
+  if (err instanceof UnauthorizedError) return err;
+  if (err instanceof KeyLookupError) return new UnauthorizedError(err.message);
+  if (err instanceof joseErrors.JWTExpired) return new UnauthorizedError('token expired');
+  if (err instanceof joseErrors.JWTClaimValidationFailed) {
+    if (err.claim === 'nbf') return new UnauthorizedError('token not yet valid');
+    if (err.claim === 'aud') return new UnauthorizedError('token audience mismatch');
+    return new UnauthorizedError(`token claim ${err.claim} invalid`);
+  }
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return new UnauthorizedError('bad token signature');
+  if (err instanceof joseErrors.JOSEAlgNotAllowed || err instanceof joseErrors.JOSENotSupported) return new UnauthorizedError('unsupported token algorithm');
+  if (err instanceof joseErrors.JWKSNoMatchingKey) return new UnauthorizedError('unknown key id');
+  if (err instanceof joseErrors.JWSInvalid || err instanceof joseErrors.JWTInvalid) return new UnauthorizedError('malformed token');
+  if (err instanceof joseErrors.JWKSTimeout || err instanceof joseErrors.JOSEError) return new UnauthorizedError(`token not verifiable: ${(err as Error).message}`);
+  return new UnauthorizedError('malformed token');
+}
+
+/** Issues and verifies tokens: the shared secret plus the keys of `auth.keys` / JWK Sets. */
 export class TokenService {
-  readonly #secret: Buffer;
+  readonly #keys: TokenKeyRing;
   readonly #defaultTtlSeconds: number;
+  readonly #audience: string | undefined;
+  readonly #verified = new Map<string, { token: VerifiedToken; until: number }>();
   /** Room admission (bans) the node installs; none = grants alone decide. */
   admission: TokenAdmission | undefined;
 
-  constructor(secret: string, defaultTtlSeconds: number) {
-    this.#secret = Buffer.from(secret, 'utf8');
+  /** `secret`: the shared HS256 secret; `keys`: further keys by id, JWK Sets, the signing key and audience. */
+  constructor(secret: string, defaultTtlSeconds: number, keys: TokenKeyOptions = {}) {
+    this.#keys = new TokenKeyRing(secret, keys);
     this.#defaultTtlSeconds = defaultTtlSeconds;
+    this.#audience = keys.audience;
   }
 
-  /** Signs a token for the grants; `ttlSeconds` defaults to the configured lifetime. */
+  /** A token service for the `auth` config section (the shared secret, keys by id, JWK Sets, audience). */
+  static fromConfig(auth: AuthKeyConfig): TokenService {
+    return new TokenService(auth.jwtSecret, auth.tokenTtlSeconds, {
+      keys: auth.keys,
+      signingKeyId: auth.signingKeyId,
+      acceptSharedSecret: auth.acceptJwtSecret,
+      jwksFile: auth.jwksFile,
+      jwksUrl: auth.jwksUrl,
+      audience: auth.audience,
+    });
+  }
+
+  /** Signs a token for the grants with the signing key; `ttlSeconds` defaults to the configured lifetime. */
   issue(grants: GrantsInput, ttlSeconds = this.#defaultTtlSeconds): string {
     const parsed = grantsSchema.parse(grants);
+    const key = this.#keys.signing;
     const now = Math.floor(Date.now() / 1000);
-    const header = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
-    const payload = b64url(JSON.stringify({ ...parsed, sub: parsed.identity, iat: now, exp: now + ttlSeconds }));
-    const sig = crypto.createHmac('sha256', this.#secret).update(`${header}.${payload}`).digest('base64url');
-    return `${header}.${payload}.${sig}`;
+    const header = b64url(JSON.stringify(key.kid === undefined ? { alg: key.alg, typ: 'JWT' } : { alg: key.alg, typ: 'JWT', kid: key.kid }));
+    const claims: Record<string, unknown> = { ...parsed, sub: parsed.identity, iat: now, exp: now + ttlSeconds };
+    if (this.#audience !== undefined) claims.aud = this.#audience;
+    const payload = b64url(JSON.stringify(claims));
+    return `${header}.${payload}.${signJws(key, `${header}.${payload}`)}`;
   }
 
-  /** Verifies signature, algorithm and expiry; throws UnauthorizedError otherwise. */
-  verify(token: string): VerifiedToken {
-    if (typeof token !== 'string' || token.length > 4096) throw new UnauthorizedError('malformed token');
-    const parts = token.split('.');
-    if (parts.length !== 3) throw new UnauthorizedError('malformed token');
-    const [header, payload, sig] = parts as [string, string, string];
-    let headerJson: { alg?: unknown };
+  /** Verifies signature (by the key its `kid` names, in that key's algorithm only), expiry, not-before and audience; rejects with UnauthorizedError. */
+  async verify(token: string): Promise<VerifiedToken> {
+    if (typeof token !== 'string' || token.length > 4096 || token.split('.').length !== 3) throw new UnauthorizedError('malformed token');
+    const cached = this.#verified.get(token);
+    if (cached) {
+      if (cached.until > Date.now()) return cached.token;
+      this.#verified.delete(token);
+    }
     let claims: Record<string, unknown>;
     try {
-      headerJson = JSON.parse(Buffer.from(header, 'base64url').toString('utf8'));
-      claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
-    } catch {
-      throw new UnauthorizedError('malformed token');
+      ({ payload: claims } = await jwtVerify(token, (header, jws) => this.#keys.keyFor(header, jws), {
+        algorithms: ['HS256', 'ES256', 'EdDSA', 'RS256'],
+        audience: this.#audience,
+        requiredClaims: ['exp'],
+      }));
+    } catch (err) {
+      throw refusal(err);
     }
-    if (headerJson.alg !== 'HS256') throw new UnauthorizedError('unsupported token algorithm');
-    const expected = crypto.createHmac('sha256', this.#secret).update(`${header}.${payload}`).digest();
-    const given = Buffer.from(sig, 'base64url');
-    if (given.length !== expected.length || !crypto.timingSafeEqual(given, expected)) {
-      throw new UnauthorizedError('bad token signature');
-    }
-    const exp = claims.exp;
-    if (typeof exp !== 'number' || exp * 1000 <= Date.now()) throw new UnauthorizedError('token expired');
-    const { sub: _sub, iat, exp: _exp, ...grantClaims } = claims;
+    const { sub: _sub, iat, exp, nbf: _nbf, aud: _aud, iss: _iss, jti: _jti, ...grantClaims } = claims;
     const grants = grantsSchema.safeParse(grantClaims);
-    if (!grants.success) throw new UnauthorizedError('token grants invalid');
-    return { ...grants.data, exp, iat: typeof iat === 'number' ? iat : 0 };
+    if (!grants.success || typeof exp !== 'number') throw new UnauthorizedError('token grants invalid');
+    const verified: VerifiedToken = { ...grants.data, exp, iat: typeof iat === 'number' ? iat : 0 };
+    if (this.#verified.size >= VERIFIED_CACHE_SIZE) this.#verified.delete(this.#verified.keys().next().value!);
+    this.#verified.set(token, { token: verified, until: Math.min(exp * 1000, Date.now() + VERIFIED_CACHE_MS) });
+    return verified;
   }
 }
 

@@ -10,6 +10,7 @@ import { relayConfigSchema } from '../../relay/RelayConfig';
 import { eventsConfigSchema } from '../events/eventsConfig';
 import { qoeConfigSchema } from '../qoe/qoeConfig';
 import { bansConfigSchema } from '../moderation/moderationConfig';
+import { tokenKeySchema } from '../auth/tokenKeys';
 
 const port = z.number().int().min(0).max(65535);
 
@@ -84,6 +85,23 @@ export const configSchema = z.strictObject({
       tokenTtlSeconds: z.number().int().min(10).max(7 * 24 * 3600).default(6 * 3600),
       /** Issue tokens without credentials at `GET /demo/token` (only for local demos). */
       demoTokens: z.boolean().default(true),
+      /** Further token keys by key id (`kid`): HS256 secrets or ES256/EdDSA/RS256 public (and, to issue, private) keys. Remove a key to revoke every token it signed. */
+      keys: z.array(tokenKeySchema).max(64).default([]),
+      /** Key id (among `keys`) that signs this node's own tokens; unset = `jwtSecret` (HS256, no `kid`). */
+      signingKeyId: z.string().min(1).optional(),
+      /** Accept tokens without `kid`, verified with `jwtSecret`. Turn off once every issuer uses keys by id. */
+      acceptJwtSecret: z.boolean().default(true),
+      /** A JWK Set file (JSON) of public keys by `kid`, read at start: an auth service's keys. */
+      jwksFile: z.string().min(1).optional(),
+      /** A JWK Set URL (an auth service's `/.well-known/jwks.json`), fetched on first use and again for an unknown `kid` (at most every 30 s). */
+      jwksUrl: z.url().optional(),
+      /** When set, tokens must carry this audience (`aud`), and this node's own tokens carry it. */
+      audience: z.string().min(1).optional(),
+    })
+    .superRefine((a, ctx) => {
+      if (a.signingKeyId !== undefined && !a.keys.some((k) => k.kid === a.signingKeyId)) {
+        ctx.addIssue({ code: 'custom', path: ['signingKeyId'], message: `no key with kid ${a.signingKeyId} in auth.keys` });
+      }
     })
     .prefault({}),
   /** mediasoup SFU. */

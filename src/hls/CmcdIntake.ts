@@ -21,7 +21,9 @@ const INTEGER_KEYS = new Set([
 ]);
 const DECIMAL_KEYS = new Set(['pr']);
 const BOOLEAN_KEYS = new Set(['bs', 'su', 'bg', 'nr']);
-const STRING_KEYS = new Set(['cid', 'sid', 'nor', 'nrr', 'cdn', 'ec', 'h', 'url', 'cen', 'cs', 'cmsdd', 'cmsds', 'smrt']);
+const STRING_KEYS = new Set(['cid', 'sid', 'nrr', 'cdn', 'h', 'url', 'cen', 'cs', 'cmsdd', 'cmsds', 'smrt']);
+/** A string in v1, an inner list of strings in v2 (CTA-5004-B). */
+const STRING_LIST_KEYS = new Set(['nor', 'ec']);
 const TOKEN_VALUES: Record<string, ReadonlySet<string>> = {
   ot: new Set(['m', 'a', 'v', 'av', 'i', 'c', 'tt', 'k', 'o']),
   sf: new Set(['d', 'h', 's', 'o']),
@@ -113,6 +115,7 @@ export function parseCmcd(text: string): CmcdParse {
     if (DECIMAL_KEYS.has(key) && !(only('number') && !list && (items[0]!.value as number) >= 0)) return { ok: false, reason: 'type' };
     if (BOOLEAN_KEYS.has(key) && !(only('boolean') && !list)) return { ok: false, reason: 'type' };
     if (STRING_KEYS.has(key) && !(only('string') && !list && (items[0]!.value as string).length <= 256)) return { ok: false, reason: 'type' };
+    if (STRING_LIST_KEYS.has(key) && !(only('string') && (list || items.length === 1) && items.every((i) => (i.value as string).length <= 256))) return { ok: false, reason: 'type' };
     const allowed = TOKEN_VALUES[key];
     if (allowed && !(only('token') && items.every((i) => allowed.has(i.value as string)))) return { ok: false, reason: 'type' };
     data[key] = list ? items.map((i) => i.value as number | string) : items[0]!.value;
@@ -222,6 +225,11 @@ export class CmcdIntake {
     }
     this.record(target, parsed.data, now);
     return undefined;
+  }
+
+  /** Counts a payload refused elsewhere (event mode) with the request path's metric. */
+  countMalformed(reason: CmcdRejection): void {
+    this.#malformed.inc({ reason });
   }
 
   /** Records one valid payload. */

@@ -119,7 +119,7 @@ export function registerHlsRoutes(http: HttpServer, deps: HlsRoutesDeps): void {
       const token = req.query.get('token') ?? '';
       let ok = false;
       try {
-        const grants = deps.tokens.verify(token);
+        const grants = await deps.tokens.verify(token);
         ok = grantsRoom(grants, room) && grants.canSubscribe;
       } catch {
         ok = false;

@@ -225,7 +225,7 @@ export class SignalingServer {
     }
     state.joining = true;
     try {
-      const token = this.deps.tokens.verify(params.token);
+      const token = await this.deps.tokens.verify(params.token);
       const roomName = params.room ?? token.room;
       if (roomName === '*') throw new BadRequestError('token grants any room: give join.room');
       if (!grantsRoom(token, roomName)) throw new ForbiddenError(`token is not valid for room ${roomName}`);

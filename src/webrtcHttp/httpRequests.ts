@@ -26,11 +26,11 @@ export function checkName(value: string | undefined, what: string): string {
 }
 
 /** The request's bearer token, verified, with a grant for `room` and its identity not banned from it. */
-export function authorize(req: HttpRequest, tokens: TokenService, room: string): VerifiedToken {
+export async function authorize(req: HttpRequest, tokens: TokenService, room: string): Promise<VerifiedToken> {
   const header = req.headers['authorization'] ?? '';
   const m = /^Bearer\s+(\S+)$/i.exec(header.trim());
   if (!m) throw new UnauthorizedError('missing "Authorization: Bearer <token>"');
-  const token = tokens.verify(m[1]!);
+  const token = await tokens.verify(m[1]!);
   if (!grantsRoom(token, room)) throw new ForbiddenError(`token is not valid for room ${room}`);
   // A banned identity (kicked) gets 403 (this node's copy of the bans).
   tokens.admission?.assert(token, room);

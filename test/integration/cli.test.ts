@@ -91,7 +91,7 @@ describe('subsec CLI', () => {
   it('creates tokens the node accepts', async () => {
     const plain = await cli(['token', 'create', '--room', 'cli-a', '--identity', 'dan', '--publish', '--ttl', '120', ...auth]);
     expect(plain.code).toBe(0);
-    expect(node.tokens.verify(plain.stdout.trim())).toMatchObject({ room: 'cli-a', identity: 'dan', canPublish: true, canSubscribe: true });
+    expect(await node.tokens.verify(plain.stdout.trim())).toMatchObject({ room: 'cli-a', identity: 'dan', canPublish: true, canSubscribe: true });
     const json = await cli(['token', 'create', '--room', '*', '--identity', 'ops', '--admin', '--no-subscribe', '--json', ...auth]);
     const body = JSON.parse(json.stdout);
     expect(body.grants).toMatchObject({ room: '*', admin: true, canSubscribe: false });

@@ -99,7 +99,7 @@ describe('HTTP API basics', () => {
     });
     expect(ok.status).toBe(201);
     const { token: issued } = await ok.json();
-    expect(node.tokens.verify(issued)).toMatchObject({ room: 'r', identity: 'i', canPublish: true });
+    expect(await node.tokens.verify(issued)).toMatchObject({ room: 'r', identity: 'i', canPublish: true });
     const bad = await fetch(`${node.url}/v1/tokens`, {
       method: 'POST',
       body: JSON.stringify({ room: 'r' }),

@@ -75,15 +75,15 @@ export class WhepEndpoint {
   register(http: HttpServer): void {
     http.route('POST', '/whep/:room/:stream', this.#counted((req) => this.#view(req)), { maxBodyBytes: MAX_SDP_BYTES });
     http.route('PATCH', '/whep/:room/:stream/:session', this.#counted(async (req) => {
-      const session = this.#session(req);
+      const session = await this.#session(req);
       const type = contentType(req);
       if (type === 'application/trickle-ice-sdpfrag') return handleIcePatch(req, session);
       if (type !== 'application/json') unsupportedPatch(req, ['application/trickle-ice-sdpfrag', 'application/json']);
       await session.setLayers(parseLayers(req.body.toString('utf8')));
       return { status: 204 };
     }), { maxBodyBytes: MAX_PATCH_BYTES });
-    http.route('DELETE', '/whep/:room/:stream/:session', this.#counted((req) => {
-      this.#session(req).close('deleted by client');
+    http.route('DELETE', '/whep/:room/:stream/:session', this.#counted(async (req) => {
+      (await this.#session(req)).close('deleted by client');
       return { status: 200 };
     }));
   }
@@ -97,7 +97,7 @@ export class WhepEndpoint {
     const deps = this.#deps;
     const roomName = checkName(req.params.room, 'room');
     const stream = checkName(req.params.stream, 'stream');
-    const token = authorize(req, deps.tokens, roomName);
+    const token = await authorize(req, deps.tokens, roomName);
     if (!token.canSubscribe) throw new ForbiddenError('token does not allow subscribing');
     const layers = layersFromQuery(req.query);
     const offer = parseSdp(sdpBody(req));
@@ -145,9 +145,9 @@ export class WhepEndpoint {
     };
   }
 
-  #session(req: HttpRequest): WhepSession {
+  async #session(req: HttpRequest): Promise<WhepSession> {
     const roomName = checkName(req.params.room, 'room');
-    authorize(req, this.#deps.tokens, roomName);
+    await authorize(req, this.#deps.tokens, roomName);
     const session = this.#sessions.get(req.params.session ?? '');
     if (!session || session.room.name !== roomName || session.streamName !== req.params.stream) throw new NotFoundError('no such WHEP session');
     return session;

@@ -133,7 +133,7 @@ export class SrtServer {
     if (target.mode !== 'publish') return refuse(RejectReason.BAD_MODE, 'bad-mode', `mode "${target.mode}" is not supported (publish only)`, target);
     let token;
     try {
-      token = tokens.verify(target.token);
+      token = await tokens.verify(target.token);
     } catch (err) {
       return refuse(RejectReason.UNAUTHORIZED, 'unauthorized', (err as Error).message, target);
     }

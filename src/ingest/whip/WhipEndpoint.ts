@@ -60,12 +60,12 @@ export class WhipEndpoint {
   register(http: HttpServer): void {
     http.route('POST', '/whip/:room/:stream', this.#counted((req) => this.#publish(req)), { maxBodyBytes: MAX_SDP_BYTES });
     http.route('PATCH', '/whip/:room/:stream/:session', this.#counted(async (req) => {
-      const session = this.#session(req.params, req);
+      const session = await this.#session(req.params, req);
       if (contentType(req) !== 'application/trickle-ice-sdpfrag') unsupportedPatch(req, ['application/trickle-ice-sdpfrag']);
       return handleIcePatch(req, session);
     }), { maxBodyBytes: MAX_PATCH_BYTES });
-    http.route('DELETE', '/whip/:room/:stream/:session', this.#counted((req) => {
-      this.#session(req.params, req).close('deleted by client');
+    http.route('DELETE', '/whip/:room/:stream/:session', this.#counted(async (req) => {
+      (await this.#session(req.params, req)).close('deleted by client');
       return { status: 200 };
     }));
   }
@@ -79,7 +79,7 @@ export class WhipEndpoint {
     const deps = this.#deps;
     const roomName = checkName(req.params.room, 'room');
     const stream = checkName(req.params.stream, 'stream');
-    const token = authorize(req, deps.tokens, roomName);
+    const token = await authorize(req, deps.tokens, roomName);
     await deps.tokens.admission?.check(token, roomName); // the shared ban store (Redis in a cascade)
     if (!token.canPublish) throw new ForbiddenError('token does not allow publishing');
     if (token.identity !== stream && !token.admin) throw new ForbiddenError(`token identity "${token.identity}" may not publish stream "${stream}"`);
@@ -125,9 +125,9 @@ export class WhipEndpoint {
     }
   }
 
-  #session(params: Record<string, string>, req: Parameters<HttpHandler>[0]): WhipSession {
+  async #session(params: Record<string, string>, req: Parameters<HttpHandler>[0]): Promise<WhipSession> {
     const roomName = checkName(params.room, 'room');
-    authorize(req, this.#deps.tokens, roomName);
+    await authorize(req, this.#deps.tokens, roomName);
     const session = this.#sessions.get(params.session ?? '');
     if (!session || session.room.name !== roomName || session.streamName !== params.stream) throw new NotFoundError('no such WHIP session');
     return session;

@@ -23,9 +23,9 @@ describe('bans', () => {
   it('remembers the latest token expiry an identity entered a room with', async () => {
     const tokens = new TokenService('unit-secret-0123456789', 60);
     const admission = new RoomAdmission(new InMemoryBanStore());
-    admission.assert(tokens.verify(tokens.issue({ room: 'r', identity: 'al' }, 100)), 'r');
-    await admission.check(tokens.verify(tokens.issue({ room: 'r', identity: 'al' }, 300)), 'r');
-    admission.assert(tokens.verify(tokens.issue({ room: 'r', identity: 'al' }, 200)), 'r');
+    admission.assert(await tokens.verify(tokens.issue({ room: 'r', identity: 'al' }, 100)), 'r');
+    await admission.check(await tokens.verify(tokens.issue({ room: 'r', identity: 'al' }, 300)), 'r');
+    admission.assert(await tokens.verify(tokens.issue({ room: 'r', identity: 'al' }, 200)), 'r');
     const exp = admission.tokenExpiry('r', 'al')!;
     expect(exp - Date.now()).toBeGreaterThan(298_000);
     expect(admission.tokenExpiry('other', 'al')).toBeUndefined();
@@ -37,18 +37,18 @@ describe('bans', () => {
     tokens.admission = new RoomAdmission(store);
     await store.add(ban('studio', 'cam', 60_000));
     const auth = new RelayAuth({ tokens, requireAuth: true });
-    const status = (path: string, t: string) => {
+    const status = async (path: string, t: string) => {
       try {
-        auth.authorize(new URL(`http://relay${path}?jwt=${t}`));
+        await auth.authorize(new URL(`http://relay${path}?jwt=${t}`));
         return 200;
       } catch (err) {
         return (err as SessionRefused).status;
       }
     };
-    expect(status('/studio', tokens.issue({ room: 'studio', identity: 'cam', canPublish: true }))).toBe(403);
-    expect(status('/live/studio', tokens.issue({ room: '*', identity: 'cam' }))).toBe(403);
-    expect(status('/studio', tokens.issue({ room: 'studio', identity: 'other' }))).toBe(200);
-    expect(status('/elsewhere', tokens.issue({ room: '*', identity: 'cam' }))).toBe(200);
+    expect(await status('/studio', tokens.issue({ room: 'studio', identity: 'cam', canPublish: true }))).toBe(403);
+    expect(await status('/live/studio', tokens.issue({ room: '*', identity: 'cam' }))).toBe(403);
+    expect(await status('/studio', tokens.issue({ room: 'studio', identity: 'other' }))).toBe(200);
+    expect(await status('/elsewhere', tokens.issue({ room: '*', identity: 'cam' }))).toBe(200);
   });
 
   it('Redis ban keys share the room hash tag and index members round-trip odd names', () => {

@@ -7,38 +7,38 @@ const auth = new RelayAuth({ tokens, requireAuth: true });
 const url = (path: string, jwt?: string) => new URL(`http://relay${path}${jwt ? `?jwt=${jwt}` : ''}`);
 
 describe('RelayAuth', () => {
-  it('maps a room token to a path prefix and its grants', () => {
+  it('maps a room token to a path prefix and its grants', async () => {
     const t = tokens.issue({ room: 'studio', identity: 'cam', canPublish: true, canSubscribe: false });
-    expect(auth.authorize(url('/studio', t))).toEqual({ identity: 'cam', root: 'studio', prefix: 'studio', canPublish: true, canSubscribe: false });
+    expect(await auth.authorize(url('/studio', t))).toEqual({ identity: 'cam', root: 'studio', prefix: 'studio', canPublish: true, canSubscribe: false });
     // A broader root is fine: operations are checked against the prefix.
-    expect(auth.authorize(url('/', t)).root).toBe('');
-    expect(auth.authorize(url('/', tokens.issue({ room: '*', identity: 'ops' }))).prefix).toBe('');
+    expect((await auth.authorize(url('/', t))).root).toBe('');
+    expect((await auth.authorize(url('/', tokens.issue({ room: '*', identity: 'ops' })))).prefix).toBe('');
   });
 
-  it('refuses missing, invalid and foreign-room tokens with HTTP statuses', () => {
-    const refuse = (u: URL) => {
+  it('refuses missing, invalid and foreign-room tokens with HTTP statuses', async () => {
+    const refuse = async (u: URL) => {
       try {
-        auth.authorize(u);
+        await auth.authorize(u);
       } catch (err) {
         return (err as SessionRefused).status;
       }
       return 200;
     };
-    expect(refuse(url('/studio'))).toBe(401);
-    expect(refuse(url('/studio', 'x.y.z'))).toBe(401);
-    expect(refuse(url('/other', tokens.issue({ room: 'studio', identity: 'a' })))).toBe(403);
-    expect(refuse(url('/studio', tokens.issue({ room: 'studio', identity: 'a', canSubscribe: false })))).toBe(403);
+    expect(await refuse(url('/studio'))).toBe(401);
+    expect(await refuse(url('/studio', 'x.y.z'))).toBe(401);
+    expect(await refuse(url('/other', tokens.issue({ room: 'studio', identity: 'a' })))).toBe(403);
+    expect(await refuse(url('/studio', tokens.issue({ room: 'studio', identity: 'a', canSubscribe: false })))).toBe(403);
   });
 
-  it("puts a token's room under the node's bridge prefix", () => {
+  it("puts a token's room under the node's bridge prefix", async () => {
     const prefixed = new RelayAuth({ tokens, requireAuth: true, roomPrefix: 'live' });
     const t = tokens.issue({ room: 'studio', identity: 'viewer', canSubscribe: true });
-    expect(prefixed.authorize(url('/live/studio', t))).toMatchObject({ root: 'live/studio', prefix: 'live/studio' });
-    expect(() => prefixed.authorize(url('/studio', t))).toThrow(SessionRefused);
-    expect(() => prefixed.authorize(url('/live/other', t))).toThrow(SessionRefused);
+    expect(await prefixed.authorize(url('/live/studio', t))).toMatchObject({ root: 'live/studio', prefix: 'live/studio' });
+    await expect(prefixed.authorize(url('/studio', t))).rejects.toThrow(SessionRefused);
+    await expect(prefixed.authorize(url('/live/other', t))).rejects.toThrow(SessionRefused);
   });
 
-  it('grants everything to tokenless sessions only when auth is off', () => {
-    expect(new RelayAuth({ tokens, requireAuth: false }).authorize(url('/x'))).toMatchObject({ prefix: '', canPublish: true, canSubscribe: true });
+  it('grants everything to tokenless sessions only when auth is off', async () => {
+    expect(await new RelayAuth({ tokens, requireAuth: false }).authorize(url('/x'))).toMatchObject({ prefix: '', canPublish: true, canSubscribe: true });
   });
 });
