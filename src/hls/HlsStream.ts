@@ -133,6 +133,11 @@ export class HlsStream implements Output {
     return () => this.#endListeners.delete(listener);
   }
 
+  /** The hub stream packaged (other outputs built on this packaging attach to it). */
+  get source(): Stream {
+    return this.#source;
+  }
+
   /** Where players reach it. */
   get url(): string {
     return `/hls/${encodeURIComponent(this.room.name)}/${encodeURIComponent(this.identity)}/index.m3u8`;

@@ -127,8 +127,18 @@ export class WhepEndpoint {
       throw err;
     }
     this.#sessions.set(session.id, session);
+    const location = `/whep/${encodeURIComponent(roomName)}/${encodeURIComponent(stream)}/${session.id}`;
+    // Listed in /v1/streams as one `whep` output of the stream while it lasts.
+    const listing = lease.stream.attach({
+      kind: 'whep',
+      url: location,
+      start: async () => undefined,
+      close: () => session.close('closed'),
+      stats: () => ({ consumers: session.consumers.filter((c) => !c.closed).length, ice: session.iceState }),
+    });
     session.once('closed', () => {
       this.#sessions.delete(session.id);
+      listing.close();
       lease.release();
     });
     deps.log.info('WHEP session started', { room: roomName, stream, session: session.id, viewer: token.identity, tracks: session.consumers.length });
@@ -136,7 +146,7 @@ export class WhepEndpoint {
       status: 201,
       headers: {
         'content-type': 'application/sdp',
-        location: `/whep/${encodeURIComponent(roomName)}/${encodeURIComponent(stream)}/${session.id}`,
+        location,
         etag: session.etag,
         'accept-patch': 'application/trickle-ice-sdpfrag, application/json',
         ...linkHeader([...deps.config.iceServers, ...(deps.iceServersFor?.(token.identity) ?? [])]),
