@@ -4,8 +4,10 @@
  * /sdk/):
  *   subsec.js       ESM, minified, with source map
  *   subsec.iife.js  classic script exposing the global `Subsec`
- *   demo.js         the demo page's script (SDK included)
- *   apps/*.js       the watch-party and auction apps (clients/apps/<name>/app.ts, SDK included)
+ *   start.js        the start page's script (clients/demo/start.ts, SDK included)
+ *   demo.js         the room page's script (clients/demo/demo.ts, SDK included)
+ *   apps/*.js       the watch-party and auction apps (clients/apps/<name>/app.ts, SDK included),
+ *                   and apps/index.js (the apps' index page: its icons)
  *   vendor/hls.mjs  hls.js, loaded by the SDK only when it falls back to LL-HLS (dynamic import)
  *   vendor/moq-net.mjs  @moq/net (moq-lite client), loaded by the SDK only when it plays MoQ
  *
@@ -82,6 +84,12 @@ export async function buildSdk({ outdir = path.join(root, 'clients/dist'), minif
     }),
     build({
       ...common,
+      entryPoints: ['clients/demo/start.ts'],
+      format: 'esm',
+      outfile: path.join(outdir, 'start.js'),
+    }),
+    build({
+      ...common,
       entryPoints: ['clients/demo/demo.ts'],
       format: 'esm',
       outfile: path.join(outdir, 'demo.js'),
@@ -91,6 +99,7 @@ export async function buildSdk({ outdir = path.join(root, 'clients/dist'), minif
       .map((app) =>
         build({ ...common, entryPoints: [`clients/apps/${app}/app.ts`], format: 'esm', outfile: path.join(outdir, 'apps', `${app}.js`) }),
       ),
+    build({ ...common, entryPoints: ['clients/apps/index.ts'], format: 'esm', outfile: path.join(outdir, 'apps', 'index.js') }),
   ]);
   // @moq/net stays out of the SDK bundle too: the MoQ player imports it from here when needed
   // (it brings its own zod, hence outside the check below).

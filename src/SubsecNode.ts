@@ -37,6 +37,9 @@ import { HlsService } from './hls/HlsService';
 import { CmcdIntake } from './hls/CmcdIntake';
 import { registerCmcdEventRoutes } from './hls/CmcdEventRoutes';
 import { registerHlsRoutes } from './hls/HlsRoutes';
+import { registerDashRoutes } from './dash/DashRoutes';
+import { RestreamService } from './restream/RestreamService';
+import { registerRestreamRoutes } from './restream/restreamRoutes';
 import { EventsService } from './events/EventsService';
 import { registerAppRoutes } from './demo/appRoutes';
 import { attachEventsTrack } from './events/MoqEventsTrack';
@@ -47,6 +50,8 @@ import { WhipEndpoint } from './ingest/whip/WhipEndpoint';
 import { WhepEndpoint } from './egress/whep/WhepEndpoint';
 import { SrtServer } from './ingest/srt/SrtServer';
 import { Moderation } from './moderation/Moderation';
+import { registerApiDocsRoutes } from './api/apiDocsRoutes';
+import { startDemos, type Demos } from './demo/startDemos';
 
 /** A running node. */
 export class SubsecNode {
@@ -88,6 +93,8 @@ export class SubsecNode {
   readonly moqBridge: MoqBridge | undefined;
   /** LL-HLS packaging (when `hls.enabled`): `/hls/{room}/{stream}/index.m3u8`. */
   readonly hls: HlsService | undefined;
+  /** RTMP pushes of streams to other platforms (docs/restream.md): `/v1/rooms/{room}/streams/{stream}/restreams`. */
+  readonly restreams: RestreamService;
   /** Room events (when `events.enabled`): `node.events.log.send/subscribe/addHook`, docs/events.md. */
   readonly events: EventsService | undefined;
   /** Viewer QoE (when `qoe.enabled`): reports, metrics, dashboard data and alerts, docs/qoe.md. */
@@ -96,6 +103,7 @@ export class SubsecNode {
   readonly moderation: Moderation;
   readonly #synthetic: SyntheticSource | undefined;
   readonly #life: Lifecycle;
+  #demos: Demos | undefined;
   #draining = false;
 
   constructor(config: Config) {
@@ -195,6 +203,7 @@ export class SubsecNode {
           })
         : undefined;
     this.#synthetic = config.synthetic.enabled ? new SyntheticSource({ ...config.synthetic, listenIp: '127.0.0.1' }, this.rooms, this.log.child('synthetic')) : undefined;
+    this.restreams = new RestreamService({ hls: this.hls, config: config.restream, webhooks: this.webhooks, registry: this.metrics.registry, log: this.log.child('restream') });
   }
 
   /** The base URL of the HTTP server (after start). */
@@ -205,6 +214,11 @@ export class SubsecNode {
   /** Names of the started components, in start order (empty once closed). */
   get components(): string[] {
     return this.#life.started;
+  }
+
+  /** The start page's routes and the apps' demo actors (when `http.demo`, after start), src/demo. */
+  get demos(): Demos | undefined {
+    return this.#demos;
   }
 
   /** True once a drain has begun. */
@@ -229,6 +243,9 @@ export class SubsecNode {
     this.#startedAt = Date.now();
     await life.start('rooms', undefined, () => this.rooms.close());
     await life.start('streams', () => this.streams.start(), () => this.streams.close());
+    const events = this.events;
+    if (events) await life.start('events', () => events.start(), () => events.close());
+    await life.start('bans', () => this.moderation.start(), () => this.moderation.close());
     this.signaling.attach(this.http.app);
     registerHealthRoutes(this.http, { pool: this.pool, metrics: this.metrics, isDraining: () => this.#draining });
     const localNode = () =>
@@ -252,23 +269,28 @@ export class SubsecNode {
       moderation: this.moderation,
       version: '1',
     });
+    registerRestreamRoutes(api, this.restreams);
+    registerApiDocsRoutes(this.http, this.config.http.demo);
     if (this.qoe) registerQoeRoutes(api, this.http, this.qoe, this.config.qoe.dashboard ? path.join(projectRoot, 'clients', 'qoe-dashboard') : undefined);
     if (this.config.whip.enabled) this.whip.register(this.http);
     if (this.config.whep.enabled) this.whep.register(this.http);
     if (this.hls) {
       const intake = new CmcdIntake(this.metrics.registry, { onRecord: (target, data, now) => this.qoe?.recordCmcd(target, data, now) });
       registerHlsRoutes(this.http, { service: this.hls, intake, tokens: this.tokens, registry: this.metrics.registry, corsOrigin: this.config.http.corsOrigin, nodeId: this.config.node.id });
+      // LL-DASH: a second manifest over the same packaging, CMCD and CMSD (docs/ll-dash.md).
+      if (this.config.dash.enabled) registerDashRoutes(this.http, { service: this.hls, config: this.config.dash, intake, tokens: this.tokens, registry: this.metrics.registry, corsOrigin: this.config.http.corsOrigin, nodeId: this.config.node.id });
       registerCmcdEventRoutes(this.http, { intake, tokens: this.tokens, access: this.config.hls.access, corsOrigin: this.config.http.corsOrigin });
     }
     if (this.config.http.demo) {
+      // The start page's routes, the demo auctioneer and the watch party's sample (src/demo).
+      await life.start('demos', () => {
+        this.#demos = startDemos({ config: this.config, http: this.http, rooms: this.rooms, events: this.events, log: this.log.child('demo') });
+      }, () => this.#demos?.close());
       // The watch-party and auction apps (clients/apps), next to the demo page.
       registerAppRoutes(this.http, path.join(projectRoot, 'clients', 'apps'));
       serveStatic(this.http, '/sdk', path.join(projectRoot, 'clients', 'dist'));
       serveStatic(this.http, '/', path.join(projectRoot, 'clients', 'demo'));
     }
-    const events = this.events;
-    if (events) await life.start('events', () => events.start(), () => events.close());
-    await life.start('bans', () => this.moderation.start(), () => this.moderation.close());
     await life.start('http', () => this.http.listen(this.config.http.host, this.config.http.port), () => this.http.close());
     await life.start('cascade', () => this.cascade.start({ url: () => this.url, draining: () => this.#draining, summary: localNode, registry: this.metrics.registry }), () => this.cascade.close());
     await life.start('signaling', undefined, () => this.signaling.closeAll());
@@ -278,6 +300,7 @@ export class SubsecNode {
     if (hls) await life.start('hls', () => hls.start(), () => hls.close());
     const recorder = this.recorder;
     if (recorder) await life.start('recorder', undefined, () => recorder.close());
+    await life.start('restreams', undefined, () => this.restreams.close());
     const srt = this.srt;
     if (srt) await life.start('srt', () => srt.listen(), () => srt.close());
     const relay = this.moqRelay;

@@ -7,8 +7,8 @@ function startBanner(node: SubsecNode, url: string): string {
   const c = node.config;
   const lines = [`subsec node ${c.node.id} is up.`];
   if (c.http.demo) {
-    lines.push(`  Demo page:      ${url}/`);
-    lines.push(`  Apps:           ${url}/apps/  (watch party, live auction)`);
+    lines.push(`  Start page:     ${url}/  (the test stream over WebRTC, MoQ and LL-HLS, latency measured in your browser)`);
+    lines.push(`  Apps:           ${url}/apps/  (live auction, watch party)   Your camera: ${url}/room/`);
   }
   if (c.synthetic.enabled && node.hls) lines.push(`  LL-HLS (demo):  ${url}/hls/${c.synthetic.room}/synthetic/index.m3u8`);
   lines.push(`  WHIP / WHEP:    ${url}/whip/<room>/<stream>   ${url}/whep/<room>/<stream>`);
@@ -16,7 +16,7 @@ function startBanner(node: SubsecNode, url: string): string {
   if (node.moqRelay) lines.push(`  MoQ relay:      ${node.moqRelay.addresses.url}`);
   if (node.qoe && c.qoe.dashboard) lines.push(`  QoE dashboard:  ${url}/qoe/  (admin key)`);
   lines.push(`  Signaling:      ${url.replace(/^http/, 'ws')}/ws`);
-  lines.push(`  REST API:       ${url}/v1/openapi.json`);
+  lines.push(`  REST API:       ${url}/v1/docs  (reference; document at ${url}/v1/openapi.json)`);
   lines.push(`  Metrics:        ${url}/metrics`);
   return `\n${lines.join('\n')}\n\n`;
 }

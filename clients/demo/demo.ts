@@ -1,5 +1,5 @@
 /**
- * The demo page served by the node at `/`: join a room with a token from `/demo/token`, publish the
+ * The room page served by the node at `/room/`: join a room with a token from `/demo/token`, publish the
  * camera with simulcast, see every other producer (auto-subscribed) with a layer selector, and
  * chat over data channels. Bundled by scripts/build-sdk.mjs into clients/dist/demo.js.
  *
@@ -8,6 +8,7 @@
  * #chat-log, #errors) and remote tiles carry data-identity / data-kind / data-producer-id.
  */
 import { connect, SubsecError, type Publication, type Subscription, type SubsecClient } from '../sdk/src/index';
+import { fillIcons } from '../apps/shared/icons';
 
 interface DemoApi {
   /** The connected client (undefined before joining / after leaving). */
@@ -119,7 +120,7 @@ function appendChat(from: string, text: string, own = false): void {
 
 async function fetchToken(room: string, identity: string): Promise<string> {
   const query = new URLSearchParams({ room, identity });
-  const response = await fetch(`demo/token?${query}`);
+  const response = await fetch(new URL(`../demo/token?${query}`, location.href));
   if (!response.ok) throw new Error(`token request failed: HTTP ${response.status}`);
   const body = (await response.json()) as { token?: unknown };
   if (typeof body.token !== 'string') throw new Error('token response has no token');
@@ -135,8 +136,8 @@ async function join(): Promise<void> {
   setStatus('connecting');
   try {
     const token = await fetchToken(room, identity);
-    // The node serving this page is the one to connect to (its base URL, without query).
-    const connected = await connect(new URL('.', location.href).href, token, {
+    // The node serving this page is the one to connect to (its base URL: the page is at <base>/room/).
+    const connected = await connect(new URL('..', location.href).href, token, {
       displayName: identity,
       // Tokens expire; a reconnection an hour later needs a fresh one.
       getToken: () => fetchToken(room, identity),
@@ -336,6 +337,7 @@ ui.chatForm.addEventListener('submit', (event) => {
   c.sendData({ type: 'chat', from: c.identity, text }).catch((error: unknown) => showError('chat', error));
 });
 
+fillIcons();
 const params = new URLSearchParams(location.search);
 ui.room.value = params.get('room') ?? ui.room.value;
 ui.identity.value = params.get('identity') ?? randomIdentity();

@@ -20,7 +20,7 @@ function newestMtime(file: string): number {
 /** Everything bundled into clients/dist. */
 const BUNDLE_SOURCES = ['clients/sdk/src', 'clients/demo', 'clients/apps', 'src/protocol', 'scripts/build-sdk.mjs'];
 /** Outputs that must exist besides subsec.js. */
-const BUNDLE_OUTPUTS = ['clients/dist/demo.js', 'clients/dist/apps', 'clients/dist/vendor/moq-net.mjs', 'clients/dist/vendor/hls.mjs'];
+const BUNDLE_OUTPUTS = ['clients/dist/start.js', 'clients/dist/demo.js', 'clients/dist/apps', 'clients/dist/vendor/moq-net.mjs', 'clients/dist/vendor/hls.mjs'];
 
 let building: Promise<void> | undefined;
 

@@ -2,12 +2,13 @@
  * `npm run bench:hls`: LL-HLS figures on loopback, with its own node.
  *   1. Glass-to-glass latency through hls.js: a Chromium page paints Date.now() as a block code on
  *      a canvas and publishes it (H264, WebRTC); another page plays the node's LL-HLS stream
- *      with hls.js in low-latency mode and reads the code back from every presented frame.
+ *      with hls.js in low-latency mode and reads the code back from every presented frame; then
+ *      the same through dash.js (low-latency mode) playing the LL-DASH MPD of the same packaging.
  *   2. Origin throughput: autocannon req/s and latency for one part and one playlist, against
  *      the node and against Debian's nginx serving the same bytes from disk in the same run.
  *   3. Held requests: N blocking playlist reloads held for the next part (from a worker thread),
  *      and how many are answered within 10 ms of the part's publication.
- * The last line is one JSON object: hlsG2gP50Ms, hlsG2gP95Ms, originVsNginxRatio (mean of the part
+ * The last line is one JSON object: hlsG2gP50Ms, hlsG2gP95Ms, dashG2gP50Ms, dashG2gP95Ms, originVsNginxRatio (mean of the part
  * and playlist req/s ratios), heldRequests, heldAnsweredWithin10msRatio, and the details.
  *
  * Options: --seconds <g2g sampling, default 20> --connections <autocannon, default 50>
@@ -33,6 +34,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const CLOCK_CODE = fs.readFileSync(path.join(here, '..', 'latency', 'clock-code.js'), 'utf8');
 const PAGE_SCRIPT = fs.readFileSync(path.join(here, 'hls-latency-page.js'), 'utf8');
 const HLS_JS = fs.readFileSync(path.join(projectRoot, 'node_modules', 'hls.js', 'dist', 'hls.min.js'), 'utf8');
+const DASH_PAGE_SCRIPT = fs.readFileSync(path.join(here, 'dash-latency-page.js'), 'utf8');
+const DASH_JS = fs.readFileSync(path.join(projectRoot, 'node_modules', 'dashjs', 'dist', 'modern', 'umd', 'dash.all.min.js'), 'utf8');
 /** Clock code painted by the sender (loadtest/latency/clock-code.js): 48 bits of Date.now() as 32 px blocks. */
 const CODE = { width: 640, height: 360, block: 32, bits: 48, perRow: 16 };
 const ROOM = 'bench-hls';
@@ -209,6 +212,34 @@ async function main(): Promise<void> {
       partPublishJitterP95Ms: Math.round(percentile(partAges.map((a) => a - Math.min(...partAges)), 95)),
     });
     log(`glass-to-glass p50 ${String(summary.hlsG2gP50Ms)} ms, p95 ${String(summary.hlsG2gP95Ms)} ms over ${g2g.g2gMs.length} frames; hls.js latency p50 ${String(summary.hlsJsLatencyP50S)} s`);
+    if (g2g.g2gMs.length === 0) throw new Error('no LL-HLS glass-to-glass sample could be read');
+
+    // 1b. The same through dash.js and the LL-DASH MPD of the same packaging.
+    log('playing the LL-DASH MPD with dash.js...');
+    const dashReceiver = await browser.browser.newPage();
+    await dashReceiver.goto(`${url}/healthz`);
+    await dashReceiver.addScriptTag({ content: CLOCK_CODE });
+    await dashReceiver.addScriptTag({ content: DASH_PAGE_SCRIPT });
+    await dashReceiver.addScriptTag({ content: DASH_JS });
+    const dash = (await dashReceiver.evaluate(
+      `window.subsecDashBench.dashReceiverPage(${JSON.stringify({ src: `${url}/dash/${ROOM}/sender/manifest.mpd`, code: CODE, sampleMs: Number(values.seconds) * 1000, settleMs: 4000 })})`,
+    )) as { g2gMs: number[]; rejected: number; latencies: number[]; firstPlayMs: number; errors: string[]; dropped: number; frames: number; lowLatency: boolean; representation: string };
+    await dashReceiver.close();
+    if (dash.g2gMs.length === 0) throw new Error(`no LL-DASH glass-to-glass sample could be read (errors: ${dash.errors.join(', ') || 'none'})`);
+    Object.assign(summary, {
+      dashSamples: dash.g2gMs.length,
+      dashUndecodedFrames: dash.rejected,
+      dashG2gP50Ms: Math.round(percentile(dash.g2gMs, 50)),
+      dashG2gP95Ms: Math.round(percentile(dash.g2gMs, 95)),
+      dashG2gMinMs: Math.round(Math.min(...dash.g2gMs)),
+      dashJsLatencyP50S: Number(percentile(dash.latencies, 50).toFixed(3)),
+      dashJsLowLatencyMode: dash.lowLatency,
+      dashRepresentation: dash.representation,
+      dashFirstPlayMs: Math.round(dash.firstPlayMs),
+      dashPlayerErrors: [...new Set(dash.errors)],
+      dashDroppedFrames: dash.dropped,
+    });
+    log(`LL-DASH glass-to-glass p50 ${String(summary.dashG2gP50Ms)} ms, p95 ${String(summary.dashG2gP95Ms)} ms over ${dash.g2gMs.length} frames; dash.js latency p50 ${String(summary.dashJsLatencyP50S)} s (low-latency mode ${String(dash.lowLatency)}, rendition ${dash.representation})`);
 
     // 2. Origin vs nginx.
     const packager = stream.rendition('source')!.packager;
@@ -245,7 +276,15 @@ async function main(): Promise<void> {
     // segments are longer than the Advance Part Limit allows (a sender with sparse key frames),
     // ask for the furthest part the limit allows instead.
     const view = () => ({ segments: packager.segments, lastCompleteMsn: packager.lastCompleteMsn, ended: packager.ended, partTarget: stream.partTarget });
-    await new Promise((resolve) => packager.once('segment', resolve));
+    // Bounded: a stream that stopped (a worker died under load) must fail the bench, not hang it.
+    const segmentCompleted = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 30_000);
+      packager.once('segment', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    if (!segmentCompleted) throw new Error('no segment completed within 30 s: the stream stopped');
     let wantMsn = packager.lastCompleteMsn + 2;
     let wantPart = 0;
     if (blockingState(view(), wantMsn, wantPart) !== 'wait') {

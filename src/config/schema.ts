@@ -10,6 +10,8 @@ import { relayConfigSchema } from '../../relay/RelayConfig';
 import { eventsConfigSchema } from '../events/eventsConfig';
 import { qoeConfigSchema } from '../qoe/qoeConfig';
 import { bansConfigSchema } from '../moderation/moderationConfig';
+import { dashConfigSchema } from '../dash/dashConfig';
+import { restreamConfigSchema } from '../restream/restreamConfig';
 import { tokenKeySchema } from '../auth/tokenKeys';
 
 const port = z.number().int().min(0).max(65535);
@@ -337,6 +339,10 @@ export const configSchema = z.strictObject({
         .prefault({}),
     })
     .prefault({}),
+  /** LL-DASH manifests of the LL-HLS packager's CMAF (src/dash, docs/ll-dash.md): `/dash/{room}/{stream}/manifest.mpd`. */
+  dash: dashConfigSchema,
+  /** RTMP(S) push of streams to other platforms (src/restream, docs/restream.md): `/v1/rooms/{room}/streams/{stream}/restreams`. */
+  restream: restreamConfigSchema,
   /** Shared Redis (cascade, Redis-backed events and bans): URL, Sentinel or Cluster, key prefix, timeouts. See src/redis/redisConfig.ts. */
   redis: redisConfigSchema,
   /** Multi-node cascade: coordinator, heartbeats, leases, pipes between nodes. See docs/cascade.md. */

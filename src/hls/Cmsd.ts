@@ -143,6 +143,8 @@ export interface CmsdHeadersOptions {
   dynamic: boolean;
   /** Intermediary identifier in `CMSD-Dynamic`. */
   id: string;
+  /** `sf`, the streaming format of the responses (default `h`, HLS; `d` for the DASH routes). */
+  format?: 'h' | 'd';
 }
 
 /** Header values of the origin's responses; header names as the fast path and the routes write them. */
@@ -151,19 +153,21 @@ export class CmsdHeaders {
   readonly exposeHeaders: string;
   readonly #dynamicPrefix: string | undefined;
   readonly #playlist: { live: string; ended: string };
+  readonly #sf: 'h' | 'd';
 
   constructor(options: CmsdHeadersOptions) {
+    this.#sf = options.format ?? 'h';
     // A node id outside printable ASCII cannot be an sf-string: percent-encode it rather than fail.
     const id = PRINTABLE.test(options.id) ? options.id : encodeURIComponent(options.id);
     this.#dynamicPrefix = options.dynamic ? serializeCmsdDynamic(id, {}) : undefined;
     this.exposeHeaders = options.dynamic ? 'ETag, CMSD-Static, CMSD-Dynamic' : 'ETag, CMSD-Static';
-    this.#playlist = { live: serializeCmsdStatic({ ot: 'm', sf: 'h', st: 'l', v: 1 }), ended: serializeCmsdStatic({ ot: 'm', sf: 'h', st: 'v', v: 1 }) };
+    this.#playlist = { live: serializeCmsdStatic({ ot: 'm', sf: this.#sf, st: 'l', v: 1 }), ended: serializeCmsdStatic({ ot: 'm', sf: this.#sf, st: 'v', v: 1 }) };
   }
 
-  /** `CMSD-Static` of a (multivariant or media) playlist; `heldMs` for a blocking reload that waited. */
+  /** `CMSD-Static` of a playlist or manifest (multivariant, media playlist, MPD); `heldMs` for a blocking reload that waited. */
   playlist(ended: boolean, heldMs?: number): string {
     if (heldMs === undefined) return ended ? this.#playlist.ended : this.#playlist.live;
-    return serializeCmsdStatic({ ot: 'm', sf: 'h', st: ended ? 'v' : 'l', ht: Math.max(0, Math.round(heldMs)), v: 1 });
+    return serializeCmsdStatic({ ot: 'm', sf: this.#sf, st: ended ? 'v' : 'l', ht: Math.max(0, Math.round(heldMs)), v: 1 });
   }
 
   /** `CMSD-Static` of an init segment, part or segment. */
@@ -171,7 +175,7 @@ export class CmsdHeaders {
     const durationMs = o.durationSec === undefined ? undefined : Math.round(o.durationSec * 1000);
     return serializeCmsdStatic({
       ot: o.ot,
-      sf: 'h',
+      sf: this.#sf,
       st: o.ended ? 'v' : 'l',
       d: durationMs,
       br: o.bytes !== undefined && o.durationSec !== undefined && o.durationSec > 0 ? Math.round((o.bytes * 8) / o.durationSec / 1000) : undefined,

@@ -1,13 +1,16 @@
 /**
  * The built-in synthetic source: an ffmpeg test pattern with a burnt-in wall clock (and a tone)
  * encoded as H264 + Opus and pushed as RTP into a room, so a newcomer sees live video without a
- * camera. Restarts itself (capped backoff) if ffmpeg exits or the room goes away.
+ * camera. The clock is drawn twice: as text, and as the machine-readable clock code
+ * (./clockCode.ts) from which a viewer reads each frame's age, its glass-to-glass latency.
+ * Restarts itself (capped backoff) if ffmpeg exits or the room goes away.
  */
 import type { ChildProcess } from 'node:child_process';
 import { spawnOwned } from '../core/spawnOwned';
 import type { Logger } from '../core/logger';
 import type { RoomManager } from '../sfu/RoomManager';
 import { PlainRtpPublisher, type PlainRtpEndpoints } from '../ingest/PlainRtpPublisher';
+import { clockCodeArea, clockCodeFilters } from '../protocol/clockCode';
 
 /** Options of {@link SyntheticSource}. */
 export interface SyntheticSourceOptions {
@@ -23,16 +26,24 @@ export interface SyntheticSourceOptions {
 
 const FONT = '/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf';
 
+/** The video filters: the clock code in the top-left corner, the clock as text below it. */
+function videoFilters(o: SyntheticSourceOptions): string {
+  const below = clockCodeArea(o.height).height + Math.round(o.height / 30);
+  // While the frame's timestamps are the wall clock (inside the clock-code filters), t is the
+  // wall-clock time in seconds: the text shows the same instant as the code.
+  const text = `drawtext=fontfile=${FONT}:text='%{localtime\\:%T}.%{eif\\:mod(t*1000\\,1000)\\:d\\:3}':x=${Math.round(o.height / 30)}:y=${below}:fontsize=${Math.round(o.height / 11)}:fontcolor=white:box=1:boxcolor=black@0.6`;
+  return clockCodeFilters(o.height, [text]).join(',');
+}
+
 /** ffmpeg arguments that encode the test pattern to the given RTP endpoints. */
 export function syntheticFfmpegArgs(o: SyntheticSourceOptions, ep: PlainRtpEndpoints, host: string): string[] {
-  const clock = `drawtext=fontfile=${FONT}:text='%{localtime\\:%T}.%{eif\\:mod(t*1000\\,1000)\\:d\\:3}':x=20:y=20:fontsize=${Math.round(o.height / 11)}:fontcolor=white:box=1:boxcolor=black@0.6`;
   const args = [
     '-hide_banner', '-loglevel', 'error', '-nostdin',
     '-re', '-f', 'lavfi', '-i', `testsrc2=size=${o.width}x${o.height}:rate=${o.fps}`,
   ];
   if (ep.audio) args.push('-re', '-f', 'lavfi', '-i', 'sine=frequency=440:beep_factor=4:sample_rate=48000');
   args.push(
-    '-map', '0:v', '-vf', clock,
+    '-map', '0:v', '-vf', videoFilters(o),
     '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-profile:v', 'baseline', '-level', '3.1',
     '-pix_fmt', 'yuv420p', '-b:v', `${o.bitrateKbps}k`, '-maxrate', `${o.bitrateKbps}k`, '-bufsize', `${o.bitrateKbps}k`,
     '-g', String(o.fps), '-keyint_min', String(o.fps), '-bsf:v', 'h264_mp4toannexb',

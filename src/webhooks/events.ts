@@ -29,6 +29,12 @@ export interface WebhookEventData {
   'recording.started': { recordingId: string; identity: string; [extra: string]: unknown };
   /** A recording finished and its files are complete. */
   'recording.finished': { recordingId: string; identity: string; durationMs?: number; location?: string; [extra: string]: unknown };
+  /** A push of a stream to an RTMP destination connected and is sending (each (re)connection; docs/restream.md). */
+  'restream.started': RestreamEventData & { attempt: number };
+  /** A push lost or could not reach its destination; `willRetry` with `retryInMs` unless it gave up. */
+  'restream.failed': RestreamEventData & { error: string; attempt: number; willRetry: boolean; retryInMs?: number };
+  /** A push ended for good (`reason`: api, stream-ended, gave-up, shutdown). */
+  'restream.stopped': RestreamEventData & { reason: string; durationMs: number; bytesSent: number };
   /** This node started serving. */
   'node.started': { url: string; region: string; workers: number };
   /** This node is stopping (drain or shutdown). */
@@ -41,6 +47,14 @@ export interface WebhookEventData {
   'qoe.alert_fired': QoeAlertData;
   /** A fired QoE alert is over (back within the threshold, or the stream is gone). */
   'qoe.alert_resolved': QoeAlertData;
+}
+
+/** What every restream event says: which push, of which stream, to where (the URL redacted: stream keys are secrets). */
+export interface RestreamEventData {
+  restreamId: string;
+  identity: string;
+  /** The destination with its stream key masked (`rtmp://host/app/***`). */
+  destination: string;
 }
 
 /** Payload of the QoE alert events: which figure of which stream and path crossed what. */

@@ -37,7 +37,6 @@ async function openAuction(name: string, query: string): Promise<Page> {
   const page = await browser.browser.newPage();
   page.on('pageerror', (e) => pageErrors.push(`${name}: ${e.message}`));
   await page.goto(`${node.url}/apps/auction/?room=${ROOM}&name=${name}&${query}`);
-  await page.click('#join');
   await waitFor(() => page.evaluate("document.getElementById('status').dataset.state === 'connected'"), { what: `${name} connected` });
   return page;
 }

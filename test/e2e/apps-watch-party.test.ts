@@ -34,7 +34,6 @@ async function openParty(name: string, camera: boolean, viewport?: { width: numb
   if (viewport) await page.setViewportSize(viewport);
   page.on('pageerror', (e) => pageErrors.push(`${name}: ${e.message}`));
   await page.goto(`${node.url}/apps/watch-party/?room=${ROOM}&name=${name}&camera=${camera ? 1 : 0}`);
-  await page.click('#join');
   await waitFor(() => page.evaluate("document.getElementById('status').dataset.state === 'connected'"), { what: `${name} connected` });
   return page;
 }

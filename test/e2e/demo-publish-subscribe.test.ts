@@ -45,7 +45,7 @@ afterAll(async () => {
 async function openDemo(identity: string): Promise<Page> {
   const page = await browser.browser.newPage();
   page.on('pageerror', (error) => pageErrors.push(`${identity}: ${error.message}`));
-  await page.goto(`${node.url}/?room=${ROOM}`);
+  await page.goto(`${node.url}/room/?room=${ROOM}`);
   await inject(page, 'demo-probe');
   await page.fill('#identity', identity);
   await page.click('#join');

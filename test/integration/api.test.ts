@@ -89,6 +89,8 @@ describe('OpenAPI document', () => {
         'GET /v1/streams', 'GET /v1/streams/{room}/{identity}', 'GET /v1/nodes',
         'POST /v1/recordings', 'GET /v1/recordings', 'DELETE /v1/recordings/{id}',
         'GET /v1/qoe',
+        'POST /v1/rooms/{room}/streams/{stream}/restreams', 'GET /v1/rooms/{room}/streams/{stream}/restreams',
+        'GET /v1/rooms/{room}/streams/{stream}/restreams/{id}', 'DELETE /v1/rooms/{room}/streams/{stream}/restreams/{id}',
       ].sort(),
     );
     for (const [method, template, op] of ops) {

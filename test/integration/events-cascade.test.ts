@@ -94,7 +94,7 @@ describe('room events across nodes (Redis Streams)', () => {
     let out = '';
     child.stdout!.on('data', (d) => (out += d));
     child.stderr!.on('data', (d) => (out += d));
-    const doomedUrl = (await waitFor(() => /Demo page:\s+(http:\/\/\S+?)\/\s/.exec(out)?.[1], { what: 'doomed node URL', timeoutMs: 30_000 }))!;
+    const doomedUrl = (await waitFor(() => /Start page:\s+(http:\/\/\S+?)\/\s/.exec(out)?.[1], { what: 'doomed node URL', timeoutMs: 30_000 }))!;
     const room = 'auction-kill';
     // Same secret (defaults), so B's tokens work on the doomed node too.
     const ann = await joined(b.url, token(b, 'ann', room, true));

@@ -46,7 +46,7 @@ describe('node process', () => {
     const { child, exited, output } = runNode(
       'http:\n  port: 0\nsfu:\n  workers: 1\nsynthetic:\n  enabled: false\ndrainTimeoutMs: 3000\nlogLevel: warn\n',
     );
-    const url = (await waitFor(() => /Demo page:\s+(http:\/\/\S+?)\/\s/.exec(output())?.[1], { what: 'demo URL', timeoutMs: 20_000 }))!;
+    const url = (await waitFor(() => /Start page:\s+(http:\/\/\S+?)\/\s/.exec(output())?.[1], { what: 'demo URL', timeoutMs: 20_000 }))!;
     const page = await fetch(url + '/');
     expect(page.status).toBe(200);
     expect(await page.text()).toMatch(/<html/i);

@@ -10,6 +10,7 @@
  */
 import { EventRejectedError, type RoomEvent, type StreamPlayer, type SubsecClient, type TransportName } from '../../sdk/src/index';
 import { $, bindStatus, clockText, el, guestName, join, toast } from '../shared/common';
+import { fillIcons, setIcon } from '../shared/icons';
 
 interface Bid {
   seq: number;
@@ -53,6 +54,7 @@ interface AppApi {
 
 const ui = {
   form: $<HTMLFormElement>('join-form'),
+  me: $<HTMLElement>('me'),
   identity: $<HTMLInputElement>('identity'),
   room: $<HTMLInputElement>('room'),
   role: $<HTMLSelectElement>('role'),
@@ -279,19 +281,17 @@ function stopWatching(): void {
   for (const event of received) apply(event);
 }
 
-ui.form.addEventListener('submit', (e) => {
-  e.preventDefault();
-  const identity = ui.identity.value.trim();
-  const room = ui.room.value.trim();
+/** Joins on arrival: a first visit bids as a guest; the form (a GET form) rejoins with other settings. */
+function start(): void {
+  const identity = ui.identity.value.trim() || guestName();
+  const room = ui.room.value.trim() || 'auction-demo';
   role = ui.role.value;
   localStorage.setItem('subsec-name', identity);
-  ui.form.querySelector('button')!.disabled = true;
+  ui.me.textContent = `${identity} (${role})`;
   join(room, identity)
     .then((c) => {
       client = c;
       api.client = c;
-      ui.form.hidden = true;
-      ui.stage.hidden = false;
       ui.roomLabel.textContent = c.room;
       ui.auctioneer.hidden = role !== 'auctioneer';
       bindStatus(c, ui.status);
@@ -302,21 +302,27 @@ ui.form.addEventListener('submit', (e) => {
       });
       c.on('producerAdded', () => void watchAuctioneer());
       c.on('producerRemoved', (p) => {
-        if (p.identity === watching && !c.producers.some((x) => x.identity === watching)) stopWatching();
+        if (p.identity === watching && !c.producers.some((x) => x.identity === watching)) {
+          stopWatching();
+          // Another auctioneer may be on camera already (a person taking over from the demo).
+          void watchAuctioneer();
+        }
       });
       c.on('error', ({ message }) => toast(message));
       void watchAuctioneer();
       setInterval(tick, 250);
     })
     .catch((error: Error) => {
-      ui.form.querySelector('button')!.disabled = false;
+      ui.status.dataset.state = 'failed';
+      ui.status.textContent = 'not connected';
+      (document.getElementById('join-details') as HTMLDetailsElement).open = true;
       toast(`Could not join: ${error.message}`);
     });
-});
+}
 
 ui.unmute.addEventListener('click', () => {
   ui.video.muted = !ui.video.muted;
-  ui.unmute.textContent = ui.video.muted ? '🔇' : '🔊';
+  setIcon(ui.unmute, ui.video.muted ? 'muted' : 'sound', ui.video.muted ? 'Unmute' : 'Mute');
   void ui.video.play().catch(() => undefined);
 });
 ui.camera.addEventListener('click', () => void startCamera());
@@ -334,3 +340,6 @@ ui.bidForm.addEventListener('submit', (e) => {
   const amount = Number(ui.bidAmount.value);
   if (amount > 0) void bid(amount);
 });
+
+fillIcons();
+start();

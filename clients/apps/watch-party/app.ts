@@ -8,6 +8,7 @@
  */
 import { PlaybackSync, type Publication, type SubsecClient, type Subscription } from '../../sdk/src/index';
 import { $, bindStatus, clockText, el, guestName, join, toast } from '../shared/common';
+import { fillIcons, setIcon } from '../shared/icons';
 
 interface AppApi {
   client?: SubsecClient;
@@ -20,6 +21,8 @@ interface AppApi {
 
 const ui = {
   form: $<HTMLFormElement>('join-form'),
+  me: $<HTMLElement>('me'),
+  cameraOn: $<HTMLButtonElement>('camera-on'),
   identity: $<HTMLInputElement>('identity'),
   room: $<HTMLInputElement>('room'),
   withCamera: $<HTMLInputElement>('with-camera'),
@@ -50,7 +53,7 @@ const ui = {
 const params = new URLSearchParams(location.search);
 ui.identity.value = params.get('name') ?? localStorage.getItem('subsec-name') ?? guestName();
 if (params.get('room')) ui.room.value = params.get('room')!;
-if (params.get('camera') === '0') ui.withCamera.checked = false;
+ui.withCamera.checked = params.get('camera') === '1';
 
 let client: SubsecClient | undefined;
 let sync: PlaybackSync | undefined;
@@ -138,8 +141,11 @@ function render(): void {
   ui.seek.max = String(duration);
   if (!seeking) ui.seek.value = String(video.currentTime);
   ui.time.textContent = `${clockText(video.currentTime)} / ${clockText(duration)}`;
-  ui.play.textContent = sync?.state?.playing ? '❚❚' : '▶';
-  ui.play.setAttribute('aria-label', sync?.state?.playing ? 'Pause' : 'Play');
+  const playing = !!sync?.state?.playing;
+  if (ui.play.dataset.playing !== String(playing)) {
+    ui.play.dataset.playing = String(playing);
+    setIcon(ui.play, playing ? 'pause' : 'play', playing ? 'Pause' : 'Play');
+  }
   if (client) {
     ui.rtt.textContent = Number.isFinite(client.clock.rttMs) ? `${client.clock.rttMs.toFixed(0)} ms` : '–';
     ui.clockError.textContent = Number.isFinite(client.clock.uncertaintyMs) ? `${client.clock.uncertaintyMs.toFixed(1)} ms` : '–';
@@ -152,8 +158,6 @@ async function start(identity: string, room: string): Promise<void> {
   const c = await join(room, identity);
   client = c;
   api.client = c;
-  ui.form.hidden = true;
-  ui.stage.hidden = false;
   ui.roomLabel.textContent = c.room;
   bindStatus(c, ui.status);
   const s = new PlaybackSync(c, ui.shared);
@@ -165,7 +169,7 @@ async function start(identity: string, room: string): Promise<void> {
     const what = state.playing ? `played from ${clockText(state.position)}` : `paused at ${clockText(state.position)}`;
     ui.lastAction.textContent = `${state.identity === c.identity ? 'You' : state.identity} ${what}`;
   });
-  s.on('blocked', () => toast('Tap ▶ or 🔇 to let the browser play the video'));
+  s.on('blocked', () => toast('Tap play or unmute to let the browser play the video'));
   c.on('event', (event) => {
     if (event.type !== 'chat') return;
     const text = (event.payload as { text?: unknown } | null)?.text;
@@ -184,30 +188,42 @@ async function start(identity: string, room: string): Promise<void> {
   });
   c.on('error', ({ message }) => toast(message));
   for (const p of c.producers) if (p.kind === 'video') void showCamera(p.identity);
-  if (ui.withCamera.checked) {
-    try {
-      const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: true });
-      publication = await c.publish(stream);
-      await showCamera(c.identity);
-      const own = tiles.get(c.identity)!.figure.querySelector('video')!;
-      own.srcObject = new MediaStream(stream.getVideoTracks());
-    } catch (error) {
-      toast(`Camera: ${(error as Error).message}`);
-    }
-  }
+  if (ui.withCamera.checked) await startCamera();
   setInterval(render, 200);
 }
 
-ui.form.addEventListener('submit', (e) => {
-  e.preventDefault();
-  const identity = ui.identity.value.trim();
+/** Publishes the camera and shows it among the friends. */
+async function startCamera(): Promise<void> {
+  const c = client;
+  if (!c || publication) return;
+  ui.cameraOn.disabled = true;
+  try {
+    const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: true });
+    publication = await c.publish(stream);
+    await showCamera(c.identity);
+    const own = tiles.get(c.identity)!.figure.querySelector('video')!;
+    own.srcObject = new MediaStream(stream.getVideoTracks());
+    ui.cameraOn.hidden = true;
+  } catch (error) {
+    ui.cameraOn.disabled = false;
+    toast(`Camera: ${(error as Error).message}`);
+  }
+}
+
+// Joins on arrival (camera off unless asked for); the form (a GET form) rejoins with other settings.
+{
+  const identity = ui.identity.value.trim() || guestName();
   localStorage.setItem('subsec-name', identity);
-  ui.form.querySelector('button')!.disabled = true;
-  start(identity, ui.room.value.trim()).catch((error: Error) => {
-    ui.form.querySelector('button')!.disabled = false;
+  ui.me.textContent = identity;
+  fillIcons();
+  start(identity, ui.room.value.trim() || 'party-demo').catch((error: Error) => {
+    ui.status.dataset.state = 'failed';
+    ui.status.textContent = 'not connected';
+    (document.getElementById('join-details') as HTMLDetailsElement).open = true;
     toast(`Could not join: ${error.message}`);
   });
-});
+}
+ui.cameraOn.addEventListener('click', () => void startCamera());
 
 const act = (p: Promise<unknown> | undefined): void => {
   p?.catch((error: Error) => toast(error.message));
@@ -231,7 +247,7 @@ ui.sourceForm.addEventListener('submit', (e) => {
 });
 ui.unmute.addEventListener('click', () => {
   ui.shared.muted = !ui.shared.muted;
-  ui.unmute.textContent = ui.shared.muted ? '🔇' : '🔊';
+  setIcon(ui.unmute, ui.shared.muted ? 'muted' : 'sound', ui.shared.muted ? 'Unmute' : 'Mute');
   void ui.shared.play().catch(() => undefined);
   if (!sync?.state?.playing) ui.shared.pause();
 });
@@ -241,5 +257,3 @@ ui.chatForm.addEventListener('submit', (e) => {
   ui.chatInput.value = '';
   act(say(text));
 });
-// Chat works before joining a camera; the publication is kept for the page's life.
-void publication;

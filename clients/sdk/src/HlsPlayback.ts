@@ -61,6 +61,8 @@ export class HlsPlayback {
   readonly url: string;
   readonly #media: HTMLMediaElement;
   #hls: HlsInstance | undefined;
+  /** Bytes of media parts and segments loaded. */
+  #bytes = 0;
   #closed = false;
 
   private constructor(url: string, media: HTMLMediaElement) {
@@ -87,6 +89,11 @@ export class HlsPlayback {
     const start = (this.#media as HTMLMediaElement & { getStartDate?: () => Date }).getStartDate?.();
     const t = start?.getTime();
     return t !== undefined && Number.isFinite(t) ? t + this.#media.currentTime * 1000 : undefined;
+  }
+
+  /** Bytes of media parts and segments loaded so far (hls.js; 0 with the browser's own HLS). */
+  get bytesReceived(): number {
+    return this.#bytes;
   }
 
   /** Stops and detaches from the element. Idempotent. */
@@ -137,6 +144,9 @@ export class HlsPlayback {
           const error = new SubsecError('MEDIA_ERROR', `LL-HLS ${data.type}: ${data.details}`, { type: data.type === 'networkError' ? 'network' : 'media' });
           done(error);
           if (!this.#closed) options.onFatal?.(error);
+        });
+        hls.on(Hls.Events.FRAG_LOADED, (_name, data: { payload?: ArrayBuffer }) => {
+          this.#bytes += data.payload?.byteLength ?? 0;
         });
         hls.on(Hls.Events.LEVEL_UPDATED, (_name, data: { details: { dateRanges?: Record<string, { class?: string; attr: Record<string, string> }> } }) => {
           for (const range of Object.values(data.details.dateRanges ?? {})) {

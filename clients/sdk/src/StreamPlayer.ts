@@ -89,6 +89,10 @@ export interface StreamPlayerEvents {
 interface ActivePath {
   name: TransportName;
   mediaTime(): number | undefined;
+  /** Media bytes received by this path so far. */
+  bytesReceived(): Promise<number>;
+  /** What carries the path underneath, where there is a choice (MoQ: `webtransport` or `websocket`). */
+  wire?(): string | undefined;
   close(): void;
 }
 
@@ -165,6 +169,16 @@ export class StreamPlayer extends TypedEmitter<StreamPlayerEvents> {
   /** Media time (node clock, ms) of the frame on screen. */
   mediaTime(): number {
     return this.#active?.mediaTime() ?? this.#client.clock.now() - this.#webrtcDelayMs;
+  }
+
+  /** What carries the transport underneath, where there is a choice: MoQ over `webtransport` or `websocket`. */
+  get wireTransport(): string | undefined {
+    return this.#active?.wire?.();
+  }
+
+  /** Media bytes received by the transport in use since it started (0 while none plays). */
+  async bytesReceived(): Promise<number> {
+    return (await this.#active?.bytesReceived()) ?? 0;
   }
 
   /** How far behind the node's clock the picture is (ms). */
@@ -258,6 +272,8 @@ export class StreamPlayer extends TypedEmitter<StreamPlayerEvents> {
     path = {
       name: 'moq',
       mediaTime: () => moq.mediaTime(),
+      bytesReceived: () => Promise.resolve(moq.bytesReceived),
+      wire: () => moq.wireTransport,
       close: () => {
         qoe.end();
         moq.close();
@@ -301,7 +317,7 @@ export class StreamPlayer extends TypedEmitter<StreamPlayerEvents> {
     }
     const video = subs.find((s) => s.kind === 'video');
     statsTimer = setInterval(() => void this.#measureWebRtc(video), 2000);
-    path = { name: 'webrtc', mediaTime: () => this.#client.clock.now() - this.#webrtcDelayMs, close: cleanup };
+    path = { name: 'webrtc', mediaTime: () => this.#client.clock.now() - this.#webrtcDelayMs, bytesReceived: () => webRtcBytes(subs), close: cleanup };
     return path;
   }
 
@@ -335,6 +351,7 @@ export class StreamPlayer extends TypedEmitter<StreamPlayerEvents> {
     path = {
       name: 'hls',
       mediaTime: () => hls.mediaTime(),
+      bytesReceived: () => Promise.resolve(hls.bytesReceived),
       close: () => {
         clearInterval(latency);
         qoe.stop();
@@ -398,4 +415,16 @@ export class StreamPlayer extends TypedEmitter<StreamPlayerEvents> {
       this.emit('event', e);
     }
   }
+}
+
+/** Bytes received by the subscriptions' inbound RTP streams (their current transports). */
+async function webRtcBytes(subs: Subscription[]): Promise<number> {
+  let bytes = 0;
+  for (const sub of subs) {
+    const report = await sub.getStats().catch(() => undefined);
+    report?.forEach((s: Record<string, unknown>) => {
+      if (s.type === 'inbound-rtp' && typeof s.bytesReceived === 'number') bytes += s.bytesReceived;
+    });
+  }
+  return bytes;
 }

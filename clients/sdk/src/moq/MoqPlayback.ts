@@ -66,6 +66,8 @@ export class MoqPlayback {
   #lastAudioUs: number | undefined;
   /** The first-frame wait while starting: a fatal error before the first frame rejects the start. */
   #starting: FirstFrameWait | undefined;
+  /** Media payload bytes received (video and audio frames). */
+  #bytes = 0;
   #closed = false;
 
   private constructor(media: HTMLMediaElement, options: MoqPlaybackOptions) {
@@ -89,6 +91,16 @@ export class MoqPlayback {
   mediaTime(): number | undefined {
     const us = this.#lastVideoUs ?? this.#lastAudioUs;
     return us === undefined ? undefined : us / 1000;
+  }
+
+  /** What the relay session runs over (`webtransport` or `websocket`), once connected. */
+  get wireTransport(): 'webtransport' | 'websocket' | undefined {
+    return this.#session?.transport;
+  }
+
+  /** Media payload bytes received so far (video and audio frames). */
+  get bytesReceived(): number {
+    return this.#bytes;
   }
 
   /** Stops and detaches from the element. Idempotent. */
@@ -227,6 +239,7 @@ export class MoqPlayback {
         const frame = await group.readFrame();
         if (!frame || this.#closed || this.#video !== playing || group.sequence < this.#newestGroup) break;
         const { timestampUs, payload } = decodeLegacyFrame(frame.payload);
+        this.#bytes += payload.byteLength;
         this.#o.qoe?.addBytes(payload.byteLength);
         playing.renderer.decode(timestampUs, payload, key);
         key = false;
@@ -248,6 +261,7 @@ export class MoqPlayback {
           const frame = await group.readFrame().catch(() => undefined);
           if (!frame) break;
           const { timestampUs, payload } = decodeLegacyFrame(frame.payload);
+          this.#bytes += payload.byteLength;
           this.#o.qoe?.addBytes(payload.byteLength);
           playing.renderer.decode(timestampUs, payload);
         }

@@ -32,6 +32,8 @@ export interface MoqBroadcast {
 
 /** An established session with a relay. */
 export interface MoqSession {
+  /** What the session runs over: native WebTransport (HTTP/3) or the WebSocket fallback. */
+  readonly transport?: 'webtransport' | 'websocket';
   consume(path: unknown): MoqBroadcast;
   close(): void;
   readonly closed: Promise<void>;
