@@ -7,8 +7,10 @@ import '../../relay/polyfills';
 import WebSocket from 'ws';
 import * as Moq from '@moq/net';
 
-// @moq/qmux dials through the global WebSocket, which Node 20 lacks.
-(globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
+// @moq/qmux dials through the global WebSocket. The tests' client is `ws`, as the relay's own
+// upstream dial (relay/transport/connectWebSocket.ts): Node's built-in WebSocket makes a second
+// upgrade request after a refused one, so one refused connect would count as two refusals.
+(globalThis as { WebSocket?: unknown }).WebSocket = WebSocket;
 
 // @moq/net logs every stream at debug level and each WebSocket connect as a warning.
 console.debug = () => undefined;
