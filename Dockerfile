@@ -2,18 +2,18 @@
 # (make setup = bash scripts/setup.sh; make sdk = node scripts/build-sdk.mjs), which build the
 # mediasoup worker against Debian 12 libraries as shared/DEPENDENCIES.md describes; the runtime
 # stage keeps only what the node needs and runs the Makefile's start command.
-FROM node:20-bookworm AS build
+FROM node:24-bookworm AS build
 WORKDIR /opt/subsec
 COPY . .
 # make setup (apt packages, npm ci, mediasoup worker), then make sdk.
 RUN bash scripts/setup.sh && node scripts/build-sdk.mjs
 
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 # Shared libraries the worker links (see DEPENDENCIES.md), ffmpeg for the synthetic source, SRT and
 # LL-HLS, and the font of the synthetic clock.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libuv1 libssl3 libsrtp2-1 libusrsctp2 libabsl20220623 ffmpeg fonts-dejavu-core ca-certificates \
+      libuv1 libssl3 libsrtp2-1 ffmpeg fonts-dejavu-core ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /opt/subsec
 COPY --from=build /opt/subsec /opt/subsec

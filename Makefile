@@ -1,17 +1,22 @@
 # The two commands a newcomer needs. Both install what is missing first (apt packages when
-# root, npm packages, the mediasoup worker built against Debian libraries, cached).
+# root, Node 24 when the system's Node is another major, npm packages, the mediasoup worker
+# built against Debian libraries, cached) and run with Node 24 (scripts/runtime-node.sh; set
+# SUBSEC_SETUP_NODE=/path/to/node to use your own, Node >= 22).
 .PHONY: start test setup sdk
+
+# The runtime's folder first on PATH, so node, npx and everything they start use it.
+WITH_RUNTIME = PATH="$$(bash scripts/runtime-node.sh):$$PATH"
 
 setup:
 	@bash scripts/setup.sh
 
 sdk: setup
-	@node scripts/build-sdk.mjs
+	@$(WITH_RUNTIME) node scripts/build-sdk.mjs
 
 ## make start: one node on config/default.yaml with the demo page and synthetic source.
 start: sdk
-	@exec npx tsx src/main.ts $(ARGS)
+	@$(WITH_RUNTIME) exec npx tsx src/main.ts $(ARGS)
 
 ## make test: the whole test suite (unit, integration with real workers/ffmpeg/Redis, Chromium e2e).
 test: sdk
-	@npx vitest run $(ARGS)
+	@$(WITH_RUNTIME) npx vitest run $(ARGS)

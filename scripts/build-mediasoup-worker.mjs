@@ -13,9 +13,10 @@
 //      no env var needed at run time) and stop. Nothing is done when that file already matches.
 //   3. Otherwise build: copy worker sources into a build dir under the cache, replace
 //      subprojects/*.wrap with the local stubs from scripts/mediasoup-subprojects/ (pkg-config
-//      wrappers around Debian's openssl, libuv, abseil, flatbuffers, libsrtp2 (with a libsrtp3
-//      API shim), usrsctp; empty catch2), lower meson_version (Debian has meson 1.0.1), apply the
-//      required DTLS fix, then meson setup + compile, store in the cache and install.
+//      wrappers around Debian's openssl, libuv, flatbuffers, libsrtp2 (with a libsrtp3 API
+//      shim); unordered-dense as an alias header over the standard containers; empty catch2),
+//      lower meson_version (Debian has meson 1.0.1), check the DTLS fix is there, apply the WHEP
+//      send-path patch (PATCHES), then meson setup + compile, store in the cache and install.
 //
 // Env: SUBSEC_SETUP_SKIP_WORKER_BUILD=1   skip everything (exit 0).
 //      SUBSEC_SETUP_CLEAN_WORKER_BUILD=1  ignore a left-over build dir from an interrupted build.
@@ -43,10 +44,8 @@ const KEY_PACKAGES = [
 	'libssl-dev',
 	'libuv1-dev',
 	'libsrtp2-dev',
-	'libabsl-dev',
 	'libflatbuffers-dev',
 	'flatbuffers-compiler',
-	'libusrsctp-dev',
 	'meson',
 ];
 // Debian packages needed to build.
@@ -58,19 +57,18 @@ const BUILD_PACKAGES = [
 	'libuv1-dev',
 	'libssl-dev',
 	'libsrtp2-dev',
-	'libabsl-dev',
 	'libflatbuffers-dev',
 	'flatbuffers-compiler',
-	'libusrsctp-dev',
 ];
 
 const MESON_SETUP_ARGS = ['--buildtype', 'release', '-Db_ndebug=true', '--wrap-mode=nodownload'];
 
 // Source patches, applied to the copied worker sources before `meson setup`. Each must match
-// (count times) or the build stops: a silent no-op would ship a broken worker.
+// (count times) or the build stops: a silent no-op would ship a broken worker. An entry without
+// `replace` only checks that upstream code we rely on is still there.
 const PATCHES = [
 	{
-		// Debian meson is 1.0.1; mediasoup 3.18 asks for >= 1.1 but builds fine with 1.0.
+		// Debian meson is 1.0.1; mediasoup 3.32 asks for >= 1.1 but builds fine with 1.0.
 		name: 'lower meson_version',
 		file: 'meson.build',
 		find: /meson_version\s*:\s*'>=\s*[0-9.]+'/g,
@@ -78,97 +76,178 @@ const PATCHES = [
 		count: 1,
 	},
 	{
-		// REQUIRED with Debian's OpenSSL 3.0 (kTLS-enabled): onSslBioOut must pass OpenSSL's real
-		// return value through for every after-call (BIO_CB_RETURN bit set), not only when
-		// operationType == BIO_CB_RETURN exactly. Otherwise the BIO_CTRL_GET_KTLS_SEND query
-		// answers "yes", libssl allocates no write buffer, and the first DTLS handshake record
-		// write crashes the worker (SIGSEGV) for every browser connection.
-		name: 'DTLS onSslBioOut BIO_CB_RETURN bit test',
+		// REQUIRED with Debian's OpenSSL 3.0 (kTLS-enabled), upstream since 3.2x: onSslBioOut must
+		// pass OpenSSL's real return value through for every after-call (BIO_CB_RETURN bit set).
+		// Otherwise the BIO_CTRL_GET_KTLS_SEND query answers "yes", libssl allocates no write
+		// buffer, and the first DTLS handshake record write crashes the worker for every browser.
+		name: 'DTLS onSslBioOut tests the BIO_CB_RETURN bit (upstream; check only)',
 		file: 'src/RTC/DtlsTransport.cpp',
-		find: /\(\s*operationType\s*==\s*BIO_CB_RETURN\s*\)/g,
-		replace: '((operationType & BIO_CB_RETURN) != 0)',
+		find: /long\s+resultOfcallback\s*=\s*\(\(operationType & BIO_CB_RETURN\) != 0\)\s*\?/g,
 		count: 1,
-		verify: /long\s+resultOfcallback\s*=\s*\(\(operationType & BIO_CB_RETURN\) != 0\)\s*\?/,
 	},
-	// WHEP viewers make the offer, so they decode header extensions by the ids of their own offer,
-	// while the worker writes every forwarded packet's extensions under fixed ids (the
-	// RtpHeaderExtensionUri::Type values). src/egress/whep/WhepRouters.ts gives a WHEP consumer the
-	// viewer's ids; these three patches make WebRtcTransport write a packet's extension ids (one- or
-	// two-byte form) as its consumer's ids while SRTP encrypts it, then restore them (the packet is
-	// shared by all consumers). A consumer whose ids are mediasoup's own (SDK viewers) is untouched.
+	// WHEP viewers make the offer, so they decode RTP by the numbering of their own offer: RTX
+	// payload types and header extension ids. mediasoup gives a router's RTX codecs payload types
+	// of its own choosing and writes every forwarded packet's header extensions under fixed ids
+	// (the RtpHeaderExtensionUri::Type values, which are the preferred ids of mediasoup's
+	// supported capabilities); its API has no way to change either. So src/egress/whep/
+	// viewerNumbering.ts gives the producer a WHEP router's consumers read from one extra codec
+	// parameter, `subsec-viewer-numbering` ("r<routerPt>=<viewerPt> … e<workerId>=<viewerId> …"),
+	// which mediasoup keeps in every consumer's codec parameters; these patches make
+	// WebRtcTransport send a packet of such a consumer with the viewer's RTX payload type and
+	// extension ids while SRTP encrypts it, then restore the packet (it is shared by every
+	// consumer). Consumers without the parameter (SDK viewers, everything else) cost one
+	// parameter lookup per packet; the parsed parameter is cached per consumer.
+	{
+		name: 'WebRtcTransport: headers of the viewer numbering rewrite',
+		file: 'src/RTC/WebRtcTransport.cpp',
+		find: /#include "Utils\.hpp"\n/g,
+		replace: '#include "Utils.hpp"\n#include <cstdint>\n#include <cstdlib>\n#include <cstring>\n#include <string>\n',
+		count: 1,
+	},
 	{
 		name: 'WebRtcTransport: name the consumer parameter of SendRtpPacket',
 		file: 'src/RTC/WebRtcTransport.cpp',
-		find: /RTC::Consumer\* \/\*consumer\*\/, RTC::RtpPacket\* packet, RTC::Transport::onSendCallback\* cb\)/g,
-		replace: 'RTC::Consumer* consumer, RTC::RtpPacket* packet, RTC::Transport::onSendCallback* cb)',
+		find: /RTC::Consumer\* \/\*consumer\*\/, RTC::RTP::Packet\* packet, onSendCallback cb\)/g,
+		replace: 'RTC::Consumer* consumer, RTC::RTP::Packet* packet, onSendCallback cb)',
 		count: 1,
 	},
 	{
-		name: 'WebRtcTransport: encrypt RTP with the consumer header extension ids',
+		name: 'WebRtcTransport: encrypt RTP in the viewer numbering of the consumer',
 		file: 'src/RTC/WebRtcTransport.cpp',
-		find: /this->srtpSendSession->EncryptRtp\(&data, &len\)/g,
-		replace: 'SubsecEncryptWithConsumerExtensionIds(this->srtpSendSession, consumer, packet, &data, &len)',
+		find: /this->srtpSendSession->EncryptRtp\(std::addressof\(data\), std::addressof\(len\)\)/g,
+		replace:
+			'SubsecEncryptInViewerNumbering(*this->srtpSendSession, consumer, packet, std::addressof(data), std::addressof(len))',
 		count: 1,
 	},
 	{
-		name: 'WebRtcTransport: the header extension id rewrite',
+		name: 'WebRtcTransport: the viewer numbering rewrite',
 		file: 'src/RTC/WebRtcTransport.cpp',
 		find: /\nnamespace RTC\n\{\n/g,
 		replace: `
 namespace RTC
 {
-	// subsec: see scripts/build-mediasoup-worker.mjs (PATCHES).
-	static uint8_t SubsecConsumerExtensionId(const RTC::RtpHeaderExtensionIds& ids, uint8_t id)
+	// subsec: see scripts/build-mediasoup-worker.mjs (PATCHES) and src/egress/whep/viewerNumbering.ts.
+	struct SubsecNumbering
 	{
-		switch (id)
+		const std::string* source{ nullptr };
+		std::string text;
+		uint8_t rtxFrom[8]{};
+		uint8_t rtxTo[8]{};
+		size_t rtxCount{ 0u };
+		uint8_t extTo[256]{};
+		bool hasExt{ false };
+	};
+
+	// "r<routerPt>=<viewerPt>" and "e<workerId>=<viewerId>" tokens separated by spaces.
+	static void SubsecParseNumbering(const std::string& text, SubsecNumbering& out)
+	{
+		out.rtxCount = 0u;
+		out.hasExt   = false;
+		std::memset(out.extTo, 0, sizeof(out.extTo));
+
+		const char* p = text.c_str();
+
+		while (*p != '\\0')
 		{
-			case 1: return ids.mid;
-			case 2: return ids.rid;
-			case 3: return ids.rrid;
-			case 4: return ids.absSendTime;
-			case 5: return ids.transportWideCc01;
-			case 8: return ids.dependencyDescriptor;
-			case 10: return ids.ssrcAudioLevel;
-			case 11: return ids.videoOrientation;
-			case 12: return ids.toffset;
-			case 13: return ids.absCaptureTime;
-			case 14: return ids.playoutDelay;
-			default: return 0u;
+			while (*p == ' ')
+				++p;
+
+			const char kind = *p;
+
+			if (kind == '\\0')
+				break;
+
+			++p;
+
+			char* end{ nullptr };
+			const long from = std::strtol(p, &end, 10);
+
+			if (end == p || *end != '=')
+				break;
+
+			p             = end + 1;
+			const long to = std::strtol(p, &end, 10);
+
+			if (end == p)
+				break;
+
+			p = end;
+
+			if (kind == 'r' && from >= 0 && from <= 127 && to >= 0 && to <= 127 && out.rtxCount < 8u)
+			{
+				out.rtxFrom[out.rtxCount] = static_cast<uint8_t>(from);
+				out.rtxTo[out.rtxCount]   = static_cast<uint8_t>(to);
+				++out.rtxCount;
+			}
+			else if (kind == 'e' && from >= 1 && from <= 255 && to >= 1 && to <= 255)
+			{
+				out.extTo[from] = static_cast<uint8_t>(to);
+				out.hasExt      = true;
+			}
 		}
 	}
 
-	// True when the consumer uses the worker's own ids (SDK viewers): nothing to rewrite.
-	static bool SubsecUsesWorkerExtensionIds(const RTC::RtpHeaderExtensionIds& ids)
+	static const SubsecNumbering* SubsecViewerNumbering(const RTC::Consumer* consumer)
 	{
-		static const uint8_t workerIds[] = { 1u, 2u, 3u, 4u, 5u, 8u, 10u, 11u, 12u, 13u, 14u };
+		static const std::string key{ "subsec-viewer-numbering" };
+		static thread_local SubsecNumbering cache[64];
 
-		for (const uint8_t id : workerIds)
+		if (consumer == nullptr)
+			return nullptr;
+
+		const auto& codecs = consumer->GetRtpParameters().codecs;
+
+		if (codecs.empty() || !codecs[0].parameters.HasString(key))
+			return nullptr;
+
+		const std::string& text = codecs[0].parameters.GetString(key);
+		auto& slot = cache[(reinterpret_cast<uintptr_t>(std::addressof(text)) >> 4) & 63u];
+
+		// The string lives as long as its consumer; a new consumer at the same address is told
+		// apart by its text.
+		if (slot.source != std::addressof(text) || slot.text != text)
 		{
-			const uint8_t to = SubsecConsumerExtensionId(ids, id);
-
-			if (to != 0u && to != id)
-				return false;
+			slot.source = std::addressof(text);
+			slot.text   = text;
+			SubsecParseNumbering(text, slot);
 		}
 
-		return true;
+		return std::addressof(slot);
 	}
 
-	static bool SubsecEncryptWithConsumerExtensionIds(
-	  RTC::SrtpSession* session, RTC::Consumer* consumer, RTC::RtpPacket* packet, const uint8_t** data, size_t* len)
+	static bool SubsecEncryptInViewerNumbering(
+	  RTC::SrtpSession& session,
+	  const RTC::Consumer* consumer,
+	  RTC::RTP::Packet* packet,
+	  const uint8_t** data,
+	  size_t* len)
 	{
+		const SubsecNumbering* numbering = SubsecViewerNumbering(consumer);
+
+		if (numbering == nullptr)
+			return session.EncryptRtp(data, len);
+
+		const uint8_t originalPayloadType = packet->GetPayloadType();
 		uint8_t* positions[32];
 		uint8_t originals[32];
 		size_t changed{ 0u };
 
-		if (
-		  consumer != nullptr && !SubsecUsesWorkerExtensionIds(consumer->GetRtpHeaderExtensionIds()) &&
-		  (packet->HasOneByteExtensions() || packet->HasTwoBytesExtensions()))
+		for (size_t i = 0u; i < numbering->rtxCount; ++i)
+		{
+			if (numbering->rtxFrom[i] == originalPayloadType)
+			{
+				packet->SetPayloadType(numbering->rtxTo[i]);
+
+				break;
+			}
+		}
+
+		if (numbering->hasExt && (packet->HasOneByteExtensions() || packet->HasTwoBytesExtensions()))
 		{
 			const bool oneByte  = packet->HasOneByteExtensions();
 			const uint8_t maxId = oneByte ? 14u : 255u;
-			const auto& ids     = consumer->GetRtpHeaderExtensionIds();
 			uint8_t* ext        = packet->GetHeaderExtensionValue();
-			const size_t extLen = packet->GetHeaderExtensionLength();
+			const size_t extLen = packet->GetHeaderExtensionValueLength();
 			uint8_t* element[32];
 			uint8_t from[32];
 			uint8_t to[32];
@@ -212,7 +291,7 @@ namespace RTC
 
 			for (size_t k = 0u; k < count; ++k)
 			{
-				to[k] = SubsecConsumerExtensionId(ids, from[k]);
+				to[k] = numbering->extTo[from[k]];
 
 				if (to[k] > maxId)
 					to[k] = 0u;
@@ -253,10 +332,13 @@ namespace RTC
 			}
 		}
 
-		const bool ok = session->EncryptRtp(data, len);
+		const bool ok = session.EncryptRtp(data, len);
 
 		for (size_t k = 0u; k < changed; ++k)
 			*positions[k] = originals[k];
+
+		if (packet->GetPayloadType() != originalPayloadType)
+			packet->SetPayloadType(originalPayloadType);
 
 		return ok;
 	}
@@ -266,7 +348,7 @@ namespace RTC
 ];
 
 // Bump when the build procedure changes in a way not captured by the values above.
-const RECIPE_REVISION = 1;
+const RECIPE_REVISION = 2;
 
 // ---------------------------------------------------------------------------------------------
 
@@ -370,7 +452,7 @@ function computeKey(msVersion, debVersions) {
 			platform: process.platform,
 			deb: KEY_PACKAGES.map((p) => [p, debVersions ? (debVersions[p] ?? 'missing') : 'no-dpkg']),
 			meson: MESON_SETUP_ARGS,
-			patches: PATCHES.map((p) => [p.file, String(p.find), p.replace, p.count]),
+			patches: PATCHES.map((p) => [p.file, String(p.find), p.replace ?? null, p.count]),
 		})
 	);
 	for (const rel of listFiles(stubsDir).filter(isStubFile)) {
@@ -504,6 +586,7 @@ function applyPatches(srcDir) {
 					'The mediasoup sources changed: update PATCHES in scripts/build-mediasoup-worker.mjs.'
 			);
 		}
+		if (p.replace === undefined) continue; // a check only
 		const patched = text.replace(p.find, p.replace);
 		if (p.verify && !p.verify.test(patched)) fail(`patch "${p.name}": result check failed in worker/${p.file}`);
 		fs.writeFileSync(file, patched);
@@ -526,8 +609,7 @@ function prepareSources(msWorkerDir, srcDir) {
 		filter: isStubFile,
 	});
 	applyPatches(srcDir);
-	const options = fs.readFileSync(path.join(srcDir, 'meson_options.txt'), 'utf8');
-	return options.includes("'ms_disable_liburing'") ? ['-Dms_disable_liburing=true'] : [];
+	return [];
 }
 
 async function build({ msDir, key, workDir, cacheBin }) {
@@ -548,8 +630,13 @@ async function build({ msDir, key, workDir, cacheBin }) {
 		fs.rmSync(buildDir, { recursive: true, force: true });
 		extraArgs = prepareSources(msWorkerDir, srcDir);
 		fs.writeFileSync(preparedStamp, JSON.stringify({ key, extraArgs }));
-		log('sources prepared (stub subprojects, meson_version, DTLS fix)');
+		log('sources prepared (stub subprojects, meson_version, PATCHES)');
 	}
+
+	// The machine may be shared (CI runners, other builds): compile at a lower priority.
+	try {
+		os.setPriority(0, Math.max(os.getPriority(0), 10));
+	} catch {}
 
 	const t1 = Date.now();
 	try {

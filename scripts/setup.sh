@@ -3,12 +3,18 @@
 #
 #   1. Installs the Debian packages the project needs, if any is missing (as root; otherwise it
 #      prints the command to run). Waits for another apt/dpkg run instead of fighting it.
-#   2. Installs node_modules with `npm ci` when they are missing or older than package-lock.json
+#   2. Picks the Node that runs subsec (scripts/runtime-node.sh: Node 24 LTS; installs the pinned
+#      Node 24 from the npm registry into ~/.cache/subsec/node when the system's Node is another
+#      major and SUBSEC_SETUP_NODE names none) and runs everything below with it.
+#   3. Installs node_modules with `npm ci` when they are missing or older than package-lock.json
 #      (mediasoup's own postinstall is skipped; our postinstall builds or restores the worker),
 #      otherwise just makes sure the mediasoup worker is in place (fast when cached).
 #
 # Fast (well under 2 s) when everything is already there.
-# Env: SUBSEC_SETUP_SKIP_APT=1           don't check/install Debian packages
+#   4. Makes uWebSockets.js loadable on this machine's glibc and checks that it loads
+#      (scripts/prepare-uws.mjs).
+# Env: SUBSEC_SETUP_NODE=/path/to/node          use this Node (>= 22) instead
+#      SUBSEC_SETUP_SKIP_APT=1           don't check/install Debian packages
 #      SUBSEC_SETUP_SKIP_WORKER_BUILD=1  don't build/restore the mediasoup worker
 set -euo pipefail
 
@@ -21,11 +27,14 @@ die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
 PACKAGES=(
   # mediasoup worker build (scripts/build-mediasoup-worker.mjs) and its shared libraries
   meson ninja-build pkg-config g++
-  libuv1-dev libssl-dev libsrtp2-dev libabsl-dev libflatbuffers-dev flatbuffers-compiler libusrsctp-dev
+  libuv1-dev libssl-dev libsrtp2-dev libflatbuffers-dev flatbuffers-compiler
   # media tools, browser for WebRTC tests, redis, SRT tools, TURN server
   ffmpeg fonts-dejavu-core chromium redis-server srt-tools coturn
   # bench:hls compares the LL-HLS origin with nginx serving the same files
   nginx-light
+  # ingest interop tests: GStreamer's rtmp2sink (RTMP publisher) and its RTSP server via python3-gi
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+  gstreamer1.0-plugins-ugly gir1.2-gst-rtsp-server-1.0 python3-gi
 )
 
 missing_packages() {
@@ -92,9 +101,8 @@ if [[ "${SUBSEC_SETUP_SKIP_APT:-}" != 1 ]]; then
 fi
 
 # --- 2. Node modules + mediasoup worker ---------------------------------------------------------
-command -v node >/dev/null || die "node not found (Node >= 20 required)"
-node_major="$(node -p 'process.versions.node.split(".")[0]')"
-(( node_major >= 20 )) || die "Node >= 20 required, found $(node --version)"
+NODE_BIN_DIR="$(bash scripts/runtime-node.sh --install)" || die "no Node to run subsec (see above)"
+export PATH="$NODE_BIN_DIR:$PATH"
 
 if [[ ! -d node_modules || ! -f node_modules/.package-lock.json || ! -d node_modules/mediasoup ||
       package-lock.json -nt node_modules/.package-lock.json ]]; then
@@ -109,4 +117,5 @@ if [[ ! -d node_modules || ! -f node_modules/.package-lock.json || ! -d node_mod
 else
   node scripts/build-mediasoup-worker.mjs
 fi
-log "ok"
+node scripts/prepare-uws.mjs
+log "ok (Node $(node --version) from $NODE_BIN_DIR)"

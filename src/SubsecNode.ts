@@ -49,6 +49,10 @@ import { Recorder } from './hls/Recorder';
 import { WhipEndpoint } from './ingest/whip/WhipEndpoint';
 import { WhepEndpoint } from './egress/whep/WhepEndpoint';
 import { SrtServer } from './ingest/srt/SrtServer';
+import { RtmpServer } from './ingest/rtmp/RtmpServer';
+import { RtspIngest } from './ingest/rtsp/RtspIngest';
+import { registerRtspRoutes } from './ingest/rtsp/rtspRoutes';
+import { MpegTsIngest } from './ingest/mpegts/MpegTsIngest';
 import { Moderation } from './moderation/Moderation';
 import { registerApiDocsRoutes } from './api/apiDocsRoutes';
 import { startDemos, type Demos } from './demo/startDemos';
@@ -87,6 +91,12 @@ export class SubsecNode {
   readonly whep: WhepEndpoint;
   /** SRT ingest listener (when `srt.enabled`), listening after start(). */
   readonly srt: SrtServer | undefined;
+  /** RTMP(S) ingest listener (when `rtmp.enabled`), listening after start(). */
+  readonly rtmp: RtmpServer | undefined;
+  /** RTSP camera pulls (when `rtsp.enabled`): `node.rtsp.add/remove/list`, `/v1/ingest/rtsp`. */
+  readonly rtsp: RtspIngest | undefined;
+  /** MPEG-TS over UDP listeners (when `mpegts.enabled`), bound by start(). */
+  readonly mpegts: MpegTsIngest | undefined;
   /** The MoQ relay (when `moq.enabled`): `node.moqRelay.addresses.url` is its session URL. */
   readonly moqRelay: RelayServer | undefined;
   /** The SFU → MoQ bridge (when `moq.enabled` and `moq.bridge.enabled`), bridging after start(). */
@@ -151,6 +161,7 @@ export class SubsecNode {
       rtcMaxPort: config.sfu.rtcMaxPort,
       initialAvailableOutgoingBitrate: config.sfu.initialAvailableOutgoingBitrate,
       maxIncomingBitrate: config.sfu.maxIncomingBitrate,
+      maxOutgoingBitrate: config.sfu.maxOutgoingBitrate,
       ...(webRtcServers ? { webRtcServerFor: (router) => webRtcServers.serverFor(router) } : {}),
     };
     this.http = new HttpServer({ corsOrigin: config.http.corsOrigin }, this.log.child('http'));
@@ -177,6 +188,7 @@ export class SubsecNode {
       // A fresh time-limited TURN credential for the token's identity, per request.
       iceServersFor: turn ? (identity: string) => turn.iceServers(identity) : undefined,
     };
+    this.rtsp = config.rtsp.enabled ? new RtspIngest({ config: config.rtsp, rooms: this.rooms, metrics: this.metrics, webhooks: (e) => this.webhooks.emit(e), log: this.log.child('rtsp') }) : undefined;
     this.whip = new WhipEndpoint({ ...webrtcHttp, config: config.whip, log: this.log.child('whip') });
     this.whep = new WhepEndpoint({ ...webrtcHttp, pool: this.pool, config: config.whep, log: this.log.child('whep'), streams: this.streams });
     this.moqRelay = config.moq.enabled ? new RelayServer({ config: config.moq.relay, tokens: this.tokens, name: config.node.id, roomPrefix: config.moq.bridge.prefix, log: this.log.child('moq'), directory: this.cascade.relayDirectory(config.moq.relay.upstreams) }) : undefined;
@@ -192,6 +204,8 @@ export class SubsecNode {
         )
       : undefined;
     this.srt = config.srt.enabled ? new SrtServer({ config: config.srt, rooms: this.rooms, tokens: this.tokens, metrics: this.metrics, log: this.log.child('srt') }) : undefined;
+    this.rtmp = config.rtmp.enabled ? new RtmpServer({ config: config.rtmp, rooms: this.rooms, tokens: this.tokens, metrics: this.metrics, log: this.log.child('rtmp') }) : undefined;
+    this.mpegts = config.mpegts.enabled ? new MpegTsIngest({ config: config.mpegts, rooms: this.rooms, metrics: this.metrics, log: this.log.child('mpegts') }) : undefined;
     const relay = this.moqRelay;
     const events = this.events;
     this.moqBridge =
@@ -272,6 +286,7 @@ export class SubsecNode {
     registerRestreamRoutes(api, this.restreams);
     registerApiDocsRoutes(this.http, this.config.http.demo);
     if (this.qoe) registerQoeRoutes(api, this.http, this.qoe, this.config.qoe.dashboard ? path.join(projectRoot, 'clients', 'qoe-dashboard') : undefined);
+    if (this.rtsp) registerRtspRoutes(api, this.rtsp);
     if (this.config.whip.enabled) this.whip.register(this.http);
     if (this.config.whep.enabled) this.whep.register(this.http);
     if (this.hls) {
@@ -303,6 +318,12 @@ export class SubsecNode {
     await life.start('restreams', undefined, () => this.restreams.close());
     const srt = this.srt;
     if (srt) await life.start('srt', () => srt.listen(), () => srt.close());
+    const rtmp = this.rtmp;
+    if (rtmp) await life.start('rtmp', () => rtmp.listen(), () => rtmp.close());
+    const rtsp = this.rtsp;
+    if (rtsp) await life.start('rtsp', () => rtsp.start(), () => rtsp.close());
+    const mpegts = this.mpegts;
+    if (mpegts) await life.start('mpegts', () => mpegts.start(), () => mpegts.close());
     const relay = this.moqRelay;
     if (relay) await life.start('moq relay', () => relay.start(), () => relay.close());
     const bridge = this.moqBridge;

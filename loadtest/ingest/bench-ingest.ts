@@ -4,14 +4,21 @@
  * - SRT → WebRTC glass to glass: an ffmpeg SRT caller paints the wall clock (48-bit block code,
  *   at the moment each frame is generated) into an H264 test pattern; a WHEP viewer in Chromium
  *   reads the code back from every presented frame. p50/p95 over `--seconds`.
+ * - RTMP → WebRTC glass to glass: the same clock, published by ffmpeg with `-f flv rtmp://…`.
+ * - RTSP → WebRTC glass to glass: the same clock code painted by GStreamer's RTSP server
+ *   (loadtest/core/rtspServer.py, mount /clock, x264 zerolatency), which the node pulls over RTSP/TCP.
+ * - RTSP cameras per core (copy mode): `--cameras` pulls of one 640x360 25 fps 1 Mbit/s RTSP
+ *   camera; CPU of the node process, its mediasoup worker and its ffmpeg pulls over 10 s, divided
+ *   per camera; `rtspCamerasPerCore` = one core / that cost, valid when every pull kept up (each
+ *   pull's video packet rate within 10% of the median) at that count.
  * - WHIP → WHEP first frame: Chromium publishes its fake camera over WHIP and a second page
  *   POSTs WHEP as soon as the publication is created; the time from the start of the WHIP POST
  *   to the first frame presented by the viewer, median of `--rounds`.
  *
- * Starts its own node (SRT on a free port). The last line is one JSON object:
- * {srtG2gP50Ms, srtG2gP95Ms, whipFirstFrameMs, srtLatencyMs, ...}.
- * Options: --seconds <SRT sampling time, default 15> --rounds <WHIP rounds, default 3>
- *          --latency <SRT latency in ms, default 120>
+ * Starts its own node (SRT, RTMP on free ports, RTSP pulls). The last line is one JSON object:
+ * {srtG2gP50Ms, rtmpG2gP50Ms, rtspG2gP50Ms, rtspCamerasPerCore, whipFirstFrameMs, ...}.
+ * Options: --seconds <sampling time per g2g path, default 15> --rounds <WHIP rounds, default 3>
+ *          --latency <SRT latency in ms, default 120> --cameras <RTSP pulls, default 20>
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -21,6 +28,8 @@ import { parseArgs } from 'node:util';
 import { parseConfig } from '../../src/config/loadConfig';
 import { SubsecNode } from '../../src/SubsecNode';
 import { launchChromium } from '../core/chromium';
+import { startRtspServer } from '../core/rtspServer';
+import { measureRtspCameras } from './rtspCameras';
 
 const PAGE_SCRIPT = fs.readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), 'ingest-page.js'), 'utf8');
 /** Geometry of the clock code: 48 bits of Date.now() as 32 px blocks, 16 per row (512x96). */
@@ -49,6 +58,7 @@ async function main(): Promise<void> {
       seconds: { type: 'string', default: '15' },
       rounds: { type: 'string', default: '3' },
       latency: { type: 'string', default: '120' },
+      cameras: { type: 'string', default: '20' },
     },
   });
   const latencyMs = Number(values.latency);
@@ -56,6 +66,8 @@ async function main(): Promise<void> {
     http: { port: 0 },
     synthetic: { enabled: false },
     srt: { enabled: true, port: 0, latencyMs },
+    rtmp: { enabled: true, port: 0 },
+    rtsp: { enabled: true, maxPulls: 10_000 },
     logLevel: 'warn',
   }));
   const url = await node.start();
@@ -66,24 +78,53 @@ async function main(): Promise<void> {
     await p.addScriptTag({ content: PAGE_SCRIPT });
     return p;
   };
-  const srtUrl = `srt://127.0.0.1:${node.srt!.port}?streamid=#!::r=bench/srt,m=publish,t=${token('bench', 'srt', true)}&latency=${latencyMs * 1000}`;
-  const caller = spawn('ffmpeg', [
-    '-hide_banner', '-loglevel', 'error', '-nostdin', '-re', '-f', 'lavfi', '-i', clockSource(),
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-profile:v', 'baseline', '-g', '30', '-b:v', '1M',
-    '-f', 'mpegts', srtUrl,
-  ], { stdio: ['ignore', 'ignore', 'inherit'] });
-  try {
+  const encoders: ReturnType<typeof spawn>[] = [];
+  const encode = (output: string[]) => {
+    const proc = spawn('ffmpeg', [
+      '-hide_banner', '-loglevel', 'error', '-nostdin', '-re', '-f', 'lavfi', '-i', clockSource(),
+      '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-profile:v', 'baseline', '-g', '30', '-b:v', '1M',
+      ...output,
+    ], { stdio: ['ignore', 'ignore', 'inherit'] });
+    encoders.push(proc);
+    return proc;
+  };
+  /** Waits for a stream's video, then samples glass to glass in a Chromium WHEP viewer. */
+  const sampleG2g = async (stream: string, what: string): Promise<number[]> => {
     const start = Date.now();
-    while (node.rooms.get('bench')?.producersOf('srt').length !== 1) {
-      if (Date.now() - start > 15_000) throw new Error('the SRT caller did not come up');
+    while (!node.rooms.get('bench')?.producersOf(stream).some((p) => p.kind === 'video')) {
+      if (Date.now() - start > 20_000) throw new Error(`the ${what} feed did not come up`);
       await new Promise((r) => setTimeout(r, 100));
     }
-    process.stderr.write(`bench:ingest: SRT feed live; sampling ${values.seconds} s...\n`);
+    process.stderr.write(`bench:ingest: ${what} feed live; sampling ${values.seconds} s...\n`);
     const viewer = await page();
-    const g2g = (await viewer.evaluate(`window.subsecIngestBench.sampleClock(${JSON.stringify({
-      url: `${url}/whep/bench/srt`, token: token('bench', 'viewer'), code: CODE, sampleMs: Number(values.seconds) * 1000,
+    const samples = (await viewer.evaluate(`window.subsecIngestBench.sampleClock(${JSON.stringify({
+      url: `${url}/whep/bench/${stream}`, token: token('bench', `viewer-${stream}`), code: CODE, sampleMs: Number(values.seconds) * 1000,
     })})`)) as number[];
+    await viewer.close();
+    if (samples.length === 0) throw new Error(`no ${what} frames were read`);
+    return samples;
+  };
+  const rtspServers: Awaited<ReturnType<typeof startRtspServer>>[] = [];
+  try {
+    const srtUrl = `srt://127.0.0.1:${node.srt!.port}?streamid=#!::r=bench/srt,m=publish,t=${token('bench', 'srt', true)}&latency=${latencyMs * 1000}`;
+    const caller = encode(['-f', 'mpegts', srtUrl]);
+    const g2g = await sampleG2g('srt', 'SRT');
     caller.kill('SIGINT');
+
+    const rtmp = encode(['-f', 'flv', `rtmp://127.0.0.1:${node.rtmp!.port}/live/bench/rtmp?token=${token('bench', 'rtmp', true)}`]);
+    const rtmpG2g = await sampleG2g('rtmp', 'RTMP');
+    rtmp.kill('SIGINT');
+
+    const camera = await startRtspServer(0, undefined, undefined, { RTSP_CLOCK: '1' });
+    rtspServers.push(camera);
+    node.rtsp!.add({ url: camera.url('/clock'), room: 'bench', stream: 'rtsp', transport: 'tcp' });
+    const rtspG2g = await sampleG2g('rtsp', 'RTSP');
+    await node.rtsp!.remove('bench-rtsp');
+
+    const cameraServer = await startRtspServer(0);
+    rtspServers.push(cameraServer);
+    process.stderr.write(`bench:ingest: ${values.cameras} RTSP pulls (copy)...\n`);
+    const cameras = await measureRtspCameras(node, cameraServer.url('/bench'), Number(values.cameras));
 
     const firstFrame: number[] = [];
     for (let round = 0; round < Number(values.rounds); round++) {
@@ -100,20 +141,35 @@ async function main(): Promise<void> {
     }
     const summary = {
       bench: 'ingest',
-      path: 'srt(ffmpeg) -> node -> whep(chromium); whip(chromium) -> node -> whep(chromium); loopback',
+      path: 'srt|rtmp(ffmpeg), rtsp(gst-rtsp-server) -> node -> whep(chromium); whip(chromium) -> node -> whep(chromium); loopback',
       srtLatencyMs: latencyMs,
       srtG2gSamples: g2g.length,
       srtG2gP50Ms: Math.round(percentile(g2g, 50)),
       srtG2gP95Ms: Math.round(percentile(g2g, 95)),
       srtG2gAboveLatencyP50Ms: Math.round(percentile(g2g, 50) - latencyMs),
+      rtmpG2gSamples: rtmpG2g.length,
+      rtmpG2gP50Ms: Math.round(percentile(rtmpG2g, 50)),
+      rtmpG2gP95Ms: Math.round(percentile(rtmpG2g, 95)),
+      rtspG2gSamples: rtspG2g.length,
+      rtspG2gP50Ms: Math.round(percentile(rtspG2g, 50)),
+      rtspG2gP95Ms: Math.round(percentile(rtspG2g, 95)),
+      rtspCamerasMeasured: cameras.cameras,
+      rtspCamerasKeptUp: cameras.keptUp,
+      rtspCpuPerCameraPct: cameras.cpuPerCameraPct,
+      rtspCamerasPerCore: cameras.camerasPerCore,
       whipFirstFrameMs: Math.round(percentile(firstFrame, 50)),
       whipFirstFrameRunsMs: firstFrame.map(Math.round),
     };
     console.log(`SRT -> WebRTC glass-to-glass: p50 ${summary.srtG2gP50Ms} ms, p95 ${summary.srtG2gP95Ms} ms over ${g2g.length} frames (SRT latency ${latencyMs} ms)`);
+    console.log(`RTMP -> WebRTC glass-to-glass: p50 ${summary.rtmpG2gP50Ms} ms, p95 ${summary.rtmpG2gP95Ms} ms over ${rtmpG2g.length} frames`);
+    console.log(`RTSP pull -> WebRTC glass-to-glass: p50 ${summary.rtspG2gP50Ms} ms, p95 ${summary.rtspG2gP95Ms} ms over ${rtspG2g.length} frames`);
+    console.log(`RTSP pulls (copy): ${cameras.cameras} cameras, kept up: ${cameras.keptUp}, ${cameras.cpuPerCameraPct}% of a core each -> ${cameras.camerasPerCore} per core`);
     console.log(`WHIP publish -> first WHEP frame: median ${summary.whipFirstFrameMs} ms over ${firstFrame.length} rounds`);
     console.log(JSON.stringify(summary));
+    if (!cameras.keptUp) process.exitCode = 1;
   } finally {
-    if (caller.exitCode === null) caller.kill('SIGKILL');
+    for (const e of encoders) if (e.exitCode === null) e.kill('SIGKILL');
+    for (const r of rtspServers) await r.kill();
     await browser.close();
     await node.close();
   }

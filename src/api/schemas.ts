@@ -55,7 +55,7 @@ export const participantSchema = named(
     id: z.string(),
     identity: z.string(),
     displayName: z.string().optional(),
-    kind: z.string().describe('sdk, whip, whep, srt, synthetic or internal'),
+    kind: z.string().describe('sdk, whip, whep, srt, rtmp, rtsp, mpegts, synthetic or internal'),
     tracks: z.array(trackSchema),
   }),
 );

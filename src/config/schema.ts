@@ -16,6 +16,24 @@ import { tokenKeySchema } from '../auth/tokenKeys';
 
 const port = z.number().int().min(0).max(65535);
 
+/** One RTSP camera the node pulls (config `rtsp.sources`, `POST /v1/ingest/rtsp`). */
+export const rtspSourceSchema = z.strictObject({
+  /** Stable id (`GET/DELETE /v1/ingest/rtsp/{id}`); default `<room>-<stream>`. */
+  id: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/).optional(),
+  /** `rtsp://host[:port]/path` (credentials go in username/password, not the URL). */
+  url: z.string().regex(/^rtsps?:\/\/[^\s@/]+(\/\S*)?$/, 'an rtsp:// URL without user:password@ (use username/password)').max(2048),
+  /** Room the camera is published into. */
+  room: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/),
+  /** Stream name (the feed's identity). */
+  stream: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/),
+  /** Camera user (Basic or Digest, whichever the camera asks for). */
+  username: z.string().max(256).optional(),
+  /** Camera password. */
+  password: z.string().max(256).optional(),
+  /** RTP over the RTSP TCP connection (interleaved) or over UDP. */
+  transport: z.enum(['tcp', 'udp']).default('tcp'),
+});
+
 /** A listen address for RTC transports: bind `ip`, advertise `announcedAddress` to clients. */
 const listenAddress = z.strictObject({
   /** Local IP to bind. */
@@ -125,6 +143,8 @@ export const configSchema = z.strictObject({
       initialAvailableOutgoingBitrate: z.number().int().min(100_000).default(1_000_000),
       /** Cap on incoming bitrate per send transport (bps); 0 = uncapped. */
       maxIncomingBitrate: z.number().int().min(0).default(5_000_000),
+      /** Cap on the bandwidth estimate towards one viewer's transport (bps); 0 = uncapped. */
+      maxOutgoingBitrate: z.number().int().min(0).default(0),
       /** Respawn backoff after a worker death: first delay and cap (ms). */
       respawnBackoffMs: z.number().int().min(0).default(200),
       /** Cap of the respawn backoff (ms). */
@@ -249,6 +269,105 @@ export const configSchema = z.strictObject({
       /** Let a caller create its room; when false the room must already exist. */
       allowRoomCreation: z.boolean().default(true),
       /** Opus bitrate for the transcoded AAC audio (kbps). */
+      audioBitrateKbps: z.number().int().min(16).max(510).default(96),
+    })
+    .prefault({}),
+  /** RTMP ingest (docs/rtmp.md): encoders publish to `rtmp://host/<app>` with key `<room>/<stream>?token=<token>`. */
+  rtmp: z
+    .strictObject({
+      /** Off by default so test nodes bind no extra port; config/default.yaml turns it on. */
+      enabled: z.boolean().default(false),
+      /** Address the RTMP listener binds. */
+      host: z.string().min(1).default('127.0.0.1'),
+      /** TCP port of the RTMP listener; 0 picks a free one (`node.rtmp.port`). */
+      port: port.default(1935),
+      /** The application name encoders connect to (`rtmp://host/<app>`). */
+      app: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).default('live'),
+      /** RTMPS: a TLS listener with the operator's certificate (PEM files). */
+      tls: z
+        .strictObject({
+          enabled: z.boolean().default(false),
+          /** TCP port of the RTMPS listener; 0 picks a free one (`node.rtmp.tlsPort`). */
+          port: port.default(1936),
+          /** Certificate chain (PEM). */
+          certFile: z.string().default(''),
+          /** Private key (PEM). */
+          keyFile: z.string().default(''),
+        })
+        .prefault({}),
+      /** Simultaneous publishers; more are refused. */
+      maxSessions: z.number().int().min(1).max(10_000).default(64),
+      /** Simultaneous TCP connections (publishing or not); more are closed at once. */
+      maxConnections: z.number().int().min(1).max(100_000).default(256),
+      /** Time from TCP accept to `publish` before the connection is closed (ms). */
+      publishTimeoutMs: z.number().int().min(500).default(10_000),
+      /** A publisher that sends nothing for this long is dropped (ms). */
+      idleTimeoutMs: z.number().int().min(500).default(5_000),
+      /** Time from `publish` to media ffmpeg can use before the publisher is dropped (ms). */
+      probeTimeoutMs: z.number().int().min(500).default(8_000),
+      /** Largest RTMP message accepted (bytes); a larger one ends the connection. */
+      maxMessageBytes: z.number().int().min(65_536).max(16_777_215).default(8_388_608),
+      /** Let a publisher create its room; when false the room must already exist. */
+      allowRoomCreation: z.boolean().default(true),
+      /** Opus bitrate of the transcoded audio (kbps). */
+      audioBitrateKbps: z.number().int().min(16).max(510).default(96),
+    })
+    .superRefine((r, ctx) => {
+      if (r.tls.enabled && (!r.tls.certFile || !r.tls.keyFile)) ctx.addIssue({ code: 'custom', path: ['tls'], message: 'needs certFile and keyFile when enabled' });
+    })
+    .prefault({}),
+  /** RTSP pulls (docs/rtsp.md): the node pulls `rtsp://` cameras into rooms; also `POST /v1/ingest/rtsp`. */
+  rtsp: z
+    .strictObject({
+      /** Off by default (no pulls, no `/v1/ingest/rtsp` routes); config/default.yaml turns it on. */
+      enabled: z.boolean().default(false),
+      /** Pulls started with the node (more can be added through the API). */
+      sources: z.array(rtspSourceSchema).default([]),
+      /** Simultaneous pulls; more are refused (409). */
+      maxPulls: z.number().int().min(1).max(100_000).default(2000),
+      /** First retry delay after a camera fails (ms); doubles per failure up to `reconnectMaxMs`. */
+      reconnectMinMs: z.number().int().min(100).default(1_000),
+      /** Longest retry delay (ms). */
+      reconnectMaxMs: z.number().int().min(100).default(30_000),
+      /** A camera that sends nothing for this long is dropped and retried (ms). */
+      ioTimeoutMs: z.number().int().min(500).default(5_000),
+      /** Time from connecting to the first media before the attempt fails (ms). */
+      probeTimeoutMs: z.number().int().min(500).default(10_000),
+      /** Opus bitrate of the transcoded audio (kbps). */
+      audioBitrateKbps: z.number().int().min(16).max(510).default(64),
+    })
+    .prefault({}),
+  /** MPEG-TS over UDP (docs/mpegts.md): one listener per port, each publishing one room/stream. */
+  mpegts: z
+    .strictObject({
+      /** Off by default; listeners only bind when enabled. */
+      enabled: z.boolean().default(false),
+      /** The listeners. */
+      listeners: z
+        .array(
+          z.strictObject({
+            /** Address to bind (0.0.0.0 for senders on other hosts). */
+            host: z.string().min(1).default('127.0.0.1'),
+            /** UDP port; 0 picks a free one (`node.mpegts.listeners[i].port`). */
+            port,
+            /** Join this multicast group (e.g. 239.1.1.1) on the port. */
+            multicastGroup: z.string().optional(),
+            /** Local interface address for the multicast join (default: the system's choice). */
+            multicastInterface: z.string().optional(),
+            /** Room the stream is published into. */
+            room: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/),
+            /** Stream name (the feed's identity). */
+            stream: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/),
+          }),
+        )
+        .default([]),
+      /** A stream whose sender is silent this long ends; the next datagram starts it again (ms). */
+      idleTimeoutMs: z.number().int().min(500).default(3_000),
+      /** Time from the first datagram to usable media before the stream ends (ms). */
+      probeTimeoutMs: z.number().int().min(500).default(8_000),
+      /** After a stream ffmpeg could not use, datagrams are dropped this long before a new try (ms). */
+      retryAfterMs: z.number().int().min(0).default(2_000),
+      /** Opus bitrate of the transcoded audio (kbps). */
       audioBitrateKbps: z.number().int().min(16).max(510).default(96),
     })
     .prefault({}),

@@ -4,7 +4,8 @@
  * `{code, message}` JSON with the status of their code. WebSocket routes are added by their
  * owners through {@link HttpServer.app}.
  */
-import uWS from 'uWebSockets.js';
+import type uWSTypes from 'uWebSockets.js';
+import { uWS } from './uws';
 import type { Logger } from '../core/logger';
 import { SubsecError, toWireError } from '../core/errors';
 import { ErrorCode, httpStatusOf } from '../protocol/errors';
@@ -70,11 +71,11 @@ export function json(status: number, value: unknown, headers: Record<string, str
 /** The HTTP server. */
 export class HttpServer {
   /** The uWS app, for WebSocket routes. */
-  readonly app: uWS.TemplatedApp;
+  readonly app: uWSTypes.TemplatedApp;
   readonly #routes: Route[] = [];
   readonly #log: Logger;
   readonly #options: HttpServerOptions;
-  #listenSocket: uWS.us_listen_socket | undefined;
+  #listenSocket: uWSTypes.us_listen_socket | undefined;
   #port = 0;
 
   constructor(options: HttpServerOptions, log: Logger) {
@@ -143,7 +144,7 @@ export class HttpServer {
     return { allowed };
   }
 
-  #dispatch(res: uWS.HttpResponse, req: uWS.HttpRequest): void {
+  #dispatch(res: uWSTypes.HttpResponse, req: uWSTypes.HttpRequest): void {
     const method = req.getCaseSensitiveMethod?.() ?? req.getMethod().toUpperCase();
     const path = req.getUrl();
     const query = new URLSearchParams(req.getQuery() ?? '');
@@ -200,7 +201,7 @@ export class HttpServer {
     });
   }
 
-  #write(res: uWS.HttpResponse, method: string, r: HttpResponse): void {
+  #write(res: uWSTypes.HttpResponse, method: string, r: HttpResponse): void {
     const status = r.status ?? 200;
     res.writeStatus(`${status} ${STATUS_TEXT[status] ?? ''}`);
     const headers: Record<string, string | string[]> = { 'access-control-allow-origin': this.#options.corsOrigin, ...r.headers };

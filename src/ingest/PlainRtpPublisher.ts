@@ -24,6 +24,8 @@ export interface PlainRtpPublisherOptions {
   room: Room;
   identity: string;
   kind: Participant['kind'];
+  /** Report join and leave as `ingest.started`/`ingest.ended` (default false). */
+  joinWebhooks?: boolean;
   videoCodec: PlainVideoCodec;
   audio: boolean;
   /** IP the plain transports listen on. */
@@ -41,6 +43,8 @@ export class PlainRtpPublisher implements Ingest {
   readonly identity: string;
   readonly kind: Participant['kind'];
   readonly role = 'ingest' as const;
+  /** Test and synthetic feeds are no encoders: no `ingest.started`/`ingest.ended` unless asked. */
+  readonly joinWebhooks: boolean;
   readonly #options: PlainRtpPublisherOptions;
   readonly #transports: types.PlainTransport[] = [];
   readonly producers: types.Producer[] = [];
@@ -50,6 +54,7 @@ export class PlainRtpPublisher implements Ingest {
     this.#options = options;
     this.identity = options.identity;
     this.kind = options.kind;
+    this.joinWebhooks = options.joinWebhooks ?? false;
   }
 
   notify<N extends NotificationName>(_name: N, _data: Notifications[N]): void {}
@@ -120,6 +125,8 @@ export class PlainRtpPublisher implements Ingest {
       listenInfo: { protocol: 'udp', ip: this.#options.listenIp },
       rtcpMux: true,
       comedia: true,
+      // The sender (ffmpeg, a synthetic source) adapts to no congestion feedback.
+      enableBwe: false,
     });
     this.#transports.push(transport);
     return transport;

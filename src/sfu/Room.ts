@@ -28,6 +28,8 @@ export interface Participant {
   readonly kind: string;
   /** What it does in the room (cascade demand, ingest webhooks and kicks follow it, not the kind). */
   readonly role: ParticipantRole;
+  /** For an ingest: whether joining and leaving are reported as `ingest.started`/`ingest.ended` (default true; RTSP pulls report their own). */
+  readonly joinWebhooks?: boolean;
   /** Pushes a notification to the participant (no-op for server-side participants). */
   notify<N extends NotificationName>(name: N, data: Notifications[N]): void;
   /** Drops all media state; called when the room closes under the participant. */

@@ -107,7 +107,6 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   async #spawn(index: number): Promise<types.Worker> {
     const worker = await mediasoup.createWorker({
       logLevel: this.#options.logLevel,
-      disableLiburing: true,
       appData: { index },
     });
     const startedAt = Date.now();

@@ -9,6 +9,8 @@ export interface RtcTransportSettings {
   rtcMaxPort: number;
   initialAvailableOutgoingBitrate: number;
   maxIncomingBitrate: number;
+  /** Cap of the bandwidth estimate towards one peer (bps); 0 = uncapped. */
+  maxOutgoingBitrate: number;
   /**
    * The WebRtcServer of the router's worker, when `sfu.webRtcServer` is enabled: transports
    * then share its one UDP and one TCP port instead of taking ports from the range.
@@ -16,7 +18,14 @@ export interface RtcTransportSettings {
   webRtcServerFor?: (router: types.Router) => Promise<types.WebRtcServer | undefined>;
 }
 
-/** Creates a WebRTC transport (UDP preferred, TCP fallback) with optional SCTP. */
+/**
+ * Creates a WebRTC transport (UDP preferred, TCP fallback) with optional SCTP. Bandwidth
+ * estimation (mediasoup's own stack, transport-cc or REMB as negotiated) is on for both
+ * directions: towards viewers it drives layer selection and probing from
+ * `initialAvailableOutgoingBitrate`, capped by `maxOutgoingBitrate`; from publishers it sends the
+ * feedback their encoders adapt to, capped by `maxIncomingBitrate`. No minimum outgoing bitrate:
+ * a floor would keep sending layers a congested link cannot carry. See docs/operations.md.
+ */
 export async function createRtcTransport(
   router: types.Router,
   settings: RtcTransportSettings,
@@ -28,7 +37,10 @@ export async function createRtcTransport(
     preferUdp: true,
     enableSctp: opts.sctp ?? false,
     numSctpStreams: { OS: 1024, MIS: 1024 },
+    enableBwe: true,
     initialAvailableOutgoingBitrate: settings.initialAvailableOutgoingBitrate,
+    ...(opts.direction === 'recv' && settings.maxOutgoingBitrate > 0 ? { maxOutgoingBitrate: settings.maxOutgoingBitrate } : {}),
+    ...(opts.direction === 'send' && settings.maxIncomingBitrate > 0 ? { maxIncomingBitrate: settings.maxIncomingBitrate } : {}),
     appData: { direction: opts.direction, ...opts.appData },
   };
   const webRtcServer = await settings.webRtcServerFor?.(router);
@@ -43,9 +55,6 @@ export async function createRtcTransport(
       listenInfos.push({ protocol: 'tcp', ip: addr.ip, announcedAddress: addr.announcedAddress, portRange });
     }
     transport = await router.createWebRtcTransport({ ...common, listenInfos });
-  }
-  if (opts.direction === 'send' && settings.maxIncomingBitrate > 0) {
-    await transport.setMaxIncomingBitrate(settings.maxIncomingBitrate).catch(() => undefined);
   }
   return transport;
 }

@@ -97,7 +97,7 @@ export class SignalingServer {
     app.ws<SocketState>('/ws', {
       maxPayloadLength: MAX_SIGNALING_MESSAGE_BYTES,
       maxBackpressure: 1024 * 1024,
-      closeOnBackpressureLimit: 1,
+      closeOnBackpressureLimit: true,
       idleTimeout: 60,
       sendPingsAutomatically: true,
       upgrade: (res, req, context) => {

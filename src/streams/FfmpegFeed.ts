@@ -100,6 +100,8 @@ export class FfmpegFeed {
           listenInfo: { protocol: 'udp', ip: '127.0.0.1' },
           rtcpMux: false,
           comedia: false,
+          // The receiver is ffmpeg on loopback: no congestion feedback to estimate from.
+          enableBwe: false,
         });
         await transport.connect({ ip: '127.0.0.1', port, rtcpPort: port + 1 });
         const consumer = await options.stream.consume(transport, slot, track, { paused: true });

@@ -25,6 +25,10 @@ export interface WebhookEventData {
   'ingest.started': { ingestId: string; protocol: string; identity: string; [extra: string]: unknown };
   /** An ingest stream ended. */
   'ingest.ended': { ingestId: string; protocol: string; identity: string; reason?: string; [extra: string]: unknown };
+  /** A pulled source (an RTSP camera) delivers media: first time, or back after `ingest.offline`. */
+  'ingest.online': { pullId: string; protocol: string; identity: string; url: string; [extra: string]: unknown };
+  /** A pulled source that was online (or never came online) failed; the node keeps retrying. */
+  'ingest.offline': { pullId: string; protocol: string; identity: string; url: string; reason: string; [extra: string]: unknown };
   /** A recording started (emitted by the recording feature). */
   'recording.started': { recordingId: string; identity: string; [extra: string]: unknown };
   /** A recording finished and its files are complete. */
@@ -81,7 +85,7 @@ export type WebhookEventType = keyof WebhookEventData;
 export const WEBHOOK_EVENT_TYPES = [
   'room.started', 'room.finished', 'participant.joined', 'participant.left',
   'track.published', 'track.unpublished', 'track.muted', 'track.unmuted',
-  'ingest.started', 'ingest.ended', 'recording.started', 'recording.finished',
+  'ingest.started', 'ingest.ended', 'ingest.online', 'ingest.offline', 'recording.started', 'recording.finished',
   'node.started', 'node.stopped', 'node.joined', 'node.left',
   'qoe.alert_fired', 'qoe.alert_resolved',
 ] as const satisfies readonly WebhookEventType[];

@@ -36,7 +36,8 @@ export function token(room: string, grants: { canPublish?: boolean; canSubscribe
  * negotiates no moq version). Refusals reject with `status` (HTTP status of the upgrade).
  */
 export async function rawSession(url: string, subprotocols: string[]): Promise<MoqTransport> {
-  (globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
+  // `ws`, not Node's built-in WebSocket (see moqClient.ts).
+  (globalThis as { WebSocket?: unknown }).WebSocket = WebSocket;
   const wsUrl = url.replace(/^http/, 'ws');
   // Probe the upgrade first so a refusal surfaces its HTTP status.
   await new Promise<void>((resolve, reject) => {

@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseSdp } from '../../src/sdp/SessionDescription';
 import { producerPlans } from '../../src/sdp/rtpMapping';
-import { adoptViewerExtensionIds, adoptViewerRtx, offeredExtensionIds, offeredRtx, renumberedCodecs } from '../../src/egress/whep/WhepRouters';
+import { renumberedCodecs } from '../../src/egress/whep/WhepRouters';
+import { answerInViewerNumbering, encodeViewerNumbering, inRouterNumbering, offeredExtensionIds, offeredRtx, viewerNumbering, withViewerNumbering, VIEWER_NUMBERING_PARAMETER } from '../../src/egress/whep/viewerNumbering';
 import { parseIceFragment } from '../../src/sdp/writeAnswer';
 import { fakeOffer } from '../helpers/whipWhep';
 import type { types } from 'mediasoup';
@@ -72,67 +73,71 @@ describe('renumberedCodecs (WHEP routers)', () => {
   });
 });
 
-describe('adoptViewerRtx (WHEP routers)', () => {
-  const caps = (): types.RtpCapabilities => ({
+describe('viewer numbering (WHEP routers)', () => {
+  const TCC = 'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01' as const;
+  const ABS = 'http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time' as const;
+  const MID = 'urn:ietf:params:rtp-hdrext:sdes:mid' as const;
+  // A router created with the viewer's media payload types: mediasoup picked the RTX ones and
+  // keeps its fixed header extension ids.
+  const router: types.RtpCapabilities = {
     codecs: [
       { kind: 'video', mimeType: 'video/VP8', clockRate: 90000, preferredPayloadType: 96 },
       { kind: 'video', mimeType: 'video/rtx', clockRate: 90000, preferredPayloadType: 100, parameters: { apt: 96 } },
       { kind: 'video', mimeType: 'video/H264', clockRate: 90000, preferredPayloadType: 108 },
-      { kind: 'video', mimeType: 'video/rtx', clockRate: 90000, preferredPayloadType: 97, parameters: { apt: 108 } },
+      { kind: 'video', mimeType: 'video/rtx', clockRate: 90000, preferredPayloadType: 101, parameters: { apt: 108 } },
     ],
-  });
-  const pts = (c: types.RtpCapabilities) => c.codecs!.map((x) => `${x.mimeType}:${x.preferredPayloadType}:${x.parameters?.apt ?? ''}`);
-
-  it("reads the offer's RTX payload types by the payload type they repair", () => {
-    const offer = parseSdp(fakeOffer({ direction: 'recvonly', video: 'VP8' }));
-    expect([...offeredRtx(offer.media)]).toEqual([[96, 97]]);
-  });
-
-  it("gives RTX the viewer's payload type and moves an RTX entry that would clash to a free one", () => {
-    const c = caps();
-    adoptViewerRtx(c, new Map([[96, 97]]));
-    // VP8's RTX takes 97; H264's RTX (the viewer offered none for it) held 97 and moves to the first free dynamic PT.
-    expect(pts(c)).toEqual(['video/VP8:96:', 'video/rtx:97:96', 'video/H264:108:', 'video/rtx:98:108']);
-  });
-
-  it('never gives RTX a payload type a media codec uses', () => {
-    const c = caps();
-    adoptViewerRtx(c, new Map([[96, 108]]));
-    expect(pts(c)).toEqual(['video/VP8:96:', 'video/rtx:100:96', 'video/H264:108:', 'video/rtx:97:108']);
-  });
-});
-
-describe('adoptViewerExtensionIds (WHEP routers)', () => {
-  const TCC = 'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01' as const;
-  const ABS = 'http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time' as const;
-  const MID = 'urn:ietf:params:rtp-hdrext:sdes:mid' as const;
-  const caps = (): types.RtpCapabilities => ({
-    codecs: [],
     headerExtensions: [
       { kind: 'audio', uri: MID, preferredId: 1 },
       { kind: 'video', uri: MID, preferredId: 1 },
       { kind: 'video', uri: ABS, preferredId: 4 },
       { kind: 'video', uri: TCC, preferredId: 5 },
-      { kind: 'video', uri: 'urn:3gpp:video-orientation', preferredId: 11 },
+      { kind: 'video', uri: 'urn:3gpp:video-orientation', preferredId: 8 },
     ],
+  };
+  const offer = () => parseSdp(fakeOffer({ direction: 'recvonly', video: 'VP8' }).replace(/a=extmap:\d+ [^\r]+\r\n/g, '').replace('a=mid:0\r\n', `a=mid:0\r\na=extmap:9 ${MID}\r\na=extmap:2 ${ABS}\r\na=extmap:4 ${TCC}\r\n`));
+
+  it("reads the offer's RTX payload types by the payload type they repair, and its extension ids by URI", () => {
+    expect([...offeredRtx(offer().media)]).toEqual([[96, 97]]);
+    expect([...offeredExtensionIds(offer().media)]).toEqual([[MID, 9], [ABS, 2], [TCC, 4]]);
   });
 
-  it("reads the offer's ids by URI and gives the router's extensions those ids", () => {
-    const offer = parseSdp(fakeOffer({ direction: 'recvonly' }).replace(/a=extmap:\d+ [^\r]+\r\n/g, '').replace('a=mid:0\r\n', `a=mid:0\r\na=extmap:9 ${MID}\r\na=extmap:2 ${ABS}\r\na=extmap:4 ${TCC}\r\n`));
-    const ids = offeredExtensionIds(offer.media);
-    expect([...ids]).toEqual([[MID, 9], [ABS, 2], [TCC, 4]]);
-    const c = caps();
-    adoptViewerExtensionIds(c, ids);
-    expect(c.headerExtensions!.map((h) => `${h.kind}:${h.uri.split(/[/:]/).pop()}:${h.preferredId}`)).toEqual([
-      'audio:mid:9', 'video:mid:9', 'video:abs-send-time:2', 'video:draft-holmer-rmcat-transport-wide-cc-extensions-01:4', 'video:video-orientation:11',
-    ]);
+  it("maps the router's RTX payload types and extension ids to the viewer's, and leaves out what the viewer did not offer", () => {
+    const n = viewerNumbering(router, offer().media);
+    expect([...n.rtx]).toEqual([[100, 97]]);
+    expect([...n.extensionIds]).toEqual([[1, 9], [4, 2], [5, 4]]);
+    expect(encodeViewerNumbering(n)).toBe('r100=97 e1=9 e4=2 e5=4');
   });
 
-  it('moves an extension the viewer did not offer off an id the viewer uses', () => {
-    const c = caps();
-    adoptViewerExtensionIds(c, new Map([[TCC, 11]]));
-    expect(c.headerExtensions!.find((h) => h.uri === TCC)!.preferredId).toBe(11);
-    expect(c.headerExtensions!.find((h) => h.uri === 'urn:3gpp:video-orientation')!.preferredId).toBe(15);
+  it('puts the numbering on the media codecs of the copy only', () => {
+    const n = viewerNumbering(router, offer().media);
+    const rtp = withViewerNumbering({ codecs: [router.codecs![0]!, router.codecs![1]!].map((c) => ({ mimeType: c.mimeType, payloadType: c.preferredPayloadType!, clockRate: c.clockRate, parameters: { ...c.parameters } })) }, n);
+    expect(rtp.codecs[0]!.parameters).toEqual({ [VIEWER_NUMBERING_PARAMETER]: 'r100=97 e1=9 e4=2 e5=4' });
+    expect(rtp.codecs[1]!.parameters).toEqual({ apt: 96 });
+  });
+
+  it("gives the viewer's extensions the router's ids for the consumer, and answers in the viewer's numbering", () => {
+    const viewer: types.RtpCapabilities = {
+      codecs: [],
+      headerExtensions: [
+        { kind: 'video', uri: MID, preferredId: 9 },
+        { kind: 'video', uri: TCC, preferredId: 4 },
+        { kind: 'video', uri: 'urn:example:unknown' as typeof MID, preferredId: 3 },
+      ],
+    };
+    expect(inRouterNumbering(viewer, router).headerExtensions!.map((h) => `${h.uri}:${h.preferredId}`)).toEqual([`${MID}:1`, `${TCC}:5`]);
+    const n = viewerNumbering(router, offer().media);
+    const answer = answerInViewerNumbering(
+      {
+        codecs: [
+          { mimeType: 'video/VP8', payloadType: 96, clockRate: 90000, parameters: { [VIEWER_NUMBERING_PARAMETER]: encodeViewerNumbering(n) } },
+          { mimeType: 'video/rtx', payloadType: 100, clockRate: 90000, parameters: { apt: 96 } },
+        ],
+        headerExtensions: [{ uri: MID, id: 1 }, { uri: TCC, id: 5 }],
+      },
+      n,
+    );
+    expect(answer.codecs.map((c) => `${c.name}:${c.payloadType}:${JSON.stringify(c.parameters)}`)).toEqual(['VP8:96:{}', 'rtx:97:{"apt":96}']);
+    expect(answer.extmaps).toEqual([{ id: 9, uri: MID }, { id: 4, uri: TCC }]);
   });
 });
 

@@ -6,23 +6,25 @@
  * router's payload types and cannot rewrite them. So WHEP transports live on a router whose
  * codecs carry the viewer's payload types (`preferredPayloadType`), and the stream's producers
  * are piped into it. Viewers with the same numbering (every viewer of one browser version)
- * share one such router per room and worker, so each pipe costs once. mediasoup 3.18's
- * pipeToRouter cannot pipe between routers of one worker (the pipe producer reuses the
- * producer id), so the pipe is built here with PipeTransports and a fresh producer id.
+ * share one such router per room and worker, so each pipe costs once. The pipe is built here with
+ * PipeTransports and a fresh producer id rather than with pipeToRouter, because the copy's RTP
+ * parameters carry the viewers' numbering (below).
  *
  * Retransmissions (RTX) need the viewer's RTX payload types too, which mediasoup assigns on its
- * own ({@link adoptViewerRtx}), and header extensions the viewer's ids
- * ({@link adoptViewerExtensionIds}; the worker rewrites the ids when it sends, see
- * scripts/build-mediasoup-worker.mjs).
+ * own, and header extensions the viewer's ids, which the worker fixes: the router's copy of each
+ * producer carries the viewer's numbering for the worker's send path (viewerNumbering.ts).
  */
 import crypto from 'node:crypto';
 import type { types } from 'mediasoup';
 import type { Room, RouterSlot } from '../../sfu/Room';
 import type { WorkerPool } from '../../sfu/WorkerPool';
 import type { MediaSection, SdpCodec } from '../../sdp/SessionDescription';
+import { offeredExtensionIds, offeredRtx, viewerNumbering, withViewerNumbering, type ViewerNumbering } from './viewerNumbering';
 
 interface Entry {
   slot: RouterSlot;
+  /** The viewers' RTX payload types and extension ids (the router's are mediasoup's). */
+  numbering: ViewerNumbering;
   refs: number;
   /** Source router id → the pipe transport pair into this router. */
   links: Map<string, Promise<{ out: types.PipeTransport; in: types.PipeTransport }>>;
@@ -33,6 +35,8 @@ interface Entry {
 /** A router held for one WHEP session; `release()` when the session ends (idempotent). */
 export interface WhepRouterLease {
   slot: RouterSlot;
+  /** Router numbering → the viewers' numbering (for the answer). */
+  numbering: ViewerNumbering;
   /** The producer's copy on this router (piped from `source` once, then shared). */
   copyOf(producer: types.Producer, source: types.Router): Promise<types.Producer>;
   release(): void;
@@ -65,9 +69,8 @@ export class WhepRouters {
     let pending = this.#entries.get(key);
     if (!pending) {
       pending = this.#pool.createRouter(roomSlot.worker, codecs).then((router) => {
-        adoptViewerRtx(router.rtpCapabilities, rtx);
-        adoptViewerExtensionIds(router.rtpCapabilities, extensionIds);
-        const entry: Entry = { slot: { router, worker: roomSlot.worker, consumers: 0 }, refs: 0, links: new Map(), copies: new Map() };
+        const numbering = viewerNumbering(router.rtpCapabilities, sections);
+        const entry: Entry = { slot: { router, worker: roomSlot.worker, consumers: 0 }, numbering, refs: 0, links: new Map(), copies: new Map() };
         router.observer.once('close', () => {
           this.#entries.delete(key);
           for (const link of entry.links.values()) link.then((l) => l.out.close(), () => undefined);
@@ -84,6 +87,7 @@ export class WhepRouters {
     let released = false;
     return {
       slot: entry.slot,
+      numbering: entry.numbering,
       copyOf: (producer, source) => copyOf(entry, producer, source),
       release: () => {
         if (released) return;
@@ -135,7 +139,7 @@ async function pipe(entry: Entry, producer: types.Producer, source: types.Router
     const copy = await into.produce({
       id: crypto.randomUUID(),
       kind: pipeConsumer.kind,
-      rtpParameters: pipeConsumer.rtpParameters,
+      rtpParameters: withViewerNumbering(pipeConsumer.rtpParameters, entry.numbering),
       paused: pipeConsumer.producerPaused,
       appData: { copyOf: producer.id },
     });
@@ -173,95 +177,6 @@ export function renumberedCodecs(caps: types.RtpCapabilities, sections: MediaSec
     });
   }
   return out;
-}
-
-/** The offer's RTX payload types (video), keyed by the payload type each repairs (`apt`). */
-export function offeredRtx(sections: MediaSection[]): Map<number, number> {
-  const out = new Map<number, number>();
-  for (const m of sections) {
-    if (m.kind !== 'video' || m.port === 0) continue;
-    for (const c of m.codecs) {
-      const apt = Number(c.parameters.apt);
-      if (c.name.toLowerCase() === 'rtx' && Number.isInteger(apt) && !out.has(apt)) out.set(apt, c.payloadType);
-    }
-  }
-  return out;
-}
-
-/** Dynamic payload types, in the order a displaced RTX entry takes a free one. */
-const DYNAMIC_PAYLOAD_TYPES = [...Array.from({ length: 32 }, (_, i) => 96 + i), ...Array.from({ length: 29 }, (_, i) => 35 + i)];
-
-/**
- * Gives a WHEP router's RTX codecs the viewer's payload types (`rtx`: repaired PT → RTX PT).
- * mediasoup picks RTX payload types by itself and keeps a router's capabilities on the Node side
- * only: the worker learns payload types from each producer's RTP mapping, computed from these
- * capabilities when the producer is created. Changed before the first producer exists, they make
- * the router's consumers retransmit under the viewer's numbering. An RTX entry the viewer did not
- * offer keeps its payload type unless a viewer's RTX now uses it; then it moves to a free one.
- */
-export function adoptViewerRtx(caps: types.RtpCapabilities, rtx: Map<number, number>): void {
-  const codecs = caps.codecs ?? [];
-  const isRtx = (c: types.RtpCodecCapability) => c.mimeType.toLowerCase().endsWith('/rtx');
-  const media = new Set(codecs.filter((c) => !isRtx(c)).map((c) => c.preferredPayloadType));
-  const adopted = new Set<types.RtpCodecCapability>();
-  for (const c of codecs) {
-    const pt = isRtx(c) ? rtx.get(Number(c.parameters?.apt)) : undefined;
-    if (pt !== undefined && !media.has(pt) && ![...adopted].some((a) => a.preferredPayloadType === pt)) {
-      c.preferredPayloadType = pt;
-      adopted.add(c);
-    }
-  }
-  const taken = new Set(codecs.map((c) => c.preferredPayloadType));
-  for (const c of codecs) {
-    if (!isRtx(c) || adopted.has(c) || !codecs.some((o) => o !== c && o.preferredPayloadType === c.preferredPayloadType)) continue;
-    const free = DYNAMIC_PAYLOAD_TYPES.find((pt) => !taken.has(pt));
-    if (free === undefined) throw new Error('no free payload type for an RTX codec');
-    c.preferredPayloadType = free;
-    taken.add(free);
-  }
-}
-
-/** The offer's header extension ids by URI (audio and video sections share them in a BUNDLE). */
-export function offeredExtensionIds(sections: MediaSection[]): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const m of sections) {
-    if ((m.kind !== 'audio' && m.kind !== 'video') || m.port === 0) continue;
-    for (const e of m.extmaps) if (!out.has(e.uri)) out.set(e.uri, e.id);
-  }
-  return out;
-}
-
-/**
- * Gives a WHEP router's header extensions the viewer's ids (`ids`: URI → id), like
- * {@link adoptViewerRtx} for payload types: consumers created afterwards list the viewer's ids, and
- * the worker (patched at build time) writes each packet's extensions under its consumer's ids.
- * An extension the viewer did not offer keeps its id unless an adopted one now uses it; then it
- * moves to a free id (it is not negotiated, so never sent under it).
- */
-export function adoptViewerExtensionIds(caps: types.RtpCapabilities, ids: Map<string, number>): void {
-  const exts = caps.headerExtensions ?? [];
-  const adopted = new Set<types.RtpHeaderExtension>();
-  for (const h of exts) {
-    const id = ids.get(h.uri);
-    if (id !== undefined && id >= 1 && id <= 255) {
-      h.preferredId = id;
-      adopted.add(h);
-    }
-  }
-  const adoptedIds = new Set([...adopted].map((h) => h.preferredId));
-  const taken = new Set(exts.map((h) => h.preferredId));
-  const moved = new Map<string, number>();
-  for (const h of exts) {
-    if (adopted.has(h) || !adoptedIds.has(h.preferredId)) continue;
-    let id = moved.get(h.uri);
-    if (id === undefined) {
-      id = Array.from({ length: 240 }, (_, i) => 15 + i).find((x) => !taken.has(x));
-      if (id === undefined) throw new Error('no free header extension id');
-      taken.add(id);
-      moved.set(h.uri, id);
-    }
-    h.preferredId = id;
-  }
 }
 
 /** Same codec by name, clock rate, channels and, for H264, packetization mode and profile. */

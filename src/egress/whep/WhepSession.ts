@@ -1,8 +1,8 @@
 /**
  * One WHEP viewer: a room participant that consumes one stream (the producers of one
  * identity) over one ICE-lite transport. Each recvonly audio/video m-section of the offer is
- * matched with a producer of its kind, in order; the viewer's payload types (RTX included) and
- * header extension ids are kept so the answer needs no remapping. Consumers start paused and resume
+ * matched with a producer of its kind, in order; the answer keeps the viewer's payload types (RTX
+ * included) and header extension ids (WhepRouters, viewerNumbering.ts). Consumers start paused and resume
  * once DTLS connects (the SFU asks the publisher for a key frame then). When every consumed
  * producer has closed, the stream has ended and the session closes itself (the client sees
  * its DTLS transport close and may POST again to resume).
@@ -11,11 +11,12 @@ import type { types } from 'mediasoup';
 import { BadRequestError, NotFoundError } from '../../core/errors';
 import { ErrorCode } from '../../protocol/errors';
 import type { MediaSection, SessionDescription } from '../../sdp/SessionDescription';
-import { answerCodecsOf, consumerCapabilities } from '../../sdp/rtpMapping';
+import { consumerCapabilities } from '../../sdp/rtpMapping';
 import { writeAnswer, type AnswerSection } from '../../sdp/writeAnswer';
 import { WebRtcHttpSession, type WebRtcHttpSessionOptions } from '../../webrtcHttp/WebRtcHttpSession';
 import type { RouterSlot } from '../../sfu/Room';
 import type { WhepRouterLease, WhepRouters } from './WhepRouters';
+import { answerInViewerNumbering, inRouterNumbering } from './viewerNumbering';
 
 /** Preferred simulcast/SVC layers of the video consumers. */
 export interface LayerPreference {
@@ -80,13 +81,14 @@ export class WhepSession extends WebRtcHttpSession {
         }
         used.add(producer.id);
         const enc = consumer.rtpParameters.encodings![0]!;
+        const { codecs, extmaps } = answerInViewerNumbering(consumer.rtpParameters, session.#lease!.numbering);
         sections.push({
           kind: m.kind,
           mid,
           protocol: m.protocol,
           direction: 'sendonly',
-          codecs: answerCodecsOf(consumer.rtpParameters),
-          extmaps: (consumer.rtpParameters.headerExtensions ?? []).map((h) => ({ id: h.id, uri: h.uri })),
+          codecs,
+          extmaps,
           send: {
             ssrc: enc.ssrc!,
             rtxSsrc: enc.rtx?.ssrc,
@@ -130,12 +132,8 @@ export class WhepSession extends WebRtcHttpSession {
     const source = this.room.getProducer(producer.id);
     if (!source) return undefined;
     const copy = await this.#lease!.copyOf(producer, this.room.slotOf(source.participant.id).router);
-    const offered = consumerCapabilities(section);
-    // Header extensions whose id is the router's, which has adopted the viewer's (WhepRouters).
-    const rtpCapabilities: types.RtpCapabilities = {
-      codecs: offered.codecs,
-      headerExtensions: offered.headerExtensions?.filter((h) => router.rtpCapabilities.headerExtensions?.some((r) => r.kind === h.kind && r.uri === h.uri && r.preferredId === h.preferredId)),
-    };
+    // The viewer's capabilities with the router's extension ids (the worker sends the viewer's).
+    const rtpCapabilities = inRouterNumbering(consumerCapabilities(section), router.rtpCapabilities);
     if (!router.canConsume({ producerId: copy.id, rtpCapabilities })) return undefined;
     const consumer = await this.transport!.consume({
       producerId: copy.id,
@@ -144,9 +142,9 @@ export class WhepSession extends WebRtcHttpSession {
       ...(section.mid ? { mid: section.mid } : {}),
       paused: true,
       preferredLayers: producer.kind === 'video' ? layers : undefined,
-      // Retransmissions when the router's RTX payload types are the ones the viewer offered
-      // (WhepRouters adopts the offer's); otherwise NACKed packets would go unrepaired.
-      enableRtx: rtxAsOffered(copy.consumableRtpParameters, section),
+      // Retransmissions as RTX when the viewer offered RTX for the codec (the worker sends it under
+      // the viewer's payload type); otherwise NACKed packets are resent as they were.
+      enableRtx: rtxOffered(copy.consumableRtpParameters, section, this.#lease!.numbering.rtx),
       appData: { peerId: this.id },
     });
     this.consumers.push(consumer);
@@ -163,11 +161,13 @@ export class WhepSession extends WebRtcHttpSession {
 }
 
 /**
- * True when every RTX codec a consumer could send (one per codec the viewer offered) has the
- * payload type and `apt` the offer gave it, and the viewer offered RTX at all.
+ * True when the viewer offered RTX for a media codec the consumer could send, under the payload
+ * type the numbering sends that codec's RTX with.
  */
-function rtxAsOffered(consumable: types.RtpParameters, section: MediaSection): boolean {
-  const offered = (pt: number, rtx: boolean) => section.codecs.filter((c) => (c.name.toLowerCase() === 'rtx') === rtx && c.payloadType === pt);
-  const usable = consumable.codecs.filter((c) => c.mimeType.toLowerCase().endsWith('/rtx') && offered(Number(c.parameters?.apt), false).length > 0);
-  return usable.length > 0 && usable.every((rtx) => offered(rtx.payloadType, true).some((c) => Number(c.parameters.apt) === Number(rtx.parameters?.apt)));
+function rtxOffered(consumable: types.RtpParameters, section: MediaSection, rtx: Map<number, number>): boolean {
+  return consumable.codecs.some(
+    (c) =>
+      c.mimeType.toLowerCase().endsWith('/rtx') &&
+      section.codecs.some((o) => o.name.toLowerCase() === 'rtx' && o.payloadType === rtx.get(c.payloadType) && Number(o.parameters.apt) === Number(c.parameters?.apt)),
+  );
 }

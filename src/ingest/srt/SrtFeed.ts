@@ -63,7 +63,7 @@ export class SrtFeed implements Ingest {
     const { room } = this.#options;
     const slot = await room.join(this);
     try {
-      const open = () => slot.router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: this.#options.listenIp }, rtcpMux: false, comedia: true });
+      const open = () => slot.router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: this.#options.listenIp }, rtcpMux: false, comedia: true, enableBwe: false });
       this.#video = await open();
       this.#audio = await open();
       const video = await this.#video.produce({

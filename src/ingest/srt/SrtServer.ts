@@ -18,7 +18,8 @@ import type { RoomManager } from '../../sfu/RoomManager';
 import type { SfuMetrics } from '../../metrics/SfuMetrics';
 import { HS_CONCLUSION, HS_INDUCTION, inductionResponse, parseHandshake, rejection, RejectReason } from './srtPackets';
 import { parseStreamId, type SrtTarget } from './streamId';
-import { SrtSession } from './SrtSession';
+import { MEDIA_FAILURES, SrtSession } from './SrtSession';
+import { RefusalLog } from '../RefusalLog';
 
 /** Dependencies of {@link SrtServer}. */
 export interface SrtServerDeps {
@@ -31,6 +32,8 @@ export interface SrtServerDeps {
 
 /** A caller whose session was just refused keeps getting the same answer for this long (ms). */
 const REJECTION_MEMORY_MS = 5_000;
+/** A caller whose media could not be used is refused (NOTSUP_MEDIA, with the reason logged) this long (ms). */
+const MEDIA_REFUSAL_MS = 10_000;
 /** A publisher silent this long may be replaced by a new caller for the same stream (ms). */
 const TAKEOVER_SILENCE_MS = 1_500;
 
@@ -46,6 +49,9 @@ export class SrtServer {
   readonly #byStream = new Map<string, SrtSession>();
   readonly #rejected = new Map<string, { packet: Buffer; until: number }>();
   readonly #pending = new Set<string>();
+  /** `ip|room/stream` → why that caller's last contribution could not be used, until when. */
+  readonly #mediaRefusals = new Map<string, { until: number; reason: string; label: string }>();
+  readonly #refusalLog: RefusalLog;
   readonly #rejections: client.Counter<'reason'>;
   readonly #ended: client.Counter<'reason'>;
   readonly #junk: client.Counter;
@@ -54,6 +60,7 @@ export class SrtServer {
 
   constructor(deps: SrtServerDeps) {
     this.#deps = deps;
+    this.#refusalLog = new RefusalLog(deps.log);
     const sessions = this.#byCaller;
     const registers = [deps.metrics.registry];
     new client.Gauge({ name: 'subsec_srt_sessions', help: 'Open SRT contributions', registers, collect() { this.set(sessions.size); } });
@@ -137,6 +144,11 @@ export class SrtServer {
     } catch (err) {
       return refuse(RejectReason.UNAUTHORIZED, 'unauthorized', (err as Error).message, target);
     }
+    const mediaKey = `${from.address}|${target.room}/${target.stream}`;
+    const mediaRefusal = this.#mediaRefusals.get(mediaKey);
+    if (mediaRefusal && mediaRefusal.until > Date.now()) {
+      return refuse(RejectReason.NOTSUP_MEDIA, mediaRefusal.label, `the last contribution could not be used: ${mediaRefusal.reason}`, target);
+    }
     if (!grantsRoom(token, target.room)) return refuse(RejectReason.FORBIDDEN, 'forbidden', `token is not valid for room ${target.room}`, target);
     try {
       await tokens.admission?.check(token, target.room);
@@ -166,6 +178,10 @@ export class SrtServer {
       if (this.#byCaller.get(key) === session) this.#byCaller.delete(key);
       if (this.#byStream.get(streamKey) === session) this.#byStream.delete(streamKey);
       this.#ended.inc({ reason: label });
+      if (MEDIA_FAILURES.has(label)) {
+        this.#mediaRefusals.set(mediaKey, { until: Date.now() + MEDIA_REFUSAL_MS, reason, label });
+        if (this.#mediaRefusals.size > 1000) for (const [k, v] of this.#mediaRefusals) if (v.until < Date.now()) this.#mediaRefusals.delete(k);
+      }
       if (label === 'rejected-media' || label === 'rejected-handshake') this.#rejections.inc({ reason: label === 'rejected-media' ? 'unsupported-media' : 'handshake' });
     });
     this.#deps.log.info('SRT caller accepted', { remote: `${from.address}:${from.port}`, room: target.room, stream: target.stream });
@@ -182,7 +198,8 @@ export class SrtServer {
     this.#rejected.set(key, { packet: answer, until: Date.now() + REJECTION_MEMORY_MS });
     if (this.#rejected.size > 1000) for (const [k, v] of this.#rejected) if (v.until < Date.now()) this.#rejected.delete(k);
     this.#rejections.inc({ reason: label });
-    this.#deps.log.warn('SRT caller refused', { remote: key, room: target?.room, stream: target?.stream, code, reason: why });
+    // One line per source, stream and reason per 10 s: a caller retrying in a loop is counted, not logged each time.
+    this.#refusalLog.refused(`${key.replace(/:\d+$/, '')}|${target?.room}/${target?.stream}|${label}`, 'SRT caller refused', { remote: key, room: target?.room, stream: target?.stream, code, reason: why });
     send(answer);
   }
 

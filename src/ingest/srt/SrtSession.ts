@@ -18,9 +18,13 @@ import type { Room } from '../../sfu/Room';
 import { SrtFeed, type FeedEndpoint } from './SrtFeed';
 import { HS_CONCLUSION, HS_INDUCTION, HS_REJECTION_BASE, inductionFrom, parseHandshake, rejectionName, shutdownPacket, withCookie } from './srtPackets';
 import type { SrtTarget } from './streamId';
+import { classifyFfmpegFailure, type FfmpegFailure } from '../ffmpeg/ffmpegFailure';
 
 /** Why a session ended, as a metric label. */
-export type SrtEndLabel = 'caller-left' | 'idle' | 'rejected-media' | 'rejected-handshake' | 'no-media' | 'ffmpeg-failed' | 'replaced' | 'shutdown' | 'room-closed';
+export type SrtEndLabel = 'caller-left' | 'idle' | 'rejected-media' | 'rejected-handshake' | 'no-media' | 'ffmpeg-failed' | 'replaced' | 'shutdown' | 'room-closed' | Extract<FfmpegFailure['label'], 'no-parameter-sets' | 'invalid-data'>;
+
+/** End labels that mean the caller's media cannot be used (its reconnections are refused for a while). */
+export const MEDIA_FAILURES: ReadonlySet<SrtEndLabel> = new Set(['rejected-media', 'no-media', 'no-parameter-sets', 'invalid-data']);
 
 /** Options of {@link SrtSession}. */
 export interface SrtSessionOptions {
@@ -153,7 +157,7 @@ export class SrtSession extends EventEmitter<SrtSessionEvents> {
     for (const t of this.#timers) clearTimeout(t);
     this.#feed.close();
     const level = label === 'caller-left' || label === 'shutdown' || label === 'replaced' ? 'info' : 'warn';
-    this.#o.log[level]('SRT session ended', { room: this.target.room, stream: this.target.stream, reason, ...(label === 'ffmpeg-failed' || label === 'no-media' ? { ffmpeg: this.#stderrTail() } : {}) });
+    this.#o.log[level]('SRT session ended', { room: this.target.room, stream: this.target.stream, reason, ...(level === 'warn' ? { ffmpeg: this.#stderrTail() } : {}) });
     this.emit('ended', reason, label);
     const ffmpeg = this.#ffmpeg;
     const finish = () => {
@@ -192,8 +196,11 @@ export class SrtSession extends EventEmitter<SrtSessionEvents> {
     ffmpeg.on('error', (err) => this.close(`cannot run ffmpeg: ${err.message}`, 'ffmpeg-failed'));
     ffmpeg.on('exit', (code, signal) => {
       if (this.#closing) return;
-      if (this.#established && this.#probed) this.close(`caller disconnected (ffmpeg exit ${code ?? signal})`, 'caller-left');
-      else this.close(`ffmpeg exited (${code ?? signal}) before media flowed`, 'ffmpeg-failed');
+      // ffmpeg's stderr names what it could not use (e.g. no SPS/PPS: "dimensions not set"), even after the probe.
+      const failure = classifyFfmpegFailure(this.#stderr, String(code ?? signal));
+      if (failure.label === 'no-parameter-sets' || failure.label === 'invalid-data') this.close(failure.reason, failure.label);
+      else if (this.#established && this.#probed) this.close(`caller disconnected (ffmpeg exit ${code ?? signal})`, 'caller-left');
+      else this.close(`ffmpeg exited (${code ?? signal}) before media flowed: ${failure.reason}`, 'ffmpeg-failed');
     });
   }
 

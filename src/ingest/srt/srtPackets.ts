@@ -26,6 +26,8 @@ export const RejectReason = {
   NOT_FOUND: 1404,
   BAD_MODE: 1405,
   CONFLICT: 1409,
+  /** The caller's last contribution carried media the node cannot use (see the log for why). */
+  NOTSUP_MEDIA: 1415,
 } as const;
 
 /** Names of libsrt's own rejection reasons (sent by ffmpeg's listener), for logs. */

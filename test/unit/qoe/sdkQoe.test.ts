@@ -14,7 +14,7 @@ describe('QoeSession', () => {
     expect(s._drain(1500)).toEqual({ id: s.id, stream: 'alice', path: 'hls', watchMs: 0 });
     s.firstFrame(2200);
     s.rendition('720p');
-    s.setBitrate(800_000);
+    s.setBitrate(800_000, 2200);
     s.latency(2000);
     s.latency(3000);
     s.stallStart(4200);

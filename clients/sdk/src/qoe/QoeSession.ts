@@ -143,10 +143,13 @@ export class QoeSession {
     if (bytes > 0 && Number.isFinite(bytes)) this.#bytes += bytes;
   }
 
-  /** Bitrate of the rendition playing, when bytes are not known (bits/s): bytes accrue with watched time. */
-  setBitrate(bps: number): void {
+  /**
+   * Bitrate of the rendition playing from `at` on (`performance.now()` time; default now), when
+   * bytes are not known (bits/s): bytes accrue with watched time.
+   */
+  setBitrate(bps: number, at = performance.now()): void {
     if (bps >= 0 && Number.isFinite(bps)) {
-      this.#account(performance.now());
+      this.#account(at);
       this.#bitrateBps = bps;
     }
   }

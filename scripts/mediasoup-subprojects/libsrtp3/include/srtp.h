@@ -21,16 +21,30 @@
  * non-zero mki_index selects libsrtp2's MKI variant, which only works if the
  * session was created with MKI keys (mediasoup always passes 0).
  *
- * The libsrtp 3 opaque policy API (srtp_policy_create() & co., used by
- * mediasoup >= 3.2x) is intentionally not provided: mediasoup 3.18.x fills
- * `srtp_policy_t` directly, which libsrtp2 supports as is.
+ * and libsrtp 3's opaque policy API (mediasoup >= 3.2x builds its sessions
+ * with it):
+ *
+ *   srtp_policy_create(&policy), srtp_policy_destroy(policy)
+ *   srtp_policy_set_ssrc / _set_profile / _add_key / _set_allow_repeat_tx /
+ *   _set_window_size, srtp_create(&session, policy)
+ *
+ * libsrtp2's public policy struct is renamed while its header is included
+ * (`srtp_policy_t` is libsrtp 3's opaque pointer type from then on); the shim
+ * fills one such struct per opaque policy and hands it to libsrtp2's
+ * srtp_create(). Only a single master key without MKI is supported (what
+ * mediasoup uses): srtp_policy_add_key() refuses anything else with
+ * srtp_err_status_bad_param.
  */
 #ifndef SUBSEC_LIBSRTP3_COMPAT_SRTP_H
 #define SUBSEC_LIBSRTP3_COMPAT_SRTP_H
 
+/* libsrtp2's struct srtp_policy_t becomes subsec_srtp2_policy_t (same ABI). */
+#define srtp_policy_t subsec_srtp2_policy_t
 #include <srtp2/srtp.h>
+#undef srtp_policy_t
 
 #include <limits.h>
+#include <stdlib.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -166,11 +180,125 @@ static inline srtp_err_status_t srtp_stream_remove(srtp_t session,
     return srtp_remove_stream(session, (unsigned int)ssrc);
 }
 
+
+/* ---- libsrtp 3 opaque policy API over libsrtp2's policy struct ------------------------------ */
+
+struct subsec_srtp3_policy {
+    subsec_srtp2_policy_t policy;
+    unsigned char key[SRTP_MAX_KEY_LEN];
+    int profile_set;
+};
+
+/* libsrtp 3: an opaque policy handle. */
+typedef struct subsec_srtp3_policy *srtp_policy_t;
+
+static inline srtp_err_status_t srtp_policy_create(srtp_policy_t *policy)
+{
+    struct subsec_srtp3_policy *p;
+
+    if (policy == NULL)
+        return srtp_err_status_bad_param;
+    p = (struct subsec_srtp3_policy *)calloc(1, sizeof(*p));
+    if (p == NULL)
+        return srtp_err_status_alloc_fail;
+    p->policy.key = p->key;
+    p->policy.next = NULL;
+    *policy = p;
+    return srtp_err_status_ok;
+}
+
+static inline void srtp_policy_destroy(srtp_policy_t policy)
+{
+    if (policy == NULL)
+        return;
+    /* Do not leave key material in freed memory. */
+    memset(policy->key, 0, sizeof(policy->key));
+    free(policy);
+}
+
+static inline srtp_err_status_t srtp_policy_set_ssrc(srtp_policy_t policy,
+                                                     srtp_ssrc_t ssrc)
+{
+    if (policy == NULL)
+        return srtp_err_status_bad_param;
+    policy->policy.ssrc = ssrc;
+    return srtp_err_status_ok;
+}
+
+static inline srtp_err_status_t srtp_policy_set_profile(srtp_policy_t policy,
+                                                        srtp_profile_t profile)
+{
+    srtp_err_status_t err;
+
+    if (policy == NULL)
+        return srtp_err_status_bad_param;
+    err = srtp_crypto_policy_set_from_profile_for_rtp(&policy->policy.rtp,
+                                                       profile);
+    if (err != srtp_err_status_ok)
+        return err;
+    err = srtp_crypto_policy_set_from_profile_for_rtcp(&policy->policy.rtcp,
+                                                        profile);
+    if (err != srtp_err_status_ok)
+        return err;
+    policy->profile_set = 1;
+    return srtp_err_status_ok;
+}
+
+/* libsrtp2 takes key || salt in one buffer whose length the profile fixes. */
+static inline srtp_err_status_t srtp_policy_add_key(srtp_policy_t policy,
+                                                    const uint8_t *key,
+                                                    size_t key_len,
+                                                    const uint8_t *salt,
+                                                    size_t salt_len,
+                                                    const uint8_t *mki,
+                                                    size_t mki_len)
+{
+    if (policy == NULL || key == NULL || (salt == NULL && salt_len != 0))
+        return srtp_err_status_bad_param;
+    if (mki != NULL || mki_len != 0 || !policy->profile_set)
+        return srtp_err_status_bad_param;
+    if (key_len + salt_len > sizeof(policy->key) ||
+        key_len + salt_len != (size_t)policy->policy.rtp.cipher_key_len)
+        return srtp_err_status_bad_param;
+    memcpy(policy->key, key, key_len);
+    if (salt_len != 0)
+        memcpy(policy->key + key_len, salt, salt_len);
+    return srtp_err_status_ok;
+}
+
+static inline srtp_err_status_t srtp_policy_set_allow_repeat_tx(
+    srtp_policy_t policy,
+    int allow)
+{
+    if (policy == NULL)
+        return srtp_err_status_bad_param;
+    policy->policy.allow_repeat_tx = allow ? 1 : 0;
+    return srtp_err_status_ok;
+}
+
+static inline srtp_err_status_t srtp_policy_set_window_size(
+    srtp_policy_t policy,
+    size_t window_size)
+{
+    if (policy == NULL)
+        return srtp_err_status_bad_param;
+    policy->policy.window_size = (unsigned long)window_size;
+    return srtp_err_status_ok;
+}
+
+/* libsrtp 3's srtp_create() takes the opaque policy. */
+static inline srtp_err_status_t subsec_srtp3_create(srtp_t *session,
+                                                   srtp_policy_t policy)
+{
+    return srtp_create(session, policy != NULL ? &policy->policy : NULL);
+}
+
 #ifdef __cplusplus
 }
 #endif
 
 /* From here on, the libsrtp 3 names refer to the shims above. */
+#define srtp_create subsec_srtp3_create
 #define srtp_protect subsec_srtp3_protect
 #define srtp_protect_rtcp subsec_srtp3_protect_rtcp
 #define srtp_unprotect subsec_srtp3_unprotect
