@@ -20,7 +20,7 @@ COPY --from=build /opt/subsec /opt/subsec
 RUN useradd --system --home /opt/subsec subsec && chown -R subsec /opt/subsec
 USER subsec
 ENV NODE_ENV=production
-EXPOSE 8080/tcp 7882/udp 7882/tcp 9710/udp 4443/tcp 4444/tcp
+EXPOSE 8080/tcp 7882/udp 7882/tcp 9710/udp 4443/tcp 4443/udp 4444/tcp
 HEALTHCHECK --interval=10s --timeout=3s CMD node -e "fetch('http://127.0.0.1:'+(process.env.SUBSEC_HTTP_PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # make start = npx tsx src/main.ts $(ARGS)
 ENTRYPOINT ["npx", "tsx", "src/main.ts"]

@@ -2,7 +2,7 @@
 # root, Node 24 when the system's Node is another major, npm packages, the mediasoup worker
 # built against Debian libraries, cached) and run with Node 24 (scripts/runtime-node.sh; set
 # SUBSEC_SETUP_NODE=/path/to/node to use your own, Node >= 22).
-.PHONY: start test setup sdk
+.PHONY: start test setup sdk check
 
 # The runtime's folder first on PATH, so node, npx and everything they start use it.
 WITH_RUNTIME = PATH="$$(bash scripts/runtime-node.sh):$$PATH"
@@ -17,6 +17,11 @@ sdk: setup
 start: sdk
 	@$(WITH_RUNTIME) exec npx tsx src/main.ts $(ARGS)
 
-## make test: the whole test suite (unit, integration with real workers/ffmpeg/Redis, Chromium e2e).
-test: sdk
+## make test: typecheck (tsc), lint (ESLint with types, Prettier), then the whole test suite
+## (unit, integration with real workers/ffmpeg/Redis, Chromium e2e). Any error fails it.
+test: sdk check
 	@$(WITH_RUNTIME) npx vitest run $(ARGS)
+
+## make check: tsc --noEmit over the whole tree, ESLint (floating/misused promises, unused code), Prettier.
+check: setup
+	@$(WITH_RUNTIME) npm run --silent check

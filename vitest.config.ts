@@ -10,5 +10,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     teardownTimeout: 20_000,
     reporters: ['default'],
+    // A stray `.only` would silently skip the rest of the suite: refuse it everywhere.
+    allowOnly: false,
   },
 });

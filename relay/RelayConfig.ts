@@ -22,7 +22,33 @@ export const relayConfigSchema = z.strictObject({
   port: port.default(4443),
   /** URL other relays use to reach this one (default: http://host:port). */
   publicUrl: z.string().url().optional(),
-  /** WebTransport over HTTP/2 (TLS) listener. */
+  /** WebTransport over HTTP/3 (QUIC, UDP) listener: what browsers use. */
+  http3: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** UDP port; default: the same number as the WebSocket listener's TCP port, so one `http://host:port` URL reaches both. 0 picks a free one. */
+      port: port.optional(),
+      /** PEM certificate file; when unset the relay makes a self-signed ECDSA P-256 certificate and rotates it before expiry. */
+      certFile: z.string().min(1).optional(),
+      /** PEM private key of `certFile`. */
+      keyFile: z.string().min(1).optional(),
+      /** Validity of the self-generated certificate (days; browsers accept ≤ 14 through `serverCertificateHashes`). */
+      certificateValidityDays: z.number().int().min(1).max(14).default(10),
+      /** A self-generated certificate is replaced this many hours before it expires. */
+      rotateBeforeHours: z.number().min(0.001).default(72),
+      /** Validate client addresses with a stateless Retry before keeping any state (costs one round trip). */
+      retry: z.boolean().default(true),
+      /** A connection with no traffic for this long is closed (ms). */
+      idleTimeoutMs: z.number().int().min(1000).default(30_000),
+      /** QUIC connections in total. */
+      maxConnections: z.number().int().min(1).default(10_000),
+      /** QUIC connections from one IP address. */
+      maxConnectionsPerAddress: z.number().int().min(1).default(1000),
+      /** Streams of each direction one connection may have open at once. */
+      maxStreamsPerConnection: z.number().int().min(8).default(256),
+    })
+    .prefault({}),
+  /** WebTransport over HTTP/2 (TLS) listener (Node peers only; no browser speaks it). */
   webtransport: z
     .strictObject({
       enabled: z.boolean().default(true),
@@ -54,6 +80,12 @@ export const relayConfigSchema = z.strictObject({
   maxSessions: z.number().int().min(1).default(10_000),
   /** Time a peer has to answer a request, and to start a session without a negotiated version (ms). */
   requestTimeoutMs: z.number().int().min(100).default(10_000),
+  /**
+   * How this relay dials upstream relays: 'auto' tries WebTransport over HTTP/3 (QUIC, the
+   * upstream's certificate hash fetched from its `/certificate.sha256`) and falls back to
+   * WebSocket; 'quic' or 'websocket' uses only that one.
+   */
+  upstreamTransport: z.enum(['auto', 'quic', 'websocket']).default('auto'),
   /** Static upstream routes for chaining without a cascade coordinator. */
   upstreams: z.array(staticRoute).default([]),
 });

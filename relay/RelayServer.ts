@@ -17,7 +17,10 @@ import { refuseUnnegotiated, Session } from './Session';
 import type { SessionContext, SessionGrant, SessionLimits } from './SessionContext';
 import { SessionCode } from './errors';
 import { loadCertificate, type RelayCertificate } from './transport/certificate';
+import { CertificateStore } from './transport/CertificateStore';
+import { Http3Listener } from './transport/Http3Listener';
 import { connectWebSocket } from './transport/connectWebSocket';
+import { connectWebTransportH3 } from './transport/connectWebTransportH3';
 import type { AcceptedTransport } from './transport/MoqTransport';
 import { WebSocketListener } from './transport/WebSocketListener';
 import { WebTransportListener } from './transport/WebTransportListener';
@@ -47,6 +50,8 @@ export interface RelayServerOptions {
 export interface RelayAddresses {
   /** Base URL of the WebSocket listener (http://host:port); clients use it as the session URL. */
   url: string;
+  /** https://host:port of the WebTransport-over-HTTP/3 (UDP) listener, when enabled. */
+  http3Url?: string;
   /** https://host:port of the WebTransport (HTTP/2) listener, when enabled. */
   webtransportUrl?: string;
   /** SHA-256 fingerprint (hex) of the WebTransport certificate, when enabled. */
@@ -70,6 +75,8 @@ export class RelayServer {
   readonly #context: SessionContext;
   #ws: WebSocketListener | undefined;
   #wt: WebTransportListener | undefined;
+  #h3: Http3Listener | undefined;
+  #certificates: CertificateStore | undefined;
   #certificate: RelayCertificate | undefined;
   #addresses: RelayAddresses | undefined;
   #nextSessionId = 1;
@@ -125,6 +132,35 @@ export class RelayServer {
     return this.#sessions.size;
   }
 
+  /** SHA-256 (hex) of the certificate new WebTransport-over-HTTP/3 connections get; undefined without that listener. */
+  get certificateSha256(): string | undefined {
+    return this.#h3 ? this.#certificates?.current.fingerprint : undefined;
+  }
+
+  /** QUIC counters of the HTTP/3 listener (datagrams, Retry, refusals, connections). */
+  get quicStats(): import('./transport/quic/QuicEndpoint').QuicEndpointStats | undefined {
+    return this.#h3?.stats;
+  }
+
+  /** Replaces the HTTP/3 certificate now (open sessions keep theirs); resolves with the new SHA-256. */
+  async rotateCertificate(): Promise<string> {
+    if (!this.#certificates) throw new Error('the HTTP/3 listener is not enabled');
+    return (await this.#certificates.rotate()).fingerprint;
+  }
+
+  /** What `GET /info` serves: transports, certificate pin and session counts. */
+  info(): Record<string, unknown> {
+    const a = this.#addresses;
+    return {
+      websocket: a?.url,
+      webtransport: a?.http3Url ? { url: a.http3Url, certificateSha256: this.certificateSha256, draft: 'draft02', protocols: ['moq-lite-04', 'moq-lite-03'] } : undefined,
+      sessions: this.#sessions.size,
+      sessionsByTransport: this.stats.sessionsByTransport,
+      sessionsTotalByTransport: this.stats.sessionsTotalByTransport,
+      quic: this.#h3?.stats,
+    };
+  }
+
   /** Starts the listeners. */
   async start(): Promise<RelayAddresses> {
     const cfg = this.#config;
@@ -132,11 +168,21 @@ export class RelayServer {
     const onSession = (a: AcceptedTransport, g: SessionGrant) => this.#onTransport(a, g);
     const routes: Record<string, () => string | undefined> = {
       '/health': () => 'ok\n',
-      '/certificate.sha256': () => this.#certificate?.fingerprint,
+      '/certificate.sha256': () => this.certificateSha256 ?? this.#certificate?.fingerprint,
+      '/info': () => JSON.stringify(this.info()),
     };
     this.#ws = new WebSocketListener({ host: cfg.host, port: cfg.port, admit, onSession, routes, maxPayload: cfg.maxFrameBytes + 1024 * 1024, log: this.#log.child('ws') });
     const wsPort = await this.#ws.start();
     const addresses: RelayAddresses = { url: `http://${hostForUrl(cfg.host)}:${wsPort}` };
+    if (cfg.http3.enabled) {
+      try {
+        const udpPort = await this.#startHttp3(wsPort, admit, onSession);
+        addresses.http3Url = `https://${hostForUrl(cfg.host)}:${udpPort}`;
+      } catch (err) {
+        this.#log.warn('WebTransport over HTTP/3 disabled', { error: err });
+        this.#h3 = undefined;
+      }
+    }
     if (cfg.webtransport.enabled) {
       try {
         this.#certificate = await loadCertificate({ certFile: cfg.webtransport.certFile, keyFile: cfg.webtransport.keyFile, host: cfg.host });
@@ -169,9 +215,36 @@ export class RelayServer {
     if (this.#closed) return;
     this.#closed = true;
     this.#upstream.close();
+    this.#h3?.drain();
     for (const s of [...this.#sessions]) s.close(SessionCode.NO_ERROR, 'relay shutting down');
     for (const b of this.origin.list()) b.close();
-    await Promise.allSettled([this.#ws?.close(), this.#wt?.close()]);
+    this.#certificates?.close();
+    await Promise.allSettled([this.#ws?.close(), this.#wt?.close(), this.#h3?.close()]);
+  }
+
+  async #startHttp3(wsPort: number, admit: (url: URL) => Promise<SessionGrant>, onSession: (a: AcceptedTransport, g: SessionGrant) => void): Promise<number> {
+    const h = this.#config.http3;
+    this.#certificates = new CertificateStore({
+      host: this.#config.host,
+      certFile: h.certFile,
+      keyFile: h.keyFile,
+      validityDays: h.certificateValidityDays,
+      rotateBeforeMs: h.rotateBeforeHours * 3_600_000,
+      log: this.#log.child('cert'),
+    });
+    await this.#certificates.start();
+    const limits = { retry: h.retry, idleTimeoutMs: h.idleTimeoutMs, maxConnections: h.maxConnections, maxConnectionsPerAddress: h.maxConnectionsPerAddress, maxStreamsPerConnection: h.maxStreamsPerConnection };
+    const make = (port: number) => new Http3Listener({ host: this.#config.host, port, certificates: this.#certificates!, limits, admit, onSession, log: this.#log.child('h3') });
+    this.#h3 = make(h.port ?? wsPort);
+    try {
+      return await this.#h3.start();
+    } catch (err) {
+      // The default shares the WebSocket port's number; when that UDP port is taken, use a free one.
+      if (h.port !== undefined) throw err;
+      this.#log.warn('UDP port of the WebSocket listener is taken; HTTP/3 on a free port', { port: wsPort, error: err });
+      this.#h3 = make(0);
+      return this.#h3.start();
+    }
   }
 
   #publicUrl(): string {
@@ -222,9 +295,13 @@ export class RelayServer {
     this.#sessions.add(session);
     this.stats.sessions++;
     this.stats.sessionsTotal++;
+    const byKind = this.stats.sessionsByTransport;
+    byKind[session.kind] = (byKind[session.kind] ?? 0) + 1;
+    this.stats.sessionsTotalByTransport[session.kind] = (this.stats.sessionsTotalByTransport[session.kind] ?? 0) + 1;
     void session.closed.then(() => {
       this.#sessions.delete(session);
       this.stats.sessions--;
+      byKind[session.kind] = (byKind[session.kind] ?? 1) - 1;
     });
     session.start();
   }
@@ -232,14 +309,29 @@ export class RelayServer {
   async #dial(url: string): Promise<Session> {
     const target = new URL(url);
     target.searchParams.set('jwt', this.#tokens.issue({ room: '*', identity: `relay:${this.#name}`, canPublish: false, canSubscribe: true }, 3600));
-    const { transport, protocol } = await connectWebSocket(target, this.#config.requestTimeoutMs);
+    const how = this.#config.upstreamTransport;
+    let dialled: { transport: import('./transport/MoqTransport').MoqTransport; protocol: string } | undefined;
+    let kind = 'upstream-h3';
+    if (how !== 'websocket') {
+      try {
+        dialled = await connectWebTransportH3(target, Math.min(this.#config.requestTimeoutMs, 3000));
+      } catch (err) {
+        if (how === 'quic') throw err;
+        this.#log.info('upstream over QUIC failed; using WebSocket', { upstream: target.host, error: (err as Error).message });
+      }
+    }
+    if (!dialled) {
+      kind = 'upstream-websocket';
+      dialled = await connectWebSocket(target, this.#config.requestTimeoutMs);
+    }
+    const { transport, protocol } = dialled;
     const version = versionOfAlpn(protocol);
     if (version === undefined) {
       transport.close({ closeCode: SessionCode.VERSION_NEGOTIATION_FAILED, reason: 'no common version' });
       throw new Error(`upstream ${url} negotiated no moq-lite version`);
     }
     const grant: SessionGrant = { identity: `upstream:${target.host}`, root: '', prefix: '', canPublish: true, canSubscribe: false };
-    const session = new Session({ id: this.#nextSessionId++, transport, version, role: 'client', grant, context: this.#context, kind: 'upstream' });
+    const session = new Session({ id: this.#nextSessionId++, transport, version, role: 'client', grant, context: this.#context, kind });
     this.#startSession(session);
     return session;
   }

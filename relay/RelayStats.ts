@@ -24,4 +24,8 @@ export class RelayStats {
   framesRejected = 0;
   /** Sessions closed for a protocol violation. */
   protocolViolations = 0;
+  /** Sessions currently open, by transport ('websocket', 'webtransport-h3', 'webtransport-h2', 'upstream-h3', 'upstream-websocket'). */
+  readonly sessionsByTransport: Record<string, number> = {};
+  /** Sessions accepted since start, by transport. */
+  readonly sessionsTotalByTransport: Record<string, number> = {};
 }

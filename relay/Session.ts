@@ -39,6 +39,8 @@ export class Session {
   readonly role: 'server' | 'client';
   readonly grant: SessionGrant;
   readonly label: string;
+  /** The transport kind ('websocket', 'webtransport-h3', 'webtransport-h2', 'upstream-h3', 'upstream-websocket'). */
+  readonly kind: string;
   readonly publisher: Publisher;
   readonly subscriber: Subscriber;
   readonly #o: SessionOptions;
@@ -52,6 +54,7 @@ export class Session {
     this.version = options.version;
     this.role = options.role;
     this.grant = options.grant;
+    this.kind = options.kind;
     this.label = `${options.kind}#${options.id}(${options.grant.identity})`;
     this.#closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;

@@ -39,6 +39,7 @@ async function main(): Promise<void> {
   const addresses = await relay.start();
   process.stdout.write(
     `\nsubsec MoQ relay ${config.node.id} is up.\n  WebSocket (QMux):    ${addresses.url}/<path>?jwt=<token>\n` +
+      (addresses.http3Url ? `  WebTransport (HTTP/3, UDP): ${addresses.http3Url}/<path>?jwt=<token>  (certificate sha-256 ${relay.certificateSha256}; ${addresses.url}/certificate.sha256)\n` : '') +
       (addresses.webtransportUrl ? `  WebTransport (HTTP/2): ${addresses.webtransportUrl}/<path>?jwt=<token>  (certificate sha-256 ${addresses.fingerprint})\n` : '') +
       '\n',
   );

@@ -27,6 +27,8 @@ die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
 PACKAGES=(
   # mediasoup worker build (scripts/build-mediasoup-worker.mjs) and its shared libraries
   meson ninja-build pkg-config g++
+  # the network lab builds its link emulator (loadtest/netlab/native/linkemu.c) with gcc on first use
+  gcc
   libuv1-dev libssl-dev libsrtp2-dev libflatbuffers-dev flatbuffers-compiler
   # media tools, browser for WebRTC tests, redis, SRT tools, TURN server
   ffmpeg fonts-dejavu-core chromium redis-server srt-tools coturn

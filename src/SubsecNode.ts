@@ -18,6 +18,7 @@ import { SfuMetrics } from './metrics/SfuMetrics';
 import { HttpServer } from './http/HttpServer';
 import { serveStatic } from './http/staticFiles';
 import { SignalingServer } from './signaling/SignalingServer';
+import type { ResponseData } from './protocol/signaling';
 import { registerApi } from './api/registerApi';
 import { ConsumerIndex } from './api/ConsumerIndex';
 import { localNodeInfo } from './api/localNode';
@@ -241,10 +242,18 @@ export class SubsecNode {
   }
 
   /** Where SDK viewers reach a room's bridged streams over MoQ (the join response's `moq`). */
-  #moqEndpoint(room: string): { url: string; root: string } | undefined {
+  #moqEndpoint(room: string): ResponseData['join']['moq'] {
     const relay = this.moqRelay;
     if (!relay || !this.moqBridge) return undefined;
-    return { url: this.config.moq.relay.publicUrl ?? relay.addresses.url, root: this.moqBridge.pathOf(room, '') };
+    const endpoint: NonNullable<ResponseData['join']['moq']> = { url: this.config.moq.relay.publicUrl ?? relay.addresses.url, root: this.moqBridge.pathOf(room, '') };
+    const sha256 = relay.certificateSha256;
+    if (relay.addresses.http3Url && sha256) {
+      // Behind a public URL the UDP listener is reached at the same host name.
+      const wt = new URL(relay.addresses.http3Url);
+      if (this.config.moq.relay.publicUrl) wt.hostname = new URL(this.config.moq.relay.publicUrl).hostname;
+      endpoint.webtransport = { url: wt.origin, certificateSha256: sha256 };
+    }
+    return endpoint;
   }
 
   /** Starts every component in order (workers, hub, routes, HTTP, cascade, ingest, MoQ, the synthetic source); resolves with the base URL. */

@@ -14,6 +14,7 @@ function startBanner(node: SubsecNode, url: string): string {
   lines.push(`  WHIP / WHEP:    ${url}/whip/<room>/<stream>   ${url}/whep/<room>/<stream>`);
   if (node.srt) lines.push(`  SRT ingest:     srt://${c.http.host}:${node.srt.port}?streamid=#!::r=<room>/<stream>,m=publish,t=<token>`);
   if (node.moqRelay) lines.push(`  MoQ relay:      ${node.moqRelay.addresses.url}`);
+  if (node.moqRelay?.addresses.http3Url) lines.push(`  MoQ over QUIC:  ${node.moqRelay.addresses.http3Url} (WebTransport/HTTP3, certificate sha-256 at ${node.moqRelay.addresses.url}/certificate.sha256)`);
   if (node.qoe && c.qoe.dashboard) lines.push(`  QoE dashboard:  ${url}/qoe/  (admin key)`);
   lines.push(`  Signaling:      ${url.replace(/^http/, 'ws')}/ws`);
   lines.push(`  REST API:       ${url}/v1/docs  (reference; document at ${url}/v1/openapi.json)`);

@@ -52,7 +52,11 @@ interface RigConsumer {
 export interface WindowMeasurement {
   consumers: number;
   seconds: number;
-  /** Lost / expected packets over consumers that had started, in %. */
+  /**
+   * Lost / expected packets over every consumer, in %. Every consumer is expected to receive what
+   * the stream sent in the window (the most any consumer's sequence advanced): one that stopped,
+   * started late or never started counts its missing packets as lost (100 % for a silent one).
+   */
   lossPct: number;
   /** Worst single consumer's loss (%). */
   worstLossPct: number;
@@ -60,8 +64,10 @@ export interface WindowMeasurement {
   consumersOver1Pct: number;
   /** Consumers that had received nothing by the end of the window. */
   notStarted: number;
-  /** Consumers whose first packet came inside the window (left out of the loss). */
+  /** Consumers whose first packet came inside the window (their missing packets count as lost). */
   lateStart: number;
+  /** Consumers that did not keep receiving to the end of the window (fell more than 1 % + 5 packets behind the stream). */
+  stopped: number;
   /** Mean received bitrate per started consumer (kbps). */
   meanKbps: number;
   /** CPU of each worker (% of one core). */
@@ -158,10 +164,14 @@ export class FanoutRig {
         producer = entry;
         ingressPort = 0;
       }
-      await waitFor(async () => {
-        const stats = (await producer.getStats()) as Array<{ byteCount?: number }>;
-        return stats.some((s) => (s.byteCount ?? 0) > 0);
-      }, 20_000, 'media on the producer');
+      await waitFor(
+        async () => {
+          const stats = (await producer.getStats()) as Array<{ byteCount?: number }>;
+          return stats.some((s) => (s.byteCount ?? 0) > 0);
+        },
+        20_000,
+        'media on the producer',
+      );
       const routers = [r.slots[0]!.router];
       for (const slot of node.pool.workers) {
         if (slot.worker === (routers[0]!.appData.worker as types.Worker)) continue;
@@ -184,6 +194,11 @@ export class FanoutRig {
     return this.#consumers.length;
   }
 
+  /** Consumers whose sink has received at least one packet. */
+  get consumersStarted(): number {
+    return this.#consumers.filter((c) => this.#sinks.read(c.ssrc)!.extMax >= 0).length;
+  }
+
   /** The mediasoup workers (index = router index). */
   get workers(): types.Worker[] {
     return this.#routers.map((r) => r.appData.worker as types.Worker);
@@ -199,7 +214,9 @@ export class FanoutRig {
     const missing = n - this.#consumers.length;
     const batch = 32;
     for (let done = 0; done < missing; done += batch) {
-      const created = await Promise.all(Array.from({ length: Math.min(batch, missing - done) }, (_, i) => this.#addConsumer(this.#consumers.length + done + i)));
+      const created = await Promise.all(
+        Array.from({ length: Math.min(batch, missing - done) }, (_, i) => this.#addConsumer(this.#consumers.length + done + i)),
+      );
       this.#consumers.push(...created);
     }
     await this.#sinks.sync();
@@ -266,47 +283,49 @@ export class FanoutRig {
     const elapsed = (performance.now() - t0) / 1000;
     const self = process.cpuUsage(self0);
     const cpuUs = cpu1.reduce((sum, u, i) => sum + (u.ru_utime + u.ru_stime - cpu0[i]!.ru_utime - cpu0[i]!.ru_stime) * 1000, 0);
+    // What the stream sent in the window: the most any consumer's sequence advanced (each consumer
+    // numbers the same packets in its own sequence space).
+    const streamPackets = Math.max(0, ...after.map((b, i) => (b.extMax >= 0 && before[i]!.extMax >= 0 ? b.extMax - before[i]!.extMax : 0)));
+    const behindLimit = 0.01 * streamPackets + 5;
     let expected = 0;
     let lost = 0;
     let bytes = 0;
     let started = 0;
     let notStarted = 0;
     let lateStart = 0;
+    let stopped = 0;
     let worst = 0;
     let over1 = 0;
     let receivedAll = 0;
     for (let i = 0; i < after.length; i++) {
       const a = before[i]!;
       const b = after[i]!;
-      receivedAll += b.received - a.received;
-      if (b.extMax < 0) {
-        notStarted++;
-        continue;
-      }
-      // A consumer whose first packet came inside the window has no baseline: left out.
-      if (a.extMax < 0) {
-        lateStart++;
-        continue;
-      }
-      const e = b.extMax - a.extMax;
       const r = b.received - a.received;
-      const l = Math.max(0, e - r);
-      started++;
-      expected += e;
+      receivedAll += r;
+      if (b.extMax < 0) notStarted++;
+      else if (a.extMax < 0) lateStart++;
+      else {
+        started++;
+        bytes += b.bytes - a.bytes;
+        // Sequence advance short of the stream's: it stopped (or stalled) before the window ended.
+        if (streamPackets - (b.extMax - a.extMax) > behindLimit) stopped++;
+      }
+      const l = Math.max(0, streamPackets - r);
+      expected += streamPackets;
       lost += l;
-      bytes += b.bytes - a.bytes;
-      const pct = e > 0 ? (100 * l) / e : r === 0 ? 100 : 0;
+      const pct = streamPackets > 0 ? (100 * l) / streamPackets : 100;
       worst = Math.max(worst, pct);
       if (pct > 1) over1++;
     }
     return {
       consumers: after.length,
       seconds: elapsed,
-      lossPct: expected > 0 ? (100 * lost) / expected : started > 0 ? 100 : 0,
+      lossPct: expected > 0 ? (100 * lost) / expected : after.length > 0 ? 100 : 0,
       worstLossPct: worst,
       consumersOver1Pct: over1,
       notStarted,
       lateStart,
+      stopped,
       meanKbps: started > 0 ? (bytes * 8) / 1000 / elapsed / started : 0,
       workerCpuPct: cpu1.map((u, i) => (100 * (u.ru_utime + u.ru_stime - cpu0[i]!.ru_utime - cpu0[i]!.ru_stime)) / 1000 / elapsed),
       workerWaitPct: wait1.map((w, i) => (w === null || wait0[i] === null ? 0 : (100 * (w - wait0[i]!)) / 1e9 / elapsed)),
@@ -316,7 +335,7 @@ export class FanoutRig {
       packetsExpected: expected,
       packetsReceived: receivedAll,
       workerUsPerPacket: receivedAll > 0 ? (cpuUs * 1) / receivedAll : null,
-      ppsPerConsumer: started > 0 ? expected / started / elapsed : 0,
+      ppsPerConsumer: streamPackets / elapsed,
       loadavg1: os.loadavg()[0]!,
     };
   }

@@ -3,7 +3,8 @@
  * other (they share the machine, so never in parallel), each bounded by a timeout. Prints each
  * bench's own last line as it finishes, then one JSON summary line last: every figure the
  * benches reported under their own key names, plus `benches` (status and seconds of each) and
- * the machine and its load.
+ * the machine and its load. A bench that exits non-zero or reports `failures` (its measurement
+ * failed: see loadtest/core/benchOutcome.ts) is `failed`, and then so is the whole run.
  *
  * Options: --only a,b (bench names without `bench:`) --skip a,b --timeout S (per bench, default 300)
  */
@@ -20,16 +21,19 @@ const QUICK: Record<string, { args?: string[]; env?: Record<string, string> }> =
   latency: { args: ['--seconds', '5', '--rounds', '2'] },
   ingest: { args: ['--seconds', '5', '--rounds', '1'] },
   hls: { args: ['--seconds', '8', '--duration', '2', '--connections', '20', '--held', '500'] },
-  cascade: { args: ['--seconds', '4', '--setups', '2', '--failovers', '1'] },
+  cascade: { args: ['--seconds', '4', '--setups', '2', '--failovers', '1', '--client-failovers', '1'] },
   moq: { env: { SUBSCRIBERS: '20', SECONDS: '4', WARMUP_SECONDS: '1' } },
   qoe: { args: ['--viewers', '200', '--rooms', '4', '--seconds', '6', '--warmup-seconds', '3'] },
   events: { args: ['--subscribers', '200', '--events', '100', '--max-rate', '800', '--step-seconds', '2'] },
+  network: { args: ['--quick'] },
 };
 
 interface BenchOutcome {
   name: string;
   status: 'ok' | 'failed' | 'timeout' | 'no-json';
   seconds: number;
+  /** Why the bench's measurement failed, as it reported them. */
+  failures: string[];
   figures: Record<string, unknown>;
   tail: string;
 }
@@ -70,8 +74,17 @@ function runBench(name: string, script: string, timeoutS: number): Promise<Bench
       } catch {
         figures = undefined;
       }
-      const status = timedOut ? 'timeout' : code !== 0 ? 'failed' : figures ? 'ok' : 'no-json';
-      resolve({ name, status, seconds, figures: figures ?? {}, tail: (stderr || stdout).trim().split('\n').slice(-5).join('\n') });
+      // A bench whose measurement failed exits non-zero and names why in `failures` (benchOutcome.ts).
+      const failures = Array.isArray(figures?.failures) ? (figures.failures as unknown[]).map(String) : [];
+      const status = timedOut ? 'timeout' : code !== 0 || failures.length > 0 ? 'failed' : figures ? 'ok' : 'no-json';
+      // reportBench writes each failure to stderr too: show them once, then the rest of the tail.
+      const rest = (stderr || stdout)
+        .trim()
+        .split('\n')
+        .filter((l) => !l.startsWith('measurement failed: '))
+        .slice(-5);
+      const tail = [...failures.map((f) => `measurement failed: ${f}`), ...rest].join('\n');
+      resolve({ name, status, seconds, figures: figures ?? {}, failures, tail });
     });
   });
 }
@@ -89,11 +102,11 @@ async function main(): Promise<void> {
     .filter((b) => (!only || only.includes(b.name)) && !skip.has(b.name));
   const loadStart = os.loadavg()[0]!;
   const summary: Record<string, unknown> = {};
-  const statuses: Record<string, { status: string; seconds: number }> = {};
+  const statuses: Record<string, { status: string; seconds: number; failures?: string[] }> = {};
   for (const b of benches) {
     process.stdout.write(`bench:${b.name} …\n`);
     const r = await runBench(b.name, b.script, timeoutS);
-    statuses[b.name] = { status: r.status, seconds: r.seconds };
+    statuses[b.name] = { status: r.status, seconds: r.seconds, ...(r.failures.length > 0 ? { failures: r.failures } : {}) };
     if (r.status === 'ok') {
       process.stdout.write(`  ${JSON.stringify(r.figures)}\n`);
       for (const [k, v] of Object.entries(r.figures)) {

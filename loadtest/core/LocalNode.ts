@@ -3,12 +3,13 @@
  * its CPU and memory are measured apart from the load generator's. Its configuration is written
  * to a temporary file; `SUBSEC_*` variables of the caller's environment are not passed on.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { LabHost } from '../netlab/NetworkLab';
 
 /** The repository root. */
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -25,6 +26,8 @@ export interface LocalNodeOptions {
   config?: Record<string, unknown>;
   /** Time allowed for start-up (ms, default 30 s). */
   startTimeoutMs?: number;
+  /** Run the node inside this network-lab host, listening on its address (`--profile`). */
+  labHost?: LabHost;
 }
 
 /** What a process tree uses right now (from /proc). */
@@ -61,17 +64,18 @@ export class LocalNode {
   static async start(options: LocalNodeOptions = {}): Promise<LocalNode> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'subsec-loadtest-'));
     const moqPort = options.moq ? await freePort() : 0;
+    const address = options.labHost?.address ?? '127.0.0.1';
     const config = deepMerge(
       {
         node: { id: 'loadtest-node' },
-        http: { host: '127.0.0.1', port: 0, demo: false },
+        http: { host: address, port: 0, demo: false },
         auth: { adminKey: LOCAL_ADMIN_KEY, jwtSecret: 'loadtest-jwt-secret-0123456789', demoTokens: false },
-        sfu: { workers: options.workers ?? 1, consumersPerRouter: 100_000 },
+        sfu: { workers: options.workers ?? 1, consumersPerRouter: 100_000, listenAddresses: [{ ip: address }] },
         synthetic: options.synthetic
           ? { enabled: true, room: options.synthetic.room, bitrateKbps: options.synthetic.bitrateKbps ?? 600 }
           : { enabled: false },
         moq: options.moq
-          ? { enabled: true, relay: { host: '127.0.0.1', port: moqPort, webtransport: { enabled: false, port: 0 } }, bridge: { enabled: true } }
+          ? { enabled: true, relay: { host: address, port: moqPort, webtransport: { enabled: false, port: 0 } }, bridge: { enabled: true } }
           : { enabled: false },
         drainTimeoutMs: 500,
         logLevel: 'warn',
@@ -82,11 +86,9 @@ export class LocalNode {
     fs.writeFileSync(configFile, JSON.stringify(config, null, 2));
     const env: NodeJS.ProcessEnv = {};
     for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SUBSEC_') || k.startsWith('SUBSEC_SETUP_')) env[k] = v;
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'src', 'main.ts'), '--config', configFile], {
-      cwd: projectRoot,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const argv = ['--import', 'tsx', path.join(projectRoot, 'src', 'main.ts'), '--config', configFile];
+    const spawnOptions: SpawnOptions = { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] };
+    const child = options.labHost ? options.labHost.spawn(process.execPath, argv, spawnOptions) : spawn(process.execPath, argv, spawnOptions);
     let stdout = '';
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => {
@@ -112,7 +114,7 @@ export class LocalNode {
           reject(err);
         });
       });
-      const node = new LocalNode(child, dir, url, options.moq ? `http://127.0.0.1:${moqPort}` : undefined);
+      const node = new LocalNode(child, dir, url, options.moq ? `http://${address}:${moqPort}` : undefined);
       child.stderr!.on('data', (d: Buffer) => {
         node.#stderrTail = (node.#stderrTail + d.toString()).slice(-4000);
       });

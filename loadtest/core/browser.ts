@@ -24,13 +24,18 @@ export interface TestBrowser {
   close(): Promise<void>;
 }
 
-/** Launches a persistent-context Chromium (fresh user-data-dir) with camera permission. */
-export async function launchBrowser(extraArgs: string[] = []): Promise<TestBrowser> {
+/**
+ * Launches a persistent-context Chromium (fresh user-data-dir) with camera permission.
+ * `quic: true` leaves QUIC on (WebTransport over HTTP/3 needs it); by default it is off so
+ * WebRTC/HTTP tests never race a QUIC attempt.
+ */
+export async function launchBrowser(extraArgs: string[] = [], options: { quic?: boolean } = {}): Promise<TestBrowser> {
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'subsec-chromium-'));
+  const base = options.quic ? CHROMIUM_ARGS.filter((a) => a !== '--disable-quic') : CHROMIUM_ARGS;
   const browser = await chromium.launchPersistentContext(userDataDir, {
     executablePath: '/usr/bin/chromium',
     headless: true,
-    args: [...CHROMIUM_ARGS, ...extraArgs],
+    args: [...base, ...extraArgs],
     permissions: ['camera', 'microphone'],
   });
   return {

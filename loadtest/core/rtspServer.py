@@ -45,13 +45,15 @@ if os.environ.get('RTSP_CLOCK'):
 
 
 def clock_frame(ms):
-    """An I420 frame: gray, with the clock code in the top-left 512x96."""
+    """An I420 frame: gray, with the clock code in the top-left 512x96 and its complement below it."""
     luma = bytearray(b'\x80' * (W * H))
+    rows = -(-BITS // PER_ROW)
     for i in range(BITS):
-        value = b'\xff' if (ms >> i) & 1 else b'\x00'
+        bit = (ms >> i) & 1
         x0, y0 = (i % PER_ROW) * BLOCK, (i // PER_ROW) * BLOCK
-        for y in range(y0, y0 + BLOCK):
-            luma[y * W + x0:y * W + x0 + BLOCK] = value * BLOCK
+        for top, value in ((y0, b'\xff' if bit else b'\x00'), (y0 + rows * BLOCK, b'\x00' if bit else b'\xff')):
+            for y in range(top, top + BLOCK):
+                luma[y * W + x0:y * W + x0 + BLOCK] = value * BLOCK
     return bytes(luma) + b'\x80' * (W * H // 2)
 
 

@@ -16,6 +16,7 @@ import type { CommonOptions, Scenario } from './Scenario';
 import { Target } from './Target';
 import { Timeline } from './Timeline';
 import { formatValue, writeReport } from '../report/markdownReport';
+import { openProfileLab, type ProfileLab } from '../netlab/profileLab';
 
 /** Options every scenario accepts. */
 export const commonOptions = {
@@ -28,6 +29,7 @@ export const commonOptions = {
   out: { type: 'string' },
   'scrape-interval': { type: 'string' },
   quiet: { type: 'boolean' },
+  profile: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -41,6 +43,8 @@ export const commonHelp = [
   '  --out DIR             where result.json, report.md and the charts go (default loadtest/results/<scenario>-<time>)',
   '  --scrape-interval MS  /metrics sampling period (default 2000; each scrape costs the node a little)',
   '  --quiet               no progress bar',
+  '  --profile P           run the node in the network lab and the load behind network profile P (lan, cable, 4g,',
+  '                        lossy-wifi, congested, intercontinental, udp-blocked, or a .json file; needs root; docs/network-lab.md)',
 ];
 
 /** The result of a run as the CLI and tests see it. */
@@ -76,14 +80,26 @@ export async function runScenario(scenario: Scenario, argv: string[], out: (s: s
     process.stderr.write('\ninterrupted: stopping and writing what was measured (Ctrl-C again to quit at once)\n');
     controller.abort(new Error('interrupted'));
   };
+  let lab: ProfileLab | undefined;
+  if (values.profile !== undefined) {
+    if (values.url !== undefined) throw new UsageError('--profile runs a node of its own inside the network lab; it cannot be combined with --url');
+    lab = await openProfileLab(values.profile as string);
+  }
   process.on('SIGINT', onSigint);
-  const target = await Target.open({
-    url: values.url as string | undefined,
-    adminKey: values['admin-key'] as string | undefined,
-    moqUrl: values['moq-url'] as string | undefined,
-    allowRemote: values['allow-remote'] === true,
-    local: scenario.localNode(values, common),
-  });
+  let target: Target;
+  try {
+    target = await Target.open({
+      url: values.url as string | undefined,
+      adminKey: values['admin-key'] as string | undefined,
+      moqUrl: values['moq-url'] as string | undefined,
+      allowRemote: values['allow-remote'] === true,
+      local: { ...scenario.localNode(values, common), labHost: lab?.nodeHost },
+    });
+  } catch (err) {
+    process.off('SIGINT', onSigint);
+    await lab?.close();
+    throw err;
+  }
   let statusFn = () => '';
   const progress = new Progress({ label: scenario.name, totalS: common.durationS, status: () => statusFn(), quiet: common.quiet });
   try {
@@ -114,6 +130,7 @@ export async function runScenario(scenario: Scenario, argv: string[], out: (s: s
     const endedAt = new Date();
     environment.loadavgEnd = os.loadavg().map((v) => Math.round(v * 100) / 100);
     const notes = [...output.notes];
+    if (lab) notes.push(...(await lab.notes()));
     if (controller.signal.aborted) notes.push('The run was interrupted before its planned end.');
     if (scraper.failures > 0) notes.push(`${scraper.failures} /metrics scrapes failed or timed out (the node was busy or unreachable).`);
     if (!target.local) notes.push('Remote target: server CPU/memory come from its /metrics only; the process-tree figures need a node started by the tool.');
@@ -129,7 +146,7 @@ export async function runScenario(scenario: Scenario, argv: string[], out: (s: s
       endedAt: endedAt.toISOString(),
       durationS: Math.round(durationS * 10) / 10,
       target: { url: target.local ? 'local' : target.url, local: Boolean(target.local) },
-      options: { durationS: common.durationS, workers: target.local ? common.workers : undefined, ...output.options },
+      options: { durationS: common.durationS, workers: target.local ? common.workers : undefined, ...(lab ? { profile: lab.profile.name } : {}), ...output.options },
       environment,
       figures,
       timeline: timeline.points(Math.ceil(durationS)),
@@ -160,6 +177,7 @@ export async function runScenario(scenario: Scenario, argv: string[], out: (s: s
   } finally {
     process.off('SIGINT', onSigint);
     await target.close();
+    await lab?.close();
   }
 }
 

@@ -24,6 +24,7 @@ import WebSocket from 'ws';
 import { LatencyHistogram } from '../core/LatencyHistogram';
 import { LocalNode } from '../core/LocalNode';
 import { startEventsRedis, type EventsRedis } from '../core/redisForEvents';
+import { BenchChecks, reportBench } from '../core/benchOutcome';
 
 const ROOM = 'bench-events';
 
@@ -77,7 +78,12 @@ class Sender {
   constructor(ws: WebSocket, serverTimes: Map<number, number>) {
     this.#ws = ws;
     ws.on('message', (data: Buffer) => {
-      const reply = JSON.parse(data.toString()) as { id?: number; ok?: boolean; data?: { event: { seq: number; serverTime: number } }; error?: { code: string } };
+      const reply = JSON.parse(data.toString()) as {
+        id?: number;
+        ok?: boolean;
+        data?: { event: { seq: number; serverTime: number } };
+        error?: { code: string };
+      };
       if (reply.id === undefined || reply.id === 1) return;
       if (reply.ok && reply.data) {
         this.acked++;
@@ -209,7 +215,9 @@ async function main(): Promise<void> {
     const latency = { p50: latencyHist.percentile(50), p99: latencyHist.percentile(99), max: latencyHist.percentile(100), samples: latencyHist.count };
     const failedLatency = senders.reduce((n, s) => n + s.failed, 0);
     const behind = (await states()).map((st) => st.lastSeqMin);
-    log(`fan-out latency p50 ${latency.p50.toFixed(1)} ms, p99 ${latency.p99.toFixed(1)} ms, max ${latency.max.toFixed(1)} ms over ${latency.samples} deliveries${complete ? '' : ` (INCOMPLETE: acked ${ackedAll()}/${sentTotal}, failed ${failedLatency}${failedLatency ? ` ${senders.find((x) => x.lastError)?.lastError}` : ''}, slowest subscriber at seq ${Math.min(...behind)} of ${maxSeq()})`}; sockets lost ${lostAfterLatency}`);
+    log(
+      `fan-out latency p50 ${latency.p50.toFixed(1)} ms, p99 ${latency.p99.toFixed(1)} ms, max ${latency.max.toFixed(1)} ms over ${latency.samples} deliveries${complete ? '' : ` (INCOMPLETE: acked ${ackedAll()}/${sentTotal}, failed ${failedLatency}${failedLatency ? ` ${senders.find((x) => x.lastError)?.lastError}` : ''}, slowest subscriber at seq ${Math.min(...behind)} of ${maxSeq()})`}; sockets lost ${lostAfterLatency}`,
+    );
 
     // 2. Sustained rate, open loop, rising.
     const stepMs = Number(values['step-seconds']) * 1000;
@@ -230,7 +238,9 @@ async function main(): Promise<void> {
       const failed = senders.reduce((n, s) => n + s.failed, 0) - failedBefore;
       const p99 = hist.percentile(99);
       const ok = delivered && failed === 0 && p99 < 1000 && lost === 0;
-      log(`rate ${target}/s: sent ${sent}, failed ${failed}${failed ? ` (${senders.find((s) => s.lastError)?.lastError})` : ''}, all delivered ${delivered}, p99 ${p99.toFixed(0)} ms, sockets lost ${lost} → ${ok ? 'held' : 'did not hold'}`);
+      log(
+        `rate ${target}/s: sent ${sent}, failed ${failed}${failed ? ` (${senders.find((s) => s.lastError)?.lastError})` : ''}, all delivered ${delivered}, p99 ${p99.toFixed(0)} ms, sockets lost ${lost} → ${ok ? 'held' : 'did not hold'}`,
+      );
       if (!delivered) await drain(sentTotal, maxSeq, 15_000);
       await collect();
       return { ok, p99 };
@@ -276,7 +286,13 @@ async function main(): Promise<void> {
       cores: os.cpus().length,
       loadAverage1m: Math.round(os.loadavg()[0]! * 10) / 10,
     };
-    console.log(JSON.stringify(summary));
+    const checks = new BenchChecks()
+      .figures(summary, ['eventFanoutP50Ms', 'eventFanoutP99Ms', 'sustainedP99Ms'])
+      .expect(complete, 'the latency phase did not deliver every event to every subscriber (deliveriesComplete: false)')
+      .expect(best > 0, 'no send rate held (eventsPerSec 0)')
+      .expect(failedLatency === 0, `${failedLatency} sends failed during the latency phase`)
+      .expect(lostAfterLatency === 0, `${lostAfterLatency} subscriber sockets were lost during the latency phase`);
+    reportBench(summary, checks, (l) => console.log(l));
   } finally {
     for (const s of senders) s.close();
     await Promise.all(threads.map((t) => t.close()));

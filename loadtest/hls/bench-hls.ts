@@ -29,6 +29,7 @@ import { launchBrowser } from '../core/browser';
 import { blockingState } from '../../src/hls/Playlist';
 import type { HlsPart } from '../../src/hls/Packager';
 import { ensureSdkBuilt } from '../core/sdkBundle';
+import { BenchChecks, benchExitCode, reportBench } from '../core/benchOutcome';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CLOCK_CODE = fs.readFileSync(path.join(here, '..', 'latency', 'clock-code.js'), 'utf8');
@@ -101,7 +102,10 @@ http {
   const deadline = Date.now() + 10_000;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`nginx exited: ${stderr}`);
-    const ok = await fetch(`${url}/`).then(() => true, () => false);
+    const ok = await fetch(`${url}/`).then(
+      () => true,
+      () => false,
+    );
     if (ok) break;
     if (Date.now() > deadline) throw new Error('nginx did not start');
     await new Promise((r) => setTimeout(r, 50));
@@ -119,7 +123,9 @@ async function cannon(url: string, connections: number, duration: number): Promi
   const run = (seconds: number) =>
     new Promise<CannonResult>((resolve, reject) => {
       // In a worker thread, so the client does not share the in-process node's event loop.
-      autocannon({ url, connections, duration: seconds, workers: 1 } as Parameters<typeof autocannon>[0], (err, result) => (err ? reject(err) : resolve(result)));
+      autocannon({ url, connections, duration: seconds, workers: 1 } as Parameters<typeof autocannon>[0], (err, result) =>
+        err ? reject(err) : resolve(result),
+      );
     });
   await run(1); // warm-up: JIT, connection setup
   const r = await run(duration);
@@ -172,7 +178,9 @@ async function main(): Promise<void> {
     },
   });
   await ensureSdkBuilt();
-  const node = new SubsecNode(parseConfig({ http: { port: 0 }, synthetic: { enabled: false }, moq: { enabled: false }, srt: { enabled: false }, sfu: { workers: 1 }, logLevel: 'warn' }));
+  const node = new SubsecNode(
+    parseConfig({ http: { port: 0 }, synthetic: { enabled: false }, moq: { enabled: false }, srt: { enabled: false }, sfu: { workers: 1 }, logLevel: 'warn' }),
+  );
   const url = await node.start();
   const issue = (identity: string) => node.tokens.issue({ room: ROOM, identity, canPublish: true, canSubscribe: true });
   const browser = await launchBrowser();
@@ -190,7 +198,15 @@ async function main(): Promise<void> {
     await receiver.addScriptTag({ content: HLS_JS });
     // H264, so the ladder's source rendition is a copy.
     await sender.evaluate(`window.subsecClockCode.senderPage(${JSON.stringify({ url, token: await issue('sender'), code: CODE, codec: 'H264' })})`);
-    await waitUntil(() => !!node.rooms.get(ROOM)?.producersOf('sender').some((p) => p.kind === 'video'), 20_000, 'the sender to publish');
+    await waitUntil(
+      () =>
+        !!node.rooms
+          .get(ROOM)
+          ?.producersOf('sender')
+          .some((p) => p.kind === 'video'),
+      20_000,
+      'the sender to publish',
+    );
     log('sender publishing; playing with hls.js...');
     const src = `${url}/hls/${ROOM}/sender/index.m3u8`;
     const g2g = (await receiver.evaluate(
@@ -198,7 +214,10 @@ async function main(): Promise<void> {
     )) as { g2gMs: number[]; rejected: number; latencies: number[]; firstPlayMs: number; errors: string[]; dropped: number; frames: number };
     await receiver.close();
     const stream = node.hls!.get(ROOM, 'sender')!;
-    const partAges = stream.rendition('source')!.packager.segments.flatMap((s) => s.parts).map((p) => p.publishedAt - p.mediaEndWallMs);
+    const partAges = stream
+      .rendition('source')!
+      .packager.segments.flatMap((s) => s.parts)
+      .map((p) => p.publishedAt - p.mediaEndWallMs);
     Object.assign(summary, {
       samples: g2g.g2gMs.length,
       undecodedFrames: g2g.rejected,
@@ -209,9 +228,16 @@ async function main(): Promise<void> {
       firstPlayMs: Math.round(g2g.firstPlayMs),
       playerErrors: [...new Set(g2g.errors)],
       droppedFrames: g2g.dropped,
-      partPublishJitterP95Ms: Math.round(percentile(partAges.map((a) => a - Math.min(...partAges)), 95)),
+      partPublishJitterP95Ms: Math.round(
+        percentile(
+          partAges.map((a) => a - Math.min(...partAges)),
+          95,
+        ),
+      ),
     });
-    log(`glass-to-glass p50 ${String(summary.hlsG2gP50Ms)} ms, p95 ${String(summary.hlsG2gP95Ms)} ms over ${g2g.g2gMs.length} frames; hls.js latency p50 ${String(summary.hlsJsLatencyP50S)} s`);
+    log(
+      `glass-to-glass p50 ${String(summary.hlsG2gP50Ms)} ms, p95 ${String(summary.hlsG2gP95Ms)} ms over ${g2g.g2gMs.length} frames; hls.js latency p50 ${String(summary.hlsJsLatencyP50S)} s`,
+    );
     if (g2g.g2gMs.length === 0) throw new Error('no LL-HLS glass-to-glass sample could be read');
 
     // 1b. The same through dash.js and the LL-DASH MPD of the same packaging.
@@ -223,7 +249,17 @@ async function main(): Promise<void> {
     await dashReceiver.addScriptTag({ content: DASH_JS });
     const dash = (await dashReceiver.evaluate(
       `window.subsecDashBench.dashReceiverPage(${JSON.stringify({ src: `${url}/dash/${ROOM}/sender/manifest.mpd`, code: CODE, sampleMs: Number(values.seconds) * 1000, settleMs: 4000 })})`,
-    )) as { g2gMs: number[]; rejected: number; latencies: number[]; firstPlayMs: number; errors: string[]; dropped: number; frames: number; lowLatency: boolean; representation: string };
+    )) as {
+      g2gMs: number[];
+      rejected: number;
+      latencies: number[];
+      firstPlayMs: number;
+      errors: string[];
+      dropped: number;
+      frames: number;
+      lowLatency: boolean;
+      representation: string;
+    };
     await dashReceiver.close();
     if (dash.g2gMs.length === 0) throw new Error(`no LL-DASH glass-to-glass sample could be read (errors: ${dash.errors.join(', ') || 'none'})`);
     Object.assign(summary, {
@@ -239,7 +275,9 @@ async function main(): Promise<void> {
       dashPlayerErrors: [...new Set(dash.errors)],
       dashDroppedFrames: dash.dropped,
     });
-    log(`LL-DASH glass-to-glass p50 ${String(summary.dashG2gP50Ms)} ms, p95 ${String(summary.dashG2gP95Ms)} ms over ${dash.g2gMs.length} frames; dash.js latency p50 ${String(summary.dashJsLatencyP50S)} s (low-latency mode ${String(dash.lowLatency)}, rendition ${dash.representation})`);
+    log(
+      `LL-DASH glass-to-glass p50 ${String(summary.dashG2gP50Ms)} ms, p95 ${String(summary.dashG2gP95Ms)} ms over ${dash.g2gMs.length} frames; dash.js latency p50 ${String(summary.dashJsLatencyP50S)} s (low-latency mode ${String(dash.lowLatency)}, rendition ${dash.representation})`,
+    );
 
     // 2. Origin vs nginx.
     const packager = stream.rendition('source')!.packager;
@@ -256,7 +294,10 @@ async function main(): Promise<void> {
     const connections = Number(values.connections);
     const duration = Number(values.duration);
     const origin = { part: await cannon(`${url}${partPath}`, connections, duration), playlist: await cannon(`${url}${playlistPath}`, connections, duration) };
-    const ngx = { part: await cannon(`${nginx.url}${partPath}`, connections, duration), playlist: await cannon(`${nginx.url}${playlistPath}`, connections, duration) };
+    const ngx = {
+      part: await cannon(`${nginx.url}${partPath}`, connections, duration),
+      playlist: await cannon(`${nginx.url}${playlistPath}`, connections, duration),
+    };
     const partRatio = origin.part.reqPerSec / ngx.part.reqPerSec;
     const playlistRatio = origin.playlist.reqPerSec / ngx.playlist.reqPerSec;
     Object.assign(summary, {
@@ -267,7 +308,9 @@ async function main(): Promise<void> {
       playlistRatio: Number(playlistRatio.toFixed(3)),
       originVsNginxRatio: Number(((partRatio + playlistRatio) / 2).toFixed(3)),
     });
-    log(`part: node ${origin.part.reqPerSec} req/s vs nginx ${ngx.part.reqPerSec}; playlist: node ${origin.playlist.reqPerSec} vs nginx ${ngx.playlist.reqPerSec}`);
+    log(
+      `part: node ${origin.part.reqPerSec} req/s vs nginx ${ngx.part.reqPerSec}; playlist: node ${origin.playlist.reqPerSec} vs nginx ${ngx.playlist.reqPerSec}`,
+    );
 
     // 3. Held blocking reloads answered on publication.
     const heldCount = Number(values.held);
@@ -315,7 +358,10 @@ async function main(): Promise<void> {
     const times = await client.done;
     packager.off('part', watch);
     const failed = times.filter((t) => t < 0).map((t) => -t);
-    if (!published) throw new Error(`the held requests were answered before their part appeared (non-200 answers: ${failed.length}, e.g. ${failed.slice(0, 3).join(', ') || 'none'})`);
+    if (!published)
+      throw new Error(
+        `the held requests were answered before their part appeared (non-200 answers: ${failed.length}, e.g. ${failed.slice(0, 3).join(', ') || 'none'})`,
+      );
     if (failed.length > 0) log(`held reloads not answered 200: ${JSON.stringify(failed.slice(0, 5))} (${failed.length})`);
     const delays = times.filter((t) => t > 0).map((t) => t - published!.publishedAt);
     const after = await heldHistogram();
@@ -330,8 +376,30 @@ async function main(): Promise<void> {
       heldClientDelayP50Ms: percentile(delays, 50),
       heldClientDelayMaxMs: Math.max(...delays),
     });
-    log(`${heldCount} held reloads (${heldBefore} held at publication): ${String(summary.heldAnsweredWithin10msRatio)} answered within 10 ms (server side); client received p50 ${String(summary.heldClientDelayP50Ms)} ms, max ${String(summary.heldClientDelayMaxMs)} ms`);
-    console.log(JSON.stringify(summary));
+    log(
+      `${heldCount} held reloads (${heldBefore} held at publication): ${String(summary.heldAnsweredWithin10msRatio)} answered within 10 ms (server side); client received p50 ${String(summary.heldClientDelayP50Ms)} ms, max ${String(summary.heldClientDelayMaxMs)} ms`,
+    );
+    const runs = { 'node part': origin.part, 'node playlist': origin.playlist, 'nginx part': ngx.part, 'nginx playlist': ngx.playlist };
+    const checks = new BenchChecks()
+      .figures(summary, [
+        'hlsG2gP50Ms',
+        'hlsG2gP95Ms',
+        'hlsJsLatencyP50S',
+        'dashG2gP50Ms',
+        'dashG2gP95Ms',
+        'dashJsLatencyP50S',
+        'originVsNginxRatio',
+        'heldAnsweredWithin10msRatio',
+        'heldClientDelayP50Ms',
+      ])
+      .expect(g2g.g2gMs.length > 0, 'no glass-to-glass samples')
+      .expect(failed.length === 0, `${failed.length} held reloads were not answered 200 (e.g. ${failed.slice(0, 3).join(', ')})`);
+    for (const [name, r] of Object.entries(runs)) {
+      checks
+        .expect(r.non2xx === 0, `${name} throughput run: ${r.non2xx} non-2xx answers`)
+        .expect(r.reqPerSec > 0, `${name} throughput run: no requests completed`);
+    }
+    reportBench(summary, checks, (l) => console.log(l));
   } finally {
     for (const c of nginxCleanup.reverse()) c();
     await browser.close();
@@ -340,7 +408,7 @@ async function main(): Promise<void> {
 }
 
 main().then(
-  () => process.exit(0),
+  () => process.exit(benchExitCode()),
   (err) => {
     console.error(err);
     process.exit(1);

@@ -16,7 +16,10 @@
  *   to the first frame presented by the viewer, median of `--rounds`.
  *
  * Starts its own node (SRT, RTMP on free ports, RTSP pulls). The last line is one JSON object:
- * {srtG2gP50Ms, rtmpG2gP50Ms, rtspG2gP50Ms, rtspCamerasPerCore, whipFirstFrameMs, ...}.
+ * {srtG2gP50Ms, rtmpG2gP50Ms, rtspG2gP50Ms, rtspCamerasPerCore, whipFirstFrameMs, ...}. The clock code
+ * carries its complement below it; a frame whose halves disagree is rejected, not misread. Exits
+ * non-zero when a path has no samples, presented under two thirds of the 30 fps sent, or most
+ * frames read failed the complement check; when a WHIP round failed; or when a pull fell behind.
  * Options: --seconds <sampling time per g2g path, default 15> --rounds <WHIP rounds, default 3>
  *          --latency <SRT latency in ms, default 120> --cameras <RTSP pulls, default 20>
  */
@@ -30,9 +33,10 @@ import { SubsecNode } from '../../src/SubsecNode';
 import { launchChromium } from '../core/chromium';
 import { startRtspServer } from '../core/rtspServer';
 import { measureRtspCameras } from './rtspCameras';
+import { BenchChecks, reportBench } from '../core/benchOutcome';
 
 const PAGE_SCRIPT = fs.readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), 'ingest-page.js'), 'utf8');
-/** Geometry of the clock code: 48 bits of Date.now() as 32 px blocks, 16 per row (512x96). */
+/** Geometry of the clock code: 48 bits of Date.now() as 32 px blocks, 16 per row (512x96), complement below (512x96). */
 const CODE = { block: 32, bits: 48, perRow: 16 };
 
 function percentile(values: number[], p: number): number {
@@ -41,15 +45,34 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-/** ffmpeg filter graph: a 512x96 clock code (pts = wall clock while painting), padded to 640x360. */
+/**
+ * ffmpeg filter graph: a 512x192 clock code (pts = wall clock while painting) — 48 bits in three
+ * rows, their complement in the three rows below, so the viewer accepts a frame only when both
+ * halves agree (as bench:latency's clock-code.js does) — padded to 640x360.
+ */
 function clockSource(): string {
-  const bit = `mod(floor(floor(T*1000)/pow(2\\,floor(X/${CODE.block})+${CODE.perRow}*floor(Y/${CODE.block})))\\,2)`;
+  const codeHeight = CODE.block * Math.ceil(CODE.bits / CODE.perRow);
+  const bit = `mod(floor(floor(T*1000)/pow(2\\,floor(X/${CODE.block})+${CODE.perRow}*floor(mod(Y\\,${codeHeight})/${CODE.block})))\\,2)`;
   return [
-    `color=c=gray:s=${CODE.block * CODE.perRow}x${CODE.block * Math.ceil(CODE.bits / CODE.perRow)}:r=30`,
-    'format=gray', 'settb=expr=1/1000', 'setpts=RTCTIME/1000',
-    `geq=lum='255*${bit}'`,
-    'setpts=N*1000/30', 'pad=640:360:0:0:gray', 'format=yuv420p',
+    `color=c=gray:s=${CODE.block * CODE.perRow}x${2 * codeHeight}:r=30`,
+    'format=gray',
+    'settb=expr=1/1000',
+    'setpts=RTCTIME/1000',
+    // Upper half: the bit; lower half: its complement.
+    `geq=lum='255*abs(${bit}-gte(Y\\,${codeHeight}))'`,
+    'setpts=N*1000/30',
+    'pad=640:360:0:0:gray',
+    'format=yuv420p',
   ].join(',');
+}
+
+/** What a Chromium WHEP viewer read from one path's clock code. */
+interface ClockSamples {
+  samples: number[];
+  /** Frames whose code failed the complement check. */
+  rejected: number;
+  /** Frames the compositor presented in the window. */
+  frames: number;
 }
 
 async function main(): Promise<void> {
@@ -62,14 +85,16 @@ async function main(): Promise<void> {
     },
   });
   const latencyMs = Number(values.latency);
-  const node = new SubsecNode(parseConfig({
-    http: { port: 0 },
-    synthetic: { enabled: false },
-    srt: { enabled: true, port: 0, latencyMs },
-    rtmp: { enabled: true, port: 0 },
-    rtsp: { enabled: true, maxPulls: 10_000 },
-    logLevel: 'warn',
-  }));
+  const node = new SubsecNode(
+    parseConfig({
+      http: { port: 0 },
+      synthetic: { enabled: false },
+      srt: { enabled: true, port: 0, latencyMs },
+      rtmp: { enabled: true, port: 0 },
+      rtsp: { enabled: true, maxPulls: 10_000 },
+      logLevel: 'warn',
+    }),
+  );
   const url = await node.start();
   const browser = await launchChromium();
   const token = (room: string, identity: string, canPublish = false) => node.tokens.issue({ room, identity, canPublish, canSubscribe: true });
@@ -80,27 +105,63 @@ async function main(): Promise<void> {
   };
   const encoders: ReturnType<typeof spawn>[] = [];
   const encode = (output: string[]) => {
-    const proc = spawn('ffmpeg', [
-      '-hide_banner', '-loglevel', 'error', '-nostdin', '-re', '-f', 'lavfi', '-i', clockSource(),
-      '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-profile:v', 'baseline', '-g', '30', '-b:v', '1M',
-      ...output,
-    ], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const proc = spawn(
+      'ffmpeg',
+      [
+        '-hide_banner',
+        '-loglevel',
+        'error',
+        '-nostdin',
+        '-re',
+        '-f',
+        'lavfi',
+        '-i',
+        clockSource(),
+        '-c:v',
+        'libx264',
+        '-preset',
+        'ultrafast',
+        '-tune',
+        'zerolatency',
+        '-profile:v',
+        'baseline',
+        '-g',
+        '30',
+        '-b:v',
+        '1M',
+        ...output,
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit'] },
+    );
     encoders.push(proc);
     return proc;
   };
+  const clocks: Record<string, ClockSamples> = {};
   /** Waits for a stream's video, then samples glass to glass in a Chromium WHEP viewer. */
   const sampleG2g = async (stream: string, what: string): Promise<number[]> => {
     const start = Date.now();
-    while (!node.rooms.get('bench')?.producersOf(stream).some((p) => p.kind === 'video')) {
+    while (
+      !node.rooms
+        .get('bench')
+        ?.producersOf(stream)
+        .some((p) => p.kind === 'video')
+    ) {
       if (Date.now() - start > 20_000) throw new Error(`the ${what} feed did not come up`);
       await new Promise((r) => setTimeout(r, 100));
     }
     process.stderr.write(`bench:ingest: ${what} feed live; sampling ${values.seconds} s...\n`);
     const viewer = await page();
-    const samples = (await viewer.evaluate(`window.subsecIngestBench.sampleClock(${JSON.stringify({
-      url: `${url}/whep/bench/${stream}`, token: token('bench', `viewer-${stream}`), code: CODE, sampleMs: Number(values.seconds) * 1000,
-    })})`)) as number[];
+    const clock = (await viewer.evaluate(
+      `window.subsecIngestBench.sampleClock(${JSON.stringify({
+        url: `${url}/whep/bench/${stream}`,
+        token: token('bench', `viewer-${stream}`),
+        code: CODE,
+        sampleMs: Number(values.seconds) * 1000,
+      })})`,
+    )) as ClockSamples;
     await viewer.close();
+    clocks[what] = clock;
+    const samples = clock.samples;
     if (samples.length === 0) throw new Error(`no ${what} frames were read`);
     return samples;
   };
@@ -132,8 +193,13 @@ async function main(): Promise<void> {
       const publisher = await page();
       const viewerPage = await page();
       const pubArgs = { url: `${url}/whip/bench/${stream}`, token: token('bench', stream, true) };
-      const { startedAt, location } = (await publisher.evaluate(`window.subsecIngestBench.whipPublish(${JSON.stringify(pubArgs)})`)) as { startedAt: number; location: string };
-      const at = (await viewerPage.evaluate(`window.subsecIngestBench.firstFrameAt(${JSON.stringify({ url: `${url}/whep/bench/${stream}`, token: token('bench', `viewer${round}`) })})`)) as number;
+      const { startedAt, location } = (await publisher.evaluate(`window.subsecIngestBench.whipPublish(${JSON.stringify(pubArgs)})`)) as {
+        startedAt: number;
+        location: string;
+      };
+      const at = (await viewerPage.evaluate(
+        `window.subsecIngestBench.firstFrameAt(${JSON.stringify({ url: `${url}/whep/bench/${stream}`, token: token('bench', `viewer${round}`) })})`,
+      )) as number;
       firstFrame.push(at - startedAt);
       await publisher.evaluate(`window.subsecIngestBench.whipStop(${JSON.stringify({ location, token: pubArgs.token })})`);
       await publisher.close();
@@ -144,6 +210,7 @@ async function main(): Promise<void> {
       path: 'srt|rtmp(ffmpeg), rtsp(gst-rtsp-server) -> node -> whep(chromium); whip(chromium) -> node -> whep(chromium); loopback',
       srtLatencyMs: latencyMs,
       srtG2gSamples: g2g.length,
+      g2gFrames: Object.fromEntries(Object.entries(clocks).map(([k, c]) => [k, { presented: c.frames, read: c.samples.length, rejected: c.rejected }])),
       srtG2gP50Ms: Math.round(percentile(g2g, 50)),
       srtG2gP95Ms: Math.round(percentile(g2g, 95)),
       srtG2gAboveLatencyP50Ms: Math.round(percentile(g2g, 50) - latencyMs),
@@ -160,13 +227,36 @@ async function main(): Promise<void> {
       whipFirstFrameMs: Math.round(percentile(firstFrame, 50)),
       whipFirstFrameRunsMs: firstFrame.map(Math.round),
     };
-    console.log(`SRT -> WebRTC glass-to-glass: p50 ${summary.srtG2gP50Ms} ms, p95 ${summary.srtG2gP95Ms} ms over ${g2g.length} frames (SRT latency ${latencyMs} ms)`);
+    console.log(
+      `SRT -> WebRTC glass-to-glass: p50 ${summary.srtG2gP50Ms} ms, p95 ${summary.srtG2gP95Ms} ms over ${g2g.length} frames (SRT latency ${latencyMs} ms)`,
+    );
     console.log(`RTMP -> WebRTC glass-to-glass: p50 ${summary.rtmpG2gP50Ms} ms, p95 ${summary.rtmpG2gP95Ms} ms over ${rtmpG2g.length} frames`);
     console.log(`RTSP pull -> WebRTC glass-to-glass: p50 ${summary.rtspG2gP50Ms} ms, p95 ${summary.rtspG2gP95Ms} ms over ${rtspG2g.length} frames`);
-    console.log(`RTSP pulls (copy): ${cameras.cameras} cameras, kept up: ${cameras.keptUp}, ${cameras.cpuPerCameraPct}% of a core each -> ${cameras.camerasPerCore} per core`);
+    console.log(
+      `RTSP pulls (copy): ${cameras.cameras} cameras, kept up: ${cameras.keptUp}, ${cameras.cpuPerCameraPct}% of a core each -> ${cameras.camerasPerCore} per core`,
+    );
     console.log(`WHIP publish -> first WHEP frame: median ${summary.whipFirstFrameMs} ms over ${firstFrame.length} rounds`);
-    console.log(JSON.stringify(summary));
-    if (!cameras.keptUp) process.exitCode = 1;
+    const checks = new BenchChecks()
+      .figures(summary, ['srtG2gP50Ms', 'srtG2gP95Ms', 'rtmpG2gP50Ms', 'rtmpG2gP95Ms', 'rtspG2gP50Ms', 'rtspG2gP95Ms', 'whipFirstFrameMs'])
+      .expect(cameras.keptUp, `the RTSP pulls did not all keep up at ${cameras.cameras} cameras`)
+      .expect(
+        firstFrame.length === Number(values.rounds) && firstFrame.every((ms) => Number.isFinite(ms) && ms > 0),
+        `WHIP first-frame rounds: ${JSON.stringify(firstFrame)}`,
+      );
+    for (const [what, c] of Object.entries(clocks)) {
+      // The encoders send 30 fps (fewer when starved of CPU); a viewer presenting under two thirds
+      // of that is not measuring the path. Most frames read must pass the complement check.
+      checks
+        .expect(
+          c.frames >= (2 / 3) * 30 * Number(values.seconds),
+          `${what}: the WHEP viewer presented ${c.frames} frames in ${values.seconds} s of a 30 fps feed`,
+        )
+        .expect(
+          c.samples.length >= c.rejected && c.samples.length + c.rejected >= c.frames / 4,
+          `${what}: of ${c.frames} presented frames, ${c.samples.length} were read with a clock code that passed its complement check and ${c.rejected} failed it`,
+        );
+    }
+    reportBench(summary, checks, (l) => console.log(l));
   } finally {
     for (const e of encoders) if (e.exitCode === null) e.kill('SIGKILL');
     for (const r of rtspServers) await r.kill();

@@ -6,7 +6,11 @@
 
 async function negotiate(pc, url, token) {
   await pc.setLocalDescription(await pc.createOffer());
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/sdp', authorization: `Bearer ${token}` }, body: pc.localDescription.sdp });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/sdp', authorization: `Bearer ${token}` },
+    body: pc.localDescription.sdp,
+  });
   const body = await res.text();
   if (res.status !== 201) throw new Error(`${url}: ${res.status} ${body}`);
   await pc.setRemoteDescription({ type: 'answer', sdp: body });
@@ -30,34 +34,51 @@ async function whepView(url, token) {
   return { pc, video, location };
 }
 
-/** Glass-to-glass samples (ms) of the painted clock code over `sampleMs`. */
+/**
+ * Glass-to-glass samples (ms) of the painted clock code over `sampleMs`: {samples, rejected, frames}
+ * (frames: presented by the compositor in the window, read or not).
+ * The code's complement is painted below it; a frame whose halves disagree anywhere (caught
+ * mid-change, blurred by the encoder) is rejected, not misread.
+ */
 async function sampleClock(args) {
   const { video } = await whepView(args.url, args.token);
   const { block, bits, perRow } = args.code;
+  const rows = Math.ceil(bits / perRow);
   const canvas = document.createElement('canvas');
   canvas.width = perRow * block;
-  canvas.height = Math.ceil(bits / perRow) * block;
+  canvas.height = 2 * rows * block;
   const ctx = canvas.getContext('2d', { willReadFrequently: true });
   const samples = [];
+  let rejected = 0;
+  // Frames the compositor presented (rVFC's counter: a busy page reads fewer frames than were shown).
+  let firstPresented;
+  let lastPresented = 0;
   const until = performance.now() + args.sampleMs;
   await new Promise((resolve) => {
-    const onFrame = () => {
+    const onFrame = (_t, meta) => {
       const now = Date.now();
+      firstPresented ??= meta.presentedFrames;
+      lastPresented = meta.presentedFrames;
       ctx.drawImage(video, 0, 0, canvas.width, canvas.height, 0, 0, canvas.width, canvas.height);
       const data = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
       let sent = 0;
-      for (let i = 0; i < bits; i++) {
+      let agree = true;
+      for (let i = 0; i < bits && agree; i++) {
         const x = (i % perRow) * block + block / 2;
         const y = Math.floor(i / perRow) * block + block / 2;
-        if (data[(y * canvas.width + x) * 4] > 128) sent += 2 ** i;
+        const bit = data[(y * canvas.width + x) * 4] > 128;
+        const inverse = data[((y + rows * block) * canvas.width + x) * 4] > 128;
+        if (bit === inverse) agree = false;
+        else if (bit) sent += 2 ** i;
       }
-      if (now - sent >= 0 && now - sent < 10_000) samples.push(now - sent);
+      if (agree && now - sent >= 0 && now - sent < 10_000) samples.push(now - sent);
+      else rejected++;
       if (performance.now() < until) video.requestVideoFrameCallback(onFrame);
       else resolve();
     };
     video.requestVideoFrameCallback(onFrame);
   });
-  return samples;
+  return { samples, rejected, frames: lastPresented - (firstPresented ?? lastPresented) + 1 };
 }
 
 /** Publishes the fake camera over WHIP; returns the resource URL and the time the POST began. */

@@ -1,15 +1,17 @@
 /**
- * `npm run bench:latency`: glass-to-glass latency and time to first frame on the three delivery
+ * `npm run bench:latency`: glass-to-glass latency and time to first frame on the delivery
  * paths side by side, Chromium → node → Chromium on loopback, in one run against one sender:
  * a page paints Date.now() as a block code (clock-code.js) and publishes it (H264, WebRTC); a
- * receiver page watches it with the SDK's `client.watch()` forced to WebRTC, then MoQ (relay,
- * WebCodecs), then LL-HLS (hls.js), reading the code back from every presented frame. Starts its
+ * receiver page watches it with the SDK's `client.watch()` forced to WebRTC, then MoQ over
+ * WebSocket (relay, WebCodecs), then MoQ over WebTransport/HTTP3 (`moq-wt`), then LL-HLS (hls.js), reading the code back from every presented frame. Starts its
  * own node (or uses --url), prints a table, and ends with one JSON line: g2gP50Ms, g2gP95Ms,
- * firstFrameP50Ms (WebRTC, as before), sdkMoqG2gP50Ms/P95/FirstFrameP50Ms,
- * sdkHlsG2gP50Ms/P95/FirstFrameP50Ms, and `paths` with the details.
+ * firstFrameP50Ms (WebRTC, as before), sdkMoqG2gP50Ms/P95/FirstFrameP50Ms (WebSocket),
+ * sdkMoqWtG2gP50Ms/P95/FirstFrameP50Ms (WebTransport/HTTP3),
+ * sdkHlsG2gP50Ms/P95/FirstFrameP50Ms, and `paths` with the details. Exits non-zero when a path
+ * got no samples or a timed start failed.
  *
  * Options: --url <node base url> --admin-key <key> --seconds <sampling per path, default 15>
- *          --rounds <starts timed per path, default 5; LL-HLS: 1> --paths webrtc,moq,hls
+ *          --rounds <starts timed per path, default 5; LL-HLS: 1> --paths webrtc,moq,moq-wt,hls
  */
 import { parseArgs } from 'node:util';
 import { parseConfig } from '../../src/config/loadConfig';
@@ -19,6 +21,7 @@ import { ensureSdkBuilt } from '../core/sdkBundle';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BenchChecks, reportBench } from '../core/benchOutcome';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** Browser-side code (plain JS so nothing is transpiled into the page). */
@@ -27,10 +30,10 @@ const PAGE_SCRIPT = fs.readFileSync(path.join(here, 'latency-page.js'), 'utf8');
 /** Geometry of the clock code: 48 bits of Date.now() as 32 px blocks, complement below. */
 const CODE = { width: 640, height: 360, block: 32, bits: 48, perRow: 16 };
 const ROOM = 'bench-latency';
-const PATHS = ['webrtc', 'moq', 'hls'] as const;
+const PATHS = ['webrtc', 'moq', 'moq-wt', 'hls'] as const;
 type PathName = (typeof PATHS)[number];
 /** Time a buffering player gets to settle on its live-edge target before sampling (ms). */
-const SETTLE_MS: Record<PathName, number> = { webrtc: 0, moq: 0, hls: 4000 };
+const SETTLE_MS: Record<PathName, number> = { webrtc: 0, moq: 0, 'moq-wt': 0, hls: 4000 };
 
 function percentile(values: number[], p: number): number {
   if (values.length === 0) return NaN;
@@ -60,7 +63,7 @@ async function main(): Promise<void> {
   });
   const paths = values.paths!.split(',').map((p) => p.trim());
   const unknown = paths.filter((p) => !(PATHS as readonly string[]).includes(p));
-  if (unknown.length > 0) throw new Error(`--paths: unknown ${unknown.join(', ')} (webrtc, moq, hls)`);
+  if (unknown.length > 0) throw new Error(`--paths: unknown ${unknown.join(', ')} (webrtc, moq, moq-wt, hls)`);
   await ensureSdkBuilt();
   let node: SubsecNode | undefined;
   let url = values.url;
@@ -87,7 +90,8 @@ async function main(): Promise<void> {
     if (!res.ok) throw new Error(`token request failed: ${res.status} ${await res.text()}`);
     return ((await res.json()) as { token: string }).token;
   };
-  const browser = await launchBrowser();
+  // QUIC on: the moq-wt path runs MoQ over WebTransport/HTTP3.
+  const browser = await launchBrowser([], { quic: true });
   const figures: Partial<Record<PathName, PathFigures>> = {};
   try {
     const sender = await browser.browser.newPage();
@@ -106,13 +110,18 @@ async function main(): Promise<void> {
         url,
         token: await issue(`receiver-${name}`),
         identity: 'sender',
-        transport: name,
+        transport: name === 'moq-wt' ? 'moq' : name,
+        moqCarrier: name === 'moq-wt' ? 'webtransport' : name === 'moq' ? 'websocket' : 'auto',
         code: CODE,
         rounds: name === 'hls' ? 1 : Number(values.rounds),
         sampleMs: Number(values.seconds) * 1000,
         settleMs: SETTLE_MS[name],
       };
-      const r = (await receiver.evaluate(`window.subsecLatencyBench.receiverPage(${JSON.stringify(args)})`)) as { firstFrameMs: number[]; g2gMs: number[]; rejected: number };
+      const r = (await receiver.evaluate(`window.subsecLatencyBench.receiverPage(${JSON.stringify(args)})`)) as {
+        firstFrameMs: number[];
+        g2gMs: number[];
+        rejected: number;
+      };
       await receiver.close();
       figures[name] = {
         samples: r.g2gMs.length,
@@ -126,7 +135,9 @@ async function main(): Promise<void> {
     }
     console.log('path     g2g p50   g2g p95   first frame p50   samples');
     for (const [name, f] of Object.entries(figures)) {
-      console.log(`${name.padEnd(8)} ${`${f.g2gP50Ms} ms`.padStart(7)}   ${`${f.g2gP95Ms} ms`.padStart(7)}   ${`${f.firstFrameP50Ms} ms`.padStart(15)}   ${f.samples}`);
+      console.log(
+        `${name.padEnd(8)} ${`${f.g2gP50Ms} ms`.padStart(7)}   ${`${f.g2gP95Ms} ms`.padStart(7)}   ${`${f.firstFrameP50Ms} ms`.padStart(15)}   ${f.samples}`,
+      );
     }
     const flat = (prefix: string, f: PathFigures | undefined) =>
       f ? { [`${prefix}G2gP50Ms`]: f.g2gP50Ms, [`${prefix}G2gP95Ms`]: f.g2gP95Ms, [`${prefix}FirstFrameP50Ms`]: f.firstFrameP50Ms } : {};
@@ -134,12 +145,32 @@ async function main(): Promise<void> {
     const summary = {
       bench: 'latency',
       path: 'chromium (H264, WebRTC) -> node -> chromium client.watch() per transport (loopback)',
-      ...(webrtc ? { samples: webrtc.samples, g2gP50Ms: webrtc.g2gP50Ms, g2gP95Ms: webrtc.g2gP95Ms, g2gMinMs: webrtc.g2gMinMs, firstFrameP50Ms: webrtc.firstFrameP50Ms, firstFrameMs: webrtc.firstFrameMs } : {}),
+      ...(webrtc
+        ? {
+            samples: webrtc.samples,
+            g2gP50Ms: webrtc.g2gP50Ms,
+            g2gP95Ms: webrtc.g2gP95Ms,
+            g2gMinMs: webrtc.g2gMinMs,
+            firstFrameP50Ms: webrtc.firstFrameP50Ms,
+            firstFrameMs: webrtc.firstFrameMs,
+          }
+        : {}),
       ...flat('sdkMoq', figures.moq),
+      ...flat('sdkMoqWt', figures['moq-wt']),
       ...flat('sdkHls', figures.hls),
       paths: figures,
     };
-    console.log(JSON.stringify(summary));
+    const checks = new BenchChecks();
+    for (const [name, f] of Object.entries(figures)) {
+      checks
+        .expect(f.samples > 0, `${name}: no glass-to-glass samples (${f.undecodedFrames} frames failed the complement check)`)
+        .figures(f as unknown as Record<string, unknown>, ['g2gP50Ms', 'g2gP95Ms', 'firstFrameP50Ms'])
+        .expect(
+          f.firstFrameMs.length > 0 && f.firstFrameMs.every((ms) => Number.isFinite(ms) && ms > 0),
+          `${name}: first-frame rounds ${JSON.stringify(f.firstFrameMs)}`,
+        );
+    }
+    reportBench(summary, checks, (l) => console.log(l));
   } finally {
     await browser.close();
     await node?.close();

@@ -17,7 +17,7 @@ async function receiverPage(args) {
       document.body.append(video);
       const t0 = performance.now();
       const presented = new Promise((resolve) => video.requestVideoFrameCallback(() => resolve()));
-      const player = await client.watch(args.identity, video, { transport: args.transport, hlsTimeoutMs: 40_000 });
+      const player = await client.watch(args.identity, video, { transport: args.transport, moqCarrier: args.moqCarrier, hlsTimeoutMs: 40_000 });
       await presented;
       firstFrameMs.push(performance.now() - t0);
       if (round < args.rounds - 1) {

@@ -21,6 +21,7 @@ import { QoeReporter } from '../../clients/sdk/src/qoe/QoeReporter';
 import type { QoeSession } from '../../clients/sdk/src/qoe/QoeSession';
 import { LocalNode } from '../core/LocalNode';
 import { SignalingClient, fakeVideoRtpParameters } from '../core/SignalingClient';
+import { BenchChecks, reportBench } from '../core/benchOutcome';
 
 const JWT_SECRET = 'loadtest-jwt-secret-0123456789';
 
@@ -37,7 +38,10 @@ class Viewer {
   session?: QoeSession;
   #heartbeat?: NodeJS.Timeout;
   #feed?: NodeJS.Timeout;
-  constructor(readonly client: SignalingClient, readonly stream: string) {}
+  constructor(
+    readonly client: SignalingClient,
+    readonly stream: string,
+  ) {}
 
   startHeartbeat(): void {
     // The SDK pings every 10 s; spread the phases.
@@ -109,10 +113,17 @@ async function main(): Promise<void> {
   const seconds = Number(values.seconds);
   const warmup = Number(values['warmup-seconds']);
   const cycles = Number(values.cycles);
-  for (const [name, v, min] of [['viewers', viewers, 1], ['rooms', rooms, 1], ['interval-ms', intervalMs, 1000], ['seconds', seconds, 5], ['warmup-seconds', warmup, 0], ['cycles', cycles, 1]] as const) {
+  for (const [name, v, min] of [
+    ['viewers', viewers, 1],
+    ['rooms', rooms, 1],
+    ['interval-ms', intervalMs, 1000],
+    ['seconds', seconds, 5],
+    ['warmup-seconds', warmup, 0],
+    ['cycles', cycles, 1],
+  ] as const) {
     if (!Number.isInteger(v) || v < min) throw new Error(`--${name} must be an integer ≥ ${min}`);
   }
-  if (values.url) throw new Error('--url: this bench reads the node process\'s CPU from /proc, so it starts its own node');
+  if (values.url) throw new Error("--url: this bench reads the node process's CPU from /proc, so it starts its own node");
 
   const node = await LocalNode.start({
     config: {
@@ -132,14 +143,18 @@ async function main(): Promise<void> {
       const t = await p.request<{ transportId: string }>('createTransport', { direction: 'send' });
       await p.request('produce', { transportId: t.transportId, kind: 'video', rtpParameters: fakeVideoRtpParameters(0x5000 + r) });
     }
-    await inBatches(Array.from({ length: viewers }, (_, i) => i), 50, async (i) => {
-      const room = i % rooms;
-      const c = await SignalingClient.connect(node.url);
-      await c.request('join', { protocol: 1, token: tokens.issue({ room: `bench-qoe-${room}`, identity: `viewer-${i}`, canSubscribe: true }) });
-      const v = new Viewer(c, `pub-${room}`);
-      v.startHeartbeat();
-      all.push(v);
-    });
+    await inBatches(
+      Array.from({ length: viewers }, (_, i) => i),
+      50,
+      async (i) => {
+        const room = i % rooms;
+        const c = await SignalingClient.connect(node.url);
+        await c.request('join', { protocol: 1, token: tokens.issue({ room: `bench-qoe-${room}`, identity: `viewer-${i}`, canSubscribe: true }) });
+        const v = new Viewer(c, `pub-${room}`);
+        v.startHeartbeat();
+        all.push(v);
+      },
+    );
 
     /** CPU percent of one core used by the node's main process over `seconds`. */
     const cpuPercent = async (): Promise<number> => {
@@ -201,7 +216,12 @@ async function main(): Promise<void> {
         `(${result.qoeCpuPercentPer1000Viewers} % per 1000 viewers), ${result.qoeBytesPerViewerMinute} B per viewer-minute (${result.qoeUpstreamBytesPerViewerMinute} up), ` +
         `${result.reportsPerSecond} reports/s, ${result.sessionsCounted} sessions counted, ${counters.errors} errors\n`,
     );
-    console.log(JSON.stringify(result));
+    const checks = new BenchChecks()
+      .figures(result, ['qoeCpuPercentPer1000Viewers', 'qoeBytesPerViewerMinute', 'idleCpuPercent', 'reportingCpuPercent'])
+      .expect(counters.errors === 0, `${counters.errors} report errors`)
+      .expect(result.reportsPerSecond > 0, 'no reports were sent')
+      .expect(snapshot.totals.sessions >= viewers, `the node counted ${snapshot.totals.sessions} sessions of ${viewers} viewers`);
+    reportBench(result, checks, (l) => console.log(l));
   } catch (error) {
     throw new Error(`${(error as Error).message}\n${node.stderrTail.trim().split('\n').slice(-15).join('\n')}`);
   } finally {

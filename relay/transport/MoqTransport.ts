@@ -35,8 +35,8 @@ export interface AcceptedTransport {
   readonly protocol: string;
   /** Request URL (path = session root, query carries the token). */
   readonly url: URL;
-  /** 'websocket' (QMux) or 'webtransport-h2'. */
-  readonly kind: 'websocket' | 'webtransport-h2';
+  /** 'websocket' (QMux), 'webtransport-h3' (QUIC) or 'webtransport-h2'. */
+  readonly kind: 'websocket' | 'webtransport-h3' | 'webtransport-h2';
   /** Peer address for logs. */
   readonly peer: string;
 }

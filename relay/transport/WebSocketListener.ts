@@ -55,7 +55,13 @@ export class WebSocketListener {
       handleProtocols: (_offered, req) => this.#selected.get(req) ?? false,
     });
     this.#server = http.createServer((req, res) => this.#http(req, res));
-    this.#server.on('upgrade', (req, socket, head) => this.#upgrade(req, socket, head));
+    // The upgrade awaits the token check: a failure after it must not become an unhandled rejection.
+    this.#server.on('upgrade', (req, socket, head) => {
+      this.#upgrade(req, socket, head).catch((err: unknown) => {
+        this.#o.log.warn('websocket upgrade failed', { error: err, peer: req.socket.remoteAddress });
+        socket.destroy();
+      });
+    });
     this.#server.on('clientError', (_err, socket) => socket.destroy());
   }
 
@@ -94,7 +100,7 @@ export class WebSocketListener {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       return;
     }
-    res.writeHead(200, { 'content-type': 'text/plain' }).end(body);
+    res.writeHead(200, { 'content-type': body.startsWith('{') ? 'application/json' : 'text/plain', 'cache-control': 'no-store' }).end(body);
   }
 
   #refuse(socket: Duplex, status: number, message: string): void {

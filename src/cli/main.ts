@@ -46,7 +46,7 @@ function topHelp(): string {
     ...globalHelp,
     '',
     'Exit codes: 0 ok, 1 the node answered with an error, 2 bad usage or configuration, 3 node unreachable.',
-    'Run `subsec <command> --help` for a command\'s options.',
+    "Run `subsec <command> --help` for a command's options.",
   ];
   return lines.join('\n') + '\n';
 }
@@ -92,7 +92,8 @@ export async function runCli(argv: string[]): Promise<number> {
     if (argv[0] === 'config' && argv[1] === 'reference') {
       const ref = await import('./configReference');
       const mode = argv[2];
-      if (mode !== undefined && mode !== '--write' && mode !== '--check') throw new CliError(`config reference: unknown option "${mode}" (--write or --check)`, ExitCode.USAGE);
+      if (mode !== undefined && mode !== '--write' && mode !== '--check')
+        throw new CliError(`config reference: unknown option "${mode}" (--write or --check)`, ExitCode.USAGE);
       if (mode === undefined) {
         out(ref.renderConfigReference());
         return ExitCode.OK;
@@ -171,6 +172,12 @@ async function loadtest(args: string[]): Promise<number> {
   return new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
 }
 
-runCli(process.argv.slice(2)).then((code) => {
-  process.exitCode = code;
-});
+runCli(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`subsec: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

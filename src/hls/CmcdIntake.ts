@@ -16,8 +16,35 @@ export type CmcdData = Record<string, CmcdValue>;
 export type CmcdRejection = 'syntax' | 'type' | 'version';
 
 const INTEGER_KEYS = new Set([
-  'br', 'ab', 'pb', 'bl', 'tbl', 'd', 'dl', 'mtp', 'rtp', 'tb', 'lb', 'tab', 'lab', 'tpb', 'ltc', 'msd', 'bsd', 'bsa', 'bsda',
-  'ttfb', 'ttfbb', 'ttlb', 'sn', 'ts', 'df', 'dfa', 'rc', 'pt', 'v',
+  'br',
+  'ab',
+  'pb',
+  'bl',
+  'tbl',
+  'd',
+  'dl',
+  'mtp',
+  'rtp',
+  'tb',
+  'lb',
+  'tab',
+  'lab',
+  'tpb',
+  'ltc',
+  'msd',
+  'bsd',
+  'bsa',
+  'bsda',
+  'ttfb',
+  'ttfbb',
+  'ttlb',
+  'sn',
+  'ts',
+  'df',
+  'dfa',
+  'rc',
+  'pt',
+  'v',
 ]);
 const DECIMAL_KEYS = new Set(['pr']);
 const BOOLEAN_KEYS = new Set(['bs', 'su', 'bg', 'nr']);
@@ -27,7 +54,8 @@ const STRING_LIST_KEYS = new Set(['nor', 'ec']);
 const TOKEN_VALUES: Record<string, ReadonlySet<string>> = {
   ot: new Set(['m', 'a', 'v', 'av', 'i', 'c', 'tt', 'k', 'o']),
   sf: new Set(['d', 'h', 's', 'o']),
-  st: new Set(['v', 'l']),
+  // v2 adds `ll`, low-latency live.
+  st: new Set(['v', 'l', 'll']),
   sta: new Set(['s', 'p', 'k', 'r', 'a', 'w', 'e', 'f', 'q', 'd']),
   e: new Set(['bc', 'ps', 'e', 't', 'c', 'b', 'm', 'um', 'pe', 'pc', 'pr', 'ce', 'rr', 'sk', 'rp', 'ts', 'fs', 'bg', 'fg']),
 };
@@ -111,11 +139,13 @@ export function parseCmcd(text: string): CmcdParse {
     // Type checks of known keys; unknown keys (custom keys carry a '-') are kept as they are.
     const kinds = new Set(items.map((i) => i.kind));
     const only = (k: Item['kind']) => kinds.size === 1 && kinds.has(k);
-    if (INTEGER_KEYS.has(key) && !(only('number') && items.every((i) => Number.isInteger(i.value) && (i.value as number) >= 0))) return { ok: false, reason: 'type' };
+    if (INTEGER_KEYS.has(key) && !(only('number') && items.every((i) => Number.isInteger(i.value) && (i.value as number) >= 0)))
+      return { ok: false, reason: 'type' };
     if (DECIMAL_KEYS.has(key) && !(only('number') && !list && (items[0]!.value as number) >= 0)) return { ok: false, reason: 'type' };
     if (BOOLEAN_KEYS.has(key) && !(only('boolean') && !list)) return { ok: false, reason: 'type' };
     if (STRING_KEYS.has(key) && !(only('string') && !list && (items[0]!.value as string).length <= 256)) return { ok: false, reason: 'type' };
-    if (STRING_LIST_KEYS.has(key) && !(only('string') && (list || items.length === 1) && items.every((i) => (i.value as string).length <= 256))) return { ok: false, reason: 'type' };
+    if (STRING_LIST_KEYS.has(key) && !(only('string') && (list || items.length === 1) && items.every((i) => (i.value as string).length <= 256)))
+      return { ok: false, reason: 'type' };
     const allowed = TOKEN_VALUES[key];
     if (allowed && !(only('token') && items.every((i) => allowed.has(i.value as string)))) return { ok: false, reason: 'type' };
     data[key] = list ? items.map((i) => i.value as number | string) : items[0]!.value;
@@ -175,23 +205,87 @@ export class CmcdIntake {
    * `sessionTtlMs`: a session counts as active this long after its last request (default 60 s).
    * `onRecord`: also gets every valid payload (the QoE service maps it onto its figures).
    */
-  constructor(registry: client.Registry, options: { sessionTtlMs?: number; maxSessions?: number; onRecord?: (target: CmcdTarget, data: CmcdData, now: number) => void } = {}) {
+  constructor(
+    registry: client.Registry,
+    options: { sessionTtlMs?: number; maxSessions?: number; onRecord?: (target: CmcdTarget, data: CmcdData, now: number) => void } = {},
+  ) {
     this.#sessionTtlMs = options.sessionTtlMs ?? 60_000;
     this.#maxSessions = options.maxSessions ?? 100_000;
     this.#onRecord = options.onRecord;
     const registers = [registry];
     const labelNames = ['room', 'stream'] as const;
-    this.#requests = new client.Counter({ name: 'subsec_hls_cmcd_requests_total', help: 'HLS requests carrying valid CMCD, by object type', labelNames: ['room', 'stream', 'ot'], registers });
-    this.#malformed = new client.Counter({ name: 'subsec_hls_cmcd_malformed_total', help: 'HLS requests whose CMCD was malformed and ignored', labelNames: ['reason'], registers });
-    this.#sessionsStarted = new client.Counter({ name: 'subsec_hls_cmcd_sessions_started_total', help: 'Playback sessions (CMCD sid) seen for the first time', labelNames, registers });
-    this.#startupDelay = new client.Histogram({ name: 'subsec_hls_cmcd_startup_delay_seconds', help: 'Media start delay reported by players (CMCD v2 msd)', labelNames, registers, buckets: [0.25, 0.5, 1, 1.5, 2, 3, 5, 10] });
-    this.#rebuffers = new client.Counter({ name: 'subsec_hls_cmcd_rebuffer_events_total', help: 'Requests reporting buffer starvation (CMCD bs, or sta=r)', labelNames, registers });
-    this.#rebufferSeconds = new client.Counter({ name: 'subsec_hls_cmcd_rebuffer_seconds_total', help: 'Buffer starvation time reported by players (CMCD v2 bsd)', labelNames, registers });
-    this.#throughput = new client.Histogram({ name: 'subsec_hls_cmcd_measured_throughput_kbps', help: 'Throughput measured by players (CMCD mtp, kbps)', labelNames, registers, buckets: [250, 500, 1000, 2000, 5000, 10_000, 25_000, 50_000, 100_000] });
-    this.#bitrate = new client.Histogram({ name: 'subsec_hls_cmcd_requested_bitrate_kbps', help: 'Encoded bitrate of requested objects (CMCD br, kbps)', labelNames, registers, buckets: [100, 200, 400, 800, 1500, 3000, 6000, 12_000] });
-    this.#bufferLength = new client.Histogram({ name: 'subsec_hls_cmcd_buffer_length_seconds', help: 'Player buffer length (CMCD bl)', labelNames, registers, buckets: [0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 30] });
-    this.#playbackRate = new client.Histogram({ name: 'subsec_hls_cmcd_playback_rate', help: 'Playback rate (CMCD pr; 0 when paused)', labelNames, registers, buckets: [0, 0.5, 0.9, 0.99, 1, 1.01, 1.1, 1.5, 2] });
-    this.#latency = new client.Histogram({ name: 'subsec_hls_cmcd_live_latency_seconds', help: 'Live latency reported by players (CMCD v2 ltc)', labelNames, registers, buckets: [0.5, 1, 1.5, 2, 3, 5, 10, 30] });
+    this.#requests = new client.Counter({
+      name: 'subsec_hls_cmcd_requests_total',
+      help: 'HLS requests carrying valid CMCD, by object type',
+      labelNames: ['room', 'stream', 'ot'],
+      registers,
+    });
+    this.#malformed = new client.Counter({
+      name: 'subsec_hls_cmcd_malformed_total',
+      help: 'HLS requests whose CMCD was malformed and ignored',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.#sessionsStarted = new client.Counter({
+      name: 'subsec_hls_cmcd_sessions_started_total',
+      help: 'Playback sessions (CMCD sid) seen for the first time',
+      labelNames,
+      registers,
+    });
+    this.#startupDelay = new client.Histogram({
+      name: 'subsec_hls_cmcd_startup_delay_seconds',
+      help: 'Media start delay reported by players (CMCD v2 msd)',
+      labelNames,
+      registers,
+      buckets: [0.25, 0.5, 1, 1.5, 2, 3, 5, 10],
+    });
+    this.#rebuffers = new client.Counter({
+      name: 'subsec_hls_cmcd_rebuffer_events_total',
+      help: 'Requests reporting buffer starvation (CMCD bs, or sta=r)',
+      labelNames,
+      registers,
+    });
+    this.#rebufferSeconds = new client.Counter({
+      name: 'subsec_hls_cmcd_rebuffer_seconds_total',
+      help: 'Buffer starvation time reported by players (CMCD v2 bsd)',
+      labelNames,
+      registers,
+    });
+    this.#throughput = new client.Histogram({
+      name: 'subsec_hls_cmcd_measured_throughput_kbps',
+      help: 'Throughput measured by players (CMCD mtp, kbps)',
+      labelNames,
+      registers,
+      buckets: [250, 500, 1000, 2000, 5000, 10_000, 25_000, 50_000, 100_000],
+    });
+    this.#bitrate = new client.Histogram({
+      name: 'subsec_hls_cmcd_requested_bitrate_kbps',
+      help: 'Encoded bitrate of requested objects (CMCD br, kbps)',
+      labelNames,
+      registers,
+      buckets: [100, 200, 400, 800, 1500, 3000, 6000, 12_000],
+    });
+    this.#bufferLength = new client.Histogram({
+      name: 'subsec_hls_cmcd_buffer_length_seconds',
+      help: 'Player buffer length (CMCD bl)',
+      labelNames,
+      registers,
+      buckets: [0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 30],
+    });
+    this.#playbackRate = new client.Histogram({
+      name: 'subsec_hls_cmcd_playback_rate',
+      help: 'Playback rate (CMCD pr; 0 when paused)',
+      labelNames,
+      registers,
+      buckets: [0, 0.5, 0.9, 0.99, 1, 1.01, 1.1, 1.5, 2],
+    });
+    this.#latency = new client.Histogram({
+      name: 'subsec_hls_cmcd_live_latency_seconds',
+      help: 'Live latency reported by players (CMCD v2 ltc)',
+      labelNames,
+      registers,
+      buckets: [0.5, 1, 1.5, 2, 3, 5, 10, 30],
+    });
     const sessions = this.#sessions;
     const ttl = this.#sessionTtlMs;
     new client.Gauge({

@@ -20,6 +20,16 @@ export function registerMoqMetrics(registry: client.Registry, stats: RelayStats)
     });
   };
   gauge('subsec_moq_sessions', 'Open MoQ sessions', () => stats.sessions);
+  new client.Gauge({
+    name: 'subsec_moq_sessions_by_transport',
+    help: 'Open MoQ sessions by transport (websocket, webtransport-h3, webtransport-h2, upstream-h3, upstream-websocket)',
+    labelNames: ['transport'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [transport, n] of Object.entries(stats.sessionsByTransport)) this.set({ transport }, n);
+    },
+  });
   gauge('subsec_moq_subscriptions', 'MoQ subscriptions served downstream', () => stats.subscriptions);
   gauge('subsec_moq_upstream_subscriptions', 'MoQ subscriptions held upstream (publishers, other relays)', () => stats.upstreamSubscriptions);
   counter('subsec_moq_sessions_refused_total', 'MoQ sessions refused at set-up', () => stats.sessionsRefused);

@@ -254,7 +254,16 @@ export interface ResponseData {
      * the relay's session URL and the room's broadcast root; a stream is `<root>/<identity>`.
      * The join token is accepted by the relay (`?jwt=`).
      */
-    moq?: { url: string; root: string };
+    moq?: {
+      url: string;
+      root: string;
+      /**
+       * WebTransport over HTTP/3 on the same relay (absent when it has none): the session base URL
+       * (`https://host:udpPort`) and the SHA-256 (hex) of its current certificate, for
+       * `serverCertificateHashes`.
+       */
+      webtransport?: { url: string; certificateSha256: string };
+    };
   };
   setRtpCapabilities: Record<string, never>;
   createTransport: {

@@ -55,7 +55,7 @@ interface SocketState {
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
 
 /** The join response's optional `moq` field. */
-function withMoq(moq: { url: string; root: string } | undefined): Pick<ResponseData['join'], 'moq'> {
+function withMoq(moq: ResponseData['join']['moq']): Pick<ResponseData['join'], 'moq'> {
   return moq ? { moq } : {};
 }
 
@@ -79,7 +79,7 @@ export class SignalingServer {
       /** Viewer QoE intake (reportQoe); absent when disabled. */
       qoe?: QoeReportSink;
       /** The MoQ relay URL and broadcast root of a room, when its streams are bridged to MoQ. */
-      moqEndpoint?: (room: string) => { url: string; root: string } | undefined;
+      moqEndpoint?: (room: string) => ResponseData['join']['moq'];
     },
   ) {
     this.#log = deps.log;

@@ -48,14 +48,12 @@ interface Sample {
 
 const sample = (page: Page) => page.evaluate('window.subsecApp.sample()') as Promise<Sample>;
 
-/** Median |difference| (ms) between two pages' positions brought to the same node-clock instant. */
+/** Median and largest |difference| (ms) between two pages' positions brought to the same node-clock instant. */
 async function syncErrorMs(a: Page, b: Page, rounds = 15): Promise<{ median: number; max: number }> {
   const diffs: number[] = [];
   for (let i = 0; i < rounds; i++) {
     const [sa, sb] = await Promise.all([sample(a), sample(b)]);
-    const rate = sa.paused ? 0 : sa.rate;
     const bAtA = sb.position + ((sa.at - sb.at) / 1000) * (sb.paused ? 0 : sb.rate);
-    void rate;
     diffs.push(Math.abs(bAtA - sa.position) * 1000);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -68,7 +66,10 @@ describe('watch-party app (Chromium)', () => {
     const alice = await openParty('alice', true);
     const bob = await openParty('bob', false);
     // Bob sees Alice's camera in the grid, decoding frames.
-    await waitFor(() => bob.evaluate("(() => { const v = document.querySelector('.cam[data-identity=\"alice\"] video'); return !!v && v.videoWidth > 0; })()"), { what: "alice's camera on bob's page", timeoutMs: 20_000 });
+    await waitFor(
+      () => bob.evaluate('(() => { const v = document.querySelector(\'.cam[data-identity="alice"] video\'); return !!v && v.videoWidth > 0; })()'),
+      { what: "alice's camera on bob's page", timeoutMs: 20_000 },
+    );
     // Chat.
     await alice.fill('#chat-input', 'popcorn ready?');
     await alice.click('#chat-form button');
@@ -86,17 +87,25 @@ describe('watch-party app (Chromium)', () => {
     await waitFor(async () => (await syncErrorMs(alice, bob, 5)).median < 30, { what: 'converged after seek', timeoutMs: 15_000, intervalMs: 200 });
     const playing = await syncErrorMs(alice, bob);
     expect(playing.median).toBeLessThan(50);
+    // No sample drifts far either: twice the promise leaves room for a loaded machine's sampling.
+    expect(playing.max).toBeLessThan(100);
 
     // Alice pauses: both stop at the same frame.
     await alice.click('#play');
     await waitFor(async () => (await sample(alice)).paused && (await sample(bob)).paused, { what: 'both paused' });
-    await waitFor(async () => Math.abs((await sample(alice)).position - (await sample(bob)).position) < 0.05, { what: 'same paused position', timeoutMs: 5000 });
+    await waitFor(async () => Math.abs((await sample(alice)).position - (await sample(bob)).position) < 0.05, {
+      what: 'same paused position',
+      timeoutMs: 5000,
+    });
     const paused = await syncErrorMs(alice, bob, 5);
     expect(paused.max).toBeLessThan(50);
 
     // A late joiner on a phone-sized screen lands on the same (paused) position, and the layout fits.
     const carol = await openParty('carol', false, { width: 390, height: 844 });
-    await waitFor(async () => (await sample(carol)).paused && Math.abs((await sample(carol)).position - (await sample(alice)).position) < 0.05, { what: 'late joiner in step', timeoutMs: 20_000 });
+    await waitFor(async () => (await sample(carol)).paused && Math.abs((await sample(carol)).position - (await sample(alice)).position) < 0.05, {
+      what: 'late joiner in step',
+      timeoutMs: 20_000,
+    });
     expect(await carol.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
     // Resume from carol's page: everyone plays on, together.
     await carol.click('#play');
@@ -104,7 +113,10 @@ describe('watch-party app (Chromium)', () => {
     await waitFor(async () => (await syncErrorMs(alice, carol, 5)).median < 30, { what: 'carol converged', timeoutMs: 15_000, intervalMs: 200 });
     const three = await syncErrorMs(alice, carol);
     expect(three.median).toBeLessThan(50);
-    process.stderr.write(`watch-party sync: playing median ${playing.median.toFixed(1)} ms (max ${playing.max.toFixed(1)}), paused max ${paused.max.toFixed(1)} ms, late joiner median ${three.median.toFixed(1)} ms\n`);
+    expect(three.max).toBeLessThan(100);
+    process.stderr.write(
+      `watch-party sync: playing median ${playing.median.toFixed(1)} ms (max ${playing.max.toFixed(1)}), paused max ${paused.max.toFixed(1)} ms, late joiner median ${three.median.toFixed(1)} ms (max ${three.max.toFixed(1)})\n`,
+    );
     for (const p of [alice, bob, carol]) await p.close();
     expect(pageErrors).toEqual([]);
   }, 180_000);

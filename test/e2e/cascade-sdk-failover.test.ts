@@ -94,7 +94,6 @@ describe('SDK failover when the origin node dies', { timeout: 120_000 }, () => {
     const killedAt = Date.now();
     a.kill('SIGKILL');
     await a.exited;
-    const pausedFrames = (await stats()).framesDecoded;
     // Frames again: decoded by the same Subscription from a new producer (the republished one).
     const again = await waitFor(
       async () => {
@@ -103,7 +102,9 @@ describe('SDK failover when the origin node dies', { timeout: 120_000 }, () => {
       },
       { what: 'frames again at C', timeoutMs: 20_000, intervalMs: 50 },
     ).catch(async (e) => {
-      process.stdout.write(`DEBUG viewer ${JSON.stringify(await call(viewer, 'e2e.events'))}\npub ${JSON.stringify(await call(publisher, 'e2e.events'))}\nstats ${JSON.stringify(await stats().catch(String))}\nPULLS C ${JSON.stringify(c.cascade.manager.pulls())}\nB producers ${b.rooms.get(ROOM)?.producersOf('publisher').length}\n`);
+      process.stdout.write(
+        `DEBUG viewer ${JSON.stringify(await call(viewer, 'e2e.events'))}\npub ${JSON.stringify(await call(publisher, 'e2e.events'))}\nstats ${JSON.stringify(await stats().catch(String))}\nPULLS C ${JSON.stringify(c.cascade.manager.pulls())}\nB producers ${b.rooms.get(ROOM)?.producersOf('publisher').length}\n`,
+      );
       throw e;
     });
     const framesAgainAt = Date.now();
@@ -119,7 +120,6 @@ describe('SDK failover when the origin node dies', { timeout: 120_000 }, () => {
     process.stdout.write(`CASCADE_FIGURE ${JSON.stringify({ name: 'sdk-failover', ...figures })}\n`);
 
     expect(before.framesDecoded).toBeGreaterThan(20);
-    expect(pausedFrames).toBeGreaterThan(0);
     expect(reconnected).toBeDefined();
     expect(changed).toBeDefined();
     expect(events.some((e) => e.name === 'video:closed')).toBe(false);

@@ -10,7 +10,7 @@ import type { Page } from 'playwright-core';
 import type { SubsecNode } from '../../src/SubsecNode';
 import { startNode } from '../helpers/startNode';
 import { waitFor } from '../helpers/waitFor';
-import { metricSum, metricsText as fetchMetrics } from '../helpers/metrics';
+import { metricSum, metricSumOrZero, metricsText as fetchMetrics } from '../helpers/metrics';
 import { launchBrowser, type TestBrowser } from '../helpers/browser';
 import { ensureSdkBuilt } from './support/pageScripts';
 
@@ -48,7 +48,14 @@ beforeAll(async () => {
     moq: { enabled: true, relay: { port: 0, webtransport: { enabled: false } } },
     qoe: { reportIntervalMs: 1000, alerts: [] },
   });
-  await waitFor(() => node.rooms.get(ROOM)?.producersOf('synthetic').some((p) => p.kind === 'video'), { timeoutMs: 20_000, what: 'synthetic video' });
+  await waitFor(
+    () =>
+      node.rooms
+        .get(ROOM)
+        ?.producersOf('synthetic')
+        .some((p) => p.kind === 'video'),
+    { timeoutMs: 20_000, what: 'synthetic video' },
+  );
   browser = await launchBrowser(['--disable-background-timer-throttling', '--disable-renderer-backgrounding']);
 }, 90_000);
 
@@ -76,6 +83,8 @@ function syntheticFfmpegPid(): number {
 const metricsText = () => fetchMetrics(node.url);
 
 const metric = metricSum;
+/** For counters that may not have a sample yet (the metric itself must exist). */
+const counted = metricSumOrZero;
 
 const moq = { room: ROOM, stream: 'synthetic', path: 'moq' };
 
@@ -90,17 +99,26 @@ describe('QoE on the MoQ path (Chromium)', () => {
     await page.evaluate(`moqPlayer.start(${JSON.stringify(token)})`);
     expect(((await page.evaluate('moqPlayer.state()')) as { transport: string }).transport).toBe('moq');
 
-    const started = await waitFor(async () => {
-      const t = await metricsText();
-      return metric(t, 'subsec_qoe_startup_seconds_count', moq) >= 1 && metric(t, 'subsec_qoe_latency_seconds_count', moq) >= 1 && metric(t, 'subsec_qoe_media_bytes_total', moq) > 0 ? t : undefined;
-    }, { timeoutMs: 30_000, intervalMs: 250, what: 'the MoQ viewer\'s reports' });
+    const started = await waitFor(
+      async () => {
+        const t = await metricsText();
+        return metric(t, 'subsec_qoe_startup_seconds_count', moq) >= 1 &&
+          metric(t, 'subsec_qoe_latency_seconds_count', moq) >= 1 &&
+          metric(t, 'subsec_qoe_media_bytes_total', moq) > 0
+          ? t
+          : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 250, what: "the MoQ viewer's reports" },
+    );
     expect(metric(started, 'subsec_qoe_sessions_total', moq)).toBe(1);
     const latency = metric(started, 'subsec_qoe_latency_seconds_sum', moq) / metric(started, 'subsec_qoe_latency_seconds_count', moq);
+    // MoQ paints each frame as it is decoded (bench:latency: ~20 ms glass to glass on loopback);
+    // 1 s leaves room for a loaded CI machine and still catches a player a GOP or more behind.
     expect(latency).toBeGreaterThan(0);
-    expect(latency).toBeLessThan(3);
+    expect(latency).toBeLessThan(1);
 
     // Paused ingest: the encoder stops for 2.5 s; frames stop reaching the player.
-    const stalledBefore = metric(started, 'subsec_qoe_rebuffer_seconds_total', moq);
+    const stalledBefore = counted(started, 'subsec_qoe_rebuffer_seconds_total', moq);
     const pid = syntheticFfmpegPid();
     process.kill(pid, 'SIGSTOP');
     try {
@@ -108,23 +126,29 @@ describe('QoE on the MoQ path (Chromium)', () => {
     } finally {
       process.kill(pid, 'SIGCONT');
     }
-    const stalled = await waitFor(async () => {
-      const t = await metricsText();
-      return metric(t, 'subsec_qoe_rebuffer_seconds_total', moq) - stalledBefore >= 1.5 ? t : undefined;
-    }, { timeoutMs: 20_000, intervalMs: 250, what: 'the reported stall' });
+    const stalled = await waitFor(
+      async () => {
+        const t = await metricsText();
+        return metric(t, 'subsec_qoe_rebuffer_seconds_total', moq) - stalledBefore >= 1.5 ? t : undefined;
+      },
+      { timeoutMs: 20_000, intervalMs: 250, what: 'the reported stall' },
+    );
     expect(metric(stalled, 'subsec_qoe_rebuffer_events_total', moq)).toBeGreaterThanOrEqual(1);
     expect(metric(stalled, 'subsec_qoe_rebuffer_seconds_total', moq) - stalledBefore).toBeLessThan(4);
-    expect(metric(stalled, 'subsec_qoe_session_failures_total', moq)).toBe(0);
+    expect(counted(stalled, 'subsec_qoe_session_failures_total', moq)).toBe(0);
     // Playback went on after the pause.
     const frames = ((await page.evaluate('moqPlayer.state()')) as { frames: number }).frames;
     await waitFor(async () => ((await page.evaluate('moqPlayer.state()')) as { frames: number }).frames > frames + 10, { what: 'frames after the pause' });
 
     // The relay goes away: the session fails with the SDK's code for a lost connection.
     await node.moqRelay!.close();
-    const failed = await waitFor(async () => {
-      const t = await metricsText();
-      return metric(t, 'subsec_qoe_session_failures_total', { ...moq, reason: 'CONNECTION_LOST' }) >= 1 ? t : undefined;
-    }, { timeoutMs: 20_000, intervalMs: 250, what: 'the CONNECTION_LOST failure' });
+    const failed = await waitFor(
+      async () => {
+        const t = await metricsText();
+        return metric(t, 'subsec_qoe_session_failures_total', { ...moq, reason: 'CONNECTION_LOST' }) >= 1 ? t : undefined;
+      },
+      { timeoutMs: 20_000, intervalMs: 250, what: 'the CONNECTION_LOST failure' },
+    );
     expect(metric(failed, 'subsec_qoe_sessions_total', moq)).toBe(1);
     expect(errors).toEqual([]);
   }, 90_000);

@@ -16,7 +16,7 @@ import { projectRoot } from '../../src/config/loadConfig';
 import { startNode } from '../helpers/startNode';
 import { waitFor } from '../helpers/waitFor';
 import { WebhookReceiver } from '../helpers/webhookReceiver';
-import { metricSum, metricsText as fetchMetrics } from '../helpers/metrics';
+import { metricSum, metricSumOrZero, metricsText as fetchMetrics } from '../helpers/metrics';
 import { launchBrowser, type TestBrowser } from '../helpers/browser';
 import { ensureSdkBuilt } from './support/pageScripts';
 
@@ -70,22 +70,27 @@ async function open(identity: string, grants: { canPublish?: boolean }, options:
 const metricsText = () => fetchMetrics(node.url);
 
 const metric = metricSum;
+/** For counters that may not have a sample yet (the metric itself must exist). */
+const counted = metricSumOrZero;
 
 const webrtc = { room: ROOM, stream: 'pub', path: 'webrtc' };
 const hls = { room: ROOM, stream: 'synthetic', path: 'hls' };
 
 describe('QoE in Chromium', () => {
-  it('WebRTC: a viewer\'s startup, bitrate and rendition reach the metrics; a paused ingest shows as rebuffering and fires the alert webhook', async () => {
+  it("WebRTC: a viewer's startup, bitrate and rendition reach the metrics; a paused ingest shows as rebuffering and fires the alert webhook", async () => {
     const publisher = await open('pub', { canPublish: true });
     await publisher.evaluate('qoe.publishCanvas()');
     const viewer = await open('viewer-rtc', {}, { qoe: { intervalMs: 1000 } });
     expect(await viewer.evaluate(`qoe.watchWebRtc('pub')`)).toEqual({ subscriptions: 1 });
 
-    const started = await waitFor(async () => {
-      const t = await metricsText();
-      const ready = metric(t, 'subsec_qoe_startup_seconds_count', webrtc) >= 1 && metric(t, 'subsec_qoe_media_bytes_total', webrtc) > 0;
-      return ready && metric(t, 'subsec_qoe_active_sessions', webrtc) >= 1 ? t : undefined;
-    }, { timeoutMs: 30_000, intervalMs: 250, what: 'the WebRTC viewer\'s first reports' });
+    const started = await waitFor(
+      async () => {
+        const t = await metricsText();
+        const ready = metric(t, 'subsec_qoe_startup_seconds_count', webrtc) >= 1 && metric(t, 'subsec_qoe_media_bytes_total', webrtc) > 0;
+        return ready && metric(t, 'subsec_qoe_active_sessions', webrtc) >= 1 ? t : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 250, what: "the WebRTC viewer's first reports" },
+    );
     expect(metric(started, 'subsec_qoe_sessions_total', webrtc)).toBe(1);
     const startupSeconds = metric(started, 'subsec_qoe_startup_seconds_sum', webrtc);
     expect(startupSeconds).toBeGreaterThan(0);
@@ -100,17 +105,23 @@ describe('QoE in Chromium', () => {
     // Paused ingest: the canvas stops painting for 4 s. Chromium still sends a refresh frame of a
     // static canvas about once a second, which its own freeze statistics (what the SDK reads) count
     // as about one second of freeze; the viewer reports it as a stall.
-    const stalledBefore = metric(await metricsText(), 'subsec_qoe_rebuffer_seconds_total', webrtc);
-    const eventsBefore = metric(await metricsText(), 'subsec_qoe_rebuffer_events_total', webrtc);
+    const stalledBefore = counted(await metricsText(), 'subsec_qoe_rebuffer_seconds_total', webrtc);
+    const eventsBefore = counted(await metricsText(), 'subsec_qoe_rebuffer_events_total', webrtc);
     await publisher.evaluate('qoe.pauseDrawing(4000)');
-    const after = await waitFor(async () => {
-      const t = await metricsText();
-      return metric(t, 'subsec_qoe_rebuffer_seconds_total', webrtc) - stalledBefore >= 0.8 ? t : undefined;
-    }, { timeoutMs: 20_000, intervalMs: 250, what: 'the reported stall' });
+    const after = await waitFor(
+      async () => {
+        const t = await metricsText();
+        return metric(t, 'subsec_qoe_rebuffer_seconds_total', webrtc) - stalledBefore >= 0.8 ? t : undefined;
+      },
+      { timeoutMs: 20_000, intervalMs: 250, what: 'the reported stall' },
+    );
     expect(metric(after, 'subsec_qoe_rebuffer_events_total', webrtc)).toBeGreaterThan(eventsBefore);
     expect(metric(after, 'subsec_qoe_rebuffer_seconds_total', webrtc) - stalledBefore).toBeLessThan(5);
-    expect(metric(after, 'subsec_qoe_session_failures_total', webrtc)).toBe(0);
-    const fired = await waitFor(() => receiver.delivered().find((h) => h.type === 'qoe.alert_fired' && h.data.figure === 'rebufferRatio'), { timeoutMs: 10_000, what: 'the rebuffering alert webhook' });
+    expect(counted(after, 'subsec_qoe_session_failures_total', webrtc)).toBe(0);
+    const fired = await waitFor(() => receiver.delivered().find((h) => h.type === 'qoe.alert_fired' && h.data.figure === 'rebufferRatio'), {
+      timeoutMs: 10_000,
+      what: 'the rebuffering alert webhook',
+    });
     expect(fired).toMatchObject({ room: ROOM, data: { stream: 'pub', path: 'webrtc', op: '>', threshold: 0.01 } });
     expect(fired.data.value as number).toBeGreaterThan(0.01);
   }, 120_000);
@@ -119,59 +130,104 @@ describe('QoE in Chromium', () => {
     const before = await metricsText();
     const blocked = await open('viewer-blocked', {}, { iceTransportPolicy: 'relay', qoe: { intervalMs: 1000, startupTimeoutMs: 3000 } });
     expect(await blocked.evaluate(`qoe.watchWebRtc('pub')`)).toEqual({ subscriptions: 1 });
-    const t = await waitFor(async () => {
-      const x = await metricsText();
-      return metric(x, 'subsec_qoe_session_failures_total', { ...webrtc, reason: 'startup_timeout' }) >= 1 ? x : undefined;
-    }, { timeoutMs: 20_000, intervalMs: 250, what: 'the startup_timeout failure' });
-    expect(metric(t, 'subsec_qoe_sessions_no_first_frame_total', webrtc)).toBe(metric(before, 'subsec_qoe_sessions_no_first_frame_total', webrtc) + 1);
+    const t = await waitFor(
+      async () => {
+        const x = await metricsText();
+        return metric(x, 'subsec_qoe_session_failures_total', { ...webrtc, reason: 'startup_timeout' }) >= 1 ? x : undefined;
+      },
+      { timeoutMs: 20_000, intervalMs: 250, what: 'the startup_timeout failure' },
+    );
+    expect(metric(t, 'subsec_qoe_sessions_no_first_frame_total', webrtc)).toBe(counted(before, 'subsec_qoe_sessions_no_first_frame_total', webrtc) + 1);
     await blocked.evaluate('qoe.close()');
-    await waitFor(async () => metric(await metricsText(), 'subsec_qoe_transport_failures_total', { kind: 'never_connected', direction: 'recv' }) >= 1, { timeoutMs: 10_000, what: 'never_connected' });
+    await waitFor(async () => metric(await metricsText(), 'subsec_qoe_transport_failures_total', { kind: 'never_connected', direction: 'recv' }) >= 1, {
+      timeoutMs: 10_000,
+      what: 'never_connected',
+    });
     expect(node.qoe!.snapshot().totals.transportFailures.never_connected).toBeGreaterThanOrEqual(1);
     // The failure is in the windowed failure rate (computed once a second).
-    await waitFor(() => (node.qoe!.snapshot().streams.find((s) => s.key === `${ROOM}/pub`)!.paths.webrtc!.figures.failureRate ?? 0) > 0, { what: 'failure rate' });
+    await waitFor(() => (node.qoe!.snapshot().streams.find((s) => s.key === `${ROOM}/pub`)!.paths.webrtc!.figures.failureRate ?? 0) > 0, {
+      what: 'failure rate',
+    });
   }, 60_000);
 
   it('LL-HLS: hls.js startup, bitrate and latency reach the metrics once (CMCD deduplicated); cut-off requests stall it, and without retries it fails', async () => {
-    await waitFor(() => node.rooms.get(ROOM)?.producersOf('synthetic').some((p) => p.kind === 'video'), { timeoutMs: 20_000, what: 'synthetic video' });
+    await waitFor(
+      () =>
+        node.rooms
+          .get(ROOM)
+          ?.producersOf('synthetic')
+          .some((p) => p.kind === 'video'),
+      { timeoutMs: 20_000, what: 'synthetic video' },
+    );
     const viewer = await open('viewer-hls', {}, { qoe: { intervalMs: 1000 } });
     // Patient retries: this viewer is to ride out the outage below, not give up.
-    const patient = { manifestLoadingMaxRetry: 30, levelLoadingMaxRetry: 30, fragLoadingMaxRetry: 30, levelLoadingRetryDelay: 250, fragLoadingRetryDelay: 250, levelLoadingMaxRetryTimeout: 1000, fragLoadingMaxRetryTimeout: 1000 };
+    const patient = {
+      manifestLoadingMaxRetry: 30,
+      levelLoadingMaxRetry: 30,
+      fragLoadingMaxRetry: 30,
+      levelLoadingRetryDelay: 250,
+      fragLoadingRetryDelay: 250,
+      levelLoadingMaxRetryTimeout: 1000,
+      fragLoadingMaxRetryTimeout: 1000,
+    };
     const { cmcdSid } = (await viewer.evaluate(`qoe.watchHls(${JSON.stringify(ROOM)}, 'synthetic', ${JSON.stringify(patient)})`)) as { cmcdSid: string };
-    const started = await waitFor(async () => {
-      const t = await metricsText();
-      const ready = metric(t, 'subsec_qoe_startup_seconds_count', hls) >= 1 && metric(t, 'subsec_qoe_latency_seconds_count', hls) >= 1 && metric(t, 'subsec_qoe_media_bytes_total', hls) > 0;
-      // The viewer gauge is computed once a second; the rendition is known once the picture is.
-      return ready && metric(t, 'subsec_qoe_active_sessions', { ...hls, rendition: '180p' }) >= 1 ? t : undefined;
-    }, { timeoutMs: 60_000, intervalMs: 500, what: 'the LL-HLS viewer\'s reports' });
+    const started = await waitFor(
+      async () => {
+        const t = await metricsText();
+        const ready =
+          metric(t, 'subsec_qoe_startup_seconds_count', hls) >= 1 &&
+          metric(t, 'subsec_qoe_latency_seconds_count', hls) >= 1 &&
+          metric(t, 'subsec_qoe_media_bytes_total', hls) > 0;
+        // The viewer gauge is computed once a second; the rendition is known once the picture is.
+        return ready && metric(t, 'subsec_qoe_active_sessions', { ...hls, rendition: '180p' }) >= 1 ? t : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 500, what: "the LL-HLS viewer's reports" },
+    );
     // hls.js also sent CMCD with its session id: counted once, through the SDK report.
     expect(metric(started, 'subsec_hls_cmcd_requests_total', { room: ROOM, stream: 'synthetic' })).toBeGreaterThan(0);
     expect(metric(started, 'subsec_qoe_sessions_total', hls)).toBe(1);
     expect(metric(started, 'subsec_qoe_active_sessions', { ...hls, rendition: '180p' })).toBe(1);
     const latency = metric(started, 'subsec_qoe_latency_seconds_sum', hls) / metric(started, 'subsec_qoe_latency_seconds_count', hls);
+    // LL-HLS with 200 ms parts is about a second behind (bench:latency: ~0.8 s); 4 s leaves room
+    // for a loaded CI machine, and catches a player that fell back to whole segments or the DVR window.
     expect(latency).toBeGreaterThan(0.2);
-    expect(latency).toBeLessThan(15);
+    expect(latency).toBeLessThan(4);
     expect(cmcdSid).toMatch(/^sq-/);
 
     // The network to the HLS origin goes away until the buffer has drained and playback stalled, and 1 s more.
     await viewer.route('**/hls/**', (route) => route.abort('internetdisconnected'));
-    await waitFor(async () => ((await viewer.evaluate('qoe.sessions()')) as { hlsSession: { state: string } }).hlsSession.state === 'stalled', { timeoutMs: 15_000, what: 'the hls.js stall' });
+    await waitFor(async () => ((await viewer.evaluate('qoe.sessions()')) as { hlsSession: { state: string } }).hlsSession.state === 'stalled', {
+      timeoutMs: 15_000,
+      what: 'the hls.js stall',
+    });
     await new Promise((r) => setTimeout(r, 1000));
     await viewer.unroute('**/hls/**');
-    const t = await waitFor(async () => {
-      const x = await metricsText();
-      return metric(x, 'subsec_qoe_rebuffer_events_total', hls) >= 1 && metric(x, 'subsec_qoe_rebuffer_seconds_total', hls) > 0.5 ? x : undefined;
-    }, { timeoutMs: 30_000, intervalMs: 500, what: 'the reported hls stall' });
-    expect(metric(t, 'subsec_qoe_session_failures_total', hls)).toBe(0);
+    const t = await waitFor(
+      async () => {
+        const x = await metricsText();
+        return metric(x, 'subsec_qoe_rebuffer_events_total', hls) >= 1 && metric(x, 'subsec_qoe_rebuffer_seconds_total', hls) > 0.5 ? x : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 500, what: 'the reported hls stall' },
+    );
+    expect(counted(t, 'subsec_qoe_session_failures_total', hls)).toBe(0);
 
     // A second viewer without retries loses its network: hls.js gives up, a failure with its reason.
     const fragile = await open('viewer-hls-fragile', {}, { qoe: { intervalMs: 1000 } });
-    await fragile.evaluate(`qoe.watchHls(${JSON.stringify(ROOM)}, 'synthetic', { manifestLoadingMaxRetry: 0, levelLoadingMaxRetry: 0, fragLoadingMaxRetry: 0, levelLoadingRetryDelay: 100 })`);
-    await waitFor(async () => ((await fragile.evaluate('qoe.sessions()')) as { hlsSession: { state: string } }).hlsSession.state === 'playing', { timeoutMs: 30_000, what: 'the second hls viewer playing' });
+    await fragile.evaluate(
+      `qoe.watchHls(${JSON.stringify(ROOM)}, 'synthetic', { manifestLoadingMaxRetry: 0, levelLoadingMaxRetry: 0, fragLoadingMaxRetry: 0, levelLoadingRetryDelay: 100 })`,
+    );
+    await waitFor(async () => ((await fragile.evaluate('qoe.sessions()')) as { hlsSession: { state: string } }).hlsSession.state === 'playing', {
+      timeoutMs: 30_000,
+      what: 'the second hls viewer playing',
+    });
     await fragile.route('**/hls/**', (route) => route.abort('internetdisconnected'));
-    const failed = await waitFor(async () => {
-      const x = await metricsText();
-      return metric(x, 'subsec_qoe_session_failures_total', hls) >= 1 ? x : undefined;
-    }, { timeoutMs: 30_000, intervalMs: 500, what: 'the hls failure' });
+    const failed = await waitFor(
+      async () => {
+        const x = await metricsText();
+        return metric(x, 'subsec_qoe_session_failures_total', hls) >= 1 ? x : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 500, what: 'the hls failure' },
+    );
     const reasons = failed.split('\n').filter((l) => l.startsWith('subsec_qoe_session_failures_total{') && l.includes('path="hls"'));
     // Whichever request hls.js gave up on first: level, audio track, fragment, part or manifest.
     expect(reasons.join('\n')).toMatch(/reason="[A-Za-z]+(LoadError|LoadTimeOut)"/);
@@ -185,12 +241,18 @@ describe('QoE in Chromium', () => {
     // Without the key the page asks for it; the data API refuses.
     await page.goto(`${node.url}/qoe/`);
     await page.waitForSelector('#login:not([hidden])');
+    const refused = await fetch(`${node.url}/v1/qoe`);
+    expect(refused.status).toBe(401);
+    const wrongKey = await fetch(`${node.url}/v1/qoe`, { headers: { authorization: 'Bearer not-the-admin-key' } });
+    expect(wrongKey.status).toBe(401);
     await page.fill('#key', ADMIN);
     await page.click('#login button');
     await page.waitForSelector(`section.stream[data-stream="${ROOM}/pub"]`, { timeout: 15_000 });
     const frames0 = (await page.evaluate('window.qoeDashboard.frames')) as number;
     await waitFor(async () => ((await page.evaluate('window.qoeDashboard.frames')) as number) >= frames0 + 2, { timeoutMs: 10_000, what: 'two more updates' });
-    const drawn = (await page.evaluate(`[...document.querySelectorAll('section.stream[data-stream="${ROOM}/pub"] .plots canvas')].map((c) => Number(c.dataset.points))`)) as number[];
+    const drawn = (await page.evaluate(
+      `[...document.querySelectorAll('section.stream[data-stream="${ROOM}/pub"] .plots canvas')].map((c) => Number(c.dataset.points))`,
+    )) as number[];
     expect(drawn).toHaveLength(5);
     expect(drawn[2]).toBeGreaterThan(0); // bitrate has points
     // The WebRTC line colour is on the bitrate canvas.

@@ -1,6 +1,6 @@
 /**
  * The SDK's MoQ path in Chromium: `client.watch()` plays the node's bridged broadcast from its
- * MoQ relay (WebSocket) with WebCodecs — forced, and chosen by the fallback order when policy
+ * MoQ relay (WebTransport/HTTP3 when it connects first, else WebSocket) with WebCodecs — forced, and chosen by the fallback order when policy
  * rules WebRTC out — shows the picture at the stream's size with sub-second latency, times room
  * events to the frames on screen, reports QoE on the `moq` path, and falls back to LL-HLS when the
  * relay goes away. A node without MoQ makes the player skip the step and say why.

@@ -7,7 +7,9 @@ import { startRedis, type TestRedis } from '../helpers/redisServer';
 import { startNode } from '../helpers/startNode';
 import { SignalingTestClient } from '../helpers/SignalingTestClient';
 import { waitFor } from '../helpers/waitFor';
+import { Redis } from 'ioredis';
 import { RedisCoordinator } from '../../src/cascade/RedisCoordinator';
+import { RELEASE_LUA } from '../../src/cascade/redisScripts';
 import { CascadeRpcError } from '../../src/cascade/CascadeRpcError';
 import type { NodeRecord, StreamLease } from '../../src/cascade/Coordinator';
 import { PipeMethod } from '../../src/cascade/pipeProtocol';
@@ -22,14 +24,28 @@ let prefixSeq = 0;
 let prefix = 'coord0:';
 
 function record(id: string, region = 'r1'): NodeRecord {
-  return { id, region, url: `http://${id}.invalid`, startedAt: Date.now(), draining: false, load: { cpu: 0, consumers: 0, bitrateBps: 0, rooms: 0, pipesOut: 0, load: 0 } };
+  return {
+    id,
+    region,
+    url: `http://${id}.invalid`,
+    startedAt: Date.now(),
+    draining: false,
+    load: { cpu: 0, consumers: 0, bitrateBps: 0, rooms: 0, pipesOut: 0, load: 0 },
+  };
 }
 
-async function coordinator(id: string, o: { heartbeatMs?: number; nodeTtlMs?: number; leaseMs?: number; rpcTimeoutMs?: number } = {}): Promise<RedisCoordinator> {
+async function coordinator(
+  id: string,
+  o: { heartbeatMs?: number; nodeTtlMs?: number; leaseMs?: number; rpcTimeoutMs?: number } = {},
+): Promise<RedisCoordinator> {
   const c = new RedisCoordinator({
-    nodeId: id, region: 'r1',
+    nodeId: id,
+    region: 'r1',
     redis: parseConfig({ redis: { url: redis.url, keyPrefix: prefix } }).redis,
-    heartbeatMs: o.heartbeatMs ?? 100, nodeTtlMs: o.nodeTtlMs ?? 400, leaseMs: o.leaseMs ?? 600, rpcTimeoutMs: o.rpcTimeoutMs ?? 500,
+    heartbeatMs: o.heartbeatMs ?? 100,
+    nodeTtlMs: o.nodeTtlMs ?? 400,
+    leaseMs: o.leaseMs ?? 600,
+    rpcTimeoutMs: o.rpcTimeoutMs ?? 500,
     log: createLogger(`test:${id}`),
   });
   open.push(c);
@@ -63,8 +79,14 @@ describe('RedisCoordinator on a real Redis', () => {
 
   it('refuses to start with a clear error when Redis is unreachable', async () => {
     const c = new RedisCoordinator({
-      nodeId: 'z', region: 'r1', redis: parseConfig({ redis: { url: 'redis://127.0.0.1:1', connectTimeoutMs: 300 } }).redis,
-      heartbeatMs: 100, nodeTtlMs: 400, leaseMs: 600, rpcTimeoutMs: 500, log: createLogger('test:z'),
+      nodeId: 'z',
+      region: 'r1',
+      redis: parseConfig({ redis: { url: 'redis://127.0.0.1:1', connectTimeoutMs: 300 } }).redis,
+      heartbeatMs: 100,
+      nodeTtlMs: 400,
+      leaseMs: 600,
+      rpcTimeoutMs: 500,
+      log: createLogger('test:z'),
     });
     open.push(c);
     await expect(c.start(async () => record('z'))).rejects.toThrow(/cannot reach Redis at redis:\/\/127\.0\.0\.1:1/);
@@ -93,13 +115,26 @@ describe('RedisCoordinator on a real Redis', () => {
     await coordinator('y');
     const node = await startNode({ node: { id: 'pipe-host' }, redis: { url: redis.url, keyPrefix: prefix }, cascade: { coordinator: 'redis' } });
     try {
-      for (const bad of [null, 42, {}, { pipeId: 'p', room: 'r', identity: 'i', epoch: 0, tuple: { ip: '127.0.0.1', port: 1 } }, { pipeId: 'p', room: 'r', identity: 'i', epoch: 1, tuple: { ip: '', port: 99999 } }]) {
+      for (const bad of [
+        null,
+        42,
+        {},
+        { pipeId: 'p', room: 'r', identity: 'i', epoch: 0, tuple: { ip: '127.0.0.1', port: 1 } },
+        { pipeId: 'p', room: 'r', identity: 'i', epoch: 1, tuple: { ip: '', port: 99999 } },
+      ]) {
         await expect(x.call('pipe-host', PipeMethod.open, bad)).rejects.toMatchObject({ failure: 'remote', code: 'BAD_REQUEST' });
       }
-      await expect(x.call('pipe-host', PipeMethod.open, { pipeId: 'p', room: 'nope', identity: 'i', epoch: 1, tuple: { ip: '127.0.0.1', port: 9 } })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      await expect(
+        x.call('pipe-host', PipeMethod.open, { pipeId: 'p', room: 'nope', identity: 'i', epoch: 1, tuple: { ip: '127.0.0.1', port: 9 } }),
+      ).rejects.toMatchObject({ code: 'NOT_FOUND' });
       x.notify('pipe-host', PipeMethod.close, 'garbage');
       expect(await x.call('y', 'missing', {}).catch((e: CascadeRpcError) => e.code)).toBe('UNKNOWN_METHOD');
-      expect(node.cascade.coordinator.liveNodes().map((n) => n.id).sort()).toEqual(['pipe-host', 'x', 'y']);
+      expect(
+        node.cascade.coordinator
+          .liveNodes()
+          .map((n) => n.id)
+          .sort(),
+      ).toEqual(['pipe-host', 'x', 'y']);
     } finally {
       await node.close();
     }
@@ -115,7 +150,12 @@ describe('RedisCoordinator on a real Redis', () => {
     // Within one renewal period nobody but the winner still holds the stream.
     await waitFor(() => nodes.filter((n) => n.held('room', 'alice')).length === 1, { what: 'one holder', timeoutMs: 1_000 });
     expect(nodes.find((n) => n.held('room', 'alice'))!.nodeId).toBe(winner.nodeId);
-    expect(lost.sort()).toEqual(nodes.map((n) => n.nodeId).filter((id) => id !== winner.nodeId).sort());
+    expect(lost.sort()).toEqual(
+      nodes
+        .map((n) => n.nodeId)
+        .filter((id) => id !== winner.nodeId)
+        .sort(),
+    );
     expect(await nodes[0]!.lookup('room', 'alice')).toMatchObject({ nodeId: winner.nodeId, epoch: winner.epoch });
   });
 
@@ -134,6 +174,26 @@ describe('RedisCoordinator on a real Redis', () => {
     expect(await y.lookup('room', 'bob')).toMatchObject({ nodeId: 'y' });
   });
 
+  it('a stale holder that releases after a newer claim (it has not heard of yet) never deletes the newer lease', async () => {
+    const x = await coordinator('x');
+    const y = await coordinator('y');
+    const old = await x.claim('room', 'dave');
+    const newer = await y.claim('room', 'dave');
+    // x's release script can reach Redis before x learns it lost the lease: compare-and-delete.
+    const probe = new Redis(redis.url);
+    try {
+      const key = x.keys.stream('room', 'dave');
+      expect(await probe.eval(RELEASE_LUA, 1, key, 'x', String(old.epoch))).toBe(0);
+      expect(await y.lookup('room', 'dave')).toMatchObject({ nodeId: 'y', epoch: newer.epoch });
+      // The same node with an old epoch is not the holder either; the holder's own release deletes it.
+      expect(await probe.eval(RELEASE_LUA, 1, key, 'y', String(old.epoch))).toBe(0);
+      expect(await probe.eval(RELEASE_LUA, 1, key, 'y', String(newer.epoch))).toBe(1);
+      expect(await y.lookup('room', 'dave')).toBeUndefined();
+    } finally {
+      await probe.quit();
+    }
+  });
+
   it('after a Redis restart: leases come back with their epoch, nodes re-register, nobody is declared dead, and epochs keep increasing', async () => {
     const x = await coordinator('x');
     const y = await coordinator('y');
@@ -145,9 +205,17 @@ describe('RedisCoordinator on a real Redis', () => {
     await redis.stop();
     await waitFor(() => !x.connected && !y.connected, { what: 'outage noticed' });
     await redis.start();
-    await waitFor(async () => x.connected && y.connected && (await y.lookup('room', 'carol'))?.epoch === lease.epoch, { what: 'lease restored', timeoutMs: 5_000 });
+    await waitFor(async () => x.connected && y.connected && (await y.lookup('room', 'carol'))?.epoch === lease.epoch, {
+      what: 'lease restored',
+      timeoutMs: 5_000,
+    });
     await waitFor(() => x.node('y') && y.node('x'), { what: 're-registered' });
-    await new Promise((r) => setTimeout(r, 600)); // past one TTL
+    // A node can be declared dead only once the reconnect grace (TTL + one heartbeat) is over, at
+    // the next sweep (one heartbeat later): TTL + 2 heartbeats after the reconnect = 600 ms here.
+    // Wait twice that from the re-registration, so a wrong nodeDown has had two sweeps to show.
+    const heartbeatMs = 100;
+    const nodeTtlMs = 400;
+    await new Promise((r) => setTimeout(r, 2 * (nodeTtlMs + 2 * heartbeatMs)));
     expect(downs).toEqual([]);
     expect(x.held('room', 'carol')?.epoch).toBe(lease.epoch);
     // The epoch counter was wiped with Redis; a node that saw the old epoch still claims above it.
@@ -163,7 +231,12 @@ describe('join placement across a cascade', () => {
     redis ??= await startRedis();
     if (!redis.running) await redis.start();
     const common = { redis: { url: redis.url, keyPrefix: 'placement:' }, logLevel: 'warn' as const };
-    b = await startNode({ ...common, node: { id: 'busy', region: 'eu' }, sfu: { workers: 1, consumersPerRouter: 1 }, cascade: { coordinator: 'redis', maxLoad: 0.5 } });
+    b = await startNode({
+      ...common,
+      node: { id: 'busy', region: 'eu' },
+      sfu: { workers: 1, consumersPerRouter: 1 },
+      cascade: { coordinator: 'redis', maxLoad: 0.5 },
+    });
     c = await startNode({ ...common, node: { id: 'idle', region: 'eu' }, cascade: { coordinator: 'redis' } });
   });
   afterAll(async () => {

@@ -141,7 +141,12 @@ describe('cascade failover with node processes and a real Redis', { timeout: 90_
     const lease = await b.cascade.coordinator.lookup(room, 'synthetic');
     // Nodes killed by earlier tests must already be declared dead, so that any nodeDown seen
     // below would be a false alarm caused by the restart.
-    const onlyLive = (n: SubsecNode) => n.cascade.coordinator.liveNodes().map((r) => r.id).sort().join() === 'a3,b,c';
+    const onlyLive = (n: SubsecNode) =>
+      n.cascade.coordinator
+        .liveNodes()
+        .map((r) => r.id)
+        .sort()
+        .join() === 'a3,b,c';
     await waitFor(() => onlyLive(b) && onlyLive(c), { what: 'earlier origins declared dead', timeoutMs: 10_000 });
     const pullsBefore = [b, c].map((n) => n.cascade.manager.pulls().map((p) => p.pipeId));
     const downs: string[] = [];
@@ -157,6 +162,7 @@ describe('cascade failover with node processes and a real Redis', { timeout: 90_
       const restartedAt = Date.now();
       await redis.start();
       await waitFor(() => b.cascade.coordinator.connected && c.cascade.coordinator.connected, { what: 'reconnection', timeoutMs: 5_000 });
+      const reconnectedAt = Date.now();
       await waitFor(
         async () => {
           const ids = b.cascade.coordinator.liveNodes().map((n) => n.id);
@@ -166,8 +172,12 @@ describe('cascade failover with node processes and a real Redis', { timeout: 90_
         { what: 'registry and directory restored', timeoutMs: 5_000 },
       );
       figure('redis-restart', { restartToRestoredMs: Date.now() - restartedAt });
-      // Past one more TTL, still nobody was declared dead and no pipe was replaced.
-      await new Promise((r) => setTimeout(r, 2_500));
+      // A node can be declared dead once the reconnect grace (TTL + one heartbeat) is over, at the
+      // next sweep (one heartbeat later). Two more sweeps past that, still nobody was declared dead
+      // and no pipe was replaced.
+      const { nodeTtlMs, heartbeatMs } = b.config.cascade;
+      const quietUntil = reconnectedAt + nodeTtlMs + 2 * heartbeatMs + 2 * heartbeatMs;
+      await new Promise((r) => setTimeout(r, Math.max(0, quietUntil - Date.now())));
       expect(downs).toEqual([]);
       expect([b, c].map((n) => n.cascade.manager.pulls().map((p) => p.pipeId))).toEqual(pullsBefore);
       const after = [vb.packets(), vc.packets()];
@@ -205,8 +215,9 @@ describe('cascade failover with node processes and a real Redis', { timeout: 90_
     await waitFor(() => /stepped down as origin/.test(a.output()), { timeoutMs: 5_000, what: 'a4 stepping down' });
     const stepDownMs = Date.now() - wokeAt;
     await waitFor(() => c.cascade.coordinator.node('a4'), { what: 'a4 registered again', timeoutMs: 5_000 });
-    // Two more heartbeats later the directory still names B, with the same epoch, and C never switched.
-    await new Promise((r) => setTimeout(r, 1_200));
+    // Two more heartbeats (a4's chances to renew or reclaim), plus one as margin, later the
+    // directory still names B, with the same epoch, and C never switched.
+    await new Promise((r) => setTimeout(r, 3 * c.config.cascade.heartbeatMs));
     expect(await c.cascade.coordinator.lookup(room, 'synthetic')).toMatchObject({ nodeId: 'b', epoch: second!.epoch });
     expect(c.cascade.manager.pulls()).toEqual([expect.objectContaining({ origin: 'b', epoch: second!.epoch, state: 'up' })]);
     figure('split-brain', { wakeToStepDownMs: stepDownMs });

@@ -44,7 +44,14 @@ function exposes(headers: Headers): string[] {
 
 async function startWithSource(cmsd: Record<string, unknown>): Promise<SubsecNode> {
   const node = await startNode({ node: { id: NODE_ID }, synthetic: { enabled: true, room: ROOM }, hls: { ...hlsConfig, cmsd } });
-  await waitFor(() => node.rooms.get(ROOM)?.producersOf('synthetic').some((p) => p.kind === 'video'), { timeoutMs: 20_000, what: 'synthetic video' });
+  await waitFor(
+    () =>
+      node.rooms
+        .get(ROOM)
+        ?.producersOf('synthetic')
+        .some((p) => p.kind === 'video'),
+    { timeoutMs: 20_000, what: 'synthetic video' },
+  );
   return node;
 }
 
@@ -81,10 +88,21 @@ describe('CMSD headers on LL-HLS responses', () => {
         expect(exposes(pl.headers)).toEqual(expect.arrayContaining(['etag', 'cmsd-static', 'cmsd-dynamic']));
       }
     }
-    // A 304 carries them too.
-    const etag = (await get(`${base}/source/index.m3u8`)).headers.get('etag')!;
-    const nm = await get(`${base}/source/index.m3u8`, { headers: { 'if-none-match': etag } });
-    if (nm.status === 304) expect(nm.headers.get('cmsd-static')).toBe('ot=m,sf=h,st=l,v=1');
+    // A 304 carries them too. The playlist changes with every part (200 ms): ask right after a
+    // publication; a 200 is right only when the playlist (its ETag) changed in between.
+    let notModified: Awaited<ReturnType<typeof get>> | undefined;
+    for (let attempt = 0; attempt < 5 && !notModified; attempt++) {
+      await once(packagerOf('source'), 'part', 5000);
+      const etag = (await get(`${base}/source/index.m3u8`)).headers.get('etag')!;
+      const nm = await get(`${base}/source/index.m3u8`, { headers: { 'if-none-match': etag } });
+      if (nm.status === 304) notModified = nm;
+      else {
+        expect(nm.status).toBe(200);
+        expect(nm.headers.get('etag')).not.toBe(etag);
+      }
+    }
+    expect(notModified?.status).toBe(304);
+    expect(notModified!.headers.get('cmsd-static')).toBe('ot=m,sf=h,st=l,v=1');
   }, 40_000);
 
   it('reports how long a blocking reload for the next part was held (rd, ht), on both code paths', async () => {
@@ -107,7 +125,10 @@ describe('CMSD headers on LL-HLS responses', () => {
 
   it('describes init segments, parts and segments by what they carry, with duration, availability and bitrate', async () => {
     const stream = node.hls!.get(ROOM, 'synthetic')!;
-    for (const [rendition, ot] of [['source', 'v'], ['audio', 'a']] as const) {
+    for (const [rendition, ot] of [
+      ['source', 'v'],
+      ['audio', 'a'],
+    ] as const) {
       const p = packagerOf(rendition);
       for (const headers of [{}, { 'CMCD-Object': 'ot=i' }] as Array<Record<string, string>>) {
         const init = await get(`${base}/${rendition}/${stream.epoch}/init.mp4`, { headers });
@@ -120,7 +141,15 @@ describe('CMSD headers on LL-HLS responses', () => {
       expect(r.status).toBe(200);
       expect(r.body.equals(part.data)).toBe(true);
       const s = staticOf(r.headers);
-      expect(s).toEqual({ ot, sf: 'h', st: 'l', d: String(Math.round(part.duration * 1000)), br: String(Math.round((part.data.length * 8) / part.duration / 1000)), at: String(part.publishedAt), v: '1' });
+      expect(s).toEqual({
+        ot,
+        sf: 'h',
+        st: 'l',
+        d: String(Math.round(part.duration * 1000)),
+        br: String(Math.round((part.data.length * 8) / part.duration / 1000)),
+        at: String(part.publishedAt),
+        v: '1',
+      });
       expect(Number(s.d)).toBeLessThanOrEqual(200);
       expect(rdOf(r.headers)).toBe(0);
       expect(exposes(r.headers)).toEqual(expect.arrayContaining(['cmsd-static', 'cmsd-dynamic']));

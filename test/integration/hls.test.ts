@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SubsecNode } from '../../src/SubsecNode';
 import { Mp4BoxReader, parseInit, parseMoof } from '../../src/hls/Mp4BoxReader';
 import { startNode } from '../helpers/startNode';
-import { waitFor } from '../helpers/waitFor';
+import { once, waitFor } from '../helpers/waitFor';
 
 let node: SubsecNode;
 let base: string;
@@ -15,7 +15,14 @@ let base: string;
 beforeAll(async () => {
   node = await startNode({ synthetic: { enabled: true, room: 'hlsroom' }, hls: { segmentTargetMs: 1000, partTargetMs: 200 } });
   base = `${node.url}/hls/hlsroom/synthetic`;
-  await waitFor(() => node.rooms.get('hlsroom')?.producersOf('synthetic').some((p) => p.kind === 'video'), { timeoutMs: 20_000, what: 'synthetic video' });
+  await waitFor(
+    () =>
+      node.rooms
+        .get('hlsroom')
+        ?.producersOf('synthetic')
+        .some((p) => p.kind === 'video'),
+    { timeoutMs: 20_000, what: 'synthetic video' },
+  );
 }, 60_000);
 
 afterAll(async () => {
@@ -49,19 +56,24 @@ function rawGet(path: string): Promise<number> {
     (http) =>
       new Promise<number>((resolve, reject) => {
         const u = new URL(node.url);
-        http.get({ host: u.hostname, port: u.port, path }, (res) => {
-          res.resume();
-          resolve(res.statusCode!);
-        }).on('error', reject);
+        http
+          .get({ host: u.hostname, port: u.port, path }, (res) => {
+            res.resume();
+            resolve(res.statusCode!);
+          })
+          .on('error', reject);
       }),
   );
 }
 
 function parts(playlist: string): Array<{ duration: number; uri: string; independent: boolean }> {
-  return playlist.split('\n').filter((l) => l.startsWith('#EXT-X-PART:')).map((l) => {
-    const a = attrs(l);
-    return { duration: Number(a.DURATION), uri: a.URI!, independent: a.INDEPENDENT === 'YES' };
-  });
+  return playlist
+    .split('\n')
+    .filter((l) => l.startsWith('#EXT-X-PART:'))
+    .map((l) => {
+      const a = attrs(l);
+      return { duration: Number(a.DURATION), uri: a.URI!, independent: a.INDEPENDENT === 'YES' };
+    });
 }
 
 function lastPosition(playlist: string): { msn: number; part: number } {
@@ -112,13 +124,16 @@ describe('LL-HLS packaging of a live stream', () => {
       for (const e of lines.filter((l) => l.startsWith('#EXTINF:'))) expect(Math.round(Number(e.slice(8, -1)))).toBeLessThanOrEqual(2);
       const ps = parts(r.body);
       expect(ps.length).toBeGreaterThan(3);
-      const init = (await (await fetch(`${base}/${rendition}/${/URI="([^"]+)"/.exec(lines.find((l) => l.startsWith('#EXT-X-MAP'))!)![1]}`)).arrayBuffer());
+      const init = await (await fetch(`${base}/${rendition}/${/URI="([^"]+)"/.exec(lines.find((l) => l.startsWith('#EXT-X-MAP'))!)![1]}`)).arrayBuffer();
       const info = parseInit(Buffer.from(init));
       let previousEnd: number | undefined;
       for (const p of ps) {
         expect(p.duration).toBeGreaterThan(0);
         const data = Buffer.from(await (await fetch(`${base}/${rendition}/${p.uri}`)).arrayBuffer());
-        const runs = new Mp4BoxReader().push(data).filter((b) => b.type === 'moof').map((b) => parseMoof(b.data, info).tracks[0]!);
+        const runs = new Mp4BoxReader()
+          .push(data)
+          .filter((b) => b.type === 'moof')
+          .map((b) => parseMoof(b.data, info).tracks[0]!);
         expect(runs[0]!.startsWithSync).toBe(p.independent);
         // Several frames are never packed past PART-TARGET; a part is longer only when it holds a
         // single long frame or follows a gap in the source (frames the encoder dropped), which its
@@ -146,7 +161,9 @@ describe('LL-HLS packaging of a live stream', () => {
     const r = await text(`${base}/mid/index.m3u8?_HLS_msn=${wanted.msn}&_HLS_part=${wanted.part}`);
     const answeredAt = Date.now();
     expect(r.status).toBe(200);
-    const published = packager.segments.flatMap((s) => s.parts).find((p) => (p.msn === wanted.msn && p.index === wanted.part) || (p.msn === wanted.msn + 1 && p.index === 0))!;
+    const published = packager.segments
+      .flatMap((s) => s.parts)
+      .find((p) => (p.msn === wanted.msn && p.index === wanted.part) || (p.msn === wanted.msn + 1 && p.index === 0))!;
     expect(published).toBeDefined();
     expect(published.publishedAt).toBeGreaterThanOrEqual(t0); // it did not exist when asked for
     expect(r.body).toContain(`p${published.seq}.m4s`);
@@ -178,7 +195,9 @@ describe('LL-HLS packaging of a live stream', () => {
     expect((await text(`${base}/mid/${epoch}/p999999.m4s`)).status).toBe(404);
     expect((await text(`${base}/mid/deadbeef/p0.m4s`)).status).toBe(404);
     expect((await text(`${base}/mid/${epoch}/x.txt`)).status).toBe(404);
-    expect(await rawGet('/hls/hlsroom/synthetic/mid/../../../etc/passwd')).toBeGreaterThanOrEqual(400);
+    const traversal = await rawGet('/hls/hlsroom/synthetic/mid/../../../etc/passwd');
+    expect(traversal).toBeGreaterThanOrEqual(400);
+    expect(traversal).toBeLessThan(500);
     expect(await rawGet('/hls/hlsroom/synthetic/mid/%2e%2e/index.m3u8')).toBe(404);
     expect(await rawGet('/hls/hlsroom/synthetic/mid/..%2f..%2f..%2fetc%2fpasswd')).toBe(404);
     expect(await rawGet('/hls/hlsroom/synthetic/')).toBe(400);
@@ -215,7 +234,10 @@ describe('LL-HLS packaging of a live stream', () => {
     expect(first.headers.get('access-control-allow-origin')).toBe('*');
     const again = await fetch(`${base}/source/${uri}`, { headers: { 'if-none-match': etag } });
     expect(again.status).toBe(304);
-    const pre = await fetch(`${base}/source/index.m3u8`, { method: 'OPTIONS', headers: { origin: 'http://x.test', 'access-control-request-headers': 'cmcd-request' } });
+    const pre = await fetch(`${base}/source/index.m3u8`, {
+      method: 'OPTIONS',
+      headers: { origin: 'http://x.test', 'access-control-request-headers': 'cmcd-request' },
+    });
     expect(pre.status).toBe(204);
     expect(pre.headers.get('access-control-allow-headers')).toContain('CMCD-Request');
     const mv = await fetch(`${base}/index.m3u8`, { headers: { 'accept-encoding': 'gzip' } });
@@ -226,25 +248,43 @@ describe('LL-HLS packaging of a live stream', () => {
     const raw = await import('node:http').then(
       (http) =>
         new Promise<Buffer>((resolve, reject) => {
-          http.get(`${base}/mid/index.m3u8`, { headers: { 'accept-encoding': 'gzip' } }, (res) => {
-            const chunks: Buffer[] = [];
-            res.on('data', (c: Buffer) => chunks.push(c));
-            res.on('end', () => resolve(Buffer.concat(chunks)));
-          }).on('error', reject);
+          http
+            .get(`${base}/mid/index.m3u8`, { headers: { 'accept-encoding': 'gzip' } }, (res) => {
+              const chunks: Buffer[] = [];
+              res.on('data', (c: Buffer) => chunks.push(c));
+              res.on('end', () => resolve(Buffer.concat(chunks)));
+            })
+            .on('error', reject);
         }),
     );
     expect(zlib.gunzipSync(raw).toString().startsWith('#EXTM3U')).toBe(true);
     const plain = await text(`${base}/mid/index.m3u8`, { headers: { 'accept-encoding': 'identity' } });
     expect(plain.headers.get('content-encoding')).toBeNull();
     expect(plain.headers.get('cache-control')).toBe('public, max-age=1');
-    const etagPl = plain.headers.get('etag')!;
-    expect((await fetch(`${base}/mid/index.m3u8`, { headers: { 'if-none-match': etagPl } })).status).toBeOneOf([200, 304]);
+    // A matching If-None-Match is a 304. The playlist changes with every part (200 ms): ask right
+    // after a publication; a 200 is right only when the playlist (its ETag) changed in between.
+    const mid = node.hls!.get('hlsroom', 'synthetic')!.rendition('mid')!.packager;
+    let notModified = 0;
+    for (let attempt = 0; attempt < 5 && notModified === 0; attempt++) {
+      await once(mid, 'part', 5000);
+      const etagPl = (await text(`${base}/mid/index.m3u8`)).headers.get('etag')!;
+      const again = await fetch(`${base}/mid/index.m3u8`, { headers: { 'if-none-match': etagPl } });
+      await again.arrayBuffer();
+      if (again.status === 304) notModified++;
+      else {
+        expect(again.status).toBe(200);
+        expect(again.headers.get('etag')).not.toBe(etagPl);
+      }
+    }
+    expect(notModified).toBe(1);
   });
 
   it('turns CMCD from query and headers into QoE metrics; malformed CMCD is counted, never an error', async () => {
     const cmcd = encodeURIComponent('sid="viewer-1",su,v=2,msd=700,br=400,mtp=9000,bl=800,pr=1,ot=m,sf=h,st=l,ltc=1100');
     expect((await text(`${base}/mid/index.m3u8?CMCD=${cmcd}`)).status).toBe(200);
-    const r = await text(`${base}/mid/index.m3u8`, { headers: { 'CMCD-Session': 'sid="viewer-2",sf=h,st=l', 'CMCD-Status': 'bs', 'CMCD-Request': 'bl=100,mtp=3000', 'CMCD-Object': 'ot=m,br=400' } });
+    const r = await text(`${base}/mid/index.m3u8`, {
+      headers: { 'CMCD-Session': 'sid="viewer-2",sf=h,st=l', 'CMCD-Status': 'bs', 'CMCD-Request': 'bl=100,mtp=3000', 'CMCD-Object': 'ot=m,br=400' },
+    });
     expect(r.status).toBe(200);
     expect((await text(`${base}/mid/index.m3u8?CMCD=${encodeURIComponent('sid="open')}`)).status).toBe(200);
     const m = (await text(`${node.url}/metrics`)).body;
@@ -263,22 +303,48 @@ describe('LL-HLS packaging of a live stream', () => {
 
   it('answers a thousand concurrent held reloads after the part appears', async () => {
     const packager = node.hls!.get('hlsroom', 'synthetic')!.rendition('low')!.packager;
-    const last = packager.lastPart!;
-    const target = `${base}/low/index.m3u8?_HLS_msn=${last.msn}&_HLS_part=${last.index + 1}`;
+    // Right after a segment boundary, ask for the first part of the segment after the open one: a
+    // whole segment away, so every request is held however long sending 1000 of them takes.
+    await once(packager, 'segment', 10_000);
+    const wantMsn = packager.lastCompleteMsn + 2;
+    const target = `${base}/low/index.m3u8?_HLS_msn=${wantMsn}&_HLS_part=0`;
+    const held = async () => {
+      const text = (await node.metrics.registry.getSingleMetricAsString('subsec_hls_held_response_delay_seconds')).split('\n');
+      const bucket = (le: string) => text.filter((l) => l.includes(`le="${le}"`)).reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+      return { within250ms: bucket('0.25'), total: bucket('+Inf') };
+    };
+    const heldBefore = await held();
     const t0 = Date.now();
-    const results = await Promise.all(Array.from({ length: 1000 }, () => fetch(target).then(async (r) => ({ status: r.status, body: await r.text(), at: Date.now() }))));
+    const results = await Promise.all(
+      Array.from({ length: 1000 }, () => fetch(target).then(async (r) => ({ status: r.status, body: await r.text(), at: Date.now() }))),
+    );
     expect(results.every((r) => r.status === 200)).toBe(true);
-    const published = packager.part(last.seq + 1)!;
+    const published = packager.segments.find((x) => x.msn === wantMsn)!.parts[0]!;
     expect(results.every((r) => r.body.includes(`p${published.seq}.m4s`))).toBe(true);
-    const spread = Math.max(...results.map((r) => r.at)) - published.publishedAt;
-    expect(spread).toBeLessThan(5000); // client-side, same process, loaded 2-core box; bench:hls measures it properly
-    expect(Date.now() - t0).toBeLessThan(5000);
+    // Server side: every request the node held (fetch sends some only after earlier answers, so
+    // ~half of them here) was answered within 250 ms of the part's publication (bench:hls measures
+    // the distribution with a client in its own thread: most within 10 ms).
+    const heldAfter = await held();
+    const heldCount = heldAfter.total - heldBefore.total;
+    expect(heldCount).toBeGreaterThan(100);
+    expect(heldAfter.within250ms - heldBefore.within250ms).toBe(heldCount);
+    // Client side the answers trail (the client shares the node's event loop and reads 1000
+    // responses), but none came before the publication, and none waited for a later segment.
+    const firstAnswer = Math.min(...results.map((r) => r.at)) - published.publishedAt;
+    const lastAnswer = Math.max(...results.map((r) => r.at)) - published.publishedAt;
+    expect(firstAnswer).toBeGreaterThanOrEqual(0);
+    expect(lastAnswer).toBeLessThan(3000);
+    expect(Date.now() - t0).toBeLessThan(10_000);
     expect(packager.waiting).toBe(0);
   }, 30_000);
 
   it('answers _HLS_skip with a delta update once the playlist is longer than CAN-SKIP-UNTIL', async () => {
     const packager = node.hls!.get('hlsroom', 'synthetic')!.rendition('mid')!.packager;
-    await waitFor(() => packager.segments.filter((s) => s.complete).reduce((t, s) => t + s.duration, 0) > 14, { timeoutMs: 25_000, intervalMs: 250, what: '14 s of segments' });
+    await waitFor(() => packager.segments.filter((s) => s.complete).reduce((t, s) => t + s.duration, 0) > 14, {
+      timeoutMs: 25_000,
+      intervalMs: 250,
+      what: '14 s of segments',
+    });
     const full = await text(`${base}/mid/index.m3u8`);
     const delta = await text(`${base}/mid/index.m3u8?_HLS_skip=YES`);
     const skipped = Number(/#EXT-X-SKIP:SKIPPED-SEGMENTS=(\d+)/.exec(delta.body)?.[1]);

@@ -31,10 +31,14 @@ function nalTypes(au: Uint8Array): number[] {
 async function catalogWithVideo(broadcast: Moq.Broadcast.Consumer): Promise<any> {
   const sub = broadcast.track('catalog.json').subscribe({ priority: 100 });
   let catalog: any;
-  await readGroups(sub, (groups) => {
-    catalog = JSON.parse(new TextDecoder().decode(groups.at(-1)!.frames[0]));
-    return catalog.video !== undefined;
-  }, 20_000);
+  await readGroups(
+    sub,
+    (groups) => {
+      catalog = JSON.parse(new TextDecoder().decode(groups.at(-1)!.frames[0]));
+      return catalog.video !== undefined;
+    },
+    20_000,
+  );
   sub.close();
   return catalog;
 }
@@ -71,7 +75,12 @@ describe('SFU → MoQ bridge', () => {
         expect(conn.version).toBe('moq-lite-04');
         const broadcast = conn.consume(Moq.Path.from('moqroom/synthetic'));
         const catalog = await catalogWithVideo(broadcast);
-        expect(catalog.video.renditions.video).toMatchObject({ codec: expect.stringMatching(/^avc3\.42/), container: { kind: 'legacy' }, codedWidth: 640, codedHeight: 360 });
+        expect(catalog.video.renditions.video).toMatchObject({
+          codec: expect.stringMatching(/^avc3\.42/),
+          container: { kind: 'legacy' },
+          codedWidth: 640,
+          codedHeight: 360,
+        });
         expect(catalog.audio.renditions.audio).toMatchObject({ codec: 'opus', sampleRate: 48000, numberOfChannels: 2 });
 
         const video = broadcast.track('video').subscribe({ priority: 60 });
@@ -94,16 +103,29 @@ describe('SFU → MoQ bridge', () => {
   }
 
   it('starts a late joiner at the cached key frame right away', async () => {
+    const lease = await node.moqRelay!.origin.get('moqroom/synthetic')!.acquire('video', 0);
     const conn = await connectMoq(node.moqRelay!.addresses, viewerToken());
     try {
-      const started = performance.now();
-      const video = conn.consume(Moq.Path.from('moqroom/synthetic')).track('video').subscribe({ priority: 60 });
-      const g = await within(video.recvGroup(), 10_000, 'first group');
-      const first = await within(g!.readFrame(), 10_000, 'first frame');
-      // The first frame is the cached group's key frame, not the next one (up to a GOP away).
-      expect(nalTypes(decodeLegacyFrame(first!.payload).payload)).toContain(5);
-      expect(performance.now() - started).toBeLessThan(2_000);
+      // The group the relay holds when the subscription starts must be the one it sends first
+      // (waiting for the next key frame would give the next sequence, up to a GOP later). When
+      // the publisher started a new group during the attempt, the answer is ambiguous: try again.
+      for (let attempt = 1; ; attempt++) {
+        const cached = lease.track.latest()!.sequence;
+        const started = performance.now();
+        const video = conn.consume(Moq.Path.from('moqroom/synthetic')).track('video').subscribe({ priority: 60 });
+        const g = await within(video.recvGroup(), 10_000, 'first group');
+        const first = await within(g!.readFrame(), 10_000, 'first frame');
+        const elapsed = performance.now() - started;
+        video.close();
+        if (lease.track.latest()!.sequence !== cached && attempt < 5) continue;
+        expect(g!.sequence).toBe(cached);
+        expect(nalTypes(decodeLegacyFrame(first!.payload).payload)).toContain(5);
+        // Set-up plus the cached group, on a loaded machine (the sequence above is the real check).
+        expect(elapsed).toBeLessThan(2_000);
+        break;
+      }
     } finally {
+      lease.release();
       conn.close();
     }
   }, 30_000);

@@ -1,6 +1,7 @@
 /**
  * Chromium: a page running moq-dev's @moq/net (bundled with esbuild) connects to the node's
- * relay over WebSocket (Chromium's WebTransport needs HTTP/3, which this relay cannot serve),
+ * relay (it races WebTransport/HTTP3 — the relay's UDP listener on the same port number, pinned
+ * through `/certificate.sha256` — against WebSocket and uses whichever connects first),
  * reads the hang catalog of the bridged synthetic stream and decodes its H264 and Opus frames
  * with WebCodecs.
  */
@@ -124,7 +125,7 @@ afterAll(async () => {
 });
 
 describe('MoQ in Chromium', () => {
-  it('decodes the bridged H264 and Opus from the relay with @moq/net over WebSocket', async () => {
+  it('decodes the bridged H264 and Opus from the relay with @moq/net (WebTransport or WebSocket)', async () => {
     const tab = await browser.browser.newPage();
     await tab.goto(pageUrl);
     await tab.waitForFunction(() => typeof (window as unknown as { watch?: unknown }).watch === 'function', undefined, { timeout: 15_000 });

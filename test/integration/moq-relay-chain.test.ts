@@ -1,7 +1,9 @@
 /**
  * Relay chaining and fan-out with moq-dev's own client on both ends: an @moq/net publisher's
  * broadcast on relay A reaches @moq/net subscribers on relay B, which finds A through the
- * shared RelayDirectory and holds one upstream subscription for all of its subscribers.
+ * shared RelayDirectory and holds one upstream subscription for all of its subscribers. B dials A
+ * over QUIC (WebTransport over HTTP/3, A's certificate pinned) and falls back to WebSocket when A
+ * has no HTTP/3 listener.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectMoq, Moq, publishTestBroadcast, readGroups, testFrame, type TestPublisher } from '../helpers/moqClient';
@@ -52,6 +54,10 @@ describe('relay chaining', () => {
       expect(a.stats.subscriptions).toBe(1);
       expect(a.stats.upstreamSubscriptions).toBe(1);
       expect(pub.requested).toEqual(['video']);
+      // B's one upstream session to A runs over QUIC (WebTransport over HTTP/3).
+      expect(b.stats.sessionsTotalByTransport).toMatchObject({ 'upstream-h3': 1 });
+      expect(b.stats.sessionsTotalByTransport['upstream-websocket']).toBeUndefined();
+      expect(a.stats.sessionsByTransport['webtransport-h3']).toBe(1);
       for (const s of subs) s.close();
       // The shared upstream subscription closes a linger after the last subscriber leaves.
       await waitFor(() => b.stats.upstreamSubscriptions === 0 && a.stats.subscriptions === 0, { what: 'upstream unsubscribe', timeoutMs: 10_000 });
@@ -72,4 +78,24 @@ describe('relay chaining', () => {
       viewer.close();
     }
   }, 30_000);
+
+  it('falls back to WebSocket for an upstream relay without HTTP/3', async () => {
+    const wsOnly = await startRelay({ upstreamLingerMs: 100, http3: { enabled: false } }, undefined, 'C');
+    const downstream = await startRelay({ upstreamLingerMs: 100, upstreams: [{ prefix: 'chain', url: wsOnly.addresses.url }] }, undefined, 'D');
+    const pubConn = await connectMoq(wsOnly.addresses, token('chain', { canPublish: true, canSubscribe: false, identity: 'cam2' }), { root: 'chain' });
+    const p2 = publishTestBroadcast(pubConn, 'cam2', { intervalMs: 40, framesPerGroup: 2 });
+    const viewer = await connectMoq(downstream.addresses, token('chain', { canSubscribe: true }), { root: 'chain' });
+    try {
+      await waitFor(() => wsOnly.origin.get('chain/cam2'), { what: 'announcement on C' });
+      const groups = await readGroups(viewer.consume(Moq.Path.from('cam2')).track('video').subscribe({ priority: 10 }), (g) => g.length >= 3, 20_000);
+      expect(groups.length).toBeGreaterThanOrEqual(3);
+      expect(downstream.stats.sessionsTotalByTransport).toMatchObject({ 'upstream-websocket': 1 });
+      expect(downstream.stats.sessionsTotalByTransport['upstream-h3']).toBeUndefined();
+    } finally {
+      viewer.close();
+      p2.stop();
+      pubConn.close();
+      await Promise.all([wsOnly.close(), downstream.close()]);
+    }
+  }, 40_000);
 });

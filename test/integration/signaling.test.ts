@@ -3,6 +3,7 @@ import { startNode } from '../helpers/startNode';
 import { SignalingTestClient } from '../helpers/SignalingTestClient';
 import { waitFor } from '../helpers/waitFor';
 import type { SubsecNode } from '../../src/SubsecNode';
+import { requestSchemas, type Method } from '../../src/protocol/signaling';
 
 let node: SubsecNode;
 beforeAll(async () => {
@@ -16,9 +17,46 @@ const token = (grants: Record<string, unknown> = {}) =>
 
 describe('signaling', () => {
   it('refuses every method before join with UNAUTHENTICATED', async () => {
+    // Well-formed params for each method (so the refusal is the missing join, not the schema);
+    // typed over every method, so a new one must be added here.
+    const valid: Record<Exclude<Method, 'join' | 'ping'>, unknown> = {
+      setRtpCapabilities: { rtpCapabilities: {} },
+      createTransport: { direction: 'recv' },
+      connectTransport: { transportId: 't', dtlsParameters: {} },
+      restartIce: { transportId: 't' },
+      produce: { transportId: 't', kind: 'video', rtpParameters: {} },
+      closeProducer: { producerId: 'p' },
+      pauseProducer: { producerId: 'p' },
+      resumeProducer: { producerId: 'p' },
+      consume: { transportId: 't', producerId: 'p' },
+      pauseConsumer: { consumerId: 'c' },
+      resumeConsumer: { consumerId: 'c' },
+      closeConsumer: { consumerId: 'c' },
+      setPreferredLayers: { consumerId: 'c', spatialLayer: 0 },
+      setConsumerPriority: { consumerId: 'c', priority: 1 },
+      produceData: { transportId: 't', sctpStreamParameters: {} },
+      consumeData: { transportId: 't', dataProducerId: 'd' },
+      getStats: { id: 'x' },
+      leave: {},
+      sendEvent: { type: 'chat', payload: 'hi' },
+      getEvents: {},
+      subscribeEvents: {},
+      unsubscribeEvents: {},
+      reportQoe: { sessions: [{ id: 's1', stream: 'synthetic', path: 'webrtc', watchMs: 1000 }] },
+    };
+    expect(Object.keys(valid).sort()).toEqual(
+      Object.keys(requestSchemas)
+        .filter((m) => m !== 'join' && m !== 'ping')
+        .sort(),
+    );
     const c = await SignalingTestClient.connect(node.url);
-    const r = await c.request('createTransport', { direction: 'recv' });
-    expect(r).toMatchObject({ ok: false, error: { code: 'UNAUTHENTICATED' } });
+    for (const [method, params] of Object.entries(valid)) {
+      expect(requestSchemas[method as Method].safeParse(params).success, method).toBe(true);
+      const r = await c.request(method, params);
+      expect(r, method).toMatchObject({ ok: false, error: { code: 'UNAUTHENTICATED' } });
+    }
+    // ping is the one method a socket may use before joining.
+    expect(await c.request('ping', { clientTime: 1 })).toMatchObject({ ok: true });
     c.close();
   });
 

@@ -22,11 +22,24 @@ const realWrite = process.stderr.write.bind(process.stderr);
 function srtCaller(streamId: string, opts: { video?: string[]; audio?: string[]; extra?: string; format?: string } = {}): ChildProcess & { log: string } {
   const url = `srt://127.0.0.1:${node.srt!.port}?streamid=${streamId}&latency=120000&connect_timeout=3000${opts.extra ?? ''}`;
   const args = [
-    '-hide_banner', '-loglevel', 'warning', '-nostdin', '-re',
-    '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=15', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+    '-hide_banner',
+    '-loglevel',
+    'warning',
+    '-nostdin',
+    '-re',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=320x180:rate=15',
+    '-f',
+    'lavfi',
+    '-i',
+    'sine=frequency=440:sample_rate=48000',
     ...(opts.video ?? ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '15']),
     ...(opts.audio ?? ['-c:a', 'aac', '-b:a', '64k']),
-    '-f', opts.format ?? 'mpegts', url,
+    '-f',
+    opts.format ?? 'mpegts',
+    url,
   ];
   const proc = Object.assign(spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] }), { log: '' });
   proc.stderr!.on('data', (d: Buffer) => (proc.log += d.toString()));
@@ -47,6 +60,8 @@ function exited(proc: ChildProcess, timeoutMs = 10_000): Promise<number | null> 
 
 async function metric(name: string, labels = ''): Promise<number> {
   const text = await (await fetch(`${node.url}/metrics`)).text();
+  // A missing family (renamed metric) fails; a declared counter without this sample yet reads 0.
+  if (!text.includes(`# TYPE ${name} `)) throw new Error(`metric ${name} is not declared`);
   const line = text.split('\n').find((l) => l.startsWith(name) && l.includes(labels));
   return line ? Number(line.split(' ').pop()) : 0;
 }
@@ -86,7 +101,11 @@ describe('SRT ingest', () => {
       await peer.call('join', { protocol: 1, token: tokenFor(node, { room: 'srt1', identity: 'watcher' }) });
       srtCaller(sid('srt1', 'enc', token));
       await waitFor(() => node.rooms.get('srt1')?.producersOf('enc').length === 2, { what: 'video and audio producers', timeoutMs: 15_000 });
-      const kinds = node.rooms.get('srt1')!.producersOf('enc').map((p) => `${p.kind}:${p.rtpParameters.codecs[0]!.mimeType}`).sort();
+      const kinds = node.rooms
+        .get('srt1')!
+        .producersOf('enc')
+        .map((p) => `${p.kind}:${p.rtpParameters.codecs[0]!.mimeType}`)
+        .sort();
       expect(kinds).toEqual(['audio:audio/opus', 'video:video/H264']);
       expect(peer.notifications.some((n) => n.notification === 'peerJoined' && n.data.identity === 'enc')).toBe(true);
 
@@ -107,7 +126,10 @@ describe('SRT ingest', () => {
       // It comes back under the same name.
       const before = peer.notifications.filter((n) => n.notification === 'newProducer').length;
       srtCaller(sid('srt1', 'enc', token));
-      await waitFor(() => peer.notifications.filter((n) => n.notification === 'newProducer').length >= before + 2, { what: 'resumed producers', timeoutMs: 15_000 });
+      await waitFor(() => peer.notifications.filter((n) => n.notification === 'newProducer').length >= before + 2, {
+        what: 'resumed producers',
+        timeoutMs: 15_000,
+      });
       expect(await metric('subsec_srt_sessions_ended_total', 'caller-left')).toBeGreaterThanOrEqual(1);
     } finally {
       viewer.close();
@@ -172,7 +194,10 @@ describe('SRT ingest', () => {
       stalled.kill('SIGSTOP');
       await waitFor(() => !node.srt!.sessions.has('srt3/stall'), { what: 'stalled session dropped', timeoutMs: 10_000 });
       stalled.kill('SIGKILL');
-      await waitFor(() => !node.srt!.sessions.has('srt3/garbage') && !node.srt!.sessions.has('srt3/mpeg2'), { what: 'bad sessions dropped', timeoutMs: 15_000 });
+      await waitFor(() => !node.srt!.sessions.has('srt3/garbage') && !node.srt!.sessions.has('srt3/mpeg2'), {
+        what: 'bad sessions dropped',
+        timeoutMs: 15_000,
+      });
       expect(await exited(mpeg2, 10_000)).not.toBe(0);
       garbage.kill('SIGKILL');
       expect(await metric('subsec_srt_rejected_total', 'reason="unsupported-media"')).toBeGreaterThanOrEqual(1);
@@ -182,9 +207,21 @@ describe('SRT ingest', () => {
       // The healthy session never noticed.
       const seen = viewer.packets.video;
       await waitFor(() => viewer.packets.video > seen + 30, { what: 'healthy RTP keeps flowing' }).catch(async (err) => {
-        const ps = await Promise.all(node.rooms.get('srt3')!.producersOf('ok').map(async (p) => JSON.stringify((await p.getStats()).map((x: any) => [x.type, x.packetCount, x.byteCount]))));
-        const cs = await Promise.all([...node.whep.sessions.values()].flatMap((s) => s.consumers).map(async (c) => `${c.paused} ${c.producerPaused} ${JSON.stringify((await c.getStats()).map((x: any) => [x.type, x.packetCount, x.byteCount]))}`));
-        throw new Error(`${ps.join('\n')}\n${cs.join('\n')}\n` + `${(err as Error).message}: viewer ${viewer.state} ${JSON.stringify(viewer.packets)}, sessions ${[...node.srt!.sessions.keys()]}, whep ${node.whep.sessions.size}`);
+        const ps = await Promise.all(
+          node.rooms
+            .get('srt3')!
+            .producersOf('ok')
+            .map(async (p) => JSON.stringify((await p.getStats()).map((x: any) => [x.type, x.packetCount, x.byteCount]))),
+        );
+        const cs = await Promise.all(
+          [...node.whep.sessions.values()]
+            .flatMap((s) => s.consumers)
+            .map(async (c) => `${c.paused} ${c.producerPaused} ${JSON.stringify((await c.getStats()).map((x: any) => [x.type, x.packetCount, x.byteCount]))}`),
+        );
+        throw new Error(
+          `${ps.join('\n')}\n${cs.join('\n')}\n` +
+            `${(err as Error).message}: viewer ${viewer.state} ${JSON.stringify(viewer.packets)}, sessions ${[...node.srt!.sessions.keys()]}, whep ${node.whep.sessions.size}`,
+        );
       });
       expect(node.srt!.sessions.has('srt3/ok')).toBe(true);
     } finally {

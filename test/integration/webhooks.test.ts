@@ -4,7 +4,6 @@
  * neither signaling nor media.
  */
 import crypto from 'node:crypto';
-import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SubsecNode } from '../../src/SubsecNode';
 import type { ConfigInput } from '../../src/config/schema';
@@ -24,7 +23,11 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function setup(webhooks: Record<string, unknown>, extra: ConfigInput = {}, respond?: WebhookReceiver['respond']): Promise<{ node: SubsecNode; receiver: WebhookReceiver }> {
+async function setup(
+  webhooks: Record<string, unknown>,
+  extra: ConfigInput = {},
+  respond?: WebhookReceiver['respond'],
+): Promise<{ node: SubsecNode; receiver: WebhookReceiver }> {
   const receiver = await WebhookReceiver.start();
   if (respond) receiver.respond = respond;
   cleanups.push(() => receiver.close());
@@ -41,7 +44,12 @@ async function client(node: SubsecNode, room: string, identity: string): Promise
   return { c, peerId };
 }
 
-const VP8 = { codecs: [{ mimeType: 'video/VP8', payloadType: 96, clockRate: 90000, parameters: {}, rtcpFeedback: [] }], encodings: [{ ssrc: 4242 }], headerExtensions: [], rtcp: { cname: 'wh' } };
+const VP8 = {
+  codecs: [{ mimeType: 'video/VP8', payloadType: 96, clockRate: 90000, parameters: {}, rtcpFeedback: [] }],
+  encodings: [{ ssrc: 4242 }],
+  headerExtensions: [],
+  rtcp: { cname: 'wh' },
+};
 
 /** join → publish → mute → unmute → unpublish → leave, in one room. */
 async function activity(node: SubsecNode, room: string, identity = 'alice'): Promise<void> {
@@ -58,14 +66,14 @@ const ACTIVITY_TYPES = ['room.started', 'participant.joined', 'track.published',
 
 async function metric(node: SubsecNode, name: string, label: string): Promise<number> {
   const text = await (await fetch(node.url + '/metrics')).text();
-  return text
-    .split('\n')
-    .filter((l) => l.startsWith(name + '{') && l.includes(label))
-    .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+  const lines = text.split('\n').filter((l) => l.startsWith(name + '{') && l.includes(label));
+  // No sample at all is a renamed metric or label, not a zero.
+  if (lines.length === 0) throw new Error(`no sample of ${name} with ${label}`);
+  return lines.reduce((n, l) => n + Number(l.split(' ').pop()), 0);
 }
 
 describe('webhooks', () => {
-  it('signs every event (HMAC-SHA256 over timestamp and body) and delivers a room\'s events in order', async () => {
+  it("signs every event (HMAC-SHA256 over timestamp and body) and delivers a room's events in order", async () => {
     const { node, receiver } = await setup({});
     await activity(node, 'wh-order');
     const { c: stays } = await client(node, 'wh-order', 'bob');
@@ -125,7 +133,9 @@ describe('webhooks', () => {
     await activity(node, 'wh-timeout');
     await waitFor(() => receiver.delivered('wh-timeout').length === ACTIVITY_TYPES.length, { what: 'all events delivered', timeoutMs: 15_000 });
     expect(receiver.delivered('wh-timeout').map((e) => e.type)).toEqual(ACTIVITY_TYPES);
-    expect(receiver.requests.filter((r) => r.event.room === 'wh-timeout' && r.status === 200).every((r) => r.headers['subsec-delivery-attempt'] === '2')).toBe(true);
+    expect(receiver.requests.filter((r) => r.event.room === 'wh-timeout' && r.status === 200).every((r) => r.headers['subsec-delivery-attempt'] === '2')).toBe(
+      true,
+    );
   });
 
   it('gives up after maxAttempts (counted and logged) while other rooms keep being delivered', async () => {

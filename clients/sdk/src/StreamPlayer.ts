@@ -42,6 +42,8 @@ export interface WatchHost {
   readonly producers: ProducerInfo[];
   /** The node's MoQ session URL, when it offers MoQ. */
   moqSessionUrl(): URL | undefined;
+  /** The MoQ session over WebTransport/HTTP3 when the relay offers it (URL and certificate hash to pin). */
+  moqWebTransport(): { url: URL; certificateSha256: string } | undefined;
   /** Subscribes to one producer over WebRTC. */
   subscribe(producerId: string): Promise<Subscription>;
   /** Calls `listener` for each producer that appears; returns the unsubscribe function. */
@@ -63,6 +65,11 @@ export interface WatchOptions {
   webrtcTimeoutMs?: number;
   /** MoQ fails over when no frame played within this time (ms, default 8000). */
   moqTimeoutMs?: number;
+  /**
+   * What the MoQ session runs over: `auto` (default) tries WebTransport/HTTP3 when the relay
+   * offers it and the browser has it, falling back to WebSocket; or force one of them.
+   */
+  moqCarrier?: 'auto' | MoqCarrier;
   /** LL-HLS fails over when no frame played within this time (ms, default 25 000). */
   hlsTimeoutMs?: number;
   /** hls.js as an ES module (default: the node's `/sdk/vendor/hls.mjs`). */
@@ -76,7 +83,7 @@ export interface WatchOptions {
 /** Events of {@link StreamPlayer}. */
 export interface StreamPlayerEvents {
   /** Playing on `transport` (first time, or after a fallback). */
-  transport: { transport: TransportName; reason: string };
+  transport: { transport: TransportName; reason: string; carrier?: MoqCarrier };
   /** `from` failed or was ruled out; trying `to`. */
   fallback: { from: TransportName; to: TransportName | undefined; reason: string };
   /** A room event whose media time the playhead has reached (in sequence order). */
@@ -84,6 +91,9 @@ export interface StreamPlayerEvents {
   /** Every transport failed; the player is closed. */
   failed: { reason: string };
 }
+
+/** What a MoQ session runs over: WebTransport (HTTP/3, QUIC) or WebSocket (TCP). */
+export type MoqCarrier = 'webtransport' | 'websocket';
 
 /** What the player needs to know about a running transport. */
 interface ActivePath {
@@ -135,6 +145,7 @@ export class StreamPlayer extends TypedEmitter<StreamPlayerEvents> {
       maxWebRtcViewers: Number.POSITIVE_INFINITY,
       webrtcTimeoutMs: 8000,
       moqTimeoutMs: 8000,
+      moqCarrier: 'auto',
       hlsTimeoutMs: 25_000,
       sourceTimeoutMs: 10_000,
       ...options,
@@ -213,7 +224,8 @@ export class StreamPlayer extends TypedEmitter<StreamPlayerEvents> {
           this.#active.close();
           return;
         }
-        this.emit('transport', { transport: name, reason: why });
+        const carrier = this.#active.wire?.() as MoqCarrier | undefined;
+        this.emit('transport', { transport: name, reason: why, ...(carrier ? { carrier } : {}) });
         return;
       } catch (error) {
         why = `${name}: ${toSubsecError(error).message}`;
@@ -250,6 +262,9 @@ export class StreamPlayer extends TypedEmitter<StreamPlayerEvents> {
     const client = this.#client;
     const sessionUrl = client.moqSessionUrl();
     if (!sessionUrl) throw new SubsecError('UNSUPPORTED_MEDIA', 'the node offers no MoQ');
+    if (this.#o.moqCarrier === 'webtransport' && (!client.moqWebTransport() || typeof WebTransport === 'undefined')) {
+      throw new SubsecError('UNSUPPORTED_MEDIA', 'MoQ over WebTransport was asked for, but the relay or this browser has none');
+    }
     if (typeof VideoDecoder === 'undefined') throw new SubsecError('UNSUPPORTED_BROWSER', 'this browser has no WebCodecs');
     await this.#sources();
     let path: ActivePath | undefined;
@@ -257,6 +272,8 @@ export class StreamPlayer extends TypedEmitter<StreamPlayerEvents> {
     const moq = await MoqPlayback.start(this.media, {
       moqNetUrl: this.#o.moqNetUrl,
       sessionUrl,
+      webtransport: this.#o.moqCarrier === 'websocket' ? undefined : client.moqWebTransport(),
+      webSocket: this.#o.moqCarrier !== 'webtransport',
       broadcast: this.identity,
       timeoutMs: this.#o.moqTimeoutMs,
       now: () => client.clock.now(),

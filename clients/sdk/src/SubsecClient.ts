@@ -157,6 +157,16 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
     return moq ? moqSessionUrl(moq, this.#failover.current, this.#token) : undefined;
   }
 
+  /**
+   * The room's MoQ session over WebTransport/HTTP3 when the relay offers it: the session URL
+   * (`https://…`, same root and token as {@link moqSessionUrl}) and the certificate hash to pin.
+   */
+  moqWebTransport(): { url: URL; certificateSha256: string } | undefined {
+    const moq = this.#joined?.moq;
+    if (!moq?.webtransport) return undefined;
+    return { url: moqSessionUrl({ url: moq.webtransport.url, root: moq.root }, this.#failover.current, this.#token), certificateSha256: moq.webtransport.certificateSha256 };
+  }
+
   /** Other peers in the room. */
   get peers(): PeerInfo[] {
     return [...this.#peers.values()];

@@ -18,7 +18,10 @@ function make(options: Partial<{ antiSnipingMs: number; extensionMs: number }> =
   const events = new RoomEventLog({ store, config: eventsConfigSchema.parse({ rateLimit: { perSecond: 100, burst: 100 } }), log: createLogger('test') });
   const rules = new AuctionRules({ rooms: ['auction-*'], antiSnipingMs: 10_000, extensionMs: 10_000, maxLotSec: 3600, ...options });
   events.addHook(rules);
-  cleanup.push(() => events.close(), () => store.close());
+  cleanup.push(
+    () => events.close(),
+    () => store.close(),
+  );
   const send = (identity: string, type: string, payload: unknown, grants = bidder) => events.send({ room: 'auction-1', identity, grants, type, payload });
   return { events, rules, send };
 }
@@ -26,12 +29,26 @@ function make(options: Partial<{ antiSnipingMs: number; extensionMs: number }> =
 describe('AuctionRules', () => {
   it('lets only a publisher open a lot, validates it and stamps its end on the server clock', async () => {
     const { send } = make();
-    await expect(send('eve', 'lot.open', { lotId: 'l1', startPrice: 10, increment: 5, durationSec: 60 })).rejects.toMatchObject({ code: 'EVENT_REJECTED', message: 'only the auctioneer may open a lot' });
-    await expect(send('ann', 'lot.open', { lotId: 'l1', startPrice: 10, increment: 0, durationSec: 60 }, auctioneer)).rejects.toMatchObject({ message: 'increment must be a positive number' });
-    await expect(send('ann', 'lot.open', { lotId: 'bad id', startPrice: 10, increment: 1, durationSec: 60 }, auctioneer)).rejects.toMatchObject({ code: 'EVENT_REJECTED' });
-    const { event } = await send('ann', 'lot.open', { lotId: 'l1', title: 'Vase', startPrice: 10, increment: 5, durationSec: 60, extra: 'dropped' }, auctioneer);
+    await expect(send('eve', 'lot.open', { lotId: 'l1', startPrice: 10, increment: 5, durationSec: 60 })).rejects.toMatchObject({
+      code: 'EVENT_REJECTED',
+      message: 'only the auctioneer may open a lot',
+    });
+    await expect(send('ann', 'lot.open', { lotId: 'l1', startPrice: 10, increment: 0, durationSec: 60 }, auctioneer)).rejects.toMatchObject({
+      message: 'increment must be a positive number',
+    });
+    await expect(send('ann', 'lot.open', { lotId: 'bad id', startPrice: 10, increment: 1, durationSec: 60 }, auctioneer)).rejects.toMatchObject({
+      code: 'EVENT_REJECTED',
+    });
+    const { event } = await send(
+      'ann',
+      'lot.open',
+      { lotId: 'l1', title: 'Vase', startPrice: 10, increment: 5, durationSec: 60, extra: 'dropped' },
+      auctioneer,
+    );
     expect(event.payload).toEqual({ lotId: 'l1', title: 'Vase', startPrice: 10, increment: 5, endsAt: event.serverTime + 60_000 });
-    await expect(send('ann', 'lot.open', { lotId: 'l1', startPrice: 1, increment: 1, durationSec: 60 }, auctioneer)).rejects.toMatchObject({ message: 'lot l1 was already opened' });
+    await expect(send('ann', 'lot.open', { lotId: 'l1', startPrice: 1, increment: 1, durationSec: 60 }, auctioneer)).rejects.toMatchObject({
+      message: 'lot l1 was already opened',
+    });
   });
 
   it('accepts only bids at or above the start price, then the high bid plus the increment', async () => {
@@ -73,8 +90,13 @@ describe('AuctionRules', () => {
   });
 
   it('leaves other rooms and other event types alone', async () => {
-    const { events } = make();
-    await events.send({ room: 'party', identity: 'x', grants: bidder, type: 'bid', payload: 'anything' });
-    await events.send({ room: 'auction-1', identity: 'x', grants: bidder, type: 'chat', payload: 'hello' });
+    const { events, send } = make();
+    // In an auction room a bid like this is refused (no lot, not an object) ...
+    await expect(send('x', 'bid', 'anything')).rejects.toMatchObject({ code: 'EVENT_REJECTED' });
+    // ... in a room the rules do not cover it goes through untouched, as does another type in an auction room.
+    const party = await events.send({ room: 'party', identity: 'x', grants: bidder, type: 'bid', payload: 'anything' });
+    expect(party.event).toMatchObject({ room: 'party', type: 'bid', identity: 'x', payload: 'anything' });
+    const chat = await events.send({ room: 'auction-1', identity: 'x', grants: bidder, type: 'chat', payload: 'hello' });
+    expect(chat.event).toMatchObject({ room: 'auction-1', type: 'chat', identity: 'x', payload: 'hello' });
   });
 });

@@ -13,11 +13,16 @@ describe('CMCD parsing', () => {
       data: { v: 2, sta: 'r', ltc: 1200, msd: 850, bsd: 300, pr: 1.25, br: [800, 400] },
     });
     expect(parseCmcd('com.example-key="x",bs=?0')).toEqual({ ok: true, data: { 'com.example-key': 'x', bs: false } });
+    // What hls.js 1.7 sends as CMCD v2: low-latency live, the next object as an inner list.
+    expect(parseCmcd('v=2,st=ll,nor=("p40.m4s"),sid="s"')).toEqual({ ok: true, data: { v: 2, st: 'll', nor: ['p40.m4s'], sid: 's' } });
+    expect(parseCmcd('nor="../s2.m4s"')).toEqual({ ok: true, data: { nor: '../s2.m4s' } });
   });
 
   it('rejects malformed syntax, wrong types and unknown versions', () => {
     for (const bad of ['br=1,,', 'sid="open', 'BR=1', 'br=(1 2', 'x=%%']) expect(parseCmcd(bad)).toEqual({ ok: false, reason: 'syntax' });
-    for (const bad of ['br="a"', 'ot=x', 'sid=token', 'bs=1', 'pr=-1', 'br=1.5']) expect(parseCmcd(bad)).toEqual({ ok: false, reason: 'type' });
+    for (const bad of ['br="a"', 'ot=x', 'sid=token', 'bs=1', 'pr=-1', 'br=1.5', 'st=lll', 'sid=("a")', 'nor=()', 'pb=(743.038)']) {
+      expect(parseCmcd(bad), bad).toEqual({ ok: false, reason: 'type' });
+    }
     expect(parseCmcd('v=3')).toEqual({ ok: false, reason: 'version' });
   });
 

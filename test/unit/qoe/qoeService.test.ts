@@ -44,9 +44,15 @@ const params = (sessions: unknown[]) => requestSchemas.reportQoe.parse({ session
 const viewer = (identity: string, room = 'r1') => ({ room, identity });
 
 async function metric(registry: client.Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const m = (await registry.getSingleMetric(name)?.get()) as { values: Array<{ value: number; labels: Record<string, string | number>; metricName?: string }> } | undefined;
-  return (m?.values ?? [])
-    .filter((v) => (v.metricName === undefined || v.metricName === name || v.metricName === `${name}_count`) && Object.entries(labels).every(([k, x]) => String(v.labels[k]) === x))
+  const metric = registry.getSingleMetric(name);
+  if (!metric) throw new Error(`metric ${name} is not registered`);
+  const m = (await metric.get()) as { values: Array<{ value: number; labels: Record<string, string | number>; metricName?: string }> };
+  return m.values
+    .filter(
+      (v) =>
+        (v.metricName === undefined || v.metricName === name || v.metricName === `${name}_count`) &&
+        Object.entries(labels).every(([k, x]) => String(v.labels[k]) === x),
+    )
     .reduce((n, v) => n + v.value, 0);
 }
 
@@ -54,8 +60,16 @@ describe('QoeService', () => {
   it('counts SDK reports into the five figures per stream and path', async () => {
     const { qoe, registry } = service();
     try {
-      expect(qoe.report(viewer('v1'), params([{ id: 'a', stream: 'alice', path: 'webrtc', watchMs: 0, startupMs: 700, rendition: '720p' }]), T0)).toEqual({ accepted: 1, ignored: 0, intervalMs: 5000 });
-      qoe.report(viewer('v1'), params([{ id: 'a', stream: 'alice', path: 'webrtc', watchMs: 5000, stallMs: 100, stalls: 1, bytes: 625_000, latencyMs: 250 }]), T0 + 5000);
+      expect(qoe.report(viewer('v1'), params([{ id: 'a', stream: 'alice', path: 'webrtc', watchMs: 0, startupMs: 700, rendition: '720p' }]), T0)).toEqual({
+        accepted: 1,
+        ignored: 0,
+        intervalMs: 5000,
+      });
+      qoe.report(
+        viewer('v1'),
+        params([{ id: 'a', stream: 'alice', path: 'webrtc', watchMs: 5000, stallMs: 100, stalls: 1, bytes: 625_000, latencyMs: 250 }]),
+        T0 + 5000,
+      );
       qoe.report(viewer('v2'), params([{ id: 'b', stream: 'alice', path: 'hls', watchMs: 0, end: 'failed', reason: 'manifestLoadError' }]), T0 + 5000);
       qoe.tick(T0 + 5000);
       const snap = qoe.snapshot(0, T0 + 5000);
@@ -84,35 +98,50 @@ describe('QoeService', () => {
     try {
       qoe.report(viewer('v'), params([{ id: 'a', stream: 'alice', path: 'webrtc', watchMs: 0, startupMs: 3_000_000 }]), T0);
       // 1 h of watching claimed 5 s later, more stall than watch, 10 000 stalls, 1 TB.
-      qoe.report(viewer('v'), params([{ id: 'a', stream: 'alice', path: 'webrtc', watchMs: 3_600_000, stallMs: 3_600_000, stalls: 10_000, bytes: 1e12, latencyMs: 3_600_000 }]), T0 + 5000);
+      qoe.report(
+        viewer('v'),
+        params([{ id: 'a', stream: 'alice', path: 'webrtc', watchMs: 3_600_000, stallMs: 3_600_000, stalls: 10_000, bytes: 1e12, latencyMs: 3_600_000 }]),
+        T0 + 5000,
+      );
       expect(await metric(registry, 'subsec_qoe_watch_seconds_total')).toBeCloseTo(7); // 5 s + 2 s slack
       expect(await metric(registry, 'subsec_qoe_rebuffer_seconds_total')).toBeCloseTo(7);
       expect(await metric(registry, 'subsec_qoe_rebuffer_events_total')).toBe(71);
       expect(await metric(registry, 'subsec_qoe_media_bytes_total')).toBe((7000 * 10_000) / 8);
-      const startup = (await registry.getSingleMetric('subsec_qoe_startup_seconds')!.get()).values.find((v) => (v as { metricName?: string }).metricName?.endsWith('_sum'))!;
+      const startup = (await registry.getSingleMetric('subsec_qoe_startup_seconds')!.get()).values.find((v) =>
+        (v as { metricName?: string }).metricName?.endsWith('_sum'),
+      )!;
       expect(startup.value).toBe(120);
     } finally {
       qoe.close();
     }
   });
 
-  it('ignores unknown streams, other rooms\' streams, sessions beyond the limits and mismatched reuse', async () => {
+  it("ignores unknown streams, other rooms' streams, sessions beyond the limits and mismatched reuse", async () => {
     const { qoe, registry } = service({ maxSessionsPerViewer: 2 });
     try {
-      const r = qoe.report(viewer('v'), params([
-        { id: 'a', stream: 'alice', path: 'webrtc', watchMs: 0 },
-        { id: 'b', stream: 'nobody', path: 'webrtc', watchMs: 0 },
-        { id: 'c', stream: 'carol', path: 'webrtc', watchMs: 0 }, // carol publishes in r2, not in the viewer's r1
-        { id: 'd', stream: 'bob', path: 'hls', watchMs: 0 },
-        { id: 'e', stream: 'bob', path: 'moq', watchMs: 0 },
-      ]), T0);
+      const r = qoe.report(
+        viewer('v'),
+        params([
+          { id: 'a', stream: 'alice', path: 'webrtc', watchMs: 0 },
+          { id: 'b', stream: 'nobody', path: 'webrtc', watchMs: 0 },
+          { id: 'c', stream: 'carol', path: 'webrtc', watchMs: 0 }, // carol publishes in r2, not in the viewer's r1
+          { id: 'd', stream: 'bob', path: 'hls', watchMs: 0 },
+          { id: 'e', stream: 'bob', path: 'moq', watchMs: 0 },
+        ]),
+        T0,
+      );
       expect(r).toMatchObject({ accepted: 2, ignored: 3 });
       expect(qoe.report(viewer('v'), params([{ id: 'a', stream: 'alice', path: 'hls', watchMs: 1000 }]), T0 + 1000)).toMatchObject({ ignored: 1 });
       expect(await metric(registry, 'subsec_qoe_sessions_ignored_total', { reason: 'unknown_stream' })).toBe(2);
       expect(await metric(registry, 'subsec_qoe_sessions_ignored_total', { reason: 'viewer_limit' })).toBe(1);
       expect(await metric(registry, 'subsec_qoe_sessions_ignored_total', { reason: 'mismatch' })).toBe(1);
       qoe.tick(T0 + 1000);
-      expect(qoe.snapshot(0, T0 + 1000).streams.map((s) => s.key).sort()).toEqual(['r1/alice', 'r1/bob']);
+      expect(
+        qoe
+          .snapshot(0, T0 + 1000)
+          .streams.map((s) => s.key)
+          .sort(),
+      ).toEqual(['r1/alice', 'r1/bob']);
     } finally {
       qoe.close();
     }
@@ -135,7 +164,14 @@ describe('QoeService', () => {
   it('ends silent sessions after the TTL, counting those without a first frame', async () => {
     const { qoe, registry } = service({ sessionTtlMs: 5000 });
     try {
-      qoe.report(viewer('v'), params([{ id: 'a', stream: 'alice', path: 'webrtc', watchMs: 0 }, { id: 'b', stream: 'alice', path: 'webrtc', watchMs: 0, startupMs: 500 }]), T0);
+      qoe.report(
+        viewer('v'),
+        params([
+          { id: 'a', stream: 'alice', path: 'webrtc', watchMs: 0 },
+          { id: 'b', stream: 'alice', path: 'webrtc', watchMs: 0, startupMs: 500 },
+        ]),
+        T0,
+      );
       qoe.tick(T0 + 4000);
       expect(qoe.sessions.size).toBe(2);
       qoe.tick(T0 + 5000);
@@ -240,6 +276,7 @@ describe('reportQoe schema', () => {
       { sessions: [{ ...ok, rendition: '<script>' }] },
       { sessions: [{ ...ok, viewerId: 'x' }] },
       { sessions: [ok], extra: 1 },
-    ]) expect(requestSchemas.reportQoe.safeParse(bad).success, JSON.stringify(bad).slice(0, 80)).toBe(false);
+    ])
+      expect(requestSchemas.reportQoe.safeParse(bad).success, JSON.stringify(bad).slice(0, 80)).toBe(false);
   });
 });

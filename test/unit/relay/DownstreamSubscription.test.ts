@@ -71,6 +71,31 @@ describe('DownstreamSubscription', () => {
     sub.close();
   });
 
+  it('fans every new group of a track out to every subscription, each on its own stream', async () => {
+    const track = new Track('video');
+    const subs = [1n, 2n, 3n].map((id) => {
+      const { transport, streams } = fakeTransport();
+      const sub = new DownstreamSubscription({ transport, id, track, priority: 60, staleGroupMs: 1000, stats: new RelayStats(), log });
+      sub.start();
+      return { sub, streams };
+    });
+    for (let i = 0; i < 5; i++) {
+      const g = track.appendGroup();
+      g.write(new Uint8Array([i]));
+      g.finish();
+      // Each group is complete before the next starts, so none is dropped as stale.
+      await waitFor(() => subs.every(({ streams }) => streams.length === i + 1 && streams[i]!.finished), {
+        what: `group ${i} at every subscription`,
+        timeoutMs: 2_000,
+      });
+    }
+    for (const { sub, streams } of subs) {
+      expect(streams).toHaveLength(5);
+      expect(streams.every((s) => s.finished && s.resetCode === undefined)).toBe(true);
+      sub.close();
+    }
+  });
+
   it('drops a stalled older group once a newer group started, with OLD', async () => {
     const track = new Track('video');
     const { transport, streams, control } = fakeTransport();

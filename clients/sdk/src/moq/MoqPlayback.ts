@@ -27,6 +27,17 @@ export interface MoqPlaybackOptions {
   moqNetUrl: string;
   /** The relay session URL: relay, the room's broadcast root, `?jwt=`. */
   sessionUrl: URL;
+  /**
+   * The same session over WebTransport/HTTP3 with the certificate to pin. When given and the
+   * browser has WebTransport, it is tried first; WebSocket (`sessionUrl`) starts after
+   * `webTransportHeadStartMs` and whichever connects first is used (UDP blocked, a failed
+   * handshake or a stale certificate hash all end on WebSocket).
+   */
+  webtransport?: { url: URL; certificateSha256: string };
+  /** Head start of WebTransport over WebSocket (ms). */
+  webTransportHeadStartMs?: number;
+  /** False: WebTransport only (no WebSocket fallback). Default true. */
+  webSocket?: boolean;
   /** Broadcast name under the root (the publisher's identity). */
   broadcast: string;
   /** Time to connect and show the first frame (ms). */
@@ -122,7 +133,14 @@ export class MoqPlayback {
     const net = await loadMoqNet(o.moqNetUrl).catch((error: unknown) => {
       throw new SubsecError('MEDIA_ERROR', `cannot load @moq/net from ${o.moqNetUrl}`, { cause: error });
     });
-    const session = await withTimeout(net.Connection.connect(o.sessionUrl, { websocket: { delay: 0 } }), left(), 'MoQ: no relay session').catch((error: unknown) => {
+    const wt = typeof WebTransport === 'undefined' ? undefined : o.webtransport;
+    const connecting = wt
+      ? net.Connection.connect(wt.url, {
+          webtransport: { serverCertificateHashes: [{ algorithm: 'sha-256', value: wt.certificateSha256 }] },
+          websocket: o.webSocket === false ? { enabled: false } : { url: o.sessionUrl, delay: o.webTransportHeadStartMs ?? 500 },
+        })
+      : net.Connection.connect(o.sessionUrl, { websocket: { delay: 0 } });
+    const session = await withTimeout(connecting, left(), 'MoQ: no relay session').catch((error: unknown) => {
       throw error instanceof SubsecError ? error : new SubsecError('CONNECTION_FAILED', `cannot reach the MoQ relay: ${String(error)}`, { cause: error });
     });
     this.#session = session;

@@ -42,7 +42,10 @@ export interface MoqSession {
 /** The module's exports the player calls. */
 export interface MoqNetModule {
   Connection: {
-    connect(url: URL, props?: { websocket?: { delay?: number }; webtransport?: { serverCertificateHashes?: Array<{ value: string }> } }): Promise<MoqSession>;
+    connect(
+      url: URL,
+      props?: { websocket?: { delay?: number; url?: URL; enabled?: boolean }; webtransport?: { serverCertificateHashes?: Array<{ algorithm?: string; value: string }> } },
+    ): Promise<MoqSession>;
   };
   Path: { from(...parts: string[]): unknown };
 }
