@@ -14,7 +14,7 @@ import { startNode } from '../helpers/startNode';
 import { waitFor } from '../helpers/waitFor';
 import { SignalingTestClient } from '../helpers/SignalingTestClient';
 import { NodeWhepViewer, tokenFor } from '../helpers/whipWhep';
-import { metricSum, metricsText } from '../helpers/metrics';
+import { metricSumOrZero, metricsText } from '../helpers/metrics';
 import { RawRtmpClient } from '../helpers/rawRtmp';
 import { MSG } from '../../src/ingest/rtmp/chunks';
 import type { SubsecNode } from '../../src/SubsecNode';
@@ -42,7 +42,8 @@ function publisher(url: string, opts: { video?: string[]; seconds?: number } = {
 
 const rtmpUrl = (room: string, stream: string, token: string, app = 'live') => `rtmp://127.0.0.1:${node.rtmp!.port}/${app}/${room}/${stream}?token=${token}`;
 const pub = (room: string, stream: string) => tokenFor(node, { room, identity: stream, canPublish: true });
-const metric = async (name: string, labels: Record<string, string> = {}) => metricSum(await metricsText(node.url), name, labels);
+/** A counter's value by labels; 0 for a label set not counted yet, but the metric itself must exist. */
+const metric = async (name: string, labels: Record<string, string> = {}) => metricSumOrZero(await metricsText(node.url), name, labels);
 
 function exited(proc: ChildProcess, timeoutMs = 10_000): Promise<number | null> {
   if (proc.exitCode !== null) return Promise.resolve(proc.exitCode);
