@@ -1,12 +1,15 @@
 /**
- * The composition root of one node: builds every component from its config slice, wires them,
- * and owns their lifecycle (start, drain, close). `src/main.ts` runs it as a process; tests
- * construct it in-process on free ports.
+ * The composition root of one node: builds every component from its config slice in the
+ * constructor, wires them, and owns their lifecycle: `start()` starts them in order, `close()`
+ * closes them in reverse, awaiting each (src/core/Lifecycle.ts). Choices are made here once —
+ * the coordinator (memory or Redis) inside the cascade, which every stream-hub lease goes through
+ * alike. `src/main.ts` runs it as a process; tests construct it in-process on free ports.
  */
 import path from 'node:path';
 import type { Config } from './config/schema';
 import { projectRoot } from './config/loadConfig';
 import { createLogger, setLogLevel, type Logger } from './core/logger';
+import { Lifecycle } from './core/Lifecycle';
 import { TokenService } from './auth/tokens';
 import { WorkerPool } from './sfu/WorkerPool';
 import { RoomManager } from './sfu/RoomManager';
@@ -20,7 +23,8 @@ import { registerApi } from './api/registerApi';
 import { ConsumerIndex } from './api/ConsumerIndex';
 import { localNodeInfo } from './api/localNode';
 import { WebRtcServerPool } from './sfu/WebRtcServerPool';
-import { OutputRegistry, type RecordingController } from './sfu/OutputRegistry';
+import type { OutputRegistry, RecordingController } from './streams/OutputRegistry';
+import { StreamHub } from './streams/StreamHub';
 import { TurnCredentials } from './turn/TurnCredentials';
 import { WebhookDispatcher } from './webhooks/WebhookDispatcher';
 import { RoomEventsBridge } from './webhooks/RoomEventsBridge';
@@ -38,7 +42,7 @@ import { registerDashRoutes } from './dash/DashRoutes';
 import { RestreamService } from './restream/RestreamService';
 import { registerRestreamRoutes } from './restream/restreamRoutes';
 import { EventsService } from './events/EventsService';
-import { registerAppRoutes } from './events/appRoutes';
+import { registerAppRoutes } from './demo/appRoutes';
 import { attachEventsTrack } from './events/MoqEventsTrack';
 import { QoeService } from './qoe/QoeService';
 import { registerQoeRoutes } from './qoe/qoeRoutes';
@@ -63,20 +67,22 @@ export class SubsecNode {
   readonly rooms: RoomManager;
   /** Streams across nodes: coordinator (memory or Redis), pulls and pipes (docs/cascade.md). */
   readonly cascade: Cascade;
+  /** The stream hub: every ingest's streams, acquired by outputs on demand (src/streams/). */
+  readonly streams: StreamHub;
   readonly metrics: SfuMetrics;
   readonly http: HttpServer;
   readonly signaling: SignalingServer;
   readonly rtcSettings: RtcTransportSettings;
-  /** Outputs of streams (HLS, MoQ, WHEP, recordings…) that features register for `/v1/streams`. */
-  readonly outputs = new OutputRegistry();
+  /** Outputs of streams (HLS, MoQ, WHEP, recordings…) as `/v1/streams` lists them (the hub's listing). */
+  readonly outputs: OutputRegistry;
   /** Webhook sender: features report events with `node.webhooks.emit({type, room, data})`. */
   readonly webhooks: WebhookDispatcher;
   /** TURN credential issuer (when `turn.enabled`): `node.turn?.iceServers(identity)`. */
   readonly turn: TurnCredentials | undefined;
   /** One WebRtcServer per worker (when `sfu.webRtcServer.enabled`). */
   readonly webRtcServers: WebRtcServerPool | undefined;
-  /** The recording feature sets this; until then `/v1/recordings` answers 501. */
-  recorder: RecordingController | undefined;
+  /** Recordings (with LL-HLS); without it `/v1/recordings` answers 501. */
+  readonly recorder: (RecordingController & { close(): Promise<void> }) | undefined;
   readonly #consumers: ConsumerIndex;
   readonly #roomEvents: RoomEventsBridge;
   #startedAt = Date.now();
@@ -84,18 +90,18 @@ export class SubsecNode {
   readonly whip: WhipEndpoint;
   /** WHEP playback endpoint (`/whep/...`). */
   readonly whep: WhepEndpoint;
-  /** SRT ingest listener (when `srt.enabled`), started by start(). */
-  srt: SrtServer | undefined;
-  /** RTMP(S) ingest listener (when `rtmp.enabled`), started by start(). */
-  rtmp: RtmpServer | undefined;
+  /** SRT ingest listener (when `srt.enabled`), listening after start(). */
+  readonly srt: SrtServer | undefined;
+  /** RTMP(S) ingest listener (when `rtmp.enabled`), listening after start(). */
+  readonly rtmp: RtmpServer | undefined;
   /** RTSP camera pulls (when `rtsp.enabled`): `node.rtsp.add/remove/list`, `/v1/ingest/rtsp`. */
   readonly rtsp: RtspIngest | undefined;
   /** MPEG-TS over UDP listeners (when `mpegts.enabled`), bound by start(). */
-  mpegts: MpegTsIngest | undefined;
+  readonly mpegts: MpegTsIngest | undefined;
   /** The MoQ relay (when `moq.enabled`): `node.moqRelay.addresses.url` is its session URL. */
   readonly moqRelay: RelayServer | undefined;
-  /** The SFU → MoQ bridge (when `moq.enabled` and `moq.bridge.enabled`, after start). */
-  moqBridge: MoqBridge | undefined;
+  /** The SFU → MoQ bridge (when `moq.enabled` and `moq.bridge.enabled`), bridging after start(). */
+  readonly moqBridge: MoqBridge | undefined;
   /** LL-HLS packaging (when `hls.enabled`): `/hls/{room}/{stream}/index.m3u8`. */
   readonly hls: HlsService | undefined;
   /** RTMP pushes of streams to other platforms (docs/restream.md): `/v1/rooms/{room}/streams/{stream}/restreams`. */
@@ -106,16 +112,16 @@ export class SubsecNode {
   readonly qoe: QoeService | undefined;
   /** Bans (a kick keeps the identity out of the room; Redis-backed in a cascade): `node.moderation.store`. */
   readonly moderation: Moderation;
-  #synthetic: SyntheticSource | undefined;
-  /** The start page's routes and the apps' demo actors (when `http.demo`), src/demo. */
-  demos: Demos | undefined;
+  readonly #synthetic: SyntheticSource | undefined;
+  readonly #life: Lifecycle;
+  #demos: Demos | undefined;
   #draining = false;
-  #closed = false;
 
   constructor(config: Config) {
     this.config = config;
     setLogLevel(config.logLevel);
     this.log = createLogger(`node:${config.node.id}`);
+    this.#life = new Lifecycle(this.log);
     this.tokens = TokenService.fromConfig(config.auth);
     this.pool = new WorkerPool(
       {
@@ -127,7 +133,10 @@ export class SubsecNode {
       this.log.child('sfu'),
     );
     this.rooms = new RoomManager(this.pool, { consumersPerRouter: config.sfu.consumersPerRouter }, this.log.child('rooms'));
+    this.#life.own('workers', () => this.pool.close());
     this.cascade = new Cascade({ config, rooms: this.rooms, pool: this.pool, log: this.log.child('cascade') });
+    this.streams = new StreamHub({ rooms: this.rooms, sources: this.cascade });
+    this.outputs = this.streams.outputs;
     this.cascade.coordinator.on('nodeUp', (n) => this.webhooks.emit({ type: 'node.joined', data: { nodeId: n.id, region: n.region } }));
     this.cascade.coordinator.on('nodeDown', (id) => this.webhooks.emit({ type: 'node.left', data: { nodeId: id } }));
     this.metrics = new SfuMetrics(this.pool, config.node.id);
@@ -141,7 +150,9 @@ export class SubsecNode {
       ? new TurnCredentials({ urls: config.turn.urls, secret: config.turn.secret, ttlSeconds: config.turn.credentialTtlSeconds })
       : undefined;
     this.webhooks = new WebhookDispatcher({ nodeId: config.node.id, config: config.webhooks, registry: this.metrics.registry }, this.log.child('webhooks'));
+    this.#life.own('webhooks', () => this.webhooks.close());
     this.#roomEvents = new RoomEventsBridge(this.rooms, this.webhooks);
+    this.#life.own('room webhooks', () => this.#roomEvents.close());
     this.moderation = new Moderation({ config, rooms: this.rooms, noteRemoval: (id, reason) => this.#roomEvents.noteRemoval(id, reason), log: this.log.child('bans') });
     // Every entry point that takes a token (signaling, WHIP/WHEP, SRT, the MoQ relay) asks it.
     this.tokens.admission = this.moderation.admission;
@@ -158,6 +169,8 @@ export class SubsecNode {
     this.events = config.events.enabled ? new EventsService({ config, rooms: this.rooms, registry: this.metrics.registry, log: this.log.child('events') }) : undefined;
     // Observes workers from their creation on, like the metrics: before pool.start().
     this.qoe = config.qoe.enabled ? new QoeService({ config: config.qoe, rooms: this.rooms, pool: this.pool, registry: this.metrics.registry, webhooks: this.webhooks, log: this.log.child('qoe') }) : undefined;
+    const qoe = this.qoe;
+    if (qoe) this.#life.own('qoe', () => qoe.close());
     this.signaling = new SignalingServer({
       rooms: this.rooms,
       tokens: this.tokens,
@@ -165,13 +178,11 @@ export class SubsecNode {
       metrics: this.metrics,
       options: config.signaling,
       log: this.log.child('signaling'),
-      joinHooks: config.cascade.coordinator === 'redis' ? this.cascade.joinHooks : undefined,
+      joinHooks: this.cascade.joinHooks,
       events: this.events?.log,
       qoe: this.qoe,
       moqEndpoint: (room) => this.#moqEndpoint(room),
     });
-    // Cascade: WHEP and LL-HLS on a node without the publisher pull the stream from its origin.
-    const pullStream = config.cascade.coordinator === 'redis' ? this.cascade.pullStream.bind(this.cascade) : undefined;
     const turn = this.turn;
     const webrtcHttp = {
       rooms: this.rooms, tokens: this.tokens, rtcSettings: this.rtcSettings, metrics: this.metrics, isDraining: () => this.#draining,
@@ -180,25 +191,49 @@ export class SubsecNode {
     };
     this.rtsp = config.rtsp.enabled ? new RtspIngest({ config: config.rtsp, rooms: this.rooms, metrics: this.metrics, webhooks: (e) => this.webhooks.emit(e), log: this.log.child('rtsp') }) : undefined;
     this.whip = new WhipEndpoint({ ...webrtcHttp, config: config.whip, log: this.log.child('whip') });
-    this.whep = new WhepEndpoint({ ...webrtcHttp, pool: this.pool, config: config.whep, log: this.log.child('whep'), pullStream });
+    this.whep = new WhepEndpoint({ ...webrtcHttp, pool: this.pool, config: config.whep, log: this.log.child('whep'), streams: this.streams });
     this.moqRelay = config.moq.enabled ? new RelayServer({ config: config.moq.relay, tokens: this.tokens, name: config.node.id, roomPrefix: config.moq.bridge.prefix, log: this.log.child('moq'), directory: this.cascade.relayDirectory(config.moq.relay.upstreams) }) : undefined;
     if (this.moqRelay) registerMoqMetrics(this.metrics.registry, this.moqRelay.stats);
-    this.hls = config.hls.enabled ? new HlsService({ rooms: this.rooms, config: config.hls, registry: this.metrics.registry, outputs: this.outputs, log: this.log.child('hls'), pullStream, ...(this.events && config.events.hlsDateRanges ? { dateRanges: this.events.timeline } : {}) }) : undefined;
-    if (this.hls) {
-      this.recorder = Recorder.forService(this.hls, config.hls.recording, this.log.child('recorder'), (info) =>
-        this.webhooks.emit({
-          type: 'recording.finished',
-          room: info.room,
-          data: { recordingId: info.id, identity: info.identity, state: info.state, durationMs: (info.endedAt ?? Date.now()) - info.startedAt, ...(info.location ? { location: info.location } : {}) },
-        }),
-      );
-    }
+    this.hls = config.hls.enabled ? new HlsService({ streams: this.streams, config: config.hls, registry: this.metrics.registry, log: this.log.child('hls'), ...(this.events && config.events.hlsDateRanges ? { dateRanges: this.events.timeline } : {}) }) : undefined;
+    this.recorder = this.hls
+      ? Recorder.forService(this.hls, config.hls.recording, this.log.child('recorder'), (info) =>
+          this.webhooks.emit({
+            type: 'recording.finished',
+            room: info.room,
+            data: { recordingId: info.id, identity: info.identity, state: info.state, durationMs: (info.endedAt ?? Date.now()) - info.startedAt, ...(info.location ? { location: info.location } : {}) },
+          }),
+        )
+      : undefined;
+    this.srt = config.srt.enabled ? new SrtServer({ config: config.srt, rooms: this.rooms, tokens: this.tokens, metrics: this.metrics, log: this.log.child('srt') }) : undefined;
+    this.rtmp = config.rtmp.enabled ? new RtmpServer({ config: config.rtmp, rooms: this.rooms, tokens: this.tokens, metrics: this.metrics, log: this.log.child('rtmp') }) : undefined;
+    this.mpegts = config.mpegts.enabled ? new MpegTsIngest({ config: config.mpegts, rooms: this.rooms, metrics: this.metrics, log: this.log.child('mpegts') }) : undefined;
+    const relay = this.moqRelay;
+    const events = this.events;
+    this.moqBridge =
+      relay && config.moq.bridge.enabled
+        ? new MoqBridge({
+            streams: this.streams, relay, prefix: config.moq.bridge.prefix, relayUrl: () => relay.addresses.url, log: this.log.child('moq-bridge'),
+            // Room events ride along as an `events.json` track of each bridged broadcast (src/events/MoqEventsTrack.ts).
+            ...(events ? { onBroadcast: (room: string, _identity: string, broadcast: Parameters<typeof attachEventsTrack>[2]) => attachEventsTrack(events.log, room, broadcast, this.log.child('events')) } : {}),
+          })
+        : undefined;
+    this.#synthetic = config.synthetic.enabled ? new SyntheticSource({ ...config.synthetic, listenIp: '127.0.0.1' }, this.rooms, this.log.child('synthetic')) : undefined;
     this.restreams = new RestreamService({ hls: this.hls, config: config.restream, webhooks: this.webhooks, registry: this.metrics.registry, log: this.log.child('restream') });
   }
 
   /** The base URL of the HTTP server (after start). */
   get url(): string {
     return this.config.http.publicUrl ?? `http://${this.config.http.host}:${this.http.port}`;
+  }
+
+  /** Names of the started components, in start order (empty once closed). */
+  get components(): string[] {
+    return this.#life.started;
+  }
+
+  /** The start page's routes and the apps' demo actors (when `http.demo`, after start), src/demo. */
+  get demos(): Demos | undefined {
+    return this.#demos;
   }
 
   /** True once a drain has begun. */
@@ -221,11 +256,19 @@ export class SubsecNode {
     return endpoint;
   }
 
-  /** Starts workers, routes and the HTTP server; resolves with the base URL. */
+  /** Starts every component in order (workers, hub, routes, HTTP, cascade, ingest, MoQ, the synthetic source); resolves with the base URL. */
   async start(): Promise<string> {
-    await this.pool.start();
-    await this.webRtcServers?.ready(this.pool.workers.map((s) => s.worker));
+    const life = this.#life;
+    await life.start('workers', async () => {
+      await this.pool.start();
+      await this.webRtcServers?.ready(this.pool.workers.map((s) => s.worker));
+    }, () => undefined);
     this.#startedAt = Date.now();
+    await life.start('rooms', undefined, () => this.rooms.close());
+    await life.start('streams', () => this.streams.start(), () => this.streams.close());
+    const events = this.events;
+    if (events) await life.start('events', () => events.start(), () => events.close());
+    await life.start('bans', () => this.moderation.start(), () => this.moderation.close());
     this.signaling.attach(this.http.app);
     registerHealthRoutes(this.http, { pool: this.pool, metrics: this.metrics, isDraining: () => this.#draining });
     const localNode = () =>
@@ -236,6 +279,7 @@ export class SubsecNode {
     const api = registerApi(this.http, {
       rooms: this.rooms,
       consumers: this.#consumers,
+      streams: this.streams,
       outputs: this.outputs,
       tokens: this.tokens,
       adminKey: this.config.auth.adminKey,
@@ -258,56 +302,43 @@ export class SubsecNode {
       const intake = new CmcdIntake(this.metrics.registry, { onRecord: (target, data, now) => this.qoe?.recordCmcd(target, data, now) });
       registerHlsRoutes(this.http, { service: this.hls, intake, tokens: this.tokens, registry: this.metrics.registry, corsOrigin: this.config.http.corsOrigin, nodeId: this.config.node.id });
       // LL-DASH: a second manifest over the same packaging, CMCD and CMSD (docs/ll-dash.md).
-      if (this.config.dash.enabled) registerDashRoutes(this.http, { service: this.hls, config: this.config.dash, intake, tokens: this.tokens, registry: this.metrics.registry, corsOrigin: this.config.http.corsOrigin, nodeId: this.config.node.id, outputs: this.outputs });
+      if (this.config.dash.enabled) registerDashRoutes(this.http, { service: this.hls, config: this.config.dash, intake, tokens: this.tokens, registry: this.metrics.registry, corsOrigin: this.config.http.corsOrigin, nodeId: this.config.node.id });
       registerCmcdEventRoutes(this.http, { intake, tokens: this.tokens, access: this.config.hls.access, corsOrigin: this.config.http.corsOrigin });
-      this.hls.start();
     }
     if (this.config.http.demo) {
       // The start page's routes, the demo auctioneer and the watch party's sample (src/demo).
-      this.demos = startDemos({ config: this.config, http: this.http, rooms: this.rooms, events: this.events, log: this.log.child('demo') });
+      await life.start('demos', () => {
+        this.#demos = startDemos({ config: this.config, http: this.http, rooms: this.rooms, events: this.events, log: this.log.child('demo') });
+      }, () => this.#demos?.close());
       // The watch-party and auction apps (clients/apps), next to the demo page.
       registerAppRoutes(this.http, path.join(projectRoot, 'clients', 'apps'));
       serveStatic(this.http, '/sdk', path.join(projectRoot, 'clients', 'dist'));
       serveStatic(this.http, '/', path.join(projectRoot, 'clients', 'demo'));
     }
-    await this.events?.start();
-    await this.moderation.start();
-    await this.http.listen(this.config.http.host, this.config.http.port);
-    await this.cascade.start({ url: () => this.url, draining: () => this.#draining, summary: localNode, registry: this.metrics.registry });
-    if (this.config.srt.enabled) {
-      this.srt = new SrtServer({ config: this.config.srt, rooms: this.rooms, tokens: this.tokens, metrics: this.metrics, log: this.log.child('srt') });
-      await this.srt.listen();
-    }
-    if (this.config.rtmp.enabled) {
-      this.rtmp = new RtmpServer({ config: this.config.rtmp, rooms: this.rooms, tokens: this.tokens, metrics: this.metrics, log: this.log.child('rtmp') });
-      await this.rtmp.listen();
-    }
-    this.rtsp?.start();
-    if (this.config.mpegts.enabled) {
-      this.mpegts = new MpegTsIngest({ config: this.config.mpegts, rooms: this.rooms, metrics: this.metrics, log: this.log.child('mpegts') });
-      await this.mpegts.start();
-    }
-    if (this.moqRelay) {
-      const relay = this.moqRelay;
-      await relay.start();
-      if (this.config.moq.bridge.enabled) {
-        const events = this.events;
-        this.moqBridge = new MoqBridge({
-          rooms: this.rooms, relay, prefix: this.config.moq.bridge.prefix, outputs: { sink: this.outputs, relayUrl: () => relay.addresses.url }, log: this.log.child('moq-bridge'),
-          // Room events ride along as an `events.json` track of each bridged broadcast (src/events/MoqEventsTrack.ts).
-          ...(events ? { onBroadcast: (room: string, _identity: string, broadcast: Parameters<typeof attachEventsTrack>[2]) => attachEventsTrack(events.log, room, broadcast, this.log.child('events')) } : {}),
-        });
-        this.moqBridge.start();
-      }
-    }
-    if (this.config.synthetic.enabled) {
-      this.#synthetic = new SyntheticSource(
-        { ...this.config.synthetic, listenIp: '127.0.0.1' },
-        this.rooms,
-        this.log.child('synthetic'),
-      );
-      await this.#synthetic.start();
-    }
+    await life.start('http', () => this.http.listen(this.config.http.host, this.config.http.port), () => this.http.close());
+    await life.start('cascade', () => this.cascade.start({ url: () => this.url, draining: () => this.#draining, summary: localNode, registry: this.metrics.registry }), () => this.cascade.close());
+    await life.start('signaling', undefined, () => this.signaling.closeAll());
+    await life.start('whip', undefined, () => this.whip.close());
+    await life.start('whep', undefined, () => this.whep.close());
+    const hls = this.hls;
+    if (hls) await life.start('hls', () => hls.start(), () => hls.close());
+    const recorder = this.recorder;
+    if (recorder) await life.start('recorder', undefined, () => recorder.close());
+    await life.start('restreams', undefined, () => this.restreams.close());
+    const srt = this.srt;
+    if (srt) await life.start('srt', () => srt.listen(), () => srt.close());
+    const rtmp = this.rtmp;
+    if (rtmp) await life.start('rtmp', () => rtmp.listen(), () => rtmp.close());
+    const rtsp = this.rtsp;
+    if (rtsp) await life.start('rtsp', () => rtsp.start(), () => rtsp.close());
+    const mpegts = this.mpegts;
+    if (mpegts) await life.start('mpegts', () => mpegts.start(), () => mpegts.close());
+    const relay = this.moqRelay;
+    if (relay) await life.start('moq relay', () => relay.start(), () => relay.close());
+    const bridge = this.moqBridge;
+    if (bridge) await life.start('moq bridge', () => bridge.start(), () => bridge.close());
+    const synthetic = this.#synthetic;
+    if (synthetic) await life.start('synthetic source', () => synthetic.start(), () => synthetic.close());
     this.webhooks.emit({ type: 'node.started', data: { url: this.url, region: this.config.node.region, workers: this.pool.workers.length } });
     this.log.info('node started', { url: this.url, workers: this.pool.workers.length });
     return this.url;
@@ -330,31 +361,8 @@ export class SubsecNode {
     await this.close();
   }
 
-  /** Closes everything immediately. Idempotent. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.qoe?.close();
-    this.demos?.close();
-    this.#synthetic?.close();
-    this.moqBridge?.close();
-    void this.moqRelay?.close();
-    this.whip.close();
-    this.whep.close();
-    await this.srt?.close();
-    await this.rtmp?.close();
-    await this.rtsp?.close();
-    await this.mpegts?.close();
-    this.signaling.closeAll();
-    await this.cascade.close();
-    await this.events?.close();
-    await this.moderation.close();
-    this.restreams.close();
-    this.hls?.close();
-    this.rooms.close();
-    this.#roomEvents.close();
-    this.webhooks.close();
-    this.http.close();
-    this.pool.close();
+  /** Closes everything immediately, in the reverse of the start order, awaiting each close. Idempotent. */
+  close(): Promise<void> {
+    return this.#life.close();
   }
 }

@@ -7,7 +7,7 @@
  * `data-startup-ms`, `data-kbps`, `data-wire`), for tests and scripts.
  */
 import type { StreamPlayer, SubsecClient, TransportName } from '../sdk/src/index';
-import { clockCodeAgeMs } from '../../src/synthetic/clockCode';
+import { clockCodeAgeMs } from '../../src/protocol/clockCode';
 import { clockReader } from './clockReader';
 
 /** How often a presented frame's code is read (ms). */

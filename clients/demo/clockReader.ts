@@ -1,8 +1,8 @@
 /**
- * Reads the synthetic source's clock code (src/synthetic/clockCode.ts) from the frame a video
+ * Reads the synthetic source's clock code (src/protocol/clockCode.ts) from the frame a video
  * element presents: the code's corner of the frame is drawn into a small canvas and decoded.
  */
-import { CLOCK_CODE, CLOCK_CODE_ROWS, readClockCode } from '../../src/synthetic/clockCode';
+import { CLOCK_CODE, CLOCK_CODE_ROWS, readClockCode } from '../../src/protocol/clockCode';
 
 /** Pixels per block in the reading canvas. */
 const SCALE = 8;

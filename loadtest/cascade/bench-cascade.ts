@@ -34,12 +34,12 @@ import type { ConfigInput } from '../../src/config/schema';
 import { SubsecNode } from '../../src/SubsecNode';
 import { SyntheticSource } from '../../src/synthetic/SyntheticSource';
 import { createLogger } from '../../src/core/logger';
-import { startRedis, type TestRedis } from '../../test/helpers/redisServer';
-import { spawnNode } from '../../test/helpers/nodeProcess';
-import { TestViewer } from '../../test/helpers/cascadeViewer';
-import { waitFor } from '../../test/helpers/waitFor';
-import { launchBrowser, type TestBrowser } from '../../test/helpers/browser';
-import { ensureSdkBuilt } from '../../test/e2e/support/pageScripts';
+import { startRedis, type TestRedis } from '../core/redisServer';
+import { spawnNode } from '../core/nodeProcess';
+import { TestViewer } from '../core/cascadeViewer';
+import { waitFor } from '../core/waitFor';
+import { launchBrowser, type TestBrowser } from '../core/browser';
+import { ensureSdkBuilt } from '../core/sdkBundle';
 import { BenchChecks, benchExitCode, reportBench } from '../core/benchOutcome';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -23,7 +23,7 @@ import { Worker } from 'node:worker_threads';
 import WebSocket from 'ws';
 import { LatencyHistogram } from '../core/LatencyHistogram';
 import { LocalNode } from '../core/LocalNode';
-import { startEventsRedis, type EventsRedis } from '../../test/helpers/redisForEvents';
+import { startEventsRedis, type EventsRedis } from '../core/redisForEvents';
 import { BenchChecks, reportBench } from '../core/benchOutcome';
 
 const ROOM = 'bench-events';

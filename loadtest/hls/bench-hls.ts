@@ -25,10 +25,10 @@ import { Worker } from 'node:worker_threads';
 import autocannon, { type Result as CannonResult } from 'autocannon';
 import { parseConfig, projectRoot } from '../../src/config/loadConfig';
 import { SubsecNode } from '../../src/SubsecNode';
-import { launchBrowser } from '../../test/helpers/browser';
+import { launchBrowser } from '../core/browser';
 import { blockingState } from '../../src/hls/Playlist';
 import type { HlsPart } from '../../src/hls/Packager';
-import { ensureSdkBuilt } from '../../test/e2e/support/pageScripts';
+import { ensureSdkBuilt } from '../core/sdkBundle';
 import { BenchChecks, benchExitCode, reportBench } from '../core/benchOutcome';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

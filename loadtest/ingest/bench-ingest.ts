@@ -6,7 +6,7 @@
  *   reads the code back from every presented frame. p50/p95 over `--seconds`.
  * - RTMP → WebRTC glass to glass: the same clock, published by ffmpeg with `-f flv rtmp://…`.
  * - RTSP → WebRTC glass to glass: the same clock code painted by GStreamer's RTSP server
- *   (test/helpers/rtspServer.py, mount /clock, x264 zerolatency), which the node pulls over RTSP/TCP.
+ *   (loadtest/core/rtspServer.py, mount /clock, x264 zerolatency), which the node pulls over RTSP/TCP.
  * - RTSP cameras per core (copy mode): `--cameras` pulls of one 640x360 25 fps 1 Mbit/s RTSP
  *   camera; CPU of the node process, its mediasoup worker and its ffmpeg pulls over 10 s, divided
  *   per camera; `rtspCamerasPerCore` = one core / that cost, valid when every pull kept up (each
@@ -30,8 +30,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseConfig } from '../../src/config/loadConfig';
 import { SubsecNode } from '../../src/SubsecNode';
-import { launchChromium } from '../../test/helpers/whipWhep';
-import { startRtspServer } from '../../test/helpers/rtspServer';
+import { launchChromium } from '../core/chromium';
+import { startRtspServer } from '../core/rtspServer';
 import { measureRtspCameras } from './rtspCameras';
 import { BenchChecks, reportBench } from '../core/benchOutcome';
 

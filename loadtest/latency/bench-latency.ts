@@ -16,8 +16,8 @@
 import { parseArgs } from 'node:util';
 import { parseConfig } from '../../src/config/loadConfig';
 import { SubsecNode } from '../../src/SubsecNode';
-import { launchBrowser } from '../../test/helpers/browser';
-import { ensureSdkBuilt } from '../../test/e2e/support/pageScripts';
+import { launchBrowser } from '../core/browser';
+import { ensureSdkBuilt } from '../core/sdkBundle';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -20,7 +20,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { connectMoq, Moq, onEveryFrame, testFrame, within } from '../../test/helpers/moqClient';
+import { connectMoq, Moq, onEveryFrame, testFrame, within } from '../core/moqClient';
 import { TokenService } from '../../src/auth/tokens';
 import { connectWebTransportH3 } from '../../relay/transport/connectWebTransportH3';
 import { BenchChecks, benchExitCode, reportBench } from '../core/benchOutcome';

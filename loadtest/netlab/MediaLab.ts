@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { LocalNode } from '../core/LocalNode';
-import { ensureSdkBuilt } from '../../test/e2e/support/pageScripts';
+import { ensureSdkBuilt } from '../core/sdkBundle';
 import { launchLabBrowser, type LabBrowser } from './labBrowser';
 import { NetworkLab, type LabHost } from './NetworkLab';
 import type { NetworkProfile } from './profiles';

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { CHROMIUM_ARGS } from '../../test/helpers/browser';
+import { CHROMIUM_ARGS } from '../core/browser';
 import type { LabHost } from './NetworkLab';
 
 /** Flags that keep timers and rendering going in background pages (publishers paint from timers). */

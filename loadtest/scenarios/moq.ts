@@ -6,7 +6,7 @@
  * and reads the relay's figures from the node's /metrics.
  */
 import '../../relay/polyfills';
-import { connectMoq, Moq, onEveryFrame, testFrame } from '../../test/helpers/moqClient';
+import { connectMoq, Moq, onEveryFrame, testFrame } from '../core/moqClient';
 import { figure, type Figure } from '../core/result';
 import { intOption, LIMITS, UsageError } from '../core/safety';
 import type { Scenario, ScenarioOutput } from '../core/Scenario';

@@ -2,7 +2,8 @@
 import type { z } from 'zod';
 import type { TokenService } from '../auth/tokens';
 import type { RoomManager } from '../sfu/RoomManager';
-import type { OutputRegistry, RecordingController } from '../sfu/OutputRegistry';
+import type { OutputRegistry, RecordingController } from '../streams/OutputRegistry';
+import type { StreamHub } from '../streams/StreamHub';
 import type { TurnCredentials } from '../turn/TurnCredentials';
 import type { ConsumerIndex } from './ConsumerIndex';
 import type { Moderation } from '../moderation/Moderation';
@@ -15,6 +16,8 @@ export type NodeView = z.infer<typeof nodeSchema>;
 export interface ApiDeps {
   rooms: RoomManager;
   consumers: ConsumerIndex;
+  /** The stream hub (`/v1/streams`). */
+  streams: Pick<StreamHub, 'list' | 'get'>;
   outputs: OutputRegistry;
   tokens: TokenService;
   /** `auth.adminKey`. */

@@ -4,7 +4,7 @@
  * 501 NOT_IMPLEMENTED so clients can tell "not available on this build" from a bad request.
  */
 import { z } from 'zod';
-import type { RecordingController, RecordingInfo } from '../sfu/OutputRegistry';
+import type { RecordingController, RecordingInfo } from '../streams/OutputRegistry';
 import type { ApiRouter, ApiResult } from './ApiRouter';
 import type { ApiDeps } from './ApiDeps';
 import { recordingListSchema, recordingRequestSchema, recordingSchema } from './schemas';

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { types } from 'mediasoup';
 import { NotFoundError } from '../core/errors';
 import type { Participant, Room } from '../sfu/Room';
+import type { Stream as HubStream } from '../streams/Stream';
 import type { ApiRouter } from './ApiRouter';
 import type { ApiDeps } from './ApiDeps';
 import { pageQuery, roomName, streamListSchema, streamSchema } from './schemas';
@@ -22,21 +23,16 @@ interface StreamRef {
   entries: Array<{ producer: types.Producer; participant: Participant }>;
 }
 
-/** Streams of the given rooms: producers grouped by identity. */
-function streamRefs(rooms: Room[]): StreamRef[] {
-  const out = new Map<string, StreamRef>();
-  for (const room of rooms) {
-    if (room.closed) continue;
-    for (const info of room.producerInfos()) {
-      const entry = room.getProducer(info.producerId);
-      if (!entry) continue;
-      const id = `${room.name}/${entry.participant.identity}`;
-      let ref = out.get(id);
-      if (!ref) out.set(id, (ref = { id, room, identity: entry.participant.identity, entries: [] }));
-      ref.entries.push(entry);
-    }
-  }
-  return [...out.values()];
+/** The hub's streams with their tracks and the participants that publish them. */
+function streamRefs(streams: HubStream[]): StreamRef[] {
+  return streams
+    .map((s) => ({
+      id: `${s.room.name}/${s.identity}`,
+      room: s.room,
+      identity: s.identity,
+      entries: s.tracks.map((t) => s.room.getProducer(t.id)).filter((e): e is NonNullable<typeof e> => !!e),
+    }))
+    .filter((ref) => ref.entries.length > 0);
 }
 
 /** Incoming bitrate (all layers) and best score of a producer; zeros when the worker does not answer quickly. */
@@ -86,8 +82,7 @@ export function registerStreamRoutes(api: ApiRouter, deps: ApiDeps): void {
     query: pageQuery.extend({ room: roomName.optional().describe('Only streams of this room') }),
     responses: { 200: { description: 'A page of streams, sorted by id', schema: streamListSchema } },
     handler: async ({ query }) => {
-      const rooms = query.room !== undefined ? [deps.rooms.get(query.room)].filter((r): r is Room => !!r) : deps.rooms.rooms;
-      const { page, nextCursor } = paginate(streamRefs(rooms), (s) => s.id, query.limit, query.cursor);
+      const { page, nextCursor } = paginate(streamRefs(deps.streams.list(query.room !== undefined ? { room: query.room } : {})), (s) => s.id, query.limit, query.cursor);
       return { status: 200, body: { streams: await Promise.all(page.map((s) => streamView(s, deps))), nextCursor } };
     },
   });
@@ -98,8 +93,8 @@ export function registerStreamRoutes(api: ApiRouter, deps: ApiDeps): void {
     params: z.strictObject({ room: roomName, identity: z.string().min(1).max(128) }),
     responses: { 200: { description: 'The stream', schema: streamSchema }, 404: { description: 'No such stream' } },
     handler: async ({ params }) => {
-      const room = deps.rooms.get(params.room);
-      const ref = room ? streamRefs([room]).find((s) => s.identity === params.identity) : undefined;
+      const stream = deps.streams.get(params.room, params.identity);
+      const ref = stream ? streamRefs([stream])[0] : undefined;
       if (!ref) throw new NotFoundError(`stream ${params.room}/${params.identity} not found`);
       return { status: 200, body: await streamView(ref, deps) };
     },

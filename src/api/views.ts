@@ -1,7 +1,7 @@
 /** Maps rooms, participants and producers onto the REST API's response shapes. */
 import type { types } from 'mediasoup';
 import type { Participant, Room } from '../sfu/Room';
-import type { OutputInfo } from '../sfu/OutputRegistry';
+import type { OutputInfo } from '../streams/OutputRegistry';
 import type { ConsumerIndex } from './ConsumerIndex';
 import type { z } from 'zod';
 import type { outputSchema, participantSchema, roomSummarySchema, trackSchema } from './schemas';

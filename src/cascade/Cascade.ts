@@ -1,8 +1,9 @@
 /**
  * The cascade as the composition root sees it: builds the coordinator chosen by config
  * (`cascade.coordinator`: memory or redis), the {@link CascadeManager} and the load sampler, and
- * offers what other parts need: join hooks for signaling, the node list for `/v1/nodes`,
- * `pullStream()` for outputs that watch a stream without publishing it (WHEP, LL-HLS).
+ * offers what other parts need: join hooks for signaling, the node list for `/v1/nodes`, and
+ * `bring()`, the stream hub's source of streams that are not here (src/streams/StreamHub.ts). The
+ * same code runs on one node (in-memory coordinator) and in a cluster (Redis).
  */
 import type { Config } from '../config/schema';
 import type { Logger } from '../core/logger';
@@ -19,8 +20,8 @@ import type { Registry } from 'prom-client';
 import { RedisRelayDirectory } from './RedisRelayDirectory';
 import { InMemoryRelayDirectory, type RelayDirectory } from '../../relay/RelayDirectory';
 import { NotFoundError, UnavailableError } from '../core/errors';
-import type { StreamPullOptions } from '../sfu/StreamPuller';
-import { RemoteParticipant } from './RemoteParticipant';
+import { RemoteParticipant } from '../streams/RemoteParticipant';
+import type { StreamSources } from '../streams/StreamHub';
 import type { PullInfo } from './CascadeManager';
 
 /** Options of {@link Cascade}. */
@@ -55,7 +56,7 @@ export interface JoinHooks {
 export type NodeSummary = Record<string, unknown> & { id: string };
 
 /** The node's cascade. */
-export class Cascade {
+export class Cascade implements StreamSources {
   readonly coordinator: Coordinator;
   readonly manager: CascadeManager;
   /** Join hooks for signaling. */
@@ -117,13 +118,13 @@ export class Cascade {
   }
 
   /**
-   * Brings a stream into this node for an output that does not join as an SDK viewer (WHEP,
-   * LL-HLS; see {@link StreamPuller}): acquires it (`manager.acquire`) and resolves with the release
-   * function once its producers are here — at once when it is published here or already pulled.
-   * Rejects with NotFoundError when the directory has no live origin for it, and with an
-   * UnavailableError (503) when the pull is not up within `rpcTimeoutMs + joinWaitMs`.
+   * Brings a stream into this node for the stream hub (outputs acquire streams there): acquires
+   * it (`manager.acquire`) and resolves with the release function once its producers are here —
+   * at once when it is published here or already pulled. Rejects with NotFoundError when the
+   * directory has no live origin for it, and with an UnavailableError (503) when the pull is not
+   * up within `rpcTimeoutMs + joinWaitMs`.
    */
-  async pullStream(room: string, identity: string, options: StreamPullOptions = {}): Promise<() => void> {
+  async bring(room: string, identity: string, options: { signal?: AbortSignal } = {}): Promise<() => void> {
     const release = this.manager.acquire(room, identity);
     try {
       await this.#awaitStream(room, identity, options.signal);
@@ -153,7 +154,8 @@ export class Cascade {
       const leases = await this.coordinator.streams(room).catch(() => undefined);
       if (leases) {
         const lease = leases.find((l) => l.identity === identity);
-        if (!lease) throw new NotFoundError(`stream ${identity} is not published in room ${room} on any node`);
+        if (!lease && leases.length === 0 && !this.#rooms.get(room)) throw new NotFoundError(`room ${room} does not exist here and has no live stream on any node`);
+        if (!lease) throw new NotFoundError(`stream ${identity} is not live in room ${room} on any node`);
         if (lease.nodeId === this.coordinator.nodeId) throw new NotFoundError(`stream ${identity} is not live in room ${room}`);
         if (!this.coordinator.node(lease.nodeId)) {
           throw new NotFoundError(`stream ${identity} of room ${room} was published on node ${lease.nodeId}, which is gone`);

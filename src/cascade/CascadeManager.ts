@@ -2,7 +2,7 @@
  * Streams across nodes. Decides what this node pulls from others and keeps it in step with the
  * directory:
  *
- * - Demand: a room with a local viewer (SDK peer, WHEP session, internal participant) wants every
+ * - Demand: a room with a local viewer (role `peer` or `viewer`: SDK peers, WHEP sessions) wants every
  *   stream of the room published elsewhere; a stream this node relays to other nodes, or one an
  *   output acquired (`acquire()`), is wanted by itself. Demand that ends lingers `lingerMs`.
  * - One pull per (stream, node): all local viewers share it (one PipeTransport pair).
@@ -18,7 +18,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../core/logger';
 import { RedirectError } from '../core/errors';
-import type { Room } from '../sfu/Room';
+import type { Participant, Room } from '../sfu/Room';
 import type { RoomManager } from '../sfu/RoomManager';
 import type { Coordinator, StreamLease } from './Coordinator';
 import { OriginTracker } from './OriginTracker';
@@ -26,7 +26,8 @@ import { PipePull } from './PipePull';
 import { PipeServer, type LocalSource } from './PipeServer';
 import { ORIGIN_DIED, PipeMethod } from './pipeProtocol';
 import type { PipeSettings } from './pipeSettings';
-import { RemoteParticipant } from './RemoteParticipant';
+import { RemoteParticipant } from '../streams/RemoteParticipant';
+import { roomOfKey, streamKey } from '../streams/Stream';
 
 /** Tunables of {@link CascadeManager} (the `cascade` config slice). */
 export interface CascadeTunables {
@@ -65,10 +66,9 @@ export interface PullInfo {
   setupMs?: number;
 }
 
-/** Participant kinds that watch (and so create demand for remote streams). */
-const VIEWER_KINDS = new Set(['sdk', 'whep', 'internal']);
+/** Participants that watch (and so create demand for remote streams): SDK peers and viewers such as WHEP. */
+const watches = (p: Participant): boolean => p.role === 'peer' || p.role === 'viewer';
 
-const key = (room: string, identity: string) => `${room}\u0000${identity}`;
 
 /** Events of {@link CascadeManager}. */
 export interface CascadeManagerEvents {
@@ -126,7 +126,7 @@ export class CascadeManager extends EventEmitter<CascadeManagerEvents> {
     }
     c.on('streamUp', (lease) => this.#onDirectoryChange(lease));
     c.on('streamDown', (lease) => {
-      this.#released.set(key(lease.room, lease.identity), lease.epoch);
+      this.#released.set(streamKey(lease.room, lease.identity), lease.epoch);
       this.#onDirectoryChange(lease);
     });
     c.on('nodeDown', (nodeId) => this.#onNodeDown(nodeId));
@@ -137,7 +137,7 @@ export class CascadeManager extends EventEmitter<CascadeManagerEvents> {
       for (const room of this.#relevantRooms()) void this.reconcile(room);
     });
     this.origins.on('claimed', (lease) => {
-      this.#pulls.get(key(lease.room, lease.identity))?.close('this node is the origin now');
+      this.#pulls.get(streamKey(lease.room, lease.identity))?.close('this node is the origin now');
       this.server.closeStream(lease.room, lease.identity, 'the stream has a new origin epoch', lease.epoch);
     });
     this.origins.on('steppedDown', (lease) => {
@@ -168,7 +168,7 @@ export class CascadeManager extends EventEmitter<CascadeManagerEvents> {
   sourceOf(room: string, identity: string): LocalSource | undefined {
     const epoch = this.origins.epochOf(room, identity);
     if (epoch !== undefined) return { epoch, depth: 0 };
-    const pull = this.#pulls.get(key(room, identity));
+    const pull = this.#pulls.get(streamKey(room, identity));
     return pull?.state === 'up' ? { epoch: pull.epoch, depth: pull.depth } : undefined;
   }
 
@@ -185,7 +185,7 @@ export class CascadeManager extends EventEmitter<CascadeManagerEvents> {
    * returned function is called: for outputs that do not join the room (LL-HLS, MoQ bridge).
    */
   acquire(room: string, identity?: string): () => void {
-    const k = identity === undefined ? room : key(room, identity);
+    const k = identity === undefined ? room : streamKey(room, identity);
     this.#acquired.set(k, (this.#acquired.get(k) ?? 0) + 1);
     void this.reconcile(room);
     let released = false;
@@ -248,8 +248,8 @@ export class CascadeManager extends EventEmitter<CascadeManagerEvents> {
   }
 
   #watch(room: Room): void {
-    const onChange = (p: { kind: string }) => {
-      if (!(p instanceof RemoteParticipant) && VIEWER_KINDS.has(p.kind)) void this.reconcile(room.name);
+    const onChange = (p: Participant) => {
+      if (watches(p)) void this.reconcile(room.name);
     };
     room.on('participantJoined', onChange);
     room.on('participantLeft', onChange);
@@ -263,22 +263,22 @@ export class CascadeManager extends EventEmitter<CascadeManagerEvents> {
   #roomWanted(room: string): boolean {
     if ((this.#acquired.get(room) ?? 0) > 0) return true;
     const r = this.#o.rooms.get(room);
-    return !!r && !r.closed && r.participants.some((p) => !(p instanceof RemoteParticipant) && VIEWER_KINDS.has(p.kind));
+    return !!r && !r.closed && r.participants.some(watches);
   }
 
   #streamWanted(room: string, identity: string): boolean {
-    return (this.#acquired.get(key(room, identity)) ?? 0) > 0 || this.server.servedCount(room, identity) > 0;
+    return (this.#acquired.get(streamKey(room, identity)) ?? 0) > 0 || this.server.servedCount(room, identity) > 0;
   }
 
   #acquiredIn(room: string): boolean {
-    for (const k of this.#acquired.keys()) if (k === room || k.startsWith(room + '\u0000')) return true;
+    for (const k of this.#acquired.keys()) if (roomOfKey(k) === room) return true;
     return false;
   }
 
   #relevantRooms(): Set<string> {
     const rooms = new Set<string>();
     for (const p of this.#pulls.values()) rooms.add(p.room);
-    for (const k of this.#acquired.keys()) rooms.add(k.split('\u0000')[0]!);
+    for (const k of this.#acquired.keys()) rooms.add(roomOfKey(k));
     for (const s of this.server.list()) rooms.add(s.room);
     for (const r of this.#o.rooms.rooms) if (this.#roomWanted(r.name)) rooms.add(r.name);
     return rooms;
@@ -301,7 +301,7 @@ export class CascadeManager extends EventEmitter<CascadeManagerEvents> {
     const listed = new Set<string>();
     const starts: Promise<void>[] = [];
     for (const lease of leases) {
-      const k = key(room, lease.identity);
+      const k = streamKey(room, lease.identity);
       listed.add(k);
       this.#lastListed.set(k, now);
       if (this.#released.get(k) !== undefined && this.#released.get(k)! < lease.epoch) this.#released.delete(k);
@@ -331,7 +331,7 @@ export class CascadeManager extends EventEmitter<CascadeManagerEvents> {
     // Redis restart the directory is empty until origins restore their leases.
     const leaseMs = this.#o.config.leaseMs;
     for (const pull of pullsHere) {
-      const k = key(room, pull.identity);
+      const k = streamKey(room, pull.identity);
       if (pull.closed || listed.has(k)) continue;
       const released = this.#released.get(k) === pull.epoch;
       const missingLong = now - (this.#lastListed.get(k) ?? pull.startedAt) > leaseMs && now - this.#connectedAt > leaseMs;
@@ -364,7 +364,7 @@ export class CascadeManager extends EventEmitter<CascadeManagerEvents> {
   }
 
   async #startPull(lease: StreamLease): Promise<void> {
-    const k = key(lease.room, lease.identity);
+    const k = streamKey(lease.room, lease.identity);
     const parent = await this.#chooseParent(lease);
     if (this.#closed || (this.#pulls.get(k) && !this.#pulls.get(k)!.closed)) return;
     const pull = new PipePull({

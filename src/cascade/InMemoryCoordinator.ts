@@ -8,8 +8,8 @@ import { InvalidStateError, SubsecError } from '../core/errors';
 import { ErrorCode } from '../protocol/errors';
 import { CascadeRpcError } from './CascadeRpcError';
 import type { Coordinator, CoordinatorEvents, NodeRecord, RelayRecord, RpcHandler, StreamLease } from './Coordinator';
+import { streamKey } from '../streams/Stream';
 
-const streamKey = (room: string, identity: string) => `${room}\u0000${identity}`;
 
 /** Options of {@link InMemoryCoordinator}. */
 export interface InMemoryCoordinatorOptions {

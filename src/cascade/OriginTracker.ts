@@ -10,7 +10,8 @@ import type { Logger } from '../core/logger';
 import type { Participant, Room } from '../sfu/Room';
 import type { RoomManager } from '../sfu/RoomManager';
 import type { Coordinator, StreamLease } from './Coordinator';
-import { RemoteParticipant } from './RemoteParticipant';
+import { RemoteParticipant } from '../streams/RemoteParticipant';
+import { streamKey } from '../streams/Stream';
 
 /** Options of {@link OriginTracker}. */
 export interface OriginTrackerOptions {
@@ -27,7 +28,6 @@ export interface OriginTrackerEvents {
   steppedDown: [lease: StreamLease, holder: StreamLease];
 }
 
-const key = (room: string, identity: string) => `${room}\u0000${identity}`;
 
 /** Claims and releases origin leases for local publishers. */
 export class OriginTracker extends EventEmitter<OriginTrackerEvents> {
@@ -74,7 +74,7 @@ export class OriginTracker extends EventEmitter<OriginTrackerEvents> {
   #watch(room: Room): void {
     const onAdded = (_producer: unknown, participant: Participant) => {
       if (participant instanceof RemoteParticipant) return;
-      const k = key(room.name, participant.identity);
+      const k = streamKey(room.name, participant.identity);
       this.#wanted.set(k, { room: room.name, identity: participant.identity });
       this.#ensure(k);
     };
@@ -115,7 +115,7 @@ export class OriginTracker extends EventEmitter<OriginTrackerEvents> {
   }
 
   #unwant(room: string, identity: string): void {
-    const k = key(room, identity);
+    const k = streamKey(room, identity);
     if (!this.#wanted.delete(k)) return;
     const release = () => this.#o.coordinator.release(room, identity).catch((err: unknown) => this.#log.debug('release failed', { error: err }));
     const inflight = this.#inflight.get(k);
@@ -124,7 +124,7 @@ export class OriginTracker extends EventEmitter<OriginTrackerEvents> {
   }
 
   #onLeaseLost(lease: StreamLease, holder: StreamLease | undefined): void {
-    const k = key(lease.room, lease.identity);
+    const k = streamKey(lease.room, lease.identity);
     if (!this.#wanted.has(k)) return;
     // Nobody else holds it (it expired while we were cut off and was claimed and released since): take it again.
     if (!holder || holder.nodeId === this.#o.coordinator.nodeId) return this.#ensure(k);

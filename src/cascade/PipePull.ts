@@ -12,7 +12,7 @@ import { InvalidStateError } from '../core/errors';
 import type { Room } from '../sfu/Room';
 import type { RoomManager } from '../sfu/RoomManager';
 import type { Coordinator, StreamLease } from './Coordinator';
-import { RemoteParticipant } from './RemoteParticipant';
+import { RemoteParticipant } from '../streams/RemoteParticipant';
 import { PipeMethod, pipeNoteSchema, pipeOpenedSchema, pipeProducerAddedSchema, type PipedProducer, type PipeOpen } from './pipeProtocol';
 import { pipeListenInfo, type PipeSettings } from './pipeSettings';
 

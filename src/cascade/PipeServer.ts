@@ -14,7 +14,7 @@ import type { RoomManager } from '../sfu/RoomManager';
 import type { Coordinator } from './Coordinator';
 import { PipeMethod, pipeNoteSchema, pipeOpenSchema, type PipedProducer, type PipeOpened } from './pipeProtocol';
 import { pipeListenInfo, type PipeSettings } from './pipeSettings';
-import { RemoteParticipant } from './RemoteParticipant';
+import { RemoteParticipant } from '../streams/RemoteParticipant';
 
 /** What this node has of a stream: the epoch it serves and its hops from the origin. */
 export interface LocalSource {

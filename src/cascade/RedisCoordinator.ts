@@ -18,9 +18,10 @@ import { InvalidStateError, SubsecError } from '../core/errors';
 import { ErrorCode } from '../protocol/errors';
 import { CascadeRpcError } from './CascadeRpcError';
 import type { Coordinator, CoordinatorEvents, NodeRecord, RelayRecord, RpcHandler, StreamLease } from './Coordinator';
-import { RedisKeys } from './redisKeys';
+import { RedisKeys } from '../redis/redisKeys';
+import { streamKey } from '../streams/Stream';
 import { CLAIM_LUA, RELEASE_LUA, RENEW_LUA } from './redisScripts';
-import { createRedisClient, type RedisClient, type RedisSettings } from './redisClient';
+import { createRedisClient, type RedisClient, type RedisSettings } from '../redis/redisClient';
 
 /** Options of {@link RedisCoordinator}. */
 export interface RedisCoordinatorOptions {
@@ -60,7 +61,6 @@ type Scripted = RedisClient & {
   cascadeRelease(k1: string, ...argv: (string | number)[]): Promise<number>;
 };
 
-const streamKey = (room: string, identity: string) => `${room}\u0000${identity}`;
 
 function parseLease(json: string | null | undefined): StreamLease | undefined {
   if (!json) return undefined;

@@ -4,7 +4,8 @@
  */
 import { z } from 'zod';
 import os from 'node:os';
-import { cascadeConfigSchema, redisConfigSchema } from '../cascade/cascadeConfig';
+import { cascadeConfigSchema } from '../cascade/cascadeConfig';
+import { redisConfigSchema } from '../redis/redisConfig';
 import { relayConfigSchema } from '../../relay/RelayConfig';
 import { eventsConfigSchema } from '../events/eventsConfig';
 import { qoeConfigSchema } from '../qoe/qoeConfig';
@@ -461,7 +462,7 @@ export const configSchema = z.strictObject({
   dash: dashConfigSchema,
   /** RTMP(S) push of streams to other platforms (src/restream, docs/restream.md): `/v1/rooms/{room}/streams/{stream}/restreams`. */
   restream: restreamConfigSchema,
-  /** Shared Redis (cascade mode): URL, Sentinel or Cluster, key prefix, timeouts. See src/cascade/cascadeConfig.ts. */
+  /** Shared Redis (cascade, Redis-backed events and bans): URL, Sentinel or Cluster, key prefix, timeouts. See src/redis/redisConfig.ts. */
   redis: redisConfigSchema,
   /** Multi-node cascade: coordinator, heartbeats, leases, pipes between nodes. See docs/cascade.md. */
   cascade: cascadeConfigSchema,

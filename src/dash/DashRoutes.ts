@@ -24,7 +24,6 @@ import { ErrorCode } from '../protocol/errors';
 import type { CmcdIntake } from '../hls/CmcdIntake';
 import { HlsCapacityError, type HlsService } from '../hls/HlsService';
 import { CmsdHeaders, renditionObjectType } from '../hls/Cmsd';
-import type { OutputRegistry } from '../sfu/OutputRegistry';
 import type { DashConfig } from './dashConfig';
 import { DashManifests } from './DashManifest';
 import { resolveMedia, type MediaTarget } from './DashMedia';
@@ -41,8 +40,8 @@ export interface DashRoutesDeps {
   corsOrigin: string;
   /** Default CMSD intermediary identifier (`hls.cmsd.id` wins). */
   nodeId: string;
-  /** Where packaged streams are announced as `dash` outputs (`GET /v1/streams`). */
-  outputs?: OutputRegistry;
+  /** List every packaged stream as a `dash` output of its hub stream (`GET /v1/streams`; default true). */
+  listOutputs?: boolean;
 }
 
 const MPD_TYPE = 'application/dash+xml';
@@ -85,14 +84,13 @@ export function registerDashRoutes(http: HttpServer, deps: DashRoutesDeps): void
   const cmsd = hls.cmsd.enabled ? new CmsdHeaders({ dynamic: hls.cmsd.dynamic, id: hls.cmsd.id ?? deps.nodeId, format: 'd' }) : undefined;
   const manifests = new DashManifests({ config: deps.config, audioKbps: hls.audioKbps, dvrWindowSec: hls.dvrWindowSec });
   // Every packaged stream is also a DASH output, for as long as its packaging runs.
-  if (deps.outputs) {
-    const outputs = deps.outputs;
+  if (deps.listOutputs ?? true) {
     service.onStreamStarted((stream) => {
-      const handle = outputs.register({
+      const handle = stream.source.attach({
         kind: 'dash',
-        room: stream.room.name,
-        identity: stream.identity,
         url: `/dash/${encodeURIComponent(stream.room.name)}/${encodeURIComponent(stream.identity)}/manifest.mpd`,
+        start: async () => undefined,
+        close: () => stream.end('closed'),
         stats: () => ({ renditions: stream.renditions.length, ended: stream.ended }),
       });
       stream.onEnded(() => handle.close());

@@ -7,7 +7,7 @@ import type client from 'prom-client';
 import type { Config } from '../config/schema';
 import type { Logger } from '../core/logger';
 import type { RoomManager } from '../sfu/RoomManager';
-import { createRedisClient } from '../cascade/redisClient';
+import { createRedisClient } from '../redis/redisClient';
 import type { EventStore } from './EventStore';
 import { InMemoryEventStore } from './InMemoryEventStore';
 import { RedisEventStore } from './RedisEventStore';

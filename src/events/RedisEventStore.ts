@@ -16,7 +16,7 @@ import { ErrorCode } from '../protocol/errors';
 import type { Logger } from '../core/logger';
 import type { AppendRequest, AppendResult, EventStore, ReadResult, StoreWatcher } from './EventStore';
 import { EventRedisKeys } from './eventRedisKeys';
-import { whenRedisReady } from '../cascade/redisClient';
+import { whenRedisReady } from '../redis/redisClient';
 
 /**
  * APPEND. KEYS: seq, log, idem. ARGV: hasIdem ('1'|'0'), ifLastSeq ('' = any), eventJson (no seq),

@@ -9,6 +9,8 @@ import crypto from 'node:crypto';
 import type { types } from 'mediasoup';
 import type { Logger } from '../core/logger';
 import type { Room } from '../sfu/Room';
+import type { Stream } from '../streams/Stream';
+import type { Output } from '../streams/Output';
 import { LadderTranscoder, type LiveRendition, type RenditionSpec } from './LadderTranscoder';
 import { renderMediaPlaylist, renderMultivariantPlaylist, type RenditionReport } from './Playlist';
 import type { DateRangeSource } from '../events/EventTimeline';
@@ -27,8 +29,8 @@ export interface HlsStreamSettings {
 
 /** Options of {@link HlsStream}. */
 export interface HlsStreamOptions {
-  room: Room;
-  identity: string;
+  /** The stream from the hub (held by the service's lease while packaged). */
+  source: Stream;
   settings: HlsStreamSettings;
   /** Never stops for idleness (eager mode, recording). */
   pinned: boolean;
@@ -44,8 +46,9 @@ export function targetDurationFor(segmentTargetMs: number): number {
   return Math.ceil((segmentTargetMs / 1000) * 1.5);
 }
 
-/** One packaged stream. */
-export class HlsStream {
+/** One packaged stream: the `hls` output of a hub stream. */
+export class HlsStream implements Output {
+  readonly kind = 'hls';
   readonly room: Room;
   readonly identity: string;
   /** Path segment that changes on every (re)start, so immutable URLs never repeat with new bytes. */
@@ -57,7 +60,7 @@ export class HlsStream {
   readonly #log: Logger;
   readonly #onDisposed: HlsStreamOptions['onDisposed'];
   readonly #dateRanges: DateRangeSource | undefined;
-  readonly #releaseConsumers: Array<() => void> = [];
+  readonly #source: Stream;
   readonly #endListeners = new Set<(reason: string) => void>();
   #transcoder: LadderTranscoder | undefined;
   #pinned: boolean;
@@ -69,8 +72,9 @@ export class HlsStream {
   #detach: (() => void) | undefined;
 
   constructor(options: HlsStreamOptions) {
-    this.room = options.room;
-    this.identity = options.identity;
+    this.#source = options.source;
+    this.room = options.source.room;
+    this.identity = options.source.identity;
     this.#settings = options.settings;
     this.#pinned = options.pinned;
     this.#log = options.log;
@@ -129,28 +133,36 @@ export class HlsStream {
     return () => this.#endListeners.delete(listener);
   }
 
-  /** Consumes the identity's producers into the ladder job. */
+  /** The hub stream packaged (other outputs built on this packaging attach to it). */
+  get source(): Stream {
+    return this.#source;
+  }
+
+  /** Where players reach it. */
+  get url(): string {
+    return `/hls/${encodeURIComponent(this.room.name)}/${encodeURIComponent(this.identity)}/index.m3u8`;
+  }
+
+  /** Consumes the stream's video and audio into the ladder job. */
   async start(): Promise<void> {
-    const producers = this.room.producersOf(this.identity);
-    const video = producers.find((p) => p.kind === 'video' && !p.closed);
+    const source = this.#source;
+    const video = source.track('video');
     if (!video) throw new Error(`stream ${this.identity} has no video`);
-    const audio = producers.find((p) => p.kind === 'audio' && !p.closed);
-    const owner = this.room.getProducer(video.id)!.participant;
-    const slot = this.room.slotOf(owner.id);
+    const audio = source.track('audio');
     const watched = new Set<string>([video.id, ...(audio ? [audio.id] : [])]);
     const onRemoved = (producerId: string) => {
       if (watched.has(producerId)) this.end('producer closed');
     };
-    const onClosed = () => this.end('room closed');
-    this.room.on('producerRemoved', onRemoved);
-    this.room.once('closed', onClosed);
+    const onEnded = () => this.end(this.room.closed ? 'room closed' : 'producer closed');
+    source.on('trackRemoved', onRemoved);
+    source.once('ended', onEnded);
     this.#detach = () => {
-      this.room.off('producerRemoved', onRemoved);
-      this.room.off('closed', onClosed);
+      source.off('trackRemoved', onRemoved);
+      source.off('ended', onEnded);
     };
     const s = this.#settings;
     this.#transcoder = new LadderTranscoder({
-      router: slot.router,
+      stream: source,
       video,
       audio,
       renditions: s.renditions,
@@ -161,7 +173,6 @@ export class HlsStream {
       log: this.#log,
       onEnded: (reason) => this.end(reason),
     });
-    for (let i = 0; i < (audio ? 2 : 1); i++) this.#releaseConsumers.push(this.room.countConsumer(slot));
     this.#idleTimer = setInterval(() => {
       if (!this.#pinned && Date.now() - this.#lastRequest > s.idleTimeoutMs) this.end('idle');
     }, Math.min(1000, s.idleTimeoutMs));
@@ -190,7 +201,6 @@ export class HlsStream {
     clearInterval(this.#idleTimer);
     this.#detach?.();
     this.#transcoder?.close();
-    for (const release of this.#releaseConsumers) release();
     this.#log.info('hls packaging ended', { room: this.room.name, stream: this.identity, reason });
     for (const l of [...this.#endListeners]) {
       try {
@@ -202,6 +212,11 @@ export class HlsStream {
     this.#endListeners.clear();
     this.#lingerTimer = setTimeout(() => this.dispose(), reason === 'shutdown' ? 0 : 3 * this.targetDuration * 1000);
     this.#lingerTimer.unref();
+  }
+
+  /** Ends packaging (the output's close; the stream lingers as after any end). Idempotent. */
+  close(): void {
+    this.end('closed');
   }
 
   /** Ends and forgets the stream at once. Idempotent. */
@@ -277,6 +292,6 @@ export class HlsStream {
 
   /** The producers being packaged (for tests and listings). */
   get producers(): types.Producer[] {
-    return this.room.producersOf(this.identity);
+    return this.#source.tracks;
   }
 }

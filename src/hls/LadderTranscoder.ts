@@ -1,8 +1,7 @@
 /**
  * One ffmpeg job per stream that turns the stream's mediasoup producers into every rendition of
- * the ABR ladder: mediasoup PlainTransports (comedia off, RTCP on its own port so ffmpeg gets
- * sender reports for A/V sync) send the consumers' RTP to ffmpeg, described by an SDP file;
- * ffmpeg writes one fragmented MP4 per rendition to its own pipe (fd 3, 4, …) that is read back
+ * the ABR ladder: an {@link FfmpegFeed} (src/streams/FfmpegFeed.ts: PlainTransports, ports, the
+ * SDP file, key-frame requests) sends the tracks' RTP to ffmpeg; ffmpeg writes one fragmented MP4 per rendition to its own pipe (fd 3, 4, …) that is read back
  * into a {@link Packager}. The source rendition is copied when it is H264; the others are encoded
  * with keyframes where the source has them, so segments line up across renditions. Audio is one
  * AAC rendition of its own (an EXT-X-MEDIA audio group shared by every variant): with one track
@@ -11,13 +10,11 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { spawnOwned } from '../core/spawnOwned';
-import dgram from 'node:dgram';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { types } from 'mediasoup';
 import type { Logger } from '../core/logger';
+import { FfmpegFeed } from '../streams/FfmpegFeed';
+import type { Stream } from '../streams/Stream';
 import { Mp4BoxReader } from './Mp4BoxReader';
 import { ClockAnchor, Packager, type PackagerOptions } from './Packager';
 
@@ -35,7 +32,8 @@ export interface RenditionSpec {
 
 /** Options of {@link LadderTranscoder}. */
 export interface LadderTranscoderOptions {
-  router: types.Router;
+  /** The stream the tracks belong to (consumers are counted against its routers' budgets). */
+  stream: Stream;
   video: types.Producer;
   audio?: types.Producer;
   renditions: readonly RenditionSpec[];
@@ -63,51 +61,6 @@ export interface LiveRendition {
   packager: Packager;
   /** True when the video is copied from the source. */
   copied: boolean;
-}
-
-interface Leg {
-  transport: types.PlainTransport;
-  consumer: types.Consumer;
-  port: number;
-}
-
-/** Finds an even UDP port with its odd neighbour free on 127.0.0.1 (RTP + RTCP for ffmpeg). */
-export async function freeRtpPortPair(): Promise<number> {
-  const tryBind = (port: number) =>
-    new Promise<dgram.Socket | undefined>((resolve) => {
-      const s = dgram.createSocket('udp4');
-      s.once('error', () => {
-        s.close();
-        resolve(undefined);
-      });
-      s.bind(port, '127.0.0.1', () => resolve(s));
-    });
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = 20000 + 2 * Math.floor(Math.random() * 9000);
-    const a = await tryBind(port);
-    if (!a) continue;
-    const b = await tryBind(port + 1);
-    a.close();
-    if (!b) continue;
-    b.close();
-    return port;
-  }
-  throw new Error('no free UDP port pair for ffmpeg');
-}
-
-/** The SDP ffmpeg reads to receive a consumer's RTP. */
-export function sdpFor(legs: Array<{ consumer: types.Consumer; port: number }>): string {
-  const lines = ['v=0', 'o=- 0 0 IN IP4 127.0.0.1', 's=subsec-hls', 'c=IN IP4 127.0.0.1', 't=0 0'];
-  for (const { consumer, port } of legs) {
-    const codec = consumer.rtpParameters.codecs[0]!;
-    const [, name] = codec.mimeType.split('/');
-    lines.push(`m=${consumer.kind} ${port} RTP/AVP ${codec.payloadType}`);
-    lines.push(`a=rtpmap:${codec.payloadType} ${name}/${codec.clockRate}${codec.channels && codec.channels > 1 ? `/${codec.channels}` : ''}`);
-    const fmtp = Object.entries(codec.parameters ?? {}).map(([k, v]) => `${k}=${v}`).join(';');
-    if (fmtp) lines.push(`a=fmtp:${codec.payloadType} ${fmtp}`);
-    lines.push('a=recvonly');
-  }
-  return lines.join('\r\n') + '\r\n';
 }
 
 /** ffmpeg arguments for the ladder (input SDP file, one fMP4 output per rendition on fd 3+i). */
@@ -161,10 +114,8 @@ export class LadderTranscoder {
   readonly anchor = new ClockAnchor();
   readonly #options: LadderTranscoderOptions;
   readonly #log: Logger;
-  readonly #legs: Leg[] = [];
+  #feed: FfmpegFeed | undefined;
   #ffmpeg: ChildProcess | undefined;
-  #dir: string | undefined;
-  #keyframeTimer: NodeJS.Timeout | undefined;
   #stderr = '';
   #closed = false;
   #ended = false;
@@ -196,29 +147,13 @@ export class LadderTranscoder {
 
   /** Opens the transports and consumers and starts ffmpeg. */
   async start(): Promise<void> {
-    const { router, video, audio } = this.#options;
+    const { stream, video, audio } = this.#options;
     try {
-      for (const producer of audio ? [video, audio] : [video]) {
-        const port = await freeRtpPortPair();
-        const transport = await router.createPlainTransport({
-          listenInfo: { protocol: 'udp', ip: '127.0.0.1' },
-          rtcpMux: false,
-          comedia: false,
-          // The receiver is ffmpeg on loopback: no congestion feedback to estimate from.
-          enableBwe: false,
-        });
-        await transport.connect({ ip: '127.0.0.1', port, rtcpPort: port + 1 });
-        const consumer = await transport.consume({ producerId: producer.id, rtpCapabilities: router.rtpCapabilities, paused: true });
-        this.#legs.push({ transport, consumer, port });
-        consumer.observer.once('close', () => this.#end(`${producer.kind} consumer closed`));
-        transport.observer.once('close', () => this.#end('transport closed'));
-        if (this.#closed) throw new Error('closed while starting');
-      }
-      this.#dir = fs.mkdtempSync(path.join(os.tmpdir(), 'subsec-hls-'));
-      const sdpPath = path.join(this.#dir, 'input.sdp');
-      fs.writeFileSync(sdpPath, sdpFor(this.#legs));
+      const feed = await FfmpegFeed.open({ stream, tracks: audio ? [video, audio] : [video], onClosed: (reason) => this.#end(reason) });
+      this.#feed = feed;
+      if (this.#closed) throw new Error('closed while starting');
       const args = ladderFfmpegArgs({
-        sdpPath,
+        sdpPath: feed.sdpPath,
         renditions: this.#options.renditions,
         sourceIsH264: this.renditions.some((r) => r.copied),
         hasAudio: !!audio,
@@ -237,12 +172,13 @@ export class LadderTranscoder {
         this.#end('ffmpeg exited');
       });
       this.renditions.forEach((r, i) => this.#readRendition(ffmpeg.stdio[3 + i] as Readable, r));
-      const [videoLeg, ...others] = this.#legs;
-      await videoLeg!.consumer.resume();
-      this.#startKeyframeRequests();
-      // Video flows only from a keyframe on; audio is let through once it does, so both streams
-      // start together and ffmpeg's RTCP-based A/V alignment does not jump the video timeline.
-      void this.#resumeWhenVideoFlows(videoLeg!.consumer, others.map((l) => l.consumer));
+      await feed.resume();
+      // Quickly until every rendition has produced its first part (so the first segment starts
+      // promptly), then once per segment target so segments can be cut.
+      feed.requestKeyFrames({
+        intervalMs: this.#options.keyframeRequestIntervalMs,
+        fast: () => !this.renditions.every((r) => r.kind === 'audio' || r.packager.lastPart),
+      });
     } catch (err) {
       this.close();
       throw err;
@@ -253,12 +189,10 @@ export class LadderTranscoder {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#keyframeTimer);
     const f = this.#ffmpeg;
     this.#ffmpeg = undefined;
     if (f && f.exitCode === null && f.signalCode === null) f.kill('SIGKILL');
-    for (const leg of this.#legs) leg.transport.close();
-    if (this.#dir) fs.rmSync(this.#dir, { recursive: true, force: true });
+    this.#feed?.close();
     for (const r of this.renditions) r.packager.end();
     this.#end('closed');
   }
@@ -268,16 +202,6 @@ export class LadderTranscoder {
     this.#ended = true;
     if (!this.#closed) this.close();
     this.#options.onEnded?.(reason);
-  }
-
-  async #resumeWhenVideoFlows(video: types.Consumer, others: types.Consumer[]): Promise<void> {
-    const deadline = Date.now() + 10_000;
-    while (!this.#closed && Date.now() < deadline) {
-      const stats = (await video.getStats().catch(() => [])) as Array<{ type: string; packetCount?: number }>;
-      if (stats.some((s) => s.type === 'outbound-rtp' && (s.packetCount ?? 0) > 0)) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    for (const c of others) if (!this.#closed && !c.closed) await c.resume().catch(() => undefined);
   }
 
   #readRendition(pipe: Readable, r: LiveRendition): void {
@@ -291,29 +215,5 @@ export class LadderTranscoder {
       }
     });
     pipe.on('error', () => undefined);
-  }
-
-  /**
-   * Asks the publisher for keyframes: quickly until every rendition has produced its first part
-   * (so the first segment starts promptly), then once per segment target so segments can be cut.
-   */
-  #startKeyframeRequests(): void {
-    const videoLeg = this.#legs.find((l) => l.consumer.kind === 'video');
-    if (!videoLeg) return;
-    const request = () => {
-      if (!videoLeg.consumer.closed) videoLeg.consumer.requestKeyFrame().catch(() => undefined);
-    };
-    request();
-    let startup = true;
-    let last = Date.now();
-    this.#keyframeTimer = setInterval(() => {
-      if (startup && this.renditions.every((r) => r.kind === 'audio' || r.packager.lastPart)) startup = false;
-      const now = Date.now();
-      if (startup || now - last >= this.#options.keyframeRequestIntervalMs) {
-        last = now;
-        request();
-      }
-    }, 250);
-    this.#keyframeTimer.unref();
   }
 }

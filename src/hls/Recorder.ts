@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../core/logger';
 import { NotFoundError } from '../core/errors';
-import type { RecordingController, RecordingInfo } from '../sfu/OutputRegistry';
+import type { RecordingController, RecordingInfo } from '../streams/OutputRegistry';
 import type { Config } from '../config/schema';
 import type { HlsService } from './HlsService';
 import type { HlsStream } from './HlsStream';
@@ -44,6 +44,8 @@ interface Recording {
   tracks: Track[];
   offEnded: () => void;
   wasPinned: boolean;
+  /** Its entry among the stream's outputs (`recording` in /v1/streams). */
+  listing: { close(): void };
 }
 
 /** A path segment that cannot climb out of its parent, whatever the name. */
@@ -101,7 +103,7 @@ export class Recorder implements RecordingController {
     const id = crypto.randomUUID();
     const dir = path.join(this.#dir, safeName(stream.room.name), safeName(stream.identity), `${new Date(startedAt).toISOString().replace(/[:.]/g, '-')}-${id.slice(0, 8)}`);
     const info: RecordingInfo = { id, room: stream.room.name, identity: stream.identity, state: 'recording', startedAt, location: dir };
-    const recording: Recording = { info, stream, dir, tracks: [], offEnded: () => undefined, wasPinned: stream.pinned };
+    const recording: Recording = { info, stream, dir, tracks: [], offEnded: () => undefined, wasPinned: stream.pinned, listing: { close: () => undefined } };
     stream.pinned = true;
     for (const r of stream.renditions) {
       const trackDir = path.join(dir, safeName(r.spec.name));
@@ -125,6 +127,12 @@ export class Recorder implements RecordingController {
       recording.tracks.push(track);
     }
     recording.offEnded = stream.onEnded(() => void this.#finish(recording));
+    recording.listing = stream.source.attach({
+      kind: 'recording',
+      start: async () => undefined,
+      close: () => this.#finish(recording).then(() => undefined),
+      stats: () => ({ id, state: info.state, location: dir, segments: recording.tracks.reduce((n, t) => n + t.segments.length, 0) }),
+    });
     this.#active.set(id, recording);
     this.#log.info('recording started', { id, room: info.room, stream: info.identity, dir });
     return { ...info };
@@ -154,6 +162,7 @@ export class Recorder implements RecordingController {
   async #finish(recording: Recording): Promise<RecordingInfo> {
     if (!this.#active.delete(recording.info.id)) return { ...recording.info };
     recording.offEnded();
+    recording.listing.close();
     if (!recording.wasPinned && !recording.stream.ended) recording.stream.pinned = false;
     const { stream, info } = recording;
     for (const t of recording.tracks) {

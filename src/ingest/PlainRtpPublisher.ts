@@ -7,6 +7,7 @@
 import crypto from 'node:crypto';
 import type { types } from 'mediasoup';
 import type { Participant, Room } from '../sfu/Room';
+import type { Ingest } from '../streams/Ingest';
 import type { Notifications, NotificationName } from '../protocol/signaling';
 
 /** Video codec a plain RTP feed carries. */
@@ -23,6 +24,8 @@ export interface PlainRtpPublisherOptions {
   room: Room;
   identity: string;
   kind: Participant['kind'];
+  /** Report join and leave as `ingest.started`/`ingest.ended` (default false). */
+  joinWebhooks?: boolean;
   videoCodec: PlainVideoCodec;
   audio: boolean;
   /** IP the plain transports listen on. */
@@ -35,10 +38,13 @@ const VIDEO_PT = 102;
 const AUDIO_PT = 111;
 
 /** Publishes one plain-RTP feed into a room. */
-export class PlainRtpPublisher implements Participant {
+export class PlainRtpPublisher implements Ingest {
   readonly id = crypto.randomUUID();
   readonly identity: string;
   readonly kind: Participant['kind'];
+  readonly role = 'ingest' as const;
+  /** Test and synthetic feeds are no encoders: no `ingest.started`/`ingest.ended` unless asked. */
+  readonly joinWebhooks: boolean;
   readonly #options: PlainRtpPublisherOptions;
   readonly #transports: types.PlainTransport[] = [];
   readonly producers: types.Producer[] = [];
@@ -48,6 +54,7 @@ export class PlainRtpPublisher implements Participant {
     this.#options = options;
     this.identity = options.identity;
     this.kind = options.kind;
+    this.joinWebhooks = options.joinWebhooks ?? false;
   }
 
   notify<N extends NotificationName>(_name: N, _data: Notifications[N]): void {}

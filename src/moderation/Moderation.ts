@@ -78,7 +78,7 @@ export class Moderation {
   evict(roomName: string, identity: string): number {
     const room = this.#o.rooms.get(roomName);
     if (!room || room.closed) return 0;
-    const targets = room.participants.filter((p) => p.identity === identity && p.kind !== 'internal');
+    const targets = room.participants.filter((p) => p.identity === identity && p.role !== 'relay');
     for (const p of targets) {
       this.#o.noteRemoval(p.id, 'kicked');
       room.leave(p.id);

@@ -11,8 +11,8 @@ import type { Redis } from 'ioredis';
 import { SubsecError } from '../core/errors';
 import { ErrorCode } from '../protocol/errors';
 import type { Logger } from '../core/logger';
-import { createRedisClient, whenRedisReady, type RedisSettings } from '../cascade/redisClient';
-import { RedisKeys } from '../cascade/redisKeys';
+import { createRedisClient, whenRedisReady, type RedisSettings } from '../redis/redisClient';
+import { RedisKeys } from '../redis/redisKeys';
 import { BanMirror, parseBan, sortBans, type Ban, type BanStore, type BanStoreEvents } from './BanStore';
 
 /** Options of {@link RedisBanStore}. */

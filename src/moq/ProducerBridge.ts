@@ -9,7 +9,7 @@ import type { Logger } from '../core/logger';
 import type { RouterSlot } from '../sfu/Room';
 import type { Group } from '../../relay/model/Group';
 import type { Track } from '../../relay/model/Track';
-import { encodeLegacyFrame, type AudioRendition, type VideoRendition } from './hangFormat';
+import { encodeLegacyFrame, type AudioRendition, type VideoRendition } from '../protocol/hangFormat';
 import { parseSps } from './h264Sps';
 import { H264Depacketizer } from './rtp/H264Depacketizer';
 import type { Depacketizer, MediaFrame } from './rtp/MediaFrame';

@@ -5,16 +5,16 @@
  */
 import type { types } from 'mediasoup';
 import type { Logger } from '../core/logger';
-import type { Room } from '../sfu/Room';
+import type { Stream } from '../streams/Stream';
 import type { Broadcast } from '../../relay/model/Broadcast';
 import type { Track } from '../../relay/model/Track';
-import { CATALOG_TRACK, hangCatalog, type AudioRendition, type VideoRendition } from './hangFormat';
+import { CATALOG_TRACK, hangCatalog, type AudioRendition, type VideoRendition } from '../protocol/hangFormat';
 import { bridgeCodecOf, ProducerBridge } from './ProducerBridge';
 
 /** Options of {@link StreamBridge}. */
 export interface StreamBridgeOptions {
-  room: Room;
-  identity: string;
+  /** The hub stream bridged (its consumers count against its routers' budgets). */
+  stream: Stream;
   broadcast: Broadcast;
   log: Logger;
 }
@@ -38,7 +38,7 @@ export class StreamBridge {
 
   constructor(options: StreamBridgeOptions) {
     this.#o = options;
-    this.identity = options.identity;
+    this.identity = options.stream.identity;
     this.broadcast = options.broadcast;
     this.#catalog = options.broadcast.createTrack(CATALOG_TRACK);
   }
@@ -56,14 +56,13 @@ export class StreamBridge {
   /** Bridges a producer of this stream; unsupported codecs are skipped with a warning. */
   async addProducer(producer: types.Producer): Promise<void> {
     if (this.#closed || this.#entries.has(producer.id)) return;
-    const { room, log } = this.#o;
+    const { stream, log } = this.#o;
     if (!bridgeCodecOf(producer)) {
       log.warn('producer codec not bridged to MoQ', { producer: producer.id, mime: producer.rtpParameters.codecs[0]?.mimeType });
       return;
     }
-    const entry = room.getProducer(producer.id);
-    if (!entry) return;
-    const slot = room.slotOf(entry.participant.id);
+    if (!stream.room.getProducer(producer.id)) return;
+    const slot = stream.slotOf(producer.id);
     const kind = producer.kind;
     const trackName = this.#trackName(kind);
     const track = this.broadcast.createTrack(trackName);
@@ -72,7 +71,7 @@ export class StreamBridge {
       producer,
       slot,
       track,
-      countConsumer: (s) => room.countConsumer(s),
+      countConsumer: (s) => stream.countConsumer(s),
       onRendition: (r) => {
         e.rendition = r.config;
         this.#publishCatalog();

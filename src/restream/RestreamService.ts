@@ -125,11 +125,19 @@ export class RestreamService {
           this.#webhooks.emit({ type: 'restream.failed', room, data: { ...this.#eventData(p), error, attempt, willRetry: retryInMs !== undefined, ...(retryInMs !== undefined ? { retryInMs } : {}) } });
         },
         stopped: (p, reason) => {
+          listing.close();
           this.#counters.stopped.inc({ reason });
           this.#webhooks.emit({ type: 'restream.stopped', room, data: { ...this.#eventData(p), reason, durationMs: Date.now() - p.createdAt, bytesSent: p.bytesSent } });
           this.#unpin(p.stream);
         },
       },
+    });
+    // Listed in /v1/streams as a `restream` output of the hub stream while it runs.
+    const listing = stream.source.attach({
+      kind: 'restream',
+      start: async () => undefined,
+      close: () => push.stop('closed'),
+      stats: () => ({ id: push.id, destination: push.destination, state: push.state, bytesSent: push.bytesSent }),
     });
     this.#pushes.set(push.id, push);
     push.start();

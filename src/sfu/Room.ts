@@ -12,13 +12,24 @@ import type { Notifications, NotificationName, ProducerInfo, DataProducerInfo, P
 import type { PooledWorker, WorkerPool } from './WorkerPool';
 import { roomMediaCodecs } from './mediaCodecs';
 
+/**
+ * What a participant does in a room: `peer` publishes and watches (an SDK client), `ingest`
+ * contributes one stream (WHIP, SRT, the synthetic source…), `viewer` watches (WHEP), `relay`
+ * stands for a stream pulled from another node (cascade).
+ */
+export type ParticipantRole = 'peer' | 'ingest' | 'viewer' | 'relay';
+
 /** Anyone who publishes or watches in a room: an SDK peer, a WHIP/WHEP session, an SRT feed. */
 export interface Participant {
   readonly id: string;
   readonly identity: string;
   readonly displayName?: string;
-  /** What kind of client this is, for metrics and admin listings. */
-  readonly kind: 'sdk' | 'whip' | 'whep' | 'srt' | 'rtmp' | 'rtsp' | 'mpegts' | 'synthetic' | 'internal';
+  /** The client or protocol (`sdk`, `whip`, `srt`…), for metrics, webhooks and admin listings; free text. */
+  readonly kind: string;
+  /** What it does in the room (cascade demand, ingest webhooks and kicks follow it, not the kind). */
+  readonly role: ParticipantRole;
+  /** For an ingest: whether joining and leaving are reported as `ingest.started`/`ingest.ended` (default true; RTSP pulls report their own). */
+  readonly joinWebhooks?: boolean;
   /** Pushes a notification to the participant (no-op for server-side participants). */
   notify<N extends NotificationName>(name: N, data: Notifications[N]): void;
   /** Drops all media state; called when the room closes under the participant. */

@@ -1,7 +1,7 @@
 /**
  * WebSocket signaling at `/ws` (uWebSockets.js). Validates every frame against the shared
  * protocol schemas, authenticates the `join`, rate-limits, and hands methods to the socket's
- * {@link PeerSession}. Bad input gets an error response; persistent abuse closes that socket
+ * {@link SdkPeer}. Bad input gets an error response; persistent abuse closes that socket
  * only. Nothing a client sends can throw out of this module.
  */
 import type uWS from 'uWebSockets.js';
@@ -23,7 +23,7 @@ import type { RoomManager } from '../sfu/RoomManager';
 import type { Room } from '../sfu/Room';
 import type { RtcTransportSettings } from '../sfu/transports';
 import type { SfuMetrics } from '../metrics/SfuMetrics';
-import { PeerSession } from './PeerSession';
+import { SdkPeer } from './SdkPeer';
 import type { RoomEventLog } from '../events/RoomEventLog';
 import type { QoeReportSink } from '../qoe/QoeService';
 
@@ -43,7 +43,7 @@ export interface JoinHooks {
 }
 
 interface SocketState {
-  session?: PeerSession;
+  session?: SdkPeer;
   joining: boolean;
   closed: boolean;
   invalid: number;
@@ -232,7 +232,7 @@ export class SignalingServer {
       await this.deps.tokens.admission?.check(token, roomName);
       await this.deps.joinHooks?.admit(roomName);
       const room = await this.deps.rooms.getOrCreate(roomName);
-      const session = new PeerSession({
+      const session = new SdkPeer({
         room,
         token,
         rtcSettings: this.deps.rtcSettings,

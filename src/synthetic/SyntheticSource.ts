@@ -10,7 +10,7 @@ import { spawnOwned } from '../core/spawnOwned';
 import type { Logger } from '../core/logger';
 import type { RoomManager } from '../sfu/RoomManager';
 import { PlainRtpPublisher, type PlainRtpEndpoints } from '../ingest/PlainRtpPublisher';
-import { clockCodeArea, clockCodeFilters } from './clockCode';
+import { clockCodeArea, clockCodeFilters } from '../protocol/clockCode';
 
 /** Options of {@link SyntheticSource}. */
 export interface SyntheticSourceOptions {

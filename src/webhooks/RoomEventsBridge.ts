@@ -9,8 +9,8 @@ import type { RoomManager } from '../sfu/RoomManager';
 import type { Participant, Room } from '../sfu/Room';
 import type { WebhookEmitter } from './events';
 
-/** Participant kinds whose joins and leaves are `ingest.started` / `ingest.ended`. */
-const INGEST_KINDS: ReadonlySet<string> = new Set(['whip', 'srt', 'rtmp', 'mpegts']);
+/** Whether a participant's join and leave are `ingest.started` / `ingest.ended`: ingests, unless they report themselves. */
+const reportsIngest = (p: Participant): boolean => p.role === 'ingest' && p.joinWebhooks !== false;
 
 interface TrackEntry {
   producer: types.Producer;
@@ -75,9 +75,9 @@ function watchRoom(room: Room, webhooks: WebhookEmitter, reasonOf: (participantI
       room: name,
       data: { participantId: p.id, identity: p.identity, kind: p.kind, ...(p.displayName ? { displayName: p.displayName } : {}) },
     });
-    // WHIP, SRT, RTMP and MPEG-TS contributions are ingests: operators hook encoders' comings and
-    // goings (RTSP pulls report ingest.online/offline themselves: their feed joins before the camera answers).
-    if (INGEST_KINDS.has(p.kind)) {
+    // Ingests (WHIP, SRT, RTMP, MPEG-TS, …): operators hook encoders' comings and goings (RTSP pulls
+    // report ingest.online/offline themselves: their feed joins before the camera answers).
+    if (reportsIngest(p)) {
       webhooks.emit({ type: 'ingest.started', room: name, data: { ingestId: p.id, protocol: p.kind, identity: p.identity } });
     }
   });
@@ -85,7 +85,7 @@ function watchRoom(room: Room, webhooks: WebhookEmitter, reasonOf: (participantI
     const reason = reasonOf(p.id);
     if (!participants.delete(p.id)) return;
     webhooks.emit({ type: 'participant.left', room: name, data: { participantId: p.id, identity: p.identity, kind: p.kind, ...(reason ? { reason } : {}) } });
-    if (INGEST_KINDS.has(p.kind)) {
+    if (reportsIngest(p)) {
       webhooks.emit({ type: 'ingest.ended', room: name, data: { ingestId: p.id, protocol: p.kind, identity: p.identity, ...(reason ? { reason } : {}) } });
     }
   });

@@ -10,7 +10,7 @@ import type { SubsecNode } from '../../src/SubsecNode';
 import { startNode } from '../helpers/startNode';
 import { waitFor } from '../helpers/waitFor';
 import { launchBrowser, type TestBrowser } from '../helpers/browser';
-import { sampleVideo } from '../../src/events/appRoutes';
+import { sampleVideo } from '../../src/demo/appRoutes';
 import { ensureSdkBuilt } from './support/pageScripts';
 
 const ROOM = 'party-e2e';

@@ -13,7 +13,7 @@ import type { SubsecNode } from '../../src/SubsecNode';
 import { startNode } from '../helpers/startNode';
 import { waitFor } from '../helpers/waitFor';
 import { launchBrowser, type TestBrowser } from '../helpers/browser';
-import { sampleVideo } from '../../src/events/appRoutes';
+import { sampleVideo } from '../../src/demo/appRoutes';
 import { DEMO_AUCTION_ROOM, DEMO_AUCTIONEER } from '../../src/demo/demoRooms';
 import { ensureSdkBuilt } from './support/pageScripts';
 

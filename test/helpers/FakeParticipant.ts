@@ -6,6 +6,7 @@ import type { Participant } from '../../src/sfu/Room';
 export class FakeParticipant implements Participant {
   readonly id = crypto.randomUUID();
   readonly kind = 'internal' as const;
+  readonly role = 'peer' as const;
   readonly notifications: Array<{ name: string; data: unknown }> = [];
   closedReason: string | undefined;
   constructor(readonly identity: string) {}

@@ -292,8 +292,10 @@ describe('recordings', () => {
   // The real recorder (LL-HLS) is driven through this API in hls-recording.test.ts; here: a node
   // whose recorder is absent (HLS off) answers 501 and still validates first.
   it('answers 501 NOT_IMPLEMENTED when no recorder is available, and validates first', async () => {
-    const real = node.recorder;
-    node.recorder = undefined;
+    const withRecorder = node;
+    const hlsOff = await startNode({ auth: { adminKey: ADMIN }, hls: { enabled: false } });
+    expect(hlsOff.recorder).toBeUndefined();
+    node = hlsOff;
     try {
       const start = await call('POST', '/v1/recordings', '/v1/recordings', { body: { room: 'synth', identity: 'synthetic' } });
       expect(start.status).toBe(501);
@@ -302,7 +304,8 @@ describe('recordings', () => {
       expect((await call('DELETE', '/v1/recordings/{id}', '/v1/recordings/abc')).status).toBe(501);
       expect((await call('POST', '/v1/recordings', '/v1/recordings', { body: { room: 'synth' } })).status).toBe(400);
     } finally {
-      node.recorder = real;
+      node = withRecorder;
+      await hlsOff.close();
     }
   });
 });

@@ -152,12 +152,12 @@ describe('WHEP and LL-HLS on a non-origin node of a cascade', () => {
     const t0 = Date.now();
     const whep = await postSdp(`${b.url}/whep/${ROOM}/ghost`, fakeOffer({ direction: 'recvonly' }), token);
     expect(whep.status).toBe(404);
-    expect(JSON.parse(whep.body)).toEqual({ code: 'NOT_FOUND', message: `stream ghost is not published in room ${ROOM} on any node` });
+    expect(JSON.parse(whep.body)).toEqual({ code: 'NOT_FOUND', message: `stream ghost is not live in room ${ROOM} on any node` });
     const otherRoom = await postSdp(`${b.url}/whep/nowhere/synthetic`, fakeOffer({ direction: 'recvonly' }), tokenFor(b, { room: 'nowhere', identity: 'v', canSubscribe: true }));
     expect(otherRoom.status).toBe(404);
     const hls = await get(`${b.url}/hls/${ROOM}/ghost/index.m3u8`);
     expect(hls.status).toBe(404);
-    expect(JSON.parse(hls.text).message).toMatch(/stream ghost is not published/);
+    expect(JSON.parse(hls.text).message).toMatch(/stream ghost is not live/);
     const ms = Date.now() - t0;
     figure('not_found_three_requests_ms', ms);
     expect(ms).toBeLessThan(b.config.cascade.rpcTimeoutMs);

@@ -41,11 +41,16 @@ describe('LL-HLS recording', () => {
     expect(rec.state).toBe('recording');
     const stream = node.hls!.get('hlsrec', 'synthetic')!;
     expect(stream.pinned).toBe(true);
+    // A running recording is one `recording` output of the stream.
+    expect(node.outputs.list({ room: 'hlsrec', identity: 'synthetic' }).filter((o) => o.kind === 'recording')).toEqual([
+      expect.objectContaining({ stats: expect.objectContaining({ id: rec.id, state: 'recording' }) }),
+    ]);
     const starts = stream.renditions.map((r) => r.packager.lastCompleteMsn);
     await waitFor(() => stream.renditions.every((r, i) => r.packager.lastCompleteMsn >= starts[i]! + 3), { timeoutMs: 20_000, intervalMs: 200, what: '3 recorded segments per rendition' });
     const stopped = await fetch(`${node.url}/v1/recordings/${rec.id}`, { method: 'DELETE', headers: admin });
     expect(stopped.status).toBe(200);
     expect(((await stopped.json()) as { state: string }).state).toBe('finished');
+    expect(node.outputs.list({ room: 'hlsrec', identity: 'synthetic' }).filter((o) => o.kind === 'recording')).toEqual([]);
     const list = (await (await fetch(`${node.url}/v1/recordings`, { headers: admin })).json()) as { recordings: Array<{ id: string; state: string }> };
     expect(list.recordings.find((r) => r.id === rec.id)?.state).toBe('finished');
     const hook = await waitFor(() => receiver.delivered().find((h) => h.type === 'recording.finished'), { what: 'recording.finished webhook' });

@@ -7,7 +7,7 @@ import { connectMoq, Moq, readGroups, within, type ReceivedGroup } from '../help
 import { startNode } from '../helpers/startNode';
 import { waitFor } from '../helpers/waitFor';
 import type { SubsecNode } from '../../src/SubsecNode';
-import { decodeLegacyFrame } from '../../src/moq/hangFormat';
+import { decodeLegacyFrame } from '../../src/protocol/hangFormat';
 
 let node: SubsecNode;
 beforeAll(async () => {

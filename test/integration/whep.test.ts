@@ -52,9 +52,14 @@ describe('WHEP endpoint', () => {
     expect(answer).toContain('a=msid:cam ');
     const session = [...node.whep.sessions.values()][0]!;
     expect(session.consumers.map((c) => c.type).sort()).toEqual(['simple', 'simulcast']);
+    // The session is one `whep` output of the stream while it lasts.
+    expect(node.outputs.list({ room: 'v1', identity: 'cam' }).filter((o) => o.kind === 'whep')).toEqual([
+      expect.objectContaining({ url: res.headers.get('location'), stats: expect.objectContaining({ consumers: 2 }) }),
+    ]);
     const del = await fetch(`${node.url}${res.headers.get('location')}`, { method: 'DELETE', headers: { authorization: `Bearer ${viewer()}` } });
     expect(del.status).toBe(200);
     expect(node.whep.sessions.size).toBe(0);
+    expect(node.outputs.list({ room: 'v1', identity: 'cam' }).filter((o) => o.kind === 'whep')).toEqual([]);
   });
 
   it('takes a layer preference from the query and from a JSON PATCH', async () => {

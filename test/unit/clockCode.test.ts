@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { CLOCK_CODE, clockCodeAgeMs, clockCodeArea, clockCodeFilters, readClockCode } from '../../src/synthetic/clockCode';
+import { CLOCK_CODE, clockCodeAgeMs, clockCodeArea, clockCodeFilters, readClockCode } from '../../src/protocol/clockCode';
 import { syntheticFfmpegArgs } from '../../src/synthetic/SyntheticSource';
 
 /** Runs ffmpeg, returning stdout; rejects with its stderr on failure. */

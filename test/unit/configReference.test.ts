@@ -30,7 +30,7 @@ describe('configuration reference', () => {
     expect(comments.byPath.get('moq.relay.host')).toMatch(/relay's listeners/);
     expect(comments.byPath.get('qoe.alerts.figure')).toMatch(/Figure watched/);
     expect(comments.byPath.get('whep.maxSessions')).toMatch(/Sessions this node holds/);
-    expect(comments.sectionFiles.get('redis')).toBe('src/cascade/cascadeConfig.ts');
+    expect(comments.sectionFiles.get('redis')).toBe('src/redis/redisConfig.ts');
     expect(comments.sectionFiles.get('bans')).toBe('src/moderation/moderationConfig.ts');
   });
 

@@ -9,7 +9,7 @@
 import type { EventPage, RoomEvent } from '../../../src/protocol/signaling';
 import { SubsecError, TimeoutError, isConnectionLoss, toSubsecError } from './errors';
 import { EventRejectedError } from './EventRejectedError';
-import type { Logger } from './options';
+import type { Logger } from './logger';
 import type { Session } from './Session';
 import { TypedEmitter } from './TypedEmitter';
 

@@ -23,7 +23,7 @@ import type {
 } from 'mediasoup-client/types';
 import type { PROTOCOL_VERSION, Method, RequestParams, ResponseData } from '../../../src/protocol/signaling';
 import { SubsecError, toSubsecError } from './errors';
-import type { Logger } from './options';
+import type { Logger } from './logger';
 import { SignalingChannel, type NotificationEvent, type WebSocketConstructor } from './SignalingChannel';
 import { TypedEmitter } from './TypedEmitter';
 

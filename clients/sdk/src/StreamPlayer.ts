@@ -10,20 +10,50 @@
  * MoQ plays the stream's broadcast on the node's relay with WebCodecs (see moq/MoqPlayback.ts);
  * it is skipped when the node offers no MoQ or the browser has no WebCodecs.
  */
-import type { RoomEvent } from '../../../src/protocol/signaling';
-import type { ProducerInfo } from '../../../src/protocol/signaling';
+import type { PeerInfo, ProducerInfo, RoomEvent } from '../../../src/protocol/signaling';
 import { SubsecError, toSubsecError } from './errors';
 import { HlsPlayback } from './HlsPlayback';
 import { MoqPlayback } from './moq/MoqPlayback';
 import { waitForFirstFrame } from './firstFrame';
 import type { Subscription } from './Subscription';
-import type { SubsecClient } from './SubsecClient';
 import { TypedEmitter } from './TypedEmitter';
+import type { RoomEvents } from './RoomEvents';
+import type { ClockSync } from './ClockSync';
+import type { QoeReporter } from './qoe/QoeReporter';
+
+/**
+ * What a player needs of its client (`SubsecClient` satisfies it), declared here so the player
+ * and the client do not import each other.
+ */
+export interface WatchHost {
+  /** The node's HTTP base URL (LL-HLS and the vendored players are fetched from it). */
+  readonly httpUrl: string;
+  /** The room joined. */
+  readonly room: string;
+  /** The room's events (re-emitted at media time). */
+  readonly events: RoomEvents;
+  /** The clock synchronised with the node. */
+  readonly clock: ClockSync;
+  /** Where playback QoE is reported. */
+  readonly qoe: QoeReporter;
+  /** The other peers of the room. */
+  readonly peers: PeerInfo[];
+  /** The room's producers. */
+  readonly producers: ProducerInfo[];
+  /** The node's MoQ session URL, when it offers MoQ. */
+  moqSessionUrl(): URL | undefined;
+  /** The MoQ session over WebTransport/HTTP3 when the relay offers it (URL and certificate hash to pin). */
+  moqWebTransport(): { url: URL; certificateSha256: string } | undefined;
+  /** Subscribes to one producer over WebRTC. */
+  subscribe(producerId: string): Promise<Subscription>;
+  /** Calls `listener` for each producer that appears; returns the unsubscribe function. */
+  on(event: 'producerAdded', listener: (producer: ProducerInfo) => void): () => void;
+}
 
 /** A delivery path. */
 export type TransportName = 'webrtc' | 'moq' | 'hls';
 
-/** Options of {@link SubsecClient.watch}. */
+/** Options of `SubsecClient.watch()`. */
 export interface WatchOptions {
   /** `auto` (default) tries `order`; a name forces that transport alone. */
   transport?: 'auto' | TransportName;
@@ -92,7 +122,7 @@ export function httpBaseOf(signalingUrl: string): string {
 export class StreamPlayer extends TypedEmitter<StreamPlayerEvents> {
   readonly identity: string;
   readonly media: HTMLMediaElement;
-  readonly #client: SubsecClient;
+  readonly #client: WatchHost;
   readonly #o: Required<WatchOptions>;
   readonly #hlsUrl: string;
   readonly #pending: RoomEvent[] = [];
@@ -103,7 +133,7 @@ export class StreamPlayer extends TypedEmitter<StreamPlayerEvents> {
   readonly #timer: ReturnType<typeof setInterval>;
   #closed = false;
 
-  private constructor(client: SubsecClient, identity: string, media: HTMLMediaElement, options: WatchOptions) {
+  private constructor(client: WatchHost, identity: string, media: HTMLMediaElement, options: WatchOptions) {
     super();
     this.#client = client;
     this.identity = identity;
@@ -130,7 +160,7 @@ export class StreamPlayer extends TypedEmitter<StreamPlayerEvents> {
   }
 
   /** Starts watching; resolves once a transport shows frames, rejects when every one failed. */
-  static async start(client: SubsecClient, identity: string, media: HTMLMediaElement, options: WatchOptions = {}): Promise<StreamPlayer> {
+  static async start(client: WatchHost, identity: string, media: HTMLMediaElement, options: WatchOptions = {}): Promise<StreamPlayer> {
     if (typeof identity !== 'string' || identity.length === 0) throw new TypeError('identity must be a non-empty string');
     const player = new StreamPlayer(client, identity, media, options);
     try {

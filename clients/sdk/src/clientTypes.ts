@@ -34,7 +34,7 @@ export interface SubsecClientEvents {
   event: RoomEvent;
 }
 
-/** Result of {@link SubsecClient.ping}. */
+/** Result of `SubsecClient.ping()`. */
 export interface PingResult {
   /** Server clock minus local clock, in ms (add it to Date.now() to get server time). */
   offsetMs: number;
@@ -44,5 +44,5 @@ export interface PingResult {
   serverTime: number;
 }
 
-/** Target of {@link SubsecClient.subscribe}: a producer id, or every current producer of a peer. */
+/** Target of `SubsecClient.subscribe()`: a producer id, or every current producer of a peer. */
 export type SubscribeTarget = string | { peerId: string };

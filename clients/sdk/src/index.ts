@@ -36,7 +36,8 @@ export type { QoeOptions } from './qoe/QoeReporter';
 export { QoeSession } from './qoe/QoeSession';
 export type { QoeFrameInfo, QoePath, QoeSessionInit, QoeSessionState } from './qoe/QoeSession';
 export type { HlsJsLike } from './qoe/MediaElementQoe';
-export type { ConnectOptions, Logger, ReconnectOptions } from './options';
+export type { ConnectOptions, ReconnectOptions } from './options';
+export type { Logger } from './logger';
 export { DEFAULT_RECONNECT } from './options';
 export {
   ClientErrorCode,

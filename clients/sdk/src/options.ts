@@ -5,13 +5,7 @@ import type { WebSocketConstructor } from './SignalingChannel';
 import type { ClockSyncOptions } from './ClockSync';
 import type { ReplayFrom } from './RoomEvents';
 import type { QoeOptions } from './qoe/QoeReporter';
-
-/** Where the SDK writes diagnostics; every method is optional (default: silent). */
-export interface Logger {
-  debug?(...args: unknown[]): void;
-  warn?(...args: unknown[]): void;
-  error?(...args: unknown[]): void;
-}
+import type { Logger } from './logger';
 
 /** Automatic reconnection settings. */
 export interface ReconnectOptions extends BackoffOptions {

@@ -8,7 +8,7 @@
  *
  * The token must grant the room and `canSubscribe`. `{stream}` is the publisher's identity
  * (a WHIP stream name, an SRT stream name or an SDK peer's identity). In a cascade the stream may
- * live on another node: `pullStream` brings it here for as long as the session lasts.
+ * live on another node: the stream hub brings it here for as long as the session lasts.
  */
 import client from 'prom-client';
 import { z } from 'zod';
@@ -21,12 +21,12 @@ import type { RoomManager } from '../../sfu/RoomManager';
 import type { RtcTransportSettings } from '../../sfu/transports';
 import type { SfuMetrics } from '../../metrics/SfuMetrics';
 import type { Config } from '../../config/schema';
-import { authorize, checkName, contentType, handleIcePatch, linkHeader, type IceServer, MAX_PATCH_BYTES, MAX_SDP_BYTES, sdpBody, unsupportedPatch } from '../../sdp/whipHttp';
+import { authorize, checkName, contentType, handleIcePatch, linkHeader, type IceServer, MAX_PATCH_BYTES, MAX_SDP_BYTES, sdpBody, unsupportedPatch } from '../../webrtcHttp/httpRequests';
 import type { WorkerPool } from '../../sfu/WorkerPool';
 import { parseSdp } from '../../sdp/SessionDescription';
 import { WhepSession, type LayerPreference } from './WhepSession';
 import { WhepRouters } from './WhepRouters';
-import type { StreamPuller } from '../../sfu/StreamPuller';
+import type { StreamHub } from '../../streams/StreamHub';
 
 /** Dependencies of {@link WhepEndpoint}. */
 export interface WhepEndpointDeps {
@@ -42,8 +42,8 @@ export interface WhepEndpointDeps {
   iceServersFor?: (identity: string) => IceServer[];
   /** True while the node drains: new sessions get 503. */
   isDraining?: () => boolean;
-  /** Brings a stream of another node here (cascade mode); without it only local streams are served. */
-  pullStream?: StreamPuller;
+  /** The stream hub: a session holds its stream (pulled from another node when it lives there) for its life. */
+  streams: Pick<StreamHub, 'acquire'>;
 }
 
 const layerSchema = z.strictObject({
@@ -103,16 +103,14 @@ export class WhepEndpoint {
     const offer = parseSdp(sdpBody(req));
     if (deps.isDraining?.()) throw new SubsecError(ErrorCode.DRAINING, 'node is draining');
     if (this.#sessions.size >= deps.config.maxSessions) throw new SubsecError(ErrorCode.DRAINING, 'WHEP session limit reached');
-    // In a cascade, hold the stream here (pulled from its origin when it lives elsewhere) for the session's life.
-    const release = deps.pullStream ? await deps.pullStream(roomName, stream, { signal: req.signal }) : undefined;
+    // Hold the stream here (pulled from its origin when it lives on another node) for the session's life.
+    const lease = await deps.streams.acquire(roomName, stream, { signal: req.signal });
     let session: WhepSession;
     let answer: string;
     try {
-      const room = deps.rooms.get(roomName);
-      if (!room || room.closed) throw new NotFoundError(`room ${roomName} does not exist`);
       ({ session, answer } = await WhepSession.start(
         {
-          room,
+          room: lease.stream.room,
           identity: token.identity,
           stream,
           layers,
@@ -125,20 +123,30 @@ export class WhepEndpoint {
         offer,
       ));
     } catch (err) {
-      release?.();
+      lease.release();
       throw err;
     }
     this.#sessions.set(session.id, session);
+    const location = `/whep/${encodeURIComponent(roomName)}/${encodeURIComponent(stream)}/${session.id}`;
+    // Listed in /v1/streams as one `whep` output of the stream while it lasts.
+    const listing = lease.stream.attach({
+      kind: 'whep',
+      url: location,
+      start: async () => undefined,
+      close: () => session.close('closed'),
+      stats: () => ({ consumers: session.consumers.filter((c) => !c.closed).length, ice: session.iceState }),
+    });
     session.once('closed', () => {
       this.#sessions.delete(session.id);
-      release?.();
+      listing.close();
+      lease.release();
     });
     deps.log.info('WHEP session started', { room: roomName, stream, session: session.id, viewer: token.identity, tracks: session.consumers.length });
     return {
       status: 201,
       headers: {
         'content-type': 'application/sdp',
-        location: `/whep/${encodeURIComponent(roomName)}/${encodeURIComponent(stream)}/${session.id}`,
+        location,
         etag: session.etag,
         'accept-patch': 'application/trickle-ice-sdpfrag, application/json',
         ...linkHeader([...deps.config.iceServers, ...(deps.iceServersFor?.(token.identity) ?? [])]),

@@ -13,7 +13,7 @@ import { ErrorCode } from '../../protocol/errors';
 import type { MediaSection, SessionDescription } from '../../sdp/SessionDescription';
 import { consumerCapabilities } from '../../sdp/rtpMapping';
 import { writeAnswer, type AnswerSection } from '../../sdp/writeAnswer';
-import { WebRtcHttpSession, type WebRtcHttpSessionOptions } from '../../sdp/WebRtcHttpSession';
+import { WebRtcHttpSession, type WebRtcHttpSessionOptions } from '../../webrtcHttp/WebRtcHttpSession';
 import type { RouterSlot } from '../../sfu/Room';
 import type { WhepRouterLease, WhepRouters } from './WhepRouters';
 import { answerInViewerNumbering, inRouterNumbering } from './viewerNumbering';
@@ -36,6 +36,7 @@ export interface WhepSessionOptions extends WebRtcHttpSessionOptions {
 /** A WHEP session. Create with {@link WhepSession.start}. */
 export class WhepSession extends WebRtcHttpSession {
   readonly kind = 'whep' as const;
+  readonly role = 'viewer' as const;
   readonly consumers: types.Consumer[] = [];
   readonly #stream: string;
   #live = 0;

@@ -37,6 +37,8 @@ export interface FfmpegRtpIngestOptions {
   /** The stream name (the feed's identity). */
   identity: string;
   kind: Participant['kind'];
+  /** Report the feed's join and leave as `ingest.started`/`ingest.ended` (default true; RTSP pulls report their own). */
+  joinWebhooks?: boolean;
   /** ffmpeg's input options, ending with `-i <url>` (`-i pipe:0` for stdin). */
   inputArgs: string[];
   /** Pipe the input through ffmpeg's stdin ({@link FfmpegRtpIngest.input}). */
@@ -96,6 +98,7 @@ export class FfmpegRtpIngest extends EventEmitter<FfmpegRtpIngestEvents> {
       room: options.room,
       identity: options.identity,
       kind: options.kind,
+      ...(options.joinWebhooks !== undefined ? { joinWebhooks: options.joinWebhooks } : {}),
       listenIp: '127.0.0.1',
       onRoomClosed: (reason) => this.close(`room closed (${reason})`, 'room-closed'),
     });

@@ -9,6 +9,7 @@ import crypto from 'node:crypto';
 import type { types } from 'mediasoup';
 import type { Notifications, NotificationName } from '../../protocol/signaling';
 import type { Participant, Room } from '../../sfu/Room';
+import type { Ingest } from '../../streams/Ingest';
 
 /** Where ffmpeg sends one track's RTP. */
 export interface RtpFeedEndpoint {
@@ -23,6 +24,8 @@ export interface RtpFeedOptions {
   room: Room;
   identity: string;
   kind: Participant['kind'];
+  /** Report join and leave as `ingest.started`/`ingest.ended` (default true). */
+  joinWebhooks?: boolean;
   listenIp: string;
   /** Called when the room closes under the feed. */
   onRoomClosed: (reason: string) => void;
@@ -32,9 +35,11 @@ const VIDEO_PT = 102;
 const AUDIO_PT = 111;
 
 /** One ffmpeg-fed stream in a room. */
-export class RtpFeed implements Participant {
+export class RtpFeed implements Ingest {
   readonly id = crypto.randomUUID();
   readonly kind: Participant['kind'];
+  readonly role = 'ingest' as const;
+  readonly joinWebhooks: boolean;
   readonly identity: string;
   readonly producers: types.Producer[] = [];
   readonly #options: RtpFeedOptions;
@@ -48,6 +53,7 @@ export class RtpFeed implements Participant {
     this.#options = options;
     this.identity = options.identity;
     this.kind = options.kind;
+    this.joinWebhooks = options.joinWebhooks ?? true;
   }
 
   notify<N extends NotificationName>(_name: N, _data: Notifications[N]): void {}

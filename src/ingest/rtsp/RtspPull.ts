@@ -140,7 +140,7 @@ export class RtspPull extends EventEmitter<RtspPullEvents> {
     if (this.#state === 'stopped') return;
     const us = (ms: number) => String(ms * 1000);
     const ingest = new FfmpegRtpIngest({
-      room, identity: source.stream, kind: 'rtsp', stdin: false,
+      room, identity: source.stream, kind: 'rtsp', stdin: false, joinWebhooks: false,
       // SPS/PPS from the SDP go before every key frame: cameras that send them out of band only still start viewers.
       videoBitstreamFilter: 'dump_extra=freq=keyframe',
       inputArgs: ['-rtsp_transport', source.transport, '-timeout', us(this.#settings.ioTimeoutMs), '-fflags', 'nobuffer', '-probesize', '500000', '-analyzeduration', '1000000', '-i', urlWithCredentials(source)],

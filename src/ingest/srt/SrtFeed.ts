@@ -8,7 +8,8 @@
 import crypto from 'node:crypto';
 import type { types } from 'mediasoup';
 import type { Notifications, NotificationName } from '../../protocol/signaling';
-import type { Participant, Room } from '../../sfu/Room';
+import type { Room } from '../../sfu/Room';
+import type { Ingest } from '../../streams/Ingest';
 
 /** Where ffmpeg sends RTP. */
 export interface FeedEndpoint {
@@ -31,9 +32,10 @@ const VIDEO_PT = 102;
 const AUDIO_PT = 111;
 
 /** One SRT feed in a room. */
-export class SrtFeed implements Participant {
+export class SrtFeed implements Ingest {
   readonly id = crypto.randomUUID();
   readonly kind = 'srt' as const;
+  readonly role = 'ingest' as const;
   readonly identity: string;
   readonly producers: types.Producer[] = [];
   readonly #options: SrtFeedOptions;

@@ -18,7 +18,7 @@ import type { RoomManager } from '../../sfu/RoomManager';
 import type { RtcTransportSettings } from '../../sfu/transports';
 import type { SfuMetrics } from '../../metrics/SfuMetrics';
 import type { Config } from '../../config/schema';
-import { authorize, checkName, contentType, handleIcePatch, linkHeader, type IceServer, MAX_PATCH_BYTES, MAX_SDP_BYTES, sdpBody, unsupportedPatch } from '../../sdp/whipHttp';
+import { authorize, checkName, contentType, handleIcePatch, linkHeader, type IceServer, MAX_PATCH_BYTES, MAX_SDP_BYTES, sdpBody, unsupportedPatch } from '../../webrtcHttp/httpRequests';
 import { parseSdp } from '../../sdp/SessionDescription';
 import { WhipSession } from './WhipSession';
 

@@ -11,14 +11,16 @@ import { BadRequestError } from '../../core/errors';
 import type { SessionDescription } from '../../sdp/SessionDescription';
 import { producerPlans } from '../../sdp/rtpMapping';
 import { writeAnswer, type AnswerSection } from '../../sdp/writeAnswer';
-import { WebRtcHttpSession, type WebRtcHttpSessionOptions } from '../../sdp/WebRtcHttpSession';
+import { WebRtcHttpSession, type WebRtcHttpSessionOptions } from '../../webrtcHttp/WebRtcHttpSession';
+import type { Ingest } from '../../streams/Ingest';
 
 /** Most audio/video sections one publication may carry. */
 const MAX_TRACKS = 4;
 
 /** A WHIP session. Create with {@link WhipSession.start}. */
-export class WhipSession extends WebRtcHttpSession {
+export class WhipSession extends WebRtcHttpSession implements Ingest {
   readonly kind = 'whip' as const;
+  readonly role = 'ingest' as const;
   readonly producers: types.Producer[] = [];
 
   private constructor(options: WebRtcHttpSessionOptions) {

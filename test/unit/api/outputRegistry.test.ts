@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OutputRegistry } from '../../../src/sfu/OutputRegistry';
+import { OutputRegistry } from '../../../src/streams/OutputRegistry';
 
 describe('OutputRegistry', () => {
   it('lists registered outputs by stream until their handle is closed', () => {

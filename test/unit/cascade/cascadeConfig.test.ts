@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, parseConfig, projectRoot } from '../../../src/config/loadConfig';
-import { RedisKeys } from '../../../src/cascade/redisKeys';
+import { RedisKeys } from '../../../src/redis/redisKeys';
 
 describe('cascade and redis config', () => {
   it('defaults to the in-memory coordinator (one node, no Redis)', () => {

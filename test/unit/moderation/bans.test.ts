@@ -3,7 +3,7 @@ import { RelayAuth, SessionRefused } from '../../../relay/RelayAuth';
 import { TokenService } from '../../../src/auth/tokens';
 import { BanMirror, InMemoryBanStore } from '../../../src/moderation/BanStore';
 import { RoomAdmission } from '../../../src/moderation/RoomAdmission';
-import { RedisKeys } from '../../../src/cascade/redisKeys';
+import { RedisKeys } from '../../../src/redis/redisKeys';
 
 const ban = (room: string, identity: string, ms: number) => ({ room, identity, reason: 'kicked', createdAt: Date.now(), expiresAt: Date.now() + ms });
 

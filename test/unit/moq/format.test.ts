@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseSps } from '../../../src/moq/h264Sps';
-import { decodeLegacyFrame, encodeLegacyFrame, hangCatalog } from '../../../src/moq/hangFormat';
+import { decodeLegacyFrame, encodeLegacyFrame, hangCatalog } from '../../../src/protocol/hangFormat';
 
 const hex = (s: string) => new Uint8Array(s.replace(/\s/g, '').match(/../g)!.map((b) => parseInt(b, 16)));
 

@@ -7,7 +7,7 @@
  * live edge instead of accumulating delay. Frames carry the node's wall-clock capture time, which
  * is the media time room events are stamped with.
  */
-import { decodeLegacyFrame } from '../../../../src/moq/hangFormat';
+import { decodeLegacyFrame } from '../../../../src/protocol/hangFormat';
 import { SubsecError, TimeoutError } from '../errors';
 import { waitForFirstFrame, type FirstFrameWait } from '../firstFrame';
 import { AudioRenderer, type AudioRenditionConfig } from './AudioRenderer';

@@ -6,7 +6,7 @@
  * survive reconnections with the same id, so the node counts each one once.
  */
 import type { QOE_CMCD_SID_PREFIX, QoeSessionReport, RequestParams, ResponseData } from '../../../../src/protocol/signaling';
-import type { Logger } from '../options';
+import type { Logger } from '../logger';
 import type { Subscription } from '../Subscription';
 import { QoeSession, type QoeSessionInit } from './QoeSession';
 import { WebRtcQoe, type WebRtcQoeOptions } from './WebRtcQoe';

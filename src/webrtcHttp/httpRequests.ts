@@ -8,7 +8,7 @@ import { ErrorCode } from '../protocol/errors';
 import type { HttpRequest, HttpResponse } from '../http/HttpServer';
 import { errorResponse } from '../http/HttpServer';
 import { grantsRoom, type TokenService, type VerifiedToken } from '../auth/tokens';
-import { parseIceFragment, writeIceFragment } from './writeAnswer';
+import { parseIceFragment, writeIceFragment } from '../sdp/writeAnswer';
 import { iceServerLinks as turnLinks } from '../turn/TurnCredentials';
 import type { types } from 'mediasoup';
 

@@ -4,13 +4,14 @@
  * `room.producersOf(identity)` for WHEP/HLS/MoQ) and the publisher as a peer.
  */
 import crypto from 'node:crypto';
-import type { Participant } from '../sfu/Room';
+import type { Ingest } from './Ingest';
 import type { Notifications, NotificationName } from '../protocol/signaling';
 
 /** A publisher on another node, as seen in this node's room. */
-export class RemoteParticipant implements Participant {
+export class RemoteParticipant implements Ingest {
   readonly id = crypto.randomUUID();
   readonly kind = 'internal' as const;
+  readonly role = 'relay' as const;
   readonly identity: string;
   readonly displayName?: string;
   /** Node the media comes from (the origin or a relay). */

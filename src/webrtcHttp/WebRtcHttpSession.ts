@@ -12,9 +12,9 @@ import { BadRequestError } from '../core/errors';
 import type { Notifications, NotificationName } from '../protocol/signaling';
 import type { Participant, Room, RouterSlot } from '../sfu/Room';
 import { createRtcTransport, type RtcTransportSettings } from '../sfu/transports';
-import type { MediaSection, SessionDescription } from './SessionDescription';
-import type { LocalTransport } from './writeAnswer';
-import type { IcePatchTarget } from './whipHttp';
+import type { MediaSection, SessionDescription } from '../sdp/SessionDescription';
+import type { LocalTransport } from '../sdp/writeAnswer';
+import type { IcePatchTarget } from './httpRequests';
 
 /** Options of a {@link WebRtcHttpSession}. */
 export interface WebRtcHttpSessionOptions {
@@ -39,6 +39,7 @@ const FINGERPRINT_ALGORITHMS = new Set(['sha-1', 'sha-224', 'sha-256', 'sha-384'
 export abstract class WebRtcHttpSession extends EventEmitter<WebRtcHttpSessionEvents> implements Participant, IcePatchTarget {
   readonly id = crypto.randomUUID();
   abstract readonly kind: 'whip' | 'whep';
+  abstract readonly role: 'ingest' | 'viewer';
   readonly identity: string;
   readonly room: Room;
   readonly createdAt = Date.now();

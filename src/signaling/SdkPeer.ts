@@ -10,6 +10,7 @@ import { ForbiddenError, InvalidStateError, NotFoundError, BadRequestError } fro
 import type { VerifiedToken } from '../auth/tokens';
 import type { Notifications, NotificationName, RequestParams, ResponseData, Method } from '../protocol/signaling';
 import type { Participant, Room, RouterSlot } from '../sfu/Room';
+import type { Ingest } from '../streams/Ingest';
 import { KEY_FRAME_REQUEST_DELAY_MS } from '../sfu/keyFrames';
 import { createRtcTransport, type RtcTransportSettings } from '../sfu/transports';
 import { EventChannel } from '../events/EventChannel';
@@ -17,7 +18,7 @@ import type { RoomEventLog } from '../events/RoomEventLog';
 import type { QoeReportSink } from '../qoe/QoeService';
 
 /** Everything a session needs from the node. */
-export interface PeerSessionDeps {
+export interface SdkPeerDeps {
   room: Room;
   token: VerifiedToken;
   rtcSettings: RtcTransportSettings;
@@ -40,13 +41,14 @@ export interface PeerSessionDeps {
 type Handlers = { [M in Exclude<Method, 'join' | 'ping'>]: (p: RequestParams<M>) => Promise<ResponseData[M]> };
 
 /** An SDK participant. */
-export class PeerSession implements Participant {
+export class SdkPeer implements Ingest {
   readonly id = crypto.randomUUID();
   readonly kind = 'sdk' as const;
+  readonly role = 'peer' as const;
   readonly identity: string;
   readonly displayName?: string;
   readonly room: Room;
-  readonly #deps: PeerSessionDeps;
+  readonly #deps: SdkPeerDeps;
   #slot!: RouterSlot;
   #rtpCapabilities: types.RtpCapabilities | undefined;
   readonly #transports = new Map<string, types.WebRtcTransport>();
@@ -57,7 +59,7 @@ export class PeerSession implements Participant {
   #events: EventChannel | undefined;
   #closed = false;
 
-  constructor(deps: PeerSessionDeps) {
+  constructor(deps: SdkPeerDeps) {
     this.#deps = deps;
     this.room = deps.room;
     this.identity = deps.token.identity;

@@ -1,6 +1,6 @@
 /**
- * Every Redis key and pub/sub channel the cascade uses, in one place. Keys of one room share a
- * hash tag (`{r:<room>}`) so the Lua scripts that touch several of them also run on Redis Cluster.
+ * Every Redis key and pub/sub channel of the cascade and the bans, in one place (room events keep
+ * theirs in src/events/eventRedisKeys.ts). Keys of one room share a hash tag (`{r:<room>}`) so the Lua scripts that touch several of them also run on Redis Cluster.
  * Room names and identities are URI-encoded so no separator inside them can collide.
  *
  * | key / channel                              | type    | written by                 | lifetime                  |

@@ -1,6 +1,6 @@
 /**
- * The @moq/hang media format as this bridge writes it: a JSON catalog on the `catalog.json`
- * track (each group one full snapshot) and media frames in hang's "legacy" container (a QUIC
+ * The @moq/hang media format, shared by the node's MoQ bridge (writer) and the SDK's MoQ player
+ * (reader): a JSON catalog on the `catalog.json` track (each group one full snapshot) and media frames in hang's "legacy" container (a QUIC
  * varint presentation timestamp in microseconds, then the codec payload). Video groups start
  * at key frames; every audio frame is its own group.
  */

@@ -1,0 +1,130 @@
+/**
+ * The stream hub on a real node (one mediasoup worker): streams start and end with their
+ * publisher's tracks, leases come at once for local streams and 404 for unknown ones (through
+ * the in-memory coordinator, the same path a cascade takes), consumers made through the hub count
+ * against the router's budget, attached outputs are listed in /v1/streams, and the node closes its
+ * components in the reverse of their start order.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SubsecNode } from '../../src/SubsecNode';
+import { PlainRtpPublisher } from '../../src/ingest/PlainRtpPublisher';
+import type { Stream } from '../../src/streams/Stream';
+import { NotFoundError, UnavailableError } from '../../src/core/errors';
+import { startNode } from '../helpers/startNode';
+import { waitFor } from '../helpers/waitFor';
+
+const ADMIN = 'hub-admin-key-0123456789';
+let node: SubsecNode;
+
+beforeAll(async () => {
+  node = await startNode({ auth: { adminKey: ADMIN }, hls: { enabled: false }, moq: { enabled: false } });
+}, 30_000);
+
+afterAll(async () => {
+  await node?.close();
+});
+
+async function publish(room: string, identity: string): Promise<PlainRtpPublisher> {
+  const publisher = new PlainRtpPublisher({ room: await node.rooms.getOrCreate(room), identity, kind: 'plain', videoCodec: 'VP8', audio: true, listenIp: '127.0.0.1' });
+  await publisher.start();
+  return publisher;
+}
+
+describe('stream hub', () => {
+  it('starts a stream with its first track and ends it with its last', async () => {
+    const started: Stream[] = [];
+    const ended: Array<[string, string]> = [];
+    node.streams.on('streamStarted', (s) => started.push(s));
+    node.streams.on('streamEnded', (s, reason) => ended.push([s.identity, reason]));
+    const publisher = await publish('hub-a', 'alice');
+    const stream = node.streams.get('hub-a', 'alice')!;
+    expect(started).toEqual([stream]);
+    expect(stream.tracks.map((t) => t.kind).sort()).toEqual(['audio', 'video']);
+    expect(stream.track('video')!.kind).toBe('video');
+    expect(stream.origin).toEqual({ type: 'local' });
+    expect(node.streams.list({ room: 'hub-a' })).toEqual([stream]);
+    const endedOnStream = new Promise<string>((resolve) => stream.once('ended', resolve));
+    publisher.close();
+    expect(await endedOnStream).toBe('its last track ended');
+    expect(ended).toEqual([['alice', 'its last track ended']]);
+    expect(node.streams.get('hub-a', 'alice')).toBeUndefined();
+    expect(stream.ended).toBe(true);
+  });
+
+  it('leases a local stream at once and refuses an unknown one with 404', async () => {
+    const publisher = await publish('hub-b', 'bob');
+    try {
+      const t0 = Date.now();
+      const lease = await node.streams.acquire('hub-b', 'bob');
+      expect(Date.now() - t0).toBeLessThan(1000);
+      expect(lease.stream).toBe(node.streams.get('hub-b', 'bob'));
+      const second = await node.streams.acquire('hub-b', 'bob');
+      lease.release();
+      lease.release();
+      second.release();
+      await expect(node.streams.acquire('hub-b', 'ghost')).rejects.toThrow(NotFoundError);
+      await expect(node.streams.acquire('hub-b', 'ghost')).rejects.toThrow(/stream ghost is not live in room hub-b/);
+      await expect(node.streams.acquire('nowhere', 'bob')).rejects.toThrow(/room nowhere does not exist/);
+      await expect(node.streams.acquire('hub-b', 'ghost', { localOnly: true })).rejects.toThrow(NotFoundError);
+      const aborted = new AbortController();
+      aborted.abort();
+      await expect(node.streams.acquire('hub-b', 'bob', { signal: aborted.signal })).rejects.toThrow(UnavailableError);
+    } finally {
+      publisher.close();
+    }
+  });
+
+  it('counts consumers made through the stream against the router budget and lists attached outputs', async () => {
+    const publisher = await publish('hub-c', 'carol');
+    try {
+      const lease = await node.streams.acquire('hub-c', 'carol');
+      const stream = lease.stream;
+      const video = stream.track('video')!;
+      const slot = stream.slotOf(video.id);
+      const before = slot.consumers;
+      const transport = await slot.router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: true, comedia: true });
+      const consumer = await stream.consume(transport, slot, video);
+      expect(slot.consumers).toBe(before + 1);
+      const handle = stream.attach({ kind: 'test-output', url: '/somewhere', start: async () => undefined, close: () => undefined, stats: () => ({ viewers: 2 }) });
+      const listed = await fetch(`${node.url}/v1/streams/hub-c/carol`, { headers: { authorization: `Bearer ${ADMIN}` } });
+      expect(listed.status).toBe(200);
+      const body = (await listed.json()) as { outputs: Array<{ kind: string; url?: string; stats: Record<string, unknown> }>; tracks: unknown[] };
+      expect(body.tracks).toHaveLength(2);
+      expect(body.outputs).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'test-output', url: '/somewhere', stats: { viewers: 2 } })]));
+      handle.close();
+      consumer.close();
+      expect(slot.consumers).toBe(before);
+      transport.close();
+      lease.release();
+      const after = (await (await fetch(`${node.url}/v1/streams/hub-c/carol`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as { outputs: Array<{ kind: string }> };
+      expect(after.outputs.some((o) => o.kind === 'test-output')).toBe(false);
+    } finally {
+      publisher.close();
+    }
+  });
+
+  it('a room closing ends its streams', async () => {
+    const publisher = await publish('hub-d', 'dave');
+    const stream = node.streams.get('hub-d', 'dave')!;
+    const ended = new Promise<string>((resolve) => stream.once('ended', resolve));
+    node.rooms.get('hub-d')!.close('admin');
+    expect(await ended).toBe('room closed');
+    await waitFor(() => node.streams.get('hub-d', 'dave') === undefined, { timeoutMs: 2000, what: 'stream gone' });
+    publisher.close();
+  });
+});
+
+describe('node lifecycle', () => {
+  it('starts components in order and closes them in reverse, every close awaited', async () => {
+    const other = await startNode({ hls: { enabled: true }, srt: { enabled: true, port: 0 } });
+    const order = other.components;
+    expect(order.indexOf('workers')).toBe(0);
+    expect(order.indexOf('streams')).toBeLessThan(order.indexOf('hls'));
+    expect(order.indexOf('http')).toBeLessThan(order.indexOf('cascade'));
+    expect(order.indexOf('recorder')).toBeGreaterThan(order.indexOf('hls'));
+    expect(order).toContain('srt');
+    await other.close();
+    expect(other.components).toEqual([]);
+    await other.close(); // idempotent
+  });
+});
