@@ -9,7 +9,7 @@ import type { Logger } from '../core/logger';
 import { ForbiddenError, InvalidStateError, NotFoundError, BadRequestError } from '../core/errors';
 import type { VerifiedToken } from '../auth/tokens';
 import type { Notifications, NotificationName, RequestParams, ResponseData, Method } from '../protocol/signaling';
-import type { Participant, Room, RouterSlot } from '../sfu/Room';
+import type { Room, RouterSlot } from '../sfu/Room';
 import type { Ingest } from '../streams/Ingest';
 import { KEY_FRAME_REQUEST_DELAY_MS } from '../sfu/keyFrames';
 import { createRtcTransport, type RtcTransportSettings } from '../sfu/transports';
