@@ -39,9 +39,11 @@ async function compare(argv: string[]): Promise<number> {
     strict: true,
   });
   if (values.help) {
-    process.stdout.write('Usage: npm run loadtest -- compare A.json B.json [--threshold PCT] [--fail-on-worse]\n\n' +
-      'Judges each figure of B against A: better, worse, or same within PCT % (default 10; figures may carry their own\n' +
-      'tolerance, e.g. CPU). --fail-on-worse exits 3 when any figure is worse. Last line: JSON with every verdict.\n');
+    process.stdout.write(
+      'Usage: npm run loadtest -- compare A.json B.json [--threshold PCT] [--fail-on-worse]\n\n' +
+        'Judges each figure of B against A: better, worse, or same within PCT % (default 10; figures may carry their own\n' +
+        'tolerance, e.g. CPU). --fail-on-worse exits 3 when any figure is worse. Last line: JSON with every verdict.\n',
+    );
     return 0;
   }
   if (positionals.length !== 2) throw new UsageError('compare needs two result files: compare A.json B.json');
@@ -52,7 +54,10 @@ async function compare(argv: string[]): Promise<number> {
   const b = readResult(fileB);
   const c = compareResults(a, b, threshold / 100);
   process.stdout.write(comparisonMarkdown(c, path.basename(path.dirname(path.resolve(fileA))), path.basename(path.dirname(path.resolve(fileB)))));
-  process.stdout.write(JSON.stringify({ compare: c.scenario, overall: c.overall, verdicts: Object.fromEntries(c.rows.map((r) => [r.key, r.verdict])), warnings: c.warnings }) + '\n');
+  process.stdout.write(
+    JSON.stringify({ compare: c.scenario, overall: c.overall, verdicts: Object.fromEntries(c.rows.map((r) => [r.key, r.verdict])), warnings: c.warnings }) +
+      '\n',
+  );
   return values['fail-on-worse'] && c.rows.some((r) => r.verdict === 'worse') ? 3 : 0;
 }
 

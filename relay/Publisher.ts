@@ -10,14 +10,7 @@ import type { SessionContext, SessionGrant } from './SessionContext';
 import type { MoqTransport } from './transport/MoqTransport';
 import type { StreamReader } from './wire/StreamReader';
 import type { StreamWriter } from './wire/StreamWriter';
-import {
-  decodeAnnounceRequest,
-  decodeSubscribe,
-  decodeSubscribeUpdate,
-  encodeAnnounce,
-  encodeSubscribeOk,
-  Version,
-} from './wire/messages';
+import { decodeAnnounceRequest, decodeSubscribe, decodeSubscribeUpdate, encodeAnnounce, encodeSubscribeOk, Version } from './wire/messages';
 
 /** Options of {@link Publisher}. */
 export interface PublisherOptions {
@@ -160,7 +153,9 @@ export class Publisher {
     const onClosed = () => trackEnded?.();
     track.once('closed', onClosed);
     try {
-      await writer.write(encodeSubscribeOk({ priority: msg.priority, ordered: msg.ordered, maxLatency: msg.maxLatency, startGroup: msg.startGroup, endGroup: msg.endGroup }));
+      await writer.write(
+        encodeSubscribeOk({ priority: msg.priority, ordered: msg.ordered, maxLatency: msg.maxLatency, startGroup: msg.startGroup, endGroup: msg.endGroup }),
+      );
       sub.start(msg.startGroup);
       if (track.closed) trackEnded?.();
       // Updates arrive until the peer finishes its side (unsubscribe).

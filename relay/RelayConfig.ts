@@ -69,11 +69,23 @@ export const relayConfigSchema = z.strictObject({
   /** How long an unused upstream track subscription is kept open (ms). */
   upstreamLingerMs: z.number().int().min(0).default(2000),
   /** Largest control message accepted (bytes); bigger is a protocol violation. */
-  maxMessageBytes: z.number().int().min(256).default(64 * 1024),
+  maxMessageBytes: z
+    .number()
+    .int()
+    .min(256)
+    .default(64 * 1024),
   /** Largest frame accepted (bytes); bigger resets the group stream with FRAME_TOO_LARGE. */
-  maxFrameBytes: z.number().int().min(1024).default(4 * 1024 * 1024),
+  maxFrameBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .default(4 * 1024 * 1024),
   /** Largest group kept in memory (bytes). */
-  maxGroupBytes: z.number().int().min(1024).default(32 * 1024 * 1024),
+  maxGroupBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .default(32 * 1024 * 1024),
   /** Concurrent subscriptions one session may hold. */
   maxSubscriptionsPerSession: z.number().int().min(1).default(1000),
   /** Concurrent sessions. */

@@ -153,7 +153,9 @@ export class RelayServer {
     const a = this.#addresses;
     return {
       websocket: a?.url,
-      webtransport: a?.http3Url ? { url: a.http3Url, certificateSha256: this.certificateSha256, draft: 'draft02', protocols: ['moq-lite-04', 'moq-lite-03'] } : undefined,
+      webtransport: a?.http3Url
+        ? { url: a.http3Url, certificateSha256: this.certificateSha256, draft: 'draft02', protocols: ['moq-lite-04', 'moq-lite-03'] }
+        : undefined,
       sessions: this.#sessions.size,
       sessionsByTransport: this.stats.sessionsByTransport,
       sessionsTotalByTransport: this.stats.sessionsTotalByTransport,
@@ -171,7 +173,15 @@ export class RelayServer {
       '/certificate.sha256': () => this.certificateSha256 ?? this.#certificate?.fingerprint,
       '/info': () => JSON.stringify(this.info()),
     };
-    this.#ws = new WebSocketListener({ host: cfg.host, port: cfg.port, admit, onSession, routes, maxPayload: cfg.maxFrameBytes + 1024 * 1024, log: this.#log.child('ws') });
+    this.#ws = new WebSocketListener({
+      host: cfg.host,
+      port: cfg.port,
+      admit,
+      onSession,
+      routes,
+      maxPayload: cfg.maxFrameBytes + 1024 * 1024,
+      log: this.#log.child('ws'),
+    });
     const wsPort = await this.#ws.start();
     const addresses: RelayAddresses = { url: `http://${hostForUrl(cfg.host)}:${wsPort}` };
     if (cfg.http3.enabled) {
@@ -186,7 +196,14 @@ export class RelayServer {
     if (cfg.webtransport.enabled) {
       try {
         this.#certificate = await loadCertificate({ certFile: cfg.webtransport.certFile, keyFile: cfg.webtransport.keyFile, host: cfg.host });
-        this.#wt = new WebTransportListener({ host: cfg.host, port: cfg.webtransport.port, certificate: this.#certificate, admit, onSession, log: this.#log.child('wt') });
+        this.#wt = new WebTransportListener({
+          host: cfg.host,
+          port: cfg.webtransport.port,
+          certificate: this.#certificate,
+          admit,
+          onSession,
+          log: this.#log.child('wt'),
+        });
         const wtPort = await this.#wt.start();
         addresses.webtransportUrl = `https://${hostForUrl(cfg.host)}:${wtPort}`;
         addresses.fingerprint = this.#certificate.fingerprint;
@@ -233,8 +250,15 @@ export class RelayServer {
       log: this.#log.child('cert'),
     });
     await this.#certificates.start();
-    const limits = { retry: h.retry, idleTimeoutMs: h.idleTimeoutMs, maxConnections: h.maxConnections, maxConnectionsPerAddress: h.maxConnectionsPerAddress, maxStreamsPerConnection: h.maxStreamsPerConnection };
-    const make = (port: number) => new Http3Listener({ host: this.#config.host, port, certificates: this.#certificates!, limits, admit, onSession, log: this.#log.child('h3') });
+    const limits = {
+      retry: h.retry,
+      idleTimeoutMs: h.idleTimeoutMs,
+      maxConnections: h.maxConnections,
+      maxConnectionsPerAddress: h.maxConnectionsPerAddress,
+      maxStreamsPerConnection: h.maxStreamsPerConnection,
+    };
+    const make = (port: number) =>
+      new Http3Listener({ host: this.#config.host, port, certificates: this.#certificates!, limits, admit, onSession, log: this.#log.child('h3') });
     this.#h3 = make(h.port ?? wsPort);
     try {
       return await this.#h3.start();
@@ -288,7 +312,9 @@ export class RelayServer {
       );
       return;
     }
-    this.#startSession(new Session({ id: this.#nextSessionId++, transport: accepted.transport, version, role: 'server', grant, context: this.#context, kind: accepted.kind }));
+    this.#startSession(
+      new Session({ id: this.#nextSessionId++, transport: accepted.transport, version, role: 'server', grant, context: this.#context, kind: accepted.kind }),
+    );
   }
 
   #startSession(session: Session): void {

@@ -60,7 +60,14 @@ export class Session {
       this.#resolveClosed = resolve;
     });
     const fail = (err: SessionError) => this.fail(err);
-    this.subscriber = new Subscriber({ transport: options.transport, version: options.version, grant: options.grant, context: options.context, label: this.label, fail });
+    this.subscriber = new Subscriber({
+      transport: options.transport,
+      version: options.version,
+      grant: options.grant,
+      context: options.context,
+      label: this.label,
+      fail,
+    });
     this.publisher = new Publisher({
       transport: options.transport,
       version: options.version,
@@ -214,10 +221,7 @@ export async function refuseUnnegotiated(transport: MoqTransport, timeoutMs: num
   const reader = transport.incomingBidirectionalStreams.getReader();
   let offered = 'nothing';
   try {
-    const first = await Promise.race([
-      reader.read(),
-      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), timeoutMs).unref?.()),
-    ]);
+    const first = await Promise.race([reader.read(), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), timeoutMs).unref?.())]);
     if (first && !first.done) {
       const type = await new StreamReader(first.value.readable).varint().catch(() => -1);
       offered = type === ControlStream.CLIENT_COMPAT ? 'a pre-ALPN SETUP (moq-lite-01/02, moq-transport-14)' : `stream type ${type}`;
@@ -227,7 +231,10 @@ export async function refuseUnnegotiated(transport: MoqTransport, timeoutMs: num
   } finally {
     reader.releaseLock();
   }
-  const info = { code: SessionCode.VERSION_NEGOTIATION_FAILED, reason: `no supported version: peer offered ${offered}; this relay speaks moq-lite-04, moq-lite-03` };
+  const info = {
+    code: SessionCode.VERSION_NEGOTIATION_FAILED,
+    reason: `no supported version: peer offered ${offered}; this relay speaks moq-lite-04, moq-lite-03`,
+  };
   try {
     transport.close({ closeCode: info.code, reason: info.reason });
   } catch {

@@ -71,7 +71,11 @@ export class UpstreamPool {
   /** Closes every upstream session. */
   close(): void {
     this.#closed = true;
-    for (const p of this.#conns.values()) p.then((u) => u.session.close(), () => undefined);
+    for (const p of this.#conns.values())
+      p.then(
+        (u) => u.session.close(),
+        () => undefined,
+      );
     this.#conns.clear();
   }
 

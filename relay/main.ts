@@ -25,7 +25,10 @@ async function main(): Promise<void> {
   const log = createLogger(`relay:${config.node.id}`);
   const tokens = TokenService.fromConfig(config.auth);
   // With the cascade's Redis, the nodes' bans (kicked identities) apply to sessions here too.
-  const bans = config.cascade.coordinator === 'redis' ? new RedisBanStore({ redis: config.redis, nodeId: `relay:${config.node.id}`, refreshMs: config.bans.refreshMs, log: log.child('bans') }) : undefined;
+  const bans =
+    config.cascade.coordinator === 'redis'
+      ? new RedisBanStore({ redis: config.redis, nodeId: `relay:${config.node.id}`, refreshMs: config.bans.refreshMs, log: log.child('bans') })
+      : undefined;
   if (bans) {
     await bans.start();
     tokens.admission = new RoomAdmission(bans);
@@ -39,8 +42,12 @@ async function main(): Promise<void> {
   const addresses = await relay.start();
   process.stdout.write(
     `\nsubsec MoQ relay ${config.node.id} is up.\n  WebSocket (QMux):    ${addresses.url}/<path>?jwt=<token>\n` +
-      (addresses.http3Url ? `  WebTransport (HTTP/3, UDP): ${addresses.http3Url}/<path>?jwt=<token>  (certificate sha-256 ${relay.certificateSha256}; ${addresses.url}/certificate.sha256)\n` : '') +
-      (addresses.webtransportUrl ? `  WebTransport (HTTP/2): ${addresses.webtransportUrl}/<path>?jwt=<token>  (certificate sha-256 ${addresses.fingerprint})\n` : '') +
+      (addresses.http3Url
+        ? `  WebTransport (HTTP/3, UDP): ${addresses.http3Url}/<path>?jwt=<token>  (certificate sha-256 ${relay.certificateSha256}; ${addresses.url}/certificate.sha256)\n`
+        : '') +
+      (addresses.webtransportUrl
+        ? `  WebTransport (HTTP/2): ${addresses.webtransportUrl}/<path>?jwt=<token>  (certificate sha-256 ${addresses.fingerprint})\n`
+        : '') +
       '\n',
   );
   let stopping = false;

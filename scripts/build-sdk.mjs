@@ -36,9 +36,7 @@ const mediasoupDeviceOnly = {
     const { version } = JSON.parse(readFileSync(path.join(lib, '..', 'package.json'), 'utf8'));
     b.onResolve({ filter: /^mediasoup-client$/ }, () => ({ path: path.join(lib, 'Device.js') }));
     b.onResolve({ filter: /^\.\.\/\.\.\/$/ }, (args) =>
-      args.importer === path.join(lib, 'handlers/sdp/RemoteSdp.js')
-        ? { path: 'mediasoup-client-version', namespace: 'subsec-shim' }
-        : undefined,
+      args.importer === path.join(lib, 'handlers/sdp/RemoteSdp.js') ? { path: 'mediasoup-client-version', namespace: 'subsec-shim' } : undefined,
     );
     b.onLoad({ filter: /.*/, namespace: 'subsec-shim' }, () => ({
       contents: `module.exports = { version: ${JSON.stringify(version)} };`,
@@ -96,9 +94,7 @@ export async function buildSdk({ outdir = path.join(root, 'clients/dist'), minif
     }),
     ...['watch-party', 'auction']
       .filter((app) => existsSync(path.join(root, 'clients/apps', app, 'app.ts')))
-      .map((app) =>
-        build({ ...common, entryPoints: [`clients/apps/${app}/app.ts`], format: 'esm', outfile: path.join(outdir, 'apps', `${app}.js`) }),
-      ),
+      .map((app) => build({ ...common, entryPoints: [`clients/apps/${app}/app.ts`], format: 'esm', outfile: path.join(outdir, 'apps', `${app}.js`) })),
     build({ ...common, entryPoints: ['clients/apps/index.ts'], format: 'esm', outfile: path.join(outdir, 'apps', 'index.js') }),
   ]);
   // @moq/net stays out of the SDK bundle too: the MoQ player imports it from here when needed

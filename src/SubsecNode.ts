@@ -143,7 +143,11 @@ export class SubsecNode {
     // Both observe workers from their creation on, so they must exist before pool.start().
     this.#consumers = new ConsumerIndex(this.pool);
     const webRtcServers = config.sfu.webRtcServer.enabled
-      ? new WebRtcServerPool(this.pool, { ...config.sfu.webRtcServer, listenAddresses: config.sfu.listenAddresses, rtcMinPort: config.sfu.rtcMinPort, rtcMaxPort: config.sfu.rtcMaxPort }, this.log.child('webrtc-server'))
+      ? new WebRtcServerPool(
+          this.pool,
+          { ...config.sfu.webRtcServer, listenAddresses: config.sfu.listenAddresses, rtcMinPort: config.sfu.rtcMinPort, rtcMaxPort: config.sfu.rtcMaxPort },
+          this.log.child('webrtc-server'),
+        )
       : undefined;
     this.webRtcServers = webRtcServers;
     this.turn = config.turn.enabled
@@ -153,7 +157,12 @@ export class SubsecNode {
     this.#life.own('webhooks', () => this.webhooks.close());
     this.#roomEvents = new RoomEventsBridge(this.rooms, this.webhooks);
     this.#life.own('room webhooks', () => this.#roomEvents.close());
-    this.moderation = new Moderation({ config, rooms: this.rooms, noteRemoval: (id, reason) => this.#roomEvents.noteRemoval(id, reason), log: this.log.child('bans') });
+    this.moderation = new Moderation({
+      config,
+      rooms: this.rooms,
+      noteRemoval: (id, reason) => this.#roomEvents.noteRemoval(id, reason),
+      log: this.log.child('bans'),
+    });
     // Every entry point that takes a token (signaling, WHIP/WHEP, SRT, the MoQ relay) asks it.
     this.tokens.admission = this.moderation.admission;
     this.rtcSettings = {
@@ -166,9 +175,20 @@ export class SubsecNode {
       ...(webRtcServers ? { webRtcServerFor: (router) => webRtcServers.serverFor(router) } : {}),
     };
     this.http = new HttpServer({ corsOrigin: config.http.corsOrigin }, this.log.child('http'));
-    this.events = config.events.enabled ? new EventsService({ config, rooms: this.rooms, registry: this.metrics.registry, log: this.log.child('events') }) : undefined;
+    this.events = config.events.enabled
+      ? new EventsService({ config, rooms: this.rooms, registry: this.metrics.registry, log: this.log.child('events') })
+      : undefined;
     // Observes workers from their creation on, like the metrics: before pool.start().
-    this.qoe = config.qoe.enabled ? new QoeService({ config: config.qoe, rooms: this.rooms, pool: this.pool, registry: this.metrics.registry, webhooks: this.webhooks, log: this.log.child('qoe') }) : undefined;
+    this.qoe = config.qoe.enabled
+      ? new QoeService({
+          config: config.qoe,
+          rooms: this.rooms,
+          pool: this.pool,
+          registry: this.metrics.registry,
+          webhooks: this.webhooks,
+          log: this.log.child('qoe'),
+        })
+      : undefined;
     const qoe = this.qoe;
     if (qoe) this.#life.own('qoe', () => qoe.close());
     this.signaling = new SignalingServer({
@@ -185,40 +205,92 @@ export class SubsecNode {
     });
     const turn = this.turn;
     const webrtcHttp = {
-      rooms: this.rooms, tokens: this.tokens, rtcSettings: this.rtcSettings, metrics: this.metrics, isDraining: () => this.#draining,
+      rooms: this.rooms,
+      tokens: this.tokens,
+      rtcSettings: this.rtcSettings,
+      metrics: this.metrics,
+      isDraining: () => this.#draining,
       // A fresh time-limited TURN credential for the token's identity, per request.
       iceServersFor: turn ? (identity: string) => turn.iceServers(identity) : undefined,
     };
-    this.rtsp = config.rtsp.enabled ? new RtspIngest({ config: config.rtsp, rooms: this.rooms, metrics: this.metrics, webhooks: (e) => this.webhooks.emit(e), log: this.log.child('rtsp') }) : undefined;
+    this.rtsp = config.rtsp.enabled
+      ? new RtspIngest({ config: config.rtsp, rooms: this.rooms, metrics: this.metrics, webhooks: (e) => this.webhooks.emit(e), log: this.log.child('rtsp') })
+      : undefined;
     this.whip = new WhipEndpoint({ ...webrtcHttp, config: config.whip, log: this.log.child('whip') });
     this.whep = new WhepEndpoint({ ...webrtcHttp, pool: this.pool, config: config.whep, log: this.log.child('whep'), streams: this.streams });
-    this.moqRelay = config.moq.enabled ? new RelayServer({ config: config.moq.relay, tokens: this.tokens, name: config.node.id, roomPrefix: config.moq.bridge.prefix, log: this.log.child('moq'), directory: this.cascade.relayDirectory(config.moq.relay.upstreams) }) : undefined;
+    this.moqRelay = config.moq.enabled
+      ? new RelayServer({
+          config: config.moq.relay,
+          tokens: this.tokens,
+          name: config.node.id,
+          roomPrefix: config.moq.bridge.prefix,
+          log: this.log.child('moq'),
+          directory: this.cascade.relayDirectory(config.moq.relay.upstreams),
+        })
+      : undefined;
     if (this.moqRelay) registerMoqMetrics(this.metrics.registry, this.moqRelay.stats);
-    this.hls = config.hls.enabled ? new HlsService({ streams: this.streams, config: config.hls, registry: this.metrics.registry, log: this.log.child('hls'), ...(this.events && config.events.hlsDateRanges ? { dateRanges: this.events.timeline } : {}) }) : undefined;
+    this.hls = config.hls.enabled
+      ? new HlsService({
+          streams: this.streams,
+          config: config.hls,
+          registry: this.metrics.registry,
+          log: this.log.child('hls'),
+          ...(this.events && config.events.hlsDateRanges ? { dateRanges: this.events.timeline } : {}),
+        })
+      : undefined;
     this.recorder = this.hls
       ? Recorder.forService(this.hls, config.hls.recording, this.log.child('recorder'), (info) =>
           this.webhooks.emit({
             type: 'recording.finished',
             room: info.room,
-            data: { recordingId: info.id, identity: info.identity, state: info.state, durationMs: (info.endedAt ?? Date.now()) - info.startedAt, ...(info.location ? { location: info.location } : {}) },
+            data: {
+              recordingId: info.id,
+              identity: info.identity,
+              state: info.state,
+              durationMs: (info.endedAt ?? Date.now()) - info.startedAt,
+              ...(info.location ? { location: info.location } : {}),
+            },
           }),
         )
       : undefined;
-    this.srt = config.srt.enabled ? new SrtServer({ config: config.srt, rooms: this.rooms, tokens: this.tokens, metrics: this.metrics, log: this.log.child('srt') }) : undefined;
-    this.rtmp = config.rtmp.enabled ? new RtmpServer({ config: config.rtmp, rooms: this.rooms, tokens: this.tokens, metrics: this.metrics, log: this.log.child('rtmp') }) : undefined;
-    this.mpegts = config.mpegts.enabled ? new MpegTsIngest({ config: config.mpegts, rooms: this.rooms, metrics: this.metrics, log: this.log.child('mpegts') }) : undefined;
+    this.srt = config.srt.enabled
+      ? new SrtServer({ config: config.srt, rooms: this.rooms, tokens: this.tokens, metrics: this.metrics, log: this.log.child('srt') })
+      : undefined;
+    this.rtmp = config.rtmp.enabled
+      ? new RtmpServer({ config: config.rtmp, rooms: this.rooms, tokens: this.tokens, metrics: this.metrics, log: this.log.child('rtmp') })
+      : undefined;
+    this.mpegts = config.mpegts.enabled
+      ? new MpegTsIngest({ config: config.mpegts, rooms: this.rooms, metrics: this.metrics, log: this.log.child('mpegts') })
+      : undefined;
     const relay = this.moqRelay;
     const events = this.events;
     this.moqBridge =
       relay && config.moq.bridge.enabled
         ? new MoqBridge({
-            streams: this.streams, relay, prefix: config.moq.bridge.prefix, relayUrl: () => relay.addresses.url, log: this.log.child('moq-bridge'),
+            streams: this.streams,
+            relay,
+            prefix: config.moq.bridge.prefix,
+            relayUrl: () => relay.addresses.url,
+            log: this.log.child('moq-bridge'),
             // Room events ride along as an `events.json` track of each bridged broadcast (src/events/MoqEventsTrack.ts).
-            ...(events ? { onBroadcast: (room: string, _identity: string, broadcast: Parameters<typeof attachEventsTrack>[2]) => attachEventsTrack(events.log, room, broadcast, this.log.child('events')) } : {}),
+            ...(events
+              ? {
+                  onBroadcast: (room: string, _identity: string, broadcast: Parameters<typeof attachEventsTrack>[2]) =>
+                    attachEventsTrack(events.log, room, broadcast, this.log.child('events')),
+                }
+              : {}),
           })
         : undefined;
-    this.#synthetic = config.synthetic.enabled ? new SyntheticSource({ ...config.synthetic, listenIp: '127.0.0.1' }, this.rooms, this.log.child('synthetic')) : undefined;
-    this.restreams = new RestreamService({ hls: this.hls, config: config.restream, webhooks: this.webhooks, registry: this.metrics.registry, log: this.log.child('restream') });
+    this.#synthetic = config.synthetic.enabled
+      ? new SyntheticSource({ ...config.synthetic, listenIp: '127.0.0.1' }, this.rooms, this.log.child('synthetic'))
+      : undefined;
+    this.restreams = new RestreamService({
+      hls: this.hls,
+      config: config.restream,
+      webhooks: this.webhooks,
+      registry: this.metrics.registry,
+      log: this.log.child('restream'),
+    });
   }
 
   /** The base URL of the HTTP server (after start). */
@@ -245,7 +317,10 @@ export class SubsecNode {
   #moqEndpoint(room: string): ResponseData['join']['moq'] {
     const relay = this.moqRelay;
     if (!relay || !this.moqBridge) return undefined;
-    const endpoint: NonNullable<ResponseData['join']['moq']> = { url: this.config.moq.relay.publicUrl ?? relay.addresses.url, root: this.moqBridge.pathOf(room, '') };
+    const endpoint: NonNullable<ResponseData['join']['moq']> = {
+      url: this.config.moq.relay.publicUrl ?? relay.addresses.url,
+      root: this.moqBridge.pathOf(room, ''),
+    };
     const sha256 = relay.certificateSha256;
     if (relay.addresses.http3Url && sha256) {
       // Behind a public URL the UDP listener is reached at the same host name.
@@ -259,22 +334,45 @@ export class SubsecNode {
   /** Starts every component in order (workers, hub, routes, HTTP, cascade, ingest, MoQ, the synthetic source); resolves with the base URL. */
   async start(): Promise<string> {
     const life = this.#life;
-    await life.start('workers', async () => {
-      await this.pool.start();
-      await this.webRtcServers?.ready(this.pool.workers.map((s) => s.worker));
-    }, () => undefined);
+    await life.start(
+      'workers',
+      async () => {
+        await this.pool.start();
+        await this.webRtcServers?.ready(this.pool.workers.map((s) => s.worker));
+      },
+      () => undefined,
+    );
     this.#startedAt = Date.now();
     await life.start('rooms', undefined, () => this.rooms.close());
-    await life.start('streams', () => this.streams.start(), () => this.streams.close());
+    await life.start(
+      'streams',
+      () => this.streams.start(),
+      () => this.streams.close(),
+    );
     const events = this.events;
-    if (events) await life.start('events', () => events.start(), () => events.close());
-    await life.start('bans', () => this.moderation.start(), () => this.moderation.close());
+    if (events)
+      await life.start(
+        'events',
+        () => events.start(),
+        () => events.close(),
+      );
+    await life.start(
+      'bans',
+      () => this.moderation.start(),
+      () => this.moderation.close(),
+    );
     this.signaling.attach(this.http.app);
     registerHealthRoutes(this.http, { pool: this.pool, metrics: this.metrics, isDraining: () => this.#draining });
     const localNode = () =>
       localNodeInfo({
-        config: this.config, url: this.url, startedAt: this.#startedAt, draining: this.#draining,
-        pool: this.pool, rooms: this.rooms, consumers: this.#consumers, webRtcServers: this.webRtcServers,
+        config: this.config,
+        url: this.url,
+        startedAt: this.#startedAt,
+        draining: this.#draining,
+        pool: this.pool,
+        rooms: this.rooms,
+        consumers: this.#consumers,
+        webRtcServers: this.webRtcServers,
       });
     const api = registerApi(this.http, {
       rooms: this.rooms,
@@ -300,45 +398,113 @@ export class SubsecNode {
     if (this.config.whep.enabled) this.whep.register(this.http);
     if (this.hls) {
       const intake = new CmcdIntake(this.metrics.registry, { onRecord: (target, data, now) => this.qoe?.recordCmcd(target, data, now) });
-      registerHlsRoutes(this.http, { service: this.hls, intake, tokens: this.tokens, registry: this.metrics.registry, corsOrigin: this.config.http.corsOrigin, nodeId: this.config.node.id });
+      registerHlsRoutes(this.http, {
+        service: this.hls,
+        intake,
+        tokens: this.tokens,
+        registry: this.metrics.registry,
+        corsOrigin: this.config.http.corsOrigin,
+        nodeId: this.config.node.id,
+      });
       // LL-DASH: a second manifest over the same packaging, CMCD and CMSD (docs/ll-dash.md).
-      if (this.config.dash.enabled) registerDashRoutes(this.http, { service: this.hls, config: this.config.dash, intake, tokens: this.tokens, registry: this.metrics.registry, corsOrigin: this.config.http.corsOrigin, nodeId: this.config.node.id });
+      if (this.config.dash.enabled)
+        registerDashRoutes(this.http, {
+          service: this.hls,
+          config: this.config.dash,
+          intake,
+          tokens: this.tokens,
+          registry: this.metrics.registry,
+          corsOrigin: this.config.http.corsOrigin,
+          nodeId: this.config.node.id,
+        });
       registerCmcdEventRoutes(this.http, { intake, tokens: this.tokens, access: this.config.hls.access, corsOrigin: this.config.http.corsOrigin });
     }
     if (this.config.http.demo) {
       // The start page's routes, the demo auctioneer and the watch party's sample (src/demo).
-      await life.start('demos', () => {
-        this.#demos = startDemos({ config: this.config, http: this.http, rooms: this.rooms, events: this.events, log: this.log.child('demo') });
-      }, () => this.#demos?.close());
+      await life.start(
+        'demos',
+        () => {
+          this.#demos = startDemos({ config: this.config, http: this.http, rooms: this.rooms, events: this.events, log: this.log.child('demo') });
+        },
+        () => this.#demos?.close(),
+      );
       // The watch-party and auction apps (clients/apps), next to the demo page.
       registerAppRoutes(this.http, path.join(projectRoot, 'clients', 'apps'));
       serveStatic(this.http, '/sdk', path.join(projectRoot, 'clients', 'dist'));
       serveStatic(this.http, '/', path.join(projectRoot, 'clients', 'demo'));
     }
-    await life.start('http', () => this.http.listen(this.config.http.host, this.config.http.port), () => this.http.close());
-    await life.start('cascade', () => this.cascade.start({ url: () => this.url, draining: () => this.#draining, summary: localNode, registry: this.metrics.registry }), () => this.cascade.close());
+    await life.start(
+      'http',
+      () => this.http.listen(this.config.http.host, this.config.http.port),
+      () => this.http.close(),
+    );
+    await life.start(
+      'cascade',
+      () => this.cascade.start({ url: () => this.url, draining: () => this.#draining, summary: localNode, registry: this.metrics.registry }),
+      () => this.cascade.close(),
+    );
     await life.start('signaling', undefined, () => this.signaling.closeAll());
     await life.start('whip', undefined, () => this.whip.close());
     await life.start('whep', undefined, () => this.whep.close());
     const hls = this.hls;
-    if (hls) await life.start('hls', () => hls.start(), () => hls.close());
+    if (hls)
+      await life.start(
+        'hls',
+        () => hls.start(),
+        () => hls.close(),
+      );
     const recorder = this.recorder;
     if (recorder) await life.start('recorder', undefined, () => recorder.close());
     await life.start('restreams', undefined, () => this.restreams.close());
     const srt = this.srt;
-    if (srt) await life.start('srt', () => srt.listen(), () => srt.close());
+    if (srt)
+      await life.start(
+        'srt',
+        () => srt.listen(),
+        () => srt.close(),
+      );
     const rtmp = this.rtmp;
-    if (rtmp) await life.start('rtmp', () => rtmp.listen(), () => rtmp.close());
+    if (rtmp)
+      await life.start(
+        'rtmp',
+        () => rtmp.listen(),
+        () => rtmp.close(),
+      );
     const rtsp = this.rtsp;
-    if (rtsp) await life.start('rtsp', () => rtsp.start(), () => rtsp.close());
+    if (rtsp)
+      await life.start(
+        'rtsp',
+        () => rtsp.start(),
+        () => rtsp.close(),
+      );
     const mpegts = this.mpegts;
-    if (mpegts) await life.start('mpegts', () => mpegts.start(), () => mpegts.close());
+    if (mpegts)
+      await life.start(
+        'mpegts',
+        () => mpegts.start(),
+        () => mpegts.close(),
+      );
     const relay = this.moqRelay;
-    if (relay) await life.start('moq relay', () => relay.start(), () => relay.close());
+    if (relay)
+      await life.start(
+        'moq relay',
+        () => relay.start(),
+        () => relay.close(),
+      );
     const bridge = this.moqBridge;
-    if (bridge) await life.start('moq bridge', () => bridge.start(), () => bridge.close());
+    if (bridge)
+      await life.start(
+        'moq bridge',
+        () => bridge.start(),
+        () => bridge.close(),
+      );
     const synthetic = this.#synthetic;
-    if (synthetic) await life.start('synthetic source', () => synthetic.start(), () => synthetic.close());
+    if (synthetic)
+      await life.start(
+        'synthetic source',
+        () => synthetic.start(),
+        () => synthetic.close(),
+      );
     this.webhooks.emit({ type: 'node.started', data: { url: this.url, region: this.config.node.region, workers: this.pool.workers.length } });
     this.log.info('node started', { url: this.url, workers: this.pool.workers.length });
     return this.url;

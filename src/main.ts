@@ -17,7 +17,10 @@ function startBanner(node: SubsecNode, url: string): string {
   if (node.rtmp) lines.push(`  RTMP ingest:    rtmp://${c.http.host}:${node.rtmp.port}/${c.rtmp.app}  (stream key <room>/<stream>?token=<token>)`);
   if (node.rtsp) lines.push(`  RTSP cameras:   POST ${url}/v1/ingest/rtsp  (the node pulls rtsp:// sources)`);
   if (node.moqRelay) lines.push(`  MoQ relay:      ${node.moqRelay.addresses.url}`);
-  if (node.moqRelay?.addresses.http3Url) lines.push(`  MoQ over QUIC:  ${node.moqRelay.addresses.http3Url} (WebTransport/HTTP3, certificate sha-256 at ${node.moqRelay.addresses.url}/certificate.sha256)`);
+  if (node.moqRelay?.addresses.http3Url)
+    lines.push(
+      `  MoQ over QUIC:  ${node.moqRelay.addresses.http3Url} (WebTransport/HTTP3, certificate sha-256 at ${node.moqRelay.addresses.url}/certificate.sha256)`,
+    );
   if (node.qoe && c.qoe.dashboard) lines.push(`  QoE dashboard:  ${url}/qoe/  (admin key)`);
   lines.push(`  Signaling:      ${url.replace(/^http/, 'ws')}/ws`);
   lines.push(`  REST API:       ${url}/v1/docs  (reference; document at ${url}/v1/openapi.json)`);

@@ -78,8 +78,7 @@ const api: DemoApi = {
 window.subsecDemo = api;
 
 function showError(context: string, error: unknown): void {
-  const message =
-    error instanceof SubsecError ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error);
+  const message = error instanceof SubsecError ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error);
   const text = `${context}: ${message}`;
   api.errors.push(text);
   const item = document.createElement('li');
@@ -167,12 +166,10 @@ function wire(c: SubsecClient): void {
   c.on('data', ({ identity, peerId, data }) => {
     const message = data as { text?: unknown; from?: unknown } | string;
     const text = typeof message === 'string' ? message : typeof message?.text === 'string' ? message.text : JSON.stringify(data);
-    const from = typeof message === 'object' && typeof message?.from === 'string' ? message.from : identity ?? peerId;
+    const from = typeof message === 'object' && typeof message?.from === 'string' ? message.from : (identity ?? peerId);
     appendChat(from, text);
   });
-  c.on('reconnecting', ({ attempt, delayMs, reason }) =>
-    appendChat('*', `connection lost (${reason}); reconnecting, attempt ${attempt} in ${delayMs} ms`),
-  );
+  c.on('reconnecting', ({ attempt, delayMs, reason }) => appendChat('*', `connection lost (${reason}); reconnecting, attempt ${attempt} in ${delayMs} ms`));
   c.on('reconnected', () => appendChat('*', 'reconnected'));
   c.on('error', ({ code, message, fatal }) => showError(fatal ? 'fatal' : 'error', `${code}: ${message}`));
   c.on('disconnected', ({ reason }) => {
@@ -211,8 +208,7 @@ function addTile(subscription: Subscription): void {
       subscription.setPreferredLayers(Number(select.value)).catch((error: unknown) => showError('set layer', error));
     });
     subscription.on('layersChanged', ({ spatialLayer, temporalLayer }) => {
-      layers.textContent =
-        spatialLayer === null ? 'no layer' : `${LAYER_NAMES[spatialLayer] ?? `s${spatialLayer}`} t${temporalLayer ?? '-'}`;
+      layers.textContent = spatialLayer === null ? 'no layer' : `${LAYER_NAMES[spatialLayer] ?? `s${spatialLayer}`} t${temporalLayer ?? '-'}`;
       element.dataset.spatialLayer = spatialLayer === null ? '' : String(spatialLayer);
     });
     ui.videos.append(element);

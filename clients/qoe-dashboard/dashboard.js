@@ -17,7 +17,12 @@ const FIGURES = [
   { key: 'startupMs', name: 'Startup', fmt: (v) => `${(v / 1000).toFixed(2)} s`, axis: (v) => `${(v / 1000).toFixed(1)}s` },
   { key: 'rebufferRatio', name: 'Rebuffering', fmt: (v) => `${(v * 100).toFixed(2)} %`, axis: (v) => `${(v * 100).toFixed(v < 0.1 ? 1 : 0)}%` },
   { key: 'bitrateKbps', name: 'Bitrate', fmt: kbps, axis: (v) => (v >= 1000 ? `${(v / 1000).toFixed(1)}M` : `${Math.round(v)}k`) },
-  { key: 'latencyMs', name: 'Latency', fmt: (v) => (v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${Math.round(v)} ms`), axis: (v) => (v >= 1000 ? `${(v / 1000).toFixed(1)}s` : `${Math.round(v)}ms`) },
+  {
+    key: 'latencyMs',
+    name: 'Latency',
+    fmt: (v) => (v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${Math.round(v)} ms`),
+    axis: (v) => (v >= 1000 ? `${(v / 1000).toFixed(1)}s` : `${Math.round(v)}ms`),
+  },
   { key: 'failureRate', name: 'Failures', fmt: (v) => `${(v * 100).toFixed(1)} %`, axis: (v) => `${Math.round(v * 100)}%` },
 ];
 
@@ -25,8 +30,22 @@ const FIGURES = [
 const INGEST = [
   { key: 'bitrateKbps', name: 'Ingest bitrate', column: 1, fmt: kbps, axis: (v) => (v >= 1000 ? `${(v / 1000).toFixed(1)}M` : `${Math.round(v)}k`) },
   { key: 'frameRate', name: 'Ingest fps', column: 2, alertFigure: 'ingestFrameRate', fmt: (v) => `${v.toFixed(1)} fps`, axis: (v) => `${Math.round(v)}` },
-  { key: 'keyframeIntervalMs', name: 'Key frames every', column: 3, alertFigure: 'ingestKeyframeIntervalMs', fmt: (v) => `${(v / 1000).toFixed(2)} s`, axis: (v) => `${(v / 1000).toFixed(1)}s` },
-  { key: 'lossRatio', name: 'Ingest loss', column: 4, alertFigure: 'ingestLossRatio', fmt: (v) => `${(v * 100).toFixed(2)} %`, axis: (v) => `${(v * 100).toFixed(1)}%` },
+  {
+    key: 'keyframeIntervalMs',
+    name: 'Key frames every',
+    column: 3,
+    alertFigure: 'ingestKeyframeIntervalMs',
+    fmt: (v) => `${(v / 1000).toFixed(2)} s`,
+    axis: (v) => `${(v / 1000).toFixed(1)}s`,
+  },
+  {
+    key: 'lossRatio',
+    name: 'Ingest loss',
+    column: 4,
+    alertFigure: 'ingestLossRatio',
+    fmt: (v) => `${(v * 100).toFixed(2)} %`,
+    axis: (v) => `${(v * 100).toFixed(1)}%`,
+  },
 ];
 
 /** @param {number} v */
@@ -59,7 +78,11 @@ const state = {
 window.qoeDashboard = state;
 
 /** Draws one plot: a line per series over the last `historySeconds`, a dashed threshold, axes. */
-function drawPlot(/** @type {HTMLCanvasElement} */ canvas, /** @type {Array<{ color: string, points: Array<[number, number | null]> }>} */ series, /** @type {{ now: number, history: number, threshold?: number, axis: (v: number) => string }} */ o) {
+function drawPlot(
+  /** @type {HTMLCanvasElement} */ canvas,
+  /** @type {Array<{ color: string, points: Array<[number, number | null]> }>} */ series,
+  /** @type {{ now: number, history: number, threshold?: number, axis: (v: number) => string }} */ o,
+) {
   const dpr = window.devicePixelRatio || 1;
   const w = canvas.clientWidth || 220;
   const h = canvas.clientHeight || 90;
@@ -151,11 +174,19 @@ class StreamCard {
     this.plots = FIGURES.map((f) => new Plot(f.name));
     this.ingestPlots = INGEST.map((f) => new Plot(f.name));
     this.facts = el('div', { class: 'facts' });
-    this.ingestBox = el('div', { class: 'sub' }, this.ingestPlots.map((p) => p.root));
+    this.ingestBox = el(
+      'div',
+      { class: 'sub' },
+      this.ingestPlots.map((p) => p.root),
+    );
     this.root = el('section', { class: 'stream', 'data-stream': s.key }, [
       this.title,
       this.renditions,
-      el('div', { class: 'plots' }, this.plots.map((p) => p.root)),
+      el(
+        'div',
+        { class: 'plots' },
+        this.plots.map((p) => p.root),
+      ),
       this.ingestBox,
       this.facts,
     ]);
@@ -178,10 +209,22 @@ function renderStream(s, snap) {
   card.title.replaceChildren(
     el('span', {}, [s.stream]),
     el('span', { class: 'room' }, [s.room]),
-    el('span', { class: 'viewers' }, [`${s.viewers} viewer${s.viewers === 1 ? '' : 's'}`, ...paths.map((p) => el('span', { class: p }, [` · ${PATH_NAMES[p]} ${s.paths[p].viewers}`]))]),
+    el('span', { class: 'viewers' }, [
+      `${s.viewers} viewer${s.viewers === 1 ? '' : 's'}`,
+      ...paths.map((p) => el('span', { class: p }, [` · ${PATH_NAMES[p]} ${s.paths[p].viewers}`])),
+    ]),
     card.dist,
   );
-  card.dist.replaceChildren(...paths.filter((p) => s.paths[p].viewers > 0).map((p) => el('i', { style: `width:${(100 * s.paths[p].viewers) / Math.max(1, s.viewers)}%;background:${COLORS[p]}`, title: `${PATH_NAMES[p]}: ${s.paths[p].viewers}` })));
+  card.dist.replaceChildren(
+    ...paths
+      .filter((p) => s.paths[p].viewers > 0)
+      .map((p) =>
+        el('i', {
+          style: `width:${(100 * s.paths[p].viewers) / Math.max(1, s.viewers)}%;background:${COLORS[p]}`,
+          title: `${PATH_NAMES[p]}: ${s.paths[p].viewers}`,
+        }),
+      ),
+  );
   card.renditions.replaceChildren(
     ...paths.flatMap((p) => Object.entries(s.paths[p].renditions).map(([r, n]) => el('span', { class: p }, [`${PATH_NAMES[p]} ${r}: ${n}`]))),
   );
@@ -196,7 +239,10 @@ function renderStream(s, snap) {
         return el('span', { class: p, title: PATH_NAMES[p] }, [el('b', {}, [v === null ? '–' : f.fmt(v)])]);
       }),
     );
-    const series = paths.map((p) => ({ color: COLORS[p], points: /** @type {Array<[number, number | null]>} */ ((pts.paths[p] ?? []).map((row) => [row[0], row[i + 1]])) }));
+    const series = paths.map((p) => ({
+      color: COLORS[p],
+      points: /** @type {Array<[number, number | null]>} */ ((pts.paths[p] ?? []).map((row) => [row[0], row[i + 1]])),
+    }));
     drawPlot(plot.canvas, series, { now, history, threshold: rule ? (rule.above ?? rule.below) : undefined, axis: f.axis });
   });
   card.ingestBox.hidden = !s.ingest;
@@ -205,7 +251,10 @@ function renderStream(s, snap) {
       const plot = card.ingestPlots[i];
       const v = s.ingest.figures[f.key];
       const rule = f.alertFigure ? snap.alerts.rules.find((/** @type {any} */ r) => r.figure === f.alertFigure) : undefined;
-      plot.root.classList.toggle('bad', active.some((/** @type {any} */ a) => a.figure === f.alertFigure));
+      plot.root.classList.toggle(
+        'bad',
+        active.some((/** @type {any} */ a) => a.figure === f.alertFigure),
+      );
       plot.values.replaceChildren(el('b', {}, [v === null || v === undefined ? '–' : f.fmt(v)]));
       const series = [{ color: COLORS.ingest, points: /** @type {Array<[number, number | null]>} */ (pts.ingest.map((row) => [row[0], row[f.column]])) }];
       drawPlot(plot.canvas, series, { now, history, threshold: rule ? (rule.above ?? rule.below) : undefined, axis: f.axis });
@@ -233,7 +282,8 @@ function render(snap) {
   const t = snap.totals;
   const viewers = PATHS.reduce((n, p) => n + (t.viewers[p] ?? 0), 0);
   const failures = Object.values(t.transportFailures).reduce((a, b) => a + Number(b), 0);
-  const total = (/** @type {string} */ label, /** @type {string} */ value, cls = '') => el('div', {}, [el('span', { class: `big ${cls}` }, [value]), el('span', { class: 'lbl' }, [label])]);
+  const total = (/** @type {string} */ label, /** @type {string} */ value, cls = '') =>
+    el('div', {}, [el('span', { class: `big ${cls}` }, [value]), el('span', { class: 'lbl' }, [label])]);
   /** @type {HTMLElement} */ (document.getElementById('totals')).replaceChildren(
     total('viewers', String(viewers)),
     ...PATHS.map((p) => total(PATH_NAMES[p], String(t.viewers[p] ?? 0), p)),
@@ -249,16 +299,22 @@ function render(snap) {
   };
   const resolved = snap.alerts.recent.filter((/** @type {any} */ a) => a.resolvedAt).slice(0, 3);
   /** @type {HTMLElement} */ (document.getElementById('alerts')).replaceChildren(
-    ...snap.alerts.active.map((/** @type {any} */ a) => el('div', { class: 'alert' }, [`⚠ ${describe(a)}`, el('span', { class: 'when' }, [`since ${ago(a.firedAt)}`])])),
-    ...resolved.map((/** @type {any} */ a) => el('div', { class: 'alert resolved' }, [`✓ resolved: ${describe(a)}`, el('span', { class: 'when' }, [ago(a.resolvedAt)])])),
+    ...snap.alerts.active.map((/** @type {any} */ a) =>
+      el('div', { class: 'alert' }, [`⚠ ${describe(a)}`, el('span', { class: 'when' }, [`since ${ago(a.firedAt)}`])]),
+    ),
+    ...resolved.map((/** @type {any} */ a) =>
+      el('div', { class: 'alert resolved' }, [`✓ resolved: ${describe(a)}`, el('span', { class: 'when' }, [ago(a.resolvedAt)])]),
+    ),
   );
   const main = /** @type {HTMLElement} */ (document.getElementById('streams'));
   const keys = new Set(snap.streams.map((/** @type {any} */ s) => s.key));
   for (const key of [...state.cards.keys()]) if (!keys.has(key)) state.cards.delete(key);
   const nodes = snap.streams.map((/** @type {any} */ s) => renderStream(s, snap));
   if (nodes.length === 0) main.replaceChildren(el('p', { class: 'none' }, ['No stream has viewers, reports or a contribution yet.']));
-  else if (nodes.some((/** @type {Node} */ n, /** @type {number} */ i) => main.children[i] !== n) || main.children.length !== nodes.length) main.replaceChildren(...nodes);
-  /** @type {HTMLElement} */ (document.getElementById('window')).textContent = `rebuffering, bitrate, latency over the last ${snap.windowSeconds} s · startup, failures over ${snap.sessionWindowSeconds} s · plots of the last ${Math.round(snap.historySeconds / 60)} min`;
+  else if (nodes.some((/** @type {Node} */ n, /** @type {number} */ i) => main.children[i] !== n) || main.children.length !== nodes.length)
+    main.replaceChildren(...nodes);
+  /** @type {HTMLElement} */ (document.getElementById('window')).textContent =
+    `rebuffering, bitrate, latency over the last ${snap.windowSeconds} s · startup, failures over ${snap.sessionWindowSeconds} s · plots of the last ${Math.round(snap.historySeconds / 60)} min`;
   state.frames++;
 }
 

@@ -33,7 +33,7 @@ export async function calibrateWebRtc(rig: FanoutRig, n: number, o: { windowS: n
   await settle();
   const plainM = await rig.measure(o.windowS);
   const plain = plainM.workerCpuPct.reduce((a, b) => a + b, 0);
-  const plainUs = ((plain - baseline) / 100) * plainM.seconds * 1e6 / Math.max(1, plainM.packetsReceived);
+  const plainUs = (((plain - baseline) / 100) * plainM.seconds * 1e6) / Math.max(1, plainM.packetsReceived);
   await rig.setConsumers(0);
   const { room, identity } = rig.stream;
   const token = rig.node.tokens.issue({ room, identity: 'calibration-viewer', canSubscribe: true }, 600);
@@ -57,7 +57,7 @@ export async function calibrateWebRtc(rig: FanoutRig, n: number, o: { windowS: n
       expected += a.expected - before[i]!.expected;
       received += a.packets - before[i]!.packets;
     });
-    const webrtcUs = ((webrtc - baseline) / 100) * seconds * 1e6 / Math.max(1, received);
+    const webrtcUs = (((webrtc - baseline) / 100) * seconds * 1e6) / Math.max(1, received);
     const ratio = webrtcUs / Math.max(1e-9, plainUs);
     return {
       viewers: n,

@@ -71,9 +71,7 @@ export class LocalNode {
         http: { host: address, port: 0, demo: false },
         auth: { adminKey: LOCAL_ADMIN_KEY, jwtSecret: 'loadtest-jwt-secret-0123456789', demoTokens: false },
         sfu: { workers: options.workers ?? 1, consumersPerRouter: 100_000, listenAddresses: [{ ip: address }] },
-        synthetic: options.synthetic
-          ? { enabled: true, room: options.synthetic.room, bitrateKbps: options.synthetic.bitrateKbps ?? 600 }
-          : { enabled: false },
+        synthetic: options.synthetic ? { enabled: true, room: options.synthetic.room, bitrateKbps: options.synthetic.bitrateKbps ?? 600 } : { enabled: false },
         moq: options.moq
           ? { enabled: true, relay: { host: address, port: moqPort, webtransport: { enabled: false, port: 0 } }, bridge: { enabled: true } }
           : { enabled: false },
@@ -96,7 +94,10 @@ export class LocalNode {
     });
     try {
       const url = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`local node did not start within ${options.startTimeoutMs ?? 30_000} ms`)), options.startTimeoutMs ?? 30_000);
+        const timer = setTimeout(
+          () => reject(new Error(`local node did not start within ${options.startTimeoutMs ?? 30_000} ms`)),
+          options.startTimeoutMs ?? 30_000,
+        );
         child.stdout!.on('data', (d: Buffer) => {
           stdout += d.toString();
           const m = /Metrics:\s+(\S+)\/metrics/.exec(stdout);

@@ -7,7 +7,10 @@ import WebSocket from 'ws';
 /** An error reply of the node (`code` is the wire error code) or a client-side failure. */
 export class SignalingError extends Error {
   override name = 'SignalingError';
-  constructor(readonly code: string, message: string) {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
   }
 }

@@ -117,7 +117,9 @@ export function describeEnvironment(): RunEnvironment {
 
 function gitDescribe(): string | null {
   try {
-    return execFileSync('git', ['describe', '--always', '--dirty'], { stdio: ['ignore', 'pipe', 'ignore'], timeout: 2000 }).toString().trim();
+    return execFileSync('git', ['describe', '--always', '--dirty'], { stdio: ['ignore', 'pipe', 'ignore'], timeout: 2000 })
+      .toString()
+      .trim();
   } catch {
     return null;
   }
@@ -125,5 +127,11 @@ function gitDescribe(): string | null {
 
 /** A figure with the given fields (helper for scenarios). */
 export function figure(label: string, value: number | null, unit: string, better: Better, tolerance?: number): Figure {
-  return { label, value: value === null || !Number.isFinite(value) ? null : Math.round(value * 1000) / 1000, unit, better, ...(tolerance !== undefined ? { tolerance } : {}) };
+  return {
+    label,
+    value: value === null || !Number.isFinite(value) ? null : Math.round(value * 1000) / 1000,
+    unit,
+    better,
+    ...(tolerance !== undefined ? { tolerance } : {}),
+  };
 }

@@ -15,7 +15,10 @@ export interface RtspTestServer {
 export function startRtspServer(port = 0, user?: string, password?: string, env: Record<string, string> = {}): Promise<RtspTestServer> {
   const script = fileURLToPath(new URL('./rtspServer.py', import.meta.url));
   // Debian's python3 has the gi bindings (a pyenv python on PATH may not).
-  const proc = spawn('/usr/bin/python3', [script, String(port), ...(user ? [user, password ?? ''] : [])], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const proc = spawn('/usr/bin/python3', [script, String(port), ...(user ? [user, password ?? ''] : [])], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   let stderr = '';
   proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   return new Promise((resolve, reject) => {
@@ -31,11 +34,12 @@ export function startRtspServer(port = 0, user?: string, password?: string, env:
         port: bound,
         proc,
         url: (path) => `rtsp://127.0.0.1:${bound}${path}`,
-        kill: () => new Promise<void>((done) => {
-          if (proc.exitCode !== null || proc.signalCode !== null) return done();
-          proc.once('exit', () => done());
-          proc.kill('SIGKILL');
-        }),
+        kill: () =>
+          new Promise<void>((done) => {
+            if (proc.exitCode !== null || proc.signalCode !== null) return done();
+            proc.once('exit', () => done());
+            proc.kill('SIGKILL');
+          }),
       });
     });
   });

@@ -55,7 +55,11 @@ export interface RunOutcome {
 }
 
 /** Parses the arguments of `loadtest <scenario> …`, runs it and writes its files. */
-export async function runScenario(scenario: Scenario, argv: string[], out: (s: string) => void = (s) => process.stdout.write(s)): Promise<RunOutcome | undefined> {
+export async function runScenario(
+  scenario: Scenario,
+  argv: string[],
+  out: (s: string) => void = (s) => process.stdout.write(s),
+): Promise<RunOutcome | undefined> {
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: { ...commonOptions, ...scenario.options }, strict: true, allowPositionals: false });
@@ -138,7 +142,8 @@ export async function runScenario(scenario: Scenario, argv: string[], out: (s: s
     const cpu = process.cpuUsage(cpu0);
     const generatorCpuPct = (100 * (cpu.user + cpu.system)) / 1e6 / Math.max(0.001, durationS);
     const figures = { ...output.figures, generatorCpuPct: figure('Load generator CPU (this process, mean)', generatorCpuPct, '%', 'none') };
-    if (generatorCpuPct > 85) notes.push(`The load generator used ${generatorCpuPct.toFixed(0)} % of a core: it may have limited the load (run it on another machine with --url).`);
+    if (generatorCpuPct > 85)
+      notes.push(`The load generator used ${generatorCpuPct.toFixed(0)} % of a core: it may have limited the load (run it on another machine with --url).`);
     const result: LoadResult = {
       schema: RESULT_SCHEMA,
       scenario: scenario.name,
@@ -146,7 +151,12 @@ export async function runScenario(scenario: Scenario, argv: string[], out: (s: s
       endedAt: endedAt.toISOString(),
       durationS: Math.round(durationS * 10) / 10,
       target: { url: target.local ? 'local' : target.url, local: Boolean(target.local) },
-      options: { durationS: common.durationS, workers: target.local ? common.workers : undefined, ...(lab ? { profile: lab.profile.name } : {}), ...output.options },
+      options: {
+        durationS: common.durationS,
+        workers: target.local ? common.workers : undefined,
+        ...(lab ? { profile: lab.profile.name } : {}),
+        ...output.options,
+      },
       environment,
       figures,
       timeline: timeline.points(Math.ceil(durationS)),
@@ -161,7 +171,9 @@ export async function runScenario(scenario: Scenario, argv: string[], out: (s: s
     fs.writeFileSync(resultFile, JSON.stringify(result, null, 2) + '\n');
     const reportFile = writeReport(result, dir);
     const width = Math.max(...Object.values(result.figures).map((f) => f.label.length), 10);
-    out(`\n${scenario.name}: ${result.durationS} s against ${target.local ? 'a local node' : target.url} (load average ${environment.loadavgStart[0]} → ${environment.loadavgEnd[0]} on ${environment.cpus} cores)\n`);
+    out(
+      `\n${scenario.name}: ${result.durationS} s against ${target.local ? 'a local node' : target.url} (load average ${environment.loadavgStart[0]} → ${environment.loadavgEnd[0]} on ${environment.cpus} cores)\n`,
+    );
     for (const f of Object.values(result.figures)) out(`  ${f.label.padEnd(width)}  ${formatValue(f)}\n`);
     for (const n of notes) out(`  note: ${n}\n`);
     out(`  results: ${resultFile}\n  report:  ${reportFile}\n`);

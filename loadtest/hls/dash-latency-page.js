@@ -22,7 +22,8 @@ async function dashReceiverPage(args) {
   player.initialize(video, args.src, true);
   await new Promise((resolve, reject) => {
     const deadline = performance.now() + 40000;
-    const check = () => (video.currentTime > 0 ? resolve() : performance.now() > deadline ? reject(new Error(`no playback: ${errors.join(', ')}`)) : setTimeout(check, 50));
+    const check = () =>
+      video.currentTime > 0 ? resolve() : performance.now() > deadline ? reject(new Error(`no playback: ${errors.join(', ')}`)) : setTimeout(check, 50);
     check();
   });
   const firstPlayMs = performance.now() - t0;

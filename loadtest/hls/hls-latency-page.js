@@ -25,7 +25,8 @@ async function hlsReceiverPage(args) {
   video.play().catch(() => undefined);
   await new Promise((resolve, reject) => {
     const deadline = performance.now() + 40000;
-    const check = () => (video.currentTime > 0 ? resolve() : performance.now() > deadline ? reject(new Error(`no playback: ${errors.join(', ')}`)) : setTimeout(check, 50));
+    const check = () =>
+      video.currentTime > 0 ? resolve() : performance.now() > deadline ? reject(new Error(`no playback: ${errors.join(', ')}`)) : setTimeout(check, 50);
     check();
   });
   const firstPlayMs = performance.now() - t0;

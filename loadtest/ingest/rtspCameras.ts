@@ -34,7 +34,10 @@ function cpuTicks(pid: number): number {
 /** The node's ffmpeg pulls (children of this process reading rtsp://). */
 function pullPids(): number[] {
   const out = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' });
-  return out.split('\n').filter((l) => l.includes('ffmpeg') && l.includes('rtsp://')).map((l) => Number(l.trim().split(/\s+/)[0]));
+  return out
+    .split('\n')
+    .filter((l) => l.includes('ffmpeg') && l.includes('rtsp://'))
+    .map((l) => Number(l.trim().split(/\s+/)[0]));
 }
 
 /** Adds `count` pulls of `url`, waits for them online, measures, removes them. */
@@ -50,10 +53,13 @@ export async function measureRtspCameras(node: SubsecNode, url: string, count: n
     }
     await new Promise((r) => setTimeout(r, 2000)); // past the start-up bursts
     const room = node.rooms.get('cameras')!;
-    const videoPackets = async () => Promise.all(ids.map(async (_, i) => {
-      const video = room.producersOf(`cam${i}`).find((p) => p.kind === 'video');
-      return video ? ((await video.getStats())[0]?.packetCount ?? 0) : 0;
-    }));
+    const videoPackets = async () =>
+      Promise.all(
+        ids.map(async (_, i) => {
+          const video = room.producersOf(`cam${i}`).find((p) => p.kind === 'video');
+          return video ? ((await video.getStats())[0]?.packetCount ?? 0) : 0;
+        }),
+      );
     const pulls = pullPids();
     if (pulls.length !== count) throw new Error(`found ${pulls.length} ffmpeg pull processes for ${count} pulls`);
     const pids = [...pulls, ...node.pool.workers.map((w) => w.worker.pid)];
@@ -70,7 +76,13 @@ export async function measureRtspCameras(node: SubsecNode, url: string, count: n
     const cpuPerCameraPct = (cpuMs / elapsedMs / count) * 100;
     const rates = packetsAfter.map((p, i) => p - packetsBefore[i]!).sort((a, b) => a - b);
     const median = rates[Math.floor(rates.length / 2)]!;
-    const keptUp = median > 0 && rates[0]! >= 0.9 * median && rtsp.list().filter((p) => ids.includes(p.id)).every((p) => p.state === 'online');
+    const keptUp =
+      median > 0 &&
+      rates[0]! >= 0.9 * median &&
+      rtsp
+        .list()
+        .filter((p) => ids.includes(p.id))
+        .every((p) => p.state === 'online');
     return { cameras: count, keptUp, cpuPerCameraPct: Math.round(cpuPerCameraPct * 100) / 100, camerasPerCore: keptUp ? Math.floor(100 / cpuPerCameraPct) : 0 };
   } finally {
     await Promise.all(ids.map((id) => rtsp.remove(id)));

@@ -50,9 +50,13 @@ async function startRelayProcess(): Promise<{ url: string; pid: number; stop: ()
   fs.writeFileSync(config, `auth:\n  jwtSecret: ${SECRET}\nlogLevel: warn\nmoq:\n  relay:\n    port: 0\n    webtransport:\n      enabled: false\n`);
   // RELAY_CPU_PROF=<dir>: the relay writes a V8 CPU profile there when it exits (for `node --prof`-style analysis).
   const prof = process.env.RELAY_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.RELAY_CPU_PROF] : [];
-  const child = spawn(process.execPath, [...prof, '--import', 'tsx', path.join(import.meta.dirname ?? path.dirname(new URL(import.meta.url).pathname), '../../relay/main.ts'), '--config', config], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...prof, '--import', 'tsx', path.join(import.meta.dirname ?? path.dirname(new URL(import.meta.url).pathname), '../../relay/main.ts'), '--config', config],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   let out = '';
   const url = await within(
     new Promise<string>((resolve, reject) => {
@@ -204,8 +208,13 @@ async function main(): Promise<void> {
     cpus: os.cpus().length,
     loadAverage: os.loadavg().map((l) => Number(l.toFixed(2))),
   };
-  for (const [name, r] of [['WebSocket', ws], ['QUIC', quic]] as const) {
-    log(`${name}: latency publish→receive p50 ${r.p50} ms, p95 ${r.p95} ms, p99 ${r.p99} ms; ${r.framesPerSecond} frames/s delivered of ${SUBSCRIBERS * FPS}; relay CPU ${r.cpuPer100} % per 100 subscribers; relay memory ${r.memoryKiBPerSub} KiB per subscriber`);
+  for (const [name, r] of [
+    ['WebSocket', ws],
+    ['QUIC', quic],
+  ] as const) {
+    log(
+      `${name}: latency publish→receive p50 ${r.p50} ms, p95 ${r.p95} ms, p99 ${r.p99} ms; ${r.framesPerSecond} frames/s delivered of ${SUBSCRIBERS * FPS}; relay CPU ${r.cpuPer100} % per 100 subscribers; relay memory ${r.memoryKiBPerSub} KiB per subscriber`,
+    );
   }
   clearInterval(timer);
   publisher.close();
@@ -218,7 +227,10 @@ async function main(): Promise<void> {
     if (!carriers.includes(name)) continue;
     checks
       .figures(result, keys)
-      .expect(r.framesPerSecond >= 0.95 * SUBSCRIBERS * FPS, `${name}: frames delivered ${r.framesPerSecond}/s, below 95 % of the ${SUBSCRIBERS * FPS}/s sent to the subscribers`);
+      .expect(
+        r.framesPerSecond >= 0.95 * SUBSCRIBERS * FPS,
+        `${name}: frames delivered ${r.framesPerSecond}/s, below 95 % of the ${SUBSCRIBERS * FPS}/s sent to the subscribers`,
+      );
   }
   reportBench(result, checks, log);
   process.exit(benchExitCode());

@@ -76,7 +76,11 @@ export class LabViewer {
   ) {}
 
   /** Starts watching the publisher; resolves with the time to the first presented frame. */
-  async start(rig: MediaLab, transport: 'auto' | 'webrtc' | 'moq' | 'hls', extra: { clientOptions?: unknown; watchOptions?: unknown; url?: string } = {}): Promise<{ firstFrameMs: number; transport: string }> {
+  async start(
+    rig: MediaLab,
+    transport: 'auto' | 'webrtc' | 'moq' | 'hls',
+    extra: { clientOptions?: unknown; watchOptions?: unknown; url?: string } = {},
+  ): Promise<{ firstFrameMs: number; transport: string }> {
     const args = { url: rig.url, token: await rig.token(`viewer-${this.host.name}`, false), identity: 'pub', transport, ...extra };
     return (await this.page.evaluate(`subsecLabViewer.start(${JSON.stringify(args)})`)) as { firstFrameMs: number; transport: string };
   }
@@ -135,7 +139,12 @@ export class MediaLab {
         labHost: nodeHost,
         moq: options.moq,
         startTimeoutMs: 60_000,
-        config: { http: { demo: true }, sfu: { webRtcServer: { enabled: false } }, logLevel: 'warn', ...(typeof options.nodeConfig === 'function' ? options.nodeConfig(nodeHost) : (options.nodeConfig ?? {})) },
+        config: {
+          http: { demo: true },
+          sfu: { webRtcServer: { enabled: false } },
+          logLevel: 'warn',
+          ...(typeof options.nodeConfig === 'function' ? options.nodeConfig(nodeHost) : (options.nodeConfig ?? {})),
+        },
       });
       return new MediaLab(lab, nodeHost, pubHost, node);
     } catch (err) {
@@ -174,7 +183,14 @@ export class MediaLab {
     await page.addScriptTag({ content: VIEWER_PAGE }); // its peer-connection tracker: senderStats()
     const scale = options.simulcast ? 2 : 1;
     const code = { ...CLOCK, width: CLOCK.width * scale, height: CLOCK.height * scale, block: CLOCK.block * scale };
-    const args = { url: options.url ?? this.url, token: await this.token('pub', true), code, codec: options.codec ?? 'H264', simulcast: options.simulcast ?? false, clientOptions: options.clientOptions ?? {} };
+    const args = {
+      url: options.url ?? this.url,
+      token: await this.token('pub', true),
+      code,
+      codec: options.codec ?? 'H264',
+      simulcast: options.simulcast ?? false,
+      clientOptions: options.clientOptions ?? {},
+    };
     await page.evaluate(`(async (args) => {
       const { connect } = await import(args.url + '/sdk/subsec.js');
       const { width, height, block } = args.code;
@@ -223,7 +239,11 @@ export class MediaLab {
   }
 
   /** Starts another node in a new host `name` (same secrets as the first, so tokens work on every node). */
-  async addNode(name: string, config: (host: LabHost) => Record<string, unknown>, profile: NetworkProfile | string = 'lan'): Promise<{ host: LabHost; node: LocalNode }> {
+  async addNode(
+    name: string,
+    config: (host: LabHost) => Record<string, unknown>,
+    profile: NetworkProfile | string = 'lan',
+  ): Promise<{ host: LabHost; node: LocalNode }> {
     const host = await this.lab.addHost(name, { profile });
     const node = await LocalNode.start({ labHost: host, startTimeoutMs: 60_000, config: { http: { demo: true }, logLevel: 'warn', ...config(host) } });
     this.extraNodes.push(node);

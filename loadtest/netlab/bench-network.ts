@@ -100,7 +100,18 @@ async function measurePath(rig: MediaLab, pathName: PathName, profiles: NetworkP
     const i = live.indexOf(v);
     const s = i >= 0 ? samples[i] : undefined;
     if (!v.viewer || v.error || !s || s instanceof Error) {
-      results.push({ profile: v.profile.name, path: pathName, failed: v.error ?? (s as Error | undefined)?.message ?? 'no viewer', startupMs: null, rebufferPct: null, bitrateKbps: null, g2gP50Ms: null, g2gP95Ms: null, downswitchMs: null, heights: [] });
+      results.push({
+        profile: v.profile.name,
+        path: pathName,
+        failed: v.error ?? (s as Error | undefined)?.message ?? 'no viewer',
+        startupMs: null,
+        rebufferPct: null,
+        bitrateKbps: null,
+        g2gP50Ms: null,
+        g2gP95Ms: null,
+        downswitchMs: null,
+        heights: [],
+      });
       continue;
     }
     const sample = s as ViewerSample;
@@ -159,7 +170,15 @@ async function measureCascadeHop(windowMs: number): Promise<{ hopAddedMs: number
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { quick: { type: 'boolean' }, simulcast: { type: 'boolean' }, cascade: { type: 'boolean', default: true }, profiles: { type: 'string' }, paths: { type: 'string' }, seconds: { type: 'string' }, out: { type: 'string' } },
+    options: {
+      quick: { type: 'boolean' },
+      simulcast: { type: 'boolean' },
+      cascade: { type: 'boolean', default: true },
+      profiles: { type: 'string' },
+      paths: { type: 'string' },
+      seconds: { type: 'string' },
+      out: { type: 'string' },
+    },
     strict: true,
     allowNegative: true,
   });
@@ -221,10 +240,17 @@ async function main(): Promise<number> {
     put(`${prefix}_g2gP50Ms`, `${name}: glass-to-glass p50`, r.g2gP50Ms, 'ms', 'lower');
     put(`${prefix}_g2gP95Ms`, `${name}: glass-to-glass p95`, r.g2gP95Ms, 'ms', 'lower');
     put(`${prefix}_failurePct`, `${name}: failure rate`, r.failed ? 100 : 0, '%', 'lower');
-    if (profiles.find((p) => p.name === r.profile)?.schedule.length) put(`${prefix}_downswitchMs`, `${name}: drop to a lower layer/rendition`, r.downswitchMs, 'ms', 'lower');
+    if (profiles.find((p) => p.name === r.profile)?.schedule.length)
+      put(`${prefix}_downswitchMs`, `${name}: drop to a lower layer/rendition`, r.downswitchMs, 'ms', 'lower');
   }
   if (cascade) {
-    put('cascade_intercontinental_hopAddedMs', `Cascade hop over intercontinental (${cascade.oneWayMs} ms one way): edge viewer g2g p50 − origin viewer's`, cascade.hopAddedMs, 'ms', 'lower');
+    put(
+      'cascade_intercontinental_hopAddedMs',
+      `Cascade hop over intercontinental (${cascade.oneWayMs} ms one way): edge viewer g2g p50 − origin viewer's`,
+      cascade.hopAddedMs,
+      'ms',
+      'lower',
+    );
     put('cascade_intercontinental_originG2gP50Ms', 'Cascade: viewer on the origin, g2g p50', cascade.originG2gP50Ms, 'ms', 'lower');
     put('cascade_intercontinental_edgeG2gP50Ms', 'Cascade: viewer on the edge, g2g p50', cascade.edgeG2gP50Ms, 'ms', 'lower');
   }
@@ -249,14 +275,27 @@ async function main(): Promise<number> {
     }
   }
   timeline.sort((a, b) => a.t - b.t);
-  charts.push({ id: 'frame-height', title: 'Decoded frame height per viewer (schedules start at 0 s)', yLabel: 'px', series: Object.keys(series).filter((k) => k.endsWith('_height')).map((k) => ({ key: k, label: series[k]!.label, from: 'timeline' as const })) });
+  charts.push({
+    id: 'frame-height',
+    title: 'Decoded frame height per viewer (schedules start at 0 s)',
+    yLabel: 'px',
+    series: Object.keys(series)
+      .filter((k) => k.endsWith('_height'))
+      .map((k) => ({ key: k, label: series[k]!.label, from: 'timeline' as const })),
+  });
   const kbpsKeys = Object.keys(series).filter((k) => k.endsWith('_kbps'));
-  if (kbpsKeys.length) charts.push({ id: 'webrtc-kbps', title: 'WebRTC received bitrate per viewer', yLabel: 'kbit/s', series: kbpsKeys.map((k) => ({ key: k, label: series[k]!.label, from: 'timeline' as const })) });
+  if (kbpsKeys.length)
+    charts.push({
+      id: 'webrtc-kbps',
+      title: 'WebRTC received bitrate per viewer',
+      yLabel: 'kbit/s',
+      series: kbpsKeys.map((k) => ({ key: k, label: series[k]!.label, from: 'timeline' as const })),
+    });
 
   const notes = [
     'One Chromium publisher (lan host, clock code over moving noise, H264 over WebRTC) into a node in its own lab host (lan); one Chromium viewer per profile × path, each in its own lab host behind the profile; paths measured one after the other.',
     `Profiles: ${profiles.map((p) => `${p.name} — ${p.description}`).join('; ')}.`,
-    'Rebuffering: WebRTC = the receiver\'s totalFreezesDuration; MoQ = gaps between presented frames over max(3 × mean, mean + 150 ms) (WebRTC\'s freeze rule); LL-HLS = time from \'waiting\' until playing again. Bitrate = IP bytes the emulator delivered on the viewer\'s downlink. Glass-to-glass = clock code painted by the publisher, read from each presented frame (all hosts share one clock).',
+    "Rebuffering: WebRTC = the receiver's totalFreezesDuration; MoQ = gaps between presented frames over max(3 × mean, mean + 150 ms) (WebRTC's freeze rule); LL-HLS = time from 'waiting' until playing again. Bitrate = IP bytes the emulator delivered on the viewer's downlink. Glass-to-glass = clock code painted by the publisher, read from each presented frame (all hosts share one clock).",
     ...results.filter((r) => r.failed).map((r) => `${r.path} on ${r.profile} failed: ${r.failed}`),
   ];
   const result: LoadResult = {
@@ -275,16 +314,23 @@ async function main(): Promise<number> {
     charts,
     notes,
   };
-  const dir = path.resolve(values.out ?? path.join(projectRoot, 'loadtest', 'results', `network-${startedAt.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`));
+  const dir = path.resolve(
+    values.out ?? path.join(projectRoot, 'loadtest', 'results', `network-${startedAt.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`),
+  );
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'result.json'), JSON.stringify(result, null, 2) + '\n');
   const report = writeReport(result, dir);
   console.log('path     profile           startup   rebuf    kbit/s   g2g p50   g2g p95   down-switch');
   for (const r of results) {
     const f = (v: number | null, d = 0) => (v === null ? '—' : v.toFixed(d));
-    console.log(`${r.path.padEnd(8)} ${r.profile.padEnd(16)} ${f(r.startupMs).padStart(8)} ${f(r.rebufferPct, 2).padStart(7)} ${f(r.bitrateKbps).padStart(8)} ${f(r.g2gP50Ms).padStart(9)} ${f(r.g2gP95Ms).padStart(9)} ${f(r.downswitchMs).padStart(12)}${r.failed ? `  FAILED: ${r.failed}` : ''}`);
+    console.log(
+      `${r.path.padEnd(8)} ${r.profile.padEnd(16)} ${f(r.startupMs).padStart(8)} ${f(r.rebufferPct, 2).padStart(7)} ${f(r.bitrateKbps).padStart(8)} ${f(r.g2gP50Ms).padStart(9)} ${f(r.g2gP95Ms).padStart(9)} ${f(r.downswitchMs).padStart(12)}${r.failed ? `  FAILED: ${r.failed}` : ''}`,
+    );
   }
-  if (cascade) console.log(`cascade over intercontinental (${cascade.oneWayMs} ms one way): origin viewer g2g p50 ${cascade.originG2gP50Ms} ms, edge viewer ${cascade.edgeG2gP50Ms} ms, hop added ${cascade.hopAddedMs} ms`);
+  if (cascade)
+    console.log(
+      `cascade over intercontinental (${cascade.oneWayMs} ms one way): origin viewer g2g p50 ${cascade.originG2gP50Ms} ms, edge viewer ${cascade.edgeG2gP50Ms} ms, hop added ${cascade.hopAddedMs} ms`,
+    );
   console.log(`report: ${report}`);
   console.log(JSON.stringify({ bench: 'network', report, loadavg: environment.loadavgStart, ...flat }));
   // A viewer that could not play is a QoE figure (failure rate); no viewer playing at all means the

@@ -49,7 +49,11 @@ export async function startCascadeRig(link: NetworkProfile | string = 'intercont
     nodeHostName: 'origin',
     beforeNode: async (lab) => {
       redisHost = await lab.addHost('redis');
-      redisHost.spawn('redis-server', ['--bind', redisHost.address, '--port', String(REDIS_PORT), '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], { stdio: 'ignore' });
+      redisHost.spawn(
+        'redis-server',
+        ['--bind', redisHost.address, '--port', String(REDIS_PORT), '--save', '', '--appendonly', 'no', '--protected-mode', 'no'],
+        { stdio: 'ignore' },
+      );
       await waitForPort(redisHost.address, REDIS_PORT, 10_000);
     },
     nodeConfig: (host) => config('origin', 'eu', host),

@@ -45,7 +45,9 @@ export async function launchLabBrowser(host: LabHost, extraArgs: string[] = []):
     context,
     async page() {
       const page = await context.newPage();
-      await page.route(`${LAB_PAGE_URL}*`, (route) => route.fulfill({ contentType: 'text/html', body: '<!doctype html><html><head><title>netlab</title></head><body></body></html>' }));
+      await page.route(`${LAB_PAGE_URL}*`, (route) =>
+        route.fulfill({ contentType: 'text/html', body: '<!doctype html><html><head><title>netlab</title></head><body></body></html>' }),
+      );
       await page.goto(LAB_PAGE_URL);
       return page;
     },

@@ -27,7 +27,9 @@ export function linkEmulatorBinary(): string {
     execFileSync(compiler, ['-O2', '-Wall', '-o', tmp, LINKEMU_SOURCE, '-lm'], { stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (err) {
     const stderr = (err as { stderr?: Buffer }).stderr?.toString() ?? '';
-    throw new Error(`building the network lab's link emulator with ${compiler} failed (install gcc: apt-get install gcc): ${(err as Error).message}\n${stderr}`);
+    throw new Error(
+      `building the network lab's link emulator with ${compiler} failed (install gcc: apt-get install gcc): ${(err as Error).message}\n${stderr}`,
+    );
   }
   fs.renameSync(tmp, binary);
   return binary;

@@ -69,7 +69,9 @@ export function pipeSettings(params: LinkParams): string {
     block_udp: params.blockUdp ? 1 : 0,
     down: params.down ? 1 : 0,
   };
-  return Object.entries(kv).map(([k, v]) => `${k}=${v}`).join(' ');
+  return Object.entries(kv)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
 }
 
 /** Long-run loss share (0..1) that `params` produce (random and bursty loss together). */

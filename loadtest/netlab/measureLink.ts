@@ -115,7 +115,13 @@ export async function measureDelayLoss(client: LabHost, server: LabHost, count =
 }
 
 /** Sends a paced UDP stream at `offeredKbps` from `from` to `to` for `ms`; resolves with the rate that arrived (kbit/s, IP bytes). */
-export async function measureUdpRate(from: LabHost, to: LabHost, offeredKbps: number, ms = 3000, size = 1200): Promise<{ offeredKbps: number; deliveredKbps: number; deliveredPct: number }> {
+export async function measureUdpRate(
+  from: LabHost,
+  to: LabHost,
+  offeredKbps: number,
+  ms = 3000,
+  size = 1200,
+): Promise<{ offeredKbps: number; deliveredKbps: number; deliveredPct: number }> {
   const port = probePort();
   const sink = Agent.start(to, ['sink', String(port)]);
   try {

@@ -46,7 +46,15 @@ export function formatValue(f: Pick<Figure, 'value' | 'unit'>): string {
   if (f.value === null) return 'n/a';
   const v = f.value;
   const abs = Math.abs(v);
-  const s = Number.isInteger(v) ? v.toLocaleString('en-US') : abs >= 1000 ? Math.round(v).toLocaleString('en-US') : abs >= 100 ? v.toFixed(0) : abs >= 10 ? v.toFixed(1) : v.toFixed(2);
+  const s = Number.isInteger(v)
+    ? v.toLocaleString('en-US')
+    : abs >= 1000
+      ? Math.round(v).toLocaleString('en-US')
+      : abs >= 100
+        ? v.toFixed(0)
+        : abs >= 10
+          ? v.toFixed(1)
+          : v.toFixed(2);
   return f.unit === 'count' ? s : `${s} ${f.unit}`;
 }
 
@@ -76,7 +84,10 @@ export function writeReport(result: LoadResult, dir: string): string {
   const env = result.environment;
   const lines: string[] = [];
   lines.push(`# Load test: \`${result.scenario}\``, '');
-  lines.push(`${result.startedAt} · ${result.durationS.toFixed(1)} s · target ${result.target.local ? 'a local node started by the tool' : result.target.url}`, '');
+  lines.push(
+    `${result.startedAt} · ${result.durationS.toFixed(1)} s · target ${result.target.local ? 'a local node started by the tool' : result.target.url}`,
+    '',
+  );
   lines.push('## Figures', '');
   lines.push('| Figure | Value | Better |', '|---|---:|---|');
   for (const f of Object.values(result.figures)) lines.push(`| ${f.label} | ${formatValue(f)} | ${f.better === 'none' ? '' : f.better} |`);
@@ -92,8 +103,12 @@ export function writeReport(result: LoadResult, dir: string): string {
   }
   lines.push('## Conditions', '');
   lines.push(`- Machine: ${env.host}, ${env.cpus} × ${env.cpuModel}, ${env.memoryGb} GB, ${env.platform}, Node ${env.nodeVersion}`);
-  lines.push(`- Load average (1/5/15 min): ${env.loadavgStart.join(' / ')} at start, ${env.loadavgEnd.join(' / ')} at end` +
-    (Math.max(env.loadavgStart[0] ?? 0, env.loadavgEnd[0] ?? 0) > env.cpus * 0.5 ? ' — **the machine was busy; compare only with runs under similar load**' : ''));
+  lines.push(
+    `- Load average (1/5/15 min): ${env.loadavgStart.join(' / ')} at start, ${env.loadavgEnd.join(' / ')} at end` +
+      (Math.max(env.loadavgStart[0] ?? 0, env.loadavgEnd[0] ?? 0) > env.cpus * 0.5
+        ? ' — **the machine was busy; compare only with runs under similar load**'
+        : ''),
+  );
   lines.push(`- Code: ${env.commit ?? 'unknown'}`);
   lines.push(`- Options: \`${JSON.stringify(result.options)}\``);
   lines.push('- Load generator and node share the machine unless the target is remote: client CPU limits the figures too.');

@@ -154,7 +154,9 @@ export class WhepBot {
   async stop(): Promise<void> {
     if (this.#closed) return;
     if (this.#location) {
-      await fetch(this.#location, { method: 'DELETE', headers: { authorization: `Bearer ${this.#token}` }, signal: AbortSignal.timeout(5000) }).catch(() => undefined);
+      await fetch(this.#location, { method: 'DELETE', headers: { authorization: `Bearer ${this.#token}` }, signal: AbortSignal.timeout(5000) }).catch(
+        () => undefined,
+      );
     }
     this.close();
   }

@@ -112,7 +112,9 @@ export class WhipPublisher {
     this.#closed = true;
     this.#feed?.stop();
     if (this.#location) {
-      await fetch(this.#location, { method: 'DELETE', headers: { authorization: `Bearer ${this.#token}` }, signal: AbortSignal.timeout(5000) }).catch(() => undefined);
+      await fetch(this.#location, { method: 'DELETE', headers: { authorization: `Bearer ${this.#token}` }, signal: AbortSignal.timeout(5000) }).catch(
+        () => undefined,
+      );
     }
     try {
       this.#pc.close();

@@ -48,7 +48,14 @@ function requestsFor(endpoint: Endpoint, adminKey: string, viewerToken: string, 
   switch (endpoint) {
     case 'token': {
       let n = 0;
-      return [{ method: 'POST', path: '/v1/tokens', headers: admin, setupRequest: (r) => ({ ...r, body: JSON.stringify({ room: ROOM, identity: `viewer-${n++}`, canSubscribe: true }) }) }];
+      return [
+        {
+          method: 'POST',
+          path: '/v1/tokens',
+          headers: admin,
+          setupRequest: (r) => ({ ...r, body: JSON.stringify({ room: ROOM, identity: `viewer-${n++}`, canSubscribe: true }) }),
+        },
+      ];
     }
     case 'rooms':
       return [{ method: 'GET', path: '/v1/rooms', headers: admin }];
@@ -99,7 +106,12 @@ function requestsFor(endpoint: Endpoint, adminKey: string, viewerToken: string, 
 
 /** True unless the target answers 404 to an unauthenticated POST (a node without WHIP/WHEP). */
 async function sessionEndpointExists(url: string, endpoint: 'whep' | 'whip'): Promise<boolean> {
-  const res = await fetch(`${url}/${endpoint}/${ROOM}/probe`, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: 'v=0', signal: AbortSignal.timeout(5000) }).catch(() => undefined);
+  const res = await fetch(`${url}/${endpoint}/${ROOM}/probe`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/sdp' },
+    body: 'v=0',
+    signal: AbortSignal.timeout(5000),
+  }).catch(() => undefined);
   return res !== undefined && res.status !== 404;
 }
 
@@ -191,7 +203,10 @@ export const apiScenario: Scenario = {
   localNode: (_values, common) => ({ workers: common.workers }),
   async run(ctx): Promise<ScenarioOutput> {
     const v = ctx.values;
-    const endpoints = ((v.endpoints as string | undefined)?.split(',').map((s) => s.trim()).filter(Boolean) ?? DEFAULT_ENDPOINTS) as Endpoint[];
+    const endpoints = ((v.endpoints as string | undefined)
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean) ?? DEFAULT_ENDPOINTS) as Endpoint[];
     for (const e of endpoints) if (!API_ENDPOINTS.includes(e)) throw new UsageError(`--endpoints: unknown endpoint ${e} (known: ${API_ENDPOINTS.join(', ')})`);
     if (endpoints.length === 0) throw new UsageError('--endpoints is empty');
     const connections = intOption('connections', v.connections as string | undefined, 10, 1, LIMITS.maxConnections);
@@ -216,7 +231,10 @@ export const apiScenario: Scenario = {
       };
       const results: EndpointResult[] = [];
       let current = '';
-      ctx.status(() => `${current}  ${ctx.timeline.totalOf('requests')} req  ${ctx.timeline.totalOf('errors')} errors  p99 ${ctx.timeline.total.percentile(99).toFixed(1)} ms`);
+      ctx.status(
+        () =>
+          `${current}  ${ctx.timeline.totalOf('requests')} req  ${ctx.timeline.totalOf('errors')} errors  p99 ${ctx.timeline.total.percentile(99).toFixed(1)} ms`,
+      );
       for (const endpoint of endpoints) {
         if (ctx.signal.aborted) break;
         current = endpoint;
@@ -225,7 +243,17 @@ export const apiScenario: Scenario = {
           continue;
         }
         ctx.phase(`${endpoint}: ${DESCRIPTIONS[endpoint]}`);
-        results.push(await runEndpoint(ctx, endpoint, seconds, connections, rate, requestsFor(endpoint, ctx.target.adminKey, viewerToken, whipTokens, offers), maxRequests));
+        results.push(
+          await runEndpoint(
+            ctx,
+            endpoint,
+            seconds,
+            connections,
+            rate,
+            requestsFor(endpoint, ctx.target.adminKey, viewerToken, whipTokens, offers),
+            maxRequests,
+          ),
+        );
       }
       const figures: Record<string, Figure> = {};
       const total = results.reduce((n, r) => n + r.requests, 0);
@@ -242,16 +270,34 @@ export const apiScenario: Scenario = {
         figures[`${r.endpoint}P50Ms`] = figure(`${r.endpoint}: latency p50`, r.latency.percentile(50), 'ms', 'lower', 0.2);
         figures[`${r.endpoint}P99Ms`] = figure(`${r.endpoint}: latency p99`, r.latency.percentile(99), 'ms', 'lower', 0.3);
         if (r.errors > 0) figures[`${r.endpoint}Errors`] = figure(`${r.endpoint}: errors`, r.errors, 'count', 'lower', 0);
-        notes.push(`${r.startS.toFixed(1)}–${r.endS.toFixed(1)} s: ${r.endpoint} — ${DESCRIPTIONS[r.endpoint]}: ${r.requests} requests, ${r.errors} errors${r.errors ? ` (${Object.entries(r.failures).map(([k, n]) => `${k}: ${n}`).join(', ')})` : ''}.`);
+        notes.push(
+          `${r.startS.toFixed(1)}–${r.endS.toFixed(1)} s: ${r.endpoint} — ${DESCRIPTIONS[r.endpoint]}: ${r.requests} requests, ${r.errors} errors${
+            r.errors
+              ? ` (${Object.entries(r.failures)
+                  .map(([k, n]) => `${k}: ${n}`)
+                  .join(', ')})`
+              : ''
+          }.`,
+        );
       }
       if (endpoints.includes('whep') || endpoints.includes('whip')) {
-        notes.push('WHIP/WHEP latency is the POST (offer → answer: transport, producers/consumers); the DELETE counts as a request. ICE never connects, so no media flows.');
+        notes.push(
+          'WHIP/WHEP latency is the POST (offer → answer: transport, producers/consumers); the DELETE counts as a request. ICE never connects, so no media flows.',
+        );
       }
       return {
         figures,
         series: { requests: { label: 'requests per second', unit: 'req/s' }, errors: { label: 'errors per second', unit: 'count' } },
         charts: [
-          { id: 'throughput', title: 'Throughput (endpoints in turn)', yLabel: 'per second', series: [{ key: 'requests', label: 'requests/s', from: 'timeline' }, { key: 'errors', label: 'errors/s', from: 'timeline' }] },
+          {
+            id: 'throughput',
+            title: 'Throughput (endpoints in turn)',
+            yLabel: 'per second',
+            series: [
+              { key: 'requests', label: 'requests/s', from: 'timeline' },
+              { key: 'errors', label: 'errors/s', from: 'timeline' },
+            ],
+          },
         ],
         notes,
         options: { endpoints, connections, rate: rate ?? null, secondsPerEndpoint: seconds, maxRequests: maxRequests ?? null },

@@ -101,7 +101,10 @@ export const eventsScenario: Scenario = {
           Array.from({ length: Math.min(20, senderCount - i) }, async (_, k) => {
             const client = await SignalingClient.connect(target.url);
             clients.push(client);
-            await client.request('join', { protocol: 1, token: await target.token({ room: ROOM, identity: `loadtest-sender-${i + k}`, canSubscribe: false, canPublishData: true }) });
+            await client.request('join', {
+              protocol: 1,
+              token: await target.token({ room: ROOM, identity: `loadtest-sender-${i + k}`, canSubscribe: false, canPublishData: true }),
+            });
             return client;
           }),
         );
@@ -109,7 +112,10 @@ export const eventsScenario: Scenario = {
       }
 
       ctx.phase(`sending ${rate} events/s to ${listenerCount} listeners`);
-      ctx.status(() => `${accepted} events  ${ctx.timeline.totalOf('deliveries')} deliveries  ${[...errors.values()].reduce((a, b) => a + b, 0)} errors  delivery p99 ${delivery.percentile(99).toFixed(1)} ms`);
+      ctx.status(
+        () =>
+          `${accepted} events  ${ctx.timeline.totalOf('deliveries')} deliveries  ${[...errors.values()].reduce((a, b) => a + b, 0)} errors  delivery p99 ${delivery.percentile(99).toFixed(1)} ms`,
+      );
       measuring = true;
       const t0 = performance.now();
       const end = t0 + ctx.common.durationS * 1000;
@@ -123,7 +129,11 @@ export const eventsScenario: Scenario = {
         const sender = senders[n % senders.length]!;
         const sentAt = performance.now();
         const p = sender
-          .request<{ event: { seq: number }; duplicate: boolean }>('sendEvent', { type, payload: { t: performance.timeOrigin + sentAt, n, pad: padding }, idempotencyKey: `lt-${process.pid}-${n}` })
+          .request<{ event: { seq: number }; duplicate: boolean }>('sendEvent', {
+            type,
+            payload: { t: performance.timeOrigin + sentAt, n, pad: padding },
+            idempotencyKey: `lt-${process.pid}-${n}`,
+          })
           .then(
             (r) => {
               const ms = performance.now() - sentAt;
@@ -158,16 +168,34 @@ export const eventsScenario: Scenario = {
         errors: figure('Send errors', errorCount, 'count', 'lower', 0),
         deliveriesPerS: figure('Deliveries per second (events × listeners)', delivered / seconds, 'msg/s', 'higher', 0.1),
         deliveredPct: figure('Delivered (of accepted × listeners)', expected > 0 ? (100 * delivered) / expected : null, '%', 'higher', 0.001),
-        gaps: figure('Sequence gaps seen by listeners', listeners.reduce((a, l) => a + l.gaps, 0), 'count', 'lower', 0),
-        outOfOrder: figure('Out-of-order pushes seen by listeners', listeners.reduce((a, l) => a + l.outOfOrder, 0), 'count', 'lower', 0),
+        gaps: figure(
+          'Sequence gaps seen by listeners',
+          listeners.reduce((a, l) => a + l.gaps, 0),
+          'count',
+          'lower',
+          0,
+        ),
+        outOfOrder: figure(
+          'Out-of-order pushes seen by listeners',
+          listeners.reduce((a, l) => a + l.outOfOrder, 0),
+          'count',
+          'lower',
+          0,
+        ),
         sendP50Ms: figure('Send round trip p50 (sendEvent → answer)', sendRtt.percentile(50), 'ms', 'lower', 0.25),
         sendP99Ms: figure('Send round trip p99', sendRtt.percentile(99), 'ms', 'lower', 0.3),
         deliveryP50Ms: figure('Delivery p50 (send → listener)', delivery.percentile(50), 'ms', 'lower', 0.25),
         deliveryP95Ms: figure('Delivery p95', delivery.percentile(95), 'ms', 'lower', 0.3),
         deliveryP99Ms: figure('Delivery p99', delivery.percentile(99), 'ms', 'lower', 0.3),
       };
-      const notes = ['The latency chart shows delivery (send → listener) per second.', `${senders.length} senders (each its own identity) at ${rate} events/s in total, ${listeners.length} listeners, ${payloadBytes} B payloads, type ${type}; events ${Number.isFinite(firstSeq) ? `seq ${firstSeq}–${lastSeq}` : 'none accepted'}.`];
-      if (errors.size) notes.push(`Send errors by code: ${[...errors].map(([c, k]) => `${c}: ${k}`).join(', ')}${errors.has('RATE_LIMITED') ? ' (the node limits each identity: raise --senders or events.rateLimit)' : ''}.`);
+      const notes = [
+        'The latency chart shows delivery (send → listener) per second.',
+        `${senders.length} senders (each its own identity) at ${rate} events/s in total, ${listeners.length} listeners, ${payloadBytes} B payloads, type ${type}; events ${Number.isFinite(firstSeq) ? `seq ${firstSeq}–${lastSeq}` : 'none accepted'}.`,
+      ];
+      if (errors.size)
+        notes.push(
+          `Send errors by code: ${[...errors].map(([c, k]) => `${c}: ${k}`).join(', ')}${errors.has('RATE_LIMITED') ? ' (the node limits each identity: raise --senders or events.rateLimit)' : ''}.`,
+        );
       return {
         figures,
         series: {
@@ -176,7 +204,16 @@ export const eventsScenario: Scenario = {
           errors: { label: 'send errors per second', unit: 'count' },
         },
         charts: [
-          { id: 'throughput', title: 'Events and deliveries per second', yLabel: 'per second', series: [{ key: 'events', label: 'events accepted/s', from: 'timeline' }, { key: 'deliveries', label: 'deliveries/s', from: 'timeline' }, { key: 'errors', label: 'errors/s', from: 'timeline' }] },
+          {
+            id: 'throughput',
+            title: 'Events and deliveries per second',
+            yLabel: 'per second',
+            series: [
+              { key: 'events', label: 'events accepted/s', from: 'timeline' },
+              { key: 'deliveries', label: 'deliveries/s', from: 'timeline' },
+              { key: 'errors', label: 'errors/s', from: 'timeline' },
+            ],
+          },
         ],
         notes,
         options: { rate, listeners: listenerCount, senders: senderCount, payloadBytes, type },

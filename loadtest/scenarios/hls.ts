@@ -84,7 +84,13 @@ export const hlsScenario: Scenario = {
     try {
       if (typeof v.stream !== 'string') {
         ctx.phase('publishing the source over WHIP');
-        publisher = await WhipPublisher.start({ url: ctx.target.url, room, stream, token: await ctx.target.token({ room, identity: stream, canPublish: true }), bitrateKbps });
+        publisher = await WhipPublisher.start({
+          url: ctx.target.url,
+          room,
+          stream,
+          token: await ctx.target.token({ room, identity: stream, canPublish: true }),
+          bitrateKbps,
+        });
       }
       ctx.phase('waiting for the node to package the stream');
       const base = `${ctx.target.url}/hls/${encodeURIComponent(room)}/${encodeURIComponent(stream)}/index.m3u8`;
@@ -108,7 +114,10 @@ export const hlsScenario: Scenario = {
       if (wanted.length === 0) throw new Error('the multivariant playlist lists no renditions');
 
       ctx.phase(`starting ${viewerCount} viewers over ${wanted.join(', ')}`);
-      ctx.status(() => `${viewers.length} viewers  ${partTotal.count} parts  ${[...errors.values()].reduce((a, b) => a + b, 0)} errors  part age p95 ${age.percentile(95).toFixed(0)} ms`);
+      ctx.status(
+        () =>
+          `${viewers.length} viewers  ${partTotal.count} parts  ${[...errors.values()].reduce((a, b) => a + b, 0)} errors  part age p95 ${age.percentile(95).toFixed(0)} ms`,
+      );
       const runs: Promise<void>[] = [];
       for (let i = 0; i < viewerCount && !ctx.signal.aborted; i++) {
         const viewer = new LlHlsViewer(all.get(wanted[i % wanted.length]!)!, {
@@ -147,10 +156,14 @@ export const hlsScenario: Scenario = {
       ctx.phase(`measuring ${viewers.length} viewers for ${ctx.common.durationS} s`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, ctx.common.durationS * 1000);
-        ctx.signal.addEventListener('abort', () => {
-          clearTimeout(timer);
-          resolve();
-        }, { once: true });
+        ctx.signal.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(timer);
+            resolve();
+          },
+          { once: true },
+        );
       });
       measuring = false;
       const seconds = (performance.now() - t0) / 1000;
@@ -185,18 +198,45 @@ export const hlsScenario: Scenario = {
       };
       const notes = [
         `${viewers.length} viewers over ${wanted.join(', ')}; one part per ${partTargetMs} ms is ${(1000 / partTargetMs).toFixed(0)} parts/s per viewer at the live edge.`,
-        'Part age compares the part\'s program-date-time with this machine\'s clock: meaningful when the node shares the clock (local, or NTP-synced). A part cannot be younger than its own duration.',
+        "Part age compares the part's program-date-time with this machine's clock: meaningful when the node shares the clock (local, or NTP-synced). A part cannot be younger than its own duration.",
       ];
-      if (errors.size) notes.push(`Errors: ${[...errors].slice(0, 6).map(([k, n]) => `${n} × ${k}`).join('; ')}.`);
-      if (publisher) notes.push(`Source: a ${bitrateKbps} kbps H264 clip published over WHIP by the tool; the node transcodes its ladder on demand (ffmpeg CPU is in the process-tree figure).`);
+      if (errors.size)
+        notes.push(
+          `Errors: ${[...errors]
+            .slice(0, 6)
+            .map(([k, n]) => `${n} × ${k}`)
+            .join('; ')}.`,
+        );
+      if (publisher)
+        notes.push(
+          `Source: a ${bitrateKbps} kbps H264 clip published over WHIP by the tool; the node transcodes its ladder on demand (ffmpeg CPU is in the process-tree figure).`,
+        );
       return {
         figures,
-        series: { parts: { label: 'parts per second (all viewers)', unit: 'parts/s' }, kbytes: { label: 'kB per second', unit: 'kB/s' }, errors: { label: 'errors per second', unit: 'count' } },
+        series: {
+          parts: { label: 'parts per second (all viewers)', unit: 'parts/s' },
+          kbytes: { label: 'kB per second', unit: 'kB/s' },
+          errors: { label: 'errors per second', unit: 'count' },
+        },
         charts: [
-          { id: 'throughput', title: 'Parts delivered per second (all viewers)', yLabel: 'per second', series: [{ key: 'parts', label: 'parts/s', from: 'timeline' }, { key: 'errors', label: 'errors/s', from: 'timeline' }] },
+          {
+            id: 'throughput',
+            title: 'Parts delivered per second (all viewers)',
+            yLabel: 'per second',
+            series: [
+              { key: 'parts', label: 'parts/s', from: 'timeline' },
+              { key: 'errors', label: 'errors/s', from: 'timeline' },
+            ],
+          },
         ],
         notes: ['The latency chart shows the part age at receipt per second.', ...notes],
-        options: { viewers: viewerCount, renditions: wanted, stream: `${room}/${stream}`, published: Boolean(publisher), bitrateKbps: publisher ? bitrateKbps : null },
+        options: {
+          viewers: viewerCount,
+          renditions: wanted,
+          stream: `${room}/${stream}`,
+          published: Boolean(publisher),
+          bitrateKbps: publisher ? bitrateKbps : null,
+        },
       };
     } finally {
       controller.abort();

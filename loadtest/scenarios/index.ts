@@ -11,5 +11,4 @@ import { hlsScenario } from './hls';
 export const scenarios: Scenario[] = [apiScenario, signalingScenario, rtcScenario, moqScenario, eventsScenario, hlsScenario];
 
 /** Scenarios named in the plan whose feature has not landed yet: listed, never faked. */
-export const pendingScenarios: Array<{ name: string; reason: string }> = [
-];
+export const pendingScenarios: Array<{ name: string; reason: string }> = [];

@@ -39,7 +39,7 @@ export const moqScenario: Scenario = {
     const fps = intOption('fps', v.fps as string | undefined, 30, 1, 240);
     const frameBytes = intOption('frame-bytes', v['frame-bytes'] as string | undefined, 2500, 16, 1_000_000);
     const relayUrl = ctx.target.moqUrl;
-    if (!relayUrl) throw new UsageError('the target has no MoQ relay URL: pass --moq-url http://host:port (the relay\'s WebSocket listener)');
+    if (!relayUrl) throw new UsageError("the target has no MoQ relay URL: pass --moq-url http://host:port (the relay's WebSocket listener)");
     const path = `${ROOM}/source`;
     const conns: Moq.Connection.Established[] = [];
     let timer: NodeJS.Timeout | undefined;
@@ -126,10 +126,14 @@ export const moqScenario: Scenario = {
       const t0 = performance.now();
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, ctx.common.durationS * 1000);
-        ctx.signal.addEventListener('abort', () => {
-          clearTimeout(t);
-          resolve();
-        }, { once: true });
+        ctx.signal.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(t);
+            resolve();
+          },
+          { once: true },
+        );
       });
       measuring = false;
       window.last = nextFrame;
@@ -165,8 +169,22 @@ export const moqScenario: Scenario = {
         figures,
         series: { frames: { label: 'frames received per second (all subscribers)', unit: 'frames/s' } },
         charts: [
-          { id: 'throughput', title: 'Frames received per second (all subscribers)', yLabel: 'frames/s', series: [{ key: 'frames', label: 'frames/s', from: 'timeline' }] },
-          { id: 'relay', title: 'Relay (from /metrics)', yLabel: 'count, per second', series: [{ key: 'moqSessions', label: 'sessions', from: 'server' }, { key: 'moqFramesOutPerS', label: 'frames out/s', from: 'server' }, { key: 'moqGroupsDroppedPerS', label: 'groups dropped/s', from: 'server' }] },
+          {
+            id: 'throughput',
+            title: 'Frames received per second (all subscribers)',
+            yLabel: 'frames/s',
+            series: [{ key: 'frames', label: 'frames/s', from: 'timeline' }],
+          },
+          {
+            id: 'relay',
+            title: 'Relay (from /metrics)',
+            yLabel: 'count, per second',
+            series: [
+              { key: 'moqSessions', label: 'sessions', from: 'server' },
+              { key: 'moqFramesOutPerS', label: 'frames out/s', from: 'server' },
+              { key: 'moqGroupsDroppedPerS', label: 'groups dropped/s', from: 'server' },
+            ],
+          },
         ],
         notes,
         options: { subscribers, fps, frameBytes, relay: ctx.target.local ? 'local' : relayUrl },

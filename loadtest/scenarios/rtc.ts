@@ -33,7 +33,10 @@ export const rtcScenario: Scenario = {
     bitrate: { type: 'string' },
     audio: { type: 'boolean' },
   },
-  scrape: { gauges: { whepSessions: 'subsec_whep_sessions', consumers: 'subsec_consumers' }, rates: { rtpOutPacketsPerS: 'subsec_rtp_packets_total{direction="out"}' } },
+  scrape: {
+    gauges: { whepSessions: 'subsec_whep_sessions', consumers: 'subsec_consumers' },
+    rates: { rtpOutPacketsPerS: 'subsec_rtp_packets_total{direction="out"}' },
+  },
   localNode: (_values, common) => ({ workers: common.workers, config: { whep: { maxSessions: LIMITS.maxViewers + 10 } } }),
   async run(ctx): Promise<ScenarioOutput> {
     const v = ctx.values;
@@ -131,10 +134,14 @@ export const rtcScenario: Scenario = {
         const serverFrom = ctx.server().length;
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, ctx.common.durationS * 1000);
-          ctx.signal.addEventListener('abort', () => {
-            clearTimeout(timer);
-            resolve();
-          }, { once: true });
+          ctx.signal.addEventListener(
+            'abort',
+            () => {
+              clearTimeout(timer);
+              resolve();
+            },
+            { once: true },
+          );
         });
         const holdS = (performance.now() - holdT0) / 1000;
         let expected = 0;
@@ -191,7 +198,13 @@ export const rtcScenario: Scenario = {
         const sentPps = mean('rtpOutPacketsPerS');
         const receivedPps = received / holdS;
         if (sentPps !== null && sentPps > 0) {
-          figures.receivedOfSentPct = figure('Packets the bots received of those the node sent', Math.min(100, (100 * receivedPps) / sentPps), '%', 'higher', 0.02);
+          figures.receivedOfSentPct = figure(
+            'Packets the bots received of those the node sent',
+            Math.min(100, (100 * receivedPps) / sentPps),
+            '%',
+            'higher',
+            0.02,
+          );
           if (receivedPps < 0.9 * sentPps) {
             notes.push(
               `The bots received ${((100 * receivedPps) / sentPps).toFixed(0)} % of the packets the node sent (${receivedPps.toFixed(0)} of ${sentPps.toFixed(0)} packets/s): ` +
@@ -206,7 +219,9 @@ export const rtcScenario: Scenario = {
         }
         notes.push(`${bots.length} of ${viewers} viewers connected; measured over ${holdS.toFixed(1)} s of holding after the ramp.`);
         if (failures.size) notes.push(`Viewer failures: ${[...failures].map(([k, n]) => `${n} × ${k}`).join('; ')}.`);
-        notes.push('Viewers are libdatachannel peers: real ICE/DTLS/SRTP, no decoding. A freeze is an inter-frame gap above max(3 × mean, mean + 150 ms), as in WebRTC stats.');
+        notes.push(
+          'Viewers are libdatachannel peers: real ICE/DTLS/SRTP, no decoding. A freeze is an inter-frame gap above max(3 × mean, mean + 150 ms), as in WebRTC stats.',
+        );
         if (publisher) notes.push(`Source: a ${bitrateKbps} kbps H264 clip published over WHIP by the tool (${publisher.packetsSent} packets sent).`);
         return {
           figures,
@@ -218,12 +233,40 @@ export const rtcScenario: Scenario = {
             freezes: { label: 'freezes', unit: 'count' },
           },
           charts: [
-            { id: 'viewers', title: 'Viewers', yLabel: 'count', series: [{ key: 'viewers', label: 'connected', from: 'timeline' }, { key: 'receiving', label: 'receiving this second', from: 'timeline' }] },
-            { id: 'bitrate', title: 'Received bitrate per viewer', yLabel: 'kbps', series: [{ key: 'kbpsPerViewer', label: 'kbps per viewer', from: 'timeline' }] },
-            { id: 'loss', title: 'Loss and freezes', yLabel: '% / count', series: [{ key: 'lossPct', label: 'loss %', from: 'timeline' }, { key: 'freezes', label: 'freezes (all viewers)', from: 'timeline' }] },
+            {
+              id: 'viewers',
+              title: 'Viewers',
+              yLabel: 'count',
+              series: [
+                { key: 'viewers', label: 'connected', from: 'timeline' },
+                { key: 'receiving', label: 'receiving this second', from: 'timeline' },
+              ],
+            },
+            {
+              id: 'bitrate',
+              title: 'Received bitrate per viewer',
+              yLabel: 'kbps',
+              series: [{ key: 'kbpsPerViewer', label: 'kbps per viewer', from: 'timeline' }],
+            },
+            {
+              id: 'loss',
+              title: 'Loss and freezes',
+              yLabel: '% / count',
+              series: [
+                { key: 'lossPct', label: 'loss %', from: 'timeline' },
+                { key: 'freezes', label: 'freezes (all viewers)', from: 'timeline' },
+              ],
+            },
           ],
           notes,
-          options: { viewers, rampPerS, stream: `${room}/${stream}`, published: Boolean(publisher), bitrateKbps: publisher ? bitrateKbps : null, audio: v.audio === true },
+          options: {
+            viewers,
+            rampPerS,
+            stream: `${room}/${stream}`,
+            published: Boolean(publisher),
+            bitrateKbps: publisher ? bitrateKbps : null,
+            audio: v.audio === true,
+          },
         };
       } finally {
         clearInterval(sampler);

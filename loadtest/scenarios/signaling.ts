@@ -63,7 +63,10 @@ export const signalingScenario: Scenario = {
       );
       const deadline = Date.now() + ctx.common.durationS * 1000;
       let active = 0;
-      ctx.status(() => `${active} clients  ${ctx.timeline.totalOf('sessions')} sessions  ${ctx.timeline.totalOf('errors')} errors  set-up p99 ${ctx.timeline.total.percentile(99).toFixed(1)} ms`);
+      ctx.status(
+        () =>
+          `${active} clients  ${ctx.timeline.totalOf('sessions')} sessions  ${ctx.timeline.totalOf('errors')} errors  set-up p99 ${ctx.timeline.total.percentile(99).toFixed(1)} ms`,
+      );
       ctx.phase(`churning with ${clients} clients`);
 
       const timed = async <T>(step: Step, fn: () => Promise<T>): Promise<T> => {
@@ -82,10 +85,14 @@ export const signalingScenario: Scenario = {
             try {
               client = await timed('connect', () => SignalingClient.connect(target.url));
               const c = client;
-              const joined = await timed('join', () => c.request<{ routerRtpCapabilities: unknown; producers: Array<{ producerId: string }> }>('join', { protocol: 1, token: tokens[i]! }));
+              const joined = await timed('join', () =>
+                c.request<{ routerRtpCapabilities: unknown; producers: Array<{ producerId: string }> }>('join', { protocol: 1, token: tokens[i]! }),
+              );
               await c.request('setRtpCapabilities', { rtpCapabilities: joined.routerRtpCapabilities });
               const t = await timed('transport', () => c.request<{ transportId: string }>('createTransport', { direction: 'recv' }));
-              await timed('consume', () => Promise.all(joined.producers.map((p) => c.request('consume', { transportId: t.transportId, producerId: p.producerId, paused: false }))));
+              await timed('consume', () =>
+                Promise.all(joined.producers.map((p) => c.request('consume', { transportId: t.transportId, producerId: p.producerId, paused: false }))),
+              );
               const setupMs = performance.now() - started;
               ctx.timeline.latency(setupMs);
               ctx.timeline.count('sessions');
@@ -104,9 +111,7 @@ export const signalingScenario: Scenario = {
         }
       };
       // Clients start spread over the first second so they do not all connect in one burst.
-      await Promise.all(
-        Array.from({ length: clients }, (_, i) => new Promise<void>((r) => setTimeout(r, (i * 1000) / clients)).then(() => loop(i))),
-      );
+      await Promise.all(Array.from({ length: clients }, (_, i) => new Promise<void>((r) => setTimeout(r, (i * 1000) / clients)).then(() => loop(i))));
 
       const sessions = ctx.timeline.totalOf('sessions');
       const errors = ctx.timeline.totalOf('errors');
@@ -122,16 +127,30 @@ export const signalingScenario: Scenario = {
         figures[`${s}P50Ms`] = figure(`${s} p50`, steps[s].percentile(50), 'ms', 'lower', 0.2);
         figures[`${s}P99Ms`] = figure(`${s} p99`, steps[s].percentile(99), 'ms', 'lower', 0.3);
       }
-      const notes = [
-        `${clients} clients over ${roomCount} room(s) with ${producers} producer(s) each, holding ${holdMs} ms per session.`,
-      ];
+      const notes = [`${clients} clients over ${roomCount} room(s) with ${producers} producer(s) each, holding ${holdMs} ms per session.`];
       if (errorsByCode.size > 0) notes.push(`Errors by code: ${[...errorsByCode].map(([c, n]) => `${c}: ${n}`).join(', ')}.`);
       return {
         figures,
         series: { sessions: { label: 'sessions per second', unit: 'sessions/s' }, errors: { label: 'errors per second', unit: 'count' } },
         charts: [
-          { id: 'throughput', title: 'Sessions per second', yLabel: 'per second', series: [{ key: 'sessions', label: 'sessions/s', from: 'timeline' }, { key: 'errors', label: 'errors/s', from: 'timeline' }] },
-          { id: 'sockets', title: 'Open signaling sockets and consumers (from /metrics)', yLabel: 'count', series: [{ key: 'sockets', label: 'sockets', from: 'server' }, { key: 'consumers', label: 'consumers', from: 'server' }] },
+          {
+            id: 'throughput',
+            title: 'Sessions per second',
+            yLabel: 'per second',
+            series: [
+              { key: 'sessions', label: 'sessions/s', from: 'timeline' },
+              { key: 'errors', label: 'errors/s', from: 'timeline' },
+            ],
+          },
+          {
+            id: 'sockets',
+            title: 'Open signaling sockets and consumers (from /metrics)',
+            yLabel: 'count',
+            series: [
+              { key: 'sockets', label: 'sockets', from: 'server' },
+              { key: 'consumers', label: 'consumers', from: 'server' },
+            ],
+          },
         ],
         notes,
         options: { clients, rooms: roomCount, producers, holdMs },

@@ -39,7 +39,14 @@ export async function loadCertificate(opts: { certFile?: string; keyFile?: strin
   }
   const x509 = new crypto.X509Certificate(cert);
   const hash = crypto.createHash('sha256').update(x509.raw).digest();
-  return { cert, key, fingerprint: hash.toString('hex'), hash: new Uint8Array(hash), notAfter: Date.parse(x509.validTo), selfSigned: !(opts.certFile && opts.keyFile) };
+  return {
+    cert,
+    key,
+    fingerprint: hash.toString('hex'),
+    hash: new Uint8Array(hash),
+    notAfter: Date.parse(x509.validTo),
+    selfSigned: !(opts.certFile && opts.keyFile),
+  };
 }
 
 async function selfSigned(host: string, days: number): Promise<{ cert: string; key: string }> {
@@ -50,7 +57,25 @@ async function selfSigned(host: string, days: number): Promise<{ cert: string; k
     const san = /^[\d.]+$/.test(host) ? `IP:${host},DNS:localhost` : `DNS:${host},DNS:localhost,IP:127.0.0.1`;
     await run(
       'openssl',
-      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', String(days), '-subj', '/CN=subsec-relay', '-addext', `subjectAltName=${san}`, '-keyout', keyFile, '-out', certFile],
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        String(days),
+        '-subj',
+        '/CN=subsec-relay',
+        '-addext',
+        `subjectAltName=${san}`,
+        '-keyout',
+        keyFile,
+        '-out',
+        certFile,
+      ],
       { timeout: 10_000 },
     );
     return { cert: await fs.readFile(certFile, 'utf8'), key: await fs.readFile(keyFile, 'utf8') };

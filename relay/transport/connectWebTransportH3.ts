@@ -40,7 +40,10 @@ export async function connectWebTransportH3(url: URL, timeoutMs: number, certifi
   let timer: NodeJS.Timeout | undefined;
   try {
     const { session, protocol } = await Promise.race([
-      h3.openSession(target, ALPNS.map((a) => a.alpn)),
+      h3.openSession(
+        target,
+        ALPNS.map((a) => a.alpn),
+      ),
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`relay ${target.host} did not answer the WebTransport CONNECT in ${timeoutMs} ms`)), timeoutMs);
       }),

@@ -119,7 +119,10 @@ export class ApiRouter {
     const paths: Record<string, Record<string, unknown>> = {};
     for (const spec of this.#specs) {
       const parameters: unknown[] = [];
-      for (const [where, schema] of [['path', spec.params], ['query', spec.query]] as const) {
+      for (const [where, schema] of [
+        ['path', spec.params],
+        ['query', spec.query],
+      ] as const) {
         if (!schema) continue;
         const js = convert(schema, 'input') as { properties?: Record<string, Record<string, unknown>>; required?: string[] };
         for (const [name, prop] of Object.entries(js.properties ?? {})) {
@@ -143,7 +146,8 @@ export class ApiRouter {
       }
       if (spec.auth !== 'none') {
         responses['401'] ??= { description: 'Missing or invalid credentials', content: { 'application/json': { schema: convert(errorSchema, 'output') } } };
-        if (spec.auth === 'admin') responses['403'] ??= { description: 'The token has no admin grant', content: { 'application/json': { schema: convert(errorSchema, 'output') } } };
+        if (spec.auth === 'admin')
+          responses['403'] ??= { description: 'The token has no admin grant', content: { 'application/json': { schema: convert(errorSchema, 'output') } } };
       }
       if (spec.params || spec.query || spec.body) {
         responses['400'] ??= { description: 'Malformed request', content: { 'application/json': { schema: convert(errorSchema, 'output') } } };
@@ -165,13 +169,14 @@ export class ApiRouter {
       info: {
         title: 'subsec REST API',
         version: this.#options.version,
-        description: 'Admin API of a subsec node. Errors are `{code, message}` JSON with a stable code. Lists are paginated with `limit` and an opaque `cursor` (`nextCursor` of the previous page; null on the last page).',
+        description:
+          'Admin API of a subsec node. Errors are `{code, message}` JSON with a stable code. Lists are paginated with `limit` and an opaque `cursor` (`nextCursor` of the previous page; null on the last page).',
       },
       paths,
       components: {
         schemas: components,
         securitySchemes: {
-          adminKey: { type: 'http', scheme: 'bearer', description: 'The node\'s `auth.adminKey`, or a token with the `admin` grant.' },
+          adminKey: { type: 'http', scheme: 'bearer', description: "The node's `auth.adminKey`, or a token with the `admin` grant." },
           clientToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A client token from `POST /v1/tokens`.' },
         },
       },

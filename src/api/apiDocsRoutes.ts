@@ -72,7 +72,11 @@ export function registerApiDocsRoutes(http: HttpServer, demo: boolean): void {
   const html = { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache' };
   http.route('GET', '/v1/docs', () => ({ status: 200, headers: html, body: PAGE }));
   http.route('GET', '/v1/docs/', () => ({ status: 200, headers: html, body: PAGE }));
-  http.route('GET', '/v1/docs/init.js', () => ({ status: 200, headers: { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' }, body: INIT }));
+  http.route('GET', '/v1/docs/init.js', () => ({
+    status: 200,
+    headers: { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' },
+    body: INIT,
+  }));
   http.route('GET', '/v1/docs/assets/:file', async (req) => {
     const name = req.params['file'] ?? '';
     const type = ASSETS[name];

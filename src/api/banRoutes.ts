@@ -32,7 +32,11 @@ export function registerBanRoutes(api: ApiRouter, deps: ApiDeps): void {
   const maxSeconds = moderation.config.maxSeconds;
 
   api.add({
-    method: 'GET', path: '/v1/bans', operationId: 'listBans', tag: 'rooms', auth: 'admin',
+    method: 'GET',
+    path: '/v1/bans',
+    operationId: 'listBans',
+    tag: 'rooms',
+    auth: 'admin',
     summary: 'List the bans of every room (of every node of a cascade)',
     query: pageQuery.extend({ room: roomName.optional().describe('Only the bans of this room') }),
     responses: { 200: { description: 'A page of bans, sorted by room then identity', schema: banListSchema } },
@@ -43,7 +47,11 @@ export function registerBanRoutes(api: ApiRouter, deps: ApiDeps): void {
   });
 
   api.add({
-    method: 'GET', path: '/v1/rooms/{room}/bans', operationId: 'listRoomBans', tag: 'rooms', auth: 'admin',
+    method: 'GET',
+    path: '/v1/rooms/{room}/bans',
+    operationId: 'listRoomBans',
+    tag: 'rooms',
+    auth: 'admin',
     summary: 'List the bans of a room',
     description: 'The room need not exist: bans outlive it.',
     params: z.strictObject({ room: roomName }),
@@ -58,7 +66,11 @@ export function registerBanRoutes(api: ApiRouter, deps: ApiDeps): void {
   const banParams = z.strictObject({ room: roomName, identity: identityName });
 
   api.add({
-    method: 'PUT', path: '/v1/rooms/{room}/bans/{identity}', operationId: 'banIdentity', tag: 'rooms', auth: 'admin',
+    method: 'PUT',
+    path: '/v1/rooms/{room}/bans/{identity}',
+    operationId: 'banIdentity',
+    tag: 'rooms',
+    auth: 'admin',
     summary: 'Ban an identity from a room (and remove its sessions)',
     description:
       `Sets (or replaces) the ban. Every session of the identity in the room is removed (\`roomClosed\` with reason \`kicked\`) on every node, ` +
@@ -77,7 +89,11 @@ export function registerBanRoutes(api: ApiRouter, deps: ApiDeps): void {
   });
 
   api.add({
-    method: 'DELETE', path: '/v1/rooms/{room}/bans/{identity}', operationId: 'liftBan', tag: 'rooms', auth: 'admin',
+    method: 'DELETE',
+    path: '/v1/rooms/{room}/bans/{identity}',
+    operationId: 'liftBan',
+    tag: 'rooms',
+    auth: 'admin',
     summary: 'Lift a ban',
     description: 'The identity may enter the room again at once, on every node.',
     params: banParams,

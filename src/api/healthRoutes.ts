@@ -5,10 +5,7 @@ import type { SfuMetrics } from '../metrics/SfuMetrics';
 import type { WorkerPool } from '../sfu/WorkerPool';
 
 /** Registers the health and metrics routes. */
-export function registerHealthRoutes(
-  http: HttpServer,
-  deps: { pool: WorkerPool; metrics: SfuMetrics; isDraining: () => boolean },
-): void {
+export function registerHealthRoutes(http: HttpServer, deps: { pool: WorkerPool; metrics: SfuMetrics; isDraining: () => boolean }): void {
   http.route('GET', '/healthz', () => json(200, { status: 'ok' }));
   http.route('GET', '/readyz', () => {
     const workers = deps.pool.workers.length;

@@ -6,7 +6,11 @@ import { nodeListSchema } from './schemas';
 /** Registers the node routes. */
 export function registerNodeRoutes(api: ApiRouter, deps: ApiDeps): void {
   api.add({
-    method: 'GET', path: '/v1/nodes', operationId: 'listNodes', tag: 'nodes', auth: 'admin',
+    method: 'GET',
+    path: '/v1/nodes',
+    operationId: 'listNodes',
+    tag: 'nodes',
+    auth: 'admin',
     summary: 'List nodes with their load',
     responses: { 200: { description: 'The nodes', schema: nodeListSchema } },
     handler: async () => ({ status: 200, body: { nodes: await deps.listNodes() } }),

@@ -37,23 +37,39 @@ async function withRecorder(deps: ApiDeps, fn: (r: RecordingController) => Promi
 export function registerRecordingRoutes(api: ApiRouter, deps: ApiDeps): void {
   const notImplemented = { description: 'No recorder on this node (code NOT_IMPLEMENTED)' };
   api.add({
-    method: 'POST', path: '/v1/recordings', operationId: 'startRecording', tag: 'recordings', auth: 'admin',
+    method: 'POST',
+    path: '/v1/recordings',
+    operationId: 'startRecording',
+    tag: 'recordings',
+    auth: 'admin',
     summary: 'Start recording a stream',
     body: recordingRequestSchema,
     responses: { 201: { description: 'Recording started', schema: recordingSchema }, 404: { description: 'No such stream' }, 501: notImplemented },
     handler: ({ body }) => withRecorder(deps, async (r) => ({ status: 201, body: view(await r.start(body.room, body.identity)) })),
   });
   api.add({
-    method: 'GET', path: '/v1/recordings', operationId: 'listRecordings', tag: 'recordings', auth: 'admin',
+    method: 'GET',
+    path: '/v1/recordings',
+    operationId: 'listRecordings',
+    tag: 'recordings',
+    auth: 'admin',
     summary: 'List recordings',
     responses: { 200: { description: 'Recordings', schema: recordingListSchema }, 501: notImplemented },
     handler: () => withRecorder(deps, async (r) => ({ status: 200, body: { recordings: r.list().map(view) } })),
   });
   api.add({
-    method: 'DELETE', path: '/v1/recordings/{id}', operationId: 'stopRecording', tag: 'recordings', auth: 'admin',
+    method: 'DELETE',
+    path: '/v1/recordings/{id}',
+    operationId: 'stopRecording',
+    tag: 'recordings',
+    auth: 'admin',
     summary: 'Stop a recording',
     params: z.strictObject({ id: z.string().min(1).max(128) }),
-    responses: { 200: { description: 'The recording after stopping', schema: recordingSchema }, 404: { description: 'No such recording' }, 501: notImplemented },
+    responses: {
+      200: { description: 'The recording after stopping', schema: recordingSchema },
+      404: { description: 'No such recording' },
+      501: notImplemented,
+    },
     handler: ({ params }) => withRecorder(deps, async (r) => ({ status: 200, body: view(await r.stop(params.id)) })),
   });
 }

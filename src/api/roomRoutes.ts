@@ -22,18 +22,31 @@ function roomOf(deps: ApiDeps, name: string): Room {
 /** Registers the room routes. */
 export function registerRoomRoutes(api: ApiRouter, deps: ApiDeps): void {
   api.add({
-    method: 'GET', path: '/v1/rooms', operationId: 'listRooms', tag: 'rooms', auth: 'admin',
+    method: 'GET',
+    path: '/v1/rooms',
+    operationId: 'listRooms',
+    tag: 'rooms',
+    auth: 'admin',
     summary: 'List the rooms of this node',
     query: pageQuery,
     responses: { 200: { description: 'A page of rooms, sorted by name', schema: roomListSchema } },
     handler: ({ query }) => {
-      const { page, nextCursor } = paginate(deps.rooms.rooms.filter((r) => !r.closed), (r) => r.name, query.limit, query.cursor);
+      const { page, nextCursor } = paginate(
+        deps.rooms.rooms.filter((r) => !r.closed),
+        (r) => r.name,
+        query.limit,
+        query.cursor,
+      );
       return { status: 200, body: { rooms: page.map((r) => roomSummary(r, deps.consumers)), nextCursor } };
     },
   });
 
   api.add({
-    method: 'GET', path: '/v1/rooms/{room}', operationId: 'getRoom', tag: 'rooms', auth: 'admin',
+    method: 'GET',
+    path: '/v1/rooms/{room}',
+    operationId: 'getRoom',
+    tag: 'rooms',
+    auth: 'admin',
     summary: 'Inspect a room: routers, participants (first 100), outputs',
     params: roomParams,
     responses: { 200: { description: 'The room', schema: roomDetailSchema }, 404: { description: 'No such room' } },
@@ -45,7 +58,12 @@ export function registerRoomRoutes(api: ApiRouter, deps: ApiDeps): void {
         status: 200,
         body: {
           ...roomSummary(room, deps.consumers),
-          routers: room.slots.map((s) => ({ routerId: s.router.id, workerIndex: s.worker.index, workerPid: s.worker.worker.pid, consumers: deps.consumers.onRouter(s.router.id) })),
+          routers: room.slots.map((s) => ({
+            routerId: s.router.id,
+            workerIndex: s.worker.index,
+            workerPid: s.worker.worker.pid,
+            consumers: deps.consumers.onRouter(s.router.id),
+          })),
           participants: participants.map((p) => participantView(p, tracks.get(p.id) ?? [])),
           outputs: deps.outputs.list({ room: room.name }).map(outputView),
         },
@@ -54,7 +72,11 @@ export function registerRoomRoutes(api: ApiRouter, deps: ApiDeps): void {
   });
 
   api.add({
-    method: 'DELETE', path: '/v1/rooms/{room}', operationId: 'closeRoom', tag: 'rooms', auth: 'admin',
+    method: 'DELETE',
+    path: '/v1/rooms/{room}',
+    operationId: 'closeRoom',
+    tag: 'rooms',
+    auth: 'admin',
     summary: 'Close a room',
     description: 'Every participant is told (`roomClosed` with reason `admin`) and loses its media; the room is gone until someone joins again.',
     params: roomParams,
@@ -66,7 +88,11 @@ export function registerRoomRoutes(api: ApiRouter, deps: ApiDeps): void {
   });
 
   api.add({
-    method: 'GET', path: '/v1/rooms/{room}/participants', operationId: 'listParticipants', tag: 'rooms', auth: 'admin',
+    method: 'GET',
+    path: '/v1/rooms/{room}/participants',
+    operationId: 'listParticipants',
+    tag: 'rooms',
+    auth: 'admin',
     summary: 'List the participants of a room',
     params: roomParams,
     query: pageQuery,
@@ -80,7 +106,11 @@ export function registerRoomRoutes(api: ApiRouter, deps: ApiDeps): void {
   });
 
   api.add({
-    method: 'GET', path: '/v1/rooms/{room}/participants/{participant}', operationId: 'getParticipant', tag: 'rooms', auth: 'admin',
+    method: 'GET',
+    path: '/v1/rooms/{room}/participants/{participant}',
+    operationId: 'getParticipant',
+    tag: 'rooms',
+    auth: 'admin',
     summary: 'Inspect a participant (by id)',
     params: participantParams,
     responses: { 200: { description: 'The participant', schema: participantSchema }, 404: { description: 'No such room or participant' } },
@@ -105,7 +135,11 @@ export function registerRoomRoutes(api: ApiRouter, deps: ApiDeps): void {
   });
 
   api.add({
-    method: 'DELETE', path: '/v1/rooms/{room}/participants/{participant}', operationId: 'kickParticipant', tag: 'rooms', auth: 'admin',
+    method: 'DELETE',
+    path: '/v1/rooms/{room}/participants/{participant}',
+    operationId: 'kickParticipant',
+    tag: 'rooms',
+    auth: 'admin',
     summary: 'Remove a participant (by id, or every participant of an identity) and ban its identity from the room',
     description:
       'The participant leaves the room, its tracks end, and it is told `roomClosed` with reason `kicked`. ' +
@@ -140,7 +174,11 @@ export function registerRoomRoutes(api: ApiRouter, deps: ApiDeps): void {
 
   for (const action of ['mute', 'unmute'] as const) {
     api.add({
-      method: 'POST', path: `/v1/rooms/{room}/tracks/{track}/${action}`, operationId: `${action}Track`, tag: 'rooms', auth: 'admin',
+      method: 'POST',
+      path: `/v1/rooms/{room}/tracks/{track}/${action}`,
+      operationId: `${action}Track`,
+      tag: 'rooms',
+      auth: 'admin',
       summary: action === 'mute' ? 'Mute a track (pause its producer)' : 'Unmute a track (resume its producer)',
       description:
         action === 'mute'

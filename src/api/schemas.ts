@@ -21,7 +21,11 @@ export const errorSchema = named(
 );
 
 /** A room name as rooms and tokens accept it. */
-export const roomName = z.string().min(1).max(128).regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "-", "." (1-128)');
+export const roomName = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "-", "." (1-128)');
 
 /** `?limit&cursor` of paginated lists. */
 export const pageQuery = z.strictObject({
@@ -69,7 +73,7 @@ export const roomSummarySchema = named(
     createdAt: isoTime,
     participantCount: z.number().int(),
     trackCount: z.number().int(),
-    consumerCount: z.number().int().describe('Media consumers on the room\'s routers (WebRTC, pipes, plain)'),
+    consumerCount: z.number().int().describe("Media consumers on the room's routers (WebRTC, pipes, plain)"),
     routerCount: z.number().int().describe('Routers (workers) the room occupies'),
   }),
 );
@@ -131,7 +135,7 @@ export const streamSchema = named(
     identity: z.string(),
     participants: z.array(z.object({ id: z.string(), kind: z.string() })),
     tracks: z.array(streamTrackSchema),
-    bitrateBps: z.number().describe('Sum of the tracks\' incoming bitrates (bits/s)'),
+    bitrateBps: z.number().describe("Sum of the tracks' incoming bitrates (bits/s)"),
     consumers: z.number().int(),
     outputs: z.array(outputSchema),
   }),

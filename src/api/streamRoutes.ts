@@ -37,10 +37,10 @@ function streamRefs(streams: HubStream[]): StreamRef[] {
 
 /** Incoming bitrate (all layers) and best score of a producer; zeros when the worker does not answer quickly. */
 async function liveNumbers(producer: types.Producer): Promise<{ bitrateBps: number; score: number | null }> {
-  const stats = (await Promise.race([
-    producer.getStats().catch(() => []),
-    new Promise<[]>((r) => setTimeout(() => r([]), 2000).unref()),
-  ])) as Array<{ type: string; bitrate?: number }>;
+  const stats = (await Promise.race([producer.getStats().catch(() => []), new Promise<[]>((r) => setTimeout(() => r([]), 2000).unref())])) as Array<{
+    type: string;
+    bitrate?: number;
+  }>;
   const bitrateBps = stats.filter((s) => s.type === 'inbound-rtp').reduce((n, s) => n + (s.bitrate ?? 0), 0);
   const scores = producer.score.map((s) => s.score);
   return { bitrateBps, score: scores.length ? Math.max(...scores) : null };
@@ -77,18 +77,31 @@ async function streamView(ref: StreamRef, deps: ApiDeps): Promise<Stream> {
 /** Registers the stream routes. */
 export function registerStreamRoutes(api: ApiRouter, deps: ApiDeps): void {
   api.add({
-    method: 'GET', path: '/v1/streams', operationId: 'listStreams', tag: 'streams', auth: 'admin',
+    method: 'GET',
+    path: '/v1/streams',
+    operationId: 'listStreams',
+    tag: 'streams',
+    auth: 'admin',
     summary: 'List streams with their tracks, bitrates, consumers and outputs',
     query: pageQuery.extend({ room: roomName.optional().describe('Only streams of this room') }),
     responses: { 200: { description: 'A page of streams, sorted by id', schema: streamListSchema } },
     handler: async ({ query }) => {
-      const { page, nextCursor } = paginate(streamRefs(deps.streams.list(query.room !== undefined ? { room: query.room } : {})), (s) => s.id, query.limit, query.cursor);
+      const { page, nextCursor } = paginate(
+        streamRefs(deps.streams.list(query.room !== undefined ? { room: query.room } : {})),
+        (s) => s.id,
+        query.limit,
+        query.cursor,
+      );
       return { status: 200, body: { streams: await Promise.all(page.map((s) => streamView(s, deps))), nextCursor } };
     },
   });
 
   api.add({
-    method: 'GET', path: '/v1/streams/{room}/{identity}', operationId: 'getStream', tag: 'streams', auth: 'admin',
+    method: 'GET',
+    path: '/v1/streams/{room}/{identity}',
+    operationId: 'getStream',
+    tag: 'streams',
+    auth: 'admin',
     summary: 'Inspect one stream',
     params: z.strictObject({ room: roomName, identity: z.string().min(1).max(128) }),
     responses: { 200: { description: 'The stream', schema: streamSchema }, 404: { description: 'No such stream' } },

@@ -14,7 +14,12 @@ import { apiSchemas, iceServerSchema, iceServersResponseSchema, roomName } from 
 /** Body of `POST /v1/tokens`. */
 export const tokenRequestSchema = grantsSchema.extend({
   /** Lifetime in seconds (default: auth.tokenTtlSeconds). */
-  ttlSeconds: z.number().int().min(10).max(7 * 24 * 3600).optional(),
+  ttlSeconds: z
+    .number()
+    .int()
+    .min(10)
+    .max(7 * 24 * 3600)
+    .optional(),
 });
 
 /** Response of `POST /v1/tokens`. */
@@ -38,9 +43,14 @@ function iceServersFor(deps: ApiDeps, identity: string): { iceServers: IceServer
 /** Registers the token routes. */
 export function registerTokenRoutes(api: ApiRouter, deps: ApiDeps): void {
   api.add({
-    method: 'POST', path: '/v1/tokens', operationId: 'createToken', tag: 'tokens', auth: 'admin',
+    method: 'POST',
+    path: '/v1/tokens',
+    operationId: 'createToken',
+    tag: 'tokens',
+    auth: 'admin',
     summary: 'Issue an access token',
-    description: 'Grants: room (or `*`), identity, canPublish, canSubscribe, canPublishData, admin. The response includes ICE servers (TURN credentials) for the identity.',
+    description:
+      'Grants: room (or `*`), identity, canPublish, canSubscribe, canPublishData, admin. The response includes ICE servers (TURN credentials) for the identity.',
     body: tokenRequestSchema,
     responses: { 201: { description: 'The token', schema: tokenResponseSchema } },
     handler: ({ body }) => {
@@ -56,9 +66,13 @@ export function registerTokenRoutes(api: ApiRouter, deps: ApiDeps): void {
   });
 
   api.add({
-    method: 'GET', path: '/v1/ice-servers', operationId: 'getIceServers', tag: 'tokens', auth: 'token',
+    method: 'GET',
+    path: '/v1/ice-servers',
+    operationId: 'getIceServers',
+    tag: 'tokens',
+    auth: 'token',
     summary: 'Fresh ICE servers (TURN credentials) for the bearer of a client token',
-    description: 'For clients whose TURN credential is about to expire: any valid token works; the credential names the token\'s identity.',
+    description: "For clients whose TURN credential is about to expire: any valid token works; the credential names the token's identity.",
     responses: { 200: { description: 'ICE servers', schema: iceServersResponseSchema } },
     handler: ({ token }) => ({ status: 200, body: iceServersFor(deps, token!.identity) }),
   });
@@ -66,7 +80,11 @@ export function registerTokenRoutes(api: ApiRouter, deps: ApiDeps): void {
   if (deps.demoTokens) {
     // Only for the embedded default: anyone on the page may publish and chat in any room.
     api.add({
-      method: 'GET', path: '/demo/token', operationId: 'demoToken', tag: 'demo', auth: 'none',
+      method: 'GET',
+      path: '/demo/token',
+      operationId: 'demoToken',
+      tag: 'demo',
+      auth: 'none',
       summary: 'A publish+subscribe token for the demo page (only when auth.demoTokens is on)',
       query: z.object({ room: z.string().optional(), identity: z.string().optional() }),
       responses: {

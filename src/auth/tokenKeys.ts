@@ -38,7 +38,8 @@ export const tokenKeySchema = z
   .superRefine((k, ctx) => {
     const asymmetric = k.publicKey ?? k.publicKeyFile ?? k.privateKey ?? k.privateKeyFile;
     if (k.alg === 'HS256' && (!k.secret || asymmetric)) ctx.addIssue({ code: 'custom', message: `key ${k.kid}: HS256 takes exactly a secret` });
-    if (k.alg !== 'HS256' && (k.secret || !asymmetric)) ctx.addIssue({ code: 'custom', message: `key ${k.kid}: ${k.alg} takes a public and/or private key, not a secret` });
+    if (k.alg !== 'HS256' && (k.secret || !asymmetric))
+      ctx.addIssue({ code: 'custom', message: `key ${k.kid}: ${k.alg} takes a public and/or private key, not a secret` });
   });
 
 /** A configured key as the config gives it. */
@@ -70,7 +71,8 @@ export interface ResolvedKey {
   sign?: crypto.KeyObject;
 }
 
-const pem = (inline: string | undefined, file: string | undefined): string | undefined => inline ?? (file === undefined ? undefined : fs.readFileSync(file, 'utf8'));
+const pem = (inline: string | undefined, file: string | undefined): string | undefined =>
+  inline ?? (file === undefined ? undefined : fs.readFileSync(file, 'utf8'));
 
 const KEY_TYPES: Record<Exclude<TokenAlgorithm, 'HS256'>, string[]> = { ES256: ['ec'], EdDSA: ['ed25519'], RS256: ['rsa'] };
 
@@ -146,6 +148,7 @@ export class TokenKeyRing {
 }
 
 function expectAlg(key: ResolvedKey, alg: string | undefined): ResolvedKey {
-  if (alg !== key.alg) throw new KeyLookupError(`token algorithm ${alg ?? 'none'} is not allowed for ${key.kid === undefined ? 'the shared secret' : `key ${key.kid}`}`);
+  if (alg !== key.alg)
+    throw new KeyLookupError(`token algorithm ${alg ?? 'none'} is not allowed for ${key.kid === undefined ? 'the shared secret' : `key ${key.kid}`}`);
   return key;
 }

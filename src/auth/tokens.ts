@@ -94,7 +94,8 @@ function refusal(err: unknown): UnauthorizedError {
   if (err instanceof joseErrors.JOSEAlgNotAllowed || err instanceof joseErrors.JOSENotSupported) return new UnauthorizedError('unsupported token algorithm');
   if (err instanceof joseErrors.JWKSNoMatchingKey) return new UnauthorizedError('unknown key id');
   if (err instanceof joseErrors.JWSInvalid || err instanceof joseErrors.JWTInvalid) return new UnauthorizedError('malformed token');
-  if (err instanceof joseErrors.JWKSTimeout || err instanceof joseErrors.JOSEError) return new UnauthorizedError(`token not verifiable: ${(err as Error).message}`);
+  if (err instanceof joseErrors.JWKSTimeout || err instanceof joseErrors.JOSEError)
+    return new UnauthorizedError(`token not verifiable: ${(err as Error).message}`);
   return new UnauthorizedError('malformed token');
 }
 

@@ -78,8 +78,14 @@ export class Cascade implements StreamSources {
     this.coordinator =
       c.coordinator === 'redis'
         ? new RedisCoordinator({
-            nodeId: config.node.id, region: config.node.region, redis: config.redis, heartbeatMs: c.heartbeatMs,
-            nodeTtlMs: c.nodeTtlMs, leaseMs: c.leaseMs, rpcTimeoutMs: c.rpcTimeoutMs, log: log.child('redis'),
+            nodeId: config.node.id,
+            region: config.node.region,
+            redis: config.redis,
+            heartbeatMs: c.heartbeatMs,
+            nodeTtlMs: c.nodeTtlMs,
+            leaseMs: c.leaseMs,
+            rpcTimeoutMs: c.rpcTimeoutMs,
+            log: log.child('redis'),
           })
         : new InMemoryCoordinator({ nodeId: config.node.id, region: config.node.region });
     this.manager = new CascadeManager({
@@ -95,7 +101,12 @@ export class Cascade implements StreamSources {
       config: c,
       log,
     });
-    this.#load = new LoadSampler({ rooms: options.rooms, pool: options.pool, consumersPerRouter: config.sfu.consumersPerRouter, pipesOut: () => this.manager.server.size });
+    this.#load = new LoadSampler({
+      rooms: options.rooms,
+      pool: options.pool,
+      consumersPerRouter: config.sfu.consumersPerRouter,
+      pipesOut: () => this.manager.server.size,
+    });
     this.joinHooks = { admit: (room) => this.manager.admit(room), ready: (room) => this.manager.ready(room) };
   }
 
@@ -154,7 +165,8 @@ export class Cascade implements StreamSources {
       const leases = await this.coordinator.streams(room).catch(() => undefined);
       if (leases) {
         const lease = leases.find((l) => l.identity === identity);
-        if (!lease && leases.length === 0 && !this.#rooms.get(room)) throw new NotFoundError(`room ${room} does not exist here and has no live stream on any node`);
+        if (!lease && leases.length === 0 && !this.#rooms.get(room))
+          throw new NotFoundError(`room ${room} does not exist here and has no live stream on any node`);
         if (!lease) throw new NotFoundError(`stream ${identity} is not live in room ${room} on any node`);
         if (lease.nodeId === this.coordinator.nodeId) throw new NotFoundError(`stream ${identity} is not live in room ${room}`);
         if (!this.coordinator.node(lease.nodeId)) {
@@ -233,7 +245,13 @@ export class Cascade implements StreamSources {
 
   #view(n: NodeRecord): NodeSummary {
     const fallback = {
-      rooms: n.load.rooms, participants: 0, tracks: 0, consumers: n.load.consumers, load: n.load.load, workers: [], webRtcServers: [],
+      rooms: n.load.rooms,
+      participants: 0,
+      tracks: 0,
+      consumers: n.load.consumers,
+      load: n.load.load,
+      workers: [],
+      webRtcServers: [],
     };
     return {
       ...fallback,

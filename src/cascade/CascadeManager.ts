@@ -69,7 +69,6 @@ export interface PullInfo {
 /** Participants that watch (and so create demand for remote streams): SDK peers and viewers such as WHEP. */
 const watches = (p: Participant): boolean => p.role === 'peer' || p.role === 'viewer';
 
-
 /** Events of {@link CascadeManager}. */
 export interface CascadeManagerEvents {
   /** A pull is up: producers in place `ms` after it was requested. */
@@ -106,7 +105,13 @@ export class CascadeManager extends EventEmitter<CascadeManagerEvents> {
     this.#c = options.coordinator;
     this.#log = options.log;
     this.origins = new OriginTracker({ coordinator: this.#c, rooms: options.rooms, log: options.log.child('origin') });
-    this.server = new PipeServer({ coordinator: this.#c, rooms: options.rooms, pipe: options.pipe, sourceOf: (r, i) => this.sourceOf(r, i), log: options.log.child('pipe-server') });
+    this.server = new PipeServer({
+      coordinator: this.#c,
+      rooms: options.rooms,
+      pipe: options.pipe,
+      sourceOf: (r, i) => this.sourceOf(r, i),
+      log: options.log.child('pipe-server'),
+    });
   }
 
   /** Wires events, RPC handlers and the reconcile timer. */
@@ -175,8 +180,16 @@ export class CascadeManager extends EventEmitter<CascadeManagerEvents> {
   /** Current pulls. */
   pulls(): PullInfo[] {
     return [...this.#pulls.values()].map((p) => ({
-      pipeId: p.pipeId, room: p.room, identity: p.identity, origin: p.origin, parent: p.parent, epoch: p.epoch, depth: p.depth, state: p.state,
-      producers: p.producerIds, ...(p.openedAt ? { setupMs: p.openedAt - p.startedAt } : {}),
+      pipeId: p.pipeId,
+      room: p.room,
+      identity: p.identity,
+      origin: p.origin,
+      parent: p.parent,
+      epoch: p.epoch,
+      depth: p.depth,
+      state: p.state,
+      producers: p.producerIds,
+      ...(p.openedAt ? { setupMs: p.openedAt - p.startedAt } : {}),
     }));
   }
 
@@ -355,10 +368,13 @@ export class CascadeManager extends EventEmitter<CascadeManagerEvents> {
       pull.close('no viewers left');
       return;
     }
-    const t = setTimeout(() => {
-      this.#timers.delete(t);
-      void this.reconcile(room);
-    }, since + this.#o.config.lingerMs - now + 5);
+    const t = setTimeout(
+      () => {
+        this.#timers.delete(t);
+        void this.reconcile(room);
+      },
+      since + this.#o.config.lingerMs - now + 5,
+    );
     t.unref();
     this.#timers.add(t);
   }
@@ -368,8 +384,13 @@ export class CascadeManager extends EventEmitter<CascadeManagerEvents> {
     const parent = await this.#chooseParent(lease);
     if (this.#closed || (this.#pulls.get(k) && !this.#pulls.get(k)!.closed)) return;
     const pull = new PipePull({
-      coordinator: this.#c, rooms: this.#o.rooms, pipe: this.#o.pipe, lease, parent,
-      rpcTimeoutMs: this.#o.config.rpcTimeoutMs, log: this.#log.child('pull'),
+      coordinator: this.#c,
+      rooms: this.#o.rooms,
+      pipe: this.#o.pipe,
+      lease,
+      parent,
+      rpcTimeoutMs: this.#o.config.rpcTimeoutMs,
+      log: this.#log.child('pull'),
     });
     this.#pulls.set(k, pull);
     pull.once('closed', () => {

@@ -10,7 +10,6 @@ import { CascadeRpcError } from './CascadeRpcError';
 import type { Coordinator, CoordinatorEvents, NodeRecord, RelayRecord, RpcHandler, StreamLease } from './Coordinator';
 import { streamKey } from '../streams/Stream';
 
-
 /** Options of {@link InMemoryCoordinator}. */
 export interface InMemoryCoordinatorOptions {
   nodeId: string;
@@ -130,6 +129,8 @@ export class InMemoryCoordinator extends EventEmitter<CoordinatorEvents> impleme
 
   notify(nodeId: string, method: string, params: unknown): void {
     if (nodeId !== this.nodeId) return;
-    this.#handlers.get(method)?.(params, this.nodeId).catch(() => undefined);
+    this.#handlers
+      .get(method)?.(params, this.nodeId)
+      .catch(() => undefined);
   }
 }

@@ -61,7 +61,13 @@ export class LoadSampler {
       let total = 0;
       for (const room of this.#o.rooms.rooms) {
         const stats = await Promise.all(
-          room.producerInfos().map((info) => room.getProducer(info.producerId)?.producer.getStats().catch(() => []) ?? []),
+          room.producerInfos().map(
+            (info) =>
+              room
+                .getProducer(info.producerId)
+                ?.producer.getStats()
+                .catch(() => []) ?? [],
+          ),
         );
         for (const list of stats) for (const s of list as Array<{ type: string; bitrate?: number }>) if (s.type === 'inbound-rtp') total += s.bitrate ?? 0;
       }

@@ -28,7 +28,6 @@ export interface OriginTrackerEvents {
   steppedDown: [lease: StreamLease, holder: StreamLease];
 }
 
-
 /** Claims and releases origin leases for local publishers. */
 export class OriginTracker extends EventEmitter<OriginTrackerEvents> {
   readonly #o: OriginTrackerOptions;
@@ -143,7 +142,12 @@ export class OriginTracker extends EventEmitter<OriginTrackerEvents> {
         producer.close();
       }
     }
-    this.#log.warn('stepped down as origin: the stream was published again on another node', { room: lease.room, identity: lease.identity, holder: holder.nodeId, epoch: holder.epoch });
+    this.#log.warn('stepped down as origin: the stream was published again on another node', {
+      room: lease.room,
+      identity: lease.identity,
+      holder: holder.nodeId,
+      epoch: holder.epoch,
+    });
     this.emit('steppedDown', lease, holder);
   }
 }

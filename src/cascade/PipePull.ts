@@ -110,9 +110,11 @@ export class PipePull extends EventEmitter<PipePullEvents> {
 
   /** Applies a note from the upstream (`from` was checked by the caller). */
   handleNote(method: string, params: unknown): void {
-    this.#chain = this.#chain.then(() => this.#applyNote(method, params)).catch((err: unknown) => {
-      this.#log.warn('pipe note failed', { method, room: this.room, identity: this.identity, error: err });
-    });
+    this.#chain = this.#chain
+      .then(() => this.#applyNote(method, params))
+      .catch((err: unknown) => {
+        this.#log.warn('pipe note failed', { method, room: this.room, identity: this.identity, error: err });
+      });
   }
 
   /** Closes the pull: its producers here close (viewers get producerClosed), the upstream is told. Idempotent. */
@@ -173,7 +175,15 @@ export class PipePull extends EventEmitter<PipePullEvents> {
     this.#assertOpen();
     this.#state = 'up';
     this.openedAt = Date.now();
-    this.#log.info('pull up', { room: this.room, identity: this.identity, parent: this.parent, origin: this.origin, epoch: this.epoch, producers: this.#producers.size, ms: this.openedAt - this.startedAt });
+    this.#log.info('pull up', {
+      room: this.room,
+      identity: this.identity,
+      parent: this.parent,
+      origin: this.origin,
+      epoch: this.epoch,
+      producers: this.#producers.size,
+      ms: this.openedAt - this.startedAt,
+    });
   }
 
   async #produce(p: PipedProducer): Promise<void> {
@@ -206,8 +216,7 @@ export class PipePull extends EventEmitter<PipePullEvents> {
     if (method === PipeMethod.closed) {
       this.upstreamReason = note.reason;
       this.close(`upstream closed it: ${note.reason ?? 'no reason'}`, false);
-    }
-    else if (method === PipeMethod.producerClosed) producer?.close();
+    } else if (method === PipeMethod.producerClosed) producer?.close();
     else if (method === PipeMethod.producerPaused) await producer?.pause();
     else if (method === PipeMethod.producerResumed) await producer?.resume();
   }

@@ -110,7 +110,14 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
 
   /** Served pipes, for admin listings and tests. */
   list(): Array<{ pipeId: string; room: string; identity: string; downstream: string; epoch: number; producers: number }> {
-    return [...this.#pipes.values()].map((p) => ({ pipeId: p.pipeId, room: p.room.name, identity: p.identity, downstream: p.downstream, epoch: p.epoch, producers: p.consumers.size }));
+    return [...this.#pipes.values()].map((p) => ({
+      pipeId: p.pipeId,
+      room: p.room.name,
+      identity: p.identity,
+      downstream: p.downstream,
+      epoch: p.epoch,
+      producers: p.consumers.size,
+    }));
   }
 
   /** Closes the pipes of a stream whose epoch is not `keepEpoch` (all of them without it); downstreams are told. */
@@ -150,8 +157,16 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
       appData: { cascade: 'upstream', pipeId: req.pipeId, downstream: from },
     });
     const pipe: ServedPipe = {
-      pipeId: req.pipeId, downstream: from, room, identity: req.identity, epoch: req.epoch, relay,
-      transport, consumers: new Map(), detach: () => undefined, closed: false,
+      pipeId: req.pipeId,
+      downstream: from,
+      room,
+      identity: req.identity,
+      epoch: req.epoch,
+      relay,
+      transport,
+      consumers: new Map(),
+      detach: () => undefined,
+      closed: false,
     };
     try {
       await transport.connect({ ip: req.tuple.ip, port: req.tuple.port, ...(req.srtp ? { srtpParameters: req.srtp as types.SrtpParameters } : {}) });
@@ -164,9 +179,9 @@ export class PipeServer extends EventEmitter<PipeServerEvents> {
       this.#pipes.set(key, pipe);
       this.#follow(pipe);
       // Producers added while the pipe was being set up (before #follow listened) are piped too.
-      const missed = room.producersOf(req.identity).filter(
-        (p) => !pipe.consumers.has(p.id) && !producers.includes(p) && belongs(room.getProducer(p.id)?.participant, relay, req.epoch),
-      );
+      const missed = room
+        .producersOf(req.identity)
+        .filter((p) => !pipe.consumers.has(p.id) && !producers.includes(p) && belongs(room.getProducer(p.id)?.participant, relay, req.epoch));
       for (const producer of missed) {
         const p = await this.#consume(pipe, producer);
         if (p) piped.push(p);

@@ -61,7 +61,6 @@ type Scripted = RedisClient & {
   cascadeRelease(k1: string, ...argv: (string | number)[]): Promise<number>;
 };
 
-
 function parseLease(json: string | null | undefined): StreamLease | undefined {
   if (!json) return undefined;
   try {
@@ -189,8 +188,15 @@ export class RedisCoordinator extends EventEmitter<CoordinatorEvents> implements
     const minEpoch = Math.max(this.#maxEpochSeen.get(k) ?? 0, this.#held.get(k)?.epoch ?? 0);
     const since = Date.now();
     const [epoch, prevJson] = await this.#cmd.cascadeClaim(
-      this.keys.stream(room, identity), this.keys.epoch(room, identity), this.keys.roomStreams(room),
-      this.nodeId, minEpoch, this.#o.leaseMs, identity, since, room,
+      this.keys.stream(room, identity),
+      this.keys.epoch(room, identity),
+      this.keys.roomStreams(room),
+      this.nodeId,
+      minEpoch,
+      this.#o.leaseMs,
+      identity,
+      since,
+      room,
     );
     const lease: StreamLease = { room, identity, nodeId: this.nodeId, epoch: Number(epoch), since };
     this.#seen(lease);
@@ -373,8 +379,14 @@ export class RedisCoordinator extends EventEmitter<CoordinatorEvents> implements
   async #renew(lease: StreamLease): Promise<void> {
     const k = streamKey(lease.room, lease.identity);
     const [state, currentJson] = await this.#cmd.cascadeRenew(
-      this.keys.stream(lease.room, lease.identity), this.keys.epoch(lease.room, lease.identity), this.keys.roomStreams(lease.room),
-      this.nodeId, lease.epoch, this.#o.leaseMs, lease.identity, JSON.stringify(lease),
+      this.keys.stream(lease.room, lease.identity),
+      this.keys.epoch(lease.room, lease.identity),
+      this.keys.roomStreams(lease.room),
+      this.nodeId,
+      lease.epoch,
+      this.#o.leaseMs,
+      lease.identity,
+      JSON.stringify(lease),
     );
     if (this.#held.get(k) !== lease) return;
     if (Number(state) === 2) {
@@ -390,7 +402,13 @@ export class RedisCoordinator extends EventEmitter<CoordinatorEvents> implements
     if (this.#held.get(k) !== lease) return;
     this.#held.delete(k);
     if (holder) this.#seen(holder);
-    this.#log.warn('origin lease lost to a newer claim; stepping down', { room: lease.room, identity: lease.identity, epoch: lease.epoch, holder: holder?.nodeId, holderEpoch: holder?.epoch });
+    this.#log.warn('origin lease lost to a newer claim; stepping down', {
+      room: lease.room,
+      identity: lease.identity,
+      epoch: lease.epoch,
+      holder: holder?.nodeId,
+      holderEpoch: holder?.epoch,
+    });
     this.emit('leaseLost', lease, holder);
   }
 
@@ -473,7 +491,10 @@ export class RedisCoordinator extends EventEmitter<CoordinatorEvents> implements
       this.#dispatch(m.method, m.params, m.from).then(
         (data) => this.#reply(m.from, { t: 'res', id: m.id, ok: true, data: data ?? null }),
         (err: unknown) => {
-          const error = err instanceof SubsecError ? { code: err.code, message: err.message } : { code: ErrorCode.INTERNAL, message: (err as Error)?.message ?? 'internal error' };
+          const error =
+            err instanceof SubsecError
+              ? { code: err.code, message: err.message }
+              : { code: ErrorCode.INTERNAL, message: (err as Error)?.message ?? 'internal error' };
           if (!(err instanceof SubsecError)) this.#log.warn('rpc handler failed', { method: m.method, from: m.from, error: err });
           this.#reply(m.from, { t: 'res', id: m.id, ok: false, error });
         },

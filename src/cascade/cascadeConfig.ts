@@ -51,7 +51,9 @@ export const cascadeConfigSchema = z
   .superRefine((c, ctx) => {
     if (c.nodeTtlMs < 2 * c.heartbeatMs) ctx.addIssue({ code: 'custom', path: ['nodeTtlMs'], message: 'must be at least twice heartbeatMs' });
     if (c.leaseMs < 2 * c.heartbeatMs) ctx.addIssue({ code: 'custom', path: ['leaseMs'], message: 'must be at least twice heartbeatMs' });
-    if ((c.pipe.minPort === undefined) !== (c.pipe.maxPort === undefined)) ctx.addIssue({ code: 'custom', path: ['pipe', 'minPort'], message: 'set both minPort and maxPort, or neither' });
-    if (c.pipe.minPort !== undefined && c.pipe.maxPort !== undefined && c.pipe.minPort > c.pipe.maxPort) ctx.addIssue({ code: 'custom', path: ['pipe', 'maxPort'], message: 'must be ≥ minPort' });
+    if ((c.pipe.minPort === undefined) !== (c.pipe.maxPort === undefined))
+      ctx.addIssue({ code: 'custom', path: ['pipe', 'minPort'], message: 'set both minPort and maxPort, or neither' });
+    if (c.pipe.minPort !== undefined && c.pipe.maxPort !== undefined && c.pipe.minPort > c.pipe.maxPort)
+      ctx.addIssue({ code: 'custom', path: ['pipe', 'maxPort'], message: 'must be ≥ minPort' });
   })
   .prefault({});

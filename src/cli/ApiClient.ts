@@ -25,9 +25,10 @@ export class ApiClient {
       });
     } catch (err) {
       const cause = (err as Error).cause as { code?: string; message?: string; errors?: Array<{ code?: string }> } | undefined;
-      const why = (err as Error).name === 'TimeoutError'
-        ? `no answer within ${this.#timeoutMs} ms`
-        : (cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? (err as Error).message);
+      const why =
+        (err as Error).name === 'TimeoutError'
+          ? `no answer within ${this.#timeoutMs} ms`
+          : (cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? (err as Error).message);
       throw new CliError(`cannot reach ${this.baseUrl}: ${why}`, ExitCode.UNREACHABLE);
     }
     const text = await res.text();
@@ -39,7 +40,10 @@ export class ApiClient {
     }
     if (!res.ok) {
       const e = parsed as { code?: string; message?: string } | undefined;
-      throw new CliError(`${method} ${path}: ${res.status} ${e?.code ?? ''} ${e?.message ?? text.slice(0, 200)}`.replace(/\s+/g, ' ').trim(), ExitCode.API_ERROR);
+      throw new CliError(
+        `${method} ${path}: ${res.status} ${e?.code ?? ''} ${e?.message ?? text.slice(0, 200)}`.replace(/\s+/g, ' ').trim(),
+        ExitCode.API_ERROR,
+      );
     }
     return parsed as T;
   }

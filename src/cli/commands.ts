@@ -69,9 +69,33 @@ const pageOptions = {
 } as const;
 const pageHelp = ['  --limit N     items per page (1-500, default 50)', '  --all         follow nextCursor and print every page'];
 
-interface RoomSummary { name: string; createdAt: string; participantCount: number; trackCount: number; consumerCount: number; routerCount: number }
-interface StreamView { id: string; tracks: Array<{ kind: string; paused: boolean }>; bitrateBps: number; consumers: number; outputs: Array<{ kind: string }> }
-interface NodeView { id: string; region: string; url: string; rooms: number; participants: number; consumers: number; load: number; workers: unknown[]; draining: boolean; uptimeSeconds: number }
+interface RoomSummary {
+  name: string;
+  createdAt: string;
+  participantCount: number;
+  trackCount: number;
+  consumerCount: number;
+  routerCount: number;
+}
+interface StreamView {
+  id: string;
+  tracks: Array<{ kind: string; paused: boolean }>;
+  bitrateBps: number;
+  consumers: number;
+  outputs: Array<{ kind: string }>;
+}
+interface NodeView {
+  id: string;
+  region: string;
+  url: string;
+  rooms: number;
+  participants: number;
+  consumers: number;
+  load: number;
+  workers: unknown[];
+  draining: boolean;
+  uptimeSeconds: number;
+}
 
 /** Every subcommand except `start` (which main handles itself). */
 export const commands: Command[] = [
@@ -125,7 +149,12 @@ export const commands: Command[] = [
       const rooms = await pages<RoomSummary>(ctx, '/v1/rooms', 'rooms', ctx.values.all === true, intOption(ctx, 'limit', 1, 500));
       if (ctx.json) return ctx.out(JSON.stringify(rooms, null, 2) + '\n');
       if (rooms.length === 0) return ctx.out('no rooms\n');
-      ctx.out(table(['ROOM', 'PARTICIPANTS', 'TRACKS', 'CONSUMERS', 'ROUTERS', 'AGE'], rooms.map((r) => [r.name, r.participantCount, r.trackCount, r.consumerCount, r.routerCount, age(r.createdAt)])));
+      ctx.out(
+        table(
+          ['ROOM', 'PARTICIPANTS', 'TRACKS', 'CONSUMERS', 'ROUTERS', 'AGE'],
+          rooms.map((r) => [r.name, r.participantCount, r.trackCount, r.consumerCount, r.routerCount, age(r.createdAt)]),
+        ),
+      );
     },
   },
   {
@@ -136,13 +165,19 @@ export const commands: Command[] = [
     options: {},
     positionals: 1,
     run: async (ctx) => {
-      const room: RoomSummary & { participants: Array<{ id: string; identity: string; kind: string; tracks: Array<{ kind: string; paused: boolean }> }> } = await ctx
-        .api()
-        .request('GET', `/v1/rooms/${encodeURIComponent(ctx.positionals[0]!)}`);
+      const room: RoomSummary & { participants: Array<{ id: string; identity: string; kind: string; tracks: Array<{ kind: string; paused: boolean }> }> } =
+        await ctx.api().request('GET', `/v1/rooms/${encodeURIComponent(ctx.positionals[0]!)}`);
       if (ctx.json) return ctx.out(JSON.stringify(room, null, 2) + '\n');
-      ctx.out(`room ${room.name}: ${room.participantCount} participants, ${room.trackCount} tracks, ${room.consumerCount} consumers, ${room.routerCount} routers, up ${age(room.createdAt)}\n`);
+      ctx.out(
+        `room ${room.name}: ${room.participantCount} participants, ${room.trackCount} tracks, ${room.consumerCount} consumers, ${room.routerCount} routers, up ${age(room.createdAt)}\n`,
+      );
       if (room.participants.length) {
-        ctx.out(table(['PARTICIPANT', 'IDENTITY', 'KIND', 'TRACKS'], room.participants.map((p) => [p.id, p.identity, p.kind, p.tracks.map((t) => t.kind + (t.paused ? '(muted)' : '')).join(',') || '-'])));
+        ctx.out(
+          table(
+            ['PARTICIPANT', 'IDENTITY', 'KIND', 'TRACKS'],
+            room.participants.map((p) => [p.id, p.identity, p.kind, p.tracks.map((t) => t.kind + (t.paused ? '(muted)' : '')).join(',') || '-']),
+          ),
+        );
       }
     },
   },
@@ -175,7 +210,13 @@ export const commands: Command[] = [
       ctx.out(
         table(
           ['STREAM', 'TRACKS', 'BITRATE', 'CONSUMERS', 'OUTPUTS'],
-          streams.map((s) => [s.id, s.tracks.map((t) => t.kind + (t.paused ? '(muted)' : '')).join(','), bitrate(s.bitrateBps), s.consumers, s.outputs.map((o) => o.kind).join(',') || '-']),
+          streams.map((s) => [
+            s.id,
+            s.tracks.map((t) => t.kind + (t.paused ? '(muted)' : '')).join(','),
+            bitrate(s.bitrateBps),
+            s.consumers,
+            s.outputs.map((o) => o.kind).join(',') || '-',
+          ]),
         ),
       );
     },
@@ -193,7 +234,17 @@ export const commands: Command[] = [
       ctx.out(
         table(
           ['NODE', 'REGION', 'URL', 'ROOMS', 'PARTICIPANTS', 'CONSUMERS', 'LOAD', 'WORKERS', 'STATE'],
-          nodes.map((n) => [n.id, n.region, n.url, n.rooms, n.participants, n.consumers, `${Math.round(n.load * 100)}%`, n.workers.length, n.draining ? 'draining' : 'up']),
+          nodes.map((n) => [
+            n.id,
+            n.region,
+            n.url,
+            n.rooms,
+            n.participants,
+            n.consumers,
+            `${Math.round(n.load * 100)}%`,
+            n.workers.length,
+            n.draining ? 'draining' : 'up',
+          ]),
         ),
       );
     },

@@ -56,7 +56,10 @@ export function scanSource(source: string): SourceScan {
   const imports = new Map<string, string>();
   for (const m of source.matchAll(/import\s+(?:type\s+)?\{([^}]*)\}\s*from\s*'([^']+)'/g)) {
     for (const name of m[1]!.split(',')) {
-      const parts = name.trim().replace(/^type\s+/, '').split(/\s+as\s+/);
+      const parts = name
+        .trim()
+        .replace(/^type\s+/, '')
+        .split(/\s+as\s+/);
       const local = (parts[1] ?? parts[0])!.trim();
       if (local) imports.set(local, m[2]!);
     }
@@ -69,7 +72,12 @@ export function scanSource(source: string): SourceScan {
   for (const line of source.split('\n')) {
     if (inComment) {
       const end = line.indexOf('*/');
-      inComment.push(line.slice(0, end < 0 ? undefined : end).replace(/^\s*\*\s?/, '').trim());
+      inComment.push(
+        line
+          .slice(0, end < 0 ? undefined : end)
+          .replace(/^\s*\*\s?/, '')
+          .trim(),
+      );
       if (end >= 0) {
         pending = inComment.filter(Boolean).join(' ');
         inComment = undefined;

@@ -65,11 +65,7 @@ function parseEnvValue(raw: string): unknown {
  * level against the defaulted tree (`SUBSEC_SFU_CONSUMERS_PER_ROUTER` → `sfu.consumersPerRouter`).
  * An override that names no known key is an error, like an unknown key in the file.
  */
-export function applyEnvOverrides(
-  target: Record<string, unknown>,
-  shape: Record<string, unknown>,
-  env: Record<string, string | undefined>,
-): void {
+export function applyEnvOverrides(target: Record<string, unknown>, shape: Record<string, unknown>, env: Record<string, string | undefined>): void {
   for (const [name, raw] of Object.entries(env)) {
     // SUBSEC_SETUP_* belong to scripts/setup.sh and the worker build, not to the node.
     if (!name.startsWith('SUBSEC_') || name.startsWith('SUBSEC_SETUP_') || raw === undefined) continue;

@@ -19,9 +19,15 @@ const port = z.number().int().min(0).max(65535);
 /** One RTSP camera the node pulls (config `rtsp.sources`, `POST /v1/ingest/rtsp`). */
 export const rtspSourceSchema = z.strictObject({
   /** Stable id (`GET/DELETE /v1/ingest/rtsp/{id}`); default `<room>-<stream>`. */
-  id: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/).optional(),
+  id: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,128}$/)
+    .optional(),
   /** `rtsp://host[:port]/path` (credentials go in username/password, not the URL). */
-  url: z.string().regex(/^rtsps?:\/\/[^\s@/]+(\/\S*)?$/, 'an rtsp:// URL without user:password@ (use username/password)').max(2048),
+  url: z
+    .string()
+    .regex(/^rtsps?:\/\/[^\s@/]+(\/\S*)?$/, 'an rtsp:// URL without user:password@ (use username/password)')
+    .max(2048),
   /** Room the camera is published into. */
   room: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/),
   /** Stream name (the feed's identity). */
@@ -74,7 +80,10 @@ export const configSchema = z.strictObject({
   node: z
     .strictObject({
       /** This node's id: unique among the nodes of a cascade. */
-      id: z.string().min(1).default(() => os.hostname()),
+      id: z
+        .string()
+        .min(1)
+        .default(() => os.hostname()),
       /** Region of this node: the cascade relays and redirects within a region first. */
       region: z.string().min(1).default('local'),
     })
@@ -102,7 +111,12 @@ export const configSchema = z.strictObject({
       /** Admin key for `POST /v1/tokens` and the REST API (Authorization: Bearer <key>). */
       adminKey: z.string().min(8).default('subsec-dev-admin-key'),
       /** Default token lifetime in seconds. */
-      tokenTtlSeconds: z.number().int().min(10).max(7 * 24 * 3600).default(6 * 3600),
+      tokenTtlSeconds: z
+        .number()
+        .int()
+        .min(10)
+        .max(7 * 24 * 3600)
+        .default(6 * 3600),
       /** Issue tokens without credentials at `GET /demo/token` (only for local demos). */
       demoTokens: z.boolean().default(true),
       /** Further token keys by key id (`kid`): HS256 secrets or ES256/EdDSA/RS256 public (and, to issue, private) keys. Remove a key to revoke every token it signed. */
@@ -136,7 +150,10 @@ export const configSchema = z.strictObject({
       /** UDP/TCP port range for RTC transports: last port. */
       rtcMaxPort: port.default(49999),
       /** Addresses RTC transports listen on. */
-      listenAddresses: z.array(listenAddress).min(1).default([{ ip: '127.0.0.1' }]),
+      listenAddresses: z
+        .array(listenAddress)
+        .min(1)
+        .default([{ ip: '127.0.0.1' }]),
       /** Consumers a router may hold before new peers of its room spill to another worker. */
       consumersPerRouter: z.number().int().min(1).default(500),
       /** Initial outgoing bitrate estimate per WebRTC transport (bps). */
@@ -199,7 +216,10 @@ export const configSchema = z.strictObject({
             /** HMAC-SHA256 signing secret (at least 16 characters); default: webhooks.secret. */
             secret: z.string().min(16).optional(),
             /** Event types to send (`room.started`, or `room.*`, or `*`); default: all. */
-            events: z.array(z.string().regex(/^(\*|[a-z]+\.(\*|[a-z_]+))$/)).min(1).optional(),
+            events: z
+              .array(z.string().regex(/^(\*|[a-z]+\.(\*|[a-z_]+))$/))
+              .min(1)
+              .optional(),
           }),
         )
         .default([]),
@@ -235,7 +255,12 @@ export const configSchema = z.strictObject({
       /** coturn's `static-auth-secret` (at least 16 characters). */
       secret: z.string().default(''),
       /** Lifetime of a TURN credential (s). */
-      credentialTtlSeconds: z.number().int().min(60).max(7 * 24 * 3600).default(24 * 3600),
+      credentialTtlSeconds: z
+        .number()
+        .int()
+        .min(60)
+        .max(7 * 24 * 3600)
+        .default(24 * 3600),
     })
     .superRefine((t, ctx) => {
       if (!t.enabled) return;
@@ -282,7 +307,10 @@ export const configSchema = z.strictObject({
       /** TCP port of the RTMP listener; 0 picks a free one (`node.rtmp.port`). */
       port: port.default(1935),
       /** The application name encoders connect to (`rtmp://host/<app>`). */
-      app: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).default('live'),
+      app: z
+        .string()
+        .regex(/^[A-Za-z0-9_.-]{1,64}$/)
+        .default('live'),
       /** RTMPS: a TLS listener with the operator's certificate (PEM files). */
       tls: z
         .strictObject({
@@ -313,7 +341,8 @@ export const configSchema = z.strictObject({
       audioBitrateKbps: z.number().int().min(16).max(510).default(96),
     })
     .superRefine((r, ctx) => {
-      if (r.tls.enabled && (!r.tls.certFile || !r.tls.keyFile)) ctx.addIssue({ code: 'custom', path: ['tls'], message: 'needs certFile and keyFile when enabled' });
+      if (r.tls.enabled && (!r.tls.certFile || !r.tls.keyFile))
+        ctx.addIssue({ code: 'custom', path: ['tls'], message: 'needs certFile and keyFile when enabled' });
     })
     .prefault({}),
   /** RTSP pulls (docs/rtsp.md): the node pulls `rtsp://` cameras into rooms; also `POST /v1/ingest/rtsp`. */
@@ -453,7 +482,10 @@ export const configSchema = z.strictObject({
           /** Also send `CMSD-Dynamic` (this origin's identifier with `rd`, the response delay in ms). */
           dynamic: z.boolean().default(true),
           /** Intermediary identifier in `CMSD-Dynamic` (printable ASCII); default: `node.id`. */
-          id: z.string().regex(/^[\x20-\x7e]{1,128}$/, 'printable ASCII, 1-128 characters').optional(),
+          id: z
+            .string()
+            .regex(/^[\x20-\x7e]{1,128}$/, 'printable ASCII, 1-128 characters')
+            .optional(),
         })
         .prefault({}),
     })

@@ -38,7 +38,11 @@ export function availabilityTimeOffsetSec(stream: Pick<HlsStream, 'targetDuratio
 }
 
 /** The timeline of a rendition: its window's segments, the one in progress included once it has a part. */
-export function timelineOf(stream: Pick<HlsStream, 'targetDuration' | 'partTarget'>, r: LiveRendition, timescale: number): { startNumber: number; segments: MpdSegment[] } {
+export function timelineOf(
+  stream: Pick<HlsStream, 'targetDuration' | 'partTarget'>,
+  r: LiveRendition,
+  timescale: number,
+): { startNumber: number; segments: MpdSegment[] } {
   const segments: MpdSegment[] = [];
   let startNumber = -1;
   for (const s of r.packager.segments) {
@@ -84,7 +88,10 @@ export function availabilityStartOf(stream: HlsStream): number | undefined {
 }
 
 /** Builds the MPD input of a stream; undefined until every rendition has listed media. */
-export function mpdInputOf(stream: HlsStream, o: { config: DashConfig; audioKbps: number; dvrWindowSec: number; utcTimingUrl: string; uriSuffix: string; availabilityStartTime: number; now?: number }): MpdInput | undefined {
+export function mpdInputOf(
+  stream: HlsStream,
+  o: { config: DashConfig; audioKbps: number; dvrWindowSec: number; utcTimingUrl: string; uriSuffix: string; availabilityStartTime: number; now?: number },
+): MpdInput | undefined {
   const video: MpdRepresentation[] = [];
   let audio: MpdRepresentation | undefined;
   let endTimeSec = 0;
@@ -127,7 +134,6 @@ export class DashManifests {
   readonly #dvrWindowSec: number;
   readonly #byStream = new WeakMap<HlsStream, { ast: number; variants: Map<string, Entry> }>();
 
-
   constructor(options: { config: DashConfig; audioKbps: number; dvrWindowSec: number }) {
     this.#config = options.config;
     this.#audioKbps = options.audioKbps;
@@ -151,7 +157,14 @@ export class DashManifests {
     const variant = `${utcTimingUrl}|${uriSuffix}`;
     const hit = cached.variants.get(variant);
     if (hit && hit.state === state) return hit;
-    const input = mpdInputOf(stream, { config: this.#config, audioKbps: this.#audioKbps, dvrWindowSec: this.#dvrWindowSec, utcTimingUrl, uriSuffix, availabilityStartTime: cached.ast });
+    const input = mpdInputOf(stream, {
+      config: this.#config,
+      audioKbps: this.#audioKbps,
+      dvrWindowSec: this.#dvrWindowSec,
+      utcTimingUrl,
+      uriSuffix,
+      availabilityStartTime: cached.ast,
+    });
     if (!input) return undefined;
     const body = renderMpd(input);
     let gz: Buffer | undefined;

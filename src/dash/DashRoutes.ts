@@ -78,8 +78,17 @@ export const TIME_URL_FROM_MPD = '../../time';
 export function registerDashRoutes(http: HttpServer, deps: DashRoutesDeps): void {
   const { service, intake } = deps;
   const hls = service.config;
-  const requests = new client.Counter({ name: 'subsec_dash_requests_total', help: 'LL-DASH requests by resource kind and status', labelNames: ['kind', 'status'], registers: [deps.registry] });
-  const streaming = new client.Gauge({ name: 'subsec_dash_streaming_responses', help: 'Segments in progress being sent with chunked transfer', registers: [deps.registry] });
+  const requests = new client.Counter({
+    name: 'subsec_dash_requests_total',
+    help: 'LL-DASH requests by resource kind and status',
+    labelNames: ['kind', 'status'],
+    registers: [deps.registry],
+  });
+  const streaming = new client.Gauge({
+    name: 'subsec_dash_streaming_responses',
+    help: 'Segments in progress being sent with chunked transfer',
+    registers: [deps.registry],
+  });
   const count = (kind: Kind, status: number) => requests.inc({ kind, status: String(status) });
   const cmsd = hls.cmsd.enabled ? new CmsdHeaders({ dynamic: hls.cmsd.dynamic, id: hls.cmsd.id ?? deps.nodeId, format: 'd' }) : undefined;
   const manifests = new DashManifests({ config: deps.config, audioKbps: hls.audioKbps, dvrWindowSec: hls.dvrWindowSec });
@@ -120,7 +129,14 @@ export function registerDashRoutes(http: HttpServer, deps: DashRoutesDeps): void
   };
 
   /** Answers a media request that names an init segment, a complete segment or the segment in progress. */
-  const serveMedia = (res: uWS.HttpResponse, target: MediaTarget, query: URLSearchParams, headers: Record<string, string>, ifNoneMatch: string, receivedAt: number): void => {
+  const serveMedia = (
+    res: uWS.HttpResponse,
+    target: MediaTarget,
+    query: URLSearchParams,
+    headers: Record<string, string>,
+    ifNoneMatch: string,
+    receivedAt: number,
+  ): void => {
     const found = resolveMedia(service, target);
     if (found.kind === 'error' || found.kind === 'held-init') {
       writeError(res, 404, ErrorCode.NOT_FOUND, found.kind === 'error' ? found.message : 'init segment not written yet');
@@ -149,10 +165,14 @@ export function registerDashRoutes(http: HttpServer, deps: DashRoutesDeps): void
     if (found.kind === 'init' || found.kind === 'segment') {
       const notModified = ifNoneMatch === etag;
       const seg = found.kind === 'segment' ? found.segment : undefined;
-      const staticValue = cmsd && (seg ? cmsd.media({ ot: renditionObjectType(found.rendition), ended, durationSec: seg.duration, availableAt: seg.completedAt, bytes: seg.data!.length }) : cmsd.media({ ot: 'i', ended }));
+      const staticValue =
+        cmsd &&
+        (seg
+          ? cmsd.media({ ot: renditionObjectType(found.rendition), ended, durationSec: seg.duration, availableAt: seg.completedAt, bytes: seg.data!.length })
+          : cmsd.media({ ot: 'i', ended }));
       res.cork(() => {
         res.writeStatus(notModified ? '304 Not Modified' : '200 OK');
-        writeCommon(etag, seg ? seg.completedAt ?? Date.now() : found.stream.startedAt);
+        writeCommon(etag, seg ? (seg.completedAt ?? Date.now()) : found.stream.startedAt);
         writeCmsd(staticValue, Date.now() - receivedAt);
         if (notModified) res.endWithoutBody();
         else res.end(seg ? seg.data! : p.init!);
@@ -167,7 +187,10 @@ export function registerDashRoutes(http: HttpServer, deps: DashRoutesDeps): void
       writeHead: (startedAt) => {
         res.writeStatus('200 OK');
         writeCommon(etag, startedAt);
-        writeCmsd(cmsd?.media({ ot: renditionObjectType(found.rendition), ended: found.stream.ended || p.ended, heldMs: startedAt - receivedAt }), startedAt - receivedAt);
+        writeCmsd(
+          cmsd?.media({ ot: renditionObjectType(found.rendition), ended: found.stream.ended || p.ended, heldMs: startedAt - receivedAt }),
+          startedAt - receivedAt,
+        );
       },
       onDone: (status) => {
         streaming.dec();
@@ -233,7 +256,8 @@ export function registerDashRoutes(http: HttpServer, deps: DashRoutesDeps): void
       else throw err;
     }
     const status = res.status ?? 200;
-    if (cmsd && outcome.cmsd !== undefined && (status === 200 || status === 304)) res.headers = { ...res.headers, ...cmsd.headers(outcome.cmsd, Date.now() - receivedAt) };
+    if (cmsd && outcome.cmsd !== undefined && (status === 200 || status === 304))
+      res.headers = { ...res.headers, ...cmsd.headers(outcome.cmsd, Date.now() - receivedAt) };
     count(outcome.kind, status);
     return res;
   });
@@ -257,7 +281,12 @@ export function registerDashRoutes(http: HttpServer, deps: DashRoutesDeps): void
       if (!mpd) return unavailable('stream is starting');
       const ended = stream.ended || stream.renditions.every((r) => r.packager.ended);
       outcome.cmsd = cmsd?.playlist(ended);
-      const headers: Record<string, string> = { 'content-type': MPD_TYPE, 'cache-control': ended ? 'public, max-age=60' : 'public, max-age=1', etag: mpd.etag, vary: 'Accept-Encoding' };
+      const headers: Record<string, string> = {
+        'content-type': MPD_TYPE,
+        'cache-control': ended ? 'public, max-age=60' : 'public, max-age=1',
+        etag: mpd.etag,
+        vary: 'Accept-Encoding',
+      };
       if (req.headers['if-none-match'] === mpd.etag) return { status: 304, headers };
       if (/\bgzip\b/.test(req.headers['accept-encoding'] ?? '')) return { status: 200, headers: { ...headers, 'content-encoding': 'gzip' }, body: mpd.gzip() };
       return { status: 200, headers, body: mpd.bytes };
@@ -291,9 +320,21 @@ export function registerDashRoutes(http: HttpServer, deps: DashRoutesDeps): void
       if (!seg) return p.ended ? plain(404, ErrorCode.NOT_FOUND, 'segment not found') : unavailable('segment not ready');
       data = seg.data!;
       modified = seg.completedAt ?? Date.now();
-      outcome.cmsd = cmsd?.media({ ot: renditionObjectType(found.rendition), ended: ended(), durationSec: seg.duration, availableAt: seg.completedAt, bytes: data.length, heldMs: found.kind === 'segment' ? undefined : Date.now() - heldFrom });
+      outcome.cmsd = cmsd?.media({
+        ot: renditionObjectType(found.rendition),
+        ended: ended(),
+        durationSec: seg.duration,
+        availableAt: seg.completedAt,
+        bytes: data.length,
+        heldMs: found.kind === 'segment' ? undefined : Date.now() - heldFrom,
+      });
     }
-    const headers = { 'content-type': found.rendition.kind === 'audio' ? 'audio/mp4' : 'video/mp4', 'cache-control': IMMUTABLE, etag, 'last-modified': new Date(modified).toUTCString() };
+    const headers = {
+      'content-type': found.rendition.kind === 'audio' ? 'audio/mp4' : 'video/mp4',
+      'cache-control': IMMUTABLE,
+      etag,
+      'last-modified': new Date(modified).toUTCString(),
+    };
     if (req.headers['if-none-match'] === etag) return { status: 304, headers };
     return { status: 200, headers, body: data };
   }

@@ -148,14 +148,19 @@ export function renderMpd(m: MpdInput): string {
     '  <Period id="0" start="PT0S">',
   ];
   // Presentation time 0 is availabilityStartTime on the wall clock (PresentationTimeOffset 0).
-  const prt = (timescaleIndent: string) => `${timescaleIndent}<ProducerReferenceTime${attrs({ id: 0, type: 'encoder', wallClockTime: ast, presentationTime: 0 })}/>`;
+  const prt = (timescaleIndent: string) =>
+    `${timescaleIndent}<ProducerReferenceTime${attrs({ id: 0, type: 'encoder', wallClockTime: ast, presentationTime: 0 })}/>`;
   if (m.video.length > 0) {
     const maxWidth = Math.max(0, ...m.video.map((v) => v.width ?? 0));
     const maxHeight = Math.max(0, ...m.video.map((v) => v.height ?? 0));
-    lines.push(`    <AdaptationSet${attrs({ id: 0, contentType: 'video', mimeType: 'video/mp4', maxWidth: maxWidth || undefined, maxHeight: maxHeight || undefined })}>`);
+    lines.push(
+      `    <AdaptationSet${attrs({ id: 0, contentType: 'video', mimeType: 'video/mp4', maxWidth: maxWidth || undefined, maxHeight: maxHeight || undefined })}>`,
+    );
     lines.push(prt('      '));
     for (const v of m.video) {
-      lines.push(`      <Representation${attrs({ id: v.id, bandwidth: Math.round(v.bandwidth), codecs: v.codecs, width: v.width, height: v.height, frameRate: v.frameRate ? frameRateAttr(v.frameRate) : undefined })}>`);
+      lines.push(
+        `      <Representation${attrs({ id: v.id, bandwidth: Math.round(v.bandwidth), codecs: v.codecs, width: v.width, height: v.height, frameRate: v.frameRate ? frameRateAttr(v.frameRate) : undefined })}>`,
+      );
       lines.push(...segmentTemplate(v, m.availabilityTimeOffsetSec, '        '), '      </Representation>');
     }
     lines.push('    </AdaptationSet>');
@@ -165,7 +170,8 @@ export function renderMpd(m: MpdInput): string {
     lines.push(`    <AdaptationSet${attrs({ id: 1, contentType: 'audio', mimeType: 'audio/mp4', lang: 'und' })}>`);
     lines.push(prt('      '));
     lines.push(`      <Representation${attrs({ id: a.id, bandwidth: Math.round(a.bandwidth), codecs: a.codecs, audioSamplingRate: a.audioSamplingRate })}>`);
-    if (a.channels) lines.push(`        <AudioChannelConfiguration${attrs({ schemeIdUri: 'urn:mpeg:dash:23003:3:audio_channel_configuration:2011', value: a.channels })}/>`);
+    if (a.channels)
+      lines.push(`        <AudioChannelConfiguration${attrs({ schemeIdUri: 'urn:mpeg:dash:23003:3:audio_channel_configuration:2011', value: a.channels })}/>`);
     lines.push(...segmentTemplate(a, m.availabilityTimeOffsetSec, '        '), '      </Representation>', '    </AdaptationSet>');
   }
   lines.push('  </Period>', `  <UTCTiming${attrs({ schemeIdUri: 'urn:mpeg:dash:utc:http-iso:2014', value: m.utcTimingUrl })}/>`, '</MPD>', '');

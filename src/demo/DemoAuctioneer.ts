@@ -207,11 +207,16 @@ export class DemoAuctioneer {
     const spec = LOTS[this.#lotCount++ % LOTS.length]!;
     const lotId = `demo-${Date.now().toString(36)}-${this.#lotCount}`;
     this.#lot = { lotId, endsAt: Date.now() + this.#o.lotSec * 1000, startPrice: spec.startPrice, increment: spec.increment };
-    this.#send('lot.open', { lotId, title: spec.title, startPrice: spec.startPrice, increment: spec.increment, durationSec: this.#o.lotSec }, DEMO_AUCTIONEER, (event) => {
-      const lot = this.#lot;
-      const endsAt = (event.payload as { endsAt?: unknown } | null)?.endsAt;
-      if (lot?.lotId === lotId && typeof endsAt === 'number') lot.endsAt = endsAt;
-    });
+    this.#send(
+      'lot.open',
+      { lotId, title: spec.title, startPrice: spec.startPrice, increment: spec.increment, durationSec: this.#o.lotSec },
+      DEMO_AUCTIONEER,
+      (event) => {
+        const lot = this.#lot;
+        const endsAt = (event.payload as { endsAt?: unknown } | null)?.endsAt;
+        if (lot?.lotId === lotId && typeof endsAt === 'number') lot.endsAt = endsAt;
+      },
+    );
     this.#scheduleBid();
   }
 

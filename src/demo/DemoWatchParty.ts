@@ -104,7 +104,13 @@ export class DemoWatchParty {
     if (event.type !== 'playback') return;
     const p = event.payload as Partial<Playback> | null;
     if (!p || typeof p.playing !== 'boolean' || typeof p.position !== 'number' || typeof p.at !== 'number') return;
-    this.#state = { ...(typeof p.src === 'string' ? { src: p.src } : {}), playing: p.playing, position: p.position, rate: typeof p.rate === 'number' && p.rate > 0 ? p.rate : 1, at: p.at };
+    this.#state = {
+      ...(typeof p.src === 'string' ? { src: p.src } : {}),
+      playing: p.playing,
+      position: p.position,
+      rate: typeof p.rate === 'number' && p.rate > 0 ? p.rate : 1,
+      at: p.at,
+    };
     this.#scheduleLoop();
   }
 

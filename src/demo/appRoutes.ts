@@ -22,12 +22,34 @@ export const APP_MEDIA_DIR = path.join(projectRoot, '.cache', 'apps-media');
 function sampleArgs(out: string): string[] {
   const text = `drawtext=fontfile=${FONT}:text='%{pts\\:hms}':x=(w-tw)/2:y=h-th-24:fontsize=40:fontcolor=white:box=1:boxcolor=black@0.6`;
   return [
-    '-hide_banner', '-loglevel', 'error', '-y',
-    '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25:duration=60',
-    '-f', 'lavfi', '-i', "aevalsrc='0.3*sin(2*PI*880*t)*lt(mod(t\\,1)\\,0.08)':s=48000:d=60",
-    '-vf', text,
-    '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '500k', '-g', '25',
-    '-c:a', 'libopus', '-b:a', '48k',
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=640x360:rate=25:duration=60',
+    '-f',
+    'lavfi',
+    '-i',
+    "aevalsrc='0.3*sin(2*PI*880*t)*lt(mod(t\\,1)\\,0.08)':s=48000:d=60",
+    '-vf',
+    text,
+    '-c:v',
+    'libvpx',
+    '-deadline',
+    'realtime',
+    '-cpu-used',
+    '8',
+    '-b:v',
+    '500k',
+    '-g',
+    '25',
+    '-c:a',
+    'libopus',
+    '-b:a',
+    '48k',
     out,
   ];
 }
@@ -38,7 +60,13 @@ let making: Promise<string> | undefined;
 export function sampleVideo(): Promise<string> {
   making ??= (async () => {
     const file = path.join(APP_MEDIA_DIR, 'sample.webm');
-    if (await fs.stat(file).then((s) => s.size > 0, () => false)) return file;
+    if (
+      await fs.stat(file).then(
+        (s) => s.size > 0,
+        () => false,
+      )
+    )
+      return file;
     await fs.mkdir(APP_MEDIA_DIR, { recursive: true });
     const tmp = `${file}.${process.pid}.tmp.webm`;
     await new Promise<void>((resolve, reject) => {

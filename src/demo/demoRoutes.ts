@@ -44,9 +44,16 @@ export function registerDemoRoutes(http: HttpServer, info: DemoInfo, docsDir: st
   const index = async (): Promise<{ status: number; headers: Record<string, string>; body: string }> => {
     const names = (await fs.readdir(docsDir)).filter((n) => DOC_NAME.test(n)).sort();
     const items = await Promise.all(
-      names.map(async (n) => `<li><a href="/docs/${n}">${escapeHtml(titleOf(await fs.readFile(path.join(docsDir, n), 'utf8'), n))}</a> <span class="muted">${n}</span></li>`),
+      names.map(
+        async (n) =>
+          `<li><a href="/docs/${n}">${escapeHtml(titleOf(await fs.readFile(path.join(docsDir, n), 'utf8'), n))}</a> <span class="muted">${n}</span></li>`,
+      ),
     );
-    return { status: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: page('Docs', `<h2>Docs</h2><ul class="doc-list">${items.join('')}</ul>`) };
+    return {
+      status: 200,
+      headers: { 'content-type': 'text/html; charset=utf-8' },
+      body: page('Docs', `<h2>Docs</h2><ul class="doc-list">${items.join('')}</ul>`),
+    };
   };
   http.route('GET', '/docs', index);
   http.route('GET', '/docs/', index);
@@ -56,6 +63,13 @@ export function registerDemoRoutes(http: HttpServer, info: DemoInfo, docsDir: st
     const text = await fs.readFile(path.join(docsDir, name), 'utf8').catch(() => {
       throw new NotFoundError(`no doc ${name}`);
     });
-    return { status: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: page(titleOf(text, name), `<p class="muted"><a href="/docs/">All docs</a> · ${escapeHtml(name)} (markdown)</p><pre class="markdown">${escapeHtml(text)}</pre>`) };
+    return {
+      status: 200,
+      headers: { 'content-type': 'text/html; charset=utf-8' },
+      body: page(
+        titleOf(text, name),
+        `<p class="muted"><a href="/docs/">All docs</a> · ${escapeHtml(name)} (markdown)</p><pre class="markdown">${escapeHtml(text)}</pre>`,
+      ),
+    };
   });
 }

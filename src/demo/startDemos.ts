@@ -54,7 +54,13 @@ export function startDemos(deps: DemoDeps): Demos {
         room: DEMO_AUCTION_ROOM,
         rooms: deps.rooms,
         events: events.log,
-        camera: { width: config.synthetic.width, height: config.synthetic.height, fps: config.synthetic.fps, bitrateKbps: config.synthetic.bitrateKbps, listenIp: '127.0.0.1' },
+        camera: {
+          width: config.synthetic.width,
+          height: config.synthetic.height,
+          fps: config.synthetic.fps,
+          bitrateKbps: config.synthetic.bitrateKbps,
+          listenIp: '127.0.0.1',
+        },
         idleMs: 15_000,
         lotSec: 45,
         pauseMs: 5_000,
@@ -63,7 +69,9 @@ export function startDemos(deps: DemoDeps): Demos {
         log: deps.log.child('auction'),
       })
     : undefined;
-  const watchParty = events ? new DemoWatchParty({ room: DEMO_PARTY_ROOM, rooms: deps.rooms, events: events.log, sample: PARTY_SAMPLE, log: deps.log.child('party') }) : undefined;
+  const watchParty = events
+    ? new DemoWatchParty({ room: DEMO_PARTY_ROOM, rooms: deps.rooms, events: events.log, sample: PARTY_SAMPLE, log: deps.log.child('party') })
+    : undefined;
   auctioneer?.start();
   watchParty?.start();
   return {

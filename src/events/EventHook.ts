@@ -74,6 +74,13 @@ export class EventRejectedError extends SubsecError {
 /** True when `room` matches a pattern where `*` stands for any run of characters. */
 export function roomMatches(pattern: string, room: string): boolean {
   if (!pattern.includes('*')) return pattern === room;
-  const re = new RegExp('^' + pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\-]/g, '\\$&')).join('.*') + '$');
+  const re = new RegExp(
+    '^' +
+      pattern
+        .split('*')
+        .map((p) => p.replace(/[.+?^${}()|[\]\\-]/g, '\\$&'))
+        .join('.*') +
+      '$',
+  );
   return re.test(room);
 }

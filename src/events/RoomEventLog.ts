@@ -143,7 +143,11 @@ export class RoomEventLog {
       for (const name of [...this.#feeds.keys()]) if (!rooms.get(name)) this.#release(name);
     }, 60_000);
     sweeper.unref();
-    this.#detach.push(() => rooms.off('roomCreated', onCreated), () => rooms.off('roomClosed', onClosed), () => clearInterval(sweeper));
+    this.#detach.push(
+      () => rooms.off('roomCreated', onCreated),
+      () => rooms.off('roomClosed', onClosed),
+      () => clearInterval(sweeper),
+    );
     for (const room of rooms.rooms) onCreated(room);
   }
 
@@ -382,7 +386,10 @@ export class RoomEventLog {
   }
 
   #mainStream(room: string): { mainStream?: string } {
-    const video = this.#o.rooms?.get(room)?.producerInfos().find((p) => p.kind === 'video');
+    const video = this.#o.rooms
+      ?.get(room)
+      ?.producerInfos()
+      .find((p) => p.kind === 'video');
     return video ? { mainStream: video.identity } : {};
   }
 
@@ -401,14 +408,17 @@ export class RoomEventLog {
 
   #schedule(delayMs: number, fn: () => void): () => void {
     if (this.#closed) return () => undefined;
-    const timer = setTimeout(() => {
-      this.#timers.delete(timer);
-      try {
-        fn();
-      } catch (err) {
-        this.#log.warn('scheduled hook task failed', { error: err });
-      }
-    }, Math.max(0, delayMs));
+    const timer = setTimeout(
+      () => {
+        this.#timers.delete(timer);
+        try {
+          fn();
+        } catch (err) {
+          this.#log.warn('scheduled hook task failed', { error: err });
+        }
+      },
+      Math.max(0, delayMs),
+    );
     this.#timers.add(timer);
     return () => {
       clearTimeout(timer);

@@ -5,7 +5,11 @@
 import { z } from 'zod';
 
 /** Room-name pattern: `*` matches any run of characters (`auction-*`, `*`). */
-const roomPattern = z.string().min(1).max(128).regex(/^[A-Za-z0-9_.*-]+$/, 'room pattern: letters, digits, _ . - and *');
+const roomPattern = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9_.*-]+$/, 'room pattern: letters, digits, _ . - and *');
 
 const rateLimit = {
   /** Events per second each identity may send in a room (token bucket refill rate). */
@@ -18,7 +22,11 @@ const retention = {
   /** Events kept per room; the oldest go first. */
   maxEvents: z.number().int().min(1).max(1_000_000),
   /** Events older than this are dropped (s). */
-  maxAgeSec: z.number().int().min(1).max(365 * 86_400),
+  maxAgeSec: z
+    .number()
+    .int()
+    .min(1)
+    .max(365 * 86_400),
 };
 
 /** `events`: ordered, durable room events. */
@@ -34,7 +42,12 @@ export const eventsConfigSchema = z
     /** History kept per room (the bound on replay after a reconnect). */
     retention: z.strictObject({ maxEvents: retention.maxEvents.default(10_000), maxAgeSec: retention.maxAgeSec.default(86_400) }).prefault({}),
     /** How long an idempotency key is remembered: a retry within it is applied once (s). */
-    idempotencyTtlSec: z.number().int().min(1).max(7 * 86_400).default(86_400),
+    idempotencyTtlSec: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 86_400)
+      .default(86_400),
     /** Largest backlog `subscribeEvents` pushes at once; clients further behind page with `getEvents` first. */
     maxReplayEvents: z.number().int().min(1).max(100_000).default(1000),
     /** A client-given media time may lie this far behind the server clock (ms); older ones are clamped. */

@@ -64,11 +64,15 @@ export function registerCmcdEventRoutes(http: HttpServer, deps: CmcdEventRoutesD
       if (!NAME.test(room) || !NAME.test(stream)) return answer(400, ErrorCode.BAD_REQUEST, 'bad path');
       if (deps.access === 'token') {
         const grants = await deps.tokens.verify(req.query.get('token') ?? '').catch(() => undefined);
-        if (!grants || !grantsRoom(grants, room) || !grants.canSubscribe) return answer(401, ErrorCode.UNAUTHENTICATED, 'a token with canSubscribe for this room is required (?token=)');
+        if (!grants || !grantsRoom(grants, room) || !grants.canSubscribe)
+          return answer(401, ErrorCode.UNAUTHENTICATED, 'a token with canSubscribe for this room is required (?token=)');
       }
       const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
       if (type !== 'application/cmcd') return answer(415, 'UNSUPPORTED_MEDIA_TYPE', 'Content-Type must be application/cmcd');
-      const lines = req.body.toString('utf8').split('\n').filter((l) => l.trim() !== '');
+      const lines = req.body
+        .toString('utf8')
+        .split('\n')
+        .filter((l) => l.trim() !== '');
       if (lines.length > MAX_CMCD_EVENT_REPORTS) return answer(413, 'PAYLOAD_TOO_LARGE', `at most ${MAX_CMCD_EVENT_REPORTS} reports per request`);
       const target = { room, stream };
       const refused: string[] = [];

@@ -161,7 +161,10 @@ export class CmsdHeaders {
     const id = PRINTABLE.test(options.id) ? options.id : encodeURIComponent(options.id);
     this.#dynamicPrefix = options.dynamic ? serializeCmsdDynamic(id, {}) : undefined;
     this.exposeHeaders = options.dynamic ? 'ETag, CMSD-Static, CMSD-Dynamic' : 'ETag, CMSD-Static';
-    this.#playlist = { live: serializeCmsdStatic({ ot: 'm', sf: this.#sf, st: 'l', v: 1 }), ended: serializeCmsdStatic({ ot: 'm', sf: this.#sf, st: 'v', v: 1 }) };
+    this.#playlist = {
+      live: serializeCmsdStatic({ ot: 'm', sf: this.#sf, st: 'l', v: 1 }),
+      ended: serializeCmsdStatic({ ot: 'm', sf: this.#sf, st: 'v', v: 1 }),
+    };
   }
 
   /** `CMSD-Static` of a playlist or manifest (multivariant, media playlist, MPD); `heldMs` for a blocking reload that waited. */

@@ -95,7 +95,15 @@ export function registerHlsFastPath(app: uWS.TemplatedApp, deps: HlsFastPathDeps
     res.writeHeader('access-control-expose-headers', cmsd.exposeHeaders);
   };
 
-  const writePlaylist = (res: uWS.HttpResponse, cached: CachedPlaylist, gzip: boolean, cacheControl: string, ifNoneMatch = '', ended = false, heldMs?: number) => {
+  const writePlaylist = (
+    res: uWS.HttpResponse,
+    cached: CachedPlaylist,
+    gzip: boolean,
+    cacheControl: string,
+    ifNoneMatch = '',
+    ended = false,
+    heldMs?: number,
+  ) => {
     const notModified = ifNoneMatch === cached.etag;
     res.cork(() => {
       res.writeStatus(notModified ? '304 Not Modified' : '200 OK');
@@ -178,14 +186,31 @@ export function registerHlsFastPath(app: uWS.TemplatedApp, deps: HlsFastPathDeps
       }
     }, 250);
     timer.unref();
-    table = { stream, rendition: r, groups: new Map(), size: 0, timer, off: () => { p.off('part', onChange); p.off('segment', onChange); p.off('ended', onChange); } };
+    table = {
+      stream,
+      rendition: r,
+      groups: new Map(),
+      size: 0,
+      timer,
+      off: () => {
+        p.off('part', onChange);
+        p.off('segment', onChange);
+        p.off('ended', onChange);
+      },
+    };
     held.set(p, table);
     return table;
   };
 
   app.get('/hls/*', (res, req) => {
     const query = req.getQuery();
-    if (service.config.access !== 'public' || req.getHeader('cmcd-request') || req.getHeader('cmcd-session') || req.getHeader('cmcd-object') || req.getHeader('cmcd-status')) {
+    if (
+      service.config.access !== 'public' ||
+      req.getHeader('cmcd-request') ||
+      req.getHeader('cmcd-session') ||
+      req.getHeader('cmcd-object') ||
+      req.getHeader('cmcd-status')
+    ) {
       req.setYield(true);
       return;
     }
@@ -243,7 +268,11 @@ export function registerHlsFastPath(app: uWS.TemplatedApp, deps: HlsFastPathDeps
       const etag = `"${stream.epoch}-${rendition.spec.name}-${file}"`;
       const notModified = ifNoneMatch === etag;
       const ended = stream.ended || p.ended;
-      const cmsdStatic = cmsd && (kind === 'init' ? cmsd.media({ ot: 'i', ended }) : cmsd.media({ ot: renditionObjectType(rendition), ended, durationSec, availableAt, bytes: data.length }));
+      const cmsdStatic =
+        cmsd &&
+        (kind === 'init'
+          ? cmsd.media({ ot: 'i', ended })
+          : cmsd.media({ ot: renditionObjectType(rendition), ended, durationSec, availableAt, bytes: data.length }));
       res.cork(() => {
         res.writeStatus(notModified ? '304 Not Modified' : '200 OK');
         res.writeHeader('content-type', 'video/mp4');
@@ -265,7 +294,11 @@ export function registerHlsFastPath(app: uWS.TemplatedApp, deps: HlsFastPathDeps
     const gzip = /\bgzip\b/.test(req.getHeader('accept-encoding'));
     const p = rendition.packager;
     if (!wanted) return writePlaylist(res, cache.media(stream, rendition, undefined, ''), gzip, 'public, max-age=1', ifNoneMatch, p.ended);
-    const state = blockingState({ segments: p.segments, lastCompleteMsn: p.lastCompleteMsn, ended: p.ended, partTarget: stream.partTarget }, wanted.msn, wanted.part);
+    const state = blockingState(
+      { segments: p.segments, lastCompleteMsn: p.lastCompleteMsn, ended: p.ended, partTarget: stream.partTarget },
+      wanted.msn,
+      wanted.part,
+    );
     if (state === 'too-far') return void req.setYield(true); // the full route answers 400
     const blockingCache = `public, max-age=${3 * stream.targetDuration}`;
     if (state === 'ready') return writePlaylist(res, cache.media(stream, rendition, wanted.skip, ''), gzip, blockingCache, ifNoneMatch, p.ended);

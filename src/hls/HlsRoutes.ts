@@ -67,7 +67,12 @@ const unavailable = (message: string) => plain(503, 'UNAVAILABLE', message, { 'r
 export function registerHlsRoutes(http: HttpServer, deps: HlsRoutesDeps): void {
   const { service, intake } = deps;
   const config = service.config;
-  const requests = new client.Counter({ name: 'subsec_hls_requests_total', help: 'HLS requests by resource kind and status', labelNames: ['kind', 'status'], registers: [deps.registry] });
+  const requests = new client.Counter({
+    name: 'subsec_hls_requests_total',
+    help: 'HLS requests by resource kind and status',
+    labelNames: ['kind', 'status'],
+    registers: [deps.registry],
+  });
   const heldDelay = new client.Histogram({
     name: 'subsec_hls_held_response_delay_seconds',
     help: 'Time from a part’s publication to the answer of a request held for it (blocking reload, preload hint)',
@@ -104,7 +109,8 @@ export function registerHlsRoutes(http: HttpServer, deps: HlsRoutesDeps): void {
     }
     const status = res.status ?? 200;
     // rd: receipt of the request to the answer being ready (a held reload or preload hint, a startup wait).
-    if (cmsd && outcome.cmsd !== undefined && (status === 200 || status === 304)) res.headers = { ...res.headers, ...cmsd.headers(outcome.cmsd, Date.now() - receivedAt) };
+    if (cmsd && outcome.cmsd !== undefined && (status === 200 || status === 304))
+      res.headers = { ...res.headers, ...cmsd.headers(outcome.cmsd, Date.now() - receivedAt) };
     count(outcome.kind, status);
     return res;
   });
@@ -177,7 +183,14 @@ export function registerHlsRoutes(http: HttpServer, deps: HlsRoutesDeps): void {
         else if (!req.signal.aborted && !p.ended) return unavailable('part not ready');
       }
       if (!part) return notFound('part');
-      outcome.cmsd = cmsd?.media({ ot: renditionObjectType(rendition), ended: stream.ended || p.ended, durationSec: part.duration, availableAt: part.publishedAt, bytes: part.data.length, heldMs });
+      outcome.cmsd = cmsd?.media({
+        ot: renditionObjectType(rendition),
+        ended: stream.ended || p.ended,
+        durationSec: part.duration,
+        availableAt: part.publishedAt,
+        bytes: part.data.length,
+        heldMs,
+      });
       return mediaResponse(req, part.data, tag, part.publishedAt);
     }
     setKind('segment');
@@ -190,7 +203,14 @@ export function registerHlsRoutes(http: HttpServer, deps: HlsRoutesDeps): void {
       segment = p.segment(n);
     }
     if (!segment) return notFound('segment');
-    outcome.cmsd = cmsd?.media({ ot: renditionObjectType(rendition), ended: stream.ended || p.ended, durationSec: segment.duration, availableAt: segment.completedAt, bytes: segment.data?.length, heldMs });
+    outcome.cmsd = cmsd?.media({
+      ot: renditionObjectType(rendition),
+      ended: stream.ended || p.ended,
+      durationSec: segment.duration,
+      availableAt: segment.completedAt,
+      bytes: segment.data?.length,
+      heldMs,
+    });
     return mediaResponse(req, segment.data!, tag, segment.completedAt ?? Date.now());
   }
 
@@ -246,4 +266,3 @@ function mediaResponse(req: HttpRequest, data: Buffer, etag: string, modifiedAt:
   if (req.headers['if-none-match'] === etag) return { status: 304, headers };
   return { status: 200, headers, body: data };
 }
-

@@ -173,9 +173,12 @@ export class HlsStream implements Output {
       log: this.#log,
       onEnded: (reason) => this.end(reason),
     });
-    this.#idleTimer = setInterval(() => {
-      if (!this.#pinned && Date.now() - this.#lastRequest > s.idleTimeoutMs) this.end('idle');
-    }, Math.min(1000, s.idleTimeoutMs));
+    this.#idleTimer = setInterval(
+      () => {
+        if (!this.#pinned && Date.now() - this.#lastRequest > s.idleTimeoutMs) this.end('idle');
+      },
+      Math.min(1000, s.idleTimeoutMs),
+    );
     this.#idleTimer.unref();
     await this.#transcoder.start();
     this.#log.info('hls packaging started', { room: this.room.name, stream: this.identity, renditions: s.renditions.map((r) => r.name), epoch: this.epoch });

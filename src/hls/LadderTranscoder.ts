@@ -73,19 +73,42 @@ export function ladderFfmpegArgs(o: {
   x264Preset: string;
 }): string[] {
   const args = [
-    '-hide_banner', '-loglevel', 'error', '-nostdin',
-    '-protocol_whitelist', 'file,udp,rtp',
-    '-fflags', '+nobuffer+genpts', '-flags', 'low_delay',
-    '-analyzeduration', '1000000', '-probesize', '1000000',
-    '-reorder_queue_size', '64',
-    '-f', 'sdp', '-i', o.sdpPath,
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-nostdin',
+    '-protocol_whitelist',
+    'file,udp,rtp',
+    '-fflags',
+    '+nobuffer+genpts',
+    '-flags',
+    'low_delay',
+    '-analyzeduration',
+    '1000000',
+    '-probesize',
+    '1000000',
+    '-reorder_queue_size',
+    '64',
+    '-f',
+    'sdp',
+    '-i',
+    o.sdpPath,
   ];
   // frag_discont + no negative-ts shifting keep each output's decode times on ffmpeg's common
   // timeline (so separate audio and video streams stay in sync); the offset keeps AAC priming
   // (a negative first dts) positive.
   const fmp4 = (fd: number) => [
-    '-f', 'mp4', '-movflags', 'empty_moov+default_base_moof+frag_every_frame+frag_discont',
-    '-avoid_negative_ts', 'disabled', '-output_ts_offset', '10', '-flush_packets', '1', `pipe:${fd}`,
+    '-f',
+    'mp4',
+    '-movflags',
+    'empty_moov+default_base_moof+frag_every_frame+frag_discont',
+    '-avoid_negative_ts',
+    'disabled',
+    '-output_ts_offset',
+    '10',
+    '-flush_packets',
+    '1',
+    `pipe:${fd}`,
   ];
   o.renditions.forEach((r, i) => {
     args.push('-map', '0:v:0', '-an');
@@ -94,10 +117,31 @@ export function ladderFfmpegArgs(o: {
     } else {
       if (r.height) args.push('-vf', `scale=-2:'min(${r.height},ih)'`);
       args.push(
-        '-c:v', 'libx264', '-preset', o.x264Preset, '-tune', 'zerolatency', '-profile:v', 'main', '-pix_fmt', 'yuv420p',
-        '-b:v', `${r.videoKbps}k`, '-maxrate', `${r.videoKbps}k`, '-bufsize', `${Math.max(50, Math.round(r.videoKbps / 2))}k`,
+        '-c:v',
+        'libx264',
+        '-preset',
+        o.x264Preset,
+        '-tune',
+        'zerolatency',
+        '-profile:v',
+        'main',
+        '-pix_fmt',
+        'yuv420p',
+        '-b:v',
+        `${r.videoKbps}k`,
+        '-maxrate',
+        `${r.videoKbps}k`,
+        '-bufsize',
+        `${Math.max(50, Math.round(r.videoKbps / 2))}k`,
         // Keyframes exactly where the source has them: every rendition cuts segments at the same times.
-        '-force_key_frames', 'source', '-g', '100000', '-sc_threshold', '0', '-threads', '1',
+        '-force_key_frames',
+        'source',
+        '-g',
+        '100000',
+        '-sc_threshold',
+        '0',
+        '-threads',
+        '1',
       );
     }
     args.push('-fps_mode', 'passthrough', '-video_track_timescale', '90000', ...fmp4(3 + i));

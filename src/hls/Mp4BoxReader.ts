@@ -263,7 +263,10 @@ export function parseMoof(data: Buffer, init: Mp4Init): Mp4Fragment {
     if (tfhdFlags & 0x02) p += 4;
     let defaultDuration = track?.defaultSampleDuration ?? 0;
     let defaultFlags = track?.defaultSampleFlags ?? 0;
-    if (tfhdFlags & 0x08) { defaultDuration = data.readUInt32BE(p); p += 4; }
+    if (tfhdFlags & 0x08) {
+      defaultDuration = data.readUInt32BE(p);
+      p += 4;
+    }
     if (tfhdFlags & 0x10) p += 4;
     if (tfhdFlags & 0x20) defaultFlags = data.readUInt32BE(p);
     const tfdt = child(data, traf.body, traf.end, 'tfdt');
@@ -278,8 +281,11 @@ export function parseMoof(data: Buffer, init: Mp4Init): Mp4Fragment {
       let q = trun.body + 8;
       if (flags & 0x01) q += 4;
       let firstFlags: number | undefined;
-      if (flags & 0x04) { firstFlags = data.readUInt32BE(q); q += 4; }
-      const perSample = ((flags & 0x100) ? 4 : 0) + ((flags & 0x200) ? 4 : 0) + ((flags & 0x400) ? 4 : 0) + ((flags & 0x800) ? 4 : 0);
+      if (flags & 0x04) {
+        firstFlags = data.readUInt32BE(q);
+        q += 4;
+      }
+      const perSample = (flags & 0x100 ? 4 : 0) + (flags & 0x200 ? 4 : 0) + (flags & 0x400 ? 4 : 0) + (flags & 0x800 ? 4 : 0);
       if (q + perSample * count > trun.end) throw new Mp4FormatError('trun overruns its box');
       for (let i = 0; i < count; i++) {
         let r = q + i * perSample;

@@ -296,7 +296,7 @@ export class Packager extends EventEmitter<PackagerEvents> {
     const open = this.openSegment;
     // Durations come from the decode-time line (tfdt), not from per-frame estimates, so a gap in
     // the source is absorbed by the next part instead of drifting the playlist off the media.
-    const pendingAfter = (start + duration) - this.#timelineEnd;
+    const pendingAfter = start + duration - this.#timelineEnd;
     if (!open) {
       if (!sync) return; // a stream starts on a keyframe
       // ffmpeg re-bases RTP timestamps on the first RTCP sender report, which shows as a long first
@@ -315,7 +315,7 @@ export class Packager extends EventEmitter<PackagerEvents> {
       }
     }
     const target = this.options.partTargetMs / 1000;
-    if (this.#pendingDuration() > 0 && (start + duration) - this.#timelineEnd > target + EPS) this.#flushPart();
+    if (this.#pendingDuration() > 0 && start + duration - this.#timelineEnd > target + EPS) this.#flushPart();
     if (!this.#pendingHasFrame) this.#pendingIndependent = sync;
     this.#pendingHasFrame = true;
     this.#pending.push(data);

@@ -153,7 +153,9 @@ export function renderMediaPlaylist(input: MediaPlaylistInput): string {
 export function renderMultivariantPlaylist(variants: readonly VariantInfo[], uriSuffix = '', audio?: AudioRenditionInfo): string {
   const lines = ['#EXTM3U', '#EXT-X-VERSION:9', '#EXT-X-INDEPENDENT-SEGMENTS'];
   if (audio) {
-    lines.push(`#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="${audio.groupId}",NAME="audio",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="${audio.channels}",URI="${audio.uri}${uriSuffix}"`);
+    lines.push(
+      `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="${audio.groupId}",NAME="audio",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="${audio.channels}",URI="${audio.uri}${uriSuffix}"`,
+    );
   }
   for (const v of variants) {
     const attrs = [`BANDWIDTH=${Math.round(v.bandwidth)}`];

@@ -55,7 +55,15 @@ export function safeName(name: string): string {
 
 /** VOD media playlist of recorded segments. */
 export function vodPlaylist(segments: Track['segments'], targetDuration: number): string {
-  const lines = ['#EXTM3U', '#EXT-X-VERSION:7', `#EXT-X-TARGETDURATION:${targetDuration}`, '#EXT-X-PLAYLIST-TYPE:VOD', `#EXT-X-MEDIA-SEQUENCE:${segments[0]?.msn ?? 0}`, '#EXT-X-INDEPENDENT-SEGMENTS', '#EXT-X-MAP:URI="init.mp4"'];
+  const lines = [
+    '#EXTM3U',
+    '#EXT-X-VERSION:7',
+    `#EXT-X-TARGETDURATION:${targetDuration}`,
+    '#EXT-X-PLAYLIST-TYPE:VOD',
+    `#EXT-X-MEDIA-SEQUENCE:${segments[0]?.msn ?? 0}`,
+    '#EXT-X-INDEPENDENT-SEGMENTS',
+    '#EXT-X-MAP:URI="init.mp4"',
+  ];
   for (const s of segments) {
     lines.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(s.programDateTime).toISOString()}`, `#EXTINF:${s.duration.toFixed(5)},`, `s${s.msn}.m4s`);
   }
@@ -101,7 +109,12 @@ export class Recorder implements RecordingController {
   record(stream: HlsStream): RecordingInfo {
     const startedAt = Date.now();
     const id = crypto.randomUUID();
-    const dir = path.join(this.#dir, safeName(stream.room.name), safeName(stream.identity), `${new Date(startedAt).toISOString().replace(/[:.]/g, '-')}-${id.slice(0, 8)}`);
+    const dir = path.join(
+      this.#dir,
+      safeName(stream.room.name),
+      safeName(stream.identity),
+      `${new Date(startedAt).toISOString().replace(/[:.]/g, '-')}-${id.slice(0, 8)}`,
+    );
     const info: RecordingInfo = { id, room: stream.room.name, identity: stream.identity, state: 'recording', startedAt, location: dir };
     const recording: Recording = { info, stream, dir, tracks: [], offEnded: () => undefined, wasPinned: stream.pinned, listing: { close: () => undefined } };
     stream.pinned = true;
@@ -110,10 +123,12 @@ export class Recorder implements RecordingController {
       fs.mkdirSync(trackDir, { recursive: true });
       const track: Track = { name: r.spec.name, dir: trackDir, segments: [], queue: Promise.resolve(), off: () => undefined };
       const write = (file: string, data: Buffer) => {
-        track.queue = track.queue.then(() => fs.promises.writeFile(path.join(trackDir, file), data)).catch((err: unknown) => {
-          this.#log.error('recording write failed', { id, file, error: err });
-          info.state = 'failed';
-        });
+        track.queue = track.queue
+          .then(() => fs.promises.writeFile(path.join(trackDir, file), data))
+          .catch((err: unknown) => {
+            this.#log.error('recording write failed', { id, file, error: err });
+            info.state = 'failed';
+          });
       };
       const p = r.packager;
       if (p.init) write('init.mp4', p.init);

@@ -55,12 +55,32 @@ export interface HttpServerOptions {
 }
 
 const STATUS_TEXT: Record<number, string> = {
-  200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No Content', 206: 'Partial Content', 301: 'Moved Permanently',
-  302: 'Found', 304: 'Not Modified', 307: 'Temporary Redirect', 400: 'Bad Request', 401: 'Unauthorized',
-  403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 406: 'Not Acceptable', 409: 'Conflict',
-  410: 'Gone', 412: 'Precondition Failed', 413: 'Payload Too Large', 415: 'Unsupported Media Type',
-  422: 'Unprocessable Entity', 428: 'Precondition Required', 429: 'Too Many Requests',
-  500: 'Internal Server Error', 501: 'Not Implemented', 503: 'Service Unavailable',
+  200: 'OK',
+  201: 'Created',
+  202: 'Accepted',
+  204: 'No Content',
+  206: 'Partial Content',
+  301: 'Moved Permanently',
+  302: 'Found',
+  304: 'Not Modified',
+  307: 'Temporary Redirect',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  406: 'Not Acceptable',
+  409: 'Conflict',
+  410: 'Gone',
+  412: 'Precondition Failed',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Entity',
+  428: 'Precondition Required',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  501: 'Not Implemented',
+  503: 'Service Unavailable',
 };
 
 /** JSON response helper. */
@@ -126,7 +146,10 @@ export class HttpServer {
           break;
         }
         const part = parts[i];
-        if (part === undefined) { ok = false; break; }
+        if (part === undefined) {
+          ok = false;
+          break;
+        }
         if (seg.startsWith(':')) {
           try {
             params[seg.slice(1)] = decodeURIComponent(part);
@@ -134,7 +157,10 @@ export class HttpServer {
             ok = false;
             break;
           }
-        } else if (seg !== part) { ok = false; break; }
+        } else if (seg !== part) {
+          ok = false;
+          break;
+        }
       }
       if (ok && !route.segments.includes('*') && parts.length !== route.segments.length) ok = false;
       if (!ok) continue;
@@ -173,7 +199,9 @@ export class HttpServer {
     const matched = this.#match(method, path);
     if ('allowed' in matched) {
       const status = matched.allowed.length > 0 ? 405 : 404;
-      return send(errorResponse(status, status === 405 ? 'method not allowed' : `no route for ${path}`, status === 405 ? ErrorCode.BAD_REQUEST : ErrorCode.NOT_FOUND));
+      return send(
+        errorResponse(status, status === 405 ? 'method not allowed' : `no route for ${path}`, status === 405 ? ErrorCode.BAD_REQUEST : ErrorCode.NOT_FOUND),
+      );
     }
     const { route, params } = matched;
     const maxBody = route.options.maxBodyBytes ?? 256 * 1024;

@@ -78,8 +78,19 @@ export class PlainRtpPublisher implements Ingest {
         rtpParameters: {
           codecs: [
             codec === 'H264'
-              ? { mimeType: 'video/H264', payloadType: VIDEO_PT, clockRate: 90000, parameters: { 'packetization-mode': 1, 'profile-level-id': '42e01f', 'level-asymmetry-allowed': 1 }, rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }] }
-              : { mimeType: 'video/VP8', payloadType: VIDEO_PT, clockRate: 90000, rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }] },
+              ? {
+                  mimeType: 'video/H264',
+                  payloadType: VIDEO_PT,
+                  clockRate: 90000,
+                  parameters: { 'packetization-mode': 1, 'profile-level-id': '42e01f', 'level-asymmetry-allowed': 1 },
+                  rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }],
+                }
+              : {
+                  mimeType: 'video/VP8',
+                  payloadType: VIDEO_PT,
+                  clockRate: 90000,
+                  rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }],
+                },
           ],
           encodings: [{ ssrc: videoSsrc }],
         },

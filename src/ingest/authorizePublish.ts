@@ -39,7 +39,8 @@ export async function authorizePublish(deps: PublishAuthDeps, room: string, stre
     return { label: 'banned', reason: (err as Error).message };
   }
   if (!verified.canPublish) return { label: 'forbidden', reason: 'token does not allow publishing' };
-  if (verified.identity !== stream && !verified.admin) return { label: 'forbidden', reason: `token identity "${verified.identity}" may not publish stream "${stream}"` };
+  if (verified.identity !== stream && !verified.admin)
+    return { label: 'forbidden', reason: `token identity "${verified.identity}" may not publish stream "${stream}"` };
   if (!deps.rooms.get(room) && !deps.allowRoomCreation) return { label: 'room-not-found', reason: `room ${room} does not exist` };
   return undefined;
 }

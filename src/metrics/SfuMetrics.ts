@@ -82,12 +82,38 @@ export class SfuMetrics {
         for (const s of pool.workers) this.set({ worker: String(s.index) }, s.consumers);
       },
     });
-    new client.Gauge({ name: 'subsec_transports', help: 'Open transports', registers: [registry], collect() { this.set(transports.size); } });
-    new client.Gauge({ name: 'subsec_producers', help: 'Open producers', registers: [registry], collect() { this.set(producers.size); } });
-    new client.Gauge({ name: 'subsec_consumers', help: 'Open consumers', registers: [registry], collect() { this.set(consumers.size); } });
+    new client.Gauge({
+      name: 'subsec_transports',
+      help: 'Open transports',
+      registers: [registry],
+      collect() {
+        this.set(transports.size);
+      },
+    });
+    new client.Gauge({
+      name: 'subsec_producers',
+      help: 'Open producers',
+      registers: [registry],
+      collect() {
+        this.set(producers.size);
+      },
+    });
+    new client.Gauge({
+      name: 'subsec_consumers',
+      help: 'Open consumers',
+      registers: [registry],
+      collect() {
+        this.set(consumers.size);
+      },
+    });
 
     const bytes = new client.Counter({ name: 'subsec_rtp_bytes_total', help: 'RTP bytes by direction', labelNames: ['direction'], registers: [registry] });
-    const packets = new client.Counter({ name: 'subsec_rtp_packets_total', help: 'RTP packets by direction', labelNames: ['direction'], registers: [registry] });
+    const packets = new client.Counter({
+      name: 'subsec_rtp_packets_total',
+      help: 'RTP packets by direction',
+      labelNames: ['direction'],
+      registers: [registry],
+    });
     const lastSeen = this.#lastSeen;
     const sample = async (objects: Iterable<types.Producer | types.Consumer>, direction: 'in' | 'out') => {
       await Promise.all(
@@ -113,8 +139,18 @@ export class SfuMetrics {
       },
     });
 
-    this.signalingErrors = new client.Counter({ name: 'subsec_signaling_errors_total', help: 'Signaling error responses by code', labelNames: ['code'], registers: [registry] });
-    this.signalingRequests = new client.Counter({ name: 'subsec_signaling_requests_total', help: 'Signaling requests by method', labelNames: ['method'], registers: [registry] });
+    this.signalingErrors = new client.Counter({
+      name: 'subsec_signaling_errors_total',
+      help: 'Signaling error responses by code',
+      labelNames: ['code'],
+      registers: [registry],
+    });
+    this.signalingRequests = new client.Counter({
+      name: 'subsec_signaling_requests_total',
+      help: 'Signaling requests by method',
+      labelNames: ['method'],
+      registers: [registry],
+    });
     this.sockets = new client.Gauge({ name: 'subsec_signaling_sockets', help: 'Open signaling WebSockets', registers: [registry] });
   }
 

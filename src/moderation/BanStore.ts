@@ -55,7 +55,13 @@ export function parseBan(json: string): Ban | undefined {
   try {
     const b = JSON.parse(json) as Partial<Ban>;
     if (typeof b.room !== 'string' || typeof b.identity !== 'string' || typeof b.expiresAt !== 'number') return undefined;
-    return { room: b.room, identity: b.identity, reason: typeof b.reason === 'string' ? b.reason : 'banned', createdAt: typeof b.createdAt === 'number' ? b.createdAt : 0, expiresAt: b.expiresAt };
+    return {
+      room: b.room,
+      identity: b.identity,
+      reason: typeof b.reason === 'string' ? b.reason : 'banned',
+      createdAt: typeof b.createdAt === 'number' ? b.createdAt : 0,
+      expiresAt: b.expiresAt,
+    };
   } catch {
     return undefined;
   }

@@ -65,7 +65,13 @@ export class Moderation {
     const maxMs = this.config.maxSeconds * 1000;
     const untilToken = this.admission.tokenExpiry(request.room, request.identity);
     const lengthMs = request.seconds !== undefined ? request.seconds * 1000 : untilToken !== undefined ? untilToken - now : this.config.defaultSeconds * 1000;
-    let ban: Ban = { room: request.room, identity: request.identity, reason: request.reason, createdAt: now, expiresAt: now + Math.min(Math.max(lengthMs, 1000), maxMs) };
+    let ban: Ban = {
+      room: request.room,
+      identity: request.identity,
+      reason: request.reason,
+      createdAt: now,
+      expiresAt: now + Math.min(Math.max(lengthMs, 1000), maxMs),
+    };
     if (request.keepLonger) {
       const existing = await this.store.lookup(request.room, request.identity);
       if (existing && existing.expiresAt >= ban.expiresAt) ban = existing;

@@ -75,7 +75,9 @@ export class RedisBanStore extends EventEmitter<BanStoreEvents> implements BanSt
       if ((await this.#cmd.pttl(this.#keys.bans)) < ttl) await this.#cmd.pexpire(this.#keys.bans, ttl);
       await this.#cmd.publish(this.#keys.bansChannel, JSON.stringify({ op: 'ban', ban, from: this.#o.nodeId } satisfies BanMessage));
     } catch (err) {
-      throw new SubsecError(ErrorCode.INTERNAL, `ban store (Redis) unavailable: the ban holds on this node only for now (${(err as Error).message})`, { cause: err });
+      throw new SubsecError(ErrorCode.INTERNAL, `ban store (Redis) unavailable: the ban holds on this node only for now (${(err as Error).message})`, {
+        cause: err,
+      });
     }
   }
 

@@ -10,9 +10,19 @@ export const bansConfigSchema = z
     /** A kick also bans the identity from the room (until its token expires) unless the request says `banSeconds=0`. */
     banOnKick: z.boolean().default(true),
     /** Ban length of a kick when no token of the identity was seen in the room on this node (s). */
-    defaultSeconds: z.number().int().min(1).max(366 * 86_400).default(3600),
+    defaultSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(366 * 86_400)
+      .default(3600),
     /** Longest ban (s): a longer `banSeconds`/`seconds` is refused (400); bans until a token's expiry are capped to it. */
-    maxSeconds: z.number().int().min(60).max(366 * 86_400).default(7 * 86_400),
+    maxSeconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(366 * 86_400)
+      .default(7 * 86_400),
     /** Full reload of the ban list from Redis, on top of pub/sub updates (cascade only; ms). */
     refreshMs: z.number().int().min(1000).max(3_600_000).default(30_000),
   })

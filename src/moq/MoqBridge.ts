@@ -85,7 +85,9 @@ export class MoqBridge {
     });
     broadcast.once('closed', () => handle.close());
     const add = (track: Stream['tracks'][number]) =>
-      bridge.addProducer(track).catch((err: unknown) => this.#o.log.warn('cannot bridge producer to MoQ', { room: room.name, identity, producer: track.id, error: err }));
+      bridge
+        .addProducer(track)
+        .catch((err: unknown) => this.#o.log.warn('cannot bridge producer to MoQ', { room: room.name, identity, producer: track.id, error: err }));
     for (const track of stream.tracks) void add(track);
     stream.on('trackAdded', (track) => void add(track));
     stream.on('trackRemoved', (id) => bridge.removeProducer(id));

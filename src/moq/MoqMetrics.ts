@@ -5,7 +5,14 @@ import type { RelayStats } from '../../relay/RelayStats';
 /** Registers `subsec_moq_*` metrics on `registry`. */
 export function registerMoqMetrics(registry: client.Registry, stats: RelayStats): void {
   const gauge = (name: string, help: string, read: () => number) =>
-    new client.Gauge({ name, help, registers: [registry], collect() { this.set(read()); } });
+    new client.Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read());
+      },
+    });
   const counter = (name: string, help: string, read: () => number) => {
     let last = 0;
     return new client.Counter({

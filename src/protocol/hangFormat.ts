@@ -46,7 +46,10 @@ export function hangCatalog(video: Record<string, VideoRendition>, audio: Record
   if (Object.keys(audio).length > 0) {
     catalog.audio = {
       renditions: Object.fromEntries(
-        Object.entries(audio).map(([name, a]) => [name, { codec: a.codec, container: { kind: 'legacy' }, sampleRate: a.sampleRate, numberOfChannels: a.numberOfChannels }]),
+        Object.entries(audio).map(([name, a]) => [
+          name,
+          { codec: a.codec, container: { kind: 'legacy' }, sampleRate: a.sampleRate, numberOfChannels: a.numberOfChannels },
+        ]),
       ),
     };
   }

@@ -66,7 +66,10 @@ const qoeSession = z.strictObject({
   stream: z.string().min(1).max(128),
   path: z.enum(QOE_PATHS),
   /** Rendition watched now (`720p`, `l2`, `s1`…). */
-  rendition: z.string().regex(/^[A-Za-z0-9_.-]{1,16}$/, 'rendition: 1-16 of letters, digits, _ . -').optional(),
+  rendition: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,16}$/, 'rendition: 1-16 of letters, digits, _ . -')
+    .optional(),
   /** Time spent playing or stalled since the previous report (ms; paused time excluded). */
   watchMs: qoeMs,
   /** Part of watchMs spent stalled (rebuffering, frozen). */
@@ -82,7 +85,10 @@ const qoeSession = z.strictObject({
   /** The session is over: ended normally, or failed (with `reason`). */
   end: z.enum(['ended', 'failed']).optional(),
   /** Why it failed: an error code or short name (`ICE_FAILED`, `manifestLoadError`). */
-  reason: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'reason: 1-64 of letters, digits, _ . : -').optional(),
+  reason: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'reason: 1-64 of letters, digits, _ . : -')
+    .optional(),
   /** The CMCD session id the player also sends (its CMCD data is then not counted twice). */
   cmcdSid: z.string().min(1).max(64).optional(),
 });
@@ -95,7 +101,12 @@ export const requestSchemas = {
     protocol: z.number().int(),
     token: z.string().min(1).max(4096),
     /** Room to join; defaults to the token's room (required when the token grants any room). */
-    room: z.string().min(1).max(128).regex(/^[A-Za-z0-9_.-]+$/).optional(),
+    room: z
+      .string()
+      .min(1)
+      .max(128)
+      .regex(/^[A-Za-z0-9_.-]+$/)
+      .optional(),
     rtpCapabilities: opaqueObject.optional(),
     displayName: z.string().max(128).optional(),
   }),
@@ -119,9 +130,7 @@ export const requestSchemas = {
     transportId: id,
     producerId: id,
     paused: z.boolean().optional(),
-    preferredLayers: z
-      .strictObject({ spatialLayer: z.number().int().min(0).max(3), temporalLayer: z.number().int().min(0).max(3).optional() })
-      .optional(),
+    preferredLayers: z.strictObject({ spatialLayer: z.number().int().min(0).max(3), temporalLayer: z.number().int().min(0).max(3).optional() }).optional(),
   }),
   pauseConsumer: z.strictObject({ consumerId: id }),
   resumeConsumer: z.strictObject({ consumerId: id }),

@@ -48,7 +48,17 @@ export class CmcdQoeMapper {
       ctx.label(target.room, target.stream, nowMs);
     } else {
       const label = ctx.label(target.room, target.stream, nowMs);
-      session = { key, viewer: 'cmcd', label, path: 'hls', stream: target.stream, rendition: 'unknown', startedAtMs: nowMs, lastSeenMs: nowMs, firstFrame: false };
+      session = {
+        key,
+        viewer: 'cmcd',
+        label,
+        path: 'hls',
+        stream: target.stream,
+        rendition: 'unknown',
+        startedAtMs: nowMs,
+        lastSeenMs: nowMs,
+        firstFrame: false,
+      };
       const refusal = ctx.sessions.admit(session);
       if (refusal) {
         ctx.ignored(refusal);

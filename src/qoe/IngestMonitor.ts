@@ -100,7 +100,12 @@ export class IngestMonitor {
     for (const p of this.#producers.values()) {
       let e = out.get(p.label.key);
       if (!e) {
-        e = { label: p.label, figures: { bitrateKbps: 0, audioKbps: 0, frameRate: null, keyframeIntervalMs: null, lossRatio: null, tracks: 0 }, lost: 0, expected: 0 };
+        e = {
+          label: p.label,
+          figures: { bitrateKbps: 0, audioKbps: 0, frameRate: null, keyframeIntervalMs: null, lossRatio: null, tracks: 0 },
+          lost: 0,
+          expected: 0,
+        };
         out.set(p.label.key, e);
       }
       const f = e.figures;
@@ -126,8 +131,16 @@ export class IngestMonitor {
     if (this.#closed || producer.closed || this.#producers.has(producer.id)) return;
     const label = this.#deps.label(room.name, participant.identity);
     const tracked: TrackedProducer = {
-      producer, label, counters: new Map(), bitrateBps: 0, lost: 0, expected: 0,
-      lastKeyframe: new Map(), keyframeIntervals: new Map(), framesSinceMs: 0, frameRate: null,
+      producer,
+      label,
+      counters: new Map(),
+      bitrateBps: 0,
+      lost: 0,
+      expected: 0,
+      lastKeyframe: new Map(),
+      keyframeIntervals: new Map(),
+      framesSinceMs: 0,
+      frameRate: null,
     };
     this.#producers.set(producer.id, tracked);
     producer.observer.once('close', () => this.#producers.delete(producer.id));
@@ -186,10 +199,13 @@ export class IngestMonitor {
       p.framesSinceMs = now;
       this.#trace(p, ['keyframe', 'rtp']);
     }
-    const stats = (await Promise.race([
-      p.producer.getStats().catch(() => []),
-      new Promise<[]>((r) => setTimeout(() => r([]), 2000).unref()),
-    ])) as Array<{ type: string; ssrc?: number; bitrate?: number; packetCount?: number; packetsLost?: number }>;
+    const stats = (await Promise.race([p.producer.getStats().catch(() => []), new Promise<[]>((r) => setTimeout(() => r([]), 2000).unref())])) as Array<{
+      type: string;
+      ssrc?: number;
+      bitrate?: number;
+      packetCount?: number;
+      packetsLost?: number;
+    }>;
     let bitrate = 0;
     let lost = 0;
     let expected = 0;

@@ -302,7 +302,11 @@ export class QoeService implements QoeReportSink {
       let ring = this.#ingestPoints.get(key);
       if (!ring) this.#ingestPoints.set(key, (ring = new PointRing(INGEST_COLUMNS.length, this.config.historySeconds)));
       ring.push([sec, f.bitrateKbps, f.frameRate, f.keyframeIntervalMs, f.lossRatio]);
-      const ingestInputs: Array<[QoeFigure, number | null]> = [['ingestFrameRate', f.frameRate], ['ingestLossRatio', f.lossRatio], ['ingestKeyframeIntervalMs', f.keyframeIntervalMs]];
+      const ingestInputs: Array<[QoeFigure, number | null]> = [
+        ['ingestFrameRate', f.frameRate],
+        ['ingestLossRatio', f.lossRatio],
+        ['ingestKeyframeIntervalMs', f.keyframeIntervalMs],
+      ];
       for (const [figure, value] of ingestInputs) inputs.push({ label, figure, value, sessions: 0 });
     }
   }
@@ -321,7 +325,13 @@ export class QoeService implements QoeReportSink {
   }
 
   #announce(type: 'qoe.alert_fired' | 'qoe.alert_resolved', alert: QoeAlert): void {
-    this.#deps.log.warn(type === 'qoe.alert_fired' ? 'QoE alert' : 'QoE alert resolved', { stream: `${alert.room}/${alert.stream}`, path: alert.path, figure: alert.figure, value: alert.value, threshold: alert.threshold });
+    this.#deps.log.warn(type === 'qoe.alert_fired' ? 'QoE alert' : 'QoE alert resolved', {
+      stream: `${alert.room}/${alert.stream}`,
+      path: alert.path,
+      figure: alert.figure,
+      value: alert.value,
+      threshold: alert.threshold,
+    });
     if (type === 'qoe.alert_fired') this.metrics.alertsFired.inc({ figure: alert.figure });
     this.#deps.webhooks.emit({
       type,

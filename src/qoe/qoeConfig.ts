@@ -6,8 +6,14 @@ import { z } from 'zod';
 
 /** The five QoE figures plus the server-side ones an alert rule may watch. */
 export const QOE_FIGURES = [
-  'startupMs', 'rebufferRatio', 'bitrateKbps', 'latencyMs', 'failureRate',
-  'ingestFrameRate', 'ingestLossRatio', 'ingestKeyframeIntervalMs',
+  'startupMs',
+  'rebufferRatio',
+  'bitrateKbps',
+  'latencyMs',
+  'failureRate',
+  'ingestFrameRate',
+  'ingestLossRatio',
+  'ingestKeyframeIntervalMs',
 ] as const;
 
 /** One alert rule: fires when `figure` is above `above` (or below `below`) on a stream and path. */

@@ -17,8 +17,16 @@ const figureValue = z.number().nullable();
 const figures = z.object({ startupMs: figureValue, rebufferRatio: figureValue, bitrateKbps: figureValue, latencyMs: figureValue, failureRate: figureValue });
 const points = z.array(z.array(z.number().nullable())).describe('Plotted points, one per second; values in the order of `columns` (null: no data)');
 const alert = z.object({
-  id: z.string(), room: z.string(), stream: z.string(), path: z.string().optional(), figure: z.string(),
-  op: z.enum(['>', '<']), threshold: z.number(), value: z.number(), firedAt: z.number(), resolvedAt: z.number().optional(),
+  id: z.string(),
+  room: z.string(),
+  stream: z.string(),
+  path: z.string().optional(),
+  figure: z.string(),
+  op: z.enum(['>', '<']),
+  threshold: z.number(),
+  value: z.number(),
+  firedAt: z.number(),
+  resolvedAt: z.number().optional(),
 });
 
 /** The snapshot schema (documentation of the response; the handler builds it directly). */
@@ -37,23 +45,40 @@ export const qoeSnapshotSchema = z.object({
   }),
   streams: z.array(
     z.object({
-      key: z.string(), room: z.string(), stream: z.string().describe('Publisher identity, or `other` beyond qoe.maxStreams'), viewers: z.number(),
+      key: z.string(),
+      room: z.string(),
+      stream: z.string().describe('Publisher identity, or `other` beyond qoe.maxStreams'),
+      viewers: z.number(),
       paths: z.record(z.string(), z.object({ viewers: z.number(), renditions: z.record(z.string(), z.number()), figures, points })),
       ingest: z.object({ figures: z.record(z.string(), z.number().nullable()), points }).nullable(),
-      server: z.object({ consumers: z.number(), meanScore: figureValue, minScore: figureValue, layerChanges: z.number(), noFirstFrame: z.number(), firstFrameMs: figureValue }),
+      server: z.object({
+        consumers: z.number(),
+        meanScore: figureValue,
+        minScore: figureValue,
+        layerChanges: z.number(),
+        noFirstFrame: z.number(),
+        firstFrameMs: figureValue,
+      }),
     }),
   ),
   alerts: z.object({ rules: z.array(z.record(z.string(), z.unknown())), active: z.array(alert), recent: z.array(alert) }),
 });
-apiSchemas.add(qoeSnapshotSchema, { id: 'QoeSnapshot', description: 'Viewer QoE per stream and delivery path, with plots, ingest health and alerts (docs/qoe.md).' });
+apiSchemas.add(qoeSnapshotSchema, {
+  id: 'QoeSnapshot',
+  description: 'Viewer QoE per stream and delivery path, with plots, ingest health and alerts (docs/qoe.md).',
+});
 
 /** Registers `GET /v1/qoe`, and the dashboard page at `/qoe/` when `dashboardDir` is given. */
 export function registerQoeRoutes(api: ApiRouter, http: HttpServer, qoe: QoeService, dashboardDir?: string): void {
   api.add({
-    method: 'GET', path: '/v1/qoe', operationId: 'getQoe', tag: 'qoe', auth: 'admin',
+    method: 'GET',
+    path: '/v1/qoe',
+    operationId: 'getQoe',
+    tag: 'qoe',
+    auth: 'admin',
     summary: 'Viewer QoE per stream and path: figures, plots, viewers, ingest health, alerts',
     query: z.strictObject({
-      since: z.coerce.number().int().min(0).optional().describe('Only points after this unix second (the previous answer\'s `now` / 1000)'),
+      since: z.coerce.number().int().min(0).optional().describe("Only points after this unix second (the previous answer's `now` / 1000)"),
       room: roomName.optional().describe('Only streams of this room'),
     }),
     responses: { 200: { description: 'The snapshot', schema: qoeSnapshotSchema } },

@@ -65,15 +65,31 @@ export interface RestreamPushOptions {
 export function pushFfmpegArgs(url: string, hasAudio: boolean): string[] {
   const input = (fd: number) => ['-thread_queue_size', '1024', '-analyzeduration', '0', '-probesize', '32768', '-f', 'mp4', '-i', `pipe:${fd}`];
   return [
-    '-hide_banner', '-loglevel', 'error', '-nostdin', '-nostats',
-    '-fflags', '+nobuffer',
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-nostdin',
+    '-nostats',
+    '-fflags',
+    '+nobuffer',
     ...input(3),
     ...(hasAudio ? input(4) : []),
-    '-map', '0:v:0', ...(hasAudio ? ['-map', '1:a:0'] : []),
+    '-map',
+    '0:v:0',
+    ...(hasAudio ? ['-map', '1:a:0'] : []),
     // Decode times as the packager wrote them (one line for audio and video): A/V stay in sync.
-    '-c', 'copy', '-copyts',
-    '-progress', 'pipe:1', '-stats_period', '0.5',
-    '-f', 'flv', '-flvflags', 'no_duration_filesize', url,
+    '-c',
+    'copy',
+    '-copyts',
+    '-progress',
+    'pipe:1',
+    '-stats_period',
+    '0.5',
+    '-f',
+    'flv',
+    '-flvflags',
+    'no_duration_filesize',
+    url,
   ];
 }
 
@@ -225,7 +241,15 @@ export class RestreamPush {
       }
     }, 500);
     this.#watchTimer.unref();
-    this.#log.info('restream connecting', { id: this.id, room: this.stream.room.name, stream: this.stream.identity, destination: this.destination, attempt, video: choice.mode, rendition: choice.video.spec.name });
+    this.#log.info('restream connecting', {
+      id: this.id,
+      room: this.stream.room.name,
+      stream: this.stream.identity,
+      destination: this.destination,
+      attempt,
+      video: choice.mode,
+      rendition: choice.video.spec.name,
+    });
   }
 
   #becameLive(attempt: number): void {

@@ -80,9 +80,19 @@ export class RestreamService {
       },
     });
     this.#counters = {
-      started: new client.Counter({ name: 'subsec_restream_connections_total', help: 'RTMP push connections that started sending, by video mode (copy, ladder)', labelNames: ['video'], registers: [o.registry] }),
+      started: new client.Counter({
+        name: 'subsec_restream_connections_total',
+        help: 'RTMP push connections that started sending, by video mode (copy, ladder)',
+        labelNames: ['video'],
+        registers: [o.registry],
+      }),
       failed: new client.Counter({ name: 'subsec_restream_failures_total', help: 'RTMP push connections that failed or dropped', registers: [o.registry] }),
-      stopped: new client.Counter({ name: 'subsec_restream_stopped_total', help: 'RTMP pushes ended, by reason', labelNames: ['reason'], registers: [o.registry] }),
+      stopped: new client.Counter({
+        name: 'subsec_restream_stopped_total',
+        help: 'RTMP pushes ended, by reason',
+        labelNames: ['reason'],
+        registers: [o.registry],
+      }),
     };
   }
 
@@ -95,7 +105,8 @@ export class RestreamService {
     const active = [...this.#pushes.values()].filter((p) => !p.stopped);
     if (active.length >= this.#config.maxTotal) throw new InvalidStateError(`this node already pushes ${active.length} destinations (restream.maxTotal)`);
     const mine = active.filter((p) => p.stream.room.name === room && p.stream.identity === identity);
-    if (mine.length >= this.#config.maxPerStream) throw new InvalidStateError(`stream ${identity} is already pushed to ${mine.length} destinations (restream.maxPerStream)`);
+    if (mine.length >= this.#config.maxPerStream)
+      throw new InvalidStateError(`stream ${identity} is already pushed to ${mine.length} destinations (restream.maxPerStream)`);
     const before = this.#hls.get(room, identity);
     const wasPinned = before && !before.ended && !before.disposed ? before.pinned || this.#pins.has(before) : this.#hls.config.mode === 'eager';
     let stream: HlsStream;
@@ -122,12 +133,20 @@ export class RestreamService {
         },
         failed: (p, error, attempt, retryInMs) => {
           this.#counters.failed.inc();
-          this.#webhooks.emit({ type: 'restream.failed', room, data: { ...this.#eventData(p), error, attempt, willRetry: retryInMs !== undefined, ...(retryInMs !== undefined ? { retryInMs } : {}) } });
+          this.#webhooks.emit({
+            type: 'restream.failed',
+            room,
+            data: { ...this.#eventData(p), error, attempt, willRetry: retryInMs !== undefined, ...(retryInMs !== undefined ? { retryInMs } : {}) },
+          });
         },
         stopped: (p, reason) => {
           listing.close();
           this.#counters.stopped.inc({ reason });
-          this.#webhooks.emit({ type: 'restream.stopped', room, data: { ...this.#eventData(p), reason, durationMs: Date.now() - p.createdAt, bytesSent: p.bytesSent } });
+          this.#webhooks.emit({
+            type: 'restream.stopped',
+            room,
+            data: { ...this.#eventData(p), reason, durationMs: Date.now() - p.createdAt, bytesSent: p.bytesSent },
+          });
           this.#unpin(p.stream);
         },
       },
@@ -171,7 +190,8 @@ export class RestreamService {
 
   #find(room: string, identity: string, id: string): RestreamPush {
     const push = this.#pushes.get(id);
-    if (!push || push.stream.room.name !== room || push.stream.identity !== identity) throw new NotFoundError(`no restream ${id} of ${identity} in room ${room}`);
+    if (!push || push.stream.room.name !== room || push.stream.identity !== identity)
+      throw new NotFoundError(`no restream ${id} of ${identity} in room ${room}`);
     return push;
   }
 

@@ -22,7 +22,12 @@ export const restreamConfigSchema = z
     /** A connection that has not started sending within this time counts as failed (ms). */
     connectTimeoutMs: z.number().int().min(1000).max(120_000).default(15_000),
     /** Media queued for a destination that does not keep up before the connection is dropped and retried (bytes). */
-    maxQueuedBytes: z.number().int().min(65_536).max(1 << 30).default(8 * 1024 * 1024),
+    maxQueuedBytes: z
+      .number()
+      .int()
+      .min(65_536)
+      .max(1 << 30)
+      .default(8 * 1024 * 1024),
   })
   .refine((r) => r.reconnectInitialMs <= r.reconnectMaxMs, 'needs reconnectInitialMs ≤ reconnectMaxMs')
   .prefault({});

@@ -40,9 +40,14 @@ const oneParams = streamParams.extend({ id: z.string().min(1).max(64) });
 export function registerRestreamRoutes(api: ApiRouter, service: RestreamService): void {
   const base = '/v1/rooms/{room}/streams/{stream}/restreams';
   api.add({
-    method: 'POST', path: base, operationId: 'startRestream', tag: 'restreams', auth: 'admin',
+    method: 'POST',
+    path: base,
+    operationId: 'startRestream',
+    tag: 'restreams',
+    auth: 'admin',
     summary: 'Push a stream to an RTMP(S) destination',
-    description: 'Copies the publisher’s H264 when it can (else the LL-HLS ladder’s top rung) with the ladder’s AAC audio, reconnects with backoff when the destination drops, and stops when the stream ends. The URL is a secret: it is only ever shown redacted.',
+    description:
+      'Copies the publisher’s H264 when it can (else the LL-HLS ladder’s top rung) with the ladder’s AAC audio, reconnects with backoff when the destination drops, and stops when the stream ends. The URL is a secret: it is only ever shown redacted.',
     params: streamParams,
     body: z.strictObject({ url: z.string().min(1).max(2048).describe('rtmp://host[:port]/app/streamkey or rtmps://…') }),
     responses: {
@@ -55,21 +60,33 @@ export function registerRestreamRoutes(api: ApiRouter, service: RestreamService)
     handler: async ({ params, body }) => ({ status: 201, body: await service.start(params.room, params.stream, body.url) }),
   });
   api.add({
-    method: 'GET', path: base, operationId: 'listRestreams', tag: 'restreams', auth: 'admin',
+    method: 'GET',
+    path: base,
+    operationId: 'listRestreams',
+    tag: 'restreams',
+    auth: 'admin',
     summary: 'List the pushes of a stream',
     params: streamParams,
     responses: { 200: { description: 'Pushes (stopped ones stay listed for a while)', schema: restreamListSchema } },
     handler: ({ params }) => ({ status: 200, body: { restreams: service.list(params.room, params.stream) } }),
   });
   api.add({
-    method: 'GET', path: `${base}/{id}`, operationId: 'getRestream', tag: 'restreams', auth: 'admin',
+    method: 'GET',
+    path: `${base}/{id}`,
+    operationId: 'getRestream',
+    tag: 'restreams',
+    auth: 'admin',
     summary: 'One push and its state',
     params: oneParams,
     responses: { 200: { description: 'The push', schema: restreamSchema }, 404: { description: 'No such push' } },
     handler: ({ params }) => ({ status: 200, body: service.get(params.room, params.stream, params.id) }),
   });
   api.add({
-    method: 'DELETE', path: `${base}/{id}`, operationId: 'stopRestream', tag: 'restreams', auth: 'admin',
+    method: 'DELETE',
+    path: `${base}/{id}`,
+    operationId: 'stopRestream',
+    tag: 'restreams',
+    auth: 'admin',
     summary: 'Stop a push',
     params: oneParams,
     responses: { 200: { description: 'The push, stopped', schema: restreamSchema }, 404: { description: 'No such push' } },

@@ -141,11 +141,21 @@ function parseFingerprint(arg: string, bad: Bad): { algorithm: string; value: st
 
 function parseSessionAttribute(sd: SessionDescription, name: string, arg: string, bad: Bad): void {
   switch (name) {
-    case 'ice-ufrag': sd.iceUfrag = arg; break;
-    case 'ice-pwd': sd.icePwd = arg; break;
-    case 'ice-lite': sd.iceLite = true; break;
-    case 'fingerprint': sd.fingerprint = parseFingerprint(arg, bad); break;
-    case 'setup': sd.setup = arg; break;
+    case 'ice-ufrag':
+      sd.iceUfrag = arg;
+      break;
+    case 'ice-pwd':
+      sd.icePwd = arg;
+      break;
+    case 'ice-lite':
+      sd.iceLite = true;
+      break;
+    case 'fingerprint':
+      sd.fingerprint = parseFingerprint(arg, bad);
+      break;
+    case 'setup':
+      sd.setup = arg;
+      break;
     case 'group': {
       const [semantics, ...mids] = arg.split(' ').filter(Boolean);
       if (!semantics) bad('malformed group');
@@ -177,15 +187,33 @@ function parseMediaAttribute(m: MediaSection, name: string, arg: string, bad: Ba
     return;
   }
   switch (name) {
-    case 'mid': m.mid = arg; break;
-    case 'ice-ufrag': m.iceUfrag = arg; break;
-    case 'ice-pwd': m.icePwd = arg; break;
-    case 'fingerprint': m.fingerprint = parseFingerprint(arg, bad); break;
-    case 'setup': m.setup = arg; break;
-    case 'rtcp-mux': m.rtcpMux = true; break;
-    case 'rtcp-rsize': m.rtcpRsize = true; break;
-    case 'bundle-only': m.bundleOnly = true; break;
-    case 'candidate': m.candidates.push(arg); break;
+    case 'mid':
+      m.mid = arg;
+      break;
+    case 'ice-ufrag':
+      m.iceUfrag = arg;
+      break;
+    case 'ice-pwd':
+      m.icePwd = arg;
+      break;
+    case 'fingerprint':
+      m.fingerprint = parseFingerprint(arg, bad);
+      break;
+    case 'setup':
+      m.setup = arg;
+      break;
+    case 'rtcp-mux':
+      m.rtcpMux = true;
+      break;
+    case 'rtcp-rsize':
+      m.rtcpRsize = true;
+      break;
+    case 'bundle-only':
+      m.bundleOnly = true;
+      break;
+    case 'candidate':
+      m.candidates.push(arg);
+      break;
     case 'rtpmap': {
       const r = /^(\d+) ([^/\s]+)\/(\d+)(?:\/(\d+))?$/.exec(arg);
       if (!r) bad('malformed rtpmap');

@@ -48,13 +48,7 @@ export interface AnswerSection {
 export function writeAnswer(local: LocalTransport, sections: AnswerSection[]): string {
   const fingerprint = local.fingerprints.find((f) => f.algorithm === 'sha-256') ?? local.fingerprints[0]!;
   const bundled = sections.filter((s) => !s.rejected).map((s) => s.mid);
-  const lines = [
-    'v=0',
-    `o=subsec ${crypto.randomInt(1, 2 ** 47)} 1 IN IP4 127.0.0.1`,
-    's=-',
-    't=0 0',
-    'a=ice-lite',
-  ];
+  const lines = ['v=0', `o=subsec ${crypto.randomInt(1, 2 ** 47)} 1 IN IP4 127.0.0.1`, 's=-', 't=0 0', 'a=ice-lite'];
   if (bundled.length > 0) lines.push(`a=group:BUNDLE ${bundled.join(' ')}`);
   lines.push('a=msid-semantic: WMS *');
   for (const s of sections) {

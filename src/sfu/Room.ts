@@ -126,16 +126,12 @@ export class Room extends EventEmitter<RoomEvents> {
 
   /** Public view of the other participants. */
   peerInfos(except?: string): PeerInfo[] {
-    return this.participants
-      .filter((p) => p.id !== except)
-      .map((p) => ({ peerId: p.id, identity: p.identity, displayName: p.displayName }));
+    return this.participants.filter((p) => p.id !== except).map((p) => ({ peerId: p.id, identity: p.identity, displayName: p.displayName }));
   }
 
   /** Public view of all producers, optionally excluding a participant's own. */
   producerInfos(except?: string): ProducerInfo[] {
-    return [...this.#producers.values()]
-      .filter((e) => e.participant.id !== except)
-      .map((e) => this.#producerInfo(e));
+    return [...this.#producers.values()].filter((e) => e.participant.id !== except).map((e) => this.#producerInfo(e));
   }
 
   dataProducerInfos(except?: string): DataProducerInfo[] {

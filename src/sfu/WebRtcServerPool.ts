@@ -76,11 +76,19 @@ export class WebRtcServerPool {
     }
     const created = worker.createWebRtcServer({ listenInfos, appData: { index } });
     created.then(
-      (server) => this.#log.info('webrtc server listening', { worker: index, listen: listenInfos.map((l) => `${l.protocol}:${l.ip}:${l.port ?? 'range'}`).join(','), id: server.id }),
+      (server) =>
+        this.#log.info('webrtc server listening', {
+          worker: index,
+          listen: listenInfos.map((l) => `${l.protocol}:${l.ip}:${l.port ?? 'range'}`).join(','),
+          id: server.id,
+        }),
       (err: unknown) => this.#log.error('webrtc server failed; transports of this worker fall back to per-transport ports', { worker: index, error: err }),
     );
     this.#servers.set(worker, created);
     // After start, a respawned worker whose server fails keeps serving on per-transport ports.
-    this.#usable.set(worker, created.catch(() => undefined));
+    this.#usable.set(
+      worker,
+      created.catch(() => undefined),
+    );
   }
 }

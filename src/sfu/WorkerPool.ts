@@ -75,9 +75,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     const candidates = live.filter((s) => !exclude.has(s.worker));
     const pool = candidates.length > 0 ? candidates : live;
     if (pool.length === 0) throw new InvalidStateError('no live mediasoup worker');
-    return pool.reduce((best, s) =>
-      s.consumers < best.consumers || (s.consumers === best.consumers && s.routers < best.routers) ? s : best,
-    );
+    return pool.reduce((best, s) => (s.consumers < best.consumers || (s.consumers === best.consumers && s.routers < best.routers) ? s : best));
   }
 
   /** Creates a router on a slot's worker and keeps the slot's router count. */

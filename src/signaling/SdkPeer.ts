@@ -37,7 +37,6 @@ export interface SdkPeerDeps {
   qoe?: QoeReportSink;
 }
 
-
 type Handlers = { [M in Exclude<Method, 'join' | 'ping'>]: (p: RequestParams<M>) => Promise<ResponseData[M]> };
 
 /** An SDK participant. */
@@ -315,9 +314,7 @@ export class SdkPeer implements Ingest {
         temporalLayer: layers?.temporalLayer ?? null,
       }),
     );
-    consumer.on('score', (score) =>
-      this.notify('consumerScore', { consumerId: consumer.id, score: score.score, producerScore: score.producerScore }),
-    );
+    consumer.on('score', (score) => this.notify('consumerScore', { consumerId: consumer.id, score: score.score, producerScore: score.producerScore }));
   }
 
   #dropMedia(): void {

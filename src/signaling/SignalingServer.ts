@@ -181,7 +181,12 @@ export class SignalingServer {
     const parsed = requestSchemas[method as Method].safeParse(params);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      return this.#fail(ws, id, { code: ErrorCode.INVALID_MESSAGE, message: `${method}: ${issue?.path.join('.') || 'params'}: ${issue?.message ?? 'invalid'}` }, true);
+      return this.#fail(
+        ws,
+        id,
+        { code: ErrorCode.INVALID_MESSAGE, message: `${method}: ${issue?.path.join('.') || 'params'}: ${issue?.message ?? 'invalid'}` },
+        true,
+      );
     }
     this.deps.metrics.signalingRequests.inc({ method });
     this.#run(ws, id, method as Method, parsed.data)

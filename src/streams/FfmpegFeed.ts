@@ -50,7 +50,9 @@ export function sdpFor(legs: Array<{ consumer: types.Consumer; port: number }>):
     const [, name] = codec.mimeType.split('/');
     lines.push(`m=${consumer.kind} ${port} RTP/AVP ${codec.payloadType}`);
     lines.push(`a=rtpmap:${codec.payloadType} ${name}/${codec.clockRate}${codec.channels && codec.channels > 1 ? `/${codec.channels}` : ''}`);
-    const fmtp = Object.entries(codec.parameters ?? {}).map(([k, v]) => `${k}=${v}`).join(';');
+    const fmtp = Object.entries(codec.parameters ?? {})
+      .map(([k, v]) => `${k}=${v}`)
+      .join(';');
     if (fmtp) lines.push(`a=fmtp:${codec.payloadType} ${fmtp}`);
     lines.push('a=recvonly');
   }
@@ -134,7 +136,11 @@ export class FfmpegFeed {
     const [first, ...others] = this.legs;
     if (!first) return;
     await first.consumer.resume();
-    void this.#resumeWhenFlowing(first.consumer, others.map((l) => l.consumer), timeoutMs);
+    void this.#resumeWhenFlowing(
+      first.consumer,
+      others.map((l) => l.consumer),
+      timeoutMs,
+    );
   }
 
   async #resumeWhenFlowing(first: types.Consumer, others: types.Consumer[], timeoutMs: number): Promise<void> {

@@ -127,7 +127,13 @@ export class Stream extends EventEmitter<StreamEvents> {
 
   /** Lists an output of this stream in `/v1/streams` until the handle is closed (or the output ends). */
   attach(output: Output): OutputHandle {
-    return this.#outputs.register({ kind: output.kind, room: this.room.name, identity: this.identity, ...(output.url ? { url: output.url } : {}), stats: () => output.stats() });
+    return this.#outputs.register({
+      kind: output.kind,
+      room: this.room.name,
+      identity: this.identity,
+      ...(output.url ? { url: output.url } : {}),
+      stats: () => output.stats(),
+    });
   }
 
   /** @internal The hub ends the stream. */

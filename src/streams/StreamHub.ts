@@ -148,7 +148,10 @@ export class StreamHub extends EventEmitter<StreamHubEvents> {
       released = true;
       if (--h.count > 0) return;
       if (this.#holds.get(k) === h) this.#holds.delete(k);
-      h.ready.then((letGo) => letGo(), () => undefined);
+      h.ready.then(
+        (letGo) => letGo(),
+        () => undefined,
+      );
     };
     try {
       await untilAborted(h.ready, options.signal);

@@ -37,28 +37,70 @@ function videoFilters(o: SyntheticSourceOptions): string {
 
 /** ffmpeg arguments that encode the test pattern to the given RTP endpoints. */
 export function syntheticFfmpegArgs(o: SyntheticSourceOptions, ep: PlainRtpEndpoints, host: string): string[] {
-  const args = [
-    '-hide_banner', '-loglevel', 'error', '-nostdin',
-    '-re', '-f', 'lavfi', '-i', `testsrc2=size=${o.width}x${o.height}:rate=${o.fps}`,
-  ];
+  const args = ['-hide_banner', '-loglevel', 'error', '-nostdin', '-re', '-f', 'lavfi', '-i', `testsrc2=size=${o.width}x${o.height}:rate=${o.fps}`];
   if (ep.audio) args.push('-re', '-f', 'lavfi', '-i', 'sine=frequency=440:beep_factor=4:sample_rate=48000');
   args.push(
-    '-map', '0:v', '-vf', videoFilters(o),
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-profile:v', 'baseline', '-level', '3.1',
-    '-pix_fmt', 'yuv420p', '-b:v', `${o.bitrateKbps}k`, '-maxrate', `${o.bitrateKbps}k`, '-bufsize', `${o.bitrateKbps}k`,
-    '-g', String(o.fps), '-keyint_min', String(o.fps), '-bsf:v', 'h264_mp4toannexb',
-    '-ssrc', String(ep.video.ssrc), '-payload_type', String(ep.video.payloadType),
+    '-map',
+    '0:v',
+    '-vf',
+    videoFilters(o),
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-tune',
+    'zerolatency',
+    '-profile:v',
+    'baseline',
+    '-level',
+    '3.1',
+    '-pix_fmt',
+    'yuv420p',
+    '-b:v',
+    `${o.bitrateKbps}k`,
+    '-maxrate',
+    `${o.bitrateKbps}k`,
+    '-bufsize',
+    `${o.bitrateKbps}k`,
+    '-g',
+    String(o.fps),
+    '-keyint_min',
+    String(o.fps),
+    '-bsf:v',
+    'h264_mp4toannexb',
+    '-ssrc',
+    String(ep.video.ssrc),
+    '-payload_type',
+    String(ep.video.payloadType),
     // ffmpeg sends RTCP from a second local port, often before the first RTP packet; a comedia
     // PlainTransport latches onto that first source and then drops every RTP packet.
-    '-rtpflags', 'skip_rtcp',
-    '-f', 'rtp', `rtp://${host}:${ep.video.port}?rtcpport=${ep.video.port}&pkt_size=1200`,
+    '-rtpflags',
+    'skip_rtcp',
+    '-f',
+    'rtp',
+    `rtp://${host}:${ep.video.port}?rtcpport=${ep.video.port}&pkt_size=1200`,
   );
   if (ep.audio) {
     args.push(
-      '-map', '1:a', '-c:a', 'libopus', '-b:a', '48k', '-ac', '2', '-application', 'lowdelay',
-      '-ssrc', String(ep.audio.ssrc), '-payload_type', String(ep.audio.payloadType),
-      '-rtpflags', 'skip_rtcp',
-      '-f', 'rtp', `rtp://${host}:${ep.audio.port}?rtcpport=${ep.audio.port}&pkt_size=1200`,
+      '-map',
+      '1:a',
+      '-c:a',
+      'libopus',
+      '-b:a',
+      '48k',
+      '-ac',
+      '2',
+      '-application',
+      'lowdelay',
+      '-ssrc',
+      String(ep.audio.ssrc),
+      '-payload_type',
+      String(ep.audio.payloadType),
+      '-rtpflags',
+      'skip_rtcp',
+      '-f',
+      'rtp',
+      `rtp://${host}:${ep.audio.port}?rtcpport=${ep.audio.port}&pkt_size=1200`,
     );
   }
   return args;

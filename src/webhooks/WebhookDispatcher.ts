@@ -30,7 +30,12 @@ export class WebhookDispatcher implements WebhookEmitter {
     this.#log = log;
     const registry = options.registry;
     const c = options.config;
-    this.#emitted = new client.Counter({ name: 'subsec_webhook_events_total', help: 'Webhook events emitted, by type', labelNames: ['type'], registers: [registry] });
+    this.#emitted = new client.Counter({
+      name: 'subsec_webhook_events_total',
+      help: 'Webhook events emitted, by type',
+      labelNames: ['type'],
+      registers: [registry],
+    });
     const attempts = new client.Counter({
       name: 'subsec_webhook_attempts_total',
       help: 'Webhook delivery attempts by endpoint and outcome (ok = 2xx)',

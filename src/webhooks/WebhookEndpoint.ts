@@ -184,7 +184,8 @@ export class WebhookEndpoint {
       ok = res.status >= 200 && res.status < 300;
       if (!ok) problem = `HTTP ${res.status}`;
     } catch (err) {
-      problem = (err as Error).name === 'TimeoutError' ? `no answer within ${this.#options.timeoutMs} ms` : String((err as Error).cause ?? (err as Error).message);
+      problem =
+        (err as Error).name === 'TimeoutError' ? `no answer within ${this.#options.timeoutMs} ms` : String((err as Error).cause ?? (err as Error).message);
     }
     this.#inFlight--;
     if (this.#closed) return;
@@ -194,13 +195,24 @@ export class WebhookEndpoint {
     } else if (pending.attempts >= this.#options.maxAttempts) {
       this.#hooks.onUndeliverable('attempts_exhausted', 1);
       this.#log.warn('webhook event undeliverable; giving up', {
-        endpoint: this.label, event: pending.event.id, type: pending.event.type, room: pending.event.room, attempts: pending.attempts, lastError: problem,
+        endpoint: this.label,
+        event: pending.event.id,
+        type: pending.event.type,
+        room: pending.event.room,
+        attempts: pending.attempts,
+        lastError: problem,
       });
       this.#finish(lane);
     } else {
       const base = Math.min(this.#options.backoffMaxMs, this.#options.backoffMs * 2 ** (pending.attempts - 1));
       const delay = Math.round(base / 2 + (Math.random() * base) / 2);
-      this.#log.debug('webhook delivery failed; retrying', { endpoint: this.label, event: pending.event.id, attempt: pending.attempts, delayMs: delay, error: problem });
+      this.#log.debug('webhook delivery failed; retrying', {
+        endpoint: this.label,
+        event: pending.event.id,
+        attempt: pending.attempts,
+        delayMs: delay,
+        error: problem,
+      });
       const timer = setTimeout(() => {
         this.#timers.delete(timer);
         this.#ready.push(lane);

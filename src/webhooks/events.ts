@@ -83,11 +83,26 @@ export type WebhookEventType = keyof WebhookEventData;
 
 /** Every event type, for docs, filters and validation. */
 export const WEBHOOK_EVENT_TYPES = [
-  'room.started', 'room.finished', 'participant.joined', 'participant.left',
-  'track.published', 'track.unpublished', 'track.muted', 'track.unmuted',
-  'ingest.started', 'ingest.ended', 'ingest.online', 'ingest.offline', 'recording.started', 'recording.finished',
-  'node.started', 'node.stopped', 'node.joined', 'node.left',
-  'qoe.alert_fired', 'qoe.alert_resolved',
+  'room.started',
+  'room.finished',
+  'participant.joined',
+  'participant.left',
+  'track.published',
+  'track.unpublished',
+  'track.muted',
+  'track.unmuted',
+  'ingest.started',
+  'ingest.ended',
+  'ingest.online',
+  'ingest.offline',
+  'recording.started',
+  'recording.finished',
+  'node.started',
+  'node.stopped',
+  'node.joined',
+  'node.left',
+  'qoe.alert_fired',
+  'qoe.alert_resolved',
 ] as const satisfies readonly WebhookEventType[];
 
 /** What a feature hands to {@link WebhookEmitter.emit}. `room` orders delivery: same room, same order. */

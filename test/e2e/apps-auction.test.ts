@@ -75,13 +75,18 @@ describe('auction app (Chromium)', () => {
 
     // Bob double-taps the minimum bid: one bid ($100), the second tap finds the same idempotency key.
     await Promise.all([bob.click('#bid-min'), bob.click('#bid-min')]);
-    await waitFor(async () => (await text(bob, 'price')) === '$100' && (await bob.evaluate("document.querySelectorAll('#ladder li').length")) === 1, { what: 'bid on bob' });
+    await waitFor(async () => (await text(bob, 'price')) === '$100' && (await bob.evaluate("document.querySelectorAll('#ladder li').length")) === 1, {
+      what: 'bid on bob',
+    });
     const log = await node.events!.log.read(ROOM, 0, 100);
     expect(log.events.filter((e) => e.type === 'bid')).toHaveLength(1);
     const bidEvent = log.events.find((e) => e.type === 'bid')!;
 
     // Hanna (LL-HLS) sees it too, once her picture reached the bid's media time.
-    await waitFor(async () => (await hlsViewer.evaluate("document.querySelectorAll('#ladder li').length")) === 1, { what: 'bid on the LL-HLS viewer', timeoutMs: 20_000 });
+    await waitFor(async () => (await hlsViewer.evaluate("document.querySelectorAll('#ladder li').length")) === 1, {
+      what: 'bid on the LL-HLS viewer',
+      timeoutMs: 20_000,
+    });
     const onHls = (await shown(hlsViewer)).find((s) => s.seq === bidEvent.seq)!;
     const onRtc = (await shown(bob)).find((s) => s.seq === bidEvent.seq)!;
     expect(onHls.transport).toBe('hls');
@@ -91,7 +96,9 @@ describe('auction app (Chromium)', () => {
     const hlsDelay = onHls.shownAt - bidEvent.serverTime;
     const rtcDelay = onRtc.shownAt - bidEvent.serverTime;
     expect(hlsDelay).toBeGreaterThan(rtcDelay);
-    process.stderr.write(`auction: bid shown ${rtcDelay.toFixed(0)} ms after acceptance on WebRTC, ${hlsDelay.toFixed(0)} ms on LL-HLS (playhead ${(onHls.playhead! - bidEvent.mediaTime).toFixed(0)} ms past its media time)\n`);
+    process.stderr.write(
+      `auction: bid shown ${rtcDelay.toFixed(0)} ms after acceptance on WebRTC, ${hlsDelay.toFixed(0)} ms on LL-HLS (playhead ${(onHls.playhead! - bidEvent.mediaTime).toFixed(0)} ms past its media time)\n`,
+    );
 
     // The LL-HLS viewer bids too; her bid is stamped with the frame she was watching.
     await hlsViewer.click('#bid-min');
@@ -107,7 +114,10 @@ describe('auction app (Chromium)', () => {
     expect(await bob.evaluate("document.getElementById('extended').hidden")).toBe(true);
     // Bid inside the last 7 s (the anti-sniping window of this node), with seconds to spare so a
     // loaded machine still lands the bid before the bell.
-    await waitFor(() => bob.evaluate('window.subsecApp.lot().endsAt - window.subsecApp.client.clock.now() < 6000'), { what: 'anti-sniping window', timeoutMs: 15_000 });
+    await waitFor(() => bob.evaluate('window.subsecApp.lot().endsAt - window.subsecApp.client.clock.now() < 6000'), {
+      what: 'anti-sniping window',
+      timeoutMs: 15_000,
+    });
     await bob.click('#bid-min');
     await waitFor(() => bob.evaluate("!document.getElementById('extended').hidden"), { what: 'extended badge' });
     await waitFor(async () => (await text(bob, 'result')).startsWith('Sold at the bell to you'), { what: 'sold', timeoutMs: 20_000 });

@@ -80,7 +80,10 @@ describe('demo page: publish, watch, layers, chat', () => {
       what: "alice's camera and microphone producers",
       timeoutMs: 15_000,
     });
-    const video = node.rooms.get(ROOM)!.producersOf('alice').find((p) => p.kind === 'video')!;
+    const video = node.rooms
+      .get(ROOM)!
+      .producersOf('alice')
+      .find((p) => p.kind === 'video')!;
     expect(video.type).toBe('simulcast');
     expect(video.rtpParameters.encodings).toHaveLength(3);
     await alice.waitForSelector('#local:not([hidden])', { timeout: 5_000 });

@@ -60,7 +60,10 @@ describe('SDK room events (Chromium)', () => {
     }
     const [ra, rb] = await sending;
     expect([...ra, ...rb].filter((r) => r.error)).toEqual([]);
-    await waitFor(async () => (await received(c)).length === 50 && (await received(a)).length === 50 && (await received(b)).length === 50, { what: '50 events everywhere', timeoutMs: 20_000 });
+    await waitFor(async () => (await received(c)).length === 50 && (await received(a)).length === 50 && (await received(b)).length === 50, {
+      what: '50 events everywhere',
+      timeoutMs: 20_000,
+    });
     const ec = await received(c);
     expect(ec.map((e) => e.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
     expect(await received(a)).toEqual(ec);

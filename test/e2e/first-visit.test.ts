@@ -104,11 +104,14 @@ describe('a first visit (Chromium)', () => {
     const shown: Record<string, Set<string>> = { webrtc: new Set(), moq: new Set(), hls: new Set() };
     let last = playing;
     for (let i = 0; i < 6; i++) {
-      await waitFor(async () => {
-        const t = await tiles(page);
-        // One more second of figures (the page updates them once a second).
-        return PATHS.every((p) => t[p]!.samples >= last[p]!.samples + 5) ? t : undefined;
-      }, { timeoutMs: 15_000, intervalMs: 200, what: 'more latency readings' });
+      await waitFor(
+        async () => {
+          const t = await tiles(page);
+          // One more second of figures (the page updates them once a second).
+          return PATHS.every((p) => t[p]!.samples >= last[p]!.samples + 5) ? t : undefined;
+        },
+        { timeoutMs: 15_000, intervalMs: 200, what: 'more latency readings' },
+      );
       last = await tiles(page);
       for (const p of PATHS) shown[p]!.add(last[p]!.shown);
     }
@@ -127,7 +130,9 @@ describe('a first visit (Chromium)', () => {
     expect(last.hls!.latencyMs!).toBeLessThan(10_000);
     expect(['websocket', 'webtransport']).toContain(last.moq!.wire);
     expect(await page.evaluate("document.querySelector('[data-path=moq] [data-role=wire]').textContent")).toMatch(/over Web(Socket|Transport)/);
-    process.stderr.write(`start page: glass-to-glass ${PATHS.map((p) => `${p} ${last[p]!.latencyMs} ms (startup ${last[p]!.startupMs} ms, ${last[p]!.kbps} kbit/s)`).join(', ')}\n`);
+    process.stderr.write(
+      `start page: glass-to-glass ${PATHS.map((p) => `${p} ${last[p]!.latencyMs} ms (startup ${last[p]!.startupMs} ms, ${last[p]!.kbps} kbit/s)`).join(', ')}\n`,
+    );
     // Links a newcomer looks for.
     for (const href of ['/apps/auction/', '/apps/watch-party/', '/qoe/', '/v1/docs', '/docs/']) {
       expect(await page.evaluate(`!!document.querySelector('a[href="${href}"]')`), href).toBe(true);
@@ -141,12 +146,15 @@ describe('a first visit (Chromium)', () => {
     const started = Date.now();
     const page = await open('/apps/auction/', 'auction');
     await waitFor(
-      () => page.evaluate("(() => { const v = document.getElementById('video'); return v.readyState >= 2 && !v.paused && v.getVideoPlaybackQuality().totalVideoFrames > 0 && !document.getElementById('bid-min').disabled && !!window.subsecApp.lot(); })()"),
+      () =>
+        page.evaluate(
+          "(() => { const v = document.getElementById('video'); return v.readyState >= 2 && !v.paused && v.getVideoPlaybackQuality().totalVideoFrames > 0 && !document.getElementById('bid-min').disabled && !!window.subsecApp.lot(); })()",
+        ),
       { timeoutMs: 10_000, intervalMs: 100, what: 'decoding video and an open lot' },
     );
     process.stderr.write(`auction: video and an open lot ${Date.now() - started} ms after opening the page\n`);
     const me = (await page.evaluate('window.subsecApp.client.identity')) as string;
-    expect(await page.evaluate("window.subsecApp.lot().auctioneer")).toBe(DEMO_AUCTIONEER);
+    expect(await page.evaluate('window.subsecApp.lot().auctioneer')).toBe(DEMO_AUCTIONEER);
     // The visitor bids with the big button; a demo bidder may outbid at the same moment: bid again then.
     let accepted = false;
     for (let attempt = 0; attempt < 3 && !accepted; attempt++) {
@@ -155,7 +163,9 @@ describe('a first visit (Chromium)', () => {
         async () => {
           const log = await node.events!.log.read(DEMO_AUCTION_ROOM, 0, 1000);
           if (log.events.some((e) => e.type === 'bid' && e.identity === me)) return 'yes';
-          const toast = (await page.evaluate("document.querySelector('.toast')?.hidden === false ? document.querySelector('.toast').textContent : ''")) as string;
+          const toast = (await page.evaluate(
+            "document.querySelector('.toast')?.hidden === false ? document.querySelector('.toast').textContent : ''",
+          )) as string;
           return /must be at least/.test(toast) ? 'outbid' : undefined;
         },
         { timeoutMs: 10_000, what: "the visitor's bid" },
@@ -168,8 +178,11 @@ describe('a first visit (Chromium)', () => {
     const ann = await open(`/apps/auction/?role=auctioneer&name=ann`, 'auctioneer');
     await waitFor(() => ann.evaluate("document.getElementById('status').dataset.state === 'connected'"), { what: 'ann connected' });
     await ann.click('#camera');
-    await waitFor(() => node.demos?.auctioneer?.running === false && (node.rooms.get(DEMO_AUCTION_ROOM)?.producersOf(DEMO_AUCTIONEER).length ?? 0) === 0, { timeoutMs: 15_000, what: 'the demo auctioneer gone' });
-    await waitFor(() => page.evaluate("window.subsecApp.player?.identity === 'ann'"), { timeoutMs: 20_000, what: "the visitor watching ann" });
+    await waitFor(() => node.demos?.auctioneer?.running === false && (node.rooms.get(DEMO_AUCTION_ROOM)?.producersOf(DEMO_AUCTIONEER).length ?? 0) === 0, {
+      timeoutMs: 15_000,
+      what: 'the demo auctioneer gone',
+    });
+    await waitFor(() => page.evaluate("window.subsecApp.player?.identity === 'ann'"), { timeoutMs: 20_000, what: 'the visitor watching ann' });
     // The demo's open lot was closed early when it left.
     const log = (await node.events!.log.read(DEMO_AUCTION_ROOM, 0, 1000)).events;
     const demoLots = log.filter((e) => e.type === 'lot.open' && e.identity === DEMO_AUCTIONEER).map((e) => (e.payload as { lotId: string }).lotId);
@@ -178,7 +191,10 @@ describe('a first visit (Chromium)', () => {
     // Ann leaves: the demo comes back on camera for the visitor still there.
     await ann.close();
     await waitFor(() => node.demos?.auctioneer?.running, { timeoutMs: 15_000, what: 'the demo auctioneer back' });
-    await waitFor(() => page.evaluate(`window.subsecApp.player?.identity === ${JSON.stringify(DEMO_AUCTIONEER)}`), { timeoutMs: 20_000, what: 'the visitor watching the demo again' });
+    await waitFor(() => page.evaluate(`window.subsecApp.player?.identity === ${JSON.stringify(DEMO_AUCTIONEER)}`), {
+      timeoutMs: 20_000,
+      what: 'the visitor watching the demo again',
+    });
     expect(await unusableControls(page)).toEqual([]);
     expect(await overflowAtPhoneWidth(page)).toBe(0);
     await page.close();
@@ -187,14 +203,19 @@ describe('a first visit (Chromium)', () => {
   it('watch party: the sample plays for the first visitor, and a second one plays in sync', async () => {
     const first = await open('/apps/watch-party/', 'party-1');
     const playingAt = (p: Page) =>
-      p.evaluate("(() => { const v = document.getElementById('shared'); return !v.paused && v.readyState >= 3 && v.currentTime > 0.5 && v.currentSrc.endsWith('/apps/media/sample.webm'); })()");
+      p.evaluate(
+        "(() => { const v = document.getElementById('shared'); return !v.paused && v.readyState >= 3 && v.currentTime > 0.5 && v.currentSrc.endsWith('/apps/media/sample.webm'); })()",
+      );
     await waitFor(() => playingAt(first), { timeoutMs: 20_000, what: 'the sample playing for the first visitor' });
     const second = await open('/apps/watch-party/', 'party-2');
     await waitFor(() => playingAt(second), { timeoutMs: 20_000, what: 'the sample playing for the second visitor' });
     // In sync: both positions brought to the same instant of the node's clock.
     await waitFor(
       async () => {
-        const [a, b] = (await Promise.all([first.evaluate('window.subsecApp.sample()'), second.evaluate('window.subsecApp.sample()')])) as Array<{ at: number; position: number }>;
+        const [a, b] = (await Promise.all([first.evaluate('window.subsecApp.sample()'), second.evaluate('window.subsecApp.sample()')])) as Array<{
+          at: number;
+          position: number;
+        }>;
         const diff = Math.abs(b.position + (a.at - b.at) / 1000 - a.position);
         return diff < 0.25;
       },

@@ -120,7 +120,12 @@ describe('browser SDK public API', () => {
     await call(publisher, 'e2e.pausePublication', 'video');
     await waitForEvent(viewer, 'video:producerPaused', t0);
     expect((await stats(viewer, 'video')).producerPaused).toBe(true);
-    expect(node.rooms.get(ROOM)!.producersOf('publisher').find((p) => p.kind === 'video')!.paused).toBe(true);
+    expect(
+      node.rooms
+        .get(ROOM)!
+        .producersOf('publisher')
+        .find((p) => p.kind === 'video')!.paused,
+    ).toBe(true);
 
     const t1 = Date.now();
     await call(publisher, 'e2e.resumePublication', 'video');
@@ -149,15 +154,21 @@ describe('browser SDK public API', () => {
     await call(viewer, 'e2e.sendData', 'hello publisher');
     await call(publisher, 'e2e.sendData', { type: 'chat', text: 'hi viewer' });
     await call(publisher, 'e2e.sendData', { binary: [1, 2, 3, 255] });
-    const atPublisher = await waitFor(async () => {
-      const d = await call<any[]>(publisher, 'e2e.data');
-      return d.length >= 1 ? d : undefined;
-    }, { what: 'data at the publisher' });
+    const atPublisher = await waitFor(
+      async () => {
+        const d = await call<any[]>(publisher, 'e2e.data');
+        return d.length >= 1 ? d : undefined;
+      },
+      { what: 'data at the publisher' },
+    );
     expect(atPublisher[0]).toMatchObject({ identity: 'viewer', label: 'chat', data: 'hello publisher' });
-    const atViewer = await waitFor(async () => {
-      const d = await call<any[]>(viewer, 'e2e.data');
-      return d.length >= 2 ? d : undefined;
-    }, { what: 'data at the viewer' });
+    const atViewer = await waitFor(
+      async () => {
+        const d = await call<any[]>(viewer, 'e2e.data');
+        return d.length >= 2 ? d : undefined;
+      },
+      { what: 'data at the viewer' },
+    );
     expect(atViewer).toEqual([
       { identity: 'publisher', label: 'chat', data: { type: 'chat', text: 'hi viewer' } },
       { identity: 'publisher', label: 'chat', data: { binary: [1, 2, 3, 255] } },
@@ -190,10 +201,15 @@ describe('browser SDK public API', () => {
     expect(after).toMatchObject({ closed: false, listed: true, paused: false });
     expect(after.consumerId).not.toBe(before.consumerId);
     expect(after.producerId).not.toBe(before.producerId);
-    const newProducerIds = (await call<{ state: string; publicationIds: string[] }>(publisher, 'e2e.clientState'));
+    const newProducerIds = await call<{ state: string; publicationIds: string[] }>(publisher, 'e2e.clientState');
     expect(newProducerIds.state).toBe('connected');
     expect(newProducerIds.publicationIds).not.toEqual(oldProducerIds);
-    expect(after.producerId).toBe(node.rooms.get(ROOM)!.producersOf('publisher').find((p) => p.kind === 'video')!.id);
+    expect(after.producerId).toBe(
+      node.rooms
+        .get(ROOM)!
+        .producersOf('publisher')
+        .find((p) => p.kind === 'video')!.id,
+    );
     expect(node.rooms.get(ROOM)!.slots[0]!.worker.worker.pid).not.toBe(worker.pid);
     expect(recoveredMs).toBeLessThan(20_000);
     console.log(`worker SIGKILL → frames on the new track after ${recoveredMs} ms`);

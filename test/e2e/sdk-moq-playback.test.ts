@@ -96,7 +96,14 @@ beforeAll(async () => {
     moq: { enabled: true, relay: { port: 0, webtransport: { enabled: false } } },
     hls: { renditions: [{ name: 'source', copySource: true, videoKbps: 400 }], partTargetMs: 200, segmentTargetMs: 1000 },
   });
-  await waitFor(() => node.rooms.get(ROOM)?.producersOf('synthetic').some((p) => p.kind === 'video'), { timeoutMs: 20_000, what: 'synthetic video' });
+  await waitFor(
+    () =>
+      node.rooms
+        .get(ROOM)
+        ?.producersOf('synthetic')
+        .some((p) => p.kind === 'video'),
+    { timeoutMs: 20_000, what: 'synthetic video' },
+  );
   browser = await launchBrowser(['--disable-background-timer-throttling', '--disable-renderer-backgrounding']);
 }, 90_000);
 
@@ -122,10 +129,13 @@ describe('SDK MoQ playback (Chromium)', () => {
     const page = await openPage(node, 'moq-forced', { transport: 'moq' });
     const first = await state(page);
     expect(first.transport).toBe('moq');
-    const playing = await waitFor(async () => {
-      const s = await state(page);
-      return s.frames > first.frames + 30 && s.width === SOURCE.width ? s : undefined;
-    }, { timeoutMs: 15_000, what: 'frames painted from MoQ' });
+    const playing = await waitFor(
+      async () => {
+        const s = await state(page);
+        return s.frames > first.frames + 30 && s.width === SOURCE.width ? s : undefined;
+      },
+      { timeoutMs: 15_000, what: 'frames painted from MoQ' },
+    );
     expect(playing.height).toBe(SOURCE.height);
     // The player's media time is the capture time of the frame on screen.
     expect(playing.latencyMs).toBeGreaterThan(0);
@@ -148,10 +158,13 @@ describe('SDK MoQ playback (Chromium)', () => {
     expect(seen.playhead - sent.mediaTime).toBeLessThan(1000);
 
     // QoE on the moq path reached the node.
-    await waitFor(async () => {
-      const text = await (await fetch(`${node.url}/metrics`)).text();
-      return /subsec_qoe_startup_seconds_count\{[^}]*path="moq"[^}]*\} [1-9]/.test(text);
-    }, { timeoutMs: 15_000, what: 'MoQ QoE report' });
+    await waitFor(
+      async () => {
+        const text = await (await fetch(`${node.url}/metrics`)).text();
+        return /subsec_qoe_startup_seconds_count\{[^}]*path="moq"[^}]*\} [1-9]/.test(text);
+      },
+      { timeoutMs: 15_000, what: 'MoQ QoE report' },
+    );
     await page.evaluate('moqTest.close()');
     await page.close();
     expect(pageErrors).toEqual([]);
@@ -164,10 +177,13 @@ describe('SDK MoQ playback (Chromium)', () => {
     await waitFor(async () => (await state(page)).frames > s0.frames + 15, { what: 'MoQ frames' });
 
     await node.moqRelay!.close();
-    const after = await waitFor(async () => {
-      const s = await state(page);
-      return s.transport === 'hls' && s.frames > 0 ? s : undefined;
-    }, { timeoutMs: 40_000, intervalMs: 250, what: 'fallback to LL-HLS' });
+    const after = await waitFor(
+      async () => {
+        const s = await state(page);
+        return s.transport === 'hls' && s.frames > 0 ? s : undefined;
+      },
+      { timeoutMs: 40_000, intervalMs: 250, what: 'fallback to LL-HLS' },
+    );
     expect(after.fallbacks.map((f) => [f.from, f.to])).toContainEqual(['moq', 'hls']);
     expect(after.fallbacks.find((f) => f.from === 'moq')!.reason).toMatch(/moq: .*relay/i);
     const frames = after.frames;
@@ -176,10 +192,13 @@ describe('SDK MoQ playback (Chromium)', () => {
     // The LL-HLS path sends CMCD with the SDK's session id and reports the level's bitrate (media
     // bytes): the node sees the CMCD requests and counts the viewer once, through the SDK's report.
     const hls = { room: ROOM, stream: 'synthetic', path: 'hls' };
-    const text = await waitFor(async () => {
-      const t = await metricsText(node.url);
-      return metricSum(t, 'subsec_qoe_sessions_total', hls) >= 1 && metricSum(t, 'subsec_qoe_media_bytes_total', hls) > 0 ? t : undefined;
-    }, { timeoutMs: 15_000, what: 'the LL-HLS QoE report' });
+    const text = await waitFor(
+      async () => {
+        const t = await metricsText(node.url);
+        return metricSum(t, 'subsec_qoe_sessions_total', hls) >= 1 && metricSum(t, 'subsec_qoe_media_bytes_total', hls) > 0 ? t : undefined;
+      },
+      { timeoutMs: 15_000, what: 'the LL-HLS QoE report' },
+    );
     expect(metricSum(text, 'subsec_hls_cmcd_requests_total', { room: ROOM, stream: 'synthetic' })).toBeGreaterThan(0);
     expect(metricSum(text, 'subsec_qoe_sessions_total', hls)).toBe(1);
     await page.evaluate('moqTest.close()');
@@ -209,7 +228,14 @@ describe('SDK MoQ playback (Chromium)', () => {
   it('a node without MoQ: the MoQ step is skipped with its reason and the next transport plays', async () => {
     const plain = await startNode({ synthetic: { enabled: true, room: ROOM, ...SOURCE } });
     try {
-      await waitFor(() => plain.rooms.get(ROOM)?.producersOf('synthetic').some((p) => p.kind === 'video'), { timeoutMs: 20_000, what: 'synthetic video' });
+      await waitFor(
+        () =>
+          plain.rooms
+            .get(ROOM)
+            ?.producersOf('synthetic')
+            .some((p) => p.kind === 'video'),
+        { timeoutMs: 20_000, what: 'synthetic video' },
+      );
       const page = await openPage(plain, 'no-moq', { order: ['moq', 'webrtc'] });
       const s = await state(page);
       expect(s.transport).toBe('webrtc');

@@ -64,7 +64,14 @@ beforeAll(async () => {
     synthetic: { enabled: true, room: ROOM, width: 320, height: 180, fps: 15, bitrateKbps: 250 },
     moq: { enabled: true, relay: { port: 0, webtransport: { enabled: false } } },
   });
-  await waitFor(() => node.rooms.get(ROOM)?.producersOf('synthetic').some((p) => p.kind === 'video'), { timeoutMs: 20_000, what: 'synthetic video' });
+  await waitFor(
+    () =>
+      node.rooms
+        .get(ROOM)
+        ?.producersOf('synthetic')
+        .some((p) => p.kind === 'video'),
+    { timeoutMs: 20_000, what: 'synthetic video' },
+  );
   browser = await launchBrowser(['--disable-background-timer-throttling', '--disable-renderer-backgrounding'], { quic: true });
 }, 90_000);
 

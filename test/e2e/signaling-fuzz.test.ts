@@ -112,7 +112,11 @@ async function joinedScenario(url: string, tally: FuzzTally, rng: Rng, index: nu
   const socket = await FuzzSocket.open(url, tally);
   const ctx = contextFor(rng);
   const token = node.tokens.issue({ room: ROOM, identity: `fuzz-${index}`, canPublish: true, canSubscribe: true, canPublishData: true });
-  const joined = await socket.request('join', { protocol: PROTOCOL_VERSION, token, ...(rng.chance(0.5) ? { rtpCapabilities: ctx.routerCaps } : {}) }, ctx.nextId());
+  const joined = await socket.request(
+    'join',
+    { protocol: PROTOCOL_VERSION, token, ...(rng.chance(0.5) ? { rtpCapabilities: ctx.routerCaps } : {}) },
+    ctx.nextId(),
+  );
   if (!joined?.ok) {
     tally.violations.push(`a valid join failed: ${JSON.stringify(joined)}`);
     socket.close();
@@ -122,7 +126,12 @@ async function joinedScenario(url: string, tally: FuzzTally, rng: Rng, index: nu
     const created = await socket.request('createTransport', { direction, sctp: true }, ctx.nextId());
     if (created?.ok) ctx.realIds.push(created.data.transportId);
   }
-  ctx.realIds.push(...node.rooms.get(ROOM)!.producerInfos().map((p) => p.producerId));
+  ctx.realIds.push(
+    ...node.rooms
+      .get(ROOM)!
+      .producerInfos()
+      .map((p) => p.producerId),
+  );
   await burst(socket, rng, rng.int(50, 250), () => joinedFrame(ctx));
   socket.close(rng.chance(0.3));
 }
@@ -147,7 +156,8 @@ async function churnScenario(url: string, tally: FuzzTally, rng: Rng, counters: 
       counters.connections++;
       const what = rng.int(0, 3);
       const id = ctx.nextId();
-      if (what >= 1) socket.send({ payload: JSON.stringify({ id, method: 'join', params: { protocol: 1, token: ctx.validToken() } }), okId: id, label: 'join-then-drop' });
+      if (what >= 1)
+        socket.send({ payload: JSON.stringify({ id, method: 'join', params: { protocol: 1, token: ctx.validToken() } }), okId: id, label: 'join-then-drop' });
       if (what === 3) socket.send(junkFrame(ctx));
       socket.close(rng.chance(0.5));
     }),
@@ -206,11 +216,14 @@ describe('signaling fuzz', () => {
       quitter.send({ payload: JSON.stringify({ id: 't', method: 'createTransport', params: { direction: 'send' } }), label: 'createTransport' });
       quitter.close(i % 2 === 0);
     }
-    await waitFor(async () => {
-      const now = await transports();
-      if (now === before) return true;
-      throw new Error(`now ${now}`);
-    }, { timeoutMs: 10_000, what: `router transports back to ${before}` });
+    await waitFor(
+      async () => {
+        const now = await transports();
+        if (now === before) return true;
+        throw new Error(`now ${now}`);
+      },
+      { timeoutMs: 10_000, what: `router transports back to ${before}` },
+    );
   }, 30_000);
 
   it(`answers ≥ ${TARGET_FRAMES} malformed frames with error codes or closes, and keeps serving media (seed ${SEED})`, async () => {
@@ -241,10 +254,13 @@ describe('signaling fuzz', () => {
         const at = tally.framesSent;
         try {
           // The healthy client decodes new frames of the synthetic source within 10 s of each checkpoint.
-          const now = await waitFor(async () => {
-            const s = await call<HealthyStats>(healthy, 'e2e.stats', 'video');
-            return s.presented > last ? s : undefined;
-          }, { timeoutMs: 10_000, intervalMs: 50, what: `the healthy client to decode past frame ${last}` });
+          const now = await waitFor(
+            async () => {
+              const s = await call<HealthyStats>(healthy, 'e2e.stats', 'video');
+              return s.presented > last ? s : undefined;
+            },
+            { timeoutMs: 10_000, intervalMs: 50, what: `the healthy client to decode past frame ${last}` },
+          );
           const health = await fetch(`${node.url}/healthz`, { signal: AbortSignal.timeout(5_000) });
           if (health.status !== 200) throw new Error(`/healthz answered ${health.status}`);
           const pids = node.pool.workers.map((w) => (w.worker.closed ? -1 : w.worker.pid));
@@ -301,18 +317,24 @@ describe('signaling fuzz', () => {
     expect(({} as Record<string, unknown>).admin).toBeUndefined();
 
     // Every fuzz socket's session and its transports are gone; the healthy client still decodes.
-    await waitFor(() => {
-      if (node.signaling.socketCount === baseline.sockets && room.participants.length === baseline.participants) return true;
-      throw new Error(`now ${node.signaling.socketCount} sockets, ${room.participants.length} participants`);
-    }, { timeoutMs: 15_000, what: `sockets back to ${baseline.sockets} and participants to ${baseline.participants}` });
+    await waitFor(
+      () => {
+        if (node.signaling.socketCount === baseline.sockets && room.participants.length === baseline.participants) return true;
+        throw new Error(`now ${node.signaling.socketCount} sockets, ${room.participants.length} participants`);
+      },
+      { timeoutMs: 15_000, what: `sockets back to ${baseline.sockets} and participants to ${baseline.participants}` },
+    );
     // A leak leaves more transports than before. Fewer is legitimate: a healthy client that
     // reconnected under CPU starvation re-creates only the transports it uses (its frames are
     // checked above).
-    await waitFor(async () => {
-      const now = await transportCount();
-      if (now <= transportsBefore) return true;
-      throw new Error(`now ${now}`);
-    }, { timeoutMs: 10_000, what: `router transports back to at most ${transportsBefore}` });
+    await waitFor(
+      async () => {
+        const now = await transportCount();
+        if (now <= transportsBefore) return true;
+        throw new Error(`now ${now}`);
+      },
+      { timeoutMs: 10_000, what: `router transports back to at most ${transportsBefore}` },
+    );
     const end = await call<HealthyStats>(healthy, 'e2e.stats', 'video');
     await waitFor(async () => (await call<HealthyStats>(healthy, 'e2e.stats', 'video')).presented > end.presented + 10, {
       what: 'the healthy client decoding after the fuzz',

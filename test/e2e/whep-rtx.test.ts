@@ -63,7 +63,14 @@ let proxy: LossyUdpProxy | undefined;
 
 beforeAll(async () => {
   node = await startNode({ sfu: { workers: 1 }, synthetic: { enabled: true, room: ROOM, width: 320, height: 180, fps: 25, bitrateKbps: 500 } });
-  await waitFor(() => node.rooms.get(ROOM)?.producersOf('synthetic').some((p) => p.kind === 'video'), { timeoutMs: 20_000, what: 'synthetic video' });
+  await waitFor(
+    () =>
+      node.rooms
+        .get(ROOM)
+        ?.producersOf('synthetic')
+        .some((p) => p.kind === 'video'),
+    { timeoutMs: 20_000, what: 'synthetic video' },
+  );
   browser = await launchChromium();
 }, 90_000);
 
@@ -82,11 +89,13 @@ function videoSection(sdp: string): string[] {
 }
 
 describe('WHEP loss recovery (Chromium)', () => {
-  it('answers RTX and header extensions in the viewer\'s numbering; dropped packets are NACKed and resent; transport-cc feedback flows', async () => {
+  it("answers RTX and header extensions in the viewer's numbering; dropped packets are NACKed and resent; transport-cc feedback flows", async () => {
     page = await browser.page(node);
     await page.addScriptTag({ content: PAGE });
     const token = tokenFor(node, { room: ROOM, identity: 'rtx-viewer', canSubscribe: true });
-    const { status, offer, answer } = (await page.evaluate(`rtxViewer.offer(${JSON.stringify(`${node.url}/whep/${ROOM}/synthetic`)}, ${JSON.stringify(token)})`)) as { status: number; offer: string; answer: string };
+    const { status, offer, answer } = (await page.evaluate(
+      `rtxViewer.offer(${JSON.stringify(`${node.url}/whep/${ROOM}/synthetic`)}, ${JSON.stringify(token)})`,
+    )) as { status: number; offer: string; answer: string };
     expect(status).toBe(201);
 
     const section = videoSection(answer);
@@ -110,14 +119,20 @@ describe('WHEP loss recovery (Chromium)', () => {
     await page.evaluate(`rtxViewer.connectThrough(${proxy.port})`);
 
     const stats = () => page.evaluate('rtxViewer.stats()') as Promise<ViewerStats>;
-    const start = await waitFor(async () => {
-      const s = await stats();
-      return s.framesDecoded > 0 ? s : undefined;
-    }, { timeoutMs: 20_000, what: 'first decoded frame through the lossy relay' });
-    const after = await waitFor(async () => {
-      const s = await stats();
-      return s.framesDecoded >= start.framesDecoded + 100 && proxy!.counts.dropped >= 20 ? s : undefined;
-    }, { timeoutMs: 30_000, what: '100 more frames with 20 packets dropped' });
+    const start = await waitFor(
+      async () => {
+        const s = await stats();
+        return s.framesDecoded > 0 ? s : undefined;
+      },
+      { timeoutMs: 20_000, what: 'first decoded frame through the lossy relay' },
+    );
+    const after = await waitFor(
+      async () => {
+        const s = await stats();
+        return s.framesDecoded >= start.framesDecoded + 100 && proxy!.counts.dropped >= 20 ? s : undefined;
+      },
+      { timeoutMs: 30_000, what: '100 more frames with 20 packets dropped' },
+    );
 
     const consumer = [...node.whep.sessions.values()].flatMap((s) => s.consumers).find((c) => c.kind === 'video')!;
     const sent = (await consumer.getStats()).find((s) => s.type === 'outbound-rtp') as { packetsRetransmitted: number; nackPacketCount: number } | undefined;
@@ -129,6 +144,8 @@ describe('WHEP loss recovery (Chromium)', () => {
     // Transport-wide congestion control under the viewer's extension ids: the viewer reads the
     // sequence numbers the node writes and sends transport-cc feedback.
     expect(proxy.counts.transportFeedback).toBeGreaterThan(0);
-    console.log(`WHEP_RTX_FIGURE ${JSON.stringify({ dropped: proxy.counts.dropped, forwarded: proxy.counts.forwarded, transportFeedback: proxy.counts.transportFeedback, viewerNacks: after.nackCount, retransmitted: sent?.packetsRetransmitted, receivedRtx: after.retransmitted, framesDecoded: after.framesDecoded })}`);
+    console.log(
+      `WHEP_RTX_FIGURE ${JSON.stringify({ dropped: proxy.counts.dropped, forwarded: proxy.counts.forwarded, transportFeedback: proxy.counts.transportFeedback, viewerNacks: after.nackCount, retransmitted: sent?.packetsRetransmitted, receivedRtx: after.retransmitted, framesDecoded: after.framesDecoded })}`,
+    );
   }, 90_000);
 });

@@ -31,12 +31,15 @@ async function routerCounts(room: string) {
 }
 
 async function del(page: Page, which: 'whip' | 'whep', token: string): Promise<number> {
-  return page.evaluate(async ({ which, token }) => {
-    const s = (window as any)[which];
-    const res = await fetch(s.location, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
-    s.pc.close();
-    return res.status;
-  }, { which, token });
+  return page.evaluate(
+    async ({ which, token }) => {
+      const s = (window as any)[which];
+      const res = await fetch(s.location, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
+      s.pc.close();
+      return res.status;
+    },
+    { which, token },
+  );
 }
 
 describe('WHIP → WHEP with real WebRTC peers', () => {
@@ -52,10 +55,13 @@ describe('WHIP → WHEP with real WebRTC peers', () => {
     const view = await browser.page(node);
     const viewed = await viewFromPage(view, `${node.url}/whep/e2e/cam1`, viewToken);
     expect(viewed.status, viewed.body).toBe(201);
-    const stats = await waitFor(async () => {
-      const s = await viewerStats(view);
-      return s.framesDecoded > 5 && s.audioPackets > 5 ? s : undefined;
-    }, { what: 'decoded frames at the WHEP viewer', timeoutMs: 20_000 });
+    const stats = await waitFor(
+      async () => {
+        const s = await viewerStats(view);
+        return s.framesDecoded > 5 && s.audioPackets > 5 ? s : undefined;
+      },
+      { what: 'decoded frames at the WHEP viewer', timeoutMs: 20_000 },
+    );
     expect(stats.frameWidth).toBeGreaterThan(0);
 
     const nodeViewer = new NodeWhepViewer();
@@ -93,7 +99,10 @@ describe('WHIP → WHEP with real WebRTC peers', () => {
 
     // The publisher goes away without DELETE: DTLS closes, the stream ends, the viewer session closes.
     await pub.evaluate(() => (window as any).whip.pc.close());
-    await waitFor(() => node.whip.sessions.size === 0 && node.whep.sessions.size === 0, { what: 'sessions closed after the publisher left', timeoutMs: 15_000 });
+    await waitFor(() => node.whip.sessions.size === 0 && node.whep.sessions.size === 0, {
+      what: 'sessions closed after the publisher left',
+      timeoutMs: 15_000,
+    });
     await pub.close();
     await view.close();
   }, 60_000);
@@ -102,10 +111,20 @@ describe('WHIP → WHEP with real WebRTC peers', () => {
     const pubToken = tokenFor(node, { room: 'e2e-sim', identity: 'cam3', canPublish: true });
     const viewToken = tokenFor(node, { room: 'e2e-sim', identity: 'viewer', canSubscribe: true });
     const pub = await browser.page(node);
-    const published = await publishFromPage(pub, { url: `${node.url}/whip/e2e-sim/cam3`, token: pubToken, codec: 'VP8', simulcast: true, width: 1280, height: 720 });
+    const published = await publishFromPage(pub, {
+      url: `${node.url}/whip/e2e-sim/cam3`,
+      token: pubToken,
+      codec: 'VP8',
+      simulcast: true,
+      width: 1280,
+      height: 720,
+    });
     expect(published.status, published.body).toBe(201);
     expect(published.body).toContain('a=simulcast:recv q;h;f');
-    const producer = node.rooms.get('e2e-sim')!.producersOf('cam3').find((p) => p.kind === 'video')!;
+    const producer = node.rooms
+      .get('e2e-sim')!
+      .producersOf('cam3')
+      .find((p) => p.kind === 'video')!;
     expect(producer.type).toBe('simulcast');
 
     const view = await browser.page(node);
@@ -113,14 +132,21 @@ describe('WHIP → WHEP with real WebRTC peers', () => {
     expect(viewed.status, viewed.body).toBe(201);
     await waitFor(async () => (await viewerStats(view)).framesDecoded > 5, { what: 'decoded simulcast frames', timeoutMs: 20_000 });
     const patched = await view.evaluate(async (token) => {
-      const res = await fetch((window as any).whep.location, { method: 'PATCH', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ spatialLayer: 0 }) });
+      const res = await fetch((window as any).whep.location, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ spatialLayer: 0 }),
+      });
       return res.status;
     }, viewToken);
     expect(patched).toBe(204);
-    const low = await waitFor(async () => {
-      const s = await viewerStats(view);
-      return s.frameWidth > 0 && s.frameWidth <= 320 ? s : undefined;
-    }, { what: 'lowest layer (≤ 320 px wide) at the viewer', timeoutMs: 20_000 });
+    const low = await waitFor(
+      async () => {
+        const s = await viewerStats(view);
+        return s.frameWidth > 0 && s.frameWidth <= 320 ? s : undefined;
+      },
+      { what: 'lowest layer (≤ 320 px wide) at the viewer', timeoutMs: 20_000 },
+    );
     expect(low.frameWidth).toBeLessThanOrEqual(320);
     expect(await del(view, 'whep', viewToken)).toBe(200);
     expect(await del(pub, 'whip', pubToken)).toBe(200);

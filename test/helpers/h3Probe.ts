@@ -69,12 +69,16 @@ export class H3Probe {
   /** Opens a stream and writes `bytes` (FIN when `fin`); returns its id. */
   async send(bidi: boolean, bytes: Uint8Array, fin = false): Promise<number> {
     const id = await this.conn.openStream(bidi);
-    if (bidi) this.conn.setSink(id, { data: (c, f) => {
-      const list = this.received.get(id) ?? [];
-      list.push(c);
-      this.received.set(id, list);
-      if (f) this.finished.add(id);
-    }, error: (code) => code !== undefined && this.resets.set(id, code) });
+    if (bidi)
+      this.conn.setSink(id, {
+        data: (c, f) => {
+          const list = this.received.get(id) ?? [];
+          list.push(c);
+          this.received.set(id, list);
+          if (f) this.finished.add(id);
+        },
+        error: (code) => code !== undefined && this.resets.set(id, code),
+      });
     await this.conn.write(id, bytes, fin);
     return id;
   }

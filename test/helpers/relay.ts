@@ -50,7 +50,10 @@ export async function rawSession(url: string, subprotocols: string[]): Promise<M
     probe.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode })));
   });
   const bare = subprotocols.every((p) => !p.includes('.'));
-  const session = new QmuxSession(wsUrl, bare ? { protocols: [], versions: {}, requireProtocol: false } : { protocols: subprotocols, versions: {}, requireProtocol: true });
+  const session = new QmuxSession(
+    wsUrl,
+    bare ? { protocols: [], versions: {}, requireProtocol: false } : { protocols: subprotocols, versions: {}, requireProtocol: true },
+  );
   session.closed.catch(() => undefined);
   await session.ready;
   return session as unknown as MoqTransport;

@@ -22,4 +22,3 @@ export async function startNode(overrides: ConfigInput = {}): Promise<SubsecNode
   }
   return node;
 }
-

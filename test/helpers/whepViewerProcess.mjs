@@ -33,7 +33,11 @@ say({ status: res.status, location: res.headers.get('location'), body: res.statu
 const timer = setInterval(() => say({ packets, state, open: tracks.map((t) => t.isOpen()) }), 100);
 const stop = () => {
   clearInterval(timer);
-  try { pc.close(); } catch { /* closed */ }
+  try {
+    pc.close();
+  } catch {
+    /* closed */
+  }
   nodeDataChannel.cleanup();
   process.exit(0);
 };

@@ -47,7 +47,11 @@ export async function publishFromPage(page: Page, o: PublishOptions): Promise<{ 
     const video = pc.addTransceiver(media.getVideoTracks()[0]!, {
       direction: 'sendonly',
       sendEncodings: o.simulcast
-        ? [{ rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150_000 }, { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 400_000 }, { rid: 'f', maxBitrate: 1_200_000 }]
+        ? [
+            { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+            { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 400_000 },
+            { rid: 'f', maxBitrate: 1_200_000 },
+          ]
         : undefined,
     });
     if (o.codec) {
@@ -57,7 +61,11 @@ export async function publishFromPage(page: Page, o: PublishOptions): Promise<{ 
     }
     pc.addTransceiver(media.getAudioTracks()[0]!, { direction: 'sendonly' });
     await pc.setLocalDescription(await pc.createOffer());
-    const res = await fetch(o.url, { method: 'POST', headers: { 'content-type': 'application/sdp', authorization: `Bearer ${o.token}` }, body: pc.localDescription!.sdp });
+    const res = await fetch(o.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/sdp', authorization: `Bearer ${o.token}` },
+      body: pc.localDescription!.sdp,
+    });
     const body = await res.text();
     if (res.status === 201) await pc.setRemoteDescription({ type: 'answer', sdp: body });
     (window as any).whip = { pc, location: res.headers.get('location') };
@@ -67,24 +75,33 @@ export async function publishFromPage(page: Page, o: PublishOptions): Promise<{ 
 
 /** Starts a WHEP viewer in the page (audio + video recvonly); stores it on `window.whep`. */
 export async function viewFromPage(page: Page, url: string, token: string): Promise<{ status: number; location: string | null; body: string }> {
-  return page.evaluate(async ({ url, token }) => {
-    const pc = new RTCPeerConnection();
-    pc.addTransceiver('video', { direction: 'recvonly' });
-    pc.addTransceiver('audio', { direction: 'recvonly' });
-    await pc.setLocalDescription(await pc.createOffer());
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/sdp', authorization: `Bearer ${token}` }, body: pc.localDescription!.sdp });
-    const body = await res.text();
-    if (res.status === 201) await pc.setRemoteDescription({ type: 'answer', sdp: body });
-    (window as any).whep = { pc, location: res.headers.get('location') };
-    return { status: res.status, location: res.headers.get('location'), body };
-  }, { url, token });
+  return page.evaluate(
+    async ({ url, token }) => {
+      const pc = new RTCPeerConnection();
+      pc.addTransceiver('video', { direction: 'recvonly' });
+      pc.addTransceiver('audio', { direction: 'recvonly' });
+      await pc.setLocalDescription(await pc.createOffer());
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/sdp', authorization: `Bearer ${token}` },
+        body: pc.localDescription!.sdp,
+      });
+      const body = await res.text();
+      if (res.status === 201) await pc.setRemoteDescription({ type: 'answer', sdp: body });
+      (window as any).whep = { pc, location: res.headers.get('location') };
+      return { status: res.status, location: res.headers.get('location'), body };
+    },
+    { url, token },
+  );
 }
 
 /** Decoded video frames, frame size and received audio packets of the page's WHEP viewer. */
 export async function viewerStats(page: Page): Promise<{ framesDecoded: number; frameWidth: number; audioPackets: number; state: string }> {
   return page.evaluate(async () => {
     const pc: RTCPeerConnection = (window as any).whep.pc;
-    let framesDecoded = 0, frameWidth = 0, audioPackets = 0;
+    let framesDecoded = 0,
+      frameWidth = 0,
+      audioPackets = 0;
     (await pc.getStats()).forEach((s: any) => {
       if (s.type === 'inbound-rtp' && s.kind === 'video') {
         framesDecoded = s.framesDecoded ?? 0;
@@ -140,26 +157,54 @@ export class NodeWhepViewer {
 }
 
 /** A browser-like SDP offer without a browser (ICE never connects; enough for HTTP-level tests). */
-export function fakeOffer(o: { direction?: 'sendonly' | 'recvonly'; video?: 'VP8' | 'H264' | 'AV1' | null; audio?: boolean; simulcast?: boolean } = {}): string {
+export function fakeOffer(
+  o: { direction?: 'sendonly' | 'recvonly'; video?: 'VP8' | 'H264' | 'AV1' | null; audio?: boolean; simulcast?: boolean } = {},
+): string {
   const dir = o.direction ?? 'sendonly';
   const fp = Array.from({ length: 32 }, (_, i) => ((i * 37 + 11) % 256).toString(16).padStart(2, '0').toUpperCase()).join(':');
   const mids = [...(o.video !== null ? ['0'] : []), ...(o.audio !== false ? ['1'] : [])];
-  const common = ['c=IN IP4 0.0.0.0', 'a=rtcp:9 IN IP4 0.0.0.0', 'a=ice-ufrag:abcd', 'a=ice-pwd:abcdefghijklmnopqrstuvwx', `a=fingerprint:sha-256 ${fp}`, 'a=setup:actpass', 'a=rtcp-mux', 'a=rtcp-rsize', `a=${dir}`];
+  const common = [
+    'c=IN IP4 0.0.0.0',
+    'a=rtcp:9 IN IP4 0.0.0.0',
+    'a=ice-ufrag:abcd',
+    'a=ice-pwd:abcdefghijklmnopqrstuvwx',
+    `a=fingerprint:sha-256 ${fp}`,
+    'a=setup:actpass',
+    'a=rtcp-mux',
+    'a=rtcp-rsize',
+    `a=${dir}`,
+  ];
   const lines = ['v=0', 'o=- 1 2 IN IP4 127.0.0.1', 's=-', 't=0 0', `a=group:BUNDLE ${mids.join(' ')}`];
   if (o.video !== null) {
     const codec = o.video ?? 'VP8';
-    lines.push('m=video 9 UDP/TLS/RTP/SAVPF 96 97', ...common, 'a=mid:0',
-      'a=extmap:4 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01', 'a=extmap:9 urn:ietf:params:rtp-hdrext:sdes:mid',
-      'a=extmap:10 urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id', 'a=extmap:11 urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id',
-      `a=rtpmap:96 ${codec}/90000`, 'a=rtcp-fb:96 nack', 'a=rtcp-fb:96 nack pli', 'a=rtcp-fb:96 transport-cc',
+    lines.push(
+      'm=video 9 UDP/TLS/RTP/SAVPF 96 97',
+      ...common,
+      'a=mid:0',
+      'a=extmap:4 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01',
+      'a=extmap:9 urn:ietf:params:rtp-hdrext:sdes:mid',
+      'a=extmap:10 urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id',
+      'a=extmap:11 urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id',
+      `a=rtpmap:96 ${codec}/90000`,
+      'a=rtcp-fb:96 nack',
+      'a=rtcp-fb:96 nack pli',
+      'a=rtcp-fb:96 transport-cc',
       ...(codec === 'H264' ? ['a=fmtp:96 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f'] : []),
-      'a=rtpmap:97 rtx/90000', 'a=fmtp:97 apt=96');
+      'a=rtpmap:97 rtx/90000',
+      'a=fmtp:97 apt=96',
+    );
     if (o.simulcast) lines.push('a=rid:lo send', 'a=rid:mid send', 'a=rid:hi send', 'a=simulcast:send lo;mid;hi');
     else if (dir === 'sendonly') lines.push('a=ssrc-group:FID 1111 2222', 'a=ssrc:1111 cname:test', 'a=ssrc:2222 cname:test');
   }
   if (o.audio !== false) {
-    lines.push('m=audio 9 UDP/TLS/RTP/SAVPF 111', ...common, 'a=mid:1', 'a=extmap:9 urn:ietf:params:rtp-hdrext:sdes:mid',
-      'a=rtpmap:111 opus/48000/2', 'a=fmtp:111 minptime=10;useinbandfec=1');
+    lines.push(
+      'm=audio 9 UDP/TLS/RTP/SAVPF 111',
+      ...common,
+      'a=mid:1',
+      'a=extmap:9 urn:ietf:params:rtp-hdrext:sdes:mid',
+      'a=rtpmap:111 opus/48000/2',
+      'a=fmtp:111 minptime=10;useinbandfec=1',
+    );
     if (dir === 'sendonly') lines.push('a=ssrc:3333 cname:test');
   }
   return lines.join('\r\n') + '\r\n';

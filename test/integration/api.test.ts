@@ -81,16 +81,32 @@ describe('OpenAPI document', () => {
     for (const [p, item] of Object.entries<any>(doc.paths)) for (const [m, op] of Object.entries<any>(item)) ops.push([m.toUpperCase(), p, op]);
     expect(ops.map(([m, p]) => `${m} ${p}`).sort()).toEqual(
       [
-        'POST /v1/tokens', 'GET /v1/ice-servers', 'GET /demo/token',
-        'GET /v1/rooms', 'GET /v1/rooms/{room}', 'DELETE /v1/rooms/{room}',
-        'GET /v1/rooms/{room}/participants', 'GET /v1/rooms/{room}/participants/{participant}', 'DELETE /v1/rooms/{room}/participants/{participant}',
-        'POST /v1/rooms/{room}/tracks/{track}/mute', 'POST /v1/rooms/{room}/tracks/{track}/unmute',
-        'GET /v1/bans', 'GET /v1/rooms/{room}/bans', 'PUT /v1/rooms/{room}/bans/{identity}', 'DELETE /v1/rooms/{room}/bans/{identity}',
-        'GET /v1/streams', 'GET /v1/streams/{room}/{identity}', 'GET /v1/nodes',
-        'POST /v1/recordings', 'GET /v1/recordings', 'DELETE /v1/recordings/{id}',
+        'POST /v1/tokens',
+        'GET /v1/ice-servers',
+        'GET /demo/token',
+        'GET /v1/rooms',
+        'GET /v1/rooms/{room}',
+        'DELETE /v1/rooms/{room}',
+        'GET /v1/rooms/{room}/participants',
+        'GET /v1/rooms/{room}/participants/{participant}',
+        'DELETE /v1/rooms/{room}/participants/{participant}',
+        'POST /v1/rooms/{room}/tracks/{track}/mute',
+        'POST /v1/rooms/{room}/tracks/{track}/unmute',
+        'GET /v1/bans',
+        'GET /v1/rooms/{room}/bans',
+        'PUT /v1/rooms/{room}/bans/{identity}',
+        'DELETE /v1/rooms/{room}/bans/{identity}',
+        'GET /v1/streams',
+        'GET /v1/streams/{room}/{identity}',
+        'GET /v1/nodes',
+        'POST /v1/recordings',
+        'GET /v1/recordings',
+        'DELETE /v1/recordings/{id}',
         'GET /v1/qoe',
-        'POST /v1/rooms/{room}/streams/{stream}/restreams', 'GET /v1/rooms/{room}/streams/{stream}/restreams',
-        'GET /v1/rooms/{room}/streams/{stream}/restreams/{id}', 'DELETE /v1/rooms/{room}/streams/{stream}/restreams/{id}',
+        'POST /v1/rooms/{room}/streams/{stream}/restreams',
+        'GET /v1/rooms/{room}/streams/{stream}/restreams',
+        'GET /v1/rooms/{room}/streams/{stream}/restreams/{id}',
+        'DELETE /v1/rooms/{room}/streams/{stream}/restreams/{id}',
       ].sort(),
     );
     for (const [method, template, op] of ops) {
@@ -206,8 +222,12 @@ describe('rooms, participants and tracks', () => {
     const { producerId } = await pub.client.call('produce', { transportId, kind: 'video', rtpParameters: VP8_PARAMS(1234) });
     const muted = await call('POST', '/v1/rooms/{room}/tracks/{track}/mute', `/v1/rooms/api-mute/tracks/${producerId}/mute`);
     expect(muted.body).toMatchObject({ id: producerId, paused: true, identity: 'speaker', kind: 'video' });
-    await waitFor(() => pub.client.notifications.some((n) => n.notification === 'producerPaused' && n.data.producerId === producerId), { what: 'publisher told' });
-    await waitFor(() => sub.client.notifications.some((n) => n.notification === 'producerPaused' && n.data.producerId === producerId), { what: 'subscriber told' });
+    await waitFor(() => pub.client.notifications.some((n) => n.notification === 'producerPaused' && n.data.producerId === producerId), {
+      what: 'publisher told',
+    });
+    await waitFor(() => sub.client.notifications.some((n) => n.notification === 'producerPaused' && n.data.producerId === producerId), {
+      what: 'subscriber told',
+    });
     const unmuted = await call('POST', '/v1/rooms/{room}/tracks/{track}/unmute', `/v1/rooms/api-mute/tracks/${producerId}/unmute`);
     expect(unmuted.body.paused).toBe(false);
     await waitFor(() => pub.client.notifications.some((n) => n.notification === 'producerResumed'), { what: 'publisher told of resume' });
@@ -245,7 +265,13 @@ describe('streams', () => {
     const { transportId } = await viewer.client.call('createTransport', { direction: 'recv' });
     const video = viewer.join.producers.find((p: any) => p.kind === 'video');
     await viewer.client.call('consume', { transportId, producerId: video.producerId });
-    const hls = node.outputs.register({ kind: 'hls', room: 'synth', identity: 'synthetic', url: '/hls/synth/synthetic/index.m3u8', stats: () => ({ viewers: 3 }) });
+    const hls = node.outputs.register({
+      kind: 'hls',
+      room: 'synth',
+      identity: 'synthetic',
+      url: '/hls/synth/synthetic/index.m3u8',
+      stats: () => ({ viewers: 3 }),
+    });
     try {
       const stream = await waitFor(
         async () => {

@@ -29,7 +29,8 @@ async function admin(node: SubsecNode, method: string, path: string, body?: unkn
   return { status: res.status, json: text ? JSON.parse(text) : undefined };
 }
 
-const token = (node: SubsecNode, identity: string, ttlSeconds = 600) => node.tokens.issue({ room: ROOM, identity, canPublish: true, canSubscribe: true }, ttlSeconds);
+const token = (node: SubsecNode, identity: string, ttlSeconds = 600) =>
+  node.tokens.issue({ room: ROOM, identity, canPublish: true, canSubscribe: true }, ttlSeconds);
 
 /** Opens a socket and sends `join`; returns the client and the raw reply. */
 async function join(node: SubsecNode, tok: string) {
@@ -73,7 +74,10 @@ describe('bans on one embedded node (memory)', () => {
   let node: SubsecNode;
   const clients: SignalingTestClient[] = [];
   beforeAll(async () => {
-    node = await startNode({ moq: { enabled: true, relay: { port: 0, webtransport: { enabled: false } }, bridge: { enabled: false } }, srt: { enabled: true, port: 0 } });
+    node = await startNode({
+      moq: { enabled: true, relay: { port: 0, webtransport: { enabled: false } }, bridge: { enabled: false } },
+      srt: { enabled: true, port: 0 },
+    });
   }, 30_000);
   afterAll(async () => {
     for (const c of clients) c.close();
@@ -106,7 +110,9 @@ describe('bans on one embedded node (memory)', () => {
     expect(json.bans).toEqual([expect.objectContaining({ room: ROOM, identity: 'alice', reason: 'kicked' })]);
     expect(json.bans[0].expiresInSeconds).toBeGreaterThan(880);
     expect(json.bans[0].expiresInSeconds).toBeLessThanOrEqual(900);
-    expect(Math.abs(Date.parse(json.bans[0].expiresAt) - JSON.parse(Buffer.from(aliceToken.split('.')[1]!, 'base64url').toString()).exp * 1000)).toBeLessThan(1000);
+    expect(Math.abs(Date.parse(json.bans[0].expiresAt) - JSON.parse(Buffer.from(aliceToken.split('.')[1]!, 'base64url').toString()).exp * 1000)).toBeLessThan(
+      1000,
+    );
 
     const whip = await post(node, 'whip', 'alice', aliceToken);
     expect(whip.status).toBe(403);
@@ -150,7 +156,28 @@ describe('bans on one embedded node (memory)', () => {
     expect((await admin(node, 'PUT', `/v1/rooms/${ROOM}/bans/cam`, {})).status).toBe(200);
     const tok = node.tokens.issue({ room: ROOM, identity: 'cam', canPublish: true }, 600);
     const url = `srt://127.0.0.1:${node.srt!.port}?streamid=#!::r=${ROOM}/cam,m=publish,t=${tok}&connect_timeout=3000`;
-    const caller = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'warning', '-nostdin', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=160x90:rate=10', '-c:v', 'libx264', '-preset', 'ultrafast', '-f', 'mpegts', url], { stdio: 'ignore' });
+    const caller = spawn(
+      'ffmpeg',
+      [
+        '-hide_banner',
+        '-loglevel',
+        'warning',
+        '-nostdin',
+        '-re',
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc2=size=160x90:rate=10',
+        '-c:v',
+        'libx264',
+        '-preset',
+        'ultrafast',
+        '-f',
+        'mpegts',
+        url,
+      ],
+      { stdio: 'ignore' },
+    );
     try {
       const code = await new Promise<number | null>((resolve) => caller.once('exit', resolve));
       expect(code).not.toBe(0);
@@ -174,11 +201,14 @@ describe('bans on one embedded node (memory)', () => {
     clients.push(refused.c);
     expect(refused.reply.error?.message).toMatch(/\(spam\)/);
     expect((await admin(node, 'GET', '/v1/bans')).json.bans.map((b: { identity: string }) => b.identity)).toEqual(['frank']);
-    await waitFor(async () => {
-      const j = await join(node, token(node, 'frank'));
-      clients.push(j.c);
-      return j.reply.ok;
-    }, { what: 'the 1 s ban to end', timeoutMs: 5_000, intervalMs: 200 });
+    await waitFor(
+      async () => {
+        const j = await join(node, token(node, 'frank'));
+        clients.push(j.c);
+        return j.reply.ok;
+      },
+      { what: 'the 1 s ban to end', timeoutMs: 5_000, intervalMs: 200 },
+    );
     expect((await admin(node, 'GET', '/v1/bans')).json.bans).toEqual([]);
   }, 20_000);
 });
@@ -244,7 +274,8 @@ describe('bans across two nodes sharing a real Redis', () => {
     expect(carol.reply.ok).toBe(true);
 
     // Both nodes list it.
-    for (const n of [a, b]) expect((await admin(n, 'GET', `/v1/bans?room=${ROOM}`)).json.bans).toEqual([expect.objectContaining({ identity: 'alice', reason: 'kicked' })]);
+    for (const n of [a, b])
+      expect((await admin(n, 'GET', `/v1/bans?room=${ROOM}`)).json.bans).toEqual([expect.objectContaining({ identity: 'alice', reason: 'kicked' })]);
   }, 30_000);
 
   it('lifting the ban on node B lets the identity back in on node A', async () => {

@@ -53,7 +53,11 @@ function spawnOrigin(): Promise<NodeProcess> {
 describe('cascade chaos (bounded)', () => {
   beforeAll(async () => {
     redis = await startRedis();
-    const common = { redis: { url: redis.url, keyPrefix: 'chaos:' }, cascade: { coordinator: 'redis' as const, lingerMs: 300, reconcileMs: 1000 }, logLevel: 'warn' as const };
+    const common = {
+      redis: { url: redis.url, keyPrefix: 'chaos:' },
+      cascade: { coordinator: 'redis' as const, lingerMs: 300, reconcileMs: 1000 },
+      logLevel: 'warn' as const,
+    };
     b = await startNode({ ...common, node: { id: 'b', region: 'r2' } });
     c = await startNode({ ...common, node: { id: 'c', region: 'r2' } });
   });
@@ -101,12 +105,18 @@ describe('cascade chaos (bounded)', () => {
         await waitFor(
           async () => {
             const since = action === 'restart-redis' ? Date.now() - 500 : startedAt;
-            const fresh = (v: TestViewer) => (action === 'restart-redis' ? (v.lastPacketAt() ?? 0) >= since : v.firstPacketSince(startedAt, 'video') !== undefined);
+            const fresh = (v: TestViewer) =>
+              action === 'restart-redis' ? (v.lastPacketAt() ?? 0) >= since : v.firstPacketSince(startedAt, 'video') !== undefined;
             if (!fresh(vb) || !fresh(vc)) return false;
             const lease = await c.cascade.coordinator.lookup(ROOM, 'synthetic');
             const streams = await c.cascade.coordinator.streams(ROOM);
             const pulls = [...b.cascade.manager.pulls(), ...c.cascade.manager.pulls()];
-            return lease?.nodeId === originId && streams.length === 1 && pulls.length === 2 && pulls.every((p) => p.origin === originId && p.epoch === lease.epoch && p.state === 'up');
+            return (
+              lease?.nodeId === originId &&
+              streams.length === 1 &&
+              pulls.length === 2 &&
+              pulls.every((p) => p.origin === originId && p.epoch === lease.epoch && p.state === 'up')
+            );
           },
           { what: `round ${round} (${action}) recovery`, timeoutMs: 20_000 },
         );

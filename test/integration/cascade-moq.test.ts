@@ -25,7 +25,10 @@ describe('MoQ relays chained through the Redis relay directory', () => {
     });
     a = await startNode({ ...common('moq-a'), synthetic: { enabled: true, room: 'tv', width: 320, height: 180, fps: 15, bitrateKbps: 300 } });
     b = await startNode(common('moq-b'));
-    await waitFor(async () => (await b.moqRelay!.directory.lookup('tv/synthetic')).includes(a.moqRelay!.addresses.url), { what: 'directory entry', timeoutMs: 20_000 });
+    await waitFor(async () => (await b.moqRelay!.directory.lookup('tv/synthetic')).includes(a.moqRelay!.addresses.url), {
+      what: 'directory entry',
+      timeoutMs: 20_000,
+    });
   });
   afterAll(async () => {
     await Promise.allSettled([a?.close(), b?.close()]);
@@ -47,6 +50,9 @@ describe('MoQ relays chained through the Redis relay directory', () => {
 
   it('forgets the registrations of a node that left', async () => {
     await a.close();
-    await waitFor(async () => !(await b.moqRelay!.directory.lookup('tv/synthetic')).includes(a.moqRelay!.addresses.url), { what: 'entry dropped', timeoutMs: 5_000 });
+    await waitFor(async () => !(await b.moqRelay!.directory.lookup('tv/synthetic')).includes(a.moqRelay!.addresses.url), {
+      what: 'entry dropped',
+      timeoutMs: 5_000,
+    });
   });
 });

@@ -57,7 +57,10 @@ describe('WHEP and LL-HLS on a non-origin node of a cascade', () => {
     a = await startNode(cascadeNode('out-a', 'r1', { synthetic: { enabled: true, room: ROOM, width: 320, height: 180, fps: 15, bitrateKbps: 300 } }));
     b = await startNode(cascadeNode('out-b', 'r2'));
     await waitFor(() => [a, b].every((n) => n.cascade.coordinator.liveNodes().length === 2), { what: 'both nodes registered', timeoutMs: 10_000 });
-    await waitFor(async () => (await b.cascade.coordinator.streams(ROOM)).some((l) => l.identity === 'synthetic' && l.nodeId === 'out-a'), { what: 'A is origin of the synthetic stream', timeoutMs: 20_000 });
+    await waitFor(async () => (await b.cascade.coordinator.streams(ROOM)).some((l) => l.identity === 'synthetic' && l.nodeId === 'out-a'), {
+      what: 'A is origin of the synthetic stream',
+      timeoutMs: 20_000,
+    });
     expect(b.rooms.get(ROOM)).toBeUndefined();
   }, 60_000);
 
@@ -153,7 +156,11 @@ describe('WHEP and LL-HLS on a non-origin node of a cascade', () => {
     const whep = await postSdp(`${b.url}/whep/${ROOM}/ghost`, fakeOffer({ direction: 'recvonly' }), token);
     expect(whep.status).toBe(404);
     expect(JSON.parse(whep.body)).toEqual({ code: 'NOT_FOUND', message: `stream ghost is not live in room ${ROOM} on any node` });
-    const otherRoom = await postSdp(`${b.url}/whep/nowhere/synthetic`, fakeOffer({ direction: 'recvonly' }), tokenFor(b, { room: 'nowhere', identity: 'v', canSubscribe: true }));
+    const otherRoom = await postSdp(
+      `${b.url}/whep/nowhere/synthetic`,
+      fakeOffer({ direction: 'recvonly' }),
+      tokenFor(b, { room: 'nowhere', identity: 'v', canSubscribe: true }),
+    );
     expect(otherRoom.status).toBe(404);
     const hls = await get(`${b.url}/hls/${ROOM}/ghost/index.m3u8`);
     expect(hls.status).toBe(404);
@@ -167,10 +174,23 @@ describe('WHEP and LL-HLS on a non-origin node of a cascade', () => {
   it('answers 503 within a bounded wait when the stream is listed on a node that cannot pipe it', async () => {
     // A registered, live node that claims a stream but has no media side (no pipe.open handler).
     const mute = new RedisCoordinator({
-      nodeId: 'out-mute', region: 'r1', redis: parseConfig({ redis: { url: redis.url, keyPrefix: 'outputs:' } }).redis,
-      heartbeatMs: 500, nodeTtlMs: 2000, leaseMs: 2000, rpcTimeoutMs: 1000, log: createLogger('test:out-mute'),
+      nodeId: 'out-mute',
+      region: 'r1',
+      redis: parseConfig({ redis: { url: redis.url, keyPrefix: 'outputs:' } }).redis,
+      heartbeatMs: 500,
+      nodeTtlMs: 2000,
+      leaseMs: 2000,
+      rpcTimeoutMs: 1000,
+      log: createLogger('test:out-mute'),
     });
-    await mute.start(async () => ({ id: 'out-mute', region: 'r1', url: 'http://out-mute.invalid', startedAt: Date.now(), draining: false, load: { cpu: 0, consumers: 0, bitrateBps: 0, rooms: 0, pipesOut: 0, load: 0 } }));
+    await mute.start(async () => ({
+      id: 'out-mute',
+      region: 'r1',
+      url: 'http://out-mute.invalid',
+      startedAt: Date.now(),
+      draining: false,
+      load: { cpu: 0, consumers: 0, bitrateBps: 0, rooms: 0, pipesOut: 0, load: 0 },
+    }));
     try {
       await mute.claim(ROOM, 'mute-cam');
       await waitFor(() => b.cascade.coordinator.node('out-mute'), { what: 'B sees the mute node', timeoutMs: 5_000 });

@@ -53,7 +53,11 @@ describe('cascade across in-process nodes sharing a real Redis', () => {
     expect(pullsOf(b)[0]!.producers).toHaveLength(2);
     expect(servedBy(a)).toEqual([expect.objectContaining({ downstream: 'b', identity: 'synthetic', producers: 2 })]);
     // The remote producers keep the origin's ids.
-    const originIds = a.rooms.get(ROOM)!.producersOf('synthetic').map((p) => p.id).sort();
+    const originIds = a.rooms
+      .get(ROOM)!
+      .producersOf('synthetic')
+      .map((p) => p.id)
+      .sort();
     expect(v1.producerIds.sort()).toEqual(originIds);
   });
 

@@ -50,7 +50,11 @@ const clients: SignalingTestClient[] = [];
 beforeAll(async () => {
   node = await startNode({ auth: { adminKey: ADMIN } });
   auth = ['--url', node.url, '--admin-key', ADMIN];
-  for (const [room, identity] of [['cli-a', 'ann'], ['cli-a', 'ben'], ['cli-b', 'cat']]) {
+  for (const [room, identity] of [
+    ['cli-a', 'ann'],
+    ['cli-a', 'ben'],
+    ['cli-b', 'cat'],
+  ]) {
     const c = await SignalingTestClient.connect(node.url);
     clients.push(c);
     await c.call('join', { protocol: 1, token: node.tokens.issue({ room: room!, identity: identity!, canPublish: true }) });
@@ -59,7 +63,12 @@ beforeAll(async () => {
   await clients[0]!.call('produce', {
     transportId,
     kind: 'video',
-    rtpParameters: { codecs: [{ mimeType: 'video/VP8', payloadType: 96, clockRate: 90000, parameters: {}, rtcpFeedback: [] }], encodings: [{ ssrc: 7 }], headerExtensions: [], rtcp: { cname: 'x' } },
+    rtpParameters: {
+      codecs: [{ mimeType: 'video/VP8', payloadType: 96, clockRate: 90000, parameters: {}, rtcpFeedback: [] }],
+      encodings: [{ ssrc: 7 }],
+      headerExtensions: [],
+      rtcp: { cname: 'x' },
+    },
   });
 });
 
@@ -156,7 +165,10 @@ describe('subsec CLI', () => {
   it('`subsec start` runs a node until SIGTERM and exits 0 after draining', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'subsec-cli-start-'));
     const file = path.join(dir, 'node.yaml');
-    fs.writeFileSync(file, `node:\n  id: cli-started\nhttp:\n  port: 0\n  demo: false\nauth:\n  adminKey: ${ADMIN}\nsfu:\n  workers: 1\nsynthetic:\n  enabled: false\ndrainTimeoutMs: 500\nlogLevel: warn\n`);
+    fs.writeFileSync(
+      file,
+      `node:\n  id: cli-started\nhttp:\n  port: 0\n  demo: false\nauth:\n  adminKey: ${ADMIN}\nsfu:\n  workers: 1\nsynthetic:\n  enabled: false\ndrainTimeoutMs: 500\nlogLevel: warn\n`,
+    );
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SUBSEC_')));
     const child = spawn(process.execPath, [BIN, 'start', '--config', file], { env, cwd: os.tmpdir() });
     let stdout = '';

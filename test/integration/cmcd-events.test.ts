@@ -48,7 +48,9 @@ describe('CMCD v2 event mode intake', () => {
 
   it('refuses malformed reports line by line, keeps the valid ones, and counts each refusal', async () => {
     const before = await metricsText(node.url);
-    const typeBefore = before.includes('subsec_hls_cmcd_malformed_total{reason="type"') ? sample(before, 'subsec_hls_cmcd_malformed_total', { reason: 'type' }) : 0;
+    const typeBefore = before.includes('subsec_hls_cmcd_malformed_total{reason="type"')
+      ? sample(before, 'subsec_hls_cmcd_malformed_total', { reason: 'type' })
+      : 0;
     const res = await post('/cmcd/party/bob', `${encodeCmcd({ v: 2, e: 'ps', sta: 'p', sid: 'ev-bob' } as never)}\nbr="oops",v=2\nsid="open\n`);
     expect(res.status).toBe(400);
     expect(await res.json()).toEqual({ code: 'BAD_REQUEST', message: 'malformed CMCD reports (line 2: type, line 3: syntax)' });

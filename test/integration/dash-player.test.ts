@@ -23,7 +23,8 @@ const DASH_JS = fs.readFileSync(path.join(projectRoot, 'node_modules', 'dashjs',
 const SHAKA = fs.readFileSync(path.join(projectRoot, 'node_modules', 'shaka-player', 'dist', 'shaka-player.compiled.js'), 'utf8');
 
 /** Counts the frames the page presents (requestVideoFrameCallback), whatever the player. */
-const COUNT_FRAMES = '<script>window.presented = 0; const v = document.getElementById("v"); const onFrame = () => { window.presented++; v.requestVideoFrameCallback(onFrame); }; v.requestVideoFrameCallback(onFrame);</script>';
+const COUNT_FRAMES =
+  '<script>window.presented = 0; const v = document.getElementById("v"); const onFrame = () => { window.presented++; v.requestVideoFrameCallback(onFrame); }; v.requestVideoFrameCallback(onFrame);</script>';
 
 let node: SubsecNode;
 let browser: TestBrowser;
@@ -33,7 +34,14 @@ let mpdUrl: string;
 
 beforeAll(async () => {
   node = await startNode({ synthetic: { enabled: true, room: ROOM } });
-  await waitFor(() => node.rooms.get(ROOM)?.producersOf('synthetic').some((p) => p.kind === 'video'), { timeoutMs: 20_000, what: 'synthetic video' });
+  await waitFor(
+    () =>
+      node.rooms
+        .get(ROOM)
+        ?.producersOf('synthetic')
+        .some((p) => p.kind === 'video'),
+    { timeoutMs: 20_000, what: 'synthetic video' },
+  );
   browser = await launchBrowser();
   // The player pages come from another origin than the node, as behind a CDN: CORS is exercised.
   pageServer = http.createServer((req, res) => {
@@ -41,7 +49,9 @@ beforeAll(async () => {
     else if (req.url === '/shaka.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(SHAKA);
     else {
       const script = req.url === '/shaka' ? '/shaka.js' : '/dash.js';
-      res.writeHead(200, { 'content-type': 'text/html' }).end(`<!doctype html><video id="v" muted playsinline></video>${COUNT_FRAMES}<script src="${script}"></script>`);
+      res
+        .writeHead(200, { 'content-type': 'text/html' })
+        .end(`<!doctype html><video id="v" muted playsinline></video>${COUNT_FRAMES}<script src="${script}"></script>`);
     }
   });
   await new Promise<void>((resolve) => pageServer.listen(0, '127.0.0.1', resolve));
@@ -98,7 +108,12 @@ async function openPage(route: string): Promise<Page> {
     page.on('console', (m) => console.log('page:', m.text()));
     page.on('requestfailed', (r) => console.log('failed:', r.url().slice(0, 100), r.failure()?.errorText));
     page.on('requestfinished', (r) => {
-      if (r.url().includes('/dash/')) void r.response().then((res) => console.log(Date.now() % 100000, 'done', res?.status(), new URL(r.url()).pathname.split('/').slice(-3).join('/'), JSON.stringify(r.timing())));
+      if (r.url().includes('/dash/'))
+        void r
+          .response()
+          .then((res) =>
+            console.log(Date.now() % 100000, 'done', res?.status(), new URL(r.url()).pathname.split('/').slice(-3).join('/'), JSON.stringify(r.timing())),
+          );
     });
   }
   await page.goto(`${pageOrigin}${route}`);
@@ -121,15 +136,21 @@ async function chunkedCount(): Promise<number> {
 
 /** Waits for playback, checks that time advances, and returns the latency samples over ~3 s. */
 async function playsNearLiveEdge(page: Page, ast: number, what: string): Promise<number[]> {
-  const first = await waitFor(async () => {
-    const s = await videoState(page, ast);
-    if (process.env.DASH_DEBUG) console.log(what, JSON.stringify(s));
-    return s.currentTime > 0.5 ? s : undefined;
-  }, { timeoutMs: 30_000, intervalMs: 500, what: `${what} to start playing` });
-  const later = await waitFor(async () => {
-    const s = await videoState(page, ast);
-    return s.currentTime > first.currentTime + 3 ? s : undefined;
-  }, { timeoutMs: 15_000, intervalMs: 200, what: `${what}: currentTime to advance 3 s` });
+  const first = await waitFor(
+    async () => {
+      const s = await videoState(page, ast);
+      if (process.env.DASH_DEBUG) console.log(what, JSON.stringify(s));
+      return s.currentTime > 0.5 ? s : undefined;
+    },
+    { timeoutMs: 30_000, intervalMs: 500, what: `${what} to start playing` },
+  );
+  const later = await waitFor(
+    async () => {
+      const s = await videoState(page, ast);
+      return s.currentTime > first.currentTime + 3 ? s : undefined;
+    },
+    { timeoutMs: 15_000, intervalMs: 200, what: `${what}: currentTime to advance 3 s` },
+  );
   expect(later.frames).toBeGreaterThan(first.frames);
   const samples: number[] = [];
   for (let i = 0; i < 15; i++) {
@@ -144,49 +165,62 @@ describe('LL-DASH players in Chromium', () => {
     const chunkedBefore = await chunkedCount();
     const page = await openPage('/dashjs');
     try {
-    await page.evaluate((url) => {
-      const w = window as unknown as { dashjs: any; player: any; errors: string[]; rendered: string[] };
-      w.errors = [];
-      w.rendered = [];
-      const player = w.dashjs.MediaPlayer().create();
-      w.player = player;
-      player.updateSettings({ streaming: { cmcd: { enabled: true, sid: 'dash-e2e-session', cid: 'dashplay/synthetic', mode: 'query' } }, debug: { logLevel: 1 } });
-      player.on(w.dashjs.MediaPlayer.events.ERROR, (e: { error?: { code?: number; message?: string } }) => w.errors.push(`${e.error?.code} ${e.error?.message}`));
-      player.on(w.dashjs.MediaPlayer.events.QUALITY_CHANGE_RENDERED, (e: { mediaType: string; newRepresentation?: { id: string } }) => {
-        if (e.mediaType === 'video' && e.newRepresentation) w.rendered.push(e.newRepresentation.id);
+      await page.evaluate((url) => {
+        const w = window as unknown as { dashjs: any; player: any; errors: string[]; rendered: string[] };
+        w.errors = [];
+        w.rendered = [];
+        const player = w.dashjs.MediaPlayer().create();
+        w.player = player;
+        player.updateSettings({
+          streaming: { cmcd: { enabled: true, sid: 'dash-e2e-session', cid: 'dashplay/synthetic', mode: 'query' } },
+          debug: { logLevel: 1 },
+        });
+        player.on(w.dashjs.MediaPlayer.events.ERROR, (e: { error?: { code?: number; message?: string } }) =>
+          w.errors.push(`${e.error?.code} ${e.error?.message}`),
+        );
+        player.on(w.dashjs.MediaPlayer.events.QUALITY_CHANGE_RENDERED, (e: { mediaType: string; newRepresentation?: { id: string } }) => {
+          if (e.mediaType === 'video' && e.newRepresentation) w.rendered.push(e.newRepresentation.id);
+        });
+        player.initialize(document.getElementById('v'), url, true);
+      }, mpdUrl);
+      const ast = await availabilityStart();
+      const latencies = await playsNearLiveEdge(page, ast, 'dash.js');
+      const lowLatency = await page.evaluate(() =>
+        (window as unknown as { player: { getLowLatencyModeEnabled(): boolean; getCurrentLiveLatency(): number } }).player.getLowLatencyModeEnabled(),
+      );
+      expect(lowLatency).toBe(true);
+      const selfReported = await page.evaluate(() => (window as unknown as { player: { getCurrentLiveLatency(): number } }).player.getCurrentLiveLatency());
+      console.log(`dash.js: latency p50 ${latencies[7]} ms (min ${latencies[0]}, max ${latencies.at(-1)}); dash.js reports ${selfReported} s`);
+      // A sanity bound (a loaded 2-core box stalls players); bench:hls measures glass-to-glass.
+      expect(latencies[7]!).toBeLessThan(6000);
+
+      // It fetched segments in progress (chunked, part by part), each once.
+      expect(await chunkedCount()).toBeGreaterThan(chunkedBefore + 2);
+      checkSegmentDelivery(page, 'dash.js');
+
+      // Told to play the lowest rendition, it does, and keeps playing.
+      await page.evaluate(() => {
+        const p = (window as unknown as { player: any }).player;
+        p.updateSettings({ streaming: { abr: { autoSwitchBitrate: { video: false } } } });
+        p.setRepresentationForTypeById('video', 'low');
       });
-      player.initialize(document.getElementById('v'), url, true);
-    }, mpdUrl);
-    const ast = await availabilityStart();
-    const latencies = await playsNearLiveEdge(page, ast, 'dash.js');
-    const lowLatency = await page.evaluate(() => (window as unknown as { player: { getLowLatencyModeEnabled(): boolean; getCurrentLiveLatency(): number } }).player.getLowLatencyModeEnabled());
-    expect(lowLatency).toBe(true);
-    const selfReported = await page.evaluate(() => (window as unknown as { player: { getCurrentLiveLatency(): number } }).player.getCurrentLiveLatency());
-    console.log(`dash.js: latency p50 ${latencies[7]} ms (min ${latencies[0]}, max ${latencies.at(-1)}); dash.js reports ${selfReported} s`);
-    // A sanity bound (a loaded 2-core box stalls players); bench:hls measures glass-to-glass.
-    expect(latencies[7]!).toBeLessThan(6000);
+      await waitFor(async () => (await page.evaluate(() => (window as unknown as { rendered: string[] }).rendered)).includes('low'), {
+        timeoutMs: 15_000,
+        what: 'dash.js to render the low rendition',
+      });
+      await waitFor(async () => ((await videoState(page, ast)).height === 160 ? true : undefined), { timeoutMs: 10_000, what: 'the video to be 160 px high' });
+      const afterSwitch = (await videoState(page, ast)).currentTime;
+      await waitFor(async () => (await videoState(page, ast)).currentTime > afterSwitch + 1.5, {
+        timeoutMs: 15_000,
+        what: 'dash.js playback after the switch',
+      });
+      expect((await videoState(page, ast)).errors).toEqual([]);
 
-    // It fetched segments in progress (chunked, part by part), each once.
-    expect(await chunkedCount()).toBeGreaterThan(chunkedBefore + 2);
-    checkSegmentDelivery(page, 'dash.js');
-
-    // Told to play the lowest rendition, it does, and keeps playing.
-    await page.evaluate(() => {
-      const p = (window as unknown as { player: any }).player;
-      p.updateSettings({ streaming: { abr: { autoSwitchBitrate: { video: false } } } });
-      p.setRepresentationForTypeById('video', 'low');
-    });
-    await waitFor(async () => (await page.evaluate(() => (window as unknown as { rendered: string[] }).rendered)).includes('low'), { timeoutMs: 15_000, what: 'dash.js to render the low rendition' });
-    await waitFor(async () => ((await videoState(page, ast)).height === 160 ? true : undefined), { timeoutMs: 10_000, what: 'the video to be 160 px high' });
-    const afterSwitch = (await videoState(page, ast)).currentTime;
-    await waitFor(async () => (await videoState(page, ast)).currentTime > afterSwitch + 1.5, { timeoutMs: 15_000, what: 'dash.js playback after the switch' });
-    expect((await videoState(page, ast)).errors).toEqual([]);
-
-    // Its CMCD reached the QoE metrics (the same intake as LL-HLS).
-    const metrics = await (await fetch(`${node.url}/metrics`)).text();
-    expect(metrics).toMatch(new RegExp(`subsec_hls_cmcd_requests_total\\{[^}]*room="${ROOM}"[^}]*ot="v"[^}]*\\} [1-9]`));
-    expect(metrics).toMatch(new RegExp(`subsec_hls_cmcd_active_sessions\\{[^}]*room="${ROOM}"[^}]*\\} 1`));
-    expect(metrics).toMatch(new RegExp(`subsec_hls_cmcd_buffer_length_seconds_count\\{[^}]*room="${ROOM}"[^}]*\\} [1-9]`));
+      // Its CMCD reached the QoE metrics (the same intake as LL-HLS).
+      const metrics = await (await fetch(`${node.url}/metrics`)).text();
+      expect(metrics).toMatch(new RegExp(`subsec_hls_cmcd_requests_total\\{[^}]*room="${ROOM}"[^}]*ot="v"[^}]*\\} [1-9]`));
+      expect(metrics).toMatch(new RegExp(`subsec_hls_cmcd_active_sessions\\{[^}]*room="${ROOM}"[^}]*\\} 1`));
+      expect(metrics).toMatch(new RegExp(`subsec_hls_cmcd_buffer_length_seconds_count\\{[^}]*room="${ROOM}"[^}]*\\} [1-9]`));
     } finally {
       await page.close();
     }
@@ -196,40 +230,45 @@ describe('LL-DASH players in Chromium', () => {
     const chunkedBefore = await chunkedCount();
     const page = await openPage('/shaka');
     try {
-    await page.evaluate(async (url) => {
-      const w = window as unknown as { shaka: any; player: any; errors: string[] };
-      w.errors = [];
-      w.shaka.polyfill.installAll();
-      const player = new w.shaka.Player();
-      await player.attach(document.getElementById('v'));
-      w.player = player;
-      player.configure({ streaming: { lowLatencyMode: true } });
-      player.addEventListener('error', (e: { detail?: { code?: number; message?: string } }) => w.errors.push(`${e.detail?.code} ${e.detail?.message ?? ''}`));
-      await player.load(url);
-      void (document.getElementById('v') as HTMLVideoElement).play().catch(() => undefined);
-    }, mpdUrl);
-    const ast = await availabilityStart();
-    const latencies = await playsNearLiveEdge(page, ast, 'shaka');
-    const live = await page.evaluate(() => (window as unknown as { player: { isLive(): boolean } }).player.isLive());
-    expect(live).toBe(true);
-    console.log(`shaka: latency p50 ${latencies[7]} ms (min ${latencies[0]}, max ${latencies.at(-1)})`);
-    expect(latencies[7]!).toBeLessThan(6000);
-    expect(await chunkedCount()).toBeGreaterThan(chunkedBefore + 2);
-    checkSegmentDelivery(page, 'shaka');
+      await page.evaluate(async (url) => {
+        const w = window as unknown as { shaka: any; player: any; errors: string[] };
+        w.errors = [];
+        w.shaka.polyfill.installAll();
+        const player = new w.shaka.Player();
+        await player.attach(document.getElementById('v'));
+        w.player = player;
+        player.configure({ streaming: { lowLatencyMode: true } });
+        player.addEventListener('error', (e: { detail?: { code?: number; message?: string } }) =>
+          w.errors.push(`${e.detail?.code} ${e.detail?.message ?? ''}`),
+        );
+        await player.load(url);
+        void (document.getElementById('v') as HTMLVideoElement).play().catch(() => undefined);
+      }, mpdUrl);
+      const ast = await availabilityStart();
+      const latencies = await playsNearLiveEdge(page, ast, 'shaka');
+      const live = await page.evaluate(() => (window as unknown as { player: { isLive(): boolean } }).player.isLive());
+      expect(live).toBe(true);
+      console.log(`shaka: latency p50 ${latencies[7]} ms (min ${latencies[0]}, max ${latencies.at(-1)})`);
+      expect(latencies[7]!).toBeLessThan(6000);
+      expect(await chunkedCount()).toBeGreaterThan(chunkedBefore + 2);
+      checkSegmentDelivery(page, 'shaka');
 
-    const lowHeight = await page.evaluate(() => {
-      const p = (window as unknown as { player: any }).player;
-      p.configure({ abr: { enabled: false } });
-      const tracks = p.getVariantTracks() as Array<{ height: number }>;
-      const low = tracks.reduce((a, b) => (b.height < a.height ? b : a));
-      p.selectVariantTrack(low, true);
-      return low.height;
-    });
-    expect(lowHeight).toBe(160);
-    await waitFor(async () => ((await videoState(page, ast)).height === 160 ? true : undefined), { timeoutMs: 15_000, what: 'Shaka to render the 160 px rendition' });
-    const afterSwitch = (await videoState(page, ast)).currentTime;
-    await waitFor(async () => (await videoState(page, ast)).currentTime > afterSwitch + 1.5, { timeoutMs: 15_000, what: 'Shaka playback after the switch' });
-    expect((await videoState(page, ast)).errors).toEqual([]);
+      const lowHeight = await page.evaluate(() => {
+        const p = (window as unknown as { player: any }).player;
+        p.configure({ abr: { enabled: false } });
+        const tracks = p.getVariantTracks() as Array<{ height: number }>;
+        const low = tracks.reduce((a, b) => (b.height < a.height ? b : a));
+        p.selectVariantTrack(low, true);
+        return low.height;
+      });
+      expect(lowHeight).toBe(160);
+      await waitFor(async () => ((await videoState(page, ast)).height === 160 ? true : undefined), {
+        timeoutMs: 15_000,
+        what: 'Shaka to render the 160 px rendition',
+      });
+      const afterSwitch = (await videoState(page, ast)).currentTime;
+      await waitFor(async () => (await videoState(page, ast)).currentTime > afterSwitch + 1.5, { timeoutMs: 15_000, what: 'Shaka playback after the switch' });
+      expect((await videoState(page, ast)).errors).toEqual([]);
     } finally {
       await page.close();
     }

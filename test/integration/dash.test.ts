@@ -26,18 +26,27 @@ async function get(url: string, init?: RequestInit): Promise<{ status: number; h
 /** GETs with node:http to see the transfer encoding and when each chunk arrives. */
 function getChunks(url: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; chunks: Array<{ at: number; bytes: Buffer }> }> {
   return new Promise((resolve, reject) => {
-    http.get(url, (res) => {
-      const chunks: Array<{ at: number; bytes: Buffer }> = [];
-      res.on('data', (d: Buffer) => chunks.push({ at: Date.now(), bytes: d }));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, chunks }));
-      res.on('error', reject);
-    }).on('error', reject);
+    http
+      .get(url, (res) => {
+        const chunks: Array<{ at: number; bytes: Buffer }> = [];
+        res.on('data', (d: Buffer) => chunks.push({ at: Date.now(), bytes: d }));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, chunks }));
+        res.on('error', reject);
+      })
+      .on('error', reject);
   });
 }
 
 async function startWithSource(hls: Record<string, unknown> = {}): Promise<SubsecNode> {
   const node = await startNode({ synthetic: { enabled: true, room: ROOM }, hls: { ...hlsConfig, ...hls } });
-  await waitFor(() => node.rooms.get(ROOM)?.producersOf('synthetic').some((p) => p.kind === 'video'), { timeoutMs: 20_000, what: 'synthetic video' });
+  await waitFor(
+    () =>
+      node.rooms
+        .get(ROOM)
+        ?.producersOf('synthetic')
+        .some((p) => p.kind === 'video'),
+    { timeoutMs: 20_000, what: 'synthetic video' },
+  );
   return node;
 }
 
@@ -83,7 +92,9 @@ describe('LL-DASH origin', () => {
     expect([200, 304]).toContain(again.status); // 200 when a segment opened in between
     if (again.status === 304) expect(again.body.length).toBe(0);
     // The stream lists its DASH output next to the HLS one.
-    const info = JSON.stringify(await (await fetch(`${node.url}/v1/streams/${ROOM}/synthetic`, { headers: { authorization: `Bearer ${node.config.auth.adminKey}` } })).json());
+    const info = JSON.stringify(
+      await (await fetch(`${node.url}/v1/streams/${ROOM}/synthetic`, { headers: { authorization: `Bearer ${node.config.auth.adminKey}` } })).json(),
+    );
     expect(info).toContain(`"kind":"dash"`);
     expect(info).toContain(`/dash/${ROOM}/synthetic/manifest.mpd`);
     const gz = await fetch(`${base}/manifest.mpd`, { headers: { 'accept-encoding': 'gzip' } });
@@ -155,7 +166,10 @@ describe('LL-DASH origin', () => {
     // The stream still plays.
     expect((await get(`${base}/manifest.mpd`)).status).toBe(200);
     // Preflight allows the CMCD request headers.
-    const pre = await fetch(`${base}/manifest.mpd`, { method: 'OPTIONS', headers: { origin: 'http://player.example', 'access-control-request-method': 'GET' } });
+    const pre = await fetch(`${base}/manifest.mpd`, {
+      method: 'OPTIONS',
+      headers: { origin: 'http://player.example', 'access-control-request-method': 'GET' },
+    });
     expect(pre.status).toBe(204);
     expect(pre.headers.get('access-control-allow-headers')).toContain('CMCD-Request');
   });
@@ -208,7 +222,10 @@ describe('LL-DASH origin', () => {
     expect(mpd.text).not.toContain('minimumUpdatePeriod');
     expect(mpd.text).toMatch(/mediaPresentationDuration="PT[\d.]+S"/);
     // The last listed segment is the final one, with its real duration.
-    const last = /<Representation id="source"[\s\S]*?<\/SegmentTimeline>/.exec(mpd.text)![0].match(/d="(\d+)"/g)!.at(-1)!;
+    const last = /<Representation id="source"[\s\S]*?<\/SegmentTimeline>/
+      .exec(mpd.text)![0]
+      .match(/d="(\d+)"/g)!
+      .at(-1)!;
     expect(Number(/\d+/.exec(last)![0]) / 90000).toBeCloseTo(p.segments.at(-1)!.duration, 3);
   });
 });

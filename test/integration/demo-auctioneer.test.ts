@@ -61,13 +61,23 @@ describe('demo auctioneer', () => {
     expect(demo.running).toBe(false);
     const visitor = await joinAs('visitor', false);
     await waitFor(() => demo.running, { what: 'the demo on' });
-    await waitFor(() => node.rooms.get(ROOM)?.producersOf(DEMO_AUCTIONEER).some((p) => p.kind === 'video'), { timeoutMs: 15_000, what: 'the demo camera' });
+    await waitFor(
+      () =>
+        node.rooms
+          .get(ROOM)
+          ?.producersOf(DEMO_AUCTIONEER)
+          .some((p) => p.kind === 'video'),
+      { timeoutMs: 15_000, what: 'the demo camera' },
+    );
 
     // Two lots in a row, the first closed before the second opened, and demo bids in between.
-    const log = await waitFor(async () => {
-      const all = await events();
-      return all.filter((e) => e.type === 'lot.open').length >= 2 ? all : undefined;
-    }, { timeoutMs: 20_000, what: 'two demo lots' });
+    const log = await waitFor(
+      async () => {
+        const all = await events();
+        return all.filter((e) => e.type === 'lot.open').length >= 2 ? all : undefined;
+      },
+      { timeoutMs: 20_000, what: 'two demo lots' },
+    );
     const [first, second] = log.filter((e) => e.type === 'lot.open');
     expect(first!.identity).toBe(DEMO_AUCTIONEER);
     const firstClosed = log.find((e) => e.type === 'lot.closed' && lotOf(e) === lotOf(first!));
@@ -93,7 +103,14 @@ describe('demo auctioneer', () => {
     // The person leaves: the demo comes back for the visitor still there.
     person.close();
     await waitFor(() => demo.running, { timeoutMs: 10_000, what: 'the demo back' });
-    await waitFor(() => node.rooms.get(ROOM)?.producersOf(DEMO_AUCTIONEER).some((p) => p.kind === 'video'), { timeoutMs: 15_000, what: 'the demo camera back' });
+    await waitFor(
+      () =>
+        node.rooms
+          .get(ROOM)
+          ?.producersOf(DEMO_AUCTIONEER)
+          .some((p) => p.kind === 'video'),
+      { timeoutMs: 15_000, what: 'the demo camera back' },
+    );
 
     // The visitor leaves too: after idleMs the demo stops, so its camera leaves and the room empties.
     visitor.close();

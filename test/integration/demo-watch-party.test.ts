@@ -40,20 +40,29 @@ describe('watch-party demo sample', () => {
     const client = await SignalingTestClient.connect(node.url);
     clients.push(client);
     const joinedAt = Date.now();
-    await client.call('join', { protocol: 1, token: node.tokens.issue({ room: ROOM, identity: 'first', canPublish: false, canSubscribe: true, canPublishData: true }) });
+    await client.call('join', {
+      protocol: 1,
+      token: node.tokens.issue({ room: ROOM, identity: 'first', canPublish: false, canSubscribe: true, canPublishData: true }),
+    });
 
-    const [first] = await waitFor(async () => {
-      const p = await playbacks();
-      return p.length > 0 ? p : undefined;
-    }, { what: 'the sample started' });
+    const [first] = await waitFor(
+      async () => {
+        const p = await playbacks();
+        return p.length > 0 ? p : undefined;
+      },
+      { what: 'the sample started' },
+    );
     expect(first!.payload).toMatchObject({ src: SAMPLE.src, playing: true, position: 0, rate: 1 });
     expect((first!.payload as { at: number }).at).toBeGreaterThanOrEqual(joinedAt - 5);
 
     // It runs out after 1.5 s and starts over.
-    const looped = await waitFor(async () => {
-      const p = await playbacks();
-      return p.length >= 2 ? p[1] : undefined;
-    }, { timeoutMs: 10_000, what: 'the sample started over' });
+    const looped = await waitFor(
+      async () => {
+        const p = await playbacks();
+        return p.length >= 2 ? p[1] : undefined;
+      },
+      { timeoutMs: 10_000, what: 'the sample started over' },
+    );
     const gap = (looped.payload as { at: number }).at - (first!.payload as { at: number }).at;
     expect(gap).toBeGreaterThanOrEqual(SAMPLE.durationSec * 1000 - 50);
     expect(looped.payload).toMatchObject({ src: SAMPLE.src, playing: true, position: 0 });

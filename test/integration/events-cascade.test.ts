@@ -53,9 +53,7 @@ describe('room events across nodes (Redis Streams)', () => {
     const onB = await joined(b.url, token(b, 'ub', room));
     await onA.call('subscribeEvents', {});
     await onB.call('subscribeEvents', {});
-    await Promise.all(
-      Array.from({ length: 30 }, (_, i) => (i % 2 ? onA : onB).call('sendEvent', { type: 'n', payload: i, idempotencyKey: `k${i}` })),
-    );
+    await Promise.all(Array.from({ length: 30 }, (_, i) => (i % 2 ? onA : onB).call('sendEvent', { type: 'n', payload: i, idempotencyKey: `k${i}` })));
     await waitFor(() => pushed(onA).length === 30 && pushed(onB).length === 30, { what: 'pushes on both nodes' });
     expect(pushed(onA).map((e) => e.seq)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
     expect(pushed(onB)).toEqual(pushed(onA));
@@ -89,7 +87,10 @@ describe('room events across nodes (Redis Streams)', () => {
       file,
       `node:\n  id: doomed\nhttp:\n  port: 0\nsfu:\n  workers: 1\nsynthetic:\n  enabled: false\nmoq:\n  enabled: false\nsrt:\n  enabled: false\nredis:\n  url: ${redis.url}\nevents:\n  store: redis\n  rateLimit:\n    perSecond: 1000\n    burst: 1000\nlogLevel: warn\n`,
     );
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'src/main.ts'), '--config', file], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'src/main.ts'), '--config', file], {
+      cwd: projectRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     children.push(child);
     let out = '';
     child.stdout!.on('data', (d) => (out += d));

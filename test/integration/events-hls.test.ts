@@ -17,7 +17,14 @@ beforeAll(async () => {
     synthetic: { enabled: true, room: ROOM },
     hls: { renditions: [{ name: 'source', copySource: true, videoKbps: 1500 }], partTargetMs: PART_MS, segmentTargetMs: 1000 },
   });
-  await waitFor(() => node.rooms.get(ROOM)?.producersOf('synthetic').some((p) => p.kind === 'video'), { timeoutMs: 20_000, what: 'synthetic video' });
+  await waitFor(
+    () =>
+      node.rooms
+        .get(ROOM)
+        ?.producersOf('synthetic')
+        .some((p) => p.kind === 'video'),
+    { timeoutMs: 20_000, what: 'synthetic video' },
+  );
 }, 60_000);
 afterAll(() => node?.close());
 

@@ -12,7 +12,11 @@ import { waitFor } from '../helpers/waitFor';
 const ROOM = 'ev-moq';
 let node: SubsecNode;
 beforeAll(async () => {
-  node = await startNode({ synthetic: { enabled: true, room: ROOM }, hls: { enabled: false }, moq: { enabled: true, relay: { port: 0, webtransport: { enabled: false, port: 0 } } } });
+  node = await startNode({
+    synthetic: { enabled: true, room: ROOM },
+    hls: { enabled: false },
+    moq: { enabled: true, relay: { port: 0, webtransport: { enabled: false, port: 0 } } },
+  });
   await waitFor(() => node.rooms.get(ROOM)?.producersOf('synthetic').length === 2, { what: 'synthetic producers', timeoutMs: 20_000 });
 }, 60_000);
 afterAll(() => node?.close());
@@ -27,10 +31,13 @@ describe('room events on MoQ', () => {
       const sent: RoomEvent[] = [];
       const reading = readGroups(sub, (groups) => groups.length >= 5, 20_000);
       // Give the subscription a moment to be in place, then publish while reading.
-      await waitFor(async () => {
-        sent.push(await node.events!.log.publish(ROOM, 'cue', { n: sent.length }));
-        return sent.length >= 5;
-      }, { intervalMs: 200, what: 'five events', timeoutMs: 20_000 });
+      await waitFor(
+        async () => {
+          sent.push(await node.events!.log.publish(ROOM, 'cue', { n: sent.length }));
+          return sent.length >= 5;
+        },
+        { intervalMs: 200, what: 'five events', timeoutMs: 20_000 },
+      );
       const groups = await reading;
       const got = groups.map((g) => JSON.parse(new TextDecoder().decode(g.frames[0])));
       for (const [i, g] of groups.entries()) expect(g.sequence).toBe(got[i].seq);

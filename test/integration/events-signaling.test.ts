@@ -62,7 +62,9 @@ describe('room events over signaling', () => {
     for (const e of pushed(early)) expect(e).toMatchObject({ room, type: 'n', serverTime: expect.any(Number), mediaTime: expect.any(Number) });
     // Per sender, events keep the order they were sent in.
     for (let i = 0; i < 3; i++) {
-      const ks = pushed(early).filter((e) => e.payload.from === i).map((e) => e.payload.k);
+      const ks = pushed(early)
+        .filter((e) => e.payload.from === i)
+        .map((e) => e.payload.k);
       expect(ks).toEqual([...ks].sort((x, y) => x - y));
     }
     const page = await late.call('getEvents', { afterSeq: 55, limit: 3 });

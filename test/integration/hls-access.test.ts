@@ -8,7 +8,14 @@ let node: SubsecNode;
 
 beforeAll(async () => {
   node = await startNode({ synthetic: { enabled: true, room: 'hlsauth' }, hls: { access: 'token' } });
-  await waitFor(() => node.rooms.get('hlsauth')?.producersOf('synthetic').some((p) => p.kind === 'video'), { timeoutMs: 20_000, what: 'synthetic video' });
+  await waitFor(
+    () =>
+      node.rooms
+        .get('hlsauth')
+        ?.producersOf('synthetic')
+        .some((p) => p.kind === 'video'),
+    { timeoutMs: 20_000, what: 'synthetic video' },
+  );
 }, 60_000);
 
 afterAll(async () => {
@@ -29,7 +36,10 @@ describe('LL-HLS with token access', () => {
     const mv = await fetch(`${base}/index.m3u8?token=${token}`);
     expect(mv.status).toBe(200);
     const mvText = await mv.text();
-    const uris = mvText.split('\n').filter((l) => l && !l.startsWith('#')).concat([...mvText.matchAll(/URI="([^"]+)"/g)].map((m) => m[1]!));
+    const uris = mvText
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'))
+      .concat([...mvText.matchAll(/URI="([^"]+)"/g)].map((m) => m[1]!));
     expect(uris.length).toBe(4);
     expect(uris.every((u) => u.endsWith(`?token=${token}`))).toBe(true);
     const media = await fetch(`${base}/low/index.m3u8?token=${token}`);

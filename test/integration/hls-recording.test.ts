@@ -24,7 +24,14 @@ beforeAll(async () => {
     hls: { segmentTargetMs: 1000, recording: { dir } },
     webhooks: { endpoints: [{ url: hookUrl }], secret: 'a-webhook-secret-for-tests' },
   });
-  await waitFor(() => node.rooms.get('hlsrec')?.producersOf('synthetic').some((p) => p.kind === 'video'), { timeoutMs: 20_000, what: 'synthetic video' });
+  await waitFor(
+    () =>
+      node.rooms
+        .get('hlsrec')
+        ?.producersOf('synthetic')
+        .some((p) => p.kind === 'video'),
+    { timeoutMs: 20_000, what: 'synthetic video' },
+  );
 }, 60_000);
 
 afterAll(async () => {
@@ -35,7 +42,11 @@ afterAll(async () => {
 
 describe('LL-HLS recording', () => {
   it('records through POST/DELETE /v1/recordings and leaves a playable VOD tree', async () => {
-    const started = await fetch(`${node.url}/v1/recordings`, { method: 'POST', headers: admin, body: JSON.stringify({ room: 'hlsrec', identity: 'synthetic' }) });
+    const started = await fetch(`${node.url}/v1/recordings`, {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({ room: 'hlsrec', identity: 'synthetic' }),
+    });
     expect(started.status).toBe(201);
     const rec = (await started.json()) as { id: string; state: string };
     expect(rec.state).toBe('recording');
@@ -46,7 +57,11 @@ describe('LL-HLS recording', () => {
       expect.objectContaining({ stats: expect.objectContaining({ id: rec.id, state: 'recording' }) }),
     ]);
     const starts = stream.renditions.map((r) => r.packager.lastCompleteMsn);
-    await waitFor(() => stream.renditions.every((r, i) => r.packager.lastCompleteMsn >= starts[i]! + 3), { timeoutMs: 20_000, intervalMs: 200, what: '3 recorded segments per rendition' });
+    await waitFor(() => stream.renditions.every((r, i) => r.packager.lastCompleteMsn >= starts[i]! + 3), {
+      timeoutMs: 20_000,
+      intervalMs: 200,
+      what: '3 recorded segments per rendition',
+    });
     const stopped = await fetch(`${node.url}/v1/recordings/${rec.id}`, { method: 'DELETE', headers: admin });
     expect(stopped.status).toBe(200);
     expect(((await stopped.json()) as { state: string }).state).toBe('finished');

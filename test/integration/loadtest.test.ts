@@ -177,7 +177,11 @@ describe('loadtest safety', () => {
 describe('bench:fanout', () => {
   it('ramps a few steps and ends with a JSON line', async () => {
     const out = path.join(dir, 'fanout');
-    const r = await exec(process.execPath, ['--import', 'tsx', 'loadtest/bench/fanout.ts', '--start', '10', '--max', '20', '--window', '1', '--settle', '1', '--out', out], 120_000);
+    const r = await exec(
+      process.execPath,
+      ['--import', 'tsx', 'loadtest/bench/fanout.ts', '--start', '10', '--max', '20', '--window', '1', '--settle', '1', '--out', out],
+      120_000,
+    );
     expect(r.code, r.stderr).toBe(0);
     const summary = JSON.parse(r.stdout.trim().split('\n').pop()!);
     expect(summary.bench).toBe('fanout');

@@ -105,13 +105,25 @@ beforeAll(async () => {
   node = await startNode({ synthetic: { enabled: true, room: 'moqweb' }, moq: { enabled: true, relay: { port: 0, webtransport: { enabled: false } } } });
   await waitFor(() => node.rooms.get('moqweb')?.producersOf('synthetic').length === 2, { what: 'synthetic producers', timeoutMs: 20_000 });
   const bundle = async (contents: string) =>
-    (await build({ stdin: { contents, resolveDir: projectRoot, loader: 'js' }, bundle: true, format: 'esm', platform: 'browser', write: false, logLevel: 'silent' })).outputFiles[0]!.text;
+    (
+      await build({
+        stdin: { contents, resolveDir: projectRoot, loader: 'js' },
+        bundle: true,
+        format: 'esm',
+        platform: 'browser',
+        write: false,
+        logLevel: 'silent',
+      })
+    ).outputFiles[0]!.text;
   const scripts: Record<string, string> = { '/moq.js': await bundle(PAGE_SCRIPT), '/watch.js': await bundle(WATCH_SCRIPT) };
   page = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://page');
     const js = scripts[url.pathname];
     if (js) res.writeHead(200, { 'content-type': 'text/javascript' }).end(js);
-    else res.writeHead(200, { 'content-type': 'text/html' }).end(`<!doctype html><body><script type="module" src="/${url.searchParams.get('script') ?? 'moq'}.js"></script></body>`);
+    else
+      res
+        .writeHead(200, { 'content-type': 'text/html' })
+        .end(`<!doctype html><body><script type="module" src="/${url.searchParams.get('script') ?? 'moq'}.js"></script></body>`);
   });
   await new Promise<void>((resolve) => page.listen(0, '127.0.0.1', resolve));
   pageUrl = `http://127.0.0.1:${(page.address() as { port: number }).port}/`;
@@ -147,8 +159,14 @@ describe('MoQ in Chromium', () => {
     await tab.goto(`${pageUrl}?script=watch`);
     await tab.waitForFunction(() => typeof (window as unknown as { startWatch?: unknown }).startWatch === 'function', undefined, { timeout: 15_000 });
     const token = node.tokens.issue({ room: 'moqweb', identity: 'player', canSubscribe: true });
-    await tab.evaluate(([u, n]) => (window as unknown as { startWatch: (u: string, n: string) => void }).startWatch(u, n), [`${node.moqRelay!.addresses.url}/?jwt=${token}`, 'moqweb/synthetic'] as const);
-    await tab.waitForFunction(() => (window as unknown as { playerState: () => { frames: number } }).playerState().frames > 30, undefined, { timeout: 30_000, polling: 200 });
+    await tab.evaluate(([u, n]) => (window as unknown as { startWatch: (u: string, n: string) => void }).startWatch(u, n), [
+      `${node.moqRelay!.addresses.url}/?jwt=${token}`,
+      'moqweb/synthetic',
+    ] as const);
+    await tab.waitForFunction(() => (window as unknown as { playerState: () => { frames: number } }).playerState().frames > 30, undefined, {
+      timeout: 30_000,
+      polling: 200,
+    });
     const state = await tab.evaluate(() => (window as unknown as { playerState: () => Record<string, number> }).playerState());
     expect(state).toMatchObject({ width: 640, height: 360 });
   }, 60_000);

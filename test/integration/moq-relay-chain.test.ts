@@ -38,7 +38,12 @@ describe('relay chaining', () => {
     const subTok = token('chain', { canSubscribe: true, identity: 'viewer' });
     const viewers = await Promise.all([connectMoq(b.addresses, subTok), connectMoq(b.addresses, subTok), connectMoq(b.addresses, subTok, { root: 'chain' })]);
     try {
-      const subs = viewers.map((c, i) => c.consume(Moq.Path.from(i === 2 ? 'cam' : 'chain/cam')).track('video').subscribe({ priority: 10 }));
+      const subs = viewers.map((c, i) =>
+        c
+          .consume(Moq.Path.from(i === 2 ? 'cam' : 'chain/cam'))
+          .track('video')
+          .subscribe({ priority: 10 }),
+      );
       const results = await Promise.all(subs.map((s) => readGroups(s, (g) => g.length >= 8, 20_000)));
       for (const groups of results) {
         const seqs = groups.map((g) => g.sequence);

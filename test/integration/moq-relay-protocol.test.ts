@@ -27,7 +27,12 @@ beforeAll(async () => {
   // A healthy session that must be unaffected by everything below.
   watcher = await connectMoq(relay.addresses, token('p'));
   watched = watcher.consume(Moq.Path.from('p/live')).track('video').subscribe({ priority: 1 });
-  void readGroups(watched, () => false, 120_000, () => received++).catch(() => undefined);
+  void readGroups(
+    watched,
+    () => false,
+    120_000,
+    () => received++,
+  ).catch(() => undefined);
   await waitFor(() => received > 3, { what: 'watcher frames' });
 }, 30_000);
 
@@ -96,7 +101,14 @@ describe('relay bad input', () => {
     const track = new TextEncoder().encode('video');
     const body = bytes(0, name.byteLength, name, track.byteLength, track, 1, 0, 0, 0, 0);
     const { reader } = await openBidi(t, ControlStream.SUBSCRIBE, body.byteLength, body);
-    const err = await within(reader.read().then(() => undefined, (e: unknown) => e), 5_000, 'reset');
+    const err = await within(
+      reader.read().then(
+        () => undefined,
+        (e: unknown) => e,
+      ),
+      5_000,
+      'reset',
+    );
     expect((err as { streamErrorCode?: number }).streamErrorCode).toBe(StreamCode.NOT_FOUND);
     // Still open: a valid subscribe on the same session is answered.
     const live = new TextEncoder().encode('p/live');
@@ -114,7 +126,12 @@ describe('relay bad input', () => {
       await waitFor(() => relay.origin.get('p/big'), { what: 'announce' });
       const viewer = watcher.consume(Moq.Path.from('p/big')).track('video').subscribe({ priority: 1 });
       let frames = 0;
-      void readGroups(viewer, () => false, 20_000, () => frames++).catch(() => undefined);
+      void readGroups(
+        viewer,
+        () => false,
+        20_000,
+        () => frames++,
+      ).catch(() => undefined);
       const rejected = relay.stats.framesRejected;
       await waitFor(() => relay.stats.framesRejected >= rejected + 3, { what: 'oversized groups refused' });
       expect(frames).toBe(0);

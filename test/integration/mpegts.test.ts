@@ -16,12 +16,39 @@ import type { SubsecNode } from '../../src/SubsecNode';
 let node: SubsecNode;
 const senders: ChildProcess[] = [];
 
-function sender(port: number, video: string[] = ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '15'], host = '127.0.0.1', query = ''): ChildProcess {
-  const proc = spawn('ffmpeg', [
-    '-hide_banner', '-loglevel', 'error', '-nostdin', '-re',
-    '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=15', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
-    ...video, '-c:a', 'aac', '-b:a', '64k', '-f', 'mpegts', `udp://${host}:${port}?pkt_size=1316${query}`,
-  ], { stdio: 'ignore' });
+function sender(
+  port: number,
+  video: string[] = ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '15'],
+  host = '127.0.0.1',
+  query = '',
+): ChildProcess {
+  const proc = spawn(
+    'ffmpeg',
+    [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-nostdin',
+      '-re',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=320x180:rate=15',
+      '-f',
+      'lavfi',
+      '-i',
+      'sine=frequency=440:sample_rate=48000',
+      ...video,
+      '-c:a',
+      'aac',
+      '-b:a',
+      '64k',
+      '-f',
+      'mpegts',
+      `udp://${host}:${port}?pkt_size=1316${query}`,
+    ],
+    { stdio: 'ignore' },
+  );
   senders.push(proc);
   return proc;
 }
@@ -31,8 +58,14 @@ const metric = async (name: string, labels: Record<string, string> = {}) => metr
 beforeAll(async () => {
   node = await startNode({
     mpegts: {
-      enabled: true, idleTimeoutMs: 1000, retryAfterMs: 500, probeTimeoutMs: 5000,
-      listeners: [{ port: 0, room: 'ts', stream: 'main' }, { port: 0, room: 'ts', stream: 'other' }],
+      enabled: true,
+      idleTimeoutMs: 1000,
+      retryAfterMs: 500,
+      probeTimeoutMs: 5000,
+      listeners: [
+        { port: 0, room: 'ts', stream: 'main' },
+        { port: 0, room: 'ts', stream: 'other' },
+      ],
     },
   });
 }, 60_000);
@@ -50,7 +83,11 @@ describe('MPEG-TS over UDP', () => {
     const port = node.mpegts!.listeners[0]!.port;
     const first = sender(port);
     await waitFor(() => node.rooms.get('ts')?.producersOf('main').length === 2, { what: 'video and audio producers', timeoutMs: 15_000 });
-    const kinds = node.rooms.get('ts')!.producersOf('main').map((p) => `${p.kind}:${p.rtpParameters.codecs[0]!.mimeType}`).sort();
+    const kinds = node.rooms
+      .get('ts')!
+      .producersOf('main')
+      .map((p) => `${p.kind}:${p.rtpParameters.codecs[0]!.mimeType}`)
+      .sort();
     expect(kinds).toEqual(['audio:audio/opus', 'video:video/H264']);
     const viewer = new NodeWhepViewer();
     try {
@@ -85,7 +122,10 @@ describe('MPEG-TS over UDP', () => {
   it('ends a stream whose video is not H264 with the reason, and leaves the other listener alone', async () => {
     const port = node.mpegts!.listeners[1]!.port;
     sender(port, ['-c:v', 'mpeg2video']);
-    await waitFor(async () => (await metric('subsec_mpegts_streams_ended_total', { reason: 'unsupported-media' })) >= 1, { what: 'MPEG-2 refused', timeoutMs: 15_000 });
+    await waitFor(async () => (await metric('subsec_mpegts_streams_ended_total', { reason: 'unsupported-media' })) >= 1, {
+      what: 'MPEG-2 refused',
+      timeoutMs: 15_000,
+    });
     expect(node.rooms.get('ts')?.producersOf('other').length ?? 0).toBe(0);
     // While the sender keeps going, retries are paused between attempts (datagrams dropped).
     await waitFor(async () => (await metric('subsec_mpegts_datagrams_total', { result: 'dropped' })) > 0, { what: 'paused datagrams dropped' });
@@ -93,7 +133,9 @@ describe('MPEG-TS over UDP', () => {
 
   it('joins a configured multicast group and publishes what is sent to it', async () => {
     const group = `239.255.${Math.floor(Math.random() * 250) + 1}.${Math.floor(Math.random() * 250) + 1}`;
-    const mc = await startNode({ mpegts: { enabled: true, listeners: [{ port: 0, multicastGroup: group, multicastInterface: '127.0.0.1', room: 'mc', stream: 'feed' }] } });
+    const mc = await startNode({
+      mpegts: { enabled: true, listeners: [{ port: 0, multicastGroup: group, multicastInterface: '127.0.0.1', room: 'mc', stream: 'feed' }] },
+    });
     try {
       sender(mc.mpegts!.listeners[0]!.port, undefined, group, '&localaddr=127.0.0.1&ttl=0');
       await waitFor(() => mc.rooms.get('mc')?.producersOf('feed').length === 2, { what: 'multicast stream live', timeoutMs: 15_000 });

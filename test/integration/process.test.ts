@@ -43,9 +43,7 @@ describe('node process', () => {
   });
 
   it('prints its demo URL, then drains gracefully on SIGTERM: clients are told, readiness fails, exit 0', async () => {
-    const { child, exited, output } = runNode(
-      'http:\n  port: 0\nsfu:\n  workers: 1\nsynthetic:\n  enabled: false\ndrainTimeoutMs: 3000\nlogLevel: warn\n',
-    );
+    const { child, exited, output } = runNode('http:\n  port: 0\nsfu:\n  workers: 1\nsynthetic:\n  enabled: false\ndrainTimeoutMs: 3000\nlogLevel: warn\n');
     const url = (await waitFor(() => /Start page:\s+(http:\/\/\S+?)\/\s/.exec(output())?.[1], { what: 'demo URL', timeoutMs: 20_000 }))!;
     const page = await fetch(url + '/');
     expect(page.status).toBe(200);

@@ -37,9 +37,23 @@ beforeAll(async () => {
     },
   });
   // A second stream, in another room, with a producer but no media: reports for it are known.
-  otherPublisher = new PlainRtpPublisher({ room: await node.rooms.getOrCreate(OTHER_ROOM), identity: 'dave', kind: 'internal', videoCodec: 'VP8', audio: false, listenIp: '127.0.0.1' });
+  otherPublisher = new PlainRtpPublisher({
+    room: await node.rooms.getOrCreate(OTHER_ROOM),
+    identity: 'dave',
+    kind: 'internal',
+    videoCodec: 'VP8',
+    audio: false,
+    listenIp: '127.0.0.1',
+  });
   await otherPublisher.start();
-  await waitFor(() => node.rooms.get(ROOM)?.producersOf('synthetic').some((p) => p.kind === 'video'), { timeoutMs: 20_000, what: 'synthetic video' });
+  await waitFor(
+    () =>
+      node.rooms
+        .get(ROOM)
+        ?.producersOf('synthetic')
+        .some((p) => p.kind === 'video'),
+    { timeoutMs: 20_000, what: 'synthetic video' },
+  );
 }, 60_000);
 
 afterAll(async () => {
@@ -94,13 +108,19 @@ describe('QoE on a node', () => {
     expect(sample(text, 'subsec_qoe_ingest_keyframe_interval_seconds', { room: ROOM, stream: 'synthetic' })).toBeCloseTo(1, 0);
   });
 
-  it('counts an SDK viewer\'s reports into /metrics and /v1/qoe, which needs the admin key', async () => {
+  it("counts an SDK viewer's reports into /metrics and /v1/qoe, which needs the admin key", async () => {
     const c = await viewer('viewer-1');
     const first = await c.call('reportQoe', { sessions: [{ id: 'w1', stream: 'synthetic', path: 'webrtc', watchMs: 0, startupMs: 640, rendition: '180p' }] });
     expect(first).toEqual({ accepted: 1, ignored: 0, intervalMs: 5000 });
     await c.call('reportQoe', { sessions: [{ id: 'w1', stream: 'synthetic', path: 'webrtc', watchMs: 1000, bytes: 25_000, latencyMs: 180 }] });
-    const s = await waitFor(async () => (await snapshot()).streams.find((x) => x.key === `${ROOM}/synthetic` && x.paths.webrtc?.figures.startupMs), { what: 'webrtc figures' });
-    expect(s.paths.webrtc).toMatchObject({ viewers: 1, renditions: { '180p': 1 }, figures: { startupMs: 640, rebufferRatio: 0, bitrateKbps: 200, latencyMs: 180 } });
+    const s = await waitFor(async () => (await snapshot()).streams.find((x) => x.key === `${ROOM}/synthetic` && x.paths.webrtc?.figures.startupMs), {
+      what: 'webrtc figures',
+    });
+    expect(s.paths.webrtc).toMatchObject({
+      viewers: 1,
+      renditions: { '180p': 1 },
+      figures: { startupMs: 640, rebufferRatio: 0, bitrateKbps: 200, latencyMs: 180 },
+    });
     const text = await metrics();
     expect(sample(text, 'subsec_qoe_sessions_total', { room: ROOM, stream: 'synthetic', path: 'webrtc' })).toBe(1);
     expect(sample(text, 'subsec_qoe_startup_seconds_count', { room: ROOM, stream: 'synthetic', path: 'webrtc' })).toBe(1);
@@ -118,7 +138,7 @@ describe('QoE on a node', () => {
     expect(await page.text()).toContain('dashboard.js');
   });
 
-  it('rejects or clamps hostile reports, rate-limits floods, and leaves other streams\' figures alone', async () => {
+  it("rejects or clamps hostile reports, rate-limits floods, and leaves other streams' figures alone", async () => {
     const honest = await viewer('honest', OTHER_ROOM);
     await honest.call('reportQoe', { sessions: [{ id: 'h', stream: 'dave', path: 'hls', watchMs: 0, startupMs: 1000 }] });
     await honest.call('reportQoe', { sessions: [{ id: 'h', stream: 'dave', path: 'hls', watchMs: 2000, stallMs: 0 }] });
@@ -139,19 +159,28 @@ describe('QoE on a node', () => {
       expect(r.error!.code).toBe('INVALID_MESSAGE');
     }
     // Another room's stream is not the reporter's to report on.
-    expect(await evil.call('reportQoe', { sessions: [{ id: 'x', stream: 'dave', path: 'hls', watchMs: 60_000, stallMs: 60_000, stalls: 500 }] })).toMatchObject({ accepted: 0, ignored: 1 });
+    expect(await evil.call('reportQoe', { sessions: [{ id: 'x', stream: 'dave', path: 'hls', watchMs: 60_000, stallMs: 60_000, stalls: 500 }] })).toMatchObject(
+      { accepted: 0, ignored: 1 },
+    );
     // A flood: the bucket (20 per minute) runs dry; the socket and the node carry on.
-    const replies = await Promise.all(Array.from({ length: 40 }, (_, i) => evil.request('reportQoe', { sessions: [{ id: `f${i % 8}`, stream: 'synthetic', path: 'webrtc', watchMs: 60_000, stallMs: 60_000 }] })));
+    const replies = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        evil.request('reportQoe', { sessions: [{ id: `f${i % 8}`, stream: 'synthetic', path: 'webrtc', watchMs: 60_000, stallMs: 60_000 }] }),
+      ),
+    );
     expect(replies.filter((r) => r.ok).length).toBeLessThanOrEqual(20);
     expect(replies.filter((r) => r.error?.code === 'RATE_LIMITED').length).toBeGreaterThanOrEqual(19);
     expect((await evil.call('ping', {})).serverTime).toEqual(expect.any(Number));
 
     await honest.call('reportQoe', { sessions: [{ id: 'h', stream: 'dave', path: 'hls', watchMs: 2000 }] });
     // Figures are computed once a second: wait for a tick after the last report.
-    const after = await waitFor(async () => {
-      const h = await honestFigures();
-      return h && h.points.length > before.points.length ? h : undefined;
-    }, { what: 'a later tick' });
+    const after = await waitFor(
+      async () => {
+        const h = await honestFigures();
+        return h && h.points.length > before.points.length ? h : undefined;
+      },
+      { what: 'a later tick' },
+    );
     expect(after.viewers).toBe(before.viewers);
     expect(after.figures.rebufferRatio).toBe(0);
     expect(after.figures.startupMs).toBe(1000);

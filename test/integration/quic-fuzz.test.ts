@@ -43,14 +43,23 @@ let pubConn: Moq.Connection.Established;
 let host = '127.0.0.1';
 let udpPort = 0;
 
-const viewerFrames = async () => ((await page.evaluate('window.state?.frames ?? 0')) as number);
+const viewerFrames = async () => (await page.evaluate('window.state?.frames ?? 0')) as number;
 
 beforeAll(async () => {
   relay = await startRelay({ requireAuth: true });
   udpPort = Number(new URL(relay.addresses.http3Url!).port);
   pubConn = await connectMoq({ url: relay.addresses.url }, token('fuzz', { canPublish: true, canSubscribe: false }), { root: 'fuzz' });
   publisher = publishTestBroadcast(pubConn, 'live', { intervalMs: 100, framesPerGroup: 3, frameBytes: 2500 });
-  const js = (await build({ stdin: { contents: VIEWER, resolveDir: projectRoot, loader: 'js' }, bundle: true, format: 'esm', platform: 'browser', write: false, logLevel: 'silent' })).outputFiles[0]!.text;
+  const js = (
+    await build({
+      stdin: { contents: VIEWER, resolveDir: projectRoot, loader: 'js' },
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      write: false,
+      logLevel: 'silent',
+    })
+  ).outputFiles[0]!.text;
   pageServer = http.createServer((req, res) => {
     if (req.url === '/viewer.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(js);
     else res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><body><script type="module" src="/viewer.js"></script></body>');
@@ -91,7 +100,14 @@ describe('QUIC/HTTP3 listener under bad input', () => {
     const before = await viewerFrames();
     const cases: Array<[string, (p: H3Probe) => Promise<unknown>, number]> = [
       ['control stream without SETTINGS first', (p) => p.send(false, concatBytes([encodeVarint(0), h3Frame(0x07, encodeVarint(0))])), 0x10a],
-      ['second control stream', async (p) => { await p.send(false, CLIENT_CONTROL); await p.send(false, CLIENT_CONTROL); }, 0x103],
+      [
+        'second control stream',
+        async (p) => {
+          await p.send(false, CLIENT_CONTROL);
+          await p.send(false, CLIENT_CONTROL);
+        },
+        0x103,
+      ],
       ['DATA on the control stream', (p) => p.send(false, concatBytes([CLIENT_CONTROL, h3Frame(0x00, new Uint8Array(4))])), 0x105],
       ['HTTP/2-only setting', (p) => p.send(false, concatBytes([encodeVarint(0), h3Frame(0x04, concatBytes([encodeVarint(0x02), encodeVarint(1)]))])), 0x109],
       ['QPACK reference to the dynamic table', (p) => p.send(true, h3Frame(0x01, Uint8Array.of(0x02, 0x00, 0x80))), 0x200],
@@ -116,8 +132,26 @@ describe('QUIC/HTTP3 listener under bad input', () => {
     const noToken = await p.send(true, connectRequest(authority, '/fuzz'));
     const badToken = await p.send(true, connectRequest(authority, '/fuzz?jwt=forged.token.here'));
     const otherRoom = await p.send(true, connectRequest(authority, `/elsewhere?jwt=${token('fuzz')}`));
-    const wrongProtocol = await p.send(true, headersFrame([[':method', 'CONNECT'], [':protocol', 'websocket'], [':scheme', 'https'], [':authority', authority], [':path', '/']]));
-    const get = await p.send(true, headersFrame([[':method', 'GET'], [':scheme', 'https'], [':authority', authority], [':path', '/']]), true);
+    const wrongProtocol = await p.send(
+      true,
+      headersFrame([
+        [':method', 'CONNECT'],
+        [':protocol', 'websocket'],
+        [':scheme', 'https'],
+        [':authority', authority],
+        [':path', '/'],
+      ]),
+    );
+    const get = await p.send(
+      true,
+      headersFrame([
+        [':method', 'GET'],
+        [':scheme', 'https'],
+        [':authority', authority],
+        [':path', '/'],
+      ]),
+      true,
+    );
     await waitFor(() => [noToken, badToken, otherRoom, wrongProtocol, get].every((id) => p.status(id) !== undefined), { timeoutMs: 5000, what: 'responses' });
     expect([noToken, badToken, otherRoom, wrongProtocol, get].map((id) => p.status(id))).toEqual([401, 401, 403, 400, 404]);
     // The same connection then opens a valid session.
@@ -174,10 +208,22 @@ describe('QUIC/HTTP3 listener under bad input', () => {
       for (let i = 0; i < 250; i++) {
         const kind = i % 5;
         let b: Uint8Array;
-        if (kind === 0) b = crypto.randomBytes(1 + (i % 1400)); // Pure junk.
-        else if (kind === 1) b = concatBytes([Uint8Array.of(0x40 | (i & 0x3f)), crypto.randomBytes(20), crypto.randomBytes(30)]); // Short header, unknown CID.
-        else if (kind === 2) b = concatBytes([Uint8Array.of(0xc0, 0, 0, 0, 1, 8), crypto.randomBytes(8), Uint8Array.of(8), crypto.randomBytes(8 + (i % 20))]); // Truncated Initial.
-        else if (kind === 3) b = concatBytes([Uint8Array.of(0xc0, 0, 0, 0, 1, 8), crypto.randomBytes(8), Uint8Array.of(8), crypto.randomBytes(8), Uint8Array.of(0x08), crypto.randomBytes(8), crypto.randomBytes(1200)]); // Initial with a forged Retry token.
+        if (kind === 0)
+          b = crypto.randomBytes(1 + (i % 1400)); // Pure junk.
+        else if (kind === 1)
+          b = concatBytes([Uint8Array.of(0x40 | (i & 0x3f)), crypto.randomBytes(20), crypto.randomBytes(30)]); // Short header, unknown CID.
+        else if (kind === 2)
+          b = concatBytes([Uint8Array.of(0xc0, 0, 0, 0, 1, 8), crypto.randomBytes(8), Uint8Array.of(8), crypto.randomBytes(8 + (i % 20))]); // Truncated Initial.
+        else if (kind === 3)
+          b = concatBytes([
+            Uint8Array.of(0xc0, 0, 0, 0, 1, 8),
+            crypto.randomBytes(8),
+            Uint8Array.of(8),
+            crypto.randomBytes(8),
+            Uint8Array.of(0x08),
+            crypto.randomBytes(8),
+            crypto.randomBytes(1200),
+          ]); // Initial with a forged Retry token.
         else b = concatBytes([Uint8Array.of(0xc0, 0xba, 0xba, 0xba, 0xba, 8), crypto.randomBytes(8), Uint8Array.of(8), crypto.randomBytes(1220)]); // Unknown version.
         batch.push(send(b));
         sent++;
@@ -190,7 +236,10 @@ describe('QUIC/HTTP3 listener under bad input', () => {
     sock.close();
     // No state was kept for any of it; the viewer kept receiving through it.
     expect(stats.connections).toBe(1);
-    await waitFor(async () => (await viewerFrames()) >= framesBefore + 30, { timeoutMs: 10_000, what: `viewer frames after ${sent} junk datagrams in ${attackMs} ms` });
+    await waitFor(async () => (await viewerFrames()) >= framesBefore + 30, {
+      timeoutMs: 10_000,
+      what: `viewer frames after ${sent} junk datagrams in ${attackMs} ms`,
+    });
     expect(stats.versionNegotiations).toBeGreaterThan(0);
     // Every real client went through a stateless Retry; the forged tokens were refused without state.
     expect(stats.retriesSent).toBeGreaterThan(0);

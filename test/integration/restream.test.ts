@@ -36,18 +36,26 @@ async function freePort(): Promise<number> {
 
 /** An RTMP receiver: ffmpeg listening on `port`, writing what it receives to `file`; resolves its exit. */
 function rtmpListener(port: number, file: string): { proc: ChildProcess; exited: Promise<number | null> } {
-  const proc = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-listen', '1', '-f', 'flv', '-i', `rtmp://127.0.0.1:${port}/live/${KEY}`, '-c', 'copy', '-f', 'flv', file], { stdio: 'ignore' });
+  const proc = spawn(
+    'ffmpeg',
+    ['-hide_banner', '-loglevel', 'error', '-y', '-listen', '1', '-f', 'flv', '-i', `rtmp://127.0.0.1:${port}/live/${KEY}`, '-c', 'copy', '-f', 'flv', file],
+    { stdio: 'ignore' },
+  );
   listeners.add(proc);
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => {
-    listeners.delete(proc);
-    resolve(code);
-  }));
+  const exited = new Promise<number | null>((resolve) =>
+    proc.once('exit', (code) => {
+      listeners.delete(proc);
+      resolve(code);
+    }),
+  );
   return { proc, exited };
 }
 
 /** ffprobe of a received file: streams and duration. */
 async function probe(file: string): Promise<{ streams: Array<{ codec_name: string; width?: number; height?: number }>; duration: number }> {
-  const proc = spawn('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name,width,height:format=duration', '-of', 'json', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name,width,height:format=duration', '-of', 'json', file], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   await new Promise((resolve) => proc.once('exit', resolve));
@@ -85,11 +93,24 @@ describe('RTMP push of a stream (copy)', () => {
       logLevel: 'info',
       auth: { adminKey: ADMIN },
       synthetic: { enabled: true, room: ROOM },
-      hls: { segmentTargetMs: 1000, renditions: [{ name: 'source', copySource: true, videoKbps: 1500 }, { name: 'low', height: 160, videoKbps: 180 }] },
+      hls: {
+        segmentTargetMs: 1000,
+        renditions: [
+          { name: 'source', copySource: true, videoKbps: 1500 },
+          { name: 'low', height: 160, videoKbps: 180 },
+        ],
+      },
       restream: { reconnectInitialMs: 300, reconnectMaxMs: 1000 },
       webhooks: { endpoints: [{ url: hooks.url, events: ['restream.*'] }], secret: 'restream-webhook-secret-1' },
     });
-    await waitFor(() => node.rooms.get(ROOM)?.producersOf('synthetic').some((p) => p.kind === 'video'), { timeoutMs: 20_000, what: 'synthetic video' });
+    await waitFor(
+      () =>
+        node.rooms
+          .get(ROOM)
+          ?.producersOf('synthetic')
+          .some((p) => p.kind === 'video'),
+      { timeoutMs: 20_000, what: 'synthetic video' },
+    );
     api = `${node.url}/v1/rooms/${ROOM}/streams/synthetic/restreams`;
   }, 60_000);
   afterAll(async () => {
@@ -109,10 +130,13 @@ describe('RTMP push of a stream (copy)', () => {
     expect(created.status).toBe(201);
     expect(created.json.destination).toBe(`rtmp://127.0.0.1:${port}/live/***`);
     const id = created.json.id as string;
-    const live = await waitFor(async () => {
-      const r = await call('GET', `${api}/${id}`);
-      return r.json.state === 'live' && r.json.bytesSent > 100_000 ? r.json : undefined;
-    }, { timeoutMs: 20_000, intervalMs: 250, what: 'the push to be live and sending' });
+    const live = await waitFor(
+      async () => {
+        const r = await call('GET', `${api}/${id}`);
+        return r.json.state === 'live' && r.json.bytesSent > 100_000 ? r.json : undefined;
+      },
+      { timeoutMs: 20_000, intervalMs: 250, what: 'the push to be live and sending' },
+    );
     expect(live.video).toBe('copy');
     expect(live.rendition).toBe('source');
     expect((await call('GET', api)).json.restreams.map((r: { id: string }) => r.id)).toContain(id);
@@ -128,7 +152,10 @@ describe('RTMP push of a stream (copy)', () => {
     expect([video.width, video.height]).toEqual([640, 360]);
     expect(media.streams.some((s) => s.codec_name === 'aac')).toBe(true);
     expect(media.duration).toBeGreaterThan(2);
-    await waitFor(() => hooks.requests.some((r) => r.event.type === 'restream.stopped' && r.event.data.restreamId === id), { timeoutMs: 10_000, what: 'restream.stopped webhook' });
+    await waitFor(() => hooks.requests.some((r) => r.event.type === 'restream.stopped' && r.event.data.restreamId === id), {
+      timeoutMs: 10_000,
+      what: 'restream.stopped webhook',
+    });
     const started = hooks.requests.find((r) => r.event.type === 'restream.started' && r.event.data.restreamId === id)!;
     expect(started.event.room).toBe(ROOM);
     expect(started.event.data).toMatchObject({ identity: 'synthetic', destination: `rtmp://127.0.0.1:${port}/live/***`, attempt: 1 });
@@ -143,32 +170,55 @@ describe('RTMP push of a stream (copy)', () => {
     expect(created.status).toBe(201);
     const id = created.json.id as string;
     // Nothing listens: the push fails and is retried with backoff.
-    const retrying = await waitFor(async () => {
-      const r = await call('GET', `${api}/${id}`);
-      return r.json.state === 'reconnecting' && r.json.failures >= 2 ? r.json : undefined;
-    }, { timeoutMs: 20_000, intervalMs: 100, what: 'failed attempts' });
+    const retrying = await waitFor(
+      async () => {
+        const r = await call('GET', `${api}/${id}`);
+        return r.json.state === 'reconnecting' && r.json.failures >= 2 ? r.json : undefined;
+      },
+      { timeoutMs: 20_000, intervalMs: 100, what: 'failed attempts' },
+    );
     expect(retrying.lastError).toBeTruthy();
     expect(retrying.nextAttemptAt).toBeTruthy();
-    const failedHook = await waitFor(() => hooks.requests.find((r) => r.event.type === 'restream.failed' && r.event.data.restreamId === id), { timeoutMs: 10_000, what: 'restream.failed webhook' });
+    const failedHook = await waitFor(() => hooks.requests.find((r) => r.event.type === 'restream.failed' && r.event.data.restreamId === id), {
+      timeoutMs: 10_000,
+      what: 'restream.failed webhook',
+    });
     expect(failedHook.event.data.willRetry).toBe(true);
     expect(failedHook.event.data.retryInMs).toBeGreaterThan(0);
     expect(failedHook.event.data.retryInMs).toBeLessThanOrEqual(1200);
     // The destination comes up: the next attempt goes live.
     const first = rtmpListener(port, path.join(dir, 'first.flv'));
-    await waitFor(async () => ((await call('GET', `${api}/${id}`)).json.state === 'live' ? true : undefined), { timeoutMs: 20_000, intervalMs: 200, what: 'live once the receiver is up' });
-    await waitFor(() => (fs.statSync(path.join(dir, 'first.flv'), { throwIfNoEntry: false })?.size ?? 0) > 50_000 || undefined, { timeoutMs: 15_000, what: 'media at the first receiver' });
+    await waitFor(async () => ((await call('GET', `${api}/${id}`)).json.state === 'live' ? true : undefined), {
+      timeoutMs: 20_000,
+      intervalMs: 200,
+      what: 'live once the receiver is up',
+    });
+    await waitFor(() => (fs.statSync(path.join(dir, 'first.flv'), { throwIfNoEntry: false })?.size ?? 0) > 50_000 || undefined, {
+      timeoutMs: 15_000,
+      what: 'media at the first receiver',
+    });
     // The destination drops; it is back a moment later: the push reconnects by itself.
     first.proc.kill('SIGKILL');
     await first.exited;
-    await waitFor(async () => ((await call('GET', `${api}/${id}`)).json.state !== 'live' ? true : undefined), { timeoutMs: 20_000, intervalMs: 100, what: 'the drop to be noticed' });
+    await waitFor(async () => ((await call('GET', `${api}/${id}`)).json.state !== 'live' ? true : undefined), {
+      timeoutMs: 20_000,
+      intervalMs: 100,
+      what: 'the drop to be noticed',
+    });
     const second = path.join(dir, 'second.flv');
     rtmpListener(port, second);
-    const back = await waitFor(async () => {
-      const r = await call('GET', `${api}/${id}`);
-      return r.json.state === 'live' && r.json.reconnects >= 2 ? r.json : undefined;
-    }, { timeoutMs: 30_000, intervalMs: 200, what: 'the push to reconnect' });
+    const back = await waitFor(
+      async () => {
+        const r = await call('GET', `${api}/${id}`);
+        return r.json.state === 'live' && r.json.reconnects >= 2 ? r.json : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 200, what: 'the push to reconnect' },
+    );
     expect(back.failures).toBeGreaterThanOrEqual(3);
-    await waitFor(() => (fs.statSync(second, { throwIfNoEntry: false })?.size ?? 0) > 50_000 || undefined, { timeoutMs: 15_000, what: 'media at the second receiver' });
+    await waitFor(() => (fs.statSync(second, { throwIfNoEntry: false })?.size ?? 0) > 50_000 || undefined, {
+      timeoutMs: 15_000,
+      what: 'media at the second receiver',
+    });
     expect(hooks.requests.filter((r) => r.event.type === 'restream.started' && r.event.data.restreamId === id).length).toBeGreaterThanOrEqual(2);
     expect((await call('DELETE', `${api}/${id}`)).json.state).toBe('stopped');
   }, 90_000);
@@ -183,9 +233,13 @@ describe('RTMP push of a stream (copy)', () => {
     expect((await call('POST', `${node.url}/v1/rooms/${ROOM}/streams/nobody/restreams`, { url: 'rtmp://127.0.0.1:1/live/x' })).status).toBe(404);
     expect((await call('GET', `${api}/no-such-id`)).status).toBe(404);
     expect((await call('DELETE', `${api}/no-such-id`)).status).toBe(404);
-    const anonymous = await fetch(api, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ url: 'rtmp://127.0.0.1:1/live/x' }) });
+    const anonymous = await fetch(api, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ url: 'rtmp://127.0.0.1:1/live/x' }),
+    });
     expect(anonymous.status).toBe(401);
-    const doc = await (await fetch(`${node.url}/v1/openapi.json`)).json() as { paths: Record<string, Record<string, unknown>> };
+    const doc = (await (await fetch(`${node.url}/v1/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
     expect(Object.keys(doc.paths['/v1/rooms/{room}/streams/{stream}/restreams']!).sort()).toEqual(['get', 'post']);
     expect(Object.keys(doc.paths['/v1/rooms/{room}/streams/{stream}/restreams/{id}']!).sort()).toEqual(['delete', 'get']);
   });
@@ -195,11 +249,18 @@ describe('RTMP push of a stream (copy)', () => {
     const listener = rtmpListener(port, path.join(dir, 'end.flv'));
     const created = await call('POST', api, { url: `rtmp://127.0.0.1:${port}/live/${KEY}` });
     const id = created.json.id as string;
-    await waitFor(async () => ((await call('GET', `${api}/${id}`)).json.state === 'live' ? true : undefined), { timeoutMs: 20_000, intervalMs: 200, what: 'live' });
+    await waitFor(async () => ((await call('GET', `${api}/${id}`)).json.state === 'live' ? true : undefined), {
+      timeoutMs: 20_000,
+      intervalMs: 200,
+      what: 'live',
+    });
     const list = await call('GET', api);
     // The room closes: the stream ends, so does the push.
     expect((await call('DELETE', `${node.url}/v1/rooms/${ROOM}`)).status).toBeLessThan(300);
-    await waitFor(() => hooks.requests.find((r) => r.event.type === 'restream.stopped' && r.event.data.restreamId === id && r.event.data.reason === 'stream-ended'), { timeoutMs: 15_000, what: 'restream.stopped (stream-ended)' });
+    await waitFor(
+      () => hooks.requests.find((r) => r.event.type === 'restream.stopped' && r.event.data.restreamId === id && r.event.data.reason === 'stream-ended'),
+      { timeoutMs: 15_000, what: 'restream.stopped (stream-ended)' },
+    );
     await listener.exited;
     for (const text of [list.text, created.text, ...hooks.requests.map((r) => r.raw), ...logs]) expect(text).not.toContain(KEY);
     expect(logs.some((l) => l.includes('restream live'))).toBe(true);
@@ -213,9 +274,22 @@ describe('RTMP push when the ladder has no copied rendition', () => {
     node = await startNode({
       auth: { adminKey: ADMIN },
       synthetic: { enabled: true, room: ROOM },
-      hls: { segmentTargetMs: 1000, renditions: [{ name: 'top', height: 240, videoKbps: 300 }, { name: 'small', height: 160, videoKbps: 150 }] },
+      hls: {
+        segmentTargetMs: 1000,
+        renditions: [
+          { name: 'top', height: 240, videoKbps: 300 },
+          { name: 'small', height: 160, videoKbps: 150 },
+        ],
+      },
     });
-    await waitFor(() => node.rooms.get(ROOM)?.producersOf('synthetic').some((p) => p.kind === 'video'), { timeoutMs: 20_000, what: 'synthetic video' });
+    await waitFor(
+      () =>
+        node.rooms
+          .get(ROOM)
+          ?.producersOf('synthetic')
+          .some((p) => p.kind === 'video'),
+      { timeoutMs: 20_000, what: 'synthetic video' },
+    );
   }, 60_000);
   afterAll(async () => {
     await node?.close();
@@ -227,11 +301,16 @@ describe('RTMP push when the ladder has no copied rendition', () => {
     const listener = rtmpListener(port, file);
     const api = `${node.url}/v1/rooms/${ROOM}/streams/synthetic/restreams`;
     const headers = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
-    const created = await (await fetch(api, { method: 'POST', headers, body: JSON.stringify({ url: `rtmp://127.0.0.1:${port}/live/${KEY}` }) })).json() as { id: string };
-    const live = await waitFor(async () => {
-      const r = await (await fetch(`${api}/${created.id}`, { headers })).json() as { state: string; video: string; rendition: string; bytesSent: number };
-      return r.state === 'live' && r.bytesSent > 30_000 ? r : undefined;
-    }, { timeoutMs: 30_000, intervalMs: 250, what: 'live' });
+    const created = (await (await fetch(api, { method: 'POST', headers, body: JSON.stringify({ url: `rtmp://127.0.0.1:${port}/live/${KEY}` }) })).json()) as {
+      id: string;
+    };
+    const live = await waitFor(
+      async () => {
+        const r = (await (await fetch(`${api}/${created.id}`, { headers })).json()) as { state: string; video: string; rendition: string; bytesSent: number };
+        return r.state === 'live' && r.bytesSent > 30_000 ? r : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 250, what: 'live' },
+    );
     expect(live.video).toBe('ladder');
     expect(live.rendition).toBe('top');
     await fetch(`${api}/${created.id}`, { method: 'DELETE', headers });

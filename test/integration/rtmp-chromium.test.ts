@@ -33,10 +33,14 @@ function run(command: string, args: string[]): ChildProcess & { log: string } {
   return proc;
 }
 
-const urlFor = (stream: string) => `rtmp://127.0.0.1:${node.rtmp!.port}/live/rtmpc/${stream}?token=${tokenFor(node, { room: 'rtmpc', identity: stream, canPublish: true })}`;
+const urlFor = (stream: string) =>
+  `rtmp://127.0.0.1:${node.rtmp!.port}/live/rtmpc/${stream}?token=${tokenFor(node, { room: 'rtmpc', identity: stream, canPublish: true })}`;
 
 async function expectChromiumDecodes(stream: string, width: number, encoder: ChildProcess & { log: string }): Promise<void> {
-  await waitFor(() => node.rooms.get('rtmpc')?.producersOf(stream).length === 2, { what: `${stream} live (encoder: ${encoder.log.slice(-300)})`, timeoutMs: 20_000 });
+  await waitFor(() => node.rooms.get('rtmpc')?.producersOf(stream).length === 2, {
+    what: `${stream} live (encoder: ${encoder.log.slice(-300)})`,
+    timeoutMs: 20_000,
+  });
   const page = await browser.page(node);
   try {
     const viewed = await viewFromPage(page, `${node.url}/whep/rtmpc/${stream}`, tokenFor(node, { room: 'rtmpc', identity: `viewer-${stream}` }));
@@ -53,20 +57,77 @@ async function expectChromiumDecodes(stream: string, width: number, encoder: Chi
 describe('RTMP → Chromium', () => {
   it('ffmpeg publishes over RTMP and a Chromium WHEP viewer decodes it', async () => {
     const enc = run('ffmpeg', [
-      '-hide_banner', '-loglevel', 'error', '-nostdin', '-re',
-      '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100',
-      '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '25', '-pix_fmt', 'yuv420p',
-      '-c:a', 'aac', '-b:a', '64k', '-f', 'flv', urlFor('ffmpeg'),
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-nostdin',
+      '-re',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=640x360:rate=25',
+      '-f',
+      'lavfi',
+      '-i',
+      'sine=frequency=440:sample_rate=44100',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-tune',
+      'zerolatency',
+      '-g',
+      '25',
+      '-pix_fmt',
+      'yuv420p',
+      '-c:a',
+      'aac',
+      '-b:a',
+      '64k',
+      '-f',
+      'flv',
+      urlFor('ffmpeg'),
     ]);
     await expectChromiumDecodes('ffmpeg', 640, enc);
   }, 90_000);
 
   it('GStreamer rtmp2sink publishes over RTMP and a Chromium WHEP viewer decodes it', async () => {
     const enc = run('gst-launch-1.0', [
-      '-q', 'flvmux', 'name=mux', 'streamable=true', '!', 'rtmp2sink', `location=${urlFor('gst')}`,
-      'videotestsrc', 'is-live=true', 'pattern=ball', '!', 'video/x-raw,width=480,height=270,framerate=25/1', '!',
-      'x264enc', 'tune=zerolatency', 'speed-preset=ultrafast', 'key-int-max=25', '!', 'h264parse', '!', 'queue', '!', 'mux.',
-      'audiotestsrc', 'is-live=true', '!', 'audioconvert', '!', 'voaacenc', '!', 'aacparse', '!', 'queue', '!', 'mux.',
+      '-q',
+      'flvmux',
+      'name=mux',
+      'streamable=true',
+      '!',
+      'rtmp2sink',
+      `location=${urlFor('gst')}`,
+      'videotestsrc',
+      'is-live=true',
+      'pattern=ball',
+      '!',
+      'video/x-raw,width=480,height=270,framerate=25/1',
+      '!',
+      'x264enc',
+      'tune=zerolatency',
+      'speed-preset=ultrafast',
+      'key-int-max=25',
+      '!',
+      'h264parse',
+      '!',
+      'queue',
+      '!',
+      'mux.',
+      'audiotestsrc',
+      'is-live=true',
+      '!',
+      'audioconvert',
+      '!',
+      'voaacenc',
+      '!',
+      'aacparse',
+      '!',
+      'queue',
+      '!',
+      'mux.',
     ]);
     await expectChromiumDecodes('gst', 480, enc);
   }, 90_000);

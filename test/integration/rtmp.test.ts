@@ -28,11 +28,28 @@ const realWrite = process.stderr.write.bind(process.stderr);
 /** An ffmpeg RTMP publisher pushing a test pattern (H264 + AAC unless told otherwise). */
 function publisher(url: string, opts: { video?: string[]; seconds?: number } = {}): ChildProcess & { log: string } {
   const args = [
-    '-hide_banner', '-loglevel', 'warning', '-nostdin', '-re',
-    '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=15', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+    '-hide_banner',
+    '-loglevel',
+    'warning',
+    '-nostdin',
+    '-re',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=320x180:rate=15',
+    '-f',
+    'lavfi',
+    '-i',
+    'sine=frequency=440:sample_rate=48000',
     ...(opts.video ?? ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '15']),
-    '-c:a', 'aac', '-b:a', '64k', ...(opts.seconds ? ['-t', String(opts.seconds)] : []),
-    '-f', 'flv', url,
+    '-c:a',
+    'aac',
+    '-b:a',
+    '64k',
+    ...(opts.seconds ? ['-t', String(opts.seconds)] : []),
+    '-f',
+    'flv',
+    url,
   ];
   const proc = Object.assign(spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] }), { log: '' });
   proc.stderr!.on('data', (d: Buffer) => (proc.log += d.toString()));
@@ -93,7 +110,11 @@ describe('RTMP ingest', () => {
       await peer.call('join', { protocol: 1, token: tokenFor(node, { room: 'rtmp1', identity: 'watcher' }) });
       const enc = publisher(rtmpUrl('rtmp1', 'enc', pub('rtmp1', 'enc')));
       await waitFor(() => node.rooms.get('rtmp1')?.producersOf('enc').length === 2, { what: 'video and audio producers', timeoutMs: 15_000 });
-      const kinds = node.rooms.get('rtmp1')!.producersOf('enc').map((p) => `${p.kind}:${p.rtpParameters.codecs[0]!.mimeType}`).sort();
+      const kinds = node.rooms
+        .get('rtmp1')!
+        .producersOf('enc')
+        .map((p) => `${p.kind}:${p.rtpParameters.codecs[0]!.mimeType}`)
+        .sort();
       expect(kinds).toEqual(['audio:audio/opus', 'video:video/H264']);
       expect(peer.notifications.some((n) => n.notification === 'peerJoined' && n.data.identity === 'enc')).toBe(true);
       expect(node.rooms.get('rtmp1')!.participants.find((p) => p.identity === 'enc')?.kind).toBe('rtmp');
@@ -103,7 +124,10 @@ describe('RTMP ingest', () => {
       await waitFor(() => viewer.packets.video > 30 && viewer.packets.audio > 20, { what: 'H264 and Opus RTP at the viewer', timeoutMs: 15_000 });
 
       // -g 15 at 15 fps: one key frame a second, read from the RTP timestamps ffmpeg carried over.
-      await waitFor(async () => (await metric('subsec_qoe_ingest_keyframe_interval_seconds', { room: 'rtmp1', stream: 'enc' })) > 0, { what: 'key frame interval in QoE', timeoutMs: 15_000 });
+      await waitFor(async () => (await metric('subsec_qoe_ingest_keyframe_interval_seconds', { room: 'rtmp1', stream: 'enc' })) > 0, {
+        what: 'key frame interval in QoE',
+        timeoutMs: 15_000,
+      });
       expect(await metric('subsec_qoe_ingest_keyframe_interval_seconds', { room: 'rtmp1', stream: 'enc' })).toBeCloseTo(1, 1);
       expect(await metric('subsec_rtmp_publishers')).toBe(1);
 
@@ -111,7 +135,10 @@ describe('RTMP ingest', () => {
       await exited(enc);
       await waitFor(() => (node.rooms.get('rtmp1')?.producersOf('enc').length ?? 0) === 0, { what: 'feed gone', timeoutMs: 10_000 });
       await waitFor(() => peer.notifications.some((n) => n.notification === 'peerLeft'), { what: 'peerLeft' });
-      expect((await metric('subsec_rtmp_sessions_ended_total', { reason: 'unpublished' })) + (await metric('subsec_rtmp_sessions_ended_total', { reason: 'publisher-left' }))).toBe(1);
+      expect(
+        (await metric('subsec_rtmp_sessions_ended_total', { reason: 'unpublished' })) +
+          (await metric('subsec_rtmp_sessions_ended_total', { reason: 'publisher-left' })),
+      ).toBe(1);
     } finally {
       viewer.close();
       peer.close();
@@ -124,9 +151,19 @@ describe('RTMP ingest', () => {
       ['wrong app', rtmpUrl('rtmp2', 'cam', pub('rtmp2', 'cam'), 'vod'), 'bad-key', /unknown application "vod"/],
       ['garbled token', rtmpUrl('rtmp2', 'cam', 'x.y.z'), 'unauthorized', /malformed token/],
       ['expired token', rtmpUrl('rtmp2', 'cam', tokenFor(node, { room: 'rtmp2', identity: 'cam', canPublish: true }, -10)), 'unauthorized', /token expired/],
-      ['other room', rtmpUrl('rtmp2', 'cam', tokenFor(node, { room: 'elsewhere', identity: 'cam', canPublish: true })), 'forbidden', /not valid for room rtmp2/],
+      [
+        'other room',
+        rtmpUrl('rtmp2', 'cam', tokenFor(node, { room: 'elsewhere', identity: 'cam', canPublish: true })),
+        'forbidden',
+        /not valid for room rtmp2/,
+      ],
       ['no canPublish', rtmpUrl('rtmp2', 'cam', tokenFor(node, { room: 'rtmp2', identity: 'cam' })), 'forbidden', /does not allow publishing/],
-      ['other identity', rtmpUrl('rtmp2', 'cam', tokenFor(node, { room: 'rtmp2', identity: 'bob', canPublish: true })), 'forbidden', /may not publish stream "cam"/],
+      [
+        'other identity',
+        rtmpUrl('rtmp2', 'cam', tokenFor(node, { room: 'rtmp2', identity: 'bob', canPublish: true })),
+        'forbidden',
+        /may not publish stream "cam"/,
+      ],
     ];
     for (const [what, url, reason, message] of cases) {
       const before = await metric('subsec_rtmp_rejected_total', { reason });
@@ -229,7 +266,9 @@ describe('RTMP ingest', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rtmps-'));
     const cert = path.join(dir, 'cert.pem');
     const key = path.join(dir, 'key.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'], {
+      stdio: 'ignore',
+    });
     const secure = await startNode({ rtmp: { enabled: true, port: 0, tls: { enabled: true, port: 0, certFile: cert, keyFile: key } }, logLevel: 'warn' });
     try {
       const token = tokenFor(secure, { room: 'sec', identity: 'enc', canPublish: true });

@@ -37,7 +37,11 @@ beforeAll(async () => {
   node = await startNode({
     auth: { adminKey: ADMIN },
     rtsp: {
-      enabled: true, reconnectMinMs: 200, reconnectMaxMs: 1000, ioTimeoutMs: 2000, probeTimeoutMs: 8000,
+      enabled: true,
+      reconnectMinMs: 200,
+      reconnectMaxMs: 1000,
+      ioTimeoutMs: 2000,
+      probeTimeoutMs: 8000,
       sources: [{ id: 'from-config', url: camera.url('/cam'), room: 'cfg', stream: 'cam', username: 'viewer', password: 'dig3st-pass' }],
     },
     webhooks: { endpoints: [{ url: receiver.url }], secret: 'a-webhook-secret-of-some-length' },
@@ -55,18 +59,43 @@ describe('RTSP pulls', () => {
     // The configured source comes up with the node.
     await waitFor(async () => (await pullState('from-config')).state === 'online', { what: 'configured pull online', timeoutMs: 20_000 });
 
-    const tcp = await api('POST', '/v1/ingest/rtsp', { url: camera.url('/cam'), room: 'cams', stream: 'gate', username: 'viewer', password: 'dig3st-pass', transport: 'tcp' });
+    const tcp = await api('POST', '/v1/ingest/rtsp', {
+      url: camera.url('/cam'),
+      room: 'cams',
+      stream: 'gate',
+      username: 'viewer',
+      password: 'dig3st-pass',
+      transport: 'tcp',
+    });
     expect(tcp.status, JSON.stringify(tcp.body)).toBe(201);
     expect(tcp.body).toMatchObject({ id: 'cams-gate', state: 'connecting', hasCredentials: true });
     expect(JSON.stringify(tcp.body)).not.toContain('dig3st-pass');
-    const udp = await api('POST', '/v1/ingest/rtsp', { id: 'yard', url: camera.url('/aac'), room: 'cams', stream: 'yard', username: 'viewer', password: 'dig3st-pass', transport: 'udp' });
+    const udp = await api('POST', '/v1/ingest/rtsp', {
+      id: 'yard',
+      url: camera.url('/aac'),
+      room: 'cams',
+      stream: 'yard',
+      username: 'viewer',
+      password: 'dig3st-pass',
+      transport: 'udp',
+    });
     expect(udp.status, JSON.stringify(udp.body)).toBe(201);
 
-    await waitFor(async () => (await pullState('cams-gate')).state === 'online' && (await pullState('yard')).state === 'online', { what: 'both pulls online', timeoutMs: 20_000 });
+    await waitFor(async () => (await pullState('cams-gate')).state === 'online' && (await pullState('yard')).state === 'online', {
+      what: 'both pulls online',
+      timeoutMs: 20_000,
+    });
     expect((await pullState('cams-gate')).media).toEqual(['video:h264', 'audio:pcm_alaw']);
     expect((await pullState('yard')).media).toEqual(['video:h264', 'audio:aac']);
-    await waitFor(() => node.rooms.get('cams')?.producersOf('gate').length === 2 && node.rooms.get('cams')?.producersOf('yard').length === 2, { what: 'producers', timeoutMs: 10_000 });
-    const kinds = node.rooms.get('cams')!.producersOf('gate').map((p) => `${p.kind}:${p.rtpParameters.codecs[0]!.mimeType}`).sort();
+    await waitFor(() => node.rooms.get('cams')?.producersOf('gate').length === 2 && node.rooms.get('cams')?.producersOf('yard').length === 2, {
+      what: 'producers',
+      timeoutMs: 10_000,
+    });
+    const kinds = node.rooms
+      .get('cams')!
+      .producersOf('gate')
+      .map((p) => `${p.kind}:${p.rtpParameters.codecs[0]!.mimeType}`)
+      .sort();
     expect(kinds).toEqual(['audio:audio/opus', 'video:video/H264']);
 
     for (const stream of ['gate', 'yard']) {
@@ -79,7 +108,11 @@ describe('RTSP pulls', () => {
       }
     }
     await waitFor(() => hooks('ingest.online', 'cams').length === 2, { what: 'ingest.online webhooks' });
-    expect(hooks('ingest.online', 'cams').map((e) => e.data.pullId).sort()).toEqual(['cams-gate', 'yard']);
+    expect(
+      hooks('ingest.online', 'cams')
+        .map((e) => e.data.pullId)
+        .sort(),
+    ).toEqual(['cams-gate', 'yard']);
 
     const list = await api('GET', '/v1/ingest/rtsp');
     expect(list.body.pulls.map((p: any) => p.id)).toEqual(['cams-gate', 'from-config', 'yard']);
@@ -98,8 +131,21 @@ describe('RTSP pulls', () => {
   }, 90_000);
 
   it('reports wrong credentials and a missing path, and keeps retrying with a capped backoff', async () => {
-    expect((await api('POST', '/v1/ingest/rtsp', { id: 'badpw', url: camera.url('/cam'), room: 'bad', stream: 'pw', username: 'viewer', password: 'wrong' })).status).toBe(201);
-    expect((await api('POST', '/v1/ingest/rtsp', { id: 'nopath', url: camera.url('/nothing'), room: 'bad', stream: 'path', username: 'viewer', password: 'dig3st-pass' })).status).toBe(201);
+    expect(
+      (await api('POST', '/v1/ingest/rtsp', { id: 'badpw', url: camera.url('/cam'), room: 'bad', stream: 'pw', username: 'viewer', password: 'wrong' })).status,
+    ).toBe(201);
+    expect(
+      (
+        await api('POST', '/v1/ingest/rtsp', {
+          id: 'nopath',
+          url: camera.url('/nothing'),
+          room: 'bad',
+          stream: 'path',
+          username: 'viewer',
+          password: 'dig3st-pass',
+        })
+      ).status,
+    ).toBe(201);
     await waitFor(async () => (await pullState('badpw')).failures >= 3, { what: 'repeated failures', timeoutMs: 20_000 });
     const badpw = await pullState('badpw');
     expect(badpw).toMatchObject({ state: 'offline', lastErrorLabel: 'source-auth' });
@@ -120,7 +166,7 @@ describe('RTSP pulls', () => {
     await camera.kill();
     await waitFor(async () => (await pullState('cams-gate')).state === 'offline', { what: 'gate offline', timeoutMs: 15_000 });
     await waitFor(() => hooks('ingest.offline', 'cams').some((e) => e.data.pullId === 'cams-gate'), { what: 'offline webhook' });
-    expect((node.rooms.get('cams')?.producersOf('gate').length ?? 0)).toBe(0);
+    expect(node.rooms.get('cams')?.producersOf('gate').length ?? 0).toBe(0);
     // Retries back off, capped at reconnectMaxMs (1 s): the next attempt is never further away.
     const offline = await pullState('cams-gate');
     expect(Date.parse(offline.nextAttemptAt) - Date.now()).toBeLessThanOrEqual(1000);

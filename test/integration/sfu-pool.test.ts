@@ -47,10 +47,13 @@ describe('mediasoup worker pool', () => {
       what: 'worker respawned',
     });
     // The synthetic source re-publishes into a new room; a receiver on it gets RTP again.
-    const after = await waitFor(async () => {
-      const s = await syntheticVideo(node!, 'crash');
-      return s.room !== before.room ? s : undefined;
-    }, { what: 're-created room', timeoutMs: 15_000 });
+    const after = await waitFor(
+      async () => {
+        const s = await syntheticVideo(node!, 'crash');
+        return s.room !== before.room ? s : undefined;
+      },
+      { what: 're-created room', timeoutMs: 15_000 },
+    );
     const sink = await createRtpSink(after.room.slots[0]!.router, after.video.id);
     await waitFor(() => sink.packets() > 20, { what: 'RTP after respawn', timeoutMs: 15_000 });
     sink.close();

@@ -30,12 +30,44 @@ afterAll(async () => {
 
 function call(token: string): ChildProcess {
   const url = `srt://127.0.0.1:${node.srt!.port}?streamid=#!::r=live/enc,m=publish,t=${token}&latency=120000`;
-  const proc = spawn('ffmpeg', [
-    '-hide_banner', '-loglevel', 'error', '-nostdin', '-re',
-    '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-profile:v', 'baseline', '-g', '25', '-pix_fmt', 'yuv420p',
-    '-c:a', 'aac', '-b:a', '64k', '-f', 'mpegts', url,
-  ], { stdio: 'ignore' });
+  const proc = spawn(
+    'ffmpeg',
+    [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-nostdin',
+      '-re',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=640x360:rate=25',
+      '-f',
+      'lavfi',
+      '-i',
+      'sine=frequency=440:sample_rate=48000',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-tune',
+      'zerolatency',
+      '-profile:v',
+      'baseline',
+      '-g',
+      '25',
+      '-pix_fmt',
+      'yuv420p',
+      '-c:a',
+      'aac',
+      '-b:a',
+      '64k',
+      '-f',
+      'mpegts',
+      url,
+    ],
+    { stdio: 'ignore' },
+  );
   callers.push(proc);
   return proc;
 }
@@ -43,30 +75,34 @@ function call(token: string): ChildProcess {
 /** An SDK viewer in the page that subscribes to every video of `enc` and counts presented frames. */
 async function sdkViewer(page: Page, token: string): Promise<void> {
   await page.addScriptTag({ url: `${node.url}/sdk/subsec.iife.js` });
-  await page.evaluate(async ({ url, token }) => {
-    const client = await (window as any).Subsec.connect(url, token);
-    const w = window as any;
-    w.frames = 0;
-    w.events = [] as string[];
-    const video = document.createElement('video');
-    video.muted = true;
-    video.autoplay = true;
-    document.body.append(video);
-    const tick = () => video.requestVideoFrameCallback(() => {
-      w.frames++;
+  await page.evaluate(
+    async ({ url, token }) => {
+      const client = await (window as any).Subsec.connect(url, token);
+      const w = window as any;
+      w.frames = 0;
+      w.events = [] as string[];
+      const video = document.createElement('video');
+      video.muted = true;
+      video.autoplay = true;
+      document.body.append(video);
+      const tick = () =>
+        video.requestVideoFrameCallback(() => {
+          w.frames++;
+          tick();
+        });
       tick();
-    });
-    tick();
-    client.on('producerAdded', async (p: any) => {
-      w.events.push(`added:${p.identity}:${p.kind}`);
-      if (p.kind !== 'video' || p.identity !== 'enc') return;
-      const sub = await client.subscribe(p.producerId);
-      video.srcObject = new MediaStream([sub.track]);
-    });
-    client.on('producerRemoved', (p: any) => w.events.push(`removed:${p.identity}:${p.kind}`));
-    client.on('peerLeft', (p: any) => w.events.push(`left:${p.identity}`));
-    w.client = client;
-  }, { url: node.url, token });
+      client.on('producerAdded', async (p: any) => {
+        w.events.push(`added:${p.identity}:${p.kind}`);
+        if (p.kind !== 'video' || p.identity !== 'enc') return;
+        const sub = await client.subscribe(p.producerId);
+        video.srcObject = new MediaStream([sub.track]);
+      });
+      client.on('producerRemoved', (p: any) => w.events.push(`removed:${p.identity}:${p.kind}`));
+      client.on('peerLeft', (p: any) => w.events.push(`left:${p.identity}`));
+      w.client = client;
+    },
+    { url: node.url, token },
+  );
 }
 
 const frames = (page: Page) => page.evaluate(() => (window as any).frames as number);

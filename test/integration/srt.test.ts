@@ -254,8 +254,25 @@ describe('SRT ingest', () => {
     const before = await metric('subsec_srt_rejected_total', 'reason="unauthorized"');
     const linesBefore = logLines.join('').split('SRT caller refused').length;
     for (let i = 0; i < 6; i++) {
-      const gst = spawn('gst-launch-1.0', ['-q', 'videotestsrc', 'is-live=true', '!', 'x264enc', 'tune=zerolatency', 'speed-preset=ultrafast', '!', 'mpegtsmux', '!',
-        'srtsink', `uri=srt://127.0.0.1:${node.srt!.port}`, `streamid=#!::r=rlim/cam,m=publish,t=not.a.token`], { stdio: 'ignore' });
+      const gst = spawn(
+        'gst-launch-1.0',
+        [
+          '-q',
+          'videotestsrc',
+          'is-live=true',
+          '!',
+          'x264enc',
+          'tune=zerolatency',
+          'speed-preset=ultrafast',
+          '!',
+          'mpegtsmux',
+          '!',
+          'srtsink',
+          `uri=srt://127.0.0.1:${node.srt!.port}`,
+          `streamid=#!::r=rlim/cam,m=publish,t=not.a.token`,
+        ],
+        { stdio: 'ignore' },
+      );
       callers.push(gst);
       expect(await exited(gst, 10_000)).not.toBe(0);
     }
@@ -267,8 +284,13 @@ describe('SRT ingest', () => {
   it('a contribution without SPS/PPS ends with that reason (log, metric), and the caller hears it when it calls again', async () => {
     const token = tokenFor(node, { room: 'srt5', identity: 'nosps', canPublish: true });
     // Parameter sets stripped from the H264: the node's ffmpeg cannot size the video.
-    const bad = srtCaller(sid('srt5', 'nosps', token), { video: ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '15', '-bsf:v', 'filter_units=remove_types=7|8'] });
-    await waitFor(async () => (await metric('subsec_srt_sessions_ended_total', 'reason="no-parameter-sets"')) === 1, { what: 'session ended for missing SPS/PPS', timeoutMs: 20_000 });
+    const bad = srtCaller(sid('srt5', 'nosps', token), {
+      video: ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '15', '-bsf:v', 'filter_units=remove_types=7|8'],
+    });
+    await waitFor(async () => (await metric('subsec_srt_sessions_ended_total', 'reason="no-parameter-sets"')) === 1, {
+      what: 'session ended for missing SPS/PPS',
+      timeoutMs: 20_000,
+    });
     expect(logLines.join('')).toMatch(/SRT session ended room=srt5 stream=nosps reason=the video carried no usable H264 parameter sets \(SPS\/PPS\)/);
     bad.kill('SIGKILL');
     // Calling again within 10 s: refused during the handshake with 1415 (unsupported media) and the reason logged.
@@ -276,6 +298,8 @@ describe('SRT ingest', () => {
     expect(await exited(again, 10_000)).not.toBe(0);
     expect(again.log).toMatch(/reject/i);
     expect(await metric('subsec_srt_rejected_total', 'reason="no-parameter-sets"')).toBe(1);
-    expect(logLines.join('')).toMatch(/SRT caller refused .*room=srt5 stream=nosps code=1415 reason=the last contribution could not be used: the video carried no usable H264 parameter sets/);
+    expect(logLines.join('')).toMatch(
+      /SRT caller refused .*room=srt5 stream=nosps code=1415 reason=the last contribution could not be used: the video carried no usable H264 parameter sets/,
+    );
   }, 60_000);
 });

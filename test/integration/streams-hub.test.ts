@@ -25,7 +25,14 @@ afterAll(async () => {
 });
 
 async function publish(room: string, identity: string): Promise<PlainRtpPublisher> {
-  const publisher = new PlainRtpPublisher({ room: await node.rooms.getOrCreate(room), identity, kind: 'plain', videoCodec: 'VP8', audio: true, listenIp: '127.0.0.1' });
+  const publisher = new PlainRtpPublisher({
+    room: await node.rooms.getOrCreate(room),
+    identity,
+    kind: 'plain',
+    videoCodec: 'VP8',
+    audio: true,
+    listenIp: '127.0.0.1',
+  });
   await publisher.start();
   return publisher;
 }
@@ -85,7 +92,13 @@ describe('stream hub', () => {
       const transport = await slot.router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: true, comedia: true });
       const consumer = await stream.consume(transport, slot, video);
       expect(slot.consumers).toBe(before + 1);
-      const handle = stream.attach({ kind: 'test-output', url: '/somewhere', start: async () => undefined, close: () => undefined, stats: () => ({ viewers: 2 }) });
+      const handle = stream.attach({
+        kind: 'test-output',
+        url: '/somewhere',
+        start: async () => undefined,
+        close: () => undefined,
+        stats: () => ({ viewers: 2 }),
+      });
       const listed = await fetch(`${node.url}/v1/streams/hub-c/carol`, { headers: { authorization: `Bearer ${ADMIN}` } });
       expect(listed.status).toBe(200);
       const body = (await listed.json()) as { outputs: Array<{ kind: string; url?: string; stats: Record<string, unknown> }>; tracks: unknown[] };
@@ -96,7 +109,9 @@ describe('stream hub', () => {
       expect(slot.consumers).toBe(before);
       transport.close();
       lease.release();
-      const after = (await (await fetch(`${node.url}/v1/streams/hub-c/carol`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as { outputs: Array<{ kind: string }> };
+      const after = (await (await fetch(`${node.url}/v1/streams/hub-c/carol`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as {
+        outputs: Array<{ kind: string }>;
+      };
       expect(after.outputs.some((o) => o.kind === 'test-output')).toBe(false);
     } finally {
       publisher.close();

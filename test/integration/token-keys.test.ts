@@ -7,7 +7,10 @@ import { startNode } from '../helpers/startNode';
 /** A fresh key pair in the PEM form `auth.keys` takes. */
 function keyPair(type: 'ec' | 'ed25519') {
   const { publicKey, privateKey } = type === 'ec' ? crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }) : crypto.generateKeyPairSync('ed25519');
-  return { publicKey: publicKey.export({ type: 'spki', format: 'pem' }).toString(), privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+  return {
+    publicKey: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+  };
 }
 
 describe('a node with several token keys (rotation)', () => {

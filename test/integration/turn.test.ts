@@ -75,11 +75,25 @@ beforeAll(async () => {
   coturn = spawn(
     'turnserver',
     [
-      '-n', '--listening-ip=127.0.0.1', `--listening-port=${turnPort}`, '--relay-ip=127.0.0.1',
-      '--min-port=50000', '--max-port=50999',
-      '--use-auth-secret', `--static-auth-secret=${SECRET}`, '--realm=subsec.test',
-      '--no-tls', '--no-dtls', '--no-cli', '--allow-loopback-peers', '--no-software-attribute',
-      '--log-file=stdout', '--simple-log', '--verbose', `--pidfile=${tmp}/turnserver.pid`, `--userdb=${tmp}/turndb`,
+      '-n',
+      '--listening-ip=127.0.0.1',
+      `--listening-port=${turnPort}`,
+      '--relay-ip=127.0.0.1',
+      '--min-port=50000',
+      '--max-port=50999',
+      '--use-auth-secret',
+      `--static-auth-secret=${SECRET}`,
+      '--realm=subsec.test',
+      '--no-tls',
+      '--no-dtls',
+      '--no-cli',
+      '--allow-loopback-peers',
+      '--no-software-attribute',
+      '--log-file=stdout',
+      '--simple-log',
+      '--verbose',
+      `--pidfile=${tmp}/turnserver.pid`,
+      `--userdb=${tmp}/turndb`,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -90,15 +104,26 @@ beforeAll(async () => {
   // The browser side: mediasoup-client bundled for the page (the same library the SDK builds on).
   const bundled = await build({
     stdin: { contents: "export { Device } from 'mediasoup-client';", resolveDir: projectRoot },
-    bundle: true, format: 'iife', globalName: 'msc', write: false, logLevel: 'silent',
+    bundle: true,
+    format: 'iife',
+    globalName: 'msc',
+    write: false,
+    logLevel: 'silent',
   });
   clientBundle = bundled.outputFiles[0]!.text;
   browser = await chromium.launchPersistentContext(path.join(tmp, 'chromium'), {
     executablePath: '/usr/bin/chromium',
     headless: true,
     args: [
-      '--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+      '--headless=new',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--use-fake-device-for-media-stream',
+      '--use-fake-ui-for-media-stream',
     ],
   });
 });
@@ -145,9 +170,18 @@ async function relaySession({ wsUrl, token, iceServers }: PageArgs): Promise<{ p
   await call('setRtpCapabilities', { rtpCapabilities: device.rtpCapabilities });
   const transport = async (direction: 'send' | 'recv') => {
     const p = await call('createTransport', { direction });
-    const options = { id: p.transportId, iceParameters: p.iceParameters, iceCandidates: p.iceCandidates, dtlsParameters: p.dtlsParameters, iceServers, iceTransportPolicy: 'relay' };
+    const options = {
+      id: p.transportId,
+      iceParameters: p.iceParameters,
+      iceCandidates: p.iceCandidates,
+      dtlsParameters: p.dtlsParameters,
+      iceServers,
+      iceTransportPolicy: 'relay',
+    };
     const t = direction === 'recv' ? device.createRecvTransport(options) : device.createSendTransport(options);
-    t.on('connect', ({ dtlsParameters }: any, ok: () => void, fail: (e: Error) => void) => call('connectTransport', { transportId: t.id, dtlsParameters }).then(ok, fail));
+    t.on('connect', ({ dtlsParameters }: any, ok: () => void, fail: (e: Error) => void) =>
+      call('connectTransport', { transportId: t.id, dtlsParameters }).then(ok, fail),
+    );
     t.on('produce', ({ kind, rtpParameters }: any, ok: (r: { id: string }) => void, fail: (e: Error) => void) =>
       call('produce', { transportId: t.id, kind, rtpParameters }).then(({ producerId }) => ok({ id: producerId }), fail),
     );
@@ -196,7 +230,12 @@ for (const mode of ['per-transport ports', 'WebRtcServer'] as const) {
 
     beforeAll(async () => {
       node = await startNode({
-        turn: { enabled: true, urls: [`turn:127.0.0.1:${turnPort}?transport=udp`, `turn:127.0.0.1:${turnPort}?transport=tcp`], secret: SECRET, credentialTtlSeconds: 600 },
+        turn: {
+          enabled: true,
+          urls: [`turn:127.0.0.1:${turnPort}?transport=udp`, `turn:127.0.0.1:${turnPort}?transport=tcp`],
+          secret: SECRET,
+          credentialTtlSeconds: 600,
+        },
         sfu: { webRtcServer: { enabled: mode === 'WebRtcServer', port: 0 } },
         synthetic: { enabled: true, room: 'turn', width: 320, height: 180, fps: 15, bitrateKbps: 300 },
       });
@@ -233,7 +272,9 @@ for (const mode of ['per-transport ports', 'WebRtcServer'] as const) {
           expect(ports(a, 'udp')).toEqual(ports(b, 'udp'));
           expect(ports(a, 'tcp')).toEqual(ports(b, 'tcp'));
           const nodes = await (await fetch(`${node.url}/v1/nodes`, { headers: { authorization: `Bearer ${ADMIN}` } })).json();
-          expect(nodes.nodes[0].webRtcServers).toEqual([{ pid: expect.any(Number), udp: [`127.0.0.1:${ports(a, 'udp')[0]}`], tcp: [`127.0.0.1:${ports(a, 'tcp')[0]}`] }]);
+          expect(nodes.nodes[0].webRtcServers).toEqual([
+            { pid: expect.any(Number), udp: [`127.0.0.1:${ports(a, 'udp')[0]}`], tcp: [`127.0.0.1:${ports(a, 'tcp')[0]}`] },
+          ]);
         } finally {
           c.close();
         }

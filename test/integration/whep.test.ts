@@ -15,7 +15,11 @@ let publisher: string;
 beforeAll(async () => {
   node = await startNode();
   // A publisher without media: WHEP negotiation only needs its producers.
-  const res = await postSdp(`${node.url}/whip/v1/cam`, fakeOffer({ video: 'VP8', simulcast: true }), tokenFor(node, { room: 'v1', identity: 'cam', canPublish: true }));
+  const res = await postSdp(
+    `${node.url}/whip/v1/cam`,
+    fakeOffer({ video: 'VP8', simulcast: true }),
+    tokenFor(node, { room: 'v1', identity: 'cam', canPublish: true }),
+  );
   expect(res.status, res.body).toBe(201);
   publisher = res.headers.get('location')!;
 }, 60_000);
@@ -28,7 +32,10 @@ const viewer = (room = 'v1') => tokenFor(node, { room, identity: 'viewer', canSu
 
 /** A recvonly offer numbered unlike the router (VP8 as 45, Opus as 63). */
 function renumbered(): string {
-  return fakeOffer({ direction: 'recvonly' }).replace(/\b96\b/g, '45').replace(/\b97\b/g, '46').replace(/\b111\b/g, '63');
+  return fakeOffer({ direction: 'recvonly' })
+    .replace(/\b96\b/g, '45')
+    .replace(/\b97\b/g, '46')
+    .replace(/\b111\b/g, '63');
 }
 
 describe('WHEP endpoint', () => {
@@ -85,18 +92,31 @@ describe('WHEP endpoint', () => {
       ['unknown room', () => postSdp(`${node.url}/whep/nope/cam`, offer, viewer('nope')), 404, /room nope does not exist/],
       ['unknown stream', () => postSdp(`${node.url}/whep/v1/ghost`, offer, viewer()), 404, /stream ghost is not live/],
       ['no token', () => postSdp(`${node.url}/whep/v1/cam`, offer), 401, /Authorization/],
-      ['no canSubscribe', () => postSdp(`${node.url}/whep/v1/cam`, offer, tokenFor(node, { room: 'v1', identity: 'x', canSubscribe: false })), 403, /subscribing/],
+      [
+        'no canSubscribe',
+        () => postSdp(`${node.url}/whep/v1/cam`, offer, tokenFor(node, { room: 'v1', identity: 'x', canSubscribe: false })),
+        403,
+        /subscribing/,
+      ],
       ['other room', () => postSdp(`${node.url}/whep/v1/cam`, offer, viewer('v2')), 403, /not valid for room v1/],
       ['wrong content type', () => postSdp(`${node.url}/whep/v1/cam`, offer, viewer(), { 'content-type': 'application/json' }), 415, /application\/sdp/],
       ['malformed SDP', () => postSdp(`${node.url}/whep/v1/cam`, 'v=0\r\nm=video\r\n', viewer()), 400, /malformed m-line/],
-      ['unsupported codecs', () => postSdp(`${node.url}/whep/v1/cam`, fakeOffer({ direction: 'recvonly', video: 'AV1', audio: false }), viewer()), 415, /codecs/],
+      [
+        'unsupported codecs',
+        () => postSdp(`${node.url}/whep/v1/cam`, fakeOffer({ direction: 'recvonly', video: 'AV1', audio: false }), viewer()),
+        415,
+        /codecs/,
+      ],
     ];
     for (const [what, send, status, message] of cases) {
       const res = await send();
       expect(res.status, `${what}: ${res.body}`).toBe(status);
       expect(JSON.parse(res.body).message, what).toMatch(message);
     }
-    const del = await fetch(`${node.url}/whep/v1/cam/00000000-0000-0000-0000-000000000000`, { method: 'DELETE', headers: { authorization: `Bearer ${viewer()}` } });
+    const del = await fetch(`${node.url}/whep/v1/cam/00000000-0000-0000-0000-000000000000`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${viewer()}` },
+    });
     expect(del.status).toBe(404);
     expect(node.whep.sessions.size).toBe(0);
   });
@@ -105,7 +125,10 @@ describe('WHEP endpoint', () => {
     const res = await postSdp(`${node.url}/whep/v1/cam`, fakeOffer({ direction: 'recvonly' }), viewer());
     expect(res.status).toBe(201);
     expect(node.whep.sessions.size).toBe(1);
-    await fetch(`${node.url}${publisher}`, { method: 'DELETE', headers: { authorization: `Bearer ${tokenFor(node, { room: 'v1', identity: 'cam', canPublish: true })}` } });
+    await fetch(`${node.url}${publisher}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${tokenFor(node, { room: 'v1', identity: 'cam', canPublish: true })}` },
+    });
     await waitFor(() => node.whep.sessions.size === 0, { what: 'viewer session closed' });
   });
 });

@@ -43,14 +43,21 @@ describe('TURN credentials in WHIP/WHEP Link headers', () => {
     expect(Number(expiry)).toBeGreaterThanOrEqual(before + 600);
     expect(Number(expiry)).toBeLessThanOrEqual(before + 602);
     expect(credential).toBe(turnPassword(SECRET, username));
-    await fetch(`${node.url}${res.headers.get('location')}`, { method: 'DELETE', headers: { authorization: `Bearer ${tokenFor(node, { room: 'turnroom', identity: 'cam', canPublish: true })}` } });
+    await fetch(`${node.url}${res.headers.get('location')}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${tokenFor(node, { room: 'turnroom', identity: 'cam', canPublish: true })}` },
+    });
   });
 
   it('gives a WHEP viewer a credential for its own identity', async () => {
     const publisher = tokenFor(node, { room: 'turnroom', identity: 'cam2', canPublish: true });
     const pub = await postSdp(`${node.url}/whip/turnroom/cam2`, fakeOffer(), publisher);
     expect(pub.status).toBe(201);
-    const res = await postSdp(`${node.url}/whep/turnroom/cam2`, fakeOffer({ direction: 'recvonly' }), tokenFor(node, { room: 'turnroom', identity: 'viewer-7' }));
+    const res = await postSdp(
+      `${node.url}/whep/turnroom/cam2`,
+      fakeOffer({ direction: 'recvonly' }),
+      tokenFor(node, { room: 'turnroom', identity: 'viewer-7' }),
+    );
     expect(res.status).toBe(201);
     const { username, credential } = turnLink(res.headers.get('link'));
     expect(username.split(':')[1]).toBe('viewer-7');

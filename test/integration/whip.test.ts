@@ -54,12 +54,23 @@ describe('WHIP endpoint', () => {
       expect(link).toContain('<stun:stun.example.net:3478>; rel="ice-server"');
       expect(link).toContain('<turn:turn.example.net:3478>; rel="ice-server"; username="u1"; credential="p1"; credential-type="password"');
       const answer = res.body;
-      for (const needle of ['a=ice-lite', 'a=setup:passive', 'a=group:BUNDLE 0 1', 'a=recvonly', 'a=rtpmap:96 H264/90000', 'a=rtpmap:97 rtx/90000', 'a=rtpmap:111 opus/48000/2', 'a=end-of-candidates']) {
+      for (const needle of [
+        'a=ice-lite',
+        'a=setup:passive',
+        'a=group:BUNDLE 0 1',
+        'a=recvonly',
+        'a=rtpmap:96 H264/90000',
+        'a=rtpmap:97 rtx/90000',
+        'a=rtpmap:111 opus/48000/2',
+        'a=end-of-candidates',
+      ]) {
         expect(answer).toContain(needle);
       }
       expect(answer).toMatch(/a=candidate:\S+ 1 udp \d+ 127\.0\.0\.1 \d+ typ host/);
 
-      await waitFor(() => peer.notifications.filter((n) => n.notification === 'newProducer' && n.data.identity === 'cam').length === 2, { what: 'newProducer x2' });
+      await waitFor(() => peer.notifications.filter((n) => n.notification === 'newProducer' && n.data.identity === 'cam').length === 2, {
+        what: 'newProducer x2',
+      });
       expect(peer.notifications.some((n) => n.notification === 'peerJoined' && n.data.identity === 'cam')).toBe(true);
 
       const del = await call('DELETE', location, { token: pub('w1', 'cam') });
@@ -77,7 +88,10 @@ describe('WHIP endpoint', () => {
     expect(res.status, res.body).toBe(201);
     expect(res.body).toContain('a=rid:lo recv');
     expect(res.body).toContain('a=simulcast:recv lo;mid;hi');
-    const video = node.rooms.get('w2')!.producersOf('sim').find((p) => p.kind === 'video')!;
+    const video = node.rooms
+      .get('w2')!
+      .producersOf('sim')
+      .find((p) => p.kind === 'video')!;
     expect(video.type).toBe('simulcast');
     expect(video.rtpParameters.encodings!.map((e) => e.rid)).toEqual(['lo', 'mid', 'hi']);
     expect((await call('DELETE', res.headers.get('location')!, { token: pub('w2', 'sim') })).status).toBe(200);
@@ -131,7 +145,8 @@ describe('WHIP endpoint', () => {
     const res = await postSdp(`${node.url}/whip/w5/cam`, fakeOffer(), token);
     const location = res.headers.get('location')!;
     const etag = res.headers.get('etag')!;
-    const frag = (ufrag: string) => `a=ice-ufrag:${ufrag}\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:0\r\na=candidate:1 1 udp 2122194687 192.0.2.2 40000 typ host\r\n`;
+    const frag = (ufrag: string) =>
+      `a=ice-ufrag:${ufrag}\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:0\r\na=candidate:1 1 udp 2122194687 192.0.2.2 40000 typ host\r\n`;
     const type = 'application/trickle-ice-sdpfrag';
     expect((await call('PATCH', location, { token, type, body: frag('abcd'), headers: { 'if-match': etag } })).status).toBe(204);
     expect((await call('PATCH', location, { token, type, body: frag('abcd'), headers: { 'if-match': '"stale"' } })).status).toBe(412);

@@ -23,7 +23,7 @@ afterAll(async () => {
 });
 
 describe('cascade over an intercontinental link (lab)', () => {
-  it('the edge viewer sees the origin viewer\'s latency plus about the one-way delay; media survives losing Redis', async () => {
+  it("the edge viewer sees the origin viewer's latency plus about the one-way delay; media survives losing Redis", async () => {
     const { rig, redisHost, edgeHost } = c;
     const [atOrigin, atEdge] = await Promise.all([rig.addViewer('viewer-origin', 'lan'), rig.addViewer('viewer-edge', 'lan')]);
     await Promise.all([atOrigin.start(rig, 'webrtc'), atEdge.start(rig, 'webrtc', { url: c.edge.url })]);
@@ -35,7 +35,9 @@ describe('cascade over an intercontinental link (lab)', () => {
     const p10 = (v: number[]) => [...v].sort((x, y) => x - y)[Math.floor(v.length / 10)]!;
     const hopAddedP10Ms = p10(e.g2gMs) - p10(o.g2gMs);
     const pipeBytes = (await rig.lab.stats()).pipes[String(rig.lab.pairPipes(rig.nodeHost, edgeHost)!.ab)]?.bytesOut ?? 0;
-    console.log(`NETLAB_CASCADE ${JSON.stringify({ originG2g: distribution(o.g2gMs), edgeG2g: distribution(e.g2gMs), hopAddedMs, hopAddedP10Ms, oneWayMs: oneWay, originToEdgeBytes: pipeBytes })}`);
+    console.log(
+      `NETLAB_CASCADE ${JSON.stringify({ originG2g: distribution(o.g2gMs), edgeG2g: distribution(e.g2gMs), hopAddedMs, hopAddedP10Ms, oneWayMs: oneWay, originToEdgeBytes: pipeBytes })}`,
+    );
     // The media really crossed the intercontinental link (pair pipe origin → edge).
     expect(pipeBytes).toBeGreaterThan(100_000);
     expect(o.g2gMs.length).toBeGreaterThan(100);
@@ -47,14 +49,16 @@ describe('cascade over an intercontinental link (lab)', () => {
     // Redis unreachable: the pipe and the viewers' media carry on.
     await redisHost.setCut(true);
     const during = await atEdge.sample(6000);
-    console.log(`NETLAB_CASCADE_NO_REDIS ${JSON.stringify({ g2g: distribution(during.g2gMs), frames: during.after.framesDecoded - during.before.framesDecoded })}`);
+    console.log(
+      `NETLAB_CASCADE_NO_REDIS ${JSON.stringify({ g2g: distribution(during.g2gMs), frames: during.after.framesDecoded - during.before.framesDecoded })}`,
+    );
     expect(during.after.framesDecoded - during.before.framesDecoded).toBeGreaterThan(6 * 30 * 0.5);
     expect(distribution(during.g2gMs).p50).toBeLessThan(1000);
     await redisHost.setCut(false);
     expect([...atOrigin.errors, ...atEdge.errors]).toEqual([]);
   }, 120_000);
 
-  it('cutting the origin host\'s cable (the process keeps running) moves the stream to the edge within the failover window', async () => {
+  it("cutting the origin host's cable (the process keeps running) moves the stream to the edge within the failover window", async () => {
     const { rig, originHost } = c;
     const atEdge = rig.viewers.find((v) => v.host.name === 'viewer-edge')!;
     const watching = atEdge.frameTimes(25_000);
@@ -74,7 +78,9 @@ describe('cascade over an intercontinental link (lab)', () => {
       }
     }
     const s = await atEdge.sample(4000);
-    console.log(`NETLAB_CASCADE_FAILOVER ${JSON.stringify({ resumedAfterCutMs: resumedAt ? resumedAt - cutAt : null, longestGapMs: longest, framesAfterCut: after.length, g2gAfter: distribution(s.g2gMs), transport: s.transport })}`);
+    console.log(
+      `NETLAB_CASCADE_FAILOVER ${JSON.stringify({ resumedAfterCutMs: resumedAt ? resumedAt - cutAt : null, longestGapMs: longest, framesAfterCut: after.length, g2gAfter: distribution(s.g2gMs), transport: s.transport })}`,
+    );
     expect(resumedAt).toBeDefined();
     // Within the SDK's failover window (15 s default), and playing again with sub-second latency.
     expect(resumedAt! - cutAt).toBeLessThan(15_000);

@@ -51,7 +51,10 @@ setInterval(() => undefined, 1000);
       const owner = spawn(process.execPath, ['--import', 'tsx', script], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'inherit'] });
       let out = '';
       owner.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      const info = await waitFor(() => (out.includes('\n') ? (JSON.parse(out.split('\n')[0]!) as { ns: string; emulator: number; child: number }) : undefined), { timeoutMs: 30_000, what: 'the owner\'s lab' });
+      const info = await waitFor(
+        () => (out.includes('\n') ? (JSON.parse(out.split('\n')[0]!) as { ns: string; emulator: number; child: number }) : undefined),
+        { timeoutMs: 30_000, what: "the owner's lab" },
+      );
       owner.kill('SIGKILL');
       await new Promise((r) => owner.once('exit', r));
       // pdeathsig: the emulator and the host's process die with their owner; the namespace stays until swept.

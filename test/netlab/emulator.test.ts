@@ -38,7 +38,7 @@ function expectOneWay(m: DelayLossMeasurement, profile: string): void {
 }
 
 describe('network lab link emulator', () => {
-  it('produces each profile\'s delay, jitter and loss per direction', async () => {
+  it("produces each profile's delay, jitter and loss per direction", async () => {
     const hosts = await Promise.all(['lan', '4g', 'lossy-wifi', 'intercontinental'].map((p) => lab.addHost(`c-${p}`, { profile: p })));
     const before = await lab.stats();
     const t0 = Date.now();
@@ -49,7 +49,9 @@ describe('network lab link emulator', () => {
       measureDelayLoss(hosts[3]!, server, 200, 20),
     ]);
     const after = await lab.stats();
-    console.log(`NETLAB_EMULATOR_FIGURES ${JSON.stringify({ lan, g4, wifi, ic, emulatorCpuPct: (100 * (after.cpuSeconds - before.cpuSeconds) * 1000) / (Date.now() - t0), packets: after.written - before.written })}`);
+    console.log(
+      `NETLAB_EMULATOR_FIGURES ${JSON.stringify({ lan, g4, wifi, ic, emulatorCpuPct: (100 * (after.cpuSeconds - before.cpuSeconds) * 1000) / (Date.now() - t0), packets: after.written - before.written })}`,
+    );
 
     expect(lan.rtt.p50).toBeLessThan(0.5 + 2 * SLACK_MS);
     expect(lan.upLossPct + lan.downLossPct).toBe(0);
@@ -73,7 +75,7 @@ describe('network lab link emulator', () => {
     expect(pooled(wifi)).toBeLessThan(9);
   }, 60_000);
 
-  it('limits the rate to the profile\'s, with a bounded queue, and follows the schedule', async () => {
+  it("limits the rate to the profile's, with a bounded queue, and follows the schedule", async () => {
     const g4 = lab.host('c-4g');
     // 4g downlink: 8 Mbit/s; offered 12 Mbit/s, the rest is dropped at the queue.
     const down4g = await measureUdpRate(server, g4, 12_000, 2500);

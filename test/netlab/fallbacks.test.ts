@@ -29,7 +29,9 @@ describe('lab: TCP-only and MoQ-over-WebSocket paths', () => {
     const [sa, sm] = await Promise.all([auto.sample(8000), moq.sample(8000)]);
     const stats = await rig.lab.stats();
     const dropUdp = stats.pipes[String(auto.host.upPipe)]!.dropUdp + stats.pipes[String(auto.host.downPipe)]!.dropUdp;
-    console.log(`NETLAB_UDP_BLOCKED ${JSON.stringify({ webrtc: { protocol: sa.after.protocol, g2g: distribution(sa.g2gMs), frames: sa.after.framesDecoded - sa.before.framesDecoded }, moq: { g2g: distribution(sm.g2gMs), samples: sm.g2gMs.length }, udpDropped: dropUdp })}`);
+    console.log(
+      `NETLAB_UDP_BLOCKED ${JSON.stringify({ webrtc: { protocol: sa.after.protocol, g2g: distribution(sa.g2gMs), frames: sa.after.framesDecoded - sa.before.framesDecoded }, moq: { g2g: distribution(sm.g2gMs), samples: sm.g2gMs.length }, udpDropped: dropUdp })}`,
+    );
     // The emulator did drop the viewer's UDP (ICE checks), and the media came over TCP.
     expect(dropUdp).toBeGreaterThan(0);
     expect(sa.after.protocol).toBe('tcp');
@@ -47,7 +49,9 @@ describe('lab: TCP-only and MoQ-over-WebSocket paths', () => {
     const g2g = distribution(s.g2gMs);
     const stats = await rig.lab.stats();
     const down = stats.pipes[String(viewer.host.downPipe)]!;
-    console.log(`NETLAB_MOQWS_LOSSYWIFI ${JSON.stringify({ g2g, samples: s.g2gMs.length, rejected: s.rejected, downLost: down.dropLoss, downPackets: down.pktsIn })}`);
+    console.log(
+      `NETLAB_MOQWS_LOSSYWIFI ${JSON.stringify({ g2g, samples: s.g2gMs.length, rejected: s.rejected, downLost: down.dropLoss, downPackets: down.pktsIn })}`,
+    );
     // Losses happened on the viewer's link (TCP retransmitted them).
     expect(down.dropLoss).toBeGreaterThan(0);
     expect(s.g2gMs.length).toBeGreaterThan(10 * 30 * 0.4);

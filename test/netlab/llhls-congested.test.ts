@@ -83,7 +83,6 @@ describe('LL-HLS on congested (lab)', () => {
       schedule: viewer.host.scheduleLog,
       queueDrops: (await rig.lab.stats()).pipes[String(viewer.host.downPipe)]?.dropQueue,
       framesPresented: times.length,
-
     };
     console.log(`NETLAB_LLHLS_CONGESTED ${JSON.stringify(figures)}`);
     expect(viewer.host.scheduleLog.map((s) => s.note)).toEqual(schedule.map((s) => s.note));

@@ -39,9 +39,12 @@ function subsec(args: string[], timeoutMs: number, asNobody = false): Promise<{ 
 }
 
 describe('subsec loadtest --profile', () => {
-  it('runs the rtc bots behind 4g against a node in the lab and reports the profile\'s loss', async () => {
+  it("runs the rtc bots behind 4g against a node in the lab and reports the profile's loss", async () => {
     const out = path.join(dir, 'rtc-4g');
-    const r = await subsec(['loadtest', 'rtc', '--profile', '4g', '--viewers', '3', '--duration', '4', '--quiet', '--out', out, '--scrape-interval', '500'], 120_000);
+    const r = await subsec(
+      ['loadtest', 'rtc', '--profile', '4g', '--viewers', '3', '--duration', '4', '--quiet', '--out', out, '--scrape-interval', '500'],
+      120_000,
+    );
     expect(r.code, r.stderr).toBe(0);
     const last = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, number>;
     expect(last.viewers).toBe(3);

@@ -65,7 +65,9 @@ describe('WebRTC on 4g and lossy-wifi (lab)', () => {
     for (const s of started) expect(s.transport).toBe('webrtc');
     const [a, b] = await Promise.all([g4.sample(SAMPLE_MS), wifi.sample(SAMPLE_MS)]);
     const stats = await rig.lab.stats();
-    console.log(`NETLAB_WEBRTC_EMULATOR ${JSON.stringify({ cpuSeconds: stats.cpuSeconds, g4Down: stats.pipes[String(g4.host.downPipe)], wifiDown: stats.pipes[String(wifi.host.downPipe)] })}`);
+    console.log(
+      `NETLAB_WEBRTC_EMULATOR ${JSON.stringify({ cpuSeconds: stats.cpuSeconds, g4Down: stats.pipes[String(g4.host.downPipe)], wifiDown: stats.pipes[String(wifi.host.downPipe)] })}`,
+    );
     check('4G', a);
     check('WIFI', b);
     expect([...g4.errors, ...wifi.errors]).toEqual([]);

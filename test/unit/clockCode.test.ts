@@ -35,9 +35,25 @@ describe('clock code', () => {
     const height = 360;
     const area = clockCodeArea(height);
     const encoded = await ffmpeg([
-      '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', '-frames:v', '30',
-      '-vf', clockCodeFilters(height).join(','),
-      '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-b:v', '600k', '-f', 'h264', 'pipe:1',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=640x360:rate=30',
+      '-frames:v',
+      '30',
+      '-vf',
+      clockCodeFilters(height).join(','),
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-tune',
+      'zerolatency',
+      '-b:v',
+      '600k',
+      '-f',
+      'h264',
+      'pipe:1',
     ]);
     const madeBy = Date.now();
     const file = `/tmp/subsec-clock-code-${process.pid}.h264`;
@@ -47,7 +63,19 @@ describe('clock code', () => {
         const scale = scaledHeight / height;
         const w = Math.round(area.width * scale);
         const h = Math.round(area.height * scale);
-        const raw = await ffmpeg(['-f', 'h264', '-i', file, '-vf', `scale=-2:${scaledHeight},crop=${w}:${h}:0:0`, '-f', 'rawvideo', '-pix_fmt', 'rgba', 'pipe:1']);
+        const raw = await ffmpeg([
+          '-f',
+          'h264',
+          '-i',
+          file,
+          '-vf',
+          `scale=-2:${scaledHeight},crop=${w}:${h}:0:0`,
+          '-f',
+          'rawvideo',
+          '-pix_fmt',
+          'rgba',
+          'pipe:1',
+        ]);
         const values = readAll(raw, w, h);
         expect(values).toHaveLength(30);
         const read = values.filter((v): v is number => v !== undefined);
@@ -89,7 +117,21 @@ describe('clock code', () => {
     const args = syntheticFfmpegArgs(options, { video: { port: 9, ssrc: 1, payloadType: 96, codec: 'H264' } }, '127.0.0.1');
     const filters = args[args.indexOf('-vf') + 1]!;
     const area = clockCodeArea(options.height);
-    const raw = await ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', '-frames:v', '5', '-vf', `${filters},crop=${area.width}:${area.height}:0:0`, '-f', 'rawvideo', '-pix_fmt', 'rgba', 'pipe:1']);
+    const raw = await ffmpeg([
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=640x360:rate=30',
+      '-frames:v',
+      '5',
+      '-vf',
+      `${filters},crop=${area.width}:${area.height}:0:0`,
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'rgba',
+      'pipe:1',
+    ]);
     const values = readAll(raw, area.width, area.height);
     expect(values).toHaveLength(5);
     for (const value of values) expect(clockCodeAgeMs(value!, Date.now())).toBeLessThan(10_000);

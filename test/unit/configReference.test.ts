@@ -51,8 +51,17 @@ describe('configuration reference', () => {
         '});',
       ].join('\n'),
     );
-    expect(scan.comments).toEqual(new Map([['helper.port', 'A port.'], ['root.a', 'Mounted from elsewhere.']]));
-    expect(scan.refs).toEqual([{ path: 'helper.port', ident: 'port' }, { path: 'root.a', ident: 'other' }, { path: 'root.list', ident: 'helper' }]);
+    expect(scan.comments).toEqual(
+      new Map([
+        ['helper.port', 'A port.'],
+        ['root.a', 'Mounted from elsewhere.'],
+      ]),
+    );
+    expect(scan.refs).toEqual([
+      { path: 'helper.port', ident: 'port' },
+      { path: 'root.a', ident: 'other' },
+      { path: 'root.list', ident: 'helper' },
+    ]);
     expect(scan.imports.get('other')).toBe('./other');
   });
 });

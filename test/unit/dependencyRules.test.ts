@@ -56,10 +56,13 @@ function violations(files: SourceFile[]): string[] {
       const where = `${file} imports ${target}`;
       if (under(file, INGEST) && under(target, OUTPUTS)) out.push(`${where}: ingest must not import an output (they meet at src/streams)`);
       if (under(file, OUTPUTS) && under(target, INGEST)) out.push(`${where}: an output must not import ingest (they meet at src/streams)`);
-      if (file.startsWith('relay/') && target.startsWith('src/') && !under(target, RELAY_MAY_USE)) out.push(`${where}: the relay uses no media code of the node`);
-      if (file.startsWith('clients/') && target.startsWith('src/') && !under(target, CLIENTS_MAY_USE)) out.push(`${where}: clients share only src/protocol with the server`);
+      if (file.startsWith('relay/') && target.startsWith('src/') && !under(target, RELAY_MAY_USE))
+        out.push(`${where}: the relay uses no media code of the node`);
+      if (file.startsWith('clients/') && target.startsWith('src/') && !under(target, CLIENTS_MAY_USE))
+        out.push(`${where}: clients share only src/protocol with the server`);
       if (file.startsWith('loadtest/') && target.startsWith('test/')) out.push(`${where}: loadtest ships without the test tree`);
-      if (file.startsWith('src/') && !under(file, KNOWS_REMOTE) && target.endsWith('/RemoteParticipant.ts')) out.push(`${where}: only src/streams and src/cascade know whether a stream is remote`);
+      if (file.startsWith('src/') && !under(file, KNOWS_REMOTE) && target.endsWith('/RemoteParticipant.ts'))
+        out.push(`${where}: only src/streams and src/cascade know whether a stream is remote`);
     }
     if (file.startsWith('src/') && !under(file, KNOWS_REMOTE) && /\borigin\.type\b|\bRemoteParticipant\b/.test(text.replace(/\/\*[\s\S]*?\*\//g, ''))) {
       out.push(`${file}: only src/streams and src/cascade know whether a stream is remote (use the hub's streams as they are)`);
@@ -71,7 +74,13 @@ function violations(files: SourceFile[]): string[] {
 /** Relative SDK import cycles (type-only imports included): each as `a → b → … → a`. */
 function cycles(files: SourceFile[]): string[] {
   const graph = new Map<string, string[]>();
-  for (const { file, text } of files) graph.set(file, specifiers(text).map((s) => resolve(file, s)).filter((t): t is string => !!t && t !== file));
+  for (const { file, text } of files)
+    graph.set(
+      file,
+      specifiers(text)
+        .map((s) => resolve(file, s))
+        .filter((t): t is string => !!t && t !== file),
+    );
   const found = new Set<string>();
   const state = new Map<string, 'open' | 'done'>();
   const stack: string[] = [];
@@ -135,10 +144,12 @@ describe('dependency rules', () => {
       { file: 'src/cascade/Cascade.ts', text: "import { RemoteParticipant } from '../streams/RemoteParticipant';" },
     ];
     expect(violations(allowed)).toEqual([]);
-    expect(cycles([
-      { file: 'clients/sdk/src/a.ts', text: "import type { B } from './b';" },
-      { file: 'clients/sdk/src/b.ts', text: "import type { A } from './a';" },
-    ])).toEqual(['clients/sdk/src/a.ts → clients/sdk/src/b.ts → clients/sdk/src/a.ts']);
+    expect(
+      cycles([
+        { file: 'clients/sdk/src/a.ts', text: "import type { B } from './b';" },
+        { file: 'clients/sdk/src/b.ts', text: "import type { A } from './a';" },
+      ]),
+    ).toEqual(['clients/sdk/src/a.ts → clients/sdk/src/b.ts → clients/sdk/src/a.ts']);
   });
 
   it('the tree keeps them', () => {

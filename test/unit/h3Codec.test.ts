@@ -31,7 +31,12 @@ describe('Huffman (RFC 7541 Appendix B)', () => {
 
 describe('QPACK (static table only)', () => {
   it('round-trips indexed, name-referenced and literal fields', () => {
-    const headers: Array<[string, string]> = [[':method', 'CONNECT'], [':status', '401'], ['sec-webtransport-http3-draft', 'draft02'], [':path', '/room?jwt=x']];
+    const headers: Array<[string, string]> = [
+      [':method', 'CONNECT'],
+      [':status', '401'],
+      ['sec-webtransport-http3-draft', 'draft02'],
+      [':path', '/room?jwt=x'],
+    ];
     expect(decodeFieldSection(encodeFieldSection(headers))).toEqual(headers);
   });
 

@@ -3,7 +3,16 @@ import { describe, expect, it } from 'vitest';
 import { parseSdp } from '../../src/sdp/SessionDescription';
 import { producerPlans } from '../../src/sdp/rtpMapping';
 import { renumberedCodecs } from '../../src/egress/whep/WhepRouters';
-import { answerInViewerNumbering, encodeViewerNumbering, inRouterNumbering, offeredExtensionIds, offeredRtx, viewerNumbering, withViewerNumbering, VIEWER_NUMBERING_PARAMETER } from '../../src/egress/whep/viewerNumbering';
+import {
+  answerInViewerNumbering,
+  encodeViewerNumbering,
+  inRouterNumbering,
+  offeredExtensionIds,
+  offeredRtx,
+  viewerNumbering,
+  withViewerNumbering,
+  VIEWER_NUMBERING_PARAMETER,
+} from '../../src/egress/whep/viewerNumbering';
 import { parseIceFragment } from '../../src/sdp/writeAnswer';
 import { fakeOffer } from '../helpers/whipWhep';
 import type { types } from 'mediasoup';
@@ -11,9 +20,21 @@ import type { types } from 'mediasoup';
 const routerCaps: types.RtpCapabilities = {
   codecs: [
     { kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2, preferredPayloadType: 100, rtcpFeedback: [{ type: 'transport-cc' }] },
-    { kind: 'video', mimeType: 'video/VP8', clockRate: 90000, preferredPayloadType: 101, rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'transport-cc' }] },
+    {
+      kind: 'video',
+      mimeType: 'video/VP8',
+      clockRate: 90000,
+      preferredPayloadType: 101,
+      rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'transport-cc' }],
+    },
     { kind: 'video', mimeType: 'video/rtx', clockRate: 90000, preferredPayloadType: 102, parameters: { apt: 101 } },
-    { kind: 'video', mimeType: 'video/H264', clockRate: 90000, preferredPayloadType: 103, parameters: { 'packetization-mode': 1, 'profile-level-id': '42e01f' } },
+    {
+      kind: 'video',
+      mimeType: 'video/H264',
+      clockRate: 90000,
+      preferredPayloadType: 103,
+      parameters: { 'packetization-mode': 1, 'profile-level-id': '42e01f' },
+    },
   ],
   headerExtensions: [
     { kind: 'video', uri: 'urn:ietf:params:rtp-hdrext:sdes:mid', preferredId: 1 },
@@ -67,7 +88,11 @@ describe('producerPlans', () => {
 
 describe('renumberedCodecs (WHEP routers)', () => {
   it("gives the room's codecs the viewer's payload types, matching H264 by profile and mode", () => {
-    const offer = parseSdp(fakeOffer({ direction: 'recvonly', video: 'H264' }).replace(/\b96\b/g, '108').replace(/\b111\b/g, '63'));
+    const offer = parseSdp(
+      fakeOffer({ direction: 'recvonly', video: 'H264' })
+        .replace(/\b96\b/g, '108')
+        .replace(/\b111\b/g, '63'),
+    );
     const codecs = renumberedCodecs(routerCaps, offer.media);
     expect(codecs.map((c) => `${c.mimeType}:${c.preferredPayloadType}`)).toEqual(['audio/opus:63', 'video/H264:108']);
   });
@@ -94,23 +119,46 @@ describe('viewer numbering (WHEP routers)', () => {
       { kind: 'video', uri: 'urn:3gpp:video-orientation', preferredId: 8 },
     ],
   };
-  const offer = () => parseSdp(fakeOffer({ direction: 'recvonly', video: 'VP8' }).replace(/a=extmap:\d+ [^\r]+\r\n/g, '').replace('a=mid:0\r\n', `a=mid:0\r\na=extmap:9 ${MID}\r\na=extmap:2 ${ABS}\r\na=extmap:4 ${TCC}\r\n`));
+  const offer = () =>
+    parseSdp(
+      fakeOffer({ direction: 'recvonly', video: 'VP8' })
+        .replace(/a=extmap:\d+ [^\r]+\r\n/g, '')
+        .replace('a=mid:0\r\n', `a=mid:0\r\na=extmap:9 ${MID}\r\na=extmap:2 ${ABS}\r\na=extmap:4 ${TCC}\r\n`),
+    );
 
   it("reads the offer's RTX payload types by the payload type they repair, and its extension ids by URI", () => {
     expect([...offeredRtx(offer().media)]).toEqual([[96, 97]]);
-    expect([...offeredExtensionIds(offer().media)]).toEqual([[MID, 9], [ABS, 2], [TCC, 4]]);
+    expect([...offeredExtensionIds(offer().media)]).toEqual([
+      [MID, 9],
+      [ABS, 2],
+      [TCC, 4],
+    ]);
   });
 
   it("maps the router's RTX payload types and extension ids to the viewer's, and leaves out what the viewer did not offer", () => {
     const n = viewerNumbering(router, offer().media);
     expect([...n.rtx]).toEqual([[100, 97]]);
-    expect([...n.extensionIds]).toEqual([[1, 9], [4, 2], [5, 4]]);
+    expect([...n.extensionIds]).toEqual([
+      [1, 9],
+      [4, 2],
+      [5, 4],
+    ]);
     expect(encodeViewerNumbering(n)).toBe('r100=97 e1=9 e4=2 e5=4');
   });
 
   it('puts the numbering on the media codecs of the copy only', () => {
     const n = viewerNumbering(router, offer().media);
-    const rtp = withViewerNumbering({ codecs: [router.codecs![0]!, router.codecs![1]!].map((c) => ({ mimeType: c.mimeType, payloadType: c.preferredPayloadType!, clockRate: c.clockRate, parameters: { ...c.parameters } })) }, n);
+    const rtp = withViewerNumbering(
+      {
+        codecs: [router.codecs![0]!, router.codecs![1]!].map((c) => ({
+          mimeType: c.mimeType,
+          payloadType: c.preferredPayloadType!,
+          clockRate: c.clockRate,
+          parameters: { ...c.parameters },
+        })),
+      },
+      n,
+    );
     expect(rtp.codecs[0]!.parameters).toEqual({ [VIEWER_NUMBERING_PARAMETER]: 'r100=97 e1=9 e4=2 e5=4' });
     expect(rtp.codecs[1]!.parameters).toEqual({ apt: 96 });
   });
@@ -132,17 +180,27 @@ describe('viewer numbering (WHEP routers)', () => {
           { mimeType: 'video/VP8', payloadType: 96, clockRate: 90000, parameters: { [VIEWER_NUMBERING_PARAMETER]: encodeViewerNumbering(n) } },
           { mimeType: 'video/rtx', payloadType: 100, clockRate: 90000, parameters: { apt: 96 } },
         ],
-        headerExtensions: [{ uri: MID, id: 1 }, { uri: TCC, id: 5 }],
+        headerExtensions: [
+          { uri: MID, id: 1 },
+          { uri: TCC, id: 5 },
+        ],
       },
       n,
     );
     expect(answer.codecs.map((c) => `${c.name}:${c.payloadType}:${JSON.stringify(c.parameters)}`)).toEqual(['VP8:96:{}', 'rtx:97:{"apt":96}']);
-    expect(answer.extmaps).toEqual([{ id: 9, uri: MID }, { id: 4, uri: TCC }]);
+    expect(answer.extmaps).toEqual([
+      { id: 9, uri: MID },
+      { id: 4, uri: TCC },
+    ]);
   });
 });
 
 describe('parseIceFragment', () => {
   it('reads credentials and counts candidates', () => {
-    expect(parseIceFragment('a=ice-ufrag:ab\r\na=ice-pwd:cd\r\nm=audio 9 RTP/AVP 0\r\na=candidate:1 1 udp 1 1.2.3.4 5 typ host\r\n')).toEqual({ iceUfrag: 'ab', icePwd: 'cd', candidates: 1 });
+    expect(parseIceFragment('a=ice-ufrag:ab\r\na=ice-pwd:cd\r\nm=audio 9 RTP/AVP 0\r\na=candidate:1 1 udp 1 1.2.3.4 5 typ host\r\n')).toEqual({
+      iceUfrag: 'ab',
+      icePwd: 'cd',
+      candidates: 1,
+    });
   });
 });

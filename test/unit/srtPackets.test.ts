@@ -1,6 +1,15 @@
 /** SRT handshake packets and stream ids, checked against the byte layout libsrt 1.5 sends. */
 import { describe, expect, it } from 'vitest';
-import { HS_CONCLUSION, inductionFrom, inductionResponse, parseHandshake, rejection, RejectReason, shutdownPacket, withCookie } from '../../src/ingest/srt/srtPackets';
+import {
+  HS_CONCLUSION,
+  inductionFrom,
+  inductionResponse,
+  parseHandshake,
+  rejection,
+  RejectReason,
+  shutdownPacket,
+  withCookie,
+} from '../../src/ingest/srt/srtPackets';
 import { parseStreamId } from '../../src/ingest/srt/streamId';
 
 /** A conclusion request as libsrt writes it: header, 48-byte CIF, SID extension in reversed words. */

@@ -107,9 +107,13 @@ describe('tokens (keys by id)', () => {
     const [h, p, s] = issuer('ec-1').issue({ room: 'r', identity: 'x' }).split('.');
     const relabelled = `${b64({ ...JSON.parse(Buffer.from(h!, 'base64url').toString()), kid: 'ed-1' })}.${p}.${s}`;
     await expect(verifier.verify(relabelled)).rejects.toThrow(/not allowed for key ed-1/);
-    await expect(verifier.verify(hs256('x'.repeat(40), { alg: 'HS256', kid: 'nobody' }, { room: 'r', identity: 'x', exp: future() }))).rejects.toThrow(/unknown key id nobody/);
+    await expect(verifier.verify(hs256('x'.repeat(40), { alg: 'HS256', kid: 'nobody' }, { room: 'r', identity: 'x', exp: future() }))).rejects.toThrow(
+      /unknown key id nobody/,
+    );
     // A token with kid is never checked against the shared secret.
-    await expect(verifier.verify(hs256('the-shared-secret-0123', { alg: 'HS256', kid: 'hs-1' }, { room: 'r', identity: 'x', exp: future() }))).rejects.toThrow(/signature/);
+    await expect(verifier.verify(hs256('the-shared-secret-0123', { alg: 'HS256', kid: 'hs-1' }, { room: 'r', identity: 'x', exp: future() }))).rejects.toThrow(
+      /signature/,
+    );
   });
 
   it('accepts tokens of two active keys and rejects those of a removed one (rotation)', async () => {
@@ -141,7 +145,9 @@ describe('tokens (keys by id)', () => {
     expect(() => new TokenService('s'.repeat(16), 60, { keys: [{ kid: 'k', alg: 'ES256', publicKey: ed.publicKey }] })).toThrow(/cannot be used for ES256/);
     expect(() => new TokenService('s'.repeat(16), 60, { keys: [{ kid: 'k', alg: 'RS256', secret: 'x'.repeat(40) }] })).toThrow();
     expect(() => new TokenService('s'.repeat(16), 60, { keys, signingKeyId: 'missing' })).toThrow(/not among auth.keys/);
-    expect(() => new TokenService('s'.repeat(16), 60, { keys: [{ kid: 'v', alg: 'EdDSA', publicKey: ed.publicKey }], signingKeyId: 'v' })).toThrow(/no private key/);
+    expect(() => new TokenService('s'.repeat(16), 60, { keys: [{ kid: 'v', alg: 'EdDSA', publicKey: ed.publicKey }], signingKeyId: 'v' })).toThrow(
+      /no private key/,
+    );
   });
 });
 
@@ -201,7 +207,8 @@ describe('jose against the RFCs’ examples', () => {
 
   it('verifies RFC 8037 A.4 (Ed25519) with the A.2 public key', async () => {
     const key = await importJWK({ kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo' }, 'EdDSA');
-    const jws = 'eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc.hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg';
+    const jws =
+      'eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc.hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg';
     const { payload } = await compactVerify(jws, key);
     expect(new TextDecoder().decode(payload)).toBe('Example of Ed25519 signing');
   });

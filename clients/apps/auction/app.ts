@@ -126,10 +126,27 @@ function minimumBid(): number {
 function apply(event: RoomEvent): void {
   if (event.seq <= appliedSeq) return;
   appliedSeq = event.seq;
-  api.shown.push({ seq: event.seq, type: event.type, mediaTime: event.mediaTime, shownAt: client?.clock.now() ?? Date.now(), playhead: player?.mediaTime(), transport: player?.transport ?? 'none' });
+  api.shown.push({
+    seq: event.seq,
+    type: event.type,
+    mediaTime: event.mediaTime,
+    shownAt: client?.clock.now() ?? Date.now(),
+    playhead: player?.mediaTime(),
+    transport: player?.transport ?? 'none',
+  });
   const p = (event.payload ?? {}) as Record<string, any>;
   if (event.type === 'lot.open' && typeof p.lotId === 'string') {
-    const lot: Lot = { lotId: p.lotId, number: lots.size + 1, title: p.title, startPrice: p.startPrice, increment: p.increment, endsAt: p.endsAt, auctioneer: event.identity, bids: [], extended: false };
+    const lot: Lot = {
+      lotId: p.lotId,
+      number: lots.size + 1,
+      title: p.title,
+      startPrice: p.startPrice,
+      increment: p.increment,
+      endsAt: p.endsAt,
+      auctioneer: event.identity,
+      bids: [],
+      extended: false,
+    };
     lots.set(lot.lotId, lot);
     current = lot;
     ui.result.hidden = true;
@@ -162,7 +179,9 @@ function render(): void {
   ui.lotName.textContent = lot.title;
   const high = lot.bids[0];
   ui.price.textContent = money(high ? high.amount : lot.startPrice);
-  ui.leader.textContent = high ? `${high.identity === me ? 'You lead' : `${high.identity} leads`} · ${lot.bids.length} bid${lot.bids.length === 1 ? '' : 's'}` : 'Starting price — no bids yet';
+  ui.leader.textContent = high
+    ? `${high.identity === me ? 'You lead' : `${high.identity} leads`} · ${lot.bids.length} bid${lot.bids.length === 1 ? '' : 's'}`
+    : 'Starting price — no bids yet';
   const open = !lot.closed && (client?.clock.now() ?? 0) < lot.endsAt;
   const canBid = open && role === 'bidder' && me !== lot.auctioneer;
   const min = minimumBid();

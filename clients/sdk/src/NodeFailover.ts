@@ -16,7 +16,11 @@ export class NodeFailover {
   #index = 0;
   readonly #lost = new Map<string, number>();
 
-  constructor(url: string, nodes: readonly string[] = [], readonly windowMs = 15_000) {
+  constructor(
+    url: string,
+    nodes: readonly string[] = [],
+    readonly windowMs = 15_000,
+  ) {
     this.#nodes = [url];
     for (const node of nodes) this.#add(toSignalingUrl(node));
   }

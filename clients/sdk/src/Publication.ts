@@ -132,9 +132,7 @@ export class Publication extends TypedEmitter<PublicationEvents> {
 
   /** Local sender statistics of each track's producer. */
   async getStats(): Promise<RTCStatsReport[]> {
-    return Promise.all(
-      this.#entries.flatMap((entry) => (entry.producer && !entry.producer.closed ? [entry.producer.getStats()] : [])),
-    );
+    return Promise.all(this.#entries.flatMap((entry) => (entry.producer && !entry.producer.closed ? [entry.producer.getStats()] : [])));
   }
 
   /** @internal */

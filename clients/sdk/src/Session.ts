@@ -148,13 +148,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     }
   }
 
-  private constructor(
-    channel: SignalingChannel,
-    options: SessionOptions,
-    joined: JoinData,
-    device: Device,
-    early: NotificationEvent[],
-  ) {
+  private constructor(channel: SignalingChannel, options: SessionOptions, joined: JoinData, device: Device, early: NotificationEvent[]) {
     super();
     this.#channel = channel;
     this.#options = options;
@@ -226,10 +220,7 @@ export class Session extends TypedEmitter<SessionEvents> {
   }
 
   /** Asks the node for a consumer of `producerId` and creates it locally (paused on the node). */
-  async consume(
-    producerId: string,
-    options: SessionConsumeOptions = {},
-  ): Promise<{ consumer: Consumer; data: ResponseData['consume'] }> {
+  async consume(producerId: string, options: SessionConsumeOptions = {}): Promise<{ consumer: Consumer; data: ResponseData['consume'] }> {
     const transport = await this.recvTransport();
     const data = await this.request('consume', {
       transportId: transport.id,
@@ -395,10 +386,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     };
     let transport: Transport;
     try {
-      transport =
-        direction === 'send'
-          ? this.device.createSendTransport(transportOptions)
-          : this.device.createRecvTransport(transportOptions);
+      transport = direction === 'send' ? this.device.createSendTransport(transportOptions) : this.device.createRecvTransport(transportOptions);
     } catch (error) {
       throw this.#wrap(error);
     }

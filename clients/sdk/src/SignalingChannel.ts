@@ -2,14 +2,7 @@
  * One signaling WebSocket: request/response matched by id with per-request timeouts, and typed
  * server notifications. It never reconnects; {@link Session} and {@link SubsecClient} decide that.
  */
-import type {
-  Method,
-  NotificationName,
-  Notifications,
-  RequestParams,
-  ResponseData,
-  ServerMessage,
-} from '../../../src/protocol/signaling';
+import type { Method, NotificationName, Notifications, RequestParams, ResponseData, ServerMessage } from '../../../src/protocol/signaling';
 import type { WireError } from '../../../src/protocol/errors';
 import { ServerError, SubsecError, TimeoutError } from './errors';
 import { TypedEmitter } from './TypedEmitter';
@@ -108,10 +101,7 @@ export class SignalingChannel extends TypedEmitter<SignalingChannelEvents> {
         reject(error);
       };
       const onAbort = (): void => fail(new SubsecError('ABORTED', 'connect aborted'));
-      const timer = setTimeout(
-        () => fail(new TimeoutError(`signaling socket did not open within ${options.connectTimeoutMs} ms`)),
-        options.connectTimeoutMs,
-      );
+      const timer = setTimeout(() => fail(new TimeoutError(`signaling socket did not open within ${options.connectTimeoutMs} ms`)), options.connectTimeoutMs);
       options.signal?.addEventListener('abort', onAbort, { once: true });
       ws.onopen = () => {
         cleanup();
@@ -146,20 +136,14 @@ export class SignalingChannel extends TypedEmitter<SignalingChannelEvents> {
    * @throws {ServerError} the node's error; {@link TimeoutError}; CONNECTION_LOST when the socket
    *   closes first; PAYLOAD_TOO_LARGE when the frame exceeds {@link MAX_FRAME_BYTES}.
    */
-  request<M extends Method>(
-    method: M,
-    params: RequestParams<M>,
-    timeoutMs: number = this.#requestTimeoutMs,
-  ): Promise<ResponseData[M]> {
+  request<M extends Method>(method: M, params: RequestParams<M>, timeoutMs: number = this.#requestTimeoutMs): Promise<ResponseData[M]> {
     if (this.#closed) {
       return Promise.reject(new SubsecError('CONNECTION_LOST', `${method}: signaling socket is closed`));
     }
     const id = ++this.#nextId;
     const frame = JSON.stringify(params === undefined ? { id, method } : { id, method, params });
     if (frameBytes(frame) > MAX_FRAME_BYTES) {
-      return Promise.reject(
-        new SubsecError('PAYLOAD_TOO_LARGE', `${method}: request exceeds ${MAX_FRAME_BYTES} bytes`),
-      );
+      return Promise.reject(new SubsecError('PAYLOAD_TOO_LARGE', `${method}: request exceeds ${MAX_FRAME_BYTES} bytes`));
     }
     return new Promise<ResponseData[M]>((resolve, reject) => {
       const key = String(id);

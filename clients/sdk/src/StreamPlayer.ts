@@ -405,7 +405,12 @@ export class StreamPlayer extends TypedEmitter<StreamPlayerEvents> {
     let jitter: number | undefined;
     let rtt: number | undefined;
     report.forEach((s: Record<string, unknown>) => {
-      if (s.type === 'inbound-rtp' && typeof s.jitterBufferDelay === 'number' && typeof s.jitterBufferEmittedCount === 'number' && s.jitterBufferEmittedCount > 0) {
+      if (
+        s.type === 'inbound-rtp' &&
+        typeof s.jitterBufferDelay === 'number' &&
+        typeof s.jitterBufferEmittedCount === 'number' &&
+        s.jitterBufferEmittedCount > 0
+      ) {
         jitter = (s.jitterBufferDelay / s.jitterBufferEmittedCount) * 1000;
       }
       if (s.type === 'candidate-pair' && s.nominated && typeof s.currentRoundTripTime === 'number') rtt = s.currentRoundTripTime * 1000;

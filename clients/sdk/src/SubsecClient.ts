@@ -15,16 +15,7 @@ import { StreamPlayer, httpBaseOf, type WatchOptions } from './StreamPlayer';
 import { backoffDelay, sleep } from './backoff';
 import { NodeFailover } from './NodeFailover';
 import { DataChannels, type DataPayload } from './DataChannels';
-import {
-  InvalidStateError,
-  SubsecError,
-  TimeoutError,
-  isConnectionLoss,
-  isPermanentFailure,
-  ServerError,
-  toErrorEvent,
-  toSubsecError,
-} from './errors';
+import { InvalidStateError, SubsecError, TimeoutError, isConnectionLoss, isPermanentFailure, ServerError, toErrorEvent, toSubsecError } from './errors';
 import { resolveOptions, type ConnectOptions, type ResolvedOptions } from './options';
 import { Publication, type PublishOptions } from './Publication';
 import { produceTrack } from './produceTrack';
@@ -164,7 +155,10 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
   moqWebTransport(): { url: URL; certificateSha256: string } | undefined {
     const moq = this.#joined?.moq;
     if (!moq?.webtransport) return undefined;
-    return { url: moqSessionUrl({ url: moq.webtransport.url, root: moq.root }, this.#failover.current, this.#token), certificateSha256: moq.webtransport.certificateSha256 };
+    return {
+      url: moqSessionUrl({ url: moq.webtransport.url, root: moq.root }, this.#failover.current, this.#token),
+      certificateSha256: moq.webtransport.certificateSha256,
+    };
   }
 
   /** Other peers in the room. */
@@ -233,8 +227,7 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
   subscribe(target: { peerId: string }, options?: SubscribeOptions): Promise<Subscription[]>;
   async subscribe(target: SubscribeTarget, options: SubscribeOptions = {}): Promise<Subscription | Subscription[]> {
     const validTarget =
-      (typeof target === 'string' && target.length > 0) ||
-      (typeof target === 'object' && target !== null && typeof target.peerId === 'string');
+      (typeof target === 'string' && target.length > 0) || (typeof target === 'object' && target !== null && typeof target.peerId === 'string');
     if (!validTarget) throw new TypeError('subscribe target must be a producer id or {peerId}');
     await this.#whenConnected();
     if (!this.grants.canSubscribe) throw new SubsecError('FORBIDDEN', 'the token does not allow subscribing');
@@ -417,9 +410,7 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
     for (let attempt = 1; ; attempt++) {
       if (this.#isClosed) return;
       if (attempt > reconnect.maxAttempts) {
-        this.#fail(
-          new SubsecError('RECONNECT_FAILED', `gave up after ${attempt - 1} attempts: ${reason}`, { fatal: true }),
-        );
+        this.#fail(new SubsecError('RECONNECT_FAILED', `gave up after ${attempt - 1} attempts: ${reason}`, { fatal: true }));
         return;
       }
       const delayMs = backoffDelay(attempt, reconnect);
@@ -497,9 +488,7 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
   #findSource(subscription: Subscription, claimed: Set<string>): ProducerInfo | undefined {
     for (const info of this.#producers.values()) {
       if (claimed.has(info.producerId) || sourceKey(info) !== subscription.sourceKey) continue;
-      const taken = [...this.#subscriptions].some(
-        (s) => s !== subscription && s._isLinked && s.producerId === info.producerId,
-      );
+      const taken = [...this.#subscriptions].some((s) => s !== subscription && s._isLinked && s.producerId === info.producerId);
       if (taken) continue;
       claimed.add(info.producerId);
       return info;
@@ -508,9 +497,7 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
   }
 
   async #producePublication(session: Session, publication: Publication): Promise<void> {
-    await Promise.all(
-      publication._entries.map((entry) => (entry.producer ? undefined : produceTrack(session, publication, entry))),
-    );
+    await Promise.all(publication._entries.map((entry) => (entry.producer ? undefined : produceTrack(session, publication, entry))));
     if (publication.closed || session !== this.#session) return;
     publication._linked();
   }
@@ -653,9 +640,7 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
     this.#producers.set(info.producerId, info);
     // A source that went away during a reconnection has come back.
     const key = sourceKey(info);
-    const waiting = [...this.#subscriptions].find(
-      (s) => !s._isLinked && !s.closed && s.sourceKey === key && !this.#producers.has(s.producerId),
-    );
+    const waiting = [...this.#subscriptions].find((s) => !s._isLinked && !s.closed && s.sourceKey === key && !this.#producers.has(s.producerId));
     if (waiting) void this.#linkSubscription(session, waiting, info);
     this.emit('producerAdded', info);
   }

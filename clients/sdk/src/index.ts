@@ -11,12 +11,7 @@
  * ```
  */
 export { connect, SubsecClient } from './SubsecClient';
-export type {
-  ConnectionState,
-  PingResult,
-  SubscribeTarget,
-  SubsecClientEvents,
-} from './clientTypes';
+export type { ConnectionState, PingResult, SubscribeTarget, SubsecClientEvents } from './clientTypes';
 export { Publication } from './Publication';
 export type { MediaKind, PublicationEvents, PublishOptions, VideoCodecName } from './Publication';
 export { Subscription } from './Subscription';
@@ -39,13 +34,7 @@ export type { HlsJsLike } from './qoe/MediaElementQoe';
 export type { ConnectOptions, ReconnectOptions } from './options';
 export type { Logger } from './logger';
 export { DEFAULT_RECONNECT } from './options';
-export {
-  ClientErrorCode,
-  InvalidStateError,
-  ServerError,
-  SubsecError,
-  TimeoutError,
-} from './errors';
+export { ClientErrorCode, InvalidStateError, ServerError, SubsecError, TimeoutError } from './errors';
 export type { SubsecErrorCode, SubsecErrorEvent, SubsecErrorType } from './errors';
 export { SDK_PROTOCOL_VERSION as PROTOCOL_VERSION } from './Session';
 export { toSignalingUrl } from './url';

@@ -76,7 +76,10 @@ export interface ConnectOptions {
 
 /** Options with every default applied. */
 export interface ResolvedOptions
-  extends Required<Omit<ConnectOptions, 'displayName' | 'getToken' | 'iceServers' | 'iceTransportPolicy' | 'handlerName' | 'WebSocket' | 'signal' | 'reconnect' | 'qoe'>>,
+  extends
+    Required<
+      Omit<ConnectOptions, 'displayName' | 'getToken' | 'iceServers' | 'iceTransportPolicy' | 'handlerName' | 'WebSocket' | 'signal' | 'reconnect' | 'qoe'>
+    >,
     Pick<ConnectOptions, 'displayName' | 'getToken' | 'iceServers' | 'iceTransportPolicy' | 'handlerName' | 'WebSocket' | 'signal' | 'qoe'> {
   reconnect: ReconnectOptions;
 }
@@ -100,8 +103,7 @@ function positive(name: string, value: number | undefined, fallback: number, all
 
 /** `merge(defaults, user)`, validating numbers. @throws {TypeError} on invalid values. */
 export function resolveOptions(options: ConnectOptions = {}): ResolvedOptions {
-  const reconnect: ReconnectOptions =
-    options.reconnect === false ? { ...DEFAULT_RECONNECT, enabled: false } : { ...DEFAULT_RECONNECT, ...options.reconnect };
+  const reconnect: ReconnectOptions = options.reconnect === false ? { ...DEFAULT_RECONNECT, enabled: false } : { ...DEFAULT_RECONNECT, ...options.reconnect };
   positive('reconnect.initialDelayMs', reconnect.initialDelayMs, 0);
   positive('reconnect.maxDelayMs', reconnect.maxDelayMs, 0);
   positive('reconnect.multiplier', reconnect.multiplier, 0);

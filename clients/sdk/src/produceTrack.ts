@@ -30,9 +30,7 @@ export async function produceTrack(session: Session, publication: Publication, e
       ? {
           ...((options.simulcast ?? true)
             ? {
-                encodings: SIMULCAST_ENCODINGS.map((e) =>
-                  options.codec === 'H264' ? { ...e } : { ...e, scalabilityMode: 'L1T3' },
-                ),
+                encodings: SIMULCAST_ENCODINGS.map((e) => (options.codec === 'H264' ? { ...e } : { ...e, scalabilityMode: 'L1T3' })),
               }
             : {}),
           ...(options.codec ? { codec: pickCodec(session, options.codec) } : {}),
@@ -56,11 +54,8 @@ export async function produceTrack(session: Session, publication: Publication, e
 /** The browser's send codec for `name` that the node also has (H264 packetization-mode 1 first). */
 function pickCodec(session: Session, name: 'VP8' | 'H264'): RtpCodecCapability {
   const mimeType = `video/${name}`.toLowerCase();
-  const candidates = (session.device.sendRtpCapabilities.codecs ?? []).filter(
-    (c) => c.mimeType.toLowerCase() === mimeType,
-  );
-  const codec =
-    candidates.find((c) => c.parameters?.['packetization-mode'] === 1) ?? candidates[0];
+  const candidates = (session.device.sendRtpCapabilities.codecs ?? []).filter((c) => c.mimeType.toLowerCase() === mimeType);
+  const codec = candidates.find((c) => c.parameters?.['packetization-mode'] === 1) ?? candidates[0];
   if (!codec) throw new SubsecError('UNSUPPORTED_MEDIA', `${name} is not supported by both browser and node`);
   return codec;
 }

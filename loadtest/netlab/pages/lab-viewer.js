@@ -19,7 +19,19 @@
 
   /** Sums the inbound video stats of every peer connection, plus the selected candidate pair's protocol. */
   async function videoStats() {
-    const out = { nackCount: 0, retransmitted: 0, packetsLost: 0, packetsReceived: 0, framesDecoded: 0, freezeCount: 0, totalFreezesDuration: 0, bytesReceived: 0, frameHeight: 0, protocol: '', candidateType: '' };
+    const out = {
+      nackCount: 0,
+      retransmitted: 0,
+      packetsLost: 0,
+      packetsReceived: 0,
+      framesDecoded: 0,
+      freezeCount: 0,
+      totalFreezesDuration: 0,
+      bytesReceived: 0,
+      frameHeight: 0,
+      protocol: '',
+      candidateType: '',
+    };
     for (const pc of peerConnections) {
       if (pc.connectionState === 'closed') continue;
       const report = await pc.getStats();
@@ -52,7 +64,14 @@
     const layers = [];
     for (const pc of peerConnections) {
       (await pc.getStats()).forEach((s) => {
-        if (s.type === 'outbound-rtp' && s.kind === 'video') layers.push({ rid: s.rid, frameHeight: s.frameHeight, targetBitrate: s.targetBitrate, qualityLimitationReason: s.qualityLimitationReason, active: s.active });
+        if (s.type === 'outbound-rtp' && s.kind === 'video')
+          layers.push({
+            rid: s.rid,
+            frameHeight: s.frameHeight,
+            targetBitrate: s.targetBitrate,
+            qualityLimitationReason: s.qualityLimitationReason,
+            active: s.active,
+          });
       });
     }
     return layers;
@@ -97,7 +116,15 @@
       const s = await videoStats();
       const b = video.buffered;
       const bufferAheadMs = b.length ? Math.round(1000 * (b.end(b.length - 1) - video.currentTime)) : 0;
-      timeline.push({ at: Date.now(), bytes: s.bytesReceived, frameHeight: s.frameHeight || video.videoHeight, framesDecoded: s.framesDecoded, transport: player?.transport, playbackRate: video.playbackRate, bufferAheadMs });
+      timeline.push({
+        at: Date.now(),
+        bytes: s.bytesReceived,
+        frameHeight: s.frameHeight || video.videoHeight,
+        framesDecoded: s.framesDecoded,
+        transport: player?.transport,
+        playbackRate: video.playbackRate,
+        bufferAheadMs,
+      });
     }, 500);
     return { firstFrameMs: performance.now() - t0, transport: player.transport };
   }
@@ -153,5 +180,15 @@
     return stallStart === undefined ? stalls : [...stalls, { at: stallStart, ms: Date.now() - stallStart }];
   }
 
-  window.subsecLabViewer = { senderStats, start, sample, frameTimes, videoStats, stop, stalls: stallList, timeline: () => timeline, startedAt: () => startedAt };
+  window.subsecLabViewer = {
+    senderStats,
+    start,
+    sample,
+    frameTimes,
+    videoStats,
+    stop,
+    stalls: stallList,
+    timeline: () => timeline,
+    startedAt: () => startedAt,
+  };
 })();

@@ -26,7 +26,10 @@ if (mode === 'echo') {
     sock.send(reply, rinfo.port, rinfo.address);
   });
   sock.bind(Number(args[0]), () => print({ listening: sock.address().port }));
-  process.on('SIGTERM', () => { print({ received }); process.exit(0); });
+  process.on('SIGTERM', () => {
+    print({ received });
+    process.exit(0);
+  });
 } else if (mode === 'ping') {
   const [host, port, count, interval] = [args[0], Number(args[1]), Number(args[2]), Number(args[3])];
   const sock = dgram.createSocket('udp4');
@@ -72,7 +75,10 @@ if (mode === 'echo') {
   };
 } else if (mode === 'sink') {
   const sock = dgram.createSocket('udp4');
-  let packets = 0, bytes = 0, firstMs = 0, lastMs = 0;
+  let packets = 0,
+    bytes = 0,
+    firstMs = 0,
+    lastMs = 0;
   sock.on('message', (msg) => {
     const t = now();
     if (!packets) firstMs = t;
@@ -81,7 +87,10 @@ if (mode === 'echo') {
     bytes += msg.length + 28; // IP + UDP headers: rates are IP rates like the link's
   });
   sock.bind(Number(args[0]), () => print({ listening: sock.address().port }));
-  process.on('SIGTERM', () => { print({ packets, bytes, firstMs, lastMs }); process.exit(0); });
+  process.on('SIGTERM', () => {
+    print({ packets, bytes, firstMs, lastMs });
+    process.exit(0);
+  });
 } else if (mode === 'blast') {
   const [host, port, kbps, ms, size] = [args[0], Number(args[1]), Number(args[2]), Number(args[3]), Number(args[4])];
   const sock = dgram.createSocket('udp4');
@@ -92,16 +101,25 @@ if (mode === 'echo') {
   const tick = () => {
     const elapsed = now() - start;
     const due = Math.min(Math.floor(elapsed * perMs), Math.floor(ms * perMs));
-    while (sent < due) { sock.send(payload, port, host); sent++; }
+    while (sent < due) {
+      sock.send(payload, port, host);
+      sent++;
+    }
     if (elapsed < ms) setTimeout(tick, 2);
-    else setTimeout(() => { print({ sent, bytes: sent * size }); process.exit(0); }, 200);
+    else
+      setTimeout(() => {
+        print({ sent, bytes: sent * size });
+        process.exit(0);
+      }, 200);
   };
   tick();
 } else if (mode === 'tcp-source') {
   const chunk = Buffer.alloc(64 * 1024);
   const server = net.createServer((c) => {
     c.on('error', () => undefined);
-    const pump = () => { while (c.write(chunk)); };
+    const pump = () => {
+      while (c.write(chunk));
+    };
     c.on('drain', pump);
     pump();
   });
@@ -110,9 +128,20 @@ if (mode === 'echo') {
   const [host, port, ms] = [args[0], Number(args[1]), Number(args[2])];
   let bytes = 0;
   let start = 0;
-  const c = net.connect(port, host, () => { start = now(); setTimeout(() => { print({ bytes, ms: now() - start }); process.exit(0); }, ms); });
-  c.on('data', (d) => { bytes += d.length; });
-  c.on('error', (err) => { print({ error: err.message }); process.exit(1); });
+  const c = net.connect(port, host, () => {
+    start = now();
+    setTimeout(() => {
+      print({ bytes, ms: now() - start });
+      process.exit(0);
+    }, ms);
+  });
+  c.on('data', (d) => {
+    bytes += d.length;
+  });
+  c.on('error', (err) => {
+    print({ error: err.message });
+    process.exit(1);
+  });
 } else {
   process.stderr.write(`unknown mode ${mode}\n`);
   process.exit(2);

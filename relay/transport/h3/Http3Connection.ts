@@ -418,7 +418,10 @@ export class Http3Connection {
   #answer(id: number, decision: ConnectDecision): 'session' | 'done' {
     if (this.#session) return this.#respond(id, 429, 'one WebTransport session per connection');
     if (decision.status !== 200 || !('accept' in decision)) return this.#respond(id, decision.status, 'reason' in decision ? decision.reason : undefined);
-    const response: HeaderList = [[':status', '200'], ['sec-webtransport-http3-draft', 'draft02']];
+    const response: HeaderList = [
+      [':status', '200'],
+      ['sec-webtransport-http3-draft', 'draft02'],
+    ];
     if (decision.protocol) response.push(['wt-protocol', `"${decision.protocol}"`]);
     this.conn.write(id, frame(Frame.HEADERS, encodeFieldSection(response)), false).catch(() => undefined);
     const session = new WebTransportSession(id, { conn: this.conn, sendClose: (code, reason) => this.#sendClose(id, code, reason) });

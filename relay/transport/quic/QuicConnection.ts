@@ -455,12 +455,15 @@ export class QuicConnection {
     if (this.#timer && this.#timerDue <= due) return;
     clearTimeout(this.#timer);
     this.#timerDue = due;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      if (this.#closed) return;
-      this.#conn.onTimeout();
-      this.#process();
-    }, Math.max(0, Math.ceil(ms)));
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = undefined;
+        if (this.#closed) return;
+        this.#conn.onTimeout();
+        this.#process();
+      },
+      Math.max(0, Math.ceil(ms)),
+    );
   }
 
   #teardownFromQuiche(): void {
@@ -468,7 +471,12 @@ export class QuicConnection {
     const localErr = this.#conn.localError();
     const err = peerErr ?? localErr;
     const by: QuicCloseInfo['by'] = this.#conn.isTimedOut() && !err ? 'idle' : peerErr ? 'peer' : 'local';
-    this.#teardown({ app: err?.isApp ?? false, code: err?.errorCode ?? 0, reason: err ? decoder.decode(err.reason) : by === 'idle' ? 'idle timeout' : 'closed', by });
+    this.#teardown({
+      app: err?.isApp ?? false,
+      code: err?.errorCode ?? 0,
+      reason: err ? decoder.decode(err.reason) : by === 'idle' ? 'idle timeout' : 'closed',
+      by,
+    });
   }
 
   #teardown(info: QuicCloseInfo): void {

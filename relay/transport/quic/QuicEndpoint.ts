@@ -47,7 +47,15 @@ const MAX_UDP_PAYLOAD = 1350;
 
 /** One UDP socket serving QUIC connections. */
 export class QuicEndpoint {
-  readonly stats: QuicEndpointStats = { datagramsIn: 0, datagramsDropped: 0, retriesSent: 0, versionNegotiations: 0, connectionsAccepted: 0, connectionsRefused: 0, connections: 0 };
+  readonly stats: QuicEndpointStats = {
+    datagramsIn: 0,
+    datagramsDropped: 0,
+    retriesSent: 0,
+    versionNegotiations: 0,
+    connectionsAccepted: 0,
+    connectionsRefused: 0,
+    connections: 0,
+  };
   readonly #o: QuicEndpointOptions;
   readonly #quiche: Quiche;
   readonly #socket: dgram.Socket;

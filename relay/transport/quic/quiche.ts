@@ -88,7 +88,14 @@ export interface Quiche {
   retry(scid: Uint8Array, dcid: Uint8Array, newScid: Uint8Array, token: Uint8Array, version: number, out: Uint8Array): number;
   versionIsSupported(version: number): boolean;
   Config: {
-    withBoringSslCtx(verifyPeer: boolean, verifyAllowFail: boolean, ca: Uint8Array | null, key: Uint8Array[] | null, cert: Uint8Array[] | null, sigalgs: string | null): QuicheConfig;
+    withBoringSslCtx(
+      verifyPeer: boolean,
+      verifyAllowFail: boolean,
+      ca: Uint8Array | null,
+      key: Uint8Array[] | null,
+      cert: Uint8Array[] | null,
+      sigalgs: string | null,
+    ): QuicheConfig;
   };
   Connection: {
     accept(scid: Uint8Array, odcid: Uint8Array | null, local: HostPort, peer: HostPort, config: QuicheConfig): QuicheConnection;

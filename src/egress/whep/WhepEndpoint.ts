@@ -21,7 +21,18 @@ import type { RoomManager } from '../../sfu/RoomManager';
 import type { RtcTransportSettings } from '../../sfu/transports';
 import type { SfuMetrics } from '../../metrics/SfuMetrics';
 import type { Config } from '../../config/schema';
-import { authorize, checkName, contentType, handleIcePatch, linkHeader, type IceServer, MAX_PATCH_BYTES, MAX_SDP_BYTES, sdpBody, unsupportedPatch } from '../../webrtcHttp/httpRequests';
+import {
+  authorize,
+  checkName,
+  contentType,
+  handleIcePatch,
+  linkHeader,
+  type IceServer,
+  MAX_PATCH_BYTES,
+  MAX_SDP_BYTES,
+  sdpBody,
+  unsupportedPatch,
+} from '../../webrtcHttp/httpRequests';
 import type { WorkerPool } from '../../sfu/WorkerPool';
 import { parseSdp } from '../../sdp/SessionDescription';
 import { WhepSession, type LayerPreference } from './WhepSession';
@@ -62,8 +73,20 @@ export class WhepEndpoint {
     this.#deps = deps;
     this.#routers = new WhepRouters(deps.pool);
     const sessions = this.#sessions;
-    new client.Gauge({ name: 'subsec_whep_sessions', help: 'Open WHEP viewing sessions', registers: [deps.metrics.registry], collect() { this.set(sessions.size); } });
-    this.#rejected = new client.Counter({ name: 'subsec_whep_rejected_total', help: 'WHEP requests answered with an error, by error code', labelNames: ['code'], registers: [deps.metrics.registry] });
+    new client.Gauge({
+      name: 'subsec_whep_sessions',
+      help: 'Open WHEP viewing sessions',
+      registers: [deps.metrics.registry],
+      collect() {
+        this.set(sessions.size);
+      },
+    });
+    this.#rejected = new client.Counter({
+      name: 'subsec_whep_rejected_total',
+      help: 'WHEP requests answered with an error, by error code',
+      labelNames: ['code'],
+      registers: [deps.metrics.registry],
+    });
   }
 
   /** Open sessions by id. */
@@ -73,19 +96,33 @@ export class WhepEndpoint {
 
   /** Registers the routes (before the static catch-all route). */
   register(http: HttpServer): void {
-    http.route('POST', '/whep/:room/:stream', this.#counted((req) => this.#view(req)), { maxBodyBytes: MAX_SDP_BYTES });
-    http.route('PATCH', '/whep/:room/:stream/:session', this.#counted(async (req) => {
-      const session = await this.#session(req);
-      const type = contentType(req);
-      if (type === 'application/trickle-ice-sdpfrag') return handleIcePatch(req, session);
-      if (type !== 'application/json') unsupportedPatch(req, ['application/trickle-ice-sdpfrag', 'application/json']);
-      await session.setLayers(parseLayers(req.body.toString('utf8')));
-      return { status: 204 };
-    }), { maxBodyBytes: MAX_PATCH_BYTES });
-    http.route('DELETE', '/whep/:room/:stream/:session', this.#counted(async (req) => {
-      (await this.#session(req)).close('deleted by client');
-      return { status: 200 };
-    }));
+    http.route(
+      'POST',
+      '/whep/:room/:stream',
+      this.#counted((req) => this.#view(req)),
+      { maxBodyBytes: MAX_SDP_BYTES },
+    );
+    http.route(
+      'PATCH',
+      '/whep/:room/:stream/:session',
+      this.#counted(async (req) => {
+        const session = await this.#session(req);
+        const type = contentType(req);
+        if (type === 'application/trickle-ice-sdpfrag') return handleIcePatch(req, session);
+        if (type !== 'application/json') unsupportedPatch(req, ['application/trickle-ice-sdpfrag', 'application/json']);
+        await session.setLayers(parseLayers(req.body.toString('utf8')));
+        return { status: 204 };
+      }),
+      { maxBodyBytes: MAX_PATCH_BYTES },
+    );
+    http.route(
+      'DELETE',
+      '/whep/:room/:stream/:session',
+      this.#counted(async (req) => {
+        (await this.#session(req)).close('deleted by client');
+        return { status: 200 };
+      }),
+    );
   }
 
   /** Ends every viewing session. */

@@ -73,7 +73,11 @@ export class WhepRouters {
         const entry: Entry = { slot: { router, worker: roomSlot.worker, consumers: 0 }, numbering, refs: 0, links: new Map(), copies: new Map() };
         router.observer.once('close', () => {
           this.#entries.delete(key);
-          for (const link of entry.links.values()) link.then((l) => l.out.close(), () => undefined);
+          for (const link of entry.links.values())
+            link.then(
+              (l) => l.out.close(),
+              () => undefined,
+            );
         });
         room.once('closed', () => router.close());
         return entry;
@@ -187,6 +191,9 @@ function sameCodec(rc: types.RtpCodecCapability, oc: SdpCodec): boolean {
   if (mime !== 'h264') return true;
   const p = rc.parameters ?? {};
   if (Number(oc.parameters['packetization-mode'] ?? 0) !== Number(p['packetization-mode'] ?? 0)) return false;
-  const profile = (v: unknown) => String(v ?? '42001f').toLowerCase().slice(0, 4);
+  const profile = (v: unknown) =>
+    String(v ?? '42001f')
+      .toLowerCase()
+      .slice(0, 4);
   return profile(oc.parameters['profile-level-id']) === profile(p['profile-level-id']);
 }

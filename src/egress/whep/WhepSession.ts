@@ -168,6 +168,8 @@ function rtxOffered(consumable: types.RtpParameters, section: MediaSection, rtx:
   return consumable.codecs.some(
     (c) =>
       c.mimeType.toLowerCase().endsWith('/rtx') &&
-      section.codecs.some((o) => o.name.toLowerCase() === 'rtx' && o.payloadType === rtx.get(c.payloadType) && Number(o.parameters.apt) === Number(c.parameters?.apt)),
+      section.codecs.some(
+        (o) => o.name.toLowerCase() === 'rtx' && o.payloadType === rtx.get(c.payloadType) && Number(o.parameters.apt) === Number(c.parameters?.apt),
+      ),
   );
 }

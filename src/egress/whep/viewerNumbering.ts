@@ -85,7 +85,9 @@ export function withViewerNumbering(rtp: types.RtpParameters, n: ViewerNumbering
   const value = encodeViewerNumbering(n);
   return {
     ...rtp,
-    codecs: rtp.codecs.map((c) => (c.mimeType.toLowerCase().endsWith('/rtx') ? c : { ...c, parameters: { ...c.parameters, [VIEWER_NUMBERING_PARAMETER]: value } })),
+    codecs: rtp.codecs.map((c) =>
+      c.mimeType.toLowerCase().endsWith('/rtx') ? c : { ...c, parameters: { ...c.parameters, [VIEWER_NUMBERING_PARAMETER]: value } },
+    ),
   };
 }
 

@@ -20,8 +20,18 @@ import { classifyFfmpegFailure } from './ffmpegFailure';
 
 /** Why an ingest ended, as a metric label. */
 export type IngestEndLabel =
-  | 'input-ended' | 'unsupported-media' | 'no-media' | 'room-closed' | 'closed'
-  | 'no-parameter-sets' | 'invalid-data' | 'source-unreachable' | 'source-auth' | 'source-not-found' | 'source-timeout' | 'ffmpeg-failed'
+  | 'input-ended'
+  | 'unsupported-media'
+  | 'no-media'
+  | 'room-closed'
+  | 'closed'
+  | 'no-parameter-sets'
+  | 'invalid-data'
+  | 'source-unreachable'
+  | 'source-auth'
+  | 'source-not-found'
+  | 'source-timeout'
+  | 'ffmpeg-failed'
   /** An owner's own reason (e.g. the RTMP connection's end label). */
   | (string & {});
 
@@ -66,10 +76,25 @@ export interface FfmpegRtpIngestEvents {
 export function rtpOutputArgs(video: RtpFeedEndpoint, audio: RtpFeedEndpoint, audioBitrateKbps: number, videoBitstreamFilter?: string): string[] {
   const rtp = (e: RtpFeedEndpoint) => `rtp://127.0.0.1:${e.port}?rtcpport=${e.rtcpPort}&pkt_size=1200`;
   return [
-    '-map', '0:v:0', '-map', '0:a:0?',
-    '-c:v', 'copy', ...(videoBitstreamFilter ? ['-bsf:v', videoBitstreamFilter] : []),
-    '-c:a', 'libopus', '-b:a', `${audioBitrateKbps}k`, '-ar', '48000', '-ac', '2', '-application', 'lowdelay',
-    '-f', 'tee',
+    '-map',
+    '0:v:0',
+    '-map',
+    '0:a:0?',
+    '-c:v',
+    'copy',
+    ...(videoBitstreamFilter ? ['-bsf:v', videoBitstreamFilter] : []),
+    '-c:a',
+    'libopus',
+    '-b:a',
+    `${audioBitrateKbps}k`,
+    '-ar',
+    '48000',
+    '-ac',
+    '2',
+    '-application',
+    'lowdelay',
+    '-f',
+    'tee',
     `[select=v:f=rtp:ssrc=${video.ssrc}:payload_type=${video.payloadType}]${rtp(video)}|` +
       `[select=a:f=rtp:ssrc=${audio.ssrc}:payload_type=${audio.payloadType}:onfail=ignore]${rtp(audio)}`,
   ];
@@ -123,8 +148,18 @@ export class FfmpegRtpIngest extends EventEmitter<FfmpegRtpIngestEvents> {
   async start(): Promise<void> {
     const endpoints = await this.#feed.open();
     if (this.#ending) return;
-    const args = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info', ...this.#o.inputArgs, ...rtpOutputArgs(endpoints.video, endpoints.audio, this.#o.audioBitrateKbps, this.#o.videoBitstreamFilter)];
-    const ffmpeg = spawnOwned('ffmpeg', this.#o.stdin ? args.filter((a) => a !== '-nostdin') : args, { stdio: [this.#o.stdin ? 'pipe' : 'ignore', 'ignore', 'pipe'] });
+    const args = [
+      '-hide_banner',
+      '-nostdin',
+      '-nostats',
+      '-loglevel',
+      'info',
+      ...this.#o.inputArgs,
+      ...rtpOutputArgs(endpoints.video, endpoints.audio, this.#o.audioBitrateKbps, this.#o.videoBitstreamFilter),
+    ];
+    const ffmpeg = spawnOwned('ffmpeg', this.#o.stdin ? args.filter((a) => a !== '-nostdin') : args, {
+      stdio: [this.#o.stdin ? 'pipe' : 'ignore', 'ignore', 'pipe'],
+    });
     this.#ffmpeg = ffmpeg;
     ffmpeg.stdin?.on('error', () => undefined); // EPIPE when ffmpeg exits first; the exit ends the ingest
     let partial = '';
@@ -191,7 +226,8 @@ export class FfmpegRtpIngest extends EventEmitter<FfmpegRtpIngestEvents> {
     const video = this.#streams.find((s) => s.type === 'Video');
     const audio = this.#streams.find((s) => s.type === 'Audio');
     if (!video) return this.close('the stream has no video', 'unsupported-media');
-    if (video.codec !== 'h264') return this.close(`unsupported video codec ${video.codec}: this node carries H264 only (WebRTC, LL-HLS and MoQ outputs)`, 'unsupported-media');
+    if (video.codec !== 'h264')
+      return this.close(`unsupported video codec ${video.codec}: this node carries H264 only (WebRTC, LL-HLS and MoQ outputs)`, 'unsupported-media');
     this.emit('live', this.#streams);
     if (audio) this.#feed.publishAudio().catch((err) => this.#o.log.warn('cannot open the audio producer', { error: err }));
   }

@@ -75,13 +75,15 @@ export class RtpFeed implements Ingest {
       const video = await this.#video.produce({
         kind: 'video',
         rtpParameters: {
-          codecs: [{
-            mimeType: 'video/H264',
-            payloadType: VIDEO_PT,
-            clockRate: 90000,
-            parameters: { 'packetization-mode': 1, 'profile-level-id': '42e01f', 'level-asymmetry-allowed': 1 },
-            rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }],
-          }],
+          codecs: [
+            {
+              mimeType: 'video/H264',
+              payloadType: VIDEO_PT,
+              clockRate: 90000,
+              parameters: { 'packetization-mode': 1, 'profile-level-id': '42e01f', 'level-asymmetry-allowed': 1 },
+              rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }],
+            },
+          ],
           encodings: [{ ssrc: this.#videoSsrc }],
         },
         appData: { public: { source: this.kind } },

@@ -21,17 +21,39 @@ export class MpegTsIngest {
 
   constructor(deps: MpegTsIngestDeps) {
     const registers = [deps.metrics.registry];
-    const datagrams = new client.Counter({ name: 'subsec_mpegts_datagrams_total', help: 'UDP datagrams on MPEG-TS listeners: accepted, garbage (not TS), foreign (a second sender), dropped (paused or overloaded)', labelNames: ['result'], registers });
-    const ended = new client.Counter({ name: 'subsec_mpegts_streams_ended_total', help: 'MPEG-TS streams ended (or refused), by reason', labelNames: ['reason'], registers });
+    const datagrams = new client.Counter({
+      name: 'subsec_mpegts_datagrams_total',
+      help: 'UDP datagrams on MPEG-TS listeners: accepted, garbage (not TS), foreign (a second sender), dropped (paused or overloaded)',
+      labelNames: ['result'],
+      registers,
+    });
+    const ended = new client.Counter({
+      name: 'subsec_mpegts_streams_ended_total',
+      help: 'MPEG-TS streams ended (or refused), by reason',
+      labelNames: ['reason'],
+      registers,
+    });
     const { idleTimeoutMs, probeTimeoutMs, retryAfterMs, audioBitrateKbps } = deps.config;
-    this.listeners = deps.config.listeners.map((config) => new MpegTsListener({
-      config, rooms: deps.rooms, log: deps.log,
-      settings: { idleTimeoutMs, probeTimeoutMs, retryAfterMs, audioBitrateKbps },
-      count: (result) => datagrams.inc({ result }),
-      ended: (reason) => ended.inc({ reason }),
-    }));
+    this.listeners = deps.config.listeners.map(
+      (config) =>
+        new MpegTsListener({
+          config,
+          rooms: deps.rooms,
+          log: deps.log,
+          settings: { idleTimeoutMs, probeTimeoutMs, retryAfterMs, audioBitrateKbps },
+          count: (result) => datagrams.inc({ result }),
+          ended: (reason) => ended.inc({ reason }),
+        }),
+    );
     const listeners = this.listeners;
-    new client.Gauge({ name: 'subsec_mpegts_live_streams', help: 'MPEG-TS listeners whose stream is live', registers, collect() { this.set(listeners.filter((l) => l.live).length); } });
+    new client.Gauge({
+      name: 'subsec_mpegts_live_streams',
+      help: 'MPEG-TS listeners whose stream is live',
+      registers,
+      collect() {
+        this.set(listeners.filter((l) => l.live).length);
+      },
+    });
   }
 
   /** Binds every listener. */

@@ -98,7 +98,11 @@ export class MpegTsListener {
         }
         this.#port = this.#socket.address().port;
         this.#idle = setInterval(() => this.#checkIdle(), Math.min(500, this.#deps.settings.idleTimeoutMs));
-        this.#deps.log.info('MPEG-TS listener ready', { address: `udp://${multicastGroup ?? host}:${this.#port}`, room: this.config.room, stream: this.config.stream });
+        this.#deps.log.info('MPEG-TS listener ready', {
+          address: `udp://${multicastGroup ?? host}:${this.#port}`,
+          room: this.config.room,
+          stream: this.config.stream,
+        });
         resolve(this.#port);
       });
     });
@@ -149,7 +153,12 @@ export class MpegTsListener {
     const existing = this.#deps.rooms.get(roomName)?.producersOf(stream).length ?? 0;
     if (existing > 0) {
       this.#pausedUntil = Date.now() + this.#deps.settings.retryAfterMs;
-      this.#refusals.refused(sender.replace(/:\d+$/, ''), 'MPEG-TS stream refused', { port: this.#port, room: roomName, stream, reason: `stream ${roomName}/${stream} is being published by another client` });
+      this.#refusals.refused(sender.replace(/:\d+$/, ''), 'MPEG-TS stream refused', {
+        port: this.#port,
+        room: roomName,
+        stream,
+        reason: `stream ${roomName}/${stream} is being published by another client`,
+      });
       this.#deps.ended('conflict');
       return;
     }
@@ -169,15 +178,34 @@ export class MpegTsListener {
     const room = await this.#deps.rooms.getOrCreate(roomName);
     if (this.#closed) return;
     const ingest = new FfmpegRtpIngest({
-      room, identity: stream, kind: 'mpegts', stdin: true,
+      room,
+      identity: stream,
+      kind: 'mpegts',
+      stdin: true,
       inputArgs: ['-fflags', 'nobuffer', '-probesize', '1000000', '-analyzeduration', '1000000', '-f', 'mpegts', '-i', 'pipe:0'],
-      audioBitrateKbps: this.#deps.settings.audioBitrateKbps, probeTimeoutMs: this.#deps.settings.probeTimeoutMs, log: this.#deps.log,
+      audioBitrateKbps: this.#deps.settings.audioBitrateKbps,
+      probeTimeoutMs: this.#deps.settings.probeTimeoutMs,
+      log: this.#deps.log,
     });
     this.#ingest = ingest;
-    ingest.on('live', (streams) => this.#deps.log.info('MPEG-TS stream live', { port: this.#port, room: roomName, stream, media: streams.map((m) => `${m.type.toLowerCase()}:${m.codec}`).join(',') }));
+    ingest.on('live', (streams) =>
+      this.#deps.log.info('MPEG-TS stream live', {
+        port: this.#port,
+        room: roomName,
+        stream,
+        media: streams.map((m) => `${m.type.toLowerCase()}:${m.codec}`).join(','),
+      }),
+    );
     ingest.once('ended', (reason, label) => {
       const level = label === 'idle' || label === 'shutdown' || label === 'input-ended' ? 'info' : 'warn';
-      this.#deps.log[level]('MPEG-TS stream ended', { port: this.#port, room: roomName, stream, sender: this.#sender, reason, ...(level === 'warn' ? { ffmpeg: ingest.stderrTail() } : {}) });
+      this.#deps.log[level]('MPEG-TS stream ended', {
+        port: this.#port,
+        room: roomName,
+        stream,
+        sender: this.#sender,
+        reason,
+        ...(level === 'warn' ? { ffmpeg: ingest.stderrTail() } : {}),
+      });
       if (this.#ingest === ingest) this.#reset(label);
     });
     await ingest.start();
@@ -196,6 +224,7 @@ export class MpegTsListener {
   }
 
   #checkIdle(): void {
-    if (this.#sender && this.#ingest && Date.now() - this.#lastDatagramAt > this.#deps.settings.idleTimeoutMs) this.#ingest.close(`sender silent for ${this.#deps.settings.idleTimeoutMs} ms`, 'idle');
+    if (this.#sender && this.#ingest && Date.now() - this.#lastDatagramAt > this.#deps.settings.idleTimeoutMs)
+      this.#ingest.close(`sender silent for ${this.#deps.settings.idleTimeoutMs} ms`, 'idle');
   }
 }

@@ -33,7 +33,16 @@ export interface RtmpConnectionHooks {
 }
 
 /** Why a connection ended, as a metric label. */
-export type RtmpEndLabel = RtmpProtocolError['label'] | 'client-left' | 'unpublished' | 'idle' | 'handshake-timeout' | 'publish-timeout' | 'refused' | 'unsupported-media' | 'terminated';
+export type RtmpEndLabel =
+  | RtmpProtocolError['label']
+  | 'client-left'
+  | 'unpublished'
+  | 'idle'
+  | 'handshake-timeout'
+  | 'publish-timeout'
+  | 'refused'
+  | 'unsupported-media'
+  | 'terminated';
 
 /** Options of {@link RtmpConnection}. */
 export interface RtmpConnectionOptions {
@@ -90,12 +99,22 @@ export class RtmpConnection extends EventEmitter<RtmpConnectionEvents> {
     s.on('data', (data: Buffer) => this.#onData(data));
     s.on('error', () => undefined); // 'close' follows
     s.on('close', () => this.#end(this.#publishing === 'yes' ? 'publisher disconnected' : 'client disconnected', 'client-left'));
-    this.#timers.push(setTimeout(() => {
-      if (this.#publishing === 'no') this.#end(this.#phase === 'chunks' ? `no publish within ${options.publishTimeoutMs} ms` : 'handshake did not complete', this.#phase === 'chunks' ? 'publish-timeout' : 'handshake-timeout');
-    }, options.publishTimeoutMs));
-    const idle = setInterval(() => {
-      if (!this.#paused && this.#publishing === 'yes' && Date.now() - this.#lastDataAt > options.idleTimeoutMs) this.#end(`no data for ${options.idleTimeoutMs} ms`, 'idle');
-    }, Math.min(250, options.idleTimeoutMs));
+    this.#timers.push(
+      setTimeout(() => {
+        if (this.#publishing === 'no')
+          this.#end(
+            this.#phase === 'chunks' ? `no publish within ${options.publishTimeoutMs} ms` : 'handshake did not complete',
+            this.#phase === 'chunks' ? 'publish-timeout' : 'handshake-timeout',
+          );
+      }, options.publishTimeoutMs),
+    );
+    const idle = setInterval(
+      () => {
+        if (!this.#paused && this.#publishing === 'yes' && Date.now() - this.#lastDataAt > options.idleTimeoutMs)
+          this.#end(`no data for ${options.idleTimeoutMs} ms`, 'idle');
+      },
+      Math.min(250, options.idleTimeoutMs),
+    );
     this.#timers.push(idle);
   }
 
@@ -188,7 +207,12 @@ export class RtmpConnection extends EventEmitter<RtmpConnectionEvents> {
         this.#send(CSID_CONTROL, controlMessage(MSG.WINDOW_ACK_SIZE, WINDOW_ACK_SIZE));
         this.#send(CSID_CONTROL, controlMessage(MSG.SET_PEER_BANDWIDTH, WINDOW_ACK_SIZE, 2));
         this.#send(CSID_CONTROL, controlMessage(MSG.SET_CHUNK_SIZE, OUT_CHUNK_SIZE));
-        this.#command('_result', id, { fmsVer: 'FMS/3,0,1,123', capabilities: 31 }, { level: 'status', code: 'NetConnection.Connect.Success', description: 'Connection succeeded.', objectEncoding: 0 });
+        this.#command(
+          '_result',
+          id,
+          { fmsVer: 'FMS/3,0,1,123', capabilities: 31 },
+          { level: 'status', code: 'NetConnection.Connect.Success', description: 'Connection succeeded.', objectEncoding: 0 },
+        );
         return;
       }
       case 'releaseStream':
@@ -262,7 +286,11 @@ export class RtmpConnection extends EventEmitter<RtmpConnectionEvents> {
     if (msg.typeId === MSG.VIDEO && !this.#codecChecked.video) {
       const codec = videoCodecOf(msg.payload);
       if (codec && !codec.h264) {
-        this.terminate('NetStream.Publish.Rejected', `unsupported video codec ${codec.name}: this node carries H264 only (its WebRTC, LL-HLS and MoQ outputs); send H264`, 'unsupported-media');
+        this.terminate(
+          'NetStream.Publish.Rejected',
+          `unsupported video codec ${codec.name}: this node carries H264 only (its WebRTC, LL-HLS and MoQ outputs); send H264`,
+          'unsupported-media',
+        );
         return;
       }
       this.#codecChecked.video = true;

@@ -59,11 +59,35 @@ export class RtmpServer {
     const registers = [deps.metrics.registry];
     const connections = this.#connections;
     const byStream = this.#byStream;
-    new client.Gauge({ name: 'subsec_rtmp_connections', help: 'Open RTMP(S) connections', registers, collect() { this.set(connections.size); } });
-    new client.Gauge({ name: 'subsec_rtmp_publishers', help: 'Live RTMP publishers', registers, collect() { this.set([...byStream.values()].filter((p) => p !== 'starting').length); } });
+    new client.Gauge({
+      name: 'subsec_rtmp_connections',
+      help: 'Open RTMP(S) connections',
+      registers,
+      collect() {
+        this.set(connections.size);
+      },
+    });
+    new client.Gauge({
+      name: 'subsec_rtmp_publishers',
+      help: 'Live RTMP publishers',
+      registers,
+      collect() {
+        this.set([...byStream.values()].filter((p) => p !== 'starting').length);
+      },
+    });
     this.#rejections = new client.Counter({ name: 'subsec_rtmp_rejected_total', help: 'RTMP publishes refused, by reason', labelNames: ['reason'], registers });
-    this.#ended = new client.Counter({ name: 'subsec_rtmp_sessions_ended_total', help: 'RTMP publishing sessions ended, by reason', labelNames: ['reason'], registers });
-    this.#connectionErrors = new client.Counter({ name: 'subsec_rtmp_connection_errors_total', help: 'RTMP connections closed for a protocol fault or timeout before publishing, by reason', labelNames: ['reason'], registers });
+    this.#ended = new client.Counter({
+      name: 'subsec_rtmp_sessions_ended_total',
+      help: 'RTMP publishing sessions ended, by reason',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.#connectionErrors = new client.Counter({
+      name: 'subsec_rtmp_connection_errors_total',
+      help: 'RTMP connections closed for a protocol fault or timeout before publishing, by reason',
+      labelNames: ['reason'],
+      registers,
+    });
   }
 
   /** The bound RTMP port (after listen). */
@@ -152,7 +176,13 @@ export class RtmpServer {
     const { config, rooms, tokens } = this.#deps;
     const refuse = (code: string, label: string, reason: string, target?: RtmpTarget): PublishDecision => {
       this.#rejections.inc({ reason: label });
-      this.#refusalLog.refused(`${connection.remote.replace(/:\d+$/, '')}|${target?.room}/${target?.stream}|${label}`, 'RTMP publisher refused', { remote: connection.remote, room: target?.room, stream: target?.stream, code, reason });
+      this.#refusalLog.refused(`${connection.remote.replace(/:\d+$/, '')}|${target?.room}/${target?.stream}|${label}`, 'RTMP publisher refused', {
+        remote: connection.remote,
+        room: target?.room,
+        stream: target?.stream,
+        code,
+        reason,
+      });
       return { refused: { code, reason } };
     };
     if (this.#closed) return refuse('NetStream.Publish.Failed', 'shutdown', 'node shutting down');
@@ -162,26 +192,52 @@ export class RtmpServer {
     if (refusal) return refuse('NetStream.Publish.Denied', refusal.label, refusal.reason, target);
     const key = `${target.room}/${target.stream}`;
     if (this.#byStream.has(key)) return refuse('NetStream.Publish.BadName', 'conflict', `stream ${key} is already being published`, target);
-    if ((rooms.get(target.room)?.producersOf(target.stream).length ?? 0) > 0) return refuse('NetStream.Publish.BadName', 'conflict', `stream ${key} is already being published by another client`, target);
-    if ([...this.#byStream.values()].length >= config.maxSessions) return refuse('NetStream.Publish.Denied', 'capacity', `RTMP publisher limit (${config.maxSessions}) reached`, target);
+    if ((rooms.get(target.room)?.producersOf(target.stream).length ?? 0) > 0)
+      return refuse('NetStream.Publish.BadName', 'conflict', `stream ${key} is already being published by another client`, target);
+    if ([...this.#byStream.values()].length >= config.maxSessions)
+      return refuse('NetStream.Publish.Denied', 'capacity', `RTMP publisher limit (${config.maxSessions}) reached`, target);
     this.#byStream.set(key, 'starting');
     try {
       const room = await rooms.getOrCreate(target.room);
       const ingest = new FfmpegRtpIngest({
-        room, identity: target.stream, kind: 'rtmp', stdin: true, videoBitstreamFilter: 'h264_mp4toannexb',
+        room,
+        identity: target.stream,
+        kind: 'rtmp',
+        stdin: true,
+        videoBitstreamFilter: 'h264_mp4toannexb',
         inputArgs: ['-fflags', 'nobuffer', '-probesize', '1000000', '-analyzeduration', '1000000', '-f', 'flv', '-i', 'pipe:0'],
-        audioBitrateKbps: config.audioBitrateKbps, probeTimeoutMs: config.probeTimeoutMs, log: this.#deps.log,
+        audioBitrateKbps: config.audioBitrateKbps,
+        probeTimeoutMs: config.probeTimeoutMs,
+        log: this.#deps.log,
       });
       const publisher: RtmpPublisher = { target, remote: connection.remote, connection, ingest };
       ingest.once('ended', (reason, label) => {
         if (this.#byStream.get(key) === publisher) this.#byStream.delete(key);
         this.#ended.inc({ reason: label });
         const level = label === 'publisher-left' || label === 'unpublished' || label === 'input-ended' || label === 'closed' ? 'info' : 'warn';
-        this.#deps.log[level]('RTMP session ended', { remote: connection.remote, room: target.room, stream: target.stream, reason, ...(level === 'warn' ? { ffmpeg: ingest.stderrTail() } : {}) });
+        this.#deps.log[level]('RTMP session ended', {
+          remote: connection.remote,
+          room: target.room,
+          stream: target.stream,
+          reason,
+          ...(level === 'warn' ? { ffmpeg: ingest.stderrTail() } : {}),
+        });
         // The client learns why when the media could not be used.
-        connection.terminate(label === 'unsupported-media' || label === 'no-parameter-sets' || label === 'invalid-data' ? 'NetStream.Publish.Rejected' : 'NetStream.Publish.Failed', reason, 'terminated');
+        connection.terminate(
+          label === 'unsupported-media' || label === 'no-parameter-sets' || label === 'invalid-data'
+            ? 'NetStream.Publish.Rejected'
+            : 'NetStream.Publish.Failed',
+          reason,
+          'terminated',
+        );
       });
-      ingest.on('live', (streams) => this.#deps.log.info('RTMP stream live', { room: target.room, stream: target.stream, media: streams.map((s) => `${s.type.toLowerCase()}:${s.codec}`).join(',') }));
+      ingest.on('live', (streams) =>
+        this.#deps.log.info('RTMP stream live', {
+          room: target.room,
+          stream: target.stream,
+          media: streams.map((s) => `${s.type.toLowerCase()}:${s.codec}`).join(','),
+        }),
+      );
       this.#byStream.set(key, publisher);
       await ingest.start();
       this.#deps.log.info('RTMP publisher accepted', { remote: connection.remote, room: target.room, stream: target.stream });

@@ -16,7 +16,10 @@ export interface RtmpMessage {
 
 /** A protocol violation that ends the connection; `label` is its metric label. */
 export class RtmpProtocolError extends Error {
-  constructor(readonly label: 'oversized-message' | 'bad-chunk-size' | 'too-many-chunk-streams' | 'bad-chunk' | 'bad-handshake' | 'bad-command', message: string) {
+  constructor(
+    readonly label: 'oversized-message' | 'bad-chunk-size' | 'too-many-chunk-streams' | 'bad-chunk' | 'bad-handshake' | 'bad-command',
+    message: string,
+  ) {
     super(message);
   }
 }

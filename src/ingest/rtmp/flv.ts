@@ -26,8 +26,30 @@ export function flvTag(type: number, timestamp: number, body: Buffer): Buffer {
   return Buffer.concat([head, body, tail]);
 }
 
-const CLASSIC_VIDEO: Record<number, string> = { 2: 'Sorenson H.263', 3: 'Screen video', 4: 'On2 VP6', 5: 'On2 VP6 alpha', 6: 'Screen video 2', 7: 'H264', 12: 'HEVC', 13: 'AV1' };
-const CLASSIC_AUDIO: Record<number, string> = { 0: 'PCM', 1: 'ADPCM', 2: 'MP3', 3: 'PCM LE', 4: 'Nellymoser', 5: 'Nellymoser', 6: 'Nellymoser', 7: 'G.711 A-law', 8: 'G.711 mu-law', 10: 'AAC', 11: 'Speex', 14: 'MP3 8 kHz' };
+const CLASSIC_VIDEO: Record<number, string> = {
+  2: 'Sorenson H.263',
+  3: 'Screen video',
+  4: 'On2 VP6',
+  5: 'On2 VP6 alpha',
+  6: 'Screen video 2',
+  7: 'H264',
+  12: 'HEVC',
+  13: 'AV1',
+};
+const CLASSIC_AUDIO: Record<number, string> = {
+  0: 'PCM',
+  1: 'ADPCM',
+  2: 'MP3',
+  3: 'PCM LE',
+  4: 'Nellymoser',
+  5: 'Nellymoser',
+  6: 'Nellymoser',
+  7: 'G.711 A-law',
+  8: 'G.711 mu-law',
+  10: 'AAC',
+  11: 'Speex',
+  14: 'MP3 8 kHz',
+};
 
 /** The video codec of a video tag body, and whether it is H264 (the only one the outputs carry). */
 export function videoCodecOf(body: Buffer): { name: string; h264: boolean; keyFrame: boolean } | undefined {

@@ -12,9 +12,11 @@ import type { SfuMetrics } from '../../metrics/SfuMetrics';
 import { RtspPull, type RtspPullView, type RtspSource } from './RtspPull';
 
 /** How pull state changes reach webhooks (the node's WebhookDispatcher.emit, narrowed). */
-export type RtspWebhookSink = (event:
-  | { type: 'ingest.online'; room: string; data: { pullId: string; protocol: string; identity: string; url: string } }
-  | { type: 'ingest.offline'; room: string; data: { pullId: string; protocol: string; identity: string; url: string; reason: string } }) => void;
+export type RtspWebhookSink = (
+  event:
+    | { type: 'ingest.online'; room: string; data: { pullId: string; protocol: string; identity: string; url: string } }
+    | { type: 'ingest.offline'; room: string; data: { pullId: string; protocol: string; identity: string; url: string; reason: string } },
+) => void;
 
 /** Dependencies of {@link RtspIngest}. */
 export interface RtspIngestDeps {
@@ -40,13 +42,21 @@ export class RtspIngest {
     const registers = [deps.metrics.registry];
     const pulls = this.#pulls;
     new client.Gauge({
-      name: 'subsec_rtsp_pulls', help: 'RTSP pulls by state', labelNames: ['state'], registers,
+      name: 'subsec_rtsp_pulls',
+      help: 'RTSP pulls by state',
+      labelNames: ['state'],
+      registers,
       collect() {
         this.reset();
         for (const state of ['connecting', 'online', 'offline']) this.set({ state }, [...pulls.values()].filter((p) => p.state === state).length);
       },
     });
-    this.#failures = new client.Counter({ name: 'subsec_rtsp_failures_total', help: 'RTSP pull attempts that failed or dropped, by reason', labelNames: ['reason'], registers });
+    this.#failures = new client.Counter({
+      name: 'subsec_rtsp_failures_total',
+      help: 'RTSP pull attempts that failed or dropped, by reason',
+      labelNames: ['reason'],
+      registers,
+    });
   }
 
   /** Starts the configured sources. */
@@ -60,12 +70,14 @@ export class RtspIngest {
     const source: RtspSource = { ...input, id: input.id ?? `${input.room}-${input.stream}` };
     if (this.#pulls.has(source.id)) throw new InvalidStateError(`pull ${source.id} exists`);
     for (const p of this.#pulls.values()) {
-      if (p.source.room === source.room && p.source.stream === source.stream) throw new InvalidStateError(`stream ${source.room}/${source.stream} is already pulled by ${p.source.id}`);
+      if (p.source.room === source.room && p.source.stream === source.stream)
+        throw new InvalidStateError(`stream ${source.room}/${source.stream} is already pulled by ${p.source.id}`);
     }
     if (this.#pulls.size >= this.#deps.config.maxPulls) throw new InvalidStateError(`RTSP pull limit (${this.#deps.config.maxPulls}) reached`);
     const { config, rooms, log } = this.#deps;
     const pull: RtspPull = new RtspPull(source, {
-      rooms, log,
+      rooms,
+      log,
       settings: config,
       isTaken: () => {
         const room = rooms.get(source.room);

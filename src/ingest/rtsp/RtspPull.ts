@@ -114,7 +114,11 @@ export class RtspPull extends EventEmitter<RtspPullEvents> {
   view(): RtspPullView {
     const s = this.source;
     return {
-      id: s.id, url: s.url, room: s.room, stream: s.stream, transport: s.transport,
+      id: s.id,
+      url: s.url,
+      room: s.room,
+      stream: s.stream,
+      transport: s.transport,
       hasCredentials: Boolean(s.username),
       state: this.#state,
       failures: this.#failures,
@@ -140,11 +144,30 @@ export class RtspPull extends EventEmitter<RtspPullEvents> {
     if (this.#state === 'stopped') return;
     const us = (ms: number) => String(ms * 1000);
     const ingest = new FfmpegRtpIngest({
-      room, identity: source.stream, kind: 'rtsp', stdin: false, joinWebhooks: false,
+      room,
+      identity: source.stream,
+      kind: 'rtsp',
+      stdin: false,
+      joinWebhooks: false,
       // SPS/PPS from the SDP go before every key frame: cameras that send them out of band only still start viewers.
       videoBitstreamFilter: 'dump_extra=freq=keyframe',
-      inputArgs: ['-rtsp_transport', source.transport, '-timeout', us(this.#settings.ioTimeoutMs), '-fflags', 'nobuffer', '-probesize', '500000', '-analyzeduration', '1000000', '-i', urlWithCredentials(source)],
-      audioBitrateKbps: this.#settings.audioBitrateKbps, probeTimeoutMs: this.#settings.probeTimeoutMs, log: this.#log,
+      inputArgs: [
+        '-rtsp_transport',
+        source.transport,
+        '-timeout',
+        us(this.#settings.ioTimeoutMs),
+        '-fflags',
+        'nobuffer',
+        '-probesize',
+        '500000',
+        '-analyzeduration',
+        '1000000',
+        '-i',
+        urlWithCredentials(source),
+      ],
+      audioBitrateKbps: this.#settings.audioBitrateKbps,
+      probeTimeoutMs: this.#settings.probeTimeoutMs,
+      log: this.#log,
     });
     this.#ingest = ingest;
     ingest.once('live', () => {
@@ -153,7 +176,12 @@ export class RtspPull extends EventEmitter<RtspPullEvents> {
       this.#failures = 0;
       this.#onlineSince = Date.now();
       this.#reportedOffline = false;
-      this.#log.info('RTSP camera online', { id: source.id, room: source.room, stream: source.stream, media: ingest.streams.map((m) => `${m.type.toLowerCase()}:${m.codec}`).join(',') });
+      this.#log.info('RTSP camera online', {
+        id: source.id,
+        room: source.room,
+        stream: source.stream,
+        media: ingest.streams.map((m) => `${m.type.toLowerCase()}:${m.codec}`).join(','),
+      });
       this.emit('online');
     });
     ingest.once('ended', (reason, label) => {

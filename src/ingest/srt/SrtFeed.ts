@@ -63,19 +63,22 @@ export class SrtFeed implements Ingest {
     const { room } = this.#options;
     const slot = await room.join(this);
     try {
-      const open = () => slot.router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: this.#options.listenIp }, rtcpMux: false, comedia: true, enableBwe: false });
+      const open = () =>
+        slot.router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: this.#options.listenIp }, rtcpMux: false, comedia: true, enableBwe: false });
       this.#video = await open();
       this.#audio = await open();
       const video = await this.#video.produce({
         kind: 'video',
         rtpParameters: {
-          codecs: [{
-            mimeType: 'video/H264',
-            payloadType: VIDEO_PT,
-            clockRate: 90000,
-            parameters: { 'packetization-mode': 1, 'profile-level-id': '42e01f', 'level-asymmetry-allowed': 1 },
-            rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }],
-          }],
+          codecs: [
+            {
+              mimeType: 'video/H264',
+              payloadType: VIDEO_PT,
+              clockRate: 90000,
+              parameters: { 'packetization-mode': 1, 'profile-level-id': '42e01f', 'level-asymmetry-allowed': 1 },
+              rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }],
+            },
+          ],
           encodings: [{ ssrc: this.#videoSsrc }],
         },
         appData: { public: { source: 'srt' } },

@@ -63,10 +63,21 @@ export class SrtServer {
     this.#refusalLog = new RefusalLog(deps.log);
     const sessions = this.#byCaller;
     const registers = [deps.metrics.registry];
-    new client.Gauge({ name: 'subsec_srt_sessions', help: 'Open SRT contributions', registers, collect() { this.set(sessions.size); } });
+    new client.Gauge({
+      name: 'subsec_srt_sessions',
+      help: 'Open SRT contributions',
+      registers,
+      collect() {
+        this.set(sessions.size);
+      },
+    });
     this.#rejections = new client.Counter({ name: 'subsec_srt_rejected_total', help: 'SRT callers refused, by reason', labelNames: ['reason'], registers });
     this.#ended = new client.Counter({ name: 'subsec_srt_sessions_ended_total', help: 'SRT sessions ended, by reason', labelNames: ['reason'], registers });
-    this.#junk = new client.Counter({ name: 'subsec_srt_junk_packets_total', help: 'UDP packets on the SRT port that belong to no session and are no handshake', registers });
+    this.#junk = new client.Counter({
+      name: 'subsec_srt_junk_packets_total',
+      help: 'UDP packets on the SRT port that belong to no session and are no handshake',
+      registers,
+    });
   }
 
   /** The bound UDP port (after listen). */
@@ -89,7 +100,11 @@ export class SrtServer {
       this.#socket.bind(port, host, () => {
         this.#socket.off('error', reject);
         this.#port = this.#socket.address().port;
-        this.#deps.log.info('SRT listener ready', { address: `srt://${host}:${this.#port}`, latencyMs: this.#deps.config.latencyMs, encrypted: Boolean(this.#deps.config.passphrase) });
+        this.#deps.log.info('SRT listener ready', {
+          address: `srt://${host}:${this.#port}`,
+          latencyMs: this.#deps.config.latencyMs,
+          encrypted: Boolean(this.#deps.config.passphrase),
+        });
         resolve(this.#port);
       });
     });
@@ -131,7 +146,14 @@ export class SrtServer {
       .finally(() => this.#pending.delete(key));
   }
 
-  async #admit(packet: Buffer, streamId: string | undefined, callerSocketId: number, key: string, from: dgram.RemoteInfo, send: (p: Buffer) => void): Promise<void> {
+  async #admit(
+    packet: Buffer,
+    streamId: string | undefined,
+    callerSocketId: number,
+    key: string,
+    from: dgram.RemoteInfo,
+    send: (p: Buffer) => void,
+  ): Promise<void> {
     const { config, rooms, tokens } = this.#deps;
     const refuse = (code: number, label: string, why: string, target?: SrtTarget) => this.#refuse(packet, key, send, code, label, why, target);
     if (this.#closed) return refuse(RejectReason.OVERLOAD, 'shutdown', 'node shutting down');
@@ -156,7 +178,8 @@ export class SrtServer {
       return refuse(RejectReason.FORBIDDEN, 'banned', (err as Error).message, target);
     }
     if (!token.canPublish) return refuse(RejectReason.FORBIDDEN, 'forbidden', 'token does not allow publishing', target);
-    if (token.identity !== target.stream && !token.admin) return refuse(RejectReason.FORBIDDEN, 'forbidden', `token identity "${token.identity}" may not publish stream "${target.stream}"`, target);
+    if (token.identity !== target.stream && !token.admin)
+      return refuse(RejectReason.FORBIDDEN, 'forbidden', `token identity "${token.identity}" may not publish stream "${target.stream}"`, target);
     const existingRoom = rooms.get(target.room);
     if (!existingRoom && !config.allowRoomCreation) return refuse(RejectReason.NOT_FOUND, 'room-not-found', `room ${target.room} does not exist`, target);
     const streamKey = `${target.room}/${target.stream}`;
@@ -169,7 +192,8 @@ export class SrtServer {
     } else if (existingRoom && existingRoom.producersOf(target.stream).length > 0) {
       return refuse(RejectReason.CONFLICT, 'conflict', `stream ${streamKey} is already being published by another client`, target);
     }
-    if (this.#byCaller.size >= config.maxSessions) return refuse(RejectReason.OVERLOAD, 'capacity', `SRT session limit (${config.maxSessions}) reached`, target);
+    if (this.#byCaller.size >= config.maxSessions)
+      return refuse(RejectReason.OVERLOAD, 'capacity', `SRT session limit (${config.maxSessions}) reached`, target);
     const room = await rooms.getOrCreate(target.room);
     const session = new SrtSession({ room, target, conclusion: packet, callerSocketId, sendToCaller: send, config, log: this.#deps.log });
     this.#byCaller.set(key, session);
@@ -182,7 +206,8 @@ export class SrtServer {
         this.#mediaRefusals.set(mediaKey, { until: Date.now() + MEDIA_REFUSAL_MS, reason, label });
         if (this.#mediaRefusals.size > 1000) for (const [k, v] of this.#mediaRefusals) if (v.until < Date.now()) this.#mediaRefusals.delete(k);
       }
-      if (label === 'rejected-media' || label === 'rejected-handshake') this.#rejections.inc({ reason: label === 'rejected-media' ? 'unsupported-media' : 'handshake' });
+      if (label === 'rejected-media' || label === 'rejected-handshake')
+        this.#rejections.inc({ reason: label === 'rejected-media' ? 'unsupported-media' : 'handshake' });
     });
     this.#deps.log.info('SRT caller accepted', { remote: `${from.address}:${from.port}`, room: target.room, stream: target.stream });
     try {
@@ -199,7 +224,13 @@ export class SrtServer {
     if (this.#rejected.size > 1000) for (const [k, v] of this.#rejected) if (v.until < Date.now()) this.#rejected.delete(k);
     this.#rejections.inc({ reason: label });
     // One line per source, stream and reason per 10 s: a caller retrying in a loop is counted, not logged each time.
-    this.#refusalLog.refused(`${key.replace(/:\d+$/, '')}|${target?.room}/${target?.stream}|${label}`, 'SRT caller refused', { remote: key, room: target?.room, stream: target?.stream, code, reason: why });
+    this.#refusalLog.refused(`${key.replace(/:\d+$/, '')}|${target?.room}/${target?.stream}|${label}`, 'SRT caller refused', {
+      remote: key,
+      room: target?.room,
+      stream: target?.stream,
+      code,
+      reason: why,
+    });
     send(answer);
   }
 

@@ -21,7 +21,17 @@ import type { SrtTarget } from './streamId';
 import { classifyFfmpegFailure, type FfmpegFailure } from '../ffmpeg/ffmpegFailure';
 
 /** Why a session ended, as a metric label. */
-export type SrtEndLabel = 'caller-left' | 'idle' | 'rejected-media' | 'rejected-handshake' | 'no-media' | 'ffmpeg-failed' | 'replaced' | 'shutdown' | 'room-closed' | Extract<FfmpegFailure['label'], 'no-parameter-sets' | 'invalid-data'>;
+export type SrtEndLabel =
+  | 'caller-left'
+  | 'idle'
+  | 'rejected-media'
+  | 'rejected-handshake'
+  | 'no-media'
+  | 'ffmpeg-failed'
+  | 'replaced'
+  | 'shutdown'
+  | 'room-closed'
+  | Extract<FfmpegFailure['label'], 'no-parameter-sets' | 'invalid-data'>;
 
 /** End labels that mean the caller's media cannot be used (its reconnections are refused for a while). */
 export const MEDIA_FAILURES: ReadonlySet<SrtEndLabel> = new Set(['rejected-media', 'no-media', 'no-parameter-sets', 'invalid-data']);
@@ -50,14 +60,38 @@ export function srtFfmpegArgs(port: number, config: Config['srt'], video: FeedEn
   const input = `srt://127.0.0.1:${port}?mode=listener&transtype=live&latency=${us(config.latencyMs)}&listen_timeout=${us(5000)}&timeout=${us(config.idleTimeoutMs)}`;
   const rtp = (e: FeedEndpoint) => `rtp://127.0.0.1:${e.port}?rtcpport=${e.rtcpPort}&pkt_size=1200`;
   return [
-    '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info',
+    '-hide_banner',
+    '-nostdin',
+    '-nostats',
+    '-loglevel',
+    'info',
     ...(config.passphrase ? ['-passphrase', config.passphrase] : []),
-    '-fflags', 'nobuffer', '-probesize', '1000000', '-analyzeduration', '1000000',
-    '-i', input,
-    '-map', '0:v:0', '-map', '0:a:0?',
-    '-c:v', 'copy',
-    '-c:a', 'libopus', '-b:a', `${config.audioBitrateKbps}k`, '-ar', '48000', '-ac', '2', '-application', 'lowdelay',
-    '-f', 'tee',
+    '-fflags',
+    'nobuffer',
+    '-probesize',
+    '1000000',
+    '-analyzeduration',
+    '1000000',
+    '-i',
+    input,
+    '-map',
+    '0:v:0',
+    '-map',
+    '0:a:0?',
+    '-c:v',
+    'copy',
+    '-c:a',
+    'libopus',
+    '-b:a',
+    `${config.audioBitrateKbps}k`,
+    '-ar',
+    '48000',
+    '-ac',
+    '2',
+    '-application',
+    'lowdelay',
+    '-f',
+    'tee',
     `[select=v:f=rtp:ssrc=${video.ssrc}:payload_type=${video.payloadType}]${rtp(video)}|` +
       `[select=a:f=rtp:ssrc=${audio.ssrc}:payload_type=${audio.payloadType}:onfail=ignore]${rtp(audio)}`,
   ];
@@ -124,12 +158,16 @@ export class SrtSession extends EventEmitter<SrtSessionEvents> {
       this.#sendToFfmpeg(induction);
     }, 50);
     this.#timers.push(knock);
-    this.#timers.push(setTimeout(() => {
-      if (!this.#established) this.close('ffmpeg did not complete the SRT handshake', 'ffmpeg-failed');
-    }, 5000));
-    this.#timers.push(setTimeout(() => {
-      if (!this.#probed) this.close(`no media within ${this.#o.config.probeTimeoutMs} ms`, 'no-media');
-    }, this.#o.config.probeTimeoutMs));
+    this.#timers.push(
+      setTimeout(() => {
+        if (!this.#established) this.close('ffmpeg did not complete the SRT handshake', 'ffmpeg-failed');
+      }, 5000),
+    );
+    this.#timers.push(
+      setTimeout(() => {
+        if (!this.#probed) this.close(`no media within ${this.#o.config.probeTimeoutMs} ms`, 'no-media');
+      }, this.#o.config.probeTimeoutMs),
+    );
     const idle = setInterval(() => {
       if (Date.now() - this.lastCallerPacketAt > this.#o.config.idleTimeoutMs) this.close('caller went silent', 'idle');
     }, 250);
@@ -157,7 +195,12 @@ export class SrtSession extends EventEmitter<SrtSessionEvents> {
     for (const t of this.#timers) clearTimeout(t);
     this.#feed.close();
     const level = label === 'caller-left' || label === 'shutdown' || label === 'replaced' ? 'info' : 'warn';
-    this.#o.log[level]('SRT session ended', { room: this.target.room, stream: this.target.stream, reason, ...(level === 'warn' ? { ffmpeg: this.#stderrTail() } : {}) });
+    this.#o.log[level]('SRT session ended', {
+      room: this.target.room,
+      stream: this.target.stream,
+      reason,
+      ...(level === 'warn' ? { ffmpeg: this.#stderrTail() } : {}),
+    });
     this.emit('ended', reason, label);
     const ffmpeg = this.#ffmpeg;
     const finish = () => {
@@ -189,7 +232,7 @@ export class SrtSession extends EventEmitter<SrtSessionEvents> {
       const lines = text.split(/\r?\n/);
       partial = lines.pop() ?? '';
       for (const line of lines) {
-        this.#o.log.debug("ffmpeg", { line });
+        this.#o.log.debug('ffmpeg', { line });
         this.#onFfmpegLine(line);
       }
     });

@@ -32,9 +32,23 @@ export const RejectReason = {
 
 /** Names of libsrt's own rejection reasons (sent by ffmpeg's listener), for logs. */
 const SRT_REJ_NAMES: Record<number, string> = {
-  1: 'system error', 2: 'peer rejected', 3: 'resource', 4: 'rogue', 5: 'backlog', 6: 'internal error', 7: 'closing',
-  8: 'version', 9: 'rendezvous cookie', 10: 'wrong passphrase', 11: 'encryption required', 12: 'message API',
-  13: 'congestion control', 14: 'packet filter', 15: 'group', 16: 'timeout', 17: 'crypto',
+  1: 'system error',
+  2: 'peer rejected',
+  3: 'resource',
+  4: 'rogue',
+  5: 'backlog',
+  6: 'internal error',
+  7: 'closing',
+  8: 'version',
+  9: 'rendezvous cookie',
+  10: 'wrong passphrase',
+  11: 'encryption required',
+  12: 'message API',
+  13: 'congestion control',
+  14: 'packet filter',
+  15: 'group',
+  16: 'timeout',
+  17: 'crypto',
 };
 
 /** A parsed handshake. */
@@ -57,7 +71,7 @@ export function parseHandshake(packet: Buffer): Handshake | undefined {
   if (!isControl(packet) || (packet.readUInt16BE(0) & 0x7fff) !== CONTROL_HANDSHAKE || packet.length < HEADER + CIF) return undefined;
   const c = packet.subarray(HEADER);
   const hs: Handshake = { version: c.readUInt32BE(0), type: c.readInt32BE(20), socketId: c.readUInt32BE(24), cookie: c.readUInt32BE(28) };
-  for (let off = CIF; off + 4 <= c.length; ) {
+  for (let off = CIF; off + 4 <= c.length;) {
     const type = c.readUInt16BE(off);
     const words = c.readUInt16BE(off + 2);
     const end = off + 4 + words * 4;

@@ -18,7 +18,18 @@ import type { RoomManager } from '../../sfu/RoomManager';
 import type { RtcTransportSettings } from '../../sfu/transports';
 import type { SfuMetrics } from '../../metrics/SfuMetrics';
 import type { Config } from '../../config/schema';
-import { authorize, checkName, contentType, handleIcePatch, linkHeader, type IceServer, MAX_PATCH_BYTES, MAX_SDP_BYTES, sdpBody, unsupportedPatch } from '../../webrtcHttp/httpRequests';
+import {
+  authorize,
+  checkName,
+  contentType,
+  handleIcePatch,
+  linkHeader,
+  type IceServer,
+  MAX_PATCH_BYTES,
+  MAX_SDP_BYTES,
+  sdpBody,
+  unsupportedPatch,
+} from '../../webrtcHttp/httpRequests';
 import { parseSdp } from '../../sdp/SessionDescription';
 import { WhipSession } from './WhipSession';
 
@@ -47,8 +58,20 @@ export class WhipEndpoint {
   constructor(deps: WhipEndpointDeps) {
     this.#deps = deps;
     const sessions = this.#sessions;
-    new client.Gauge({ name: 'subsec_whip_sessions', help: 'Open WHIP publications', registers: [deps.metrics.registry], collect() { this.set(sessions.size); } });
-    this.#rejected = new client.Counter({ name: 'subsec_whip_rejected_total', help: 'WHIP requests answered with an error, by error code', labelNames: ['code'], registers: [deps.metrics.registry] });
+    new client.Gauge({
+      name: 'subsec_whip_sessions',
+      help: 'Open WHIP publications',
+      registers: [deps.metrics.registry],
+      collect() {
+        this.set(sessions.size);
+      },
+    });
+    this.#rejected = new client.Counter({
+      name: 'subsec_whip_rejected_total',
+      help: 'WHIP requests answered with an error, by error code',
+      labelNames: ['code'],
+      registers: [deps.metrics.registry],
+    });
   }
 
   /** Open sessions by id. */
@@ -58,16 +81,30 @@ export class WhipEndpoint {
 
   /** Registers the routes (before the static catch-all route). */
   register(http: HttpServer): void {
-    http.route('POST', '/whip/:room/:stream', this.#counted((req) => this.#publish(req)), { maxBodyBytes: MAX_SDP_BYTES });
-    http.route('PATCH', '/whip/:room/:stream/:session', this.#counted(async (req) => {
-      const session = await this.#session(req.params, req);
-      if (contentType(req) !== 'application/trickle-ice-sdpfrag') unsupportedPatch(req, ['application/trickle-ice-sdpfrag']);
-      return handleIcePatch(req, session);
-    }), { maxBodyBytes: MAX_PATCH_BYTES });
-    http.route('DELETE', '/whip/:room/:stream/:session', this.#counted(async (req) => {
-      (await this.#session(req.params, req)).close('deleted by client');
-      return { status: 200 };
-    }));
+    http.route(
+      'POST',
+      '/whip/:room/:stream',
+      this.#counted((req) => this.#publish(req)),
+      { maxBodyBytes: MAX_SDP_BYTES },
+    );
+    http.route(
+      'PATCH',
+      '/whip/:room/:stream/:session',
+      this.#counted(async (req) => {
+        const session = await this.#session(req.params, req);
+        if (contentType(req) !== 'application/trickle-ice-sdpfrag') unsupportedPatch(req, ['application/trickle-ice-sdpfrag']);
+        return handleIcePatch(req, session);
+      }),
+      { maxBodyBytes: MAX_PATCH_BYTES },
+    );
+    http.route(
+      'DELETE',
+      '/whip/:room/:stream/:session',
+      this.#counted(async (req) => {
+        (await this.#session(req.params, req)).close('deleted by client');
+        return { status: 200 };
+      }),
+    );
   }
 
   /** Ends every publication. */
@@ -107,7 +144,12 @@ export class WhipEndpoint {
       );
       this.#sessions.set(session.id, session);
       session.once('closed', () => this.#sessions.delete(session.id));
-      deps.log.info('WHIP publication started', { room: roomName, stream, session: session.id, tracks: session.producers.map((p) => `${p.kind}:${p.rtpParameters.codecs[0]!.mimeType}${p.type === 'simulcast' ? '/simulcast' : ''}`).join(',') });
+      deps.log.info('WHIP publication started', {
+        room: roomName,
+        stream,
+        session: session.id,
+        tracks: session.producers.map((p) => `${p.kind}:${p.rtpParameters.codecs[0]!.mimeType}${p.type === 'simulcast' ? '/simulcast' : ''}`).join(','),
+      });
       const location = `/whip/${encodeURIComponent(roomName)}/${encodeURIComponent(stream)}/${session.id}`;
       return {
         status: 201,

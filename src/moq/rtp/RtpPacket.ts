@@ -74,7 +74,7 @@ export class TimestampUnwrapper {
       this.#extended = ts;
       return ts;
     }
-    const delta = ((ts - this.#last) | 0);
+    const delta = (ts - this.#last) | 0;
     this.#last = ts;
     this.#extended += delta;
     return this.#extended;

@@ -56,7 +56,13 @@ window.ev = {
 
   async clock() {
     await window.client.clock.whenSynced();
-    return { now: window.client.clock.now(), real: Date.now(), offsetMs: window.client.clock.offsetMs, rttMs: window.client.clock.rttMs, synced: window.client.clock.synced };
+    return {
+      now: window.client.clock.now(),
+      real: Date.now(),
+      offsetMs: window.client.clock.offsetMs,
+      rttMs: window.client.clock.rttMs,
+      synced: window.client.clock.synced,
+    };
   },
 
   close() {

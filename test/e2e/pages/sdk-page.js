@@ -22,9 +22,7 @@
 
   /** JSON-safe copy of an event payload (tracks and error objects left out). */
   function plain(value) {
-    return JSON.parse(
-      JSON.stringify(value ?? null, (key, v) => (key === 'error' || key === 'track' || key === 'previous' ? undefined : v)),
-    );
+    return JSON.parse(JSON.stringify(value ?? null, (key, v) => (key === 'error' || key === 'track' || key === 'previous' ? undefined : v)));
   }
 
   function record(name, data) {
@@ -40,7 +38,18 @@
     const { connect: connectSdk } = await sdk();
     const client = await connectSdk(location.origin, token, options ?? {});
     state.client = client;
-    for (const name of ['reconnecting', 'reconnected', 'disconnected', 'error', 'stateChanged', 'producerAdded', 'producerRemoved', 'peerJoined', 'peerLeft', 'draining']) {
+    for (const name of [
+      'reconnecting',
+      'reconnected',
+      'disconnected',
+      'error',
+      'stateChanged',
+      'producerAdded',
+      'producerRemoved',
+      'peerJoined',
+      'peerLeft',
+      'draining',
+    ]) {
       client.on(name, (data) => record(name, data));
     }
     client.on('data', (message) => {

@@ -12,9 +12,22 @@ export const KNOWN_CODES: ReadonlySet<string> = new Set(Object.values(ErrorCode)
 
 /** Notification names of src/protocol/signaling.ts (`Notifications`). */
 export const KNOWN_NOTIFICATIONS: ReadonlySet<string> = new Set([
-  'peerJoined', 'peerLeft', 'newProducer', 'producerClosed', 'producerPaused', 'producerResumed', 'consumerClosed',
-  'consumerPaused', 'consumerResumed', 'consumerLayersChanged', 'consumerScore', 'newDataProducer', 'dataProducerClosed',
-  'reconnect', 'draining', 'roomClosed',
+  'peerJoined',
+  'peerLeft',
+  'newProducer',
+  'producerClosed',
+  'producerPaused',
+  'producerResumed',
+  'consumerClosed',
+  'consumerPaused',
+  'consumerResumed',
+  'consumerLayersChanged',
+  'consumerScore',
+  'newDataProducer',
+  'dataProducerClosed',
+  'reconnect',
+  'draining',
+  'roomClosed',
 ]);
 
 /** Counters and findings shared by every socket of a run. */

@@ -108,13 +108,26 @@ export function junkFrame(ctx: FuzzContext): Frame {
       const where = rng.int(0, 2);
       const nest = deepValue(rng);
       const payload =
-        where === 0 ? nest : where === 1 ? `{"id":"${ctx.nextId()}","method":"ping","params":${nest}}` : `{"id":"${ctx.nextId()}","method":"join","params":{"protocol":1,"token":"t","rtpCapabilities":${nest}}}`;
+        where === 0
+          ? nest
+          : where === 1
+            ? `{"id":"${ctx.nextId()}","method":"ping","params":${nest}}`
+            : `{"id":"${ctx.nextId()}","method":"join","params":{"protocol":1,"token":"t","rtpCapabilities":${nest}}}`;
       return { payload, label: 'deep-nesting' };
     }
     case 6: {
       const method = rng.pick([
         ...NASTY_KEYS.filter(Boolean),
-        'Join', 'JOIN', ' join', 'join\u0000', 'createtransport', 'admin', 'kill', 'eval', 'dump', rng.string(30),
+        'Join',
+        'JOIN',
+        ' join',
+        'join\u0000',
+        'createtransport',
+        'admin',
+        'kill',
+        'eval',
+        'dump',
+        rng.string(30),
       ]);
       return { payload: envelope(ctx.nextId(), method, JSON.parse(randomJson(rng, 2))), label: 'unknown-method' };
     }
@@ -232,7 +245,10 @@ export function joinedFrame(ctx: FuzzContext): Frame {
       () => `{${Array.from({ length: rng.int(1_000, 4_000) }, (_, i) => `"k${i}":${i}`).join(',')}}`,
       () => '{"__proto__":{"admin":true,"polluted":true},"constructor":{"prototype":{"polluted":true}}}',
     ])();
-    return { payload: `{"id":"${id}","method":"${method}","params":${JSON.stringify(base).slice(0, -1)},"appData":${appData}}}`, label: `${method}-hostile-appData` };
+    return {
+      payload: `{"id":"${id}","method":"${method}","params":${JSON.stringify(base).slice(0, -1)},"appData":${appData}}}`,
+      label: `${method}-hostile-appData`,
+    };
   }
   if (r < 0.45) {
     // The method's own shape, with plausible values (real ids half of the time).
@@ -249,7 +265,10 @@ export function joinedFrame(ctx: FuzzContext): Frame {
     return { payload: envelope(id, method, JSON.parse(garbage)), label: `joined-${method}-mutated` };
   }
   if (r < 0.9) {
-    return { payload: `{"id":"${id}","method":"${method}","params":${rng.chance(0.5) ? deepValue(rng) : randomJson(rng, 4)}}`, label: `joined-${method}-garbage` };
+    return {
+      payload: `{"id":"${id}","method":"${method}","params":${rng.chance(0.5) ? deepValue(rng) : randomJson(rng, 4)}}`,
+      label: `joined-${method}-garbage`,
+    };
   }
   return junkFrame(ctx);
 }

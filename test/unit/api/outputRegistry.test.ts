@@ -21,7 +21,14 @@ describe('OutputRegistry', () => {
 
   it('survives a throwing stats callback and rejects incomplete registrations', () => {
     const reg = new OutputRegistry();
-    reg.register({ kind: 'x', room: 'r', identity: 'a', stats: () => { throw new Error('boom'); } });
+    reg.register({
+      kind: 'x',
+      room: 'r',
+      identity: 'a',
+      stats: () => {
+        throw new Error('boom');
+      },
+    });
     expect(reg.list()[0]!.stats).toEqual({ error: 'stats unavailable' });
     expect(() => reg.register({ kind: '', room: 'r', identity: 'a' })).toThrowError(TypeError);
   });

@@ -19,7 +19,12 @@ describe('cursor pagination', () => {
 
   it('keeps going after the cursor item disappears', () => {
     const first = paginate(items, (x) => x.k, 2);
-    const rest = paginate(items.filter((x) => x.k !== 'b'), (x) => x.k, 10, first.nextCursor!);
+    const rest = paginate(
+      items.filter((x) => x.k !== 'b'),
+      (x) => x.k,
+      10,
+      first.nextCursor!,
+    );
     expect(rest.page.map((x) => x.k)).toEqual(['c', 'd', 'e']);
     expect(rest.nextCursor).toBeNull();
   });

@@ -3,7 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { iceServerLinks, turnPassword, TurnCredentials } from '../../../src/turn/TurnCredentials';
 
 describe('TURN credentials (coturn REST API scheme)', () => {
-  const turn = new TurnCredentials({ urls: ['stun:stun.example.com:3478', 'turn:turn.example.com:3478?transport=udp', 'turns:turn.example.com:5349?transport=tcp'], secret: 'coturn-shared-secret', ttlSeconds: 3600 });
+  const turn = new TurnCredentials({
+    urls: ['stun:stun.example.com:3478', 'turn:turn.example.com:3478?transport=udp', 'turns:turn.example.com:5349?transport=tcp'],
+    secret: 'coturn-shared-secret',
+    ttlSeconds: 3600,
+  });
 
   it('uses username "<expiry>:<identity>" and password base64(HMAC-SHA1(secret, username))', () => {
     const now = Date.UTC(2026, 5, 1);

@@ -19,7 +19,10 @@ describe('cascade and redis config', () => {
   });
 
   it('takes overrides from the environment', () => {
-    const c = loadConfig({ argv: [], env: { SUBSEC_CASCADE_COORDINATOR: 'redis', SUBSEC_REDIS_URL: 'redis://r:6380', SUBSEC_CASCADE_PIPE_ENABLE_SRTP: 'true' } });
+    const c = loadConfig({
+      argv: [],
+      env: { SUBSEC_CASCADE_COORDINATOR: 'redis', SUBSEC_REDIS_URL: 'redis://r:6380', SUBSEC_CASCADE_PIPE_ENABLE_SRTP: 'true' },
+    });
     expect(c.cascade.coordinator).toBe('redis');
     expect(c.redis.url).toBe('redis://r:6380');
     expect(c.cascade.pipe.enableSrtp).toBe(true);

@@ -49,9 +49,36 @@ describe('MPD rendering', () => {
     playbackRate: { min: 0.96, max: 1.04 },
     utcTimingUrl: 'http://node.example:8080/dash/time',
     video: [
-      { id: 'source', bandwidth: 1_500_000, codecs: 'avc1.42c01f', width: 640, height: 360, frameRate: 29.97, timescale: 90000, initialization: 'source/e/init.mp4?token=a&b', media: 'source/e/s$Number$.m4s', startNumber: 7, segments: [{ t: 900000, d: 180000 }, { t: 1080000, d: 183000 }, { t: 1300000, d: 270000 }] },
+      {
+        id: 'source',
+        bandwidth: 1_500_000,
+        codecs: 'avc1.42c01f',
+        width: 640,
+        height: 360,
+        frameRate: 29.97,
+        timescale: 90000,
+        initialization: 'source/e/init.mp4?token=a&b',
+        media: 'source/e/s$Number$.m4s',
+        startNumber: 7,
+        segments: [
+          { t: 900000, d: 180000 },
+          { t: 1080000, d: 183000 },
+          { t: 1300000, d: 270000 },
+        ],
+      },
     ],
-    audio: { id: 'audio', bandwidth: 64000, codecs: 'mp4a.40.2', audioSamplingRate: 48000, channels: 2, timescale: 48000, initialization: 'audio/e/init.mp4', media: 'audio/e/s$Number$.m4s', startNumber: 7, segments: [{ t: 480000, d: 96000 }] },
+    audio: {
+      id: 'audio',
+      bandwidth: 64000,
+      codecs: 'mp4a.40.2',
+      audioSamplingRate: 48000,
+      channels: 2,
+      timescale: 48000,
+      initialization: 'audio/e/init.mp4',
+      media: 'audio/e/s$Number$.m4s',
+      startNumber: 7,
+      segments: [{ t: 480000, d: 96000 }],
+    },
   };
 
   it('renders a dynamic low-latency MPD: SegmentTimeline with $Number$, ato, ServiceDescription, UTCTiming, audio apart', () => {
@@ -71,7 +98,9 @@ describe('MPD rendering', () => {
     expect(mpd).toContain('<S t="900000" d="180000"/>\n            <S d="183000"/>\n            <S t="1300000" d="270000"/>');
     expect(mpd).toContain('frameRate="29970/1000"');
     // Audio is an AdaptationSet of its own, with its channel configuration.
-    expect(mpd).toMatch(/<AdaptationSet id="1" contentType="audio" mimeType="audio\/mp4"[^>]*>[\s\S]*<AudioChannelConfiguration [^>]*value="2"\/>[\s\S]*<\/AdaptationSet>/);
+    expect(mpd).toMatch(
+      /<AdaptationSet id="1" contentType="audio" mimeType="audio\/mp4"[^>]*>[\s\S]*<AudioChannelConfiguration [^>]*value="2"\/>[\s\S]*<\/AdaptationSet>/,
+    );
     expect(mpd.match(/<AdaptationSet /g)!.length).toBe(2);
     // Element order per the MPD schema: ServiceDescription, Period, UTCTiming.
     expect(mpd.indexOf('<ServiceDescription')).toBeLessThan(mpd.indexOf('<Period'));
@@ -127,7 +156,8 @@ describe('MPD of the packager', () => {
     for (const b of boxes(fx.video)) video.pushBox(b);
     video.end();
     const stream = fakeStream([rendition('video', 'source', video), rendition('audio', 'audio', audio)]);
-    const input = () => mpdInputOf(stream, { config, audioKbps: 64, dvrWindowSec: 60, utcTimingUrl: 'http://x/dash/time', uriSuffix: '', availabilityStartTime: 0 });
+    const input = () =>
+      mpdInputOf(stream, { config, audioKbps: 64, dvrWindowSec: 60, utcTimingUrl: 'http://x/dash/time', uriSuffix: '', availabilityStartTime: 0 });
     expect(input()).toBeUndefined();
     for (const b of boxes(fx.audio)) audio.pushBox(b);
     audio.end();

@@ -12,7 +12,15 @@ afterEach(async () => {
   for (const c of cleanup.splice(0)) await c();
 });
 
-const event: RoomEvent = { seq: 7, room: 'r', type: 'bid', payload: { amount: 12, note: 'a "quoted", \n line' }, identity: 'bob', serverTime: 1_700_000_000_500, mediaTime: 1_700_000_000_250 };
+const event: RoomEvent = {
+  seq: 7,
+  room: 'r',
+  type: 'bid',
+  payload: { amount: 12, note: 'a "quoted", \n line' },
+  identity: 'bob',
+  serverTime: 1_700_000_000_500,
+  mediaTime: 1_700_000_000_250,
+};
 
 describe('EventTimeline', () => {
   it('renders an EXT-X-DATERANGE at the media time with the event inline as base64 JSON', () => {
@@ -30,7 +38,10 @@ describe('EventTimeline', () => {
   it('lists the recent events of a room whose media time is in the window, ordered by media time', async () => {
     const store = new InMemoryEventStore();
     const log = new RoomEventLog({ store, config: eventsConfigSchema.parse({}), log: createLogger('test') });
-    cleanup.push(() => log.close(), () => store.close());
+    cleanup.push(
+      () => log.close(),
+      () => store.close(),
+    );
     const timeline = new EventTimeline(log, { maxTags: 3 });
     const now = Date.now();
     const g = { canPublish: false, canSubscribe: true, canPublishData: true };
@@ -44,11 +55,21 @@ describe('EventTimeline', () => {
 
   it('is placed in a media playlist by the HLS writer (only when there is a program date)', () => {
     const tags = [renderDateRange(event)];
-    const segment = { msn: 0, parts: [{ seq: 0, msn: 0, index: 0, duration: 0.2, independent: true, publishedAt: 0, mediaEndWallMs: 0, data: Buffer.alloc(0) }], startTime: 0, programDateTime: event.mediaTime, independent: true, duration: 0.2, complete: false };
+    const segment = {
+      msn: 0,
+      parts: [{ seq: 0, msn: 0, index: 0, duration: 0.2, independent: true, publishedAt: 0, mediaEndWallMs: 0, data: Buffer.alloc(0) }],
+      startTime: 0,
+      programDateTime: event.mediaTime,
+      independent: true,
+      duration: 0.2,
+      complete: false,
+    };
     const text = renderMediaPlaylist({ targetDuration: 3, partTarget: 0.2, segments: [segment], nextPartSeq: 1, ended: false, dateRanges: tags });
     const lines = text.split('\n');
     expect(lines).toContain(tags[0]);
     expect(lines.indexOf(tags[0]!)).toBeLessThan(lines.findIndex((l) => l.startsWith('#EXT-X-PROGRAM-DATE-TIME')));
-    expect(renderMediaPlaylist({ targetDuration: 3, partTarget: 0.2, segments: [], nextPartSeq: 0, ended: false, dateRanges: tags })).not.toContain('DATERANGE');
+    expect(renderMediaPlaylist({ targetDuration: 3, partTarget: 0.2, segments: [], nextPartSeq: 0, ended: false, dateRanges: tags })).not.toContain(
+      'DATERANGE',
+    );
   });
 });

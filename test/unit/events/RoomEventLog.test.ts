@@ -16,7 +16,10 @@ afterEach(async () => {
 
 function make(config: Partial<EventsConfig> = {}, store = new InMemoryEventStore()): RoomEventLog {
   const events = new RoomEventLog({ store, config: eventsConfigSchema.parse(config), log });
-  cleanup.push(() => events.close(), () => store.close());
+  cleanup.push(
+    () => events.close(),
+    () => store.close(),
+  );
   return events;
 }
 
@@ -56,7 +59,10 @@ describe('RoomEventLog', () => {
 
   it('refuses oversized payloads, bad types and non-JSON payloads with clear errors', async () => {
     const events = make({ maxPayloadBytes: 64 });
-    await expect(events.send({ room: 'r', type: 'chat', payload: 'x'.repeat(100), identity: 'a', grants })).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE', message: 'event payload exceeds 64 bytes' });
+    await expect(events.send({ room: 'r', type: 'chat', payload: 'x'.repeat(100), identity: 'a', grants })).rejects.toMatchObject({
+      code: 'PAYLOAD_TOO_LARGE',
+      message: 'event payload exceeds 64 bytes',
+    });
     await expect(events.send({ room: 'r', type: '1bad type', identity: 'a', grants })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
     await expect(events.send({ room: 'r', type: 'x', payload: () => 1, identity: 'a', grants })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
     expect((await events.send({ room: 'r', type: 'chat', payload: 'ok', identity: 'a', grants })).event.seq).toBe(1);
@@ -65,15 +71,26 @@ describe('RoomEventLog', () => {
   it('rate-limits per identity per room with a token bucket; server events are not limited', async () => {
     const events = make({ rateLimit: { perSecond: 1, burst: 3 } });
     for (let i = 0; i < 3; i++) await events.send({ room: 'r', type: 'x', identity: 'alice', grants });
-    await expect(events.send({ room: 'r', type: 'x', identity: 'alice', grants })).rejects.toMatchObject({ code: 'RATE_LIMITED', message: expect.stringMatching(/retry in \d+ ms/) });
+    await expect(events.send({ room: 'r', type: 'x', identity: 'alice', grants })).rejects.toMatchObject({
+      code: 'RATE_LIMITED',
+      message: expect.stringMatching(/retry in \d+ ms/),
+    });
     await events.send({ room: 'r', type: 'x', identity: 'bob', grants });
     await events.send({ room: 'other', type: 'x', identity: 'alice', grants });
     for (let i = 0; i < 10; i++) await events.publish('r', 'tick', i);
   });
 
   it('applies per-room overrides, first match wins', async () => {
-    const events = make({ maxPayloadBytes: 1000, rooms: [{ match: 'tiny-*', maxPayloadBytes: 20 }, { match: '*', maxPayloadBytes: 500 }] });
-    await expect(events.send({ room: 'tiny-1', type: 'x', payload: 'x'.repeat(30), identity: 'a', grants })).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+    const events = make({
+      maxPayloadBytes: 1000,
+      rooms: [
+        { match: 'tiny-*', maxPayloadBytes: 20 },
+        { match: '*', maxPayloadBytes: 500 },
+      ],
+    });
+    await expect(events.send({ room: 'tiny-1', type: 'x', payload: 'x'.repeat(30), identity: 'a', grants })).rejects.toMatchObject({
+      code: 'PAYLOAD_TOO_LARGE',
+    });
     await expect(events.send({ room: 'big', type: 'x', payload: 'x'.repeat(600), identity: 'a', grants })).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
     await events.send({ room: 'big', type: 'x', payload: 'x'.repeat(400), identity: 'a', grants });
     expect(roomMatches('auction-*', 'auction-7')).toBe(true);
@@ -83,13 +100,29 @@ describe('RoomEventLog', () => {
 
   it('lets hooks reject with a reason, rewrite payloads, and fail safely', async () => {
     const events = make();
-    events.addHook({ name: 'no-shouting', rooms: ['chat-*'], validate: (ctx) => (String(ctx.payload).toUpperCase() === ctx.payload ? { reject: 'no shouting' } : undefined) });
+    events.addHook({
+      name: 'no-shouting',
+      rooms: ['chat-*'],
+      validate: (ctx) => (String(ctx.payload).toUpperCase() === ctx.payload ? { reject: 'no shouting' } : undefined),
+    });
     events.addHook({ name: 'trim', validate: (ctx) => (typeof ctx.payload === 'string' ? { payload: ctx.payload.trim() } : undefined) });
-    events.addHook({ name: 'thrower', validate: (ctx) => { if (ctx.type === 'boom') throw new Error('bug in hook'); if (ctx.type === 'nope') throw new EventRejectedError('not today'); } });
-    await expect(events.send({ room: 'chat-1', type: 'chat', payload: 'HELLO', identity: 'a', grants })).rejects.toMatchObject({ code: 'EVENT_REJECTED', message: 'no shouting' });
+    events.addHook({
+      name: 'thrower',
+      validate: (ctx) => {
+        if (ctx.type === 'boom') throw new Error('bug in hook');
+        if (ctx.type === 'nope') throw new EventRejectedError('not today');
+      },
+    });
+    await expect(events.send({ room: 'chat-1', type: 'chat', payload: 'HELLO', identity: 'a', grants })).rejects.toMatchObject({
+      code: 'EVENT_REJECTED',
+      message: 'no shouting',
+    });
     expect((await events.send({ room: 'other', type: 'chat', payload: 'HELLO', identity: 'a', grants })).event.seq).toBe(1);
     expect((await events.send({ room: 'chat-1', type: 'chat', payload: '  hi  ', identity: 'a', grants })).event.payload).toBe('hi');
-    await expect(events.send({ room: 'r', type: 'boom', identity: 'a', grants })).rejects.toMatchObject({ code: 'INTERNAL', message: 'event validation failed' });
+    await expect(events.send({ room: 'r', type: 'boom', identity: 'a', grants })).rejects.toMatchObject({
+      code: 'INTERNAL',
+      message: 'event validation failed',
+    });
     await expect(events.send({ room: 'r', type: 'nope', identity: 'a', grants })).rejects.toMatchObject({ code: 'EVENT_REJECTED', message: 'not today' });
     // Rejections consume no sequence number.
     expect((await events.send({ room: 'chat-1', type: 'chat', payload: 'ok', identity: 'a', grants })).event.seq).toBe(2);
@@ -116,7 +149,11 @@ describe('RoomEventLog', () => {
     const b = make({ rateLimit: { perSecond: 1000, burst: 1000 } }, store);
     for (const events of [a, b]) {
       let high = 0;
-      events.addHook({ name: 'higher', validate: (ctx) => ((ctx.payload as number) > high ? undefined : { reject: 'low' }), onEvent: (e) => void (high = e.payload as number) });
+      events.addHook({
+        name: 'higher',
+        validate: (ctx) => ((ctx.payload as number) > high ? undefined : { reject: 'low' }),
+        onEvent: (e) => void (high = e.payload as number),
+      });
     }
     const sends = Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).send({ room: 'r', type: 'bid', payload: (i * 13) % 41, identity: `u${i}`, grants }));
     await Promise.allSettled(sends);
@@ -164,7 +201,11 @@ describe('RoomEventLog', () => {
     const joined: string[] = [];
     const left: string[] = [];
     const pushed: number[] = [];
-    const topical = { push: (e: RoomEvent) => pushed.push(e.seq), joinTopic: (t: string) => (joined.push(t), true), leaveTopic: (t: string) => void left.push(t) };
+    const topical = {
+      push: (e: RoomEvent) => pushed.push(e.seq),
+      joinTopic: (t: string) => (joined.push(t), true),
+      leaveTopic: (t: string) => void left.push(t),
+    };
     const plain = sink();
     await events.subscribe('r', topical, 0);
     await events.subscribe('r', plain, 0);
@@ -172,7 +213,11 @@ describe('RoomEventLog', () => {
     // The backlog was pushed; live events went through the topic, once each.
     expect(pushed).toEqual([1]);
     expect(joined).toEqual(['ev:r']);
-    expect(published.map(([t, f]) => [t, JSON.parse(f).data.seq])).toEqual([['ev:r', 2], ['ev:r', 3], ['ev:r', 4]]);
+    expect(published.map(([t, f]) => [t, JSON.parse(f).data.seq])).toEqual([
+      ['ev:r', 2],
+      ['ev:r', 3],
+      ['ev:r', 4],
+    ]);
     expect(plain.got.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
     events.unsubscribe('r', topical);
     expect(left).toEqual(['ev:r']);

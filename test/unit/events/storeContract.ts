@@ -74,21 +74,26 @@ export function storeContract(store: () => EventStore, room: () => string): void
     const s = store();
     const r = room();
     await s.append({ room: r, draft: draft(r, 'n', 1), idempotencyTtlMs: 60_000, retention: RETAIN });
-    expect(await s.append({ room: r, draft: draft(r, 'n', 2), ifLastSeq: 0, idempotencyTtlMs: 60_000, retention: RETAIN })).toEqual({ status: 'conflict', lastSeq: 1 });
+    expect(await s.append({ room: r, draft: draft(r, 'n', 2), ifLastSeq: 0, idempotencyTtlMs: 60_000, retention: RETAIN })).toEqual({
+      status: 'conflict',
+      lastSeq: 1,
+    });
     expect((await s.append({ room: r, draft: draft(r, 'n', 2), ifLastSeq: 1, idempotencyTtlMs: 60_000, retention: RETAIN })).status).toBe('appended');
   });
 
   it('keeps at most maxEvents per room and drops events older than maxAgeMs, numbering on', async () => {
     const s = store();
     const r = room();
-    for (let i = 0; i < 8; i++) await s.append({ room: r, draft: draft(r, 'n', i), idempotencyTtlMs: 60_000, retention: { maxEvents: 5, maxAgeMs: 3_600_000 } });
+    for (let i = 0; i < 8; i++)
+      await s.append({ room: r, draft: draft(r, 'n', i), idempotencyTtlMs: 60_000, retention: { maxEvents: 5, maxAgeMs: 3_600_000 } });
     const page = await s.read(r, 0, 100);
     expect(page.events.map((e) => e.seq)).toEqual([4, 5, 6, 7, 8]);
     expect(page).toMatchObject({ firstSeq: 4, lastSeq: 8 });
 
     const old = room();
     const now = Date.now();
-    for (let i = 0; i < 3; i++) await s.append({ room: old, draft: draft(old, 'n', i, 'a', now - 120_000), idempotencyTtlMs: 60_000, retention: { maxEvents: 100, maxAgeMs: 60_000 } });
+    for (let i = 0; i < 3; i++)
+      await s.append({ room: old, draft: draft(old, 'n', i, 'a', now - 120_000), idempotencyTtlMs: 60_000, retention: { maxEvents: 100, maxAgeMs: 60_000 } });
     await s.append({ room: old, draft: draft(old, 'n', 'fresh', 'a', now), idempotencyTtlMs: 60_000, retention: { maxEvents: 100, maxAgeMs: 60_000 } });
     const aged = await s.read(old, 0, 100);
     expect(aged.events.map((e) => e.seq)).toEqual([4]);
@@ -103,10 +108,13 @@ export function storeContract(store: () => EventStore, room: () => string): void
     const otherSeen: RoomEvent[] = [];
     const offOther = s.watch(room(), { onEvent: (e) => otherSeen.push(e) });
     // Give a pub/sub subscription time to be in place before publishing.
-    await waitFor(async () => {
-      await s.append({ room: r, draft: draft(r, 'probe', null), idempotencyTtlMs: 60_000, retention: RETAIN });
-      return seen.length > 0;
-    }, { what: 'watch to be live' });
+    await waitFor(
+      async () => {
+        await s.append({ room: r, draft: draft(r, 'probe', null), idempotencyTtlMs: 60_000, retention: RETAIN });
+        return seen.length > 0;
+      },
+      { what: 'watch to be live' },
+    );
     const last = await s.append({ room: r, draft: draft(r, 'n', 'x'), idempotencyTtlMs: 60_000, retention: RETAIN });
     const lastSeq = last.status === 'appended' ? last.event.seq : -1;
     await waitFor(() => seen.includes(lastSeq), { what: 'appended event seen' });

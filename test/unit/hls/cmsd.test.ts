@@ -144,8 +144,12 @@ describe('CmsdHeaders', () => {
   it('describes init segments, parts and segments', () => {
     expect(h.media({ ot: 'i', ended: false })).toBe('ot=i,sf=h,st=l,v=1');
     // 25 000 bytes over 0.2 s = 1000 kbps
-    expect(h.media({ ot: 'v', ended: false, durationSec: 0.2, availableAt: 1_700_000_000_000.4, bytes: 25_000 })).toBe('ot=v,sf=h,st=l,d=200,br=1000,at=1700000000000,v=1');
-    expect(h.media({ ot: 'a', ended: true, durationSec: 2.0053, availableAt: 5, bytes: 16_000, heldMs: 180 })).toBe('ot=a,sf=h,st=v,d=2005,br=64,at=5,ht=180,v=1');
+    expect(h.media({ ot: 'v', ended: false, durationSec: 0.2, availableAt: 1_700_000_000_000.4, bytes: 25_000 })).toBe(
+      'ot=v,sf=h,st=l,d=200,br=1000,at=1700000000000,v=1',
+    );
+    expect(h.media({ ot: 'a', ended: true, durationSec: 2.0053, availableAt: 5, bytes: 16_000, heldMs: 180 })).toBe(
+      'ot=a,sf=h,st=v,d=2005,br=64,at=5,ht=180,v=1',
+    );
     expect(h.media({ ot: undefined, ended: false })).toBe('sf=h,st=l,v=1');
   });
 
@@ -153,7 +157,11 @@ describe('CmsdHeaders', () => {
     expect(h.dynamic(0)).toBe('"origin-a";rd=0');
     expect(h.dynamic(250.6)).toBe('"origin-a";rd=251');
     expect(h.dynamic(-3)).toBe('"origin-a";rd=0');
-    expect(h.headers('ot=m', 7)).toEqual({ 'cmsd-static': 'ot=m', 'cmsd-dynamic': '"origin-a";rd=7', 'access-control-expose-headers': 'ETag, CMSD-Static, CMSD-Dynamic' });
+    expect(h.headers('ot=m', 7)).toEqual({
+      'cmsd-static': 'ot=m',
+      'cmsd-dynamic': '"origin-a";rd=7',
+      'access-control-expose-headers': 'ETag, CMSD-Static, CMSD-Dynamic',
+    });
   });
 
   it('leaves CMSD-Dynamic out when disabled, and escapes or encodes awkward identifiers', () => {

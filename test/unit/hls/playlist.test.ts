@@ -8,7 +8,14 @@ function segments(count: number, openParts?: number): HlsSegment[] {
   let seq = 0;
   const make = (msn: number, n: number, complete: boolean): HlsSegment => {
     const parts: HlsPart[] = Array.from({ length: n }, (_, i) => ({
-      seq: seq++, msn, index: i, duration: 0.2, independent: i === 0 || i === 5, publishedAt: 0, mediaEndWallMs: 0, data: Buffer.alloc(1),
+      seq: seq++,
+      msn,
+      index: i,
+      duration: 0.2,
+      independent: i === 0 || i === 5,
+      publishedAt: 0,
+      mediaEndWallMs: 0,
+      data: Buffer.alloc(1),
     }));
     return { msn, parts, startTime: msn * 2, programDateTime: Date.UTC(2026, 0, 1, 0, 0, msn * 2), independent: true, duration: n * 0.2, complete };
   };
@@ -22,7 +29,13 @@ const base = { targetDuration: 3, partTarget: 0.2, ended: false };
 describe('media playlist', () => {
   it('carries every LL-HLS tag in order', () => {
     const segs = segments(3, 4);
-    const text = renderMediaPlaylist({ ...base, segments: segs, nextPartSeq: 34, pathPrefix: 'e1/', renditionReports: [{ uri: '../low/index.m3u8', lastMsn: 3, lastPart: 2 }] });
+    const text = renderMediaPlaylist({
+      ...base,
+      segments: segs,
+      nextPartSeq: 34,
+      pathPrefix: 'e1/',
+      renditionReports: [{ uri: '../low/index.m3u8', lastMsn: 3, lastPart: 2 }],
+    });
     const lines = text.trim().split('\n');
     expect(lines.slice(0, 7)).toEqual([
       '#EXTM3U',
@@ -93,7 +106,12 @@ describe('multivariant playlist', () => {
 });
 
 describe('blocking reload decisions (rfc8216bis 6.2.5.2)', () => {
-  const view = (segs: HlsSegment[], ended = false) => ({ segments: segs, lastCompleteMsn: segs.filter((s) => s.complete).at(-1)?.msn ?? -1, ended, partTarget: 0.2 });
+  const view = (segs: HlsSegment[], ended = false) => ({
+    segments: segs,
+    lastCompleteMsn: segs.filter((s) => s.complete).at(-1)?.msn ?? -1,
+    ended,
+    partTarget: 0.2,
+  });
 
   it('is ready for segments and parts the playlist holds, waits for the next ones', () => {
     const v = view(segments(3, 4));

@@ -29,7 +29,10 @@ describe('chunk streams', () => {
     const reader = new ChunkReader(1 << 20);
     const out = [];
     for (let i = 0; i < bytes.length; i += 7) out.push(...reader.push(bytes.subarray(i, i + 7)));
-    expect(out.map((m) => [m.typeId, m.timestamp, m.payload.length])).toEqual([[9, 40, 1000], [9, 0x1234567, 3]]);
+    expect(out.map((m) => [m.typeId, m.timestamp, m.payload.length])).toEqual([
+      [9, 40, 1000],
+      [9, 0x1234567, 3],
+    ]);
     expect(out[0]!.payload.equals(payload)).toBe(true);
   });
   it('applies type 1/2/3 headers as deltas and honours Set Chunk Size', () => {

@@ -23,13 +23,44 @@ const annexB = (...nals: number[][]) => new Uint8Array(nals.flatMap((n) => [0, 0
 describe('RTP parsing', () => {
   it('skips CSRCs, header extensions and padding', () => {
     const buf = new Uint8Array([
-      0xb1, 0xe6, 0x12, 0x34, 0, 0, 0x10, 0, 0, 0, 0, 1, // V=2 P=1 X=1 CC=1, M=1 PT=102
-      0, 0, 0, 9, // CSRC
-      0xbe, 0xde, 0, 1, 0x10, 0xaa, 0, 0, // one-byte extension block, 1 word
-      7, 8, 9, // payload
-      0, 2, // padding (2 bytes)
+      0xb1,
+      0xe6,
+      0x12,
+      0x34,
+      0,
+      0,
+      0x10,
+      0,
+      0,
+      0,
+      0,
+      1, // V=2 P=1 X=1 CC=1, M=1 PT=102
+      0,
+      0,
+      0,
+      9, // CSRC
+      0xbe,
+      0xde,
+      0,
+      1,
+      0x10,
+      0xaa,
+      0,
+      0, // one-byte extension block, 1 word
+      7,
+      8,
+      9, // payload
+      0,
+      2, // padding (2 bytes)
     ]);
-    expect(parseRtp(buf)).toMatchObject({ marker: true, payloadType: 102, sequenceNumber: 0x1234, timestamp: 0x1000, ssrc: 1, payload: new Uint8Array([7, 8, 9]) });
+    expect(parseRtp(buf)).toMatchObject({
+      marker: true,
+      payloadType: 102,
+      sequenceNumber: 0x1234,
+      timestamp: 0x1000,
+      ssrc: 1,
+      payload: new Uint8Array([7, 8, 9]),
+    });
     expect(parseRtp(new Uint8Array([0x80, 0]))).toBeUndefined();
   });
 

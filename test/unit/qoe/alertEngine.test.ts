@@ -4,7 +4,13 @@ import type { QoeAlertRule } from '../../../src/qoe/qoeConfig';
 
 const label = { key: 'r/s', room: 'r', stream: 's' };
 const rule = (r: Partial<QoeAlertRule>): QoeAlertRule => ({ figure: 'rebufferRatio', minSessions: 1, forSeconds: 2, ...r }) as QoeAlertRule;
-const input = (value: number | null, sessions = 3, figure: AlertInput['figure'] = 'rebufferRatio', path = 'webrtc'): AlertInput => ({ label, path, figure, value, sessions });
+const input = (value: number | null, sessions = 3, figure: AlertInput['figure'] = 'rebufferRatio', path = 'webrtc'): AlertInput => ({
+  label,
+  path,
+  figure,
+  value,
+  sessions,
+});
 
 function engine(rules: QoeAlertRule[]) {
   const fired: QoeAlert[] = [];

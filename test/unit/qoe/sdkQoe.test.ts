@@ -62,7 +62,7 @@ describe('QoeReporter', () => {
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
 
-  it('sends batches every interval and soon after a first frame; adopts the node\'s interval', async () => {
+  it("sends batches every interval and soon after a first frame; adopts the node's interval", async () => {
     const sent: QoeSessionReport[][] = [];
     const r = new QoeReporter({ intervalMs: 2000 }, {});
     r._attach(async (p) => {

@@ -37,7 +37,15 @@ describe('CertificateStore', () => {
       seed.close();
       fs.writeFileSync(path.join(dir, 'cert.pem'), made.cert);
       fs.writeFileSync(path.join(dir, 'key.pem'), made.key);
-      const store = new CertificateStore({ host: '127.0.0.1', certFile: path.join(dir, 'cert.pem'), keyFile: path.join(dir, 'key.pem'), validityDays: 1, rotateBeforeMs: 36 * 3_600_000, checkEveryMs: 50, log });
+      const store = new CertificateStore({
+        host: '127.0.0.1',
+        certFile: path.join(dir, 'cert.pem'),
+        keyFile: path.join(dir, 'key.pem'),
+        validityDays: 1,
+        rotateBeforeMs: 36 * 3_600_000,
+        checkEveryMs: 50,
+        log,
+      });
       const loaded = await store.start();
       expect(loaded.fingerprint).toBe(made.fingerprint);
       expect(loaded.selfSigned).toBe(false);

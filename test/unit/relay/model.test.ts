@@ -152,7 +152,10 @@ describe('paths and the directory', () => {
   });
 
   it('returns registered relays first, then the most specific static route', async () => {
-    const d = new InMemoryRelayDirectory([{ prefix: '', url: 'http://root' }, { prefix: 'live', url: 'http://live' }]);
+    const d = new InMemoryRelayDirectory([
+      { prefix: '', url: 'http://root' },
+      { prefix: 'live', url: 'http://live' },
+    ]);
     await d.register('live/cam', 'http://a');
     expect(await d.lookup('live/cam')).toEqual(['http://a', 'http://live', 'http://root']);
     await d.unregister('live/cam', 'http://a');

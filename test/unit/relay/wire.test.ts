@@ -65,7 +65,11 @@ describe('moq-lite messages', () => {
     const m = { active: true, suffix: 'cam', hops: [5n, 7n] };
     expect(decodeAnnounce(body(encodeAnnounce(m, Version.LITE_04)), Version.LITE_04)).toEqual(m);
     expect(decodeAnnounce(body(encodeAnnounce(m, Version.LITE_03)), Version.LITE_03)).toEqual({ active: true, suffix: 'cam', hops: [0n, 0n] });
-    expect(decodeAnnounce(body(encodeAnnounce({ active: false, suffix: 'cam', hops: [1n] }, Version.LITE_04)), Version.LITE_04)).toEqual({ active: false, suffix: 'cam', hops: [] });
+    expect(decodeAnnounce(body(encodeAnnounce({ active: false, suffix: 'cam', hops: [1n] }, Version.LITE_04)), Version.LITE_04)).toEqual({
+      active: false,
+      suffix: 'cam',
+      hops: [],
+    });
   });
 
   it('SUBSCRIBE round-trips with optional start/end groups (encoded +1, 0 = none)', () => {

@@ -38,8 +38,15 @@ describe('what a push sends', () => {
     ({ kind, spec: { name, copySource: copied, height, videoKbps }, copied, packager: {} }) as unknown as LiveRendition;
 
   it('copies the source when the ladder passes it through, else takes the top rung', () => {
-    expect(chooseRenditions({ renditions: [r('mid', 'video', false, 240), r('source', 'video', true), r('audio', 'audio', false)] })).toMatchObject({ mode: 'copy', video: { spec: { name: 'source' } }, audio: { spec: { name: 'audio' } } });
-    expect(chooseRenditions({ renditions: [r('low', 'video', false, 160), r('top', 'video', false, 720), r('mid', 'video', false, 360)] })).toMatchObject({ mode: 'ladder', video: { spec: { name: 'top' } } });
+    expect(chooseRenditions({ renditions: [r('mid', 'video', false, 240), r('source', 'video', true), r('audio', 'audio', false)] })).toMatchObject({
+      mode: 'copy',
+      video: { spec: { name: 'source' } },
+      audio: { spec: { name: 'audio' } },
+    });
+    expect(chooseRenditions({ renditions: [r('low', 'video', false, 160), r('top', 'video', false, 720), r('mid', 'video', false, 360)] })).toMatchObject({
+      mode: 'ladder',
+      video: { spec: { name: 'top' } },
+    });
     // A rung at source height (no height) is the top one.
     expect(chooseRenditions({ renditions: [r('hd', 'video', false, 720), r('full', 'video', false, undefined)] })?.video.spec.name).toBe('full');
     expect(chooseRenditions({ renditions: [r('audio', 'audio', false)] })).toBeUndefined();

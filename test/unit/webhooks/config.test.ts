@@ -19,7 +19,9 @@ describe('webhooks, turn and webRtcServer config', () => {
   });
 
   it('accepts a shared secret for endpoints without their own', () => {
-    const c = parseConfig({ webhooks: { secret: 's'.repeat(16), endpoints: [{ url: 'https://hooks.example.com/subsec', events: ['room.*', 'track.published'] }] } });
+    const c = parseConfig({
+      webhooks: { secret: 's'.repeat(16), endpoints: [{ url: 'https://hooks.example.com/subsec', events: ['room.*', 'track.published'] }] },
+    });
     expect(c.webhooks.endpoints[0]!.events).toEqual(['room.*', 'track.published']);
   });
 });

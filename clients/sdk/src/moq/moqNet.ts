@@ -44,7 +44,10 @@ export interface MoqNetModule {
   Connection: {
     connect(
       url: URL,
-      props?: { websocket?: { delay?: number; url?: URL; enabled?: boolean }; webtransport?: { serverCertificateHashes?: Array<{ algorithm?: string; value: string }> } },
+      props?: {
+        websocket?: { delay?: number; url?: URL; enabled?: boolean };
+        webtransport?: { serverCertificateHashes?: Array<{ algorithm?: string; value: string }> };
+      },
     ): Promise<MoqSession>;
   };
   Path: { from(...parts: string[]): unknown };

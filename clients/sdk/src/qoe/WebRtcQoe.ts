@@ -112,11 +112,14 @@ export class WebRtcQoe {
   #poll(): void {
     if (this.#closed) return;
     const starting = this.#session.state === 'starting';
-    this.#timer = setTimeout(() => {
-      this.#sample()
-        .catch(() => undefined)
-        .finally(() => this.#poll());
-    }, starting ? 100 : this.#options.pollMs);
+    this.#timer = setTimeout(
+      () => {
+        this.#sample()
+          .catch(() => undefined)
+          .finally(() => this.#poll());
+      },
+      starting ? 100 : this.#options.pollMs,
+    );
   }
 
   async #sample(): Promise<void> {
@@ -140,7 +143,15 @@ export class WebRtcQoe {
       if (session.state === 'stalled' && (!prev || inbound.framesDecoded > prev.framesDecoded)) session.stallEnd(now);
     }
     if (inbound.frameHeight) session.rendition(`${inbound.frameHeight}p`);
-    const base = prev ?? { bytesReceived: 0, freezeCount: 0, totalFreezesDuration: 0, jitterBufferDelay: 0, jitterBufferEmittedCount: 0, totalDecodeTime: 0, framesDecoded: 0 };
+    const base = prev ?? {
+      bytesReceived: 0,
+      freezeCount: 0,
+      totalFreezesDuration: 0,
+      jitterBufferDelay: 0,
+      jitterBufferEmittedCount: 0,
+      totalDecodeTime: 0,
+      framesDecoded: 0,
+    };
     session.addBytes(inbound.bytesReceived - base.bytesReceived);
     const freezes = inbound.freezeCount - base.freezeCount;
     const frozenMs = (inbound.totalFreezesDuration - base.totalFreezesDuration) * 1000;
