@@ -27,5 +27,10 @@ export default defineConfig({
     reporters: ['default'],
     // A stray `.only` would silently skip the rest of the suite: refuse it everywhere.
     allowOnly: false,
+    // A stopgap, not a fix: each of the last full-suite runs from a fresh clone failed on one to four
+    // different timing-bound browser tests (Shaka/dash.js player checks, SDK MoQ playback, QoE over
+    // MoQ, an LL-HLS part check, a renderer crash) that pass when rerun, alone or in the suite. A
+    // failed test gets one more try; a broken build fails both. Listed for fixing in the round's note.
+    retry: 1,
   },
 });
