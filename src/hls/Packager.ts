@@ -87,6 +87,8 @@ export interface PackagerEvents {
 }
 
 const EPS = 0.001;
+/** Parts may never exceed PART-TARGET (RFC 8216bis §4.4.4.9); only float noise is tolerated. */
+const PART_EPS = 1e-6;
 
 /** The in-memory LL-HLS packager of one rendition. */
 export class Packager extends EventEmitter<PackagerEvents> {
@@ -109,6 +111,7 @@ export class Packager extends EventEmitter<PackagerEvents> {
   /** True once a frame of the timing track is pending (empty fragments may come first). */
   #pendingHasFrame = false;
   #pendingEndTime = 0;
+  #pendingFirstStart = 0;
   #lastFrameDuration = 0;
   #nextSeq = 0;
   #nextMsn = 0;
@@ -315,8 +318,11 @@ export class Packager extends EventEmitter<PackagerEvents> {
       }
     }
     const target = this.options.partTargetMs / 1000;
-    if (this.#pendingDuration() > 0 && start + duration - this.#timelineEnd > target + EPS) this.#flushPart();
-    if (!this.#pendingHasFrame) this.#pendingIndependent = sync;
+    if (this.#pendingDuration() > 0 && this.#partSpanWith(start + duration) > target + PART_EPS) this.#flushPart();
+    if (!this.#pendingHasFrame) {
+      this.#pendingIndependent = sync;
+      this.#pendingFirstStart = start;
+    }
     this.#pendingHasFrame = true;
     this.#pending.push(data);
     this.#pendingEndTime = start + duration;
@@ -325,7 +331,18 @@ export class Packager extends EventEmitter<PackagerEvents> {
     this.#firstFrameStart ??= start;
     this.#framesDuration = start + duration - this.#firstFrameStart;
     // Close the part now when the next frame would not fit, so it is published without waiting.
-    if (this.#pendingDuration() + this.#lastFrameDuration > target + EPS) this.#flushPart();
+    if (this.#partSpanWith(this.#pendingEndTime + this.#lastFrameDuration) > target + PART_EPS) this.#flushPart();
+  }
+
+  /**
+   * How long the pending part would be if it ended at `end`: from the timeline's end or from its
+   * first frame, whichever is earlier (a frame may start before the timeline's end when the encoder's
+   * last-sample duration was an estimate), so neither the listed duration nor the media span passes
+   * PART-TARGET.
+   */
+  #partSpanWith(end: number): number {
+    const from = this.#pendingHasFrame ? Math.min(this.#timelineEnd, this.#pendingFirstStart) : this.#timelineEnd;
+    return end - from;
   }
 
   #pendingDuration(): number {

@@ -47,6 +47,34 @@ describe('Packager', () => {
     expect(p.frameRate).toBeCloseTo(30, 0);
   });
 
+  it('never packs several frames past PART-TARGET when decode times jitter around the nominal frame duration', () => {
+    // Real sources carry RTP-derived decode times: a frame may start a few ticks before the previous
+    // frame's nominal end, or after it. Shift each fragment's tfdt by up to ±8 ticks.
+    const p = packager();
+    let tick = 0;
+    for (const box of new Mp4BoxReader().push(Buffer.from(fx.video))) {
+      if (box.type === 'moof') shiftDecodeTime(box.data, ((tick++ * 7) % 17) - 8);
+      p.pushBox(box);
+    }
+    p.end();
+    const timescale = p.initInfo!.tracks[0]!.timescale;
+    const parts = p.segments.flatMap((s) => s.parts);
+    expect(parts.length).toBeGreaterThan(20);
+    let packed = 0;
+    for (const part of parts) {
+      const runs = new Mp4BoxReader()
+        .push(part.data)
+        .filter((b) => b.type === 'moof')
+        .map((b) => parseMoof(b.data, p.initInfo!).tracks[0]!);
+      if (runs.length < 2) continue;
+      packed++;
+      const span = (runs.at(-1)!.baseDecodeTime + runs.at(-1)!.duration - runs[0]!.baseDecodeTime) / timescale;
+      expect(span).toBeLessThanOrEqual(0.2 + 1e-6);
+      expect(part.duration).toBeLessThanOrEqual(0.2 + 1e-6);
+    }
+    expect(packed).toBeGreaterThan(20);
+  });
+
   it('packages an audio-only stream (every AAC frame is a sync sample)', () => {
     const p = packager();
     feed(p, fx.audio);
@@ -102,3 +130,12 @@ describe('Packager', () => {
     expect(anchor.map(12.5, 99999)).toBe(7500);
   });
 });
+
+/** Moves a one-track moof's tfdt by `ticks` (in place), keeping it non-negative. */
+function shiftDecodeTime(moof: Buffer, ticks: number): void {
+  const at = moof.indexOf('tfdt');
+  expect(at).toBeGreaterThan(0);
+  const version = moof[at + 4];
+  if (version === 1) moof.writeBigUInt64BE(BigInt(Math.max(0, Number(moof.readBigUInt64BE(at + 8)) + ticks)), at + 8);
+  else moof.writeUInt32BE(Math.max(0, moof.readUInt32BE(at + 8) + ticks), at + 8);
+}
