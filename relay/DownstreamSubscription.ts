@@ -10,6 +10,7 @@ import type { Group } from './model/Group';
 import type { Track } from './model/Track';
 import type { RelayStats } from './RelayStats';
 import type { MoqTransport } from './transport/MoqTransport';
+import { encodeFrameHeader05 } from './wire/lite05';
 import { encodeFrameSize, encodeGroupHeader } from './wire/messages';
 import { StreamWriter } from './wire/StreamWriter';
 
@@ -43,6 +44,10 @@ export interface DownstreamSubscriptionOptions {
   staleGroupMs: number;
   stats: RelayStats;
   log: Logger;
+  /** moq-lite-05+: every frame is preceded by its timestamp (zigzag delta from the previous one). */
+  timestamps?: boolean;
+  /** Called once with the sequence of the first group delivered (moq-lite-05's SUBSCRIBE_START). */
+  onFirstGroup?: (sequence: number) => void;
 }
 
 /** Serves one track to one peer until closed. */
@@ -55,11 +60,18 @@ export class DownstreamSubscription {
   #idle: Array<() => void> = [];
   #closed = false;
   #newest = -1;
+  #started = false;
+  #end = 0;
 
   constructor(options: DownstreamSubscriptionOptions) {
     this.#options = options;
     this.id = options.id;
     this.#priority = options.priority;
+  }
+
+  /** One past the highest group sequence delivered so far (moq-lite-05's SUBSCRIBE_END). */
+  get end(): number {
+    return this.#end;
   }
 
   /** Groups currently being sent. */
@@ -96,6 +108,11 @@ export class DownstreamSubscription {
 
   #start(group: Group): void {
     if (this.#closed) return;
+    if (!this.#started) {
+      this.#started = true;
+      this.#options.onFirstGroup?.(group.sequence);
+    }
+    this.#end = Math.max(this.#end, group.sequence + 1);
     if (group.sequence > this.#newest) {
       this.#newest = group.sequence;
       // Older groups still going out now have a deadline.
@@ -155,11 +172,18 @@ export class DownstreamSubscription {
     stats.groupsOut++;
     await writer.write(encodeGroupHeader({ subscribe: this.id, sequence: p.group.sequence }));
     let index = 0;
+    let previous = 0;
     for (;;) {
       if (p.cancelled) return;
       const frame = p.group.frame(index);
       if (frame) {
-        await writer.write(encodeFrameSize(frame.byteLength));
+        if (this.#options.timestamps) {
+          const ts = p.group.timestamp(index)!;
+          await writer.write(encodeFrameHeader05(ts, previous, frame.byteLength));
+          previous = ts;
+        } else {
+          await writer.write(encodeFrameSize(frame.byteLength));
+        }
         await writer.write(frame);
         stats.framesOut++;
         stats.bytesOut += frame.byteLength;

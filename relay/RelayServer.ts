@@ -25,7 +25,7 @@ import type { AcceptedTransport } from './transport/MoqTransport';
 import { WebSocketListener } from './transport/WebSocketListener';
 import { WebTransportListener } from './transport/WebTransportListener';
 import { UpstreamPool } from './UpstreamPool';
-import { versionOfAlpn } from './wire/messages';
+import { spokenAlpns, versionName, versionOfAlpn } from './wire/messages';
 
 /** Issues the short-lived token a relay presents to an upstream relay (the node's TokenService). */
 export interface TokenIssuer {
@@ -154,11 +154,15 @@ export class RelayServer {
     return {
       websocket: a?.url,
       webtransport: a?.http3Url
-        ? { url: a.http3Url, certificateSha256: this.certificateSha256, draft: 'draft02', protocols: ['moq-lite-04', 'moq-lite-03'] }
+        ? { url: a.http3Url, certificateSha256: this.certificateSha256, draft: 'draft02', protocols: spokenAlpns() }
         : undefined,
+      protocols: spokenAlpns(),
       sessions: this.#sessions.size,
       sessionsByTransport: this.stats.sessionsByTransport,
       sessionsTotalByTransport: this.stats.sessionsTotalByTransport,
+      sessionsByVersion: this.stats.sessionsByVersion,
+      sessionsTotalByVersion: this.stats.sessionsTotalByVersion,
+      sessionList: [...this.#sessions].map((s) => ({ id: s.id, kind: s.kind, version: versionName(s.version), role: s.role })),
       quic: this.#h3?.stats,
     };
   }
@@ -324,10 +328,15 @@ export class RelayServer {
     const byKind = this.stats.sessionsByTransport;
     byKind[session.kind] = (byKind[session.kind] ?? 0) + 1;
     this.stats.sessionsTotalByTransport[session.kind] = (this.stats.sessionsTotalByTransport[session.kind] ?? 0) + 1;
+    const version = versionName(session.version);
+    const byVersion = this.stats.sessionsByVersion;
+    byVersion[version] = (byVersion[version] ?? 0) + 1;
+    this.stats.sessionsTotalByVersion[version] = (this.stats.sessionsTotalByVersion[version] ?? 0) + 1;
     void session.closed.then(() => {
       this.#sessions.delete(session);
       this.stats.sessions--;
       byKind[session.kind] = (byKind[session.kind] ?? 1) - 1;
+      byVersion[version] = (byVersion[version] ?? 1) - 1;
     });
     session.start();
   }

@@ -28,4 +28,8 @@ export class RelayStats {
   readonly sessionsByTransport: Record<string, number> = {};
   /** Sessions accepted since start, by transport. */
   readonly sessionsTotalByTransport: Record<string, number> = {};
+  /** Sessions currently open, by negotiated version ('moq-lite-05', …). */
+  readonly sessionsByVersion: Record<string, number> = {};
+  /** Sessions accepted since start, by negotiated version. */
+  readonly sessionsTotalByVersion: Record<string, number> = {};
 }

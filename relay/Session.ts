@@ -12,7 +12,8 @@ import type { SessionContext, SessionGrant } from './SessionContext';
 import type { MoqTransport } from './transport/MoqTransport';
 import { StreamReader } from './wire/StreamReader';
 import { StreamWriter } from './wire/StreamWriter';
-import { ControlStream, DataStream, versionName, type Version } from './wire/messages';
+import { decodeSetup, encodeSetup, type Setup } from './wire/lite05';
+import { ControlStream, DataStream, encodeStreamType, isLite05OrLater, spokenAlpns, versionName, type Version } from './wire/messages';
 
 /** Options of {@link Session}. */
 export interface SessionOptions {
@@ -47,6 +48,7 @@ export class Session {
   readonly #closed: Promise<SessionCloseInfo>;
   #resolveClosed!: (info: SessionCloseInfo) => void;
   #ended = false;
+  #peerSetup: Setup | undefined;
 
   constructor(options: SessionOptions) {
     this.#o = options;
@@ -75,7 +77,13 @@ export class Session {
       context: options.context,
       label: this.label,
       isOwn: (b) => this.subscriber.owns(b),
+      peerOrigin: () => this.#peerSetup?.origin ?? 0n,
     });
+  }
+
+  /** The peer's SETUP (lite-05+), once it arrived. */
+  get peerSetup(): Setup | undefined {
+    return this.#peerSetup;
   }
 
   /** Resolves once the session ended, with the close code and reason. */
@@ -93,6 +101,7 @@ export class Session {
     );
     void this.#acceptBidis();
     void this.#acceptUnis();
+    if (isLite05OrLater(this.version)) void this.#sendSetup();
     if (this.role === 'server' && this.grant.canPublish) void this.subscriber.runAnnounces();
   }
 
@@ -123,6 +132,27 @@ export class Session {
     this.subscriber.close();
     this.#o.context.log.info('session closed', { session: this.label, code: info.code, reason: info.reason });
     this.#resolveClosed(info);
+  }
+
+  /** lite-05+: our SETUP, the only message on a unidirectional stream: this relay's origin id. */
+  async #sendSetup(): Promise<void> {
+    try {
+      const writer = new StreamWriter(await this.#o.transport.createUnidirectionalStream());
+      await writer.write(encodeStreamType(DataStream.SETUP));
+      await writer.write(encodeSetup(this.#o.context.originId));
+      writer.close();
+    } catch (err) {
+      this.#o.context.log.debug('cannot send SETUP', { session: this.label, error: err });
+    }
+  }
+
+  /** lite-05+: reads the peer's SETUP; a second one, or one on an older version, is a violation. */
+  async #readSetup(reader: StreamReader): Promise<void> {
+    if (!isLite05OrLater(this.version)) throw new ProtocolViolation(`SETUP stream on ${versionName(this.version)}`);
+    if (this.#peerSetup) throw new ProtocolViolation('second SETUP stream');
+    const setup = decodeSetup(await reader.message(this.#o.context.limits.maxMessageBytes));
+    this.#peerSetup = setup;
+    if (!(await reader.done())) throw new ProtocolViolation('data after SETUP');
   }
 
   async #acceptBidis(): Promise<void> {
@@ -165,6 +195,14 @@ export class Session {
         case ControlStream.SUBSCRIBE:
           await this.publisher.runSubscribe(reader, writer);
           return;
+        case ControlStream.TRACK:
+          if (!isLite05OrLater(this.version)) break;
+          await this.publisher.runTrackInfo(reader, writer);
+          return;
+        case ControlStream.FETCH:
+          if (!isLite05OrLater(this.version)) break;
+          await this.publisher.runFetch(reader, writer);
+          return;
         case ControlStream.PROBE:
           // We cannot measure bitrate over these transports: decline the probe stream.
           writer.close();
@@ -175,8 +213,9 @@ export class Session {
           reader.cancel();
           return;
         default:
-          throw new ProtocolViolation(`unexpected control stream type ${type} for ${versionName(this.version)}`);
+          break;
       }
+      throw new ProtocolViolation(`unexpected control stream type ${type} for ${versionName(this.version)}`);
     } catch (err) {
       if (err instanceof SessionError) {
         this.fail(err);
@@ -190,6 +229,10 @@ export class Session {
   async #handleUni(reader: StreamReader): Promise<void> {
     try {
       const type = await reader.varint();
+      if (type === DataStream.SETUP) {
+        await this.#readSetup(reader);
+        return;
+      }
       if (type !== DataStream.GROUP) throw new ProtocolViolation(`unexpected data stream type ${type} for ${versionName(this.version)}`);
       await this.subscriber.runGroup(reader);
     } catch (err) {
@@ -233,7 +276,7 @@ export async function refuseUnnegotiated(transport: MoqTransport, timeoutMs: num
   }
   const info = {
     code: SessionCode.VERSION_NEGOTIATION_FAILED,
-    reason: `no supported version: peer offered ${offered}; this relay speaks moq-lite-04, moq-lite-03`,
+    reason: `no supported version: peer offered ${offered}; this relay speaks ${spokenAlpns().join(', ')}`,
   };
   try {
     transport.close({ closeCode: info.code, reason: info.reason });

@@ -4,7 +4,7 @@
  * groups the peer sends on unidirectional streams into those tracks.
  */
 import { Broadcast, type BroadcastSource, type TrackFeed } from './model/Broadcast';
-import type { Track } from './model/Track';
+import type { Track, TrackProperties } from './model/Track';
 import { ProtocolViolation, SessionError, SessionCode, StreamCode, StreamError, streamCodeOf, asError } from './errors';
 import { joinPath, stripPrefix } from './Path';
 import type { SessionContext, SessionGrant } from './SessionContext';
@@ -20,9 +20,22 @@ import {
   encodeAnnounceRequest,
   encodeStreamType,
   encodeSubscribe,
+  hasAnnounceIds,
+  isLite05OrLater,
   SubscribeResponse,
+  SubscribeResponse05,
   Version,
+  type Announce,
 } from './wire/messages';
+import {
+  Announce06Type,
+  decodeAnnounce06,
+  decodeAnnounceOk,
+  decodeSubscribeBound,
+  decodeTrackInfo,
+  encodeTrackRequest,
+  unzigzag,
+} from './wire/lite05';
 
 /** Options of {@link Subscriber}. */
 export interface SubscriberOptions {
@@ -83,10 +96,38 @@ export class Subscriber implements BroadcastSource {
     try {
       await writer.write(encodeStreamType(ControlStream.ANNOUNCE));
       await writer.write(encodeAnnounceRequest({ prefix: '', excludeHop: context.originId }, version));
+      // lite-05+: ANNOUNCE_OK names the peer once; its announcements leave it out of the chain.
+      let responder = 0n;
+      if (isLite05OrLater(version)) responder = decodeAnnounceOk(await reader.message(context.limits.maxMessageBytes)).origin;
+      const withResponder = (hops: bigint[]) => (responder !== 0n ? [...hops, responder] : hops);
+      // lite-06: each START takes the stream's next id; END and RESTART name one.
+      const byId = new Map<bigint, string>();
+      let nextId = 0n;
       for (;;) {
-        const m = await reader.messageOrEnd(context.limits.maxMessageBytes);
-        if (!m || this.#closed) break;
-        const a = decodeAnnounce(m, version);
+        let a: Announce | undefined;
+        if (hasAnnounceIds(version)) {
+          if (await reader.done()) break;
+          const type = await reader.varint();
+          const m = decodeAnnounce06(type, await reader.message(context.limits.maxMessageBytes), version);
+          if (m.type === Announce06Type.START) {
+            if ([...byId.values()].includes(m.suffix)) throw new ProtocolViolation(`duplicate announce of ${m.suffix}`);
+            byId.set(nextId++, m.suffix);
+            a = { active: true, suffix: m.suffix, hops: withResponder(m.hops) };
+          } else {
+            const suffix = byId.get(m.id);
+            if (suffix === undefined) throw new ProtocolViolation(`unknown announce id ${m.id}`);
+            // A RESTART re-routes a broadcast that stays live: nothing changes for its subscribers here.
+            if (m.type === Announce06Type.RESTART) continue;
+            byId.delete(m.id);
+            a = { active: false, suffix, hops: [] };
+          }
+        } else {
+          const m = await reader.messageOrEnd(context.limits.maxMessageBytes);
+          if (!m) break;
+          a = decodeAnnounce(m, version);
+          a.hops = withResponder(a.hops);
+        }
+        if (this.#closed) break;
         const path = joinPath(grant.root, a.suffix);
         if (stripPrefix(grant.prefix, path) === undefined) {
           throw new SessionError(SessionCode.UNAUTHORIZED, `not allowed to publish ${path}`);
@@ -94,6 +135,8 @@ export class Subscriber implements BroadcastSource {
         const existing = this.#broadcasts.get(path);
         if (a.active) {
           if (a.hops.includes(context.originId)) continue; // our own announcement reflected back
+          // lite-05: a second ANNOUNCE of a live path replaces its route in place (a restart).
+          if (existing && !existing.closed && version === Version.LITE_05) continue;
           existing?.close();
           const b = context.createBroadcast(path, a.hops, this);
           this.#broadcasts.set(path, b);
@@ -123,6 +166,9 @@ export class Subscriber implements BroadcastSource {
     const relative = stripPrefix(grant.root, path);
     if (relative === undefined) throw new StreamError(StreamCode.NOT_FOUND, `${path} is outside ${this.label}`);
     const id = this.#nextId++;
+    const lite05 = isLite05OrLater(this.#o.version);
+    // lite-05+: the track's properties (timescale above all) come first, from a TRACK stream.
+    if (lite05) track.setProperties(await this.#trackInfo(relative, track.name));
     const stream = await transport.createBidirectionalStream();
     const writer = new StreamWriter(stream.writable);
     const reader = new StreamReader(stream.readable);
@@ -139,27 +185,8 @@ export class Subscriber implements BroadcastSource {
     try {
       await writer.write(encodeStreamType(ControlStream.SUBSCRIBE));
       await writer.write(encodeSubscribe({ id, broadcast: relative, track: track.name, priority, ordered: false, maxLatency: 0 }));
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new StreamError(StreamCode.DELIVERY_TIMEOUT, 'no SUBSCRIBE_OK in time')), context.limits.requestTimeoutMs);
-      });
-      try {
-        for (;;) {
-          const type = await Promise.race([reader.varint(), timeout]);
-          const body = await reader.message(context.limits.maxMessageBytes);
-          if (type === SubscribeResponse.OK) {
-            decodeSubscribeOk(body);
-            break;
-          }
-          if (type === SubscribeResponse.DROP) {
-            decodeSubscribeDrop(body);
-            continue;
-          }
-          throw new ProtocolViolation(`unknown subscribe response ${type}`);
-        }
-      } finally {
-        clearTimeout(timer);
-      }
+      // lite-03/04 answer SUBSCRIBE_OK first; lite-05+ accept implicitly.
+      if (!lite05) await this.#awaitSubscribeOk(reader);
     } catch (err) {
       const e = toStreamError(err);
       writer.reset(StreamCode.CANCELLED);
@@ -168,13 +195,14 @@ export class Subscriber implements BroadcastSource {
       if (err instanceof SessionError) this.#o.fail(err);
       throw e;
     }
-    // Drops (and the publisher's FIN) keep arriving on this stream until the track ends.
+    // Drops, START/END (lite-05+) and the publisher's FIN keep arriving on this stream until the track ends.
     void (async () => {
       try {
         while (!(await reader.done())) {
           const type = await reader.varint();
           const body = await reader.message(context.limits.maxMessageBytes);
-          if (type === SubscribeResponse.DROP) decodeSubscribeDrop(body);
+          if (lite05 && (type === SubscribeResponse05.START || type === SubscribeResponse05.END)) decodeSubscribeBound(body);
+          else if (type === (lite05 ? SubscribeResponse05.DROP : SubscribeResponse.DROP)) decodeSubscribeDrop(body);
           else throw new ProtocolViolation(`unexpected subscribe response ${type}`);
         }
         finish();
@@ -189,6 +217,58 @@ export class Subscriber implements BroadcastSource {
         finish();
       },
     };
+  }
+
+  /** Reads SUBSCRIBE_OK (skipping drops) within the request timeout (lite-03/04). */
+  async #awaitSubscribeOk(reader: StreamReader): Promise<void> {
+    const { context } = this.#o;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new StreamError(StreamCode.DELIVERY_TIMEOUT, 'no SUBSCRIBE_OK in time')), context.limits.requestTimeoutMs);
+    });
+    try {
+      for (;;) {
+        const type = await Promise.race([reader.varint(), timeout]);
+        const body = await reader.message(context.limits.maxMessageBytes);
+        if (type === SubscribeResponse.OK) {
+          decodeSubscribeOk(body);
+          return;
+        }
+        if (type === SubscribeResponse.DROP) {
+          decodeSubscribeDrop(body);
+          continue;
+        }
+        throw new ProtocolViolation(`unknown subscribe response ${type}`);
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Asks the peer for a track's properties on a TRACK stream (lite-05+), within the request timeout. */
+  async #trackInfo(broadcast: string, name: string): Promise<TrackProperties> {
+    const { transport, context } = this.#o;
+    const stream = await transport.createBidirectionalStream();
+    const writer = new StreamWriter(stream.writable);
+    const reader = new StreamReader(stream.readable);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new StreamError(StreamCode.DELIVERY_TIMEOUT, 'no TRACK_INFO in time')), context.limits.requestTimeoutMs);
+    });
+    try {
+      await writer.write(encodeStreamType(ControlStream.TRACK));
+      await writer.write(encodeTrackRequest({ broadcast, track: name }));
+      const info = decodeTrackInfo(await Promise.race([reader.message(context.limits.maxMessageBytes), timeout]));
+      writer.close();
+      return info;
+    } catch (err) {
+      writer.reset(StreamCode.CANCELLED);
+      reader.cancel();
+      if (err instanceof SessionError) this.#o.fail(err);
+      throw toStreamError(err);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Reads one GROUP stream (type varint already read) into its subscription's track. */
@@ -206,8 +286,14 @@ export class Subscriber implements BroadcastSource {
       return;
     }
     const group = sub.track.appendGroup(header.sequence);
+    const timestamps = isLite05OrLater(this.#o.version);
+    let timestamp = 0n;
     try {
       while (!(await reader.done())) {
+        if (timestamps) {
+          timestamp += unzigzag(await reader.varintBig());
+          if (timestamp < 0n || timestamp > BigInt(Number.MAX_SAFE_INTEGER)) throw new ProtocolViolation(`frame timestamp ${timestamp} out of range`);
+        }
         const size = await reader.varint();
         if (size > context.limits.maxFrameBytes) {
           const err = new StreamError(StreamCode.FRAME_TOO_LARGE, `frame of ${size} bytes exceeds ${context.limits.maxFrameBytes}`);
@@ -216,7 +302,9 @@ export class Subscriber implements BroadcastSource {
           context.stats.framesRejected++;
           return;
         }
-        group.write(await reader.bytes(size));
+        const payload = await reader.bytes(size);
+        if (timestamps) group.write(payload, Number(timestamp));
+        else group.write(payload);
         context.stats.framesIn++;
         if (group.closed) {
           reader.cancel(group.error);

@@ -16,12 +16,22 @@ export interface GroupLimits {
 /** Default limits: 32 MiB or 8192 frames. */
 export const DEFAULT_GROUP_LIMITS: GroupLimits = { maxBytes: 32 * 1024 * 1024, maxFrames: 8192 };
 
+/** Frame timestamp units per second of a track whose producer gave none: microseconds. */
+export const DEFAULT_TIMESCALE = 1_000_000;
+
+/** Microseconds since the Unix epoch (the timestamp of a frame that came without one). */
+export function wallClockMicros(): number {
+  return Math.round((performance.timeOrigin + performance.now()) * 1000);
+}
+
 /** A group: an ordered list of frames, finished or aborted once. */
 export class Group {
   readonly sequence: number;
   /** When the group was created (performance.now() ms). */
   readonly createdAt = performance.now();
   readonly #frames: Uint8Array[] = [];
+  /** Each frame's timestamp in its track's timescale (moq-lite-05 carries one per frame). */
+  readonly #timestamps: number[] = [];
   readonly #limits: GroupLimits;
   #bytes = 0;
   #finished = false;
@@ -58,14 +68,24 @@ export class Group {
     return this.#frames[index];
   }
 
-  /** Appends a frame; aborts the group instead when a limit would be exceeded. */
-  write(payload: Uint8Array): void {
+  /** The timestamp of the frame at `index`, in the track's timescale. */
+  timestamp(index: number): number | undefined {
+    return this.#timestamps[index];
+  }
+
+  /**
+   * Appends a frame; aborts the group instead when a limit would be exceeded. A frame that
+   * arrives without a timestamp (moq-lite-03/04, in-process producers) is stamped with the
+   * wall clock in microseconds, the default timescale ({@link DEFAULT_TIMESCALE}).
+   */
+  write(payload: Uint8Array, timestamp: number = wallClockMicros()): void {
     if (this.closed) throw new StreamError(StreamCode.INTERNAL, `group ${this.sequence} is closed`);
     if (this.#bytes + payload.byteLength > this.#limits.maxBytes || this.#frames.length >= this.#limits.maxFrames) {
       this.abort(new StreamError(StreamCode.GROUP_TOO_LARGE, `group ${this.sequence} exceeds its size budget`));
       return;
     }
     this.#frames.push(payload);
+    this.#timestamps.push(timestamp);
     this.#bytes += payload.byteLength;
     this.#wake();
   }

@@ -4,7 +4,25 @@
  */
 import { EventEmitter } from 'node:events';
 import { StreamCode, StreamError } from '../errors';
-import { Group, DEFAULT_GROUP_LIMITS, type GroupLimits } from './Group';
+import { Group, DEFAULT_GROUP_LIMITS, DEFAULT_TIMESCALE, type GroupLimits } from './Group';
+
+/**
+ * A track's immutable properties as moq-lite-05's TRACK_INFO carries them. A track fed by a
+ * lite-05+ publisher takes the publisher's; any other track gets {@link defaultTrackProperties}.
+ */
+export interface TrackProperties {
+  priority: number;
+  ordered: boolean;
+  /** How long a non-latest group is kept after a newer one starts (ms); 0 = unbounded. */
+  latencyMax: number;
+  /** Frame timestamp units per second. */
+  timescale: number;
+}
+
+/** Properties of a track whose producer declared none: microsecond wall-clock timestamps. */
+export function defaultTrackProperties(): TrackProperties {
+  return { priority: 0, ordered: false, latencyMax: 0, timescale: DEFAULT_TIMESCALE };
+}
 
 /** Events of {@link Track}. */
 export interface TrackEvents {
@@ -30,6 +48,7 @@ export class Track extends EventEmitter<TrackEvents> {
   /** Cached groups, ascending by sequence. */
   readonly #cache: Group[] = [];
   #nextSequence = 0;
+  #properties: TrackProperties = defaultTrackProperties();
   #closed = false;
   #error: Error | undefined;
 
@@ -39,6 +58,17 @@ export class Track extends EventEmitter<TrackEvents> {
     this.name = name;
     this.#cacheGroups = Math.max(1, options.cacheGroups ?? 2);
     this.#groupLimits = options.groupLimits ?? DEFAULT_GROUP_LIMITS;
+  }
+
+  /** The track's properties (TRACK_INFO). */
+  get properties(): TrackProperties {
+    return this.#properties;
+  }
+
+  /** Sets the properties the upstream publisher declared; only before the first group. */
+  setProperties(properties: TrackProperties): void {
+    if (this.#nextSequence > 0 || this.#cache.length > 0) throw new StreamError(StreamCode.INTERNAL, `track ${this.name} already has groups`);
+    this.#properties = { ...properties };
   }
 
   /** True once closed. */

@@ -2,7 +2,7 @@
  * The WebSocket listener: HTTP/1.1 upgrade to a WebSocket carrying QMux (the QUIC stream
  * layer over a reliable byte stream), which is what @moq/net falls back to when WebTransport
  * is unavailable, and what browsers here use. The moq-lite version is negotiated in the
- * WebSocket subprotocol (`qmux-02.moq-lite-04`, …). Refusals (bad token, no common version)
+ * WebSocket subprotocol (`qmux-02.moq-lite-05`, …). Refusals (bad token, no common version)
  * are plain HTTP answers: no session is created.
  */
 import http from 'node:http';
@@ -12,7 +12,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../../src/core/logger';
 import { SessionRefused } from '../RelayAuth';
 import type { SessionGrant } from '../SessionContext';
-import { ALPNS } from '../wire/messages';
+import { ALPNS, spokenAlpns } from '../wire/messages';
 import type { AcceptedTransport, MoqTransport } from './MoqTransport';
 
 /** Options of {@link WebSocketListener}. */
@@ -126,7 +126,7 @@ export class WebSocketListener {
     const selected = selectSubprotocol(req.headers['sec-websocket-protocol'], { ...QMUX, requireProtocol: false });
     if (!selected) {
       this.#o.log.info('websocket session refused', { status: 400, reason: 'no common subprotocol', offered: req.headers['sec-websocket-protocol'] });
-      this.#refuse(socket, 400, 'no supported subprotocol: this relay speaks qmux-0x.moq-lite-04 and qmux-0x.moq-lite-03');
+      this.#refuse(socket, 400, `no supported subprotocol: this relay speaks qmux-0x.<alpn> for ${spokenAlpns().join(', ')}`);
       return;
     }
     this.#selected.set(req, selected);

@@ -83,6 +83,14 @@ export class StreamReader {
     return new BufferReader(this.#take(size)).varint();
   }
 
+  /** A QUIC varint with all 62 bits (bigint). */
+  async varintBig(): Promise<bigint> {
+    await this.#ensure(1);
+    const size = 1 << (this.#peekByte() >> 6);
+    await this.#ensure(size);
+    return new BufferReader(this.#take(size)).varintBig();
+  }
+
   /** `n` bytes. */
   async bytes(n: number): Promise<Uint8Array> {
     if (n === 0) return new Uint8Array(0);

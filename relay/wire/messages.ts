@@ -1,10 +1,14 @@
 /**
- * moq-lite messages for the versions this relay speaks (lite-03 and lite-04), encoded and
+ * moq-lite messages for the versions this relay speaks (lite-03 to lite-06), encoded and
  * decoded. Every control message is size-prefixed; group streams carry a size-prefixed
- * GROUP header then frames as `size, payload` until FIN.
+ * GROUP header then frames as `size, payload` (lite-05+: `timestamp delta, size, payload`)
+ * until FIN. The messages lite-05 and lite-06 added live in ./lite05.ts; the gates below say
+ * which version carries what (docs/moq.md lists the differences).
  *
- * Differences between the two versions handled here: lite-04 adds ANNOUNCE_REQUEST's
- * exclude-hop origin and carries each hop's origin id in announcements (lite-03 only a count).
+ * Differences handled here: lite-04 adds ANNOUNCE_REQUEST's exclude-hop origin (lite-06 drops
+ * it again) and carries each hop's origin id in announcements (lite-03 only a count); lite-05
+ * lets a sender omit itself from the hop chain (ANNOUNCE_OK names it once) and defines status 2
+ * (restart); lite-06 replaces the status byte by typed, id-referenced announcements.
  */
 import { ProtocolViolation } from '../errors';
 import type { BufferReader } from './BufferReader';
@@ -14,12 +18,21 @@ import { Encoder, encodeMessage } from './Encoder';
 export const Version = {
   LITE_03: 0xff0dad03,
   LITE_04: 0xff0dad04,
+  LITE_05: 0xff0dad05,
+  /** Work in progress upstream (ALPN `moq-lite-06-wip`); spoken as @moq/net 0.3.4 speaks it. */
+  LITE_06: 0xff0dad06,
 } as const;
 /** A version this relay speaks. */
 export type Version = (typeof Version)[keyof typeof Version];
 
-/** ALPN / WebTransport protocol / QMux app protocol per version, in order of preference. */
+/**
+ * ALPN / WebTransport protocol / QMux app protocol per version, in order of preference: the
+ * newest published draft first; lite-06's work-in-progress ALPN only when the peer offers it
+ * without lite-05 (its wire format may still change between @moq/net releases).
+ */
 export const ALPNS: ReadonlyArray<{ alpn: string; version: Version }> = [
+  { alpn: 'moq-lite-05', version: Version.LITE_05 },
+  { alpn: 'moq-lite-06-wip', version: Version.LITE_06 },
   { alpn: 'moq-lite-04', version: Version.LITE_04 },
   { alpn: 'moq-lite-03', version: Version.LITE_03 },
 ];
@@ -29,9 +42,33 @@ export function versionOfAlpn(alpn: string): Version | undefined {
   return ALPNS.find((a) => a.alpn === alpn)?.version;
 }
 
-/** Human name of a version. */
+/** Human name of a version (its ALPN). */
 export function versionName(v: number): string {
-  return v === Version.LITE_04 ? 'moq-lite-04' : v === Version.LITE_03 ? 'moq-lite-03' : `0x${v.toString(16)}`;
+  return ALPNS.find((a) => a.version === v)?.alpn ?? `0x${v.toString(16)}`;
+}
+
+/** The ALPNs this relay speaks, preferred first (for error messages and `/info`). */
+export function spokenAlpns(): string[] {
+  return ALPNS.map((a) => a.alpn);
+}
+
+/** lite-04 and lite-05: ANNOUNCE_REQUEST carries the requester's origin id to exclude. */
+export function hasExcludeHop(v: Version): boolean {
+  return v === Version.LITE_04 || v === Version.LITE_05;
+}
+
+/**
+ * lite-05+: SETUP on a unidirectional stream, ANNOUNCE_OK before announcements, TRACK and
+ * FETCH streams, SUBSCRIBE answered by SUBSCRIBE_START/END/DROP (no SUBSCRIBE_OK), and a
+ * timestamp before every frame.
+ */
+export function isLite05OrLater(v: Version): boolean {
+  return v === Version.LITE_05 || v === Version.LITE_06;
+}
+
+/** lite-06: announcements are typed messages and ended/restart reference a per-stream id. */
+export function hasAnnounceIds(v: Version): boolean {
+  return v === Version.LITE_06;
 }
 
 /** First varint on a bidirectional stream. */
@@ -64,7 +101,7 @@ export const MAX_HOPS = 32;
 /** ANNOUNCE_REQUEST: the sender wants announcements of broadcasts under `prefix`. */
 export interface AnnounceRequest {
   prefix: string;
-  /** lite-04: the requester's origin id, to skip announcements that passed through it. */
+  /** lite-04/05: the requester's origin id, to skip announcements that passed through it (0: none). */
   excludeHop: bigint;
 }
 
@@ -96,6 +133,9 @@ export type SubscribeUpdate = Omit<Subscribe, 'id' | 'broadcast' | 'track'>;
 /** Response types on a subscribe stream (lite-03/04). */
 export const SubscribeResponse = { OK: 0, DROP: 1 } as const;
 
+/** Response types on a subscribe stream (lite-05+): no SUBSCRIBE_OK, the range is resolved instead. */
+export const SubscribeResponse05 = { START: 0, END: 1, DROP: 2 } as const;
+
 /** SUBSCRIBE_DROP: groups [start, end] were dropped with `error`. */
 export interface SubscribeDrop {
   start: number;
@@ -120,40 +160,50 @@ export function decodePath(raw: string): string {
 export function encodeAnnounceRequest(m: AnnounceRequest, v: Version): Uint8Array {
   return encodeMessage((e) => {
     e.string(m.prefix);
-    if (v === Version.LITE_04) e.varint(m.excludeHop);
+    if (hasExcludeHop(v)) e.varint(m.excludeHop);
   });
 }
 
 /** Decodes ANNOUNCE_REQUEST's body. */
 export function decodeAnnounceRequest(r: BufferReader, v: Version): AnnounceRequest {
   const prefix = decodePath(r.string(MAX_NAME_BYTES));
-  const excludeHop = v === Version.LITE_04 ? r.varintBig() : 0n;
+  const excludeHop = hasExcludeHop(v) ? r.varintBig() : 0n;
   r.end();
   return { prefix, excludeHop };
 }
 
-/** Encodes one ANNOUNCE. */
+/** Writes a hop chain: a count, then (lite-04+) each origin id. */
+export function encodeHops(e: Encoder, hops: readonly bigint[], v: Version): void {
+  e.varint(hops.length);
+  if (v !== Version.LITE_03) for (const h of hops) e.varint(h);
+}
+
+/** Reads a hop chain (lite-03 carries only the count: every id reads as 0, unknown). */
+export function decodeHops(r: BufferReader, v: Version): bigint[] {
+  const count = r.varint();
+  if (count > MAX_HOPS) throw new ProtocolViolation(`hop count ${count} exceeds ${MAX_HOPS}`);
+  const hops: bigint[] = [];
+  for (let i = 0; i < count; i++) hops.push(v === Version.LITE_03 ? 0n : r.varintBig());
+  return hops;
+}
+
+/** Encodes one ANNOUNCE in the status-byte form of lite-03 to lite-05 (lite-06: see lite05.ts). */
 export function encodeAnnounce(m: Announce, v: Version): Uint8Array {
   return encodeMessage((e) => {
     e.u8(m.active ? 1 : 0);
     e.string(m.suffix);
-    const hops = m.active ? m.hops : [];
-    e.varint(hops.length);
-    if (v === Version.LITE_04) for (const h of hops) e.varint(h);
+    encodeHops(e, m.active ? m.hops : [], v);
   });
 }
 
-/** Decodes ANNOUNCE's body. */
+/** Decodes a status-byte ANNOUNCE's body (lite-05 also accepts status 2, restart, as active). */
 export function decodeAnnounce(r: BufferReader, v: Version): Announce {
   const status = r.u8();
-  if (status > 1) throw new ProtocolViolation(`invalid announce status ${status}`);
+  if (status > (isLite05OrLater(v) ? 2 : 1)) throw new ProtocolViolation(`invalid announce status ${status}`);
   const suffix = decodePath(r.string(MAX_NAME_BYTES));
-  const count = r.varint();
-  if (count > MAX_HOPS) throw new ProtocolViolation(`hop count ${count} exceeds ${MAX_HOPS}`);
-  const hops: bigint[] = [];
-  for (let i = 0; i < count; i++) hops.push(v === Version.LITE_04 ? r.varintBig() : 0n);
+  const hops = decodeHops(r, v);
   r.end();
-  return { active: status === 1, suffix, hops };
+  return { active: status !== 0, suffix, hops };
 }
 
 function encodeDelivery(e: Encoder, m: SubscribeUpdate): void {
