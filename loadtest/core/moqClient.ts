@@ -6,6 +6,7 @@
 import '../../relay/polyfills';
 import WebSocket from 'ws';
 import * as Moq from '@moq/net';
+import QmuxSession from '@moq/qmux';
 
 // @moq/qmux dials through the global WebSocket. The tests' client is `ws`, as the relay's own
 // upstream dial (relay/transport/connectWebSocket.ts): Node's built-in WebSocket makes a second
@@ -33,10 +34,18 @@ export interface RelayTarget {
 export async function connectMoq(
   target: RelayTarget,
   token: string,
-  opts: { root?: string; transport?: 'websocket' | 'webtransport'; timeoutMs?: number } = {},
+  opts: { root?: string; transport?: 'websocket' | 'webtransport'; timeoutMs?: number; versions?: string[] } = {},
 ): Promise<Moq.Connection.Established> {
   const root = opts.root ?? '';
   const signal = AbortSignal.timeout(opts.timeoutMs ?? 10_000);
+  if (opts.versions && opts.transport !== 'webtransport') {
+    // Offer exactly these app protocols (ALPNs such as 'moq-lite-04') over QMux, instead of @moq/net's default list.
+    const url = new URL(`${target.url}/${root}?jwt=${encodeURIComponent(token)}`);
+    const session = new QmuxSession(url, { protocols: opts.versions, versions: Object.fromEntries(opts.versions.map((v) => [v, null])), requireProtocol: true });
+    session.closed.catch(() => undefined);
+    await Promise.race([session.ready, new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)))]);
+    return Moq.Connection.connect(url, { transport: session as unknown as WebTransport, signal });
+  }
   if (opts.transport === 'webtransport') {
     if (!target.webtransportUrl || !target.fingerprint) throw new Error('relay has no WebTransport listener');
     const specifier = '@fails-components/webtransport';
@@ -182,6 +191,11 @@ export function publishTestBroadcast(
       const track = req.accept();
       let seq = 0;
       const timer = setInterval(() => {
+        // moq-lite-05's TRACK request (a peer asking only for the track's properties) ends its track at once.
+        if (track.closed.peek() !== undefined) {
+          clearInterval(timer);
+          return;
+        }
         const g = track.appendGroup();
         const n = opts.framesPerGroup ?? 3;
         for (let i = 0; i < n; i++) {

@@ -15,9 +15,34 @@ import {
   encodeGroupHeader,
   encodeSubscribe,
   encodeSubscribeOk,
+  spokenAlpns,
+  SubscribeResponse05,
   Version,
+  versionName,
   versionOfAlpn,
 } from '../../../relay/wire/messages';
+import {
+  Announce06Type,
+  decodeAnnounce06,
+  decodeAnnounceOk,
+  decodeFetch,
+  decodeSetup,
+  decodeSubscribeBound,
+  decodeTrackInfo,
+  decodeTrackRequest,
+  encodeAnnounce06,
+  encodeAnnounceOk,
+  encodeFetch,
+  encodeFrameHeader05,
+  encodeSetup,
+  encodeSubscribeDrop05,
+  encodeSubscribeEnd,
+  encodeSubscribeStart,
+  encodeTrackInfo,
+  encodeTrackRequest,
+  unzigzag,
+  zigzag,
+} from '../../../relay/wire/lite05';
 
 /** Strips the size prefix of one encoded message, checking it. */
 function body(msg: Uint8Array): BufferReader {
@@ -91,10 +116,85 @@ describe('moq-lite messages', () => {
     expect(() => decodePath(Array.from({ length: 33 }, (_, i) => `p${i}`).join('/'))).toThrow(ProtocolViolation);
   });
 
-  it('maps ALPNs to versions', () => {
+  it('maps ALPNs to versions, lite-05 preferred', () => {
+    expect(versionOfAlpn('moq-lite-06-wip')).toBe(Version.LITE_06);
+    expect(versionOfAlpn('moq-lite-05')).toBe(Version.LITE_05);
     expect(versionOfAlpn('moq-lite-04')).toBe(Version.LITE_04);
     expect(versionOfAlpn('moq-lite-03')).toBe(Version.LITE_03);
-    expect(versionOfAlpn('moq-lite-05')).toBeUndefined();
+    expect(versionOfAlpn('moq-lite-02')).toBeUndefined();
+    expect(versionOfAlpn('moq-transport-16')).toBeUndefined();
+    expect(spokenAlpns()[0]).toBe('moq-lite-05');
+    expect(versionName(Version.LITE_06)).toBe('moq-lite-06-wip');
+  });
+});
+
+describe('moq-lite-05 and -06 messages', () => {
+  it('ANNOUNCE_REQUEST carries the exclude hop in lite-05 but not in lite-06', () => {
+    const m = { prefix: 'room', excludeHop: 42n };
+    expect(decodeAnnounceRequest(body(encodeAnnounceRequest(m, Version.LITE_05)), Version.LITE_05)).toEqual(m);
+    const six = encodeAnnounceRequest(m, Version.LITE_06);
+    expect(decodeAnnounceRequest(body(six), Version.LITE_06)).toEqual({ prefix: 'room', excludeHop: 0n });
+    expect(six.byteLength).toBe(1 + 1 + 4);
+  });
+
+  it('lite-05 ANNOUNCE accepts status 2 (restart) as active; lite-04 refuses it', () => {
+    const restart = encodeMessage((e) => e.u8(2).string('cam').varint(1).varint(9));
+    expect(decodeAnnounce(body(restart), Version.LITE_05)).toEqual({ active: true, suffix: 'cam', hops: [9n] });
+    expect(() => decodeAnnounce(body(restart), Version.LITE_04)).toThrow(/invalid announce status/);
+  });
+
+  it('ANNOUNCE_OK, lite-06 typed announcements with ids and route cost', () => {
+    expect(decodeAnnounceOk(body(encodeAnnounceOk({ origin: (1n << 61n) + 3n, active: 2 })))).toEqual({ origin: (1n << 61n) + 3n, active: 2 });
+    const start = encodeAnnounce06({ type: Announce06Type.START, suffix: 'a/b', hops: [7n], cost: 0n }, Version.LITE_06);
+    expect(start[0]).toBe(Announce06Type.START);
+    expect(decodeAnnounce06(start[0]!, body(start.subarray(1)), Version.LITE_06)).toEqual({ type: 0, suffix: 'a/b', hops: [7n], cost: 0n });
+    const end = encodeAnnounce06({ type: Announce06Type.END, id: 5n }, Version.LITE_06);
+    expect(decodeAnnounce06(end[0]!, body(end.subarray(1)), Version.LITE_06)).toEqual({ type: 1, id: 5n });
+    const restart = encodeAnnounce06({ type: Announce06Type.RESTART, id: 1n, hops: [], cost: 4n }, Version.LITE_06);
+    expect(decodeAnnounce06(restart[0]!, body(restart.subarray(1)), Version.LITE_06)).toEqual({ type: 2, id: 1n, hops: [], cost: 4n });
+    expect(() => decodeAnnounce06(3, new BufferReader(new Uint8Array(0)), Version.LITE_06)).toThrow(/unknown announce message type/);
+  });
+
+  it('SETUP carries the origin id; duplicate or too many parameters are violations', () => {
+    const setup = decodeSetup(body(encodeSetup(123456789n)));
+    expect(setup.origin).toBe(123456789n);
+    expect(setup.role).toBe(0);
+    expect(decodeSetup(body(encodeSetup(0n))).params.size).toBe(0);
+    const dup = encodeMessage((e) => e.varint(2).varint(1).lengthPrefixed(new Uint8Array([1])).varint(1).lengthPrefixed(new Uint8Array([1])));
+    expect(() => decodeSetup(body(dup))).toThrow(/repeats parameter/);
+    expect(() => decodeSetup(body(encodeMessage((e) => e.varint(65))))).toThrow(/at most 64/);
+    const role = encodeMessage((e) => e.varint(1).varint(3).lengthPrefixed(new Uint8Array([2])));
+    expect(decodeSetup(body(role)).role).toBe(2);
+    const badOrigin = encodeMessage((e) => e.varint(1).varint(5).lengthPrefixed(new Uint8Array([0x40])));
+    expect(() => decodeSetup(body(badOrigin))).toThrow(/malformed varint/);
+  });
+
+  it('TRACK, TRACK_INFO (timescale never 0) and FETCH round-trip', () => {
+    expect(decodeTrackRequest(body(encodeTrackRequest({ broadcast: 'r/cam', track: 'video' })))).toEqual({ broadcast: 'r/cam', track: 'video' });
+    const info = { priority: 3, ordered: true, latencyMax: 2000, timescale: 90_000 };
+    expect(decodeTrackInfo(body(encodeTrackInfo(info)))).toEqual(info);
+    expect(() => decodeTrackInfo(body(encodeMessage((e) => e.u8(0).bool(false).varint(0).varint(0))))).toThrow(/timescale is 0/);
+    const f = { broadcast: 'r/cam', track: 'audio', priority: 9, group: 77 };
+    expect(decodeFetch(body(encodeFetch(f)))).toEqual(f);
+  });
+
+  it('SUBSCRIBE_START / END / DROP use lite-05 response types', () => {
+    const start = encodeSubscribeStart(12);
+    expect(start[0]).toBe(SubscribeResponse05.START);
+    expect(decodeSubscribeBound(body(start.subarray(1)))).toBe(12);
+    const end = encodeSubscribeEnd(20);
+    expect(end[0]).toBe(SubscribeResponse05.END);
+    expect(decodeSubscribeBound(body(end.subarray(1)))).toBe(20);
+    expect(encodeSubscribeDrop05({ start: 1, end: 2, error: 3 })[0]).toBe(SubscribeResponse05.DROP);
+  });
+
+  it('frame timestamps are zigzag deltas from the previous frame', () => {
+    for (const n of [0n, 1n, -1n, 2n, -2n, 1n << 40n, -(1n << 40n)]) expect(unzigzag(zigzag(n))).toBe(n);
+    expect([0n, -1n, 1n, -2n, 2n].map(zigzag)).toEqual([0n, 1n, 2n, 3n, 4n]);
+    const r = new BufferReader(encodeFrameHeader05(1000, 1033, 5));
+    expect(unzigzag(r.varintBig())).toBe(-33n);
+    expect(r.varint()).toBe(5);
+    r.end();
   });
 });
 
