@@ -148,6 +148,11 @@ export class RelayServer {
     return (await this.#certificates.rotate()).fingerprint;
   }
 
+  /** The open sessions: transport kind, negotiated version, role and the peer's token identity (not served over HTTP). */
+  sessionList(): Array<{ id: number; kind: string; version: string; role: 'server' | 'client'; identity: string }> {
+    return [...this.#sessions].map((s) => ({ id: s.id, kind: s.kind, version: versionName(s.version), role: s.role, identity: s.grant.identity }));
+  }
+
   /** What `GET /info` serves: transports, certificate pin and session counts. */
   info(): Record<string, unknown> {
     const a = this.#addresses;
@@ -162,7 +167,6 @@ export class RelayServer {
       sessionsTotalByTransport: this.stats.sessionsTotalByTransport,
       sessionsByVersion: this.stats.sessionsByVersion,
       sessionsTotalByVersion: this.stats.sessionsTotalByVersion,
-      sessionList: [...this.#sessions].map((s) => ({ id: s.id, kind: s.kind, version: versionName(s.version), role: s.role })),
       quic: this.#h3?.stats,
     };
   }
