@@ -147,7 +147,7 @@ describe('MoQ in Chromium', () => {
       ([u, p]) => (window as unknown as { watch: (u: string, p: string, s: number) => Promise<Record<string, unknown>> }).watch(u, p, 4),
       [url, 'moqweb/synthetic'] as const,
     );
-    expect(result).toMatchObject({ version: 'moq-lite-04', videoSupported: true, errors: [] });
+    expect(result).toMatchObject({ version: 'moq-lite-05', videoSupported: true, errors: [] });
     expect(result.decodedVideo).toBeGreaterThan(30);
     expect(result.keyGroups).toBeGreaterThanOrEqual(2);
     expect(result).toMatchObject({ width: 640, height: 360 });
