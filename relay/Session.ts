@@ -49,6 +49,7 @@ export class Session {
   #resolveClosed!: (info: SessionCloseInfo) => void;
   #ended = false;
   #peerSetup: Setup | undefined;
+  #setupStreams = 0;
 
   constructor(options: SessionOptions) {
     this.#o = options;
@@ -149,7 +150,7 @@ export class Session {
   /** lite-05+: reads the peer's SETUP; a second one, or one on an older version, is a violation. */
   async #readSetup(reader: StreamReader): Promise<void> {
     if (!isLite05OrLater(this.version)) throw new ProtocolViolation(`SETUP stream on ${versionName(this.version)}`);
-    if (this.#peerSetup) throw new ProtocolViolation('second SETUP stream');
+    if (++this.#setupStreams > 1) throw new ProtocolViolation('second SETUP stream');
     const setup = decodeSetup(await reader.message(this.#o.context.limits.maxMessageBytes));
     this.#peerSetup = setup;
     if (!(await reader.done())) throw new ProtocolViolation('data after SETUP');

@@ -178,3 +178,72 @@ describe('relay bad input', () => {
     await stillHealthy();
   });
 });
+
+describe('relay bad input on moq-lite-05 and -06', () => {
+  const LITE05 = ['qmux-01.moq-lite-05'];
+  const LITE06 = ['qmux-01.moq-lite-06-wip'];
+
+  async function openUni(t: Awaited<ReturnType<typeof rawSession>>, ...parts: Array<number | bigint | Uint8Array>) {
+    const w = (await t.createUnidirectionalStream()).getWriter();
+    await w.write(bytes(...parts));
+    await w.close();
+  }
+
+  it('closes a lite-05 session that sends a second SETUP with PROTOCOL_VIOLATION', async () => {
+    const t = await rawSession(`${relay.addresses.url}/?jwt=${token('p')}`, LITE05);
+    await openUni(t, 1, 1, 0); // SETUP, no parameters
+    await openUni(t, 1, 1, 0);
+    expect(await within(closeCodeOf(t), 5_000, 'close')).toBe(SessionCode.PROTOCOL_VIOLATION);
+    await stillHealthy();
+  });
+
+  it('closes a lite-04 session that opens lite-05 streams (SETUP, TRACK) with PROTOCOL_VIOLATION', async () => {
+    const a = await rawSession(`${relay.addresses.url}/?jwt=${token('p')}`, LITE04);
+    await openUni(a, 1, 1, 0);
+    expect(await within(closeCodeOf(a), 5_000, 'close')).toBe(SessionCode.PROTOCOL_VIOLATION);
+    const b = await rawSession(`${relay.addresses.url}/?jwt=${token('p')}`, LITE04);
+    await openBidi(b, ControlStream.TRACK, 0);
+    expect(await within(closeCodeOf(b), 5_000, 'close')).toBe(SessionCode.PROTOCOL_VIOLATION);
+  });
+
+  it('answers TRACK with TRACK_INFO, resets one for a missing broadcast with NOT_FOUND and keeps the session', async () => {
+    const t = await rawSession(`${relay.addresses.url}/?jwt=${token('p')}`, LITE05);
+    const track = new TextEncoder().encode('video');
+    const missing = new TextEncoder().encode('p/nothing');
+    const bad = await openBidi(t, ControlStream.TRACK, missing.byteLength + track.byteLength + 2, missing.byteLength, missing, track.byteLength, track);
+    const err = await within(
+      bad.reader.read().then(
+        () => undefined,
+        (e: unknown) => e,
+      ),
+      5_000,
+      'reset',
+    );
+    expect((err as { streamErrorCode?: number }).streamErrorCode).toBe(StreamCode.NOT_FOUND);
+    const live = new TextEncoder().encode('p/live');
+    const ok = await openBidi(t, ControlStream.TRACK, live.byteLength + track.byteLength + 2, live.byteLength, live, track.byteLength, track);
+    const { value } = await within(ok.reader.read(), 5_000, 'TRACK_INFO');
+    // size, priority, ordered, latencyMax (varint), timescale: the @moq/net publisher's 1000 (ms) as a 2-byte varint.
+    const info = value!;
+    expect(info[0]).toBe(info.byteLength - 1);
+    expect([info.at(-2)! & 0x3f, info.at(-1)!]).toEqual([1000 >> 8, 1000 & 0xff]);
+    expect((await within(ok.reader.read(), 5_000, 'FIN')).done).toBe(true);
+    t.close();
+  });
+
+  it('closes a lite-06 publisher that ends an announce id it never started with PROTOCOL_VIOLATION', async () => {
+    const t = await rawSession(`${relay.addresses.url}/?jwt=${token('p', { canPublish: true })}`, LITE06);
+    const incoming = t.incomingBidirectionalStreams.getReader();
+    const { value: stream } = await within(incoming.read(), 5_000, "the relay's announce request");
+    const r = stream!.readable.getReader();
+    const request: number[] = [];
+    while (request.length < 3) request.push(...(await within(r.read(), 5_000, 'ANNOUNCE_REQUEST')).value!);
+    // Stream type ANNOUNCE, then a lite-06 request: just the (empty) prefix, no exclude hop.
+    expect(request).toEqual([ControlStream.ANNOUNCE, 1, 0]);
+    const w = stream!.writable.getWriter();
+    await w.write(bytes(2, 0, 0)); // ANNOUNCE_OK: no origin, no initial announcements
+    await w.write(bytes(1, 1, 7)); // ANNOUNCE END of id 7
+    expect(await within(closeCodeOf(t), 5_000, 'close')).toBe(SessionCode.PROTOCOL_VIOLATION);
+    await stillHealthy();
+  });
+});

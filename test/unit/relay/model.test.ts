@@ -163,3 +163,26 @@ describe('paths and the directory', () => {
     expect(await d.lookup('vod/x')).toEqual(['http://root']);
   });
 });
+
+describe('frame timestamps and track properties (moq-lite-05)', () => {
+  it('keeps a given timestamp and stamps a missing one with the wall clock in microseconds', () => {
+    const g = new Group(0);
+    g.write(frame(1), 90_000);
+    const before = Date.now() * 1000;
+    g.write(frame(2));
+    const after = Date.now() * 1000;
+    expect(g.timestamp(0)).toBe(90_000);
+    expect(g.timestamp(1)).toBeGreaterThanOrEqual(before - 1000);
+    expect(g.timestamp(1)).toBeLessThanOrEqual(after + 1000);
+    expect(g.timestamp(2)).toBeUndefined();
+  });
+
+  it("defaults a track's properties to a microsecond timescale and takes a publisher's before its first group only", () => {
+    const t = new Track('video');
+    expect(t.properties).toEqual({ priority: 0, ordered: false, latencyMax: 0, timescale: 1_000_000 });
+    t.setProperties({ priority: 2, ordered: true, latencyMax: 500, timescale: 1000 });
+    expect(t.properties.timescale).toBe(1000);
+    t.appendGroup();
+    expect(() => t.setProperties({ priority: 0, ordered: false, latencyMax: 0, timescale: 90_000 })).toThrow(/already has groups/);
+  });
+});
