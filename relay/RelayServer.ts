@@ -158,9 +158,7 @@ export class RelayServer {
     const a = this.#addresses;
     return {
       websocket: a?.url,
-      webtransport: a?.http3Url
-        ? { url: a.http3Url, certificateSha256: this.certificateSha256, draft: 'draft02', protocols: spokenAlpns() }
-        : undefined,
+      webtransport: a?.http3Url ? { url: a.http3Url, certificateSha256: this.certificateSha256, draft: 'draft02', protocols: spokenAlpns() } : undefined,
       protocols: spokenAlpns(),
       sessions: this.#sessions.size,
       sessionsByTransport: this.stats.sessionsByTransport,

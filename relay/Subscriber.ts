@@ -27,15 +27,7 @@ import {
   Version,
   type Announce,
 } from './wire/messages';
-import {
-  Announce06Type,
-  decodeAnnounce06,
-  decodeAnnounceOk,
-  decodeSubscribeBound,
-  decodeTrackInfo,
-  encodeTrackRequest,
-  unzigzag,
-} from './wire/lite05';
+import { Announce06Type, decodeAnnounce06, decodeAnnounceOk, decodeSubscribeBound, decodeTrackInfo, encodeTrackRequest, unzigzag } from './wire/lite05';
 
 /** Options of {@link Subscriber}. */
 export interface SubscriberOptions {

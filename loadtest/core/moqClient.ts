@@ -41,7 +41,11 @@ export async function connectMoq(
   if (opts.versions && opts.transport !== 'webtransport') {
     // Offer exactly these app protocols (ALPNs such as 'moq-lite-04') over QMux, instead of @moq/net's default list.
     const url = new URL(`${target.url}/${root}?jwt=${encodeURIComponent(token)}`);
-    const session = new QmuxSession(url, { protocols: opts.versions, versions: Object.fromEntries(opts.versions.map((v) => [v, null])), requireProtocol: true });
+    const session = new QmuxSession(url, {
+      protocols: opts.versions,
+      versions: Object.fromEntries(opts.versions.map((v) => [v, null])),
+      requireProtocol: true,
+    });
     session.closed.catch(() => undefined);
     await Promise.race([session.ready, new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)))]);
     return Moq.Connection.connect(url, { transport: session as unknown as WebTransport, signal });

@@ -221,7 +221,7 @@ export function decodeSubscribeBound(r: BufferReader): number {
 
 /** Zigzag-encodes a signed delta (0, -1, 1, -2 … → 0, 1, 2, 3 …). */
 export function zigzag(n: bigint): bigint {
-  return n >= 0n ? n << 1n : ((-n) << 1n) - 1n;
+  return n >= 0n ? n << 1n : (-n << 1n) - 1n;
 }
 
 /** Reverses {@link zigzag}. */
@@ -231,5 +231,8 @@ export function unzigzag(n: bigint): bigint {
 
 /** Encodes a lite-05 frame header: the timestamp's zigzag delta from the previous frame, then the size. */
 export function encodeFrameHeader05(timestamp: number, previous: number, size: number): Uint8Array {
-  return new Encoder(16).varint(zigzag(BigInt(timestamp) - BigInt(previous))).varint(size).finish();
+  return new Encoder(16)
+    .varint(zigzag(BigInt(timestamp) - BigInt(previous)))
+    .varint(size)
+    .finish();
 }

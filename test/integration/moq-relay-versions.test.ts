@@ -65,7 +65,10 @@ describe('moq-lite versions', () => {
         try {
           expect(conn.version).toBe(subVersion);
           expect(sessionVersions()).toContain(subVersion);
-          const sub = conn.consume(Moq.Path.from(`v/${pubVersion}`)).track('video').subscribe({ priority: 1 });
+          const sub = conn
+            .consume(Moq.Path.from(`v/${pubVersion}`))
+            .track('video')
+            .subscribe({ priority: 1 });
           const groups = await readGroups(sub, (g) => g.length >= 3, 10_000);
           for (const g of groups.slice(0, -1)) {
             expect(g.frames.map((f) => testFrame(f).index)).toEqual([0, 1, 2]);

@@ -111,10 +111,10 @@ async function openTab(how: { carrier: 'webtransport' | 'websocket'; protocols?:
   await tab.goto(pageUrl);
   await tab.waitForFunction(() => typeof (window as unknown as { closeSession?: unknown }).closeSession === 'function', undefined, { timeout: 15_000 });
   const url = `${relay.addresses.url}/?jwt=${token('cv', { identity: `tab-${how.carrier}` })}`;
-  const version = await tab.evaluate(
-    ([u, h]) => (window as unknown as { open: (u: string, p: string, h: object) => Promise<string> }).open(u, 'cv/cam', h),
-    [url, how] as const,
-  );
+  const version = await tab.evaluate(([u, h]) => (window as unknown as { open: (u: string, p: string, h: object) => Promise<string> }).open(u, 'cv/cam', h), [
+    url,
+    how,
+  ] as const);
   return { tab, version };
 }
 
@@ -128,9 +128,24 @@ function relaySessions(kind: string, version: string): number {
 describe('@moq/net in Chromium per moq-lite version', () => {
   const cases = [
     { name: "WebTransport/HTTP3, @moq/net's default offer", how: { carrier: 'webtransport' as const }, kind: 'webtransport-h3', version: 'moq-lite-05' },
-    { name: 'WebTransport/HTTP3 offering only lite-06', how: { carrier: 'webtransport' as const, protocols: ['moq-lite-06-wip'] }, kind: 'webtransport-h3', version: 'moq-lite-06-wip' },
-    { name: 'WebSocket (QMux) offering only lite-05', how: { carrier: 'websocket' as const, protocols: ['moq-lite-05'] }, kind: 'websocket', version: 'moq-lite-05' },
-    { name: 'WebSocket (QMux) offering only lite-06', how: { carrier: 'websocket' as const, protocols: ['moq-lite-06-wip'] }, kind: 'websocket', version: 'moq-lite-06-wip' },
+    {
+      name: 'WebTransport/HTTP3 offering only lite-06',
+      how: { carrier: 'webtransport' as const, protocols: ['moq-lite-06-wip'] },
+      kind: 'webtransport-h3',
+      version: 'moq-lite-06-wip',
+    },
+    {
+      name: 'WebSocket (QMux) offering only lite-05',
+      how: { carrier: 'websocket' as const, protocols: ['moq-lite-05'] },
+      kind: 'websocket',
+      version: 'moq-lite-05',
+    },
+    {
+      name: 'WebSocket (QMux) offering only lite-06',
+      how: { carrier: 'websocket' as const, protocols: ['moq-lite-06-wip'] },
+      kind: 'websocket',
+      version: 'moq-lite-06-wip',
+    },
   ];
   for (const c of cases) {
     it(`${c.name}: negotiates ${c.version} and receives frames`, async () => {

@@ -160,12 +160,29 @@ describe('moq-lite-05 and -06 messages', () => {
     expect(setup.origin).toBe(123456789n);
     expect(setup.role).toBe(0);
     expect(decodeSetup(body(encodeSetup(0n))).params.size).toBe(0);
-    const dup = encodeMessage((e) => e.varint(2).varint(1).lengthPrefixed(new Uint8Array([1])).varint(1).lengthPrefixed(new Uint8Array([1])));
+    const dup = encodeMessage((e) =>
+      e
+        .varint(2)
+        .varint(1)
+        .lengthPrefixed(new Uint8Array([1]))
+        .varint(1)
+        .lengthPrefixed(new Uint8Array([1])),
+    );
     expect(() => decodeSetup(body(dup))).toThrow(/repeats parameter/);
     expect(() => decodeSetup(body(encodeMessage((e) => e.varint(65))))).toThrow(/at most 64/);
-    const role = encodeMessage((e) => e.varint(1).varint(3).lengthPrefixed(new Uint8Array([2])));
+    const role = encodeMessage((e) =>
+      e
+        .varint(1)
+        .varint(3)
+        .lengthPrefixed(new Uint8Array([2])),
+    );
     expect(decodeSetup(body(role)).role).toBe(2);
-    const badOrigin = encodeMessage((e) => e.varint(1).varint(5).lengthPrefixed(new Uint8Array([0x40])));
+    const badOrigin = encodeMessage((e) =>
+      e
+        .varint(1)
+        .varint(5)
+        .lengthPrefixed(new Uint8Array([0x40])),
+    );
     expect(() => decodeSetup(body(badOrigin))).toThrow(/malformed varint/);
   });
 
