@@ -34,6 +34,22 @@ interface Pump {
   wakeAbort: () => void;
 }
 
+/** How a group stream is framed: moq-lite's GROUP header and frames, or another protocol's. */
+export interface GroupFraming {
+  /** Bytes that open the stream of group `sequence` (stream type and header). */
+  header(sequence: number): Uint8Array;
+  /** Bytes before the frame at `index` (its size; lite-05+ also its timestamp delta from `previous`). */
+  frameHeader(index: number, timestamp: number, previous: number, size: number): Uint8Array;
+}
+
+/** moq-lite group framing for subscription `id`, with timestamps (lite-05+) or without. */
+export function liteFraming(id: bigint, timestamps: boolean): GroupFraming {
+  return {
+    header: (sequence) => encodeGroupHeader({ subscribe: id, sequence }),
+    frameHeader: (_index, timestamp, previous, size) => (timestamps ? encodeFrameHeader05(timestamp, previous, size) : encodeFrameSize(size)),
+  };
+}
+
 /** Options of {@link DownstreamSubscription}. */
 export interface DownstreamSubscriptionOptions {
   transport: MoqTransport;
@@ -46,6 +62,8 @@ export interface DownstreamSubscriptionOptions {
   log: Logger;
   /** moq-lite-05+: every frame is preceded by its timestamp (zigzag delta from the previous one). */
   timestamps?: boolean;
+  /** Group stream framing (default: moq-lite's, per `timestamps`). */
+  framing?: GroupFraming;
   /** Called once with the sequence of the first group delivered (moq-lite-05's SUBSCRIBE_START). */
   onFirstGroup?: (sequence: number) => void;
 }
@@ -62,9 +80,11 @@ export class DownstreamSubscription {
   #newest = -1;
   #started = false;
   #end = 0;
+  readonly #framing: GroupFraming;
 
   constructor(options: DownstreamSubscriptionOptions) {
     this.#options = options;
+    this.#framing = options.framing ?? liteFraming(options.id, options.timestamps ?? false);
     this.id = options.id;
     this.#priority = options.priority;
   }
@@ -170,20 +190,16 @@ export class DownstreamSubscription {
       return;
     }
     stats.groupsOut++;
-    await writer.write(encodeGroupHeader({ subscribe: this.id, sequence: p.group.sequence }));
+    await writer.write(this.#framing.header(p.group.sequence));
     let index = 0;
     let previous = 0;
     for (;;) {
       if (p.cancelled) return;
       const frame = p.group.frame(index);
       if (frame) {
-        if (this.#options.timestamps) {
-          const ts = p.group.timestamp(index)!;
-          await writer.write(encodeFrameHeader05(ts, previous, frame.byteLength));
-          previous = ts;
-        } else {
-          await writer.write(encodeFrameSize(frame.byteLength));
-        }
+        const ts = p.group.timestamp(index)!;
+        await writer.write(this.#framing.frameHeader(index, ts, previous, frame.byteLength));
+        previous = ts;
         await writer.write(frame);
         stats.framesOut++;
         stats.bytesOut += frame.byteLength;

@@ -13,6 +13,7 @@ import { RelayAuth, SessionRefused, type TokenVerifier } from './RelayAuth';
 import type { RelayConfig } from './RelayConfig';
 import { InMemoryRelayDirectory, type RelayDirectory } from './RelayDirectory';
 import { RelayStats } from './RelayStats';
+import { IetfSession } from './IetfSession';
 import { refuseUnnegotiated, Session } from './Session';
 import type { SessionContext, SessionGrant, SessionLimits } from './SessionContext';
 import { SessionCode } from './errors';
@@ -25,7 +26,8 @@ import type { AcceptedTransport } from './transport/MoqTransport';
 import { WebSocketListener } from './transport/WebSocketListener';
 import { WebTransportListener } from './transport/WebTransportListener';
 import { UpstreamPool } from './UpstreamPool';
-import { spokenAlpns, versionName, versionOfAlpn } from './wire/messages';
+import { isIetfAlpn, LISTENER_ALPNS } from './wire/alpn';
+import { versionName, versionOfAlpn } from './wire/messages';
 
 /** Issues the short-lived token a relay presents to an upstream relay (the node's TokenService). */
 export interface TokenIssuer {
@@ -70,7 +72,7 @@ export class RelayServer {
   readonly #auth: RelayAuth;
   readonly #log: Logger;
   readonly #name: string;
-  readonly #sessions = new Set<Session>();
+  readonly #sessions = new Set<Session | IetfSession>();
   readonly #upstream: UpstreamPool;
   readonly #context: SessionContext;
   #ws: WebSocketListener | undefined;
@@ -150,7 +152,7 @@ export class RelayServer {
 
   /** The open sessions: transport kind, negotiated version, role and the peer's token identity (not served over HTTP). */
   sessionList(): Array<{ id: number; kind: string; version: string; role: 'server' | 'client'; identity: string }> {
-    return [...this.#sessions].map((s) => ({ id: s.id, kind: s.kind, version: versionName(s.version), role: s.role, identity: s.grant.identity }));
+    return [...this.#sessions].map((s) => ({ id: s.id, kind: s.kind, version: versionNameOf(s), role: s.role, identity: s.grant.identity }));
   }
 
   /** What `GET /info` serves: transports, certificate pin and session counts. */
@@ -158,8 +160,8 @@ export class RelayServer {
     const a = this.#addresses;
     return {
       websocket: a?.url,
-      webtransport: a?.http3Url ? { url: a.http3Url, certificateSha256: this.certificateSha256, draft: 'draft02', protocols: spokenAlpns() } : undefined,
-      protocols: spokenAlpns(),
+      webtransport: a?.http3Url ? { url: a.http3Url, certificateSha256: this.certificateSha256, draft: 'draft02', protocols: [...LISTENER_ALPNS] } : undefined,
+      protocols: [...LISTENER_ALPNS],
       sessions: this.#sessions.size,
       sessionsByTransport: this.stats.sessionsByTransport,
       sessionsTotalByTransport: this.stats.sessionsTotalByTransport,
@@ -310,6 +312,12 @@ export class RelayServer {
   }
 
   #onTransport(accepted: AcceptedTransport, grant: SessionGrant): void {
+    if (isIetfAlpn(accepted.protocol)) {
+      this.#startSession(
+        new IetfSession({ id: this.#nextSessionId++, transport: accepted.transport, alpn: accepted.protocol, grant, context: this.#context, kind: accepted.kind }),
+      );
+      return;
+    }
     const version = versionOfAlpn(accepted.protocol);
     if (version === undefined) {
       this.stats.sessionsRefused++;
@@ -323,14 +331,14 @@ export class RelayServer {
     );
   }
 
-  #startSession(session: Session): void {
+  #startSession(session: Session | IetfSession): void {
     this.#sessions.add(session);
     this.stats.sessions++;
     this.stats.sessionsTotal++;
     const byKind = this.stats.sessionsByTransport;
     byKind[session.kind] = (byKind[session.kind] ?? 0) + 1;
     this.stats.sessionsTotalByTransport[session.kind] = (this.stats.sessionsTotalByTransport[session.kind] ?? 0) + 1;
-    const version = versionName(session.version);
+    const version = versionNameOf(session);
     const byVersion = this.stats.sessionsByVersion;
     byVersion[version] = (byVersion[version] ?? 0) + 1;
     this.stats.sessionsTotalByVersion[version] = (this.stats.sessionsTotalByVersion[version] ?? 0) + 1;
@@ -372,6 +380,11 @@ export class RelayServer {
     this.#startSession(session);
     return session;
   }
+}
+
+/** The negotiated version of a session as its ALPN ('moq-lite-05', 'moqt-16'). */
+function versionNameOf(s: Session | IetfSession): string {
+  return s instanceof IetfSession ? s.alpn : versionName(s.version);
 }
 
 function hostForUrl(host: string): string {

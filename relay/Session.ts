@@ -13,7 +13,8 @@ import type { MoqTransport } from './transport/MoqTransport';
 import { StreamReader } from './wire/StreamReader';
 import { StreamWriter } from './wire/StreamWriter';
 import { decodeSetup, encodeSetup, type Setup } from './wire/lite05';
-import { ControlStream, DataStream, encodeStreamType, isLite05OrLater, spokenAlpns, versionName, type Version } from './wire/messages';
+import { LISTENER_ALPNS } from './wire/alpn';
+import { ControlStream, DataStream, encodeStreamType, isLite05OrLater, versionName, type Version } from './wire/messages';
 
 /** Options of {@link Session}. */
 export interface SessionOptions {
@@ -277,7 +278,7 @@ export async function refuseUnnegotiated(transport: MoqTransport, timeoutMs: num
   }
   const info = {
     code: SessionCode.VERSION_NEGOTIATION_FAILED,
-    reason: `no supported version: peer offered ${offered}; this relay speaks ${spokenAlpns().join(', ')}`,
+    reason: `no supported version: peer offered ${offered}; this relay speaks ${LISTENER_ALPNS.join(', ')}`,
   };
   try {
     transport.close({ closeCode: info.code, reason: info.reason });

@@ -8,7 +8,7 @@
 import type { Logger } from '../../src/core/logger';
 import { SessionRefused } from '../RelayAuth';
 import type { SessionGrant } from '../SessionContext';
-import { ALPNS } from '../wire/messages';
+import { selectAlpn } from '../wire/alpn';
 import type { CertificateStore } from './CertificateStore';
 import type { RelayCertificate } from './certificate';
 import type { AcceptedTransport } from './MoqTransport';
@@ -66,7 +66,7 @@ export class Http3Listener {
               options.log.info('webtransport session refused', { status, reason: (err as Error).message, peer: `${conn.peer.host}:${conn.peer.port}` });
               return { status, reason: (err as Error).message };
             }
-            const protocol = ALPNS.find((a) => req.protocols.includes(a.alpn))?.alpn ?? '';
+            const protocol = selectAlpn(req.protocols);
             return {
               status: 200,
               protocol,

@@ -12,7 +12,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../../src/core/logger';
 import { SessionRefused } from '../RelayAuth';
 import type { SessionGrant } from '../SessionContext';
-import { ALPNS, spokenAlpns } from '../wire/messages';
+import { LISTENER_ALPNS } from '../wire/alpn';
 import type { AcceptedTransport, MoqTransport } from './MoqTransport';
 
 /** Options of {@link WebSocketListener}. */
@@ -30,7 +30,7 @@ export interface WebSocketListenerOptions {
   log: Logger;
 }
 
-const QMUX = { protocols: ALPNS.map((a) => a.alpn), versions: Object.fromEntries(ALPNS.map((a) => [a.alpn, null])) };
+const QMUX = { protocols: [...LISTENER_ALPNS], versions: Object.fromEntries(LISTENER_ALPNS.map((a) => [a, null])) };
 
 /** The app protocol inside a negotiated subprotocol ('qmux-02.moq-lite-04' → 'moq-lite-04'). */
 export function appProtocolOf(subprotocol: string): string {
@@ -126,7 +126,7 @@ export class WebSocketListener {
     const selected = selectSubprotocol(req.headers['sec-websocket-protocol'], { ...QMUX, requireProtocol: false });
     if (!selected) {
       this.#o.log.info('websocket session refused', { status: 400, reason: 'no common subprotocol', offered: req.headers['sec-websocket-protocol'] });
-      this.#refuse(socket, 400, `no supported subprotocol: this relay speaks qmux-0x.<alpn> for ${spokenAlpns().join(', ')}`);
+      this.#refuse(socket, 400, `no supported subprotocol: this relay speaks qmux-0x.<alpn> for ${LISTENER_ALPNS.join(', ')}`);
       return;
     }
     this.#selected.set(req, selected);

@@ -9,7 +9,7 @@ import crypto from 'node:crypto';
 import type { Logger } from '../../src/core/logger';
 import { SessionRefused } from '../RelayAuth';
 import type { SessionGrant } from '../SessionContext';
-import { ALPNS } from '../wire/messages';
+import { selectAlpn } from '../wire/alpn';
 import type { RelayCertificate } from './certificate';
 import type { AcceptedTransport, MoqTransport } from './MoqTransport';
 
@@ -92,7 +92,7 @@ export class WebTransportListener {
       return { status };
     }
     const offered = Array.isArray(header['wt-available-protocols']) ? (header['wt-available-protocols'] as string[]) : [];
-    const protocol = ALPNS.find((a) => offered.includes(a.alpn))?.alpn ?? '';
+    const protocol = selectAlpn(offered);
     return {
       status: 200,
       path: SESSION_PATH,
