@@ -144,7 +144,8 @@ export class IetfSession {
       const reader = new StreamReader(first.value.readable);
       this.#control = new StreamWriter(first.value.writable);
       const setup = await readControl(reader, context.limits.maxMessageBytes);
-      if (setup?.type !== IetfMessage.CLIENT_SETUP) throw new ProtocolViolation(`expected CLIENT_SETUP, got ${setup ? `type 0x${setup.type.toString(16)}` : 'end of stream'}`);
+      if (setup?.type !== IetfMessage.CLIENT_SETUP)
+        throw new ProtocolViolation(`expected CLIENT_SETUP, got ${setup ? `type 0x${setup.type.toString(16)}` : 'end of stream'}`);
       decodeClientSetup(setup.body);
       this.#send(encodeServerSetup(this.#maxRequestId));
       void this.#refuseBidis(bidis);
@@ -211,7 +212,9 @@ export class IetfSession {
       case IetfMessage.FETCH: {
         const id = requestIdOf(body);
         this.#takeRequestId(id);
-        this.#send(encodeRequestError(id, RequestErrorCode.NOT_SUPPORTED, `message type 0x${type.toString(16)} is not supported by this relay over moq-transport`));
+        this.#send(
+          encodeRequestError(id, RequestErrorCode.NOT_SUPPORTED, `message type 0x${type.toString(16)} is not supported by this relay over moq-transport`),
+        );
         this.#requestDone();
         return;
       }
@@ -226,7 +229,8 @@ export class IetfSession {
       this.#send(encodeRequestError(msg.requestId, code, reason));
       this.#requestDone();
     };
-    if (msg.namespace.some((p) => p === '' || p.includes('/'))) return refuse(RequestErrorCode.DOES_NOT_EXIST, 'namespace fields must be non-empty and free of "/"');
+    if (msg.namespace.some((p) => p === '' || p.includes('/')))
+      return refuse(RequestErrorCode.DOES_NOT_EXIST, 'namespace fields must be non-empty and free of "/"');
     const path = joinPath(grant.root, msg.namespace.join('/'));
     if (!grant.canSubscribe || !hasPrefix(grant.prefix, path)) return refuse(RequestErrorCode.UNAUTHORIZED, 'not allowed to subscribe here');
     if (this.#subscriptions.size >= context.limits.maxSubscriptions) return refuse(RequestErrorCode.INTERNAL_ERROR, 'too many subscriptions');
@@ -271,9 +275,13 @@ export class IetfSession {
       if (!this.#ended) this.#requestDone();
     };
     const onClosed = () => {
-      void sub.drain().then(() =>
-        finish(track.error ? { code: PublishDoneCode.INTERNAL_ERROR, reason: track.error.message } : { code: PublishDoneCode.TRACK_ENDED, reason: 'track ended' }),
-      );
+      void sub
+        .drain()
+        .then(() =>
+          finish(
+            track.error ? { code: PublishDoneCode.INTERNAL_ERROR, reason: track.error.message } : { code: PublishDoneCode.TRACK_ENDED, reason: 'track ended' },
+          ),
+        );
     };
     this.#subscriptions.set(msg.requestId, { sub, lease, unsubscribe: () => finish() });
     context.stats.subscriptions++;
@@ -294,7 +302,9 @@ export class IetfSession {
         void readControl(reader, this.#o.context.limits.maxMessageBytes).then(
           async (m) => {
             const id = m ? requestIdOf(m.body) : 0n;
-            await writer.write(encodeRequestError(id, RequestErrorCode.NOT_SUPPORTED, 'namespace subscriptions are not supported by this relay over moq-transport'));
+            await writer.write(
+              encodeRequestError(id, RequestErrorCode.NOT_SUPPORTED, 'namespace subscriptions are not supported by this relay over moq-transport'),
+            );
             writer.close();
             reader.cancel();
           },

@@ -314,7 +314,14 @@ export class RelayServer {
   #onTransport(accepted: AcceptedTransport, grant: SessionGrant): void {
     if (isIetfAlpn(accepted.protocol)) {
       this.#startSession(
-        new IetfSession({ id: this.#nextSessionId++, transport: accepted.transport, alpn: accepted.protocol, grant, context: this.#context, kind: accepted.kind }),
+        new IetfSession({
+          id: this.#nextSessionId++,
+          transport: accepted.transport,
+          alpn: accepted.protocol,
+          grant,
+          context: this.#context,
+          kind: accepted.kind,
+        }),
       );
       return;
     }

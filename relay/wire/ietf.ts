@@ -104,7 +104,11 @@ export function encodeControl(type: number, body: (e: Encoder) => void): Uint8Ar
   const payload = inner.finish();
   if (payload.byteLength > 0xffff) throw new RangeError(`control message of ${payload.byteLength} bytes`);
   const out = new Encoder(payload.byteLength + 10).varint(type);
-  return out.u8(payload.byteLength >> 8).u8(payload.byteLength & 0xff).bytes(payload).finish();
+  return out
+    .u8(payload.byteLength >> 8)
+    .u8(payload.byteLength & 0xff)
+    .bytes(payload)
+    .finish();
 }
 
 /** A control message read from a stream: its type and payload. */

@@ -2,8 +2,9 @@
  * moq-dev's @moq/net in Chromium (QUIC on) against a standalone relay, per moq-lite version and
  * carrier: WebTransport over HTTP/3 with @moq/net's default offer (the relay picks moq-lite-05),
  * WebTransport offering only lite-06's work-in-progress ALPN, and WebSocket (QMux) offering only
- * lite-05 or only lite-06. Each session receives a Node publisher's frames, and the relay's own
- * session list proves the version and carrier it negotiated.
+ * lite-05 or only lite-06, and IETF moq-transport draft-16 (`moqt-16`) over both carriers. Each
+ * session receives a Node publisher's frames, and the relay's own session list proves the
+ * version and carrier it negotiated.
  */
 import http from 'node:http';
 import { build } from 'esbuild';
@@ -146,12 +147,26 @@ describe('@moq/net in Chromium per moq-lite version', () => {
       kind: 'websocket',
       version: 'moq-lite-06-wip',
     },
+    {
+      name: 'WebTransport/HTTP3 offering only IETF moq-transport draft-16',
+      how: { carrier: 'webtransport' as const, protocols: ['moqt-16'] },
+      kind: 'webtransport-h3',
+      version: 'moqt-16',
+      clientVersion: 'moq-transport-16',
+    },
+    {
+      name: 'WebSocket (QMux) offering only IETF moq-transport draft-16',
+      how: { carrier: 'websocket' as const, protocols: ['moqt-16'] },
+      kind: 'websocket',
+      version: 'moqt-16',
+      clientVersion: 'moq-transport-16',
+    },
   ];
   for (const c of cases) {
     it(`${c.name}: negotiates ${c.version} and receives frames`, async () => {
       const { tab, version } = await openTab(c.how);
       try {
-        expect(version).toBe(c.version);
+        expect(version).toBe('clientVersion' in c ? c.clientVersion : c.version);
         await waitFor(async () => (await pageState(tab)).frames >= 30, { what: `frames over ${c.version}`, timeoutMs: 15_000 });
         const s = await pageState(tab);
         expect(s.badFrames).toBe(0);
