@@ -1,10 +1,12 @@
 /**
- * One IETF moq-transport (draft-16) session with a subscriber: the CLIENT_SETUP / SERVER_SETUP
- * exchange on the first bidirectional stream (which stays the control stream), SUBSCRIBE
+ * One IETF moq-transport session (draft-16 chosen by ALPN, or draft-14 chosen inside a pre-ALPN
+ * CLIENT_SETUP, see {@link negotiatePreAlpnSetup}) with a subscriber: the CLIENT_SETUP /
+ * SERVER_SETUP exchange on the first bidirectional stream (which stays the control stream), SUBSCRIBE
  * answered with SUBSCRIBE_OK or REQUEST_ERROR, each group of the relay's track sent as one
  * subgroup stream (one object per frame), PUBLISH_DONE when the track ends, UNSUBSCRIBE, and
  * MAX_REQUEST_ID as requests finish. Publishing over moq-transport (PUBLISH_NAMESPACE, PUBLISH),
- * namespace discovery, TRACK_STATUS and FETCH are refused with REQUEST_ERROR NOT_SUPPORTED.
+ * namespace discovery, TRACK_STATUS and FETCH are refused with REQUEST_ERROR NOT_SUPPORTED
+ * (draft-14: the matching per-request error message).
  */
 import { DownstreamSubscription } from './DownstreamSubscription';
 import { asError, ProtocolViolation, SessionCode, SessionError, StreamCode, streamCodeOf } from './errors';
@@ -23,6 +25,12 @@ import {
   encodeRequestError,
   encodeServerSetup,
   encodeSubgroupHeader,
+  encodeDraft14Error,
+  Draft14Error,
+  IETF_DRAFT_14,
+  TRACK_DOES_NOT_EXIST_14,
+  type IetfDraft,
+  type ClientSetup,
   IetfMessage,
   IetfSessionCode,
   PublishDoneCode,
@@ -38,8 +46,10 @@ import { StreamWriter } from './wire/StreamWriter';
 export interface IetfSessionOptions {
   id: number;
   transport: MoqTransport;
-  /** The negotiated ALPN ('moqt-16'). */
-  alpn: string;
+  /** The draft: 16 (ALPN `moqt-16`, set up here) or 14 (set up by {@link negotiatePreAlpnSetup}). */
+  draft: IetfDraft;
+  /** draft-14: the control stream whose CLIENT_SETUP was already read. */
+  control?: { reader: StreamReader; writer: StreamWriter };
   grant: SessionGrant;
   context: SessionContext;
   /** Transport kind for logs and stats. */
@@ -55,7 +65,9 @@ const REQUEST_WINDOW = 64n;
 /** A running moq-transport session (this relay is the publisher). */
 export class IetfSession {
   readonly id: number;
-  readonly alpn: string;
+  /** The negotiated version, for stats and logs ('moqt-16', 'moq-transport-14'). */
+  readonly versionName: string;
+  readonly draft: IetfDraft;
   readonly role = 'server' as const;
   readonly grant: SessionGrant;
   readonly label: string;
@@ -76,7 +88,8 @@ export class IetfSession {
   constructor(options: IetfSessionOptions) {
     this.#o = options;
     this.id = options.id;
-    this.alpn = options.alpn;
+    this.draft = options.draft;
+    this.versionName = options.draft === 16 ? 'moqt-16' : 'moq-transport-14';
     this.grant = options.grant;
     this.kind = options.kind;
     this.label = `${options.kind}#${options.id}(${options.grant.identity})`;
@@ -98,7 +111,7 @@ export class IetfSession {
   /** Starts: waits for the control stream and serves it. */
   start(): void {
     const { transport, context } = this.#o;
-    context.log.info('session open', { session: this.label, version: this.alpn, role: this.role, root: this.grant.root });
+    context.log.info('session open', { session: this.label, version: this.versionName, role: this.role, root: this.grant.root });
     transport.closed.then(
       () => this.#end({ code: SessionCode.NO_ERROR, reason: 'closed' }),
       (err: unknown) => this.#end({ code: SessionCode.INTERNAL, reason: asError(err).message }),
@@ -136,18 +149,24 @@ export class IetfSession {
     const { transport, context } = this.#o;
     const bidis = transport.incomingBidirectionalStreams.getReader();
     try {
-      const first = await Promise.race([
-        bidis.read(),
-        new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), context.limits.requestTimeoutMs).unref?.()),
-      ]);
-      if (!first || first.done) throw new SessionError(SessionCode.TIMEOUT, 'no CLIENT_SETUP in time');
-      const reader = new StreamReader(first.value.readable);
-      this.#control = new StreamWriter(first.value.writable);
-      const setup = await readControl(reader, context.limits.maxMessageBytes);
-      if (setup?.type !== IetfMessage.CLIENT_SETUP)
-        throw new ProtocolViolation(`expected CLIENT_SETUP, got ${setup ? `type 0x${setup.type.toString(16)}` : 'end of stream'}`);
-      decodeClientSetup(setup.body);
-      this.#send(encodeServerSetup(this.#maxRequestId));
+      let reader: StreamReader;
+      if (this.#o.control) {
+        reader = this.#o.control.reader;
+        this.#control = this.#o.control.writer;
+      } else {
+        const first = await Promise.race([
+          bidis.read(),
+          new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), context.limits.requestTimeoutMs).unref?.()),
+        ]);
+        if (!first || first.done) throw new SessionError(SessionCode.TIMEOUT, 'no CLIENT_SETUP in time');
+        reader = new StreamReader(first.value.readable);
+        this.#control = new StreamWriter(first.value.writable);
+        const setup = await readControl(reader, context.limits.maxMessageBytes);
+        if (setup?.type !== IetfMessage.CLIENT_SETUP)
+          throw new ProtocolViolation(`expected CLIENT_SETUP, got ${setup ? `type 0x${setup.type.toString(16)}` : 'end of stream'}`);
+        decodeClientSetup(setup.body, this.draft);
+      }
+      this.#send(encodeServerSetup(this.#maxRequestId, this.draft));
       void this.#refuseBidis(bidis);
       void this.#refuseUnis();
       for (;;) {
@@ -160,6 +179,25 @@ export class IetfSession {
       if (err instanceof SessionError) this.#fail(err);
       else if (!this.#ended) this.close(SessionCode.INTERNAL, asError(err).message);
     }
+  }
+
+  /** Refuses request `id` with `code` (draft-16 REQUEST_ERROR; draft-14 the error message of the request's kind). */
+  #refuse(kind: number, id: bigint, code: number, reason: string): void {
+    if (this.draft === 16) this.#send(encodeRequestError(id, code, reason));
+    else {
+      const type =
+        kind === IetfMessage.PUBLISH_NAMESPACE
+          ? Draft14Error.PUBLISH_NAMESPACE_ERROR
+          : kind === IetfMessage.SUBSCRIBE_NAMESPACE
+            ? Draft14Error.SUBSCRIBE_NAMESPACE_ERROR
+            : kind === IetfMessage.FETCH
+              ? Draft14Error.FETCH_ERROR
+              : kind === IetfMessage.PUBLISH
+                ? Draft14Error.PUBLISH_ERROR
+                : Draft14Error.SUBSCRIBE_ERROR;
+      this.#send(encodeDraft14Error(type, id, code === RequestErrorCode.DOES_NOT_EXIST ? TRACK_DOES_NOT_EXIST_14 : code, reason));
+    }
+    this.#requestDone();
   }
 
   #send(bytes: Uint8Array): void {
@@ -184,7 +222,7 @@ export class IetfSession {
   #dispatch(type: number, body: import('./wire/BufferReader').BufferReader): void {
     switch (type) {
       case IetfMessage.SUBSCRIBE: {
-        const msg = decodeIetfSubscribe(body);
+        const msg = decodeIetfSubscribe(body, this.draft);
         this.#takeRequestId(msg.requestId);
         void this.#subscribe(msg);
         return;
@@ -219,16 +257,14 @@ export class IetfSession {
         return;
       }
       default:
-        throw new ProtocolViolation(`unexpected control message type 0x${type.toString(16)} for ${this.alpn}`);
+        break;
     }
+    throw new ProtocolViolation(`unexpected control message type 0x${type.toString(16)} for ${this.versionName}`);
   }
 
   async #subscribe(msg: IetfSubscribe): Promise<void> {
     const { context, transport, grant } = this.#o;
-    const refuse = (code: number, reason: string) => {
-      this.#send(encodeRequestError(msg.requestId, code, reason));
-      this.#requestDone();
-    };
+    const refuse = (code: number, reason: string) => this.#refuse(IetfMessage.SUBSCRIBE, msg.requestId, code, reason);
     if (msg.namespace.some((p) => p === '' || p.includes('/')))
       return refuse(RequestErrorCode.DOES_NOT_EXIST, 'namespace fields must be non-empty and free of "/"');
     const path = joinPath(grant.root, msg.namespace.join('/'));
@@ -285,7 +321,7 @@ export class IetfSession {
     };
     this.#subscriptions.set(msg.requestId, { sub, lease, unsubscribe: () => finish() });
     context.stats.subscriptions++;
-    this.#send(encodeIetfSubscribeOk(msg.requestId, alias));
+    this.#send(encodeIetfSubscribeOk(msg.requestId, alias, this.draft));
     track.once('closed', onClosed);
     sub.start();
     if (track.closed) onClosed();
@@ -333,4 +369,66 @@ export class IetfSession {
       unis.releaseLock();
     }
   }
+}
+
+/** What a pre-ALPN CLIENT_SETUP settled: draft-14 on its control stream. */
+export interface PreAlpnSetup {
+  control: { reader: StreamReader; writer: StreamWriter };
+  setup: ClientSetup;
+}
+
+/**
+ * Reads the CLIENT_SETUP of a session that negotiated no version by ALPN (bare QMux, WebTransport
+ * without a protocol, or `moql`). It lists versions (moq-lite-01/02, moq-transport-14 …): with
+ * draft-14 among them, resolves with the control stream for an {@link IetfSession}; otherwise
+ * (or when no CLIENT_SETUP arrives within `timeoutMs`) the session is closed with
+ * VERSION_NEGOTIATION_FAILED (PROTOCOL_VIOLATION for a malformed one) naming what the relay
+ * speaks, and this resolves with that reason.
+ */
+export async function negotiatePreAlpnSetup(
+  transport: MoqTransport,
+  timeoutMs: number,
+  maxBytes: number,
+  spoken: readonly string[],
+): Promise<PreAlpnSetup | string> {
+  const bidis = transport.incomingBidirectionalStreams.getReader();
+  let offered = 'nothing';
+  let code: number = SessionCode.VERSION_NEGOTIATION_FAILED;
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), timeoutMs);
+  });
+  try {
+    const first = await Promise.race([bidis.read(), deadline]);
+    if (first && !first.done) {
+      const reader = new StreamReader(first.value.readable);
+      const writer = new StreamWriter(first.value.writable);
+      const m = await Promise.race([readControl(reader, maxBytes).catch(() => undefined), deadline]);
+      if (!m) offered = 'no complete CLIENT_SETUP in time';
+      if (m?.type === IetfMessage.CLIENT_SETUP) {
+        try {
+          const setup = decodeClientSetup(m.body, 14);
+          if (setup.versions.includes(IETF_DRAFT_14)) return { control: { reader, writer }, setup };
+          offered = `a pre-ALPN SETUP listing ${setup.versions.map((v) => `0x${v.toString(16)}`).join(', ') || 'no version'}`;
+        } catch (err) {
+          code = SessionCode.PROTOCOL_VIOLATION;
+          offered = `a malformed pre-ALPN SETUP (${asError(err).message})`;
+        }
+      } else if (m) {
+        offered = `control message 0x${m.type.toString(16)}`;
+      }
+    }
+  } catch {
+    // Closed under us.
+  } finally {
+    clearTimeout(timer);
+    bidis.releaseLock();
+  }
+  const reason = `no supported version: peer offered ${offered}; this relay speaks ${spoken.join(', ')} and moq-transport-14 in a pre-ALPN SETUP`;
+  try {
+    transport.close({ closeCode: code, reason: reason.slice(0, 512) });
+  } catch {
+    // Already closed.
+  }
+  return reason;
 }

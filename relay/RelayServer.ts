@@ -13,8 +13,8 @@ import { RelayAuth, SessionRefused, type TokenVerifier } from './RelayAuth';
 import type { RelayConfig } from './RelayConfig';
 import { InMemoryRelayDirectory, type RelayDirectory } from './RelayDirectory';
 import { RelayStats } from './RelayStats';
-import { IetfSession } from './IetfSession';
-import { refuseUnnegotiated, Session } from './Session';
+import { IetfSession, negotiatePreAlpnSetup } from './IetfSession';
+import { Session } from './Session';
 import type { SessionContext, SessionGrant, SessionLimits } from './SessionContext';
 import { SessionCode } from './errors';
 import { loadCertificate, type RelayCertificate } from './transport/certificate';
@@ -312,30 +312,29 @@ export class RelayServer {
   }
 
   #onTransport(accepted: AcceptedTransport, grant: SessionGrant): void {
+    const { transport, kind } = accepted;
     if (isIetfAlpn(accepted.protocol)) {
-      this.#startSession(
-        new IetfSession({
-          id: this.#nextSessionId++,
-          transport: accepted.transport,
-          alpn: accepted.protocol,
-          grant,
-          context: this.#context,
-          kind: accepted.kind,
-        }),
-      );
+      this.#startSession(new IetfSession({ id: this.#nextSessionId++, transport, draft: 16, grant, context: this.#context, kind }));
       return;
     }
     const version = versionOfAlpn(accepted.protocol);
     if (version === undefined) {
-      this.stats.sessionsRefused++;
-      void refuseUnnegotiated(accepted.transport, this.#config.requestTimeoutMs).then((info) =>
-        this.#log.info('session refused', { kind: accepted.kind, peer: accepted.peer, code: info.code, reason: info.reason }),
-      );
+      // No version by ALPN: the client lists versions in a pre-ALPN CLIENT_SETUP; moq-transport-14 is the one spoken there.
+      void negotiatePreAlpnSetup(transport, this.#config.requestTimeoutMs, this.#config.maxMessageBytes, LISTENER_ALPNS).then((result) => {
+        if (typeof result === 'string') {
+          this.stats.sessionsRefused++;
+          this.#log.info('session refused', { kind, peer: accepted.peer, reason: result });
+          return;
+        }
+        if (this.#closed) {
+          transport.close({ closeCode: SessionCode.NO_ERROR, reason: 'relay shutting down' });
+          return;
+        }
+        this.#startSession(new IetfSession({ id: this.#nextSessionId++, transport, draft: 14, control: result.control, grant, context: this.#context, kind }));
+      });
       return;
     }
-    this.#startSession(
-      new Session({ id: this.#nextSessionId++, transport: accepted.transport, version, role: 'server', grant, context: this.#context, kind: accepted.kind }),
-    );
+    this.#startSession(new Session({ id: this.#nextSessionId++, transport, version, role: 'server', grant, context: this.#context, kind }));
   }
 
   #startSession(session: Session | IetfSession): void {
@@ -391,7 +390,7 @@ export class RelayServer {
 
 /** The negotiated version of a session as its ALPN ('moq-lite-05', 'moqt-16'). */
 function versionNameOf(s: Session | IetfSession): string {
-  return s instanceof IetfSession ? s.alpn : versionName(s.version);
+  return s instanceof IetfSession ? s.versionName : versionName(s.version);
 }
 
 function hostForUrl(host: string): string {

@@ -13,7 +13,6 @@ import type { MoqTransport } from './transport/MoqTransport';
 import { StreamReader } from './wire/StreamReader';
 import { StreamWriter } from './wire/StreamWriter';
 import { decodeSetup, encodeSetup, type Setup } from './wire/lite05';
-import { LISTENER_ALPNS } from './wire/alpn';
 import { ControlStream, DataStream, encodeStreamType, isLite05OrLater, versionName, type Version } from './wire/messages';
 
 /** Options of {@link Session}. */
@@ -254,36 +253,4 @@ function closeInfoOf(v: unknown): SessionCloseInfo | undefined {
   const code = typeof o.closeCode === 'number' ? o.closeCode : undefined;
   if (code === undefined) return undefined;
   return { code, reason: typeof o.reason === 'string' ? o.reason : '' };
-}
-
-/**
- * Handles a transport on which no moq-lite version was negotiated (bare QMux or WebTransport
- * without a protocol): such clients start a pre-ALPN SETUP exchange offering versions we do not
- * speak (moq-lite-01/02, moq-transport-14), so the session is closed with
- * VERSION_NEGOTIATION_FAILED once its first stream shows up (or after `timeoutMs`).
- */
-export async function refuseUnnegotiated(transport: MoqTransport, timeoutMs: number): Promise<SessionCloseInfo> {
-  const reader = transport.incomingBidirectionalStreams.getReader();
-  let offered = 'nothing';
-  try {
-    const first = await Promise.race([reader.read(), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), timeoutMs).unref?.())]);
-    if (first && !first.done) {
-      const type = await new StreamReader(first.value.readable).varint().catch(() => -1);
-      offered = type === ControlStream.CLIENT_COMPAT ? 'a pre-ALPN SETUP (moq-lite-01/02, moq-transport-14)' : `stream type ${type}`;
-    }
-  } catch {
-    // Closed under us.
-  } finally {
-    reader.releaseLock();
-  }
-  const info = {
-    code: SessionCode.VERSION_NEGOTIATION_FAILED,
-    reason: `no supported version: peer offered ${offered}; this relay speaks ${LISTENER_ALPNS.join(', ')}`,
-  };
-  try {
-    transport.close({ closeCode: info.code, reason: info.reason });
-  } catch {
-    // Already closed.
-  }
-  return info;
 }

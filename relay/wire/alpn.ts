@@ -6,8 +6,14 @@
 import { IETF_ALPNS } from './ietf';
 import { ALPNS } from './messages';
 
+/**
+ * `moql`: the version is negotiated in a pre-ALPN CLIENT_SETUP (moq-transport-14 here), as for a
+ * client that offers no protocol at all.
+ */
+export const PRE_ALPN_SETUP = 'moql';
+
 /** ALPN / WebTransport protocol / QMux app protocol names a listener accepts, in order of preference. */
-export const LISTENER_ALPNS: readonly string[] = [...ALPNS.map((a) => a.alpn), ...IETF_ALPNS.map((a) => a.alpn)];
+export const LISTENER_ALPNS: readonly string[] = [...ALPNS.map((a) => a.alpn), ...IETF_ALPNS.map((a) => a.alpn), PRE_ALPN_SETUP];
 
 /** The first of `offered` this relay accepts ('' when none). */
 export function selectAlpn(offered: readonly string[]): string {

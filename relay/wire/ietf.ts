@@ -1,9 +1,10 @@
 /**
- * IETF moq-transport draft-16 (ALPN `moqt-16`), the subset a relay serving subscribers needs:
- * CLIENT_SETUP / SERVER_SETUP on the first bidirectional stream (the control stream), control
- * messages framed as `type (varint), length (16 bits), payload`, key-value parameters with
- * delta-encoded keys, SUBSCRIBE / SUBSCRIBE_OK / REQUEST_ERROR / UNSUBSCRIBE / PUBLISH_DONE /
- * MAX_REQUEST_ID, and subgroup data streams carrying a group's objects.
+ * IETF moq-transport drafts 14 and 16, the subset a relay serving subscribers needs: CLIENT_SETUP
+ * / SERVER_SETUP on the first bidirectional stream (the control stream; draft-14 negotiates the
+ * version there, draft-16 by ALPN `moqt-16`), control messages framed as `type (varint), length
+ * (16 bits), payload`, key-value parameters (draft-16: delta-encoded keys), SUBSCRIBE /
+ * SUBSCRIBE_OK / REQUEST_ERROR (draft-14: SUBSCRIBE_ERROR and per-request errors) / UNSUBSCRIBE /
+ * PUBLISH_DONE / MAX_REQUEST_ID, and subgroup data streams carrying a group's objects.
  */
 import { ProtocolViolation } from '../errors';
 import { BufferReader } from './BufferReader';
@@ -11,8 +12,12 @@ import { Encoder } from './Encoder';
 import { MAX_NAME_BYTES, MAX_PATH_PARTS } from './messages';
 import type { StreamReader } from './StreamReader';
 
+/** draft-ietf-moq-transport-14 (negotiated inside CLIENT_SETUP's version list). */
+export const IETF_DRAFT_14 = 0xff00000e;
 /** draft-ietf-moq-transport-16. */
 export const IETF_DRAFT_16 = 0xff000010;
+/** A moq-transport draft this relay speaks. */
+export type IetfDraft = 14 | 16;
 
 /** The moq-transport ALPNs this relay speaks, preferred first (after every moq-lite version). */
 export const IETF_ALPNS: ReadonlyArray<{ alpn: string; version: number }> = [{ alpn: 'moqt-16', version: IETF_DRAFT_16 }];
@@ -47,6 +52,18 @@ export const IetfSetupParam = { PATH: 0x1n, MAX_REQUEST_ID: 0x2n, AUTHORIZATION_
 /** Message parameter: the subscriber's priority (0–255). */
 export const SUBSCRIBER_PRIORITY_PARAM = 0x20n;
 
+/** Error message types of draft-14 (one per request kind; draft-16 has REQUEST_ERROR for all). */
+export const Draft14Error = {
+  SUBSCRIBE_ERROR: 0x05,
+  PUBLISH_NAMESPACE_ERROR: 0x08,
+  SUBSCRIBE_NAMESPACE_ERROR: 0x13,
+  FETCH_ERROR: 0x19,
+  PUBLISH_ERROR: 0x1f,
+} as const;
+
+/** draft-14's SUBSCRIBE_ERROR code for a track that does not exist (draft-16: DOES_NOT_EXIST 0x10). */
+export const TRACK_DOES_NOT_EXIST_14 = 0x4;
+
 /** REQUEST_ERROR codes (draft-16). */
 export const RequestErrorCode = { INTERNAL_ERROR: 0x0, UNAUTHORIZED: 0x1, TIMEOUT: 0x2, NOT_SUPPORTED: 0x3, DOES_NOT_EXIST: 0x10 } as const;
 
@@ -65,14 +82,14 @@ export interface KeyValues {
   bytes: Map<bigint, Uint8Array>;
 }
 
-/** Decodes draft-16 parameters: a count, then keys as deltas from the previous one. */
-export function decodeKeyValues(r: BufferReader): KeyValues {
+/** Decodes parameters: a count, then keys (draft-16: as deltas from the previous one). */
+export function decodeKeyValues(r: BufferReader, draft: IetfDraft = 16): KeyValues {
   const count = r.varint();
   if (count > MAX_PARAMS) throw new ProtocolViolation(`${count} parameters (at most ${MAX_PARAMS})`);
   const kv: KeyValues = { varints: new Map(), bytes: new Map() };
   let key = 0n;
   for (let i = 0; i < count; i++) {
-    key += r.varintBig();
+    key = draft === 16 ? key + r.varintBig() : r.varintBig();
     if (kv.varints.has(key) || kv.bytes.has(key)) throw new ProtocolViolation(`parameter ${key} repeated`);
     if (key % 2n === 0n) kv.varints.set(key, r.varintBig());
     else {
@@ -84,13 +101,13 @@ export function decodeKeyValues(r: BufferReader): KeyValues {
   return kv;
 }
 
-/** Encodes draft-16 parameters (keys sorted, delta-encoded). */
-export function encodeKeyValues(e: Encoder, kv: Partial<KeyValues>): void {
+/** Encodes parameters (keys sorted; draft-16 delta-encodes them). */
+export function encodeKeyValues(e: Encoder, kv: Partial<KeyValues>, draft: IetfDraft = 16): void {
   const keys = [...(kv.varints?.keys() ?? []), ...(kv.bytes?.keys() ?? [])].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   e.varint(keys.length);
   let previous = 0n;
   for (const key of keys) {
-    e.varint(key - previous);
+    e.varint(draft === 16 ? key - previous : key);
     previous = key;
     if (key % 2n === 0n) e.varint(kv.varints!.get(key)!);
     else e.lengthPrefixed(kv.bytes!.get(key)!);
@@ -127,21 +144,43 @@ export async function readControl(reader: StreamReader, maxBytes: number): Promi
   return { type, body: new BufferReader(await reader.bytes(size)) };
 }
 
-/** Encodes SERVER_SETUP (draft-16: parameters only) granting request ids below `maxRequestId`. */
-export function encodeServerSetup(maxRequestId: bigint): Uint8Array {
-  return encodeControl(IetfMessage.SERVER_SETUP, (e) =>
-    encodeKeyValues(e, {
-      varints: new Map([[IetfSetupParam.MAX_REQUEST_ID, maxRequestId]]),
-      bytes: new Map([[IetfSetupParam.IMPLEMENTATION, new TextEncoder().encode('subsec-relay')]]),
-    }),
-  );
+/** Encodes SERVER_SETUP granting request ids below `maxRequestId` (draft-14 first names the selected version). */
+export function encodeServerSetup(maxRequestId: bigint, draft: IetfDraft = 16): Uint8Array {
+  return encodeControl(IetfMessage.SERVER_SETUP, (e) => {
+    if (draft === 14) e.varint(IETF_DRAFT_14);
+    encodeKeyValues(
+      e,
+      {
+        varints: new Map([[IetfSetupParam.MAX_REQUEST_ID, maxRequestId]]),
+        bytes: new Map([[IetfSetupParam.IMPLEMENTATION, new TextEncoder().encode('subsec-relay')]]),
+      },
+      draft,
+    );
+  });
 }
 
-/** Decodes CLIENT_SETUP's payload (draft-16: parameters only). */
-export function decodeClientSetup(r: BufferReader): KeyValues {
-  const kv = decodeKeyValues(r);
+/** Most versions a draft-14 CLIENT_SETUP may list. */
+export const MAX_SETUP_VERSIONS = 64;
+
+/** CLIENT_SETUP: the versions offered (draft-14; draft-16's is implied by the ALPN) and the parameters. */
+export interface ClientSetup {
+  versions: number[];
+  params: KeyValues;
+}
+
+/** Decodes CLIENT_SETUP's payload (draft-14: a version list first; draft-16: parameters only). */
+export function decodeClientSetup(r: BufferReader, draft: IetfDraft = 16): ClientSetup {
+  const versions: number[] = [];
+  if (draft === 14) {
+    const count = r.varint();
+    if (count > MAX_SETUP_VERSIONS) throw new ProtocolViolation(`CLIENT_SETUP lists ${count} versions (at most ${MAX_SETUP_VERSIONS})`);
+    for (let i = 0; i < count; i++) versions.push(r.varint());
+  } else {
+    versions.push(IETF_DRAFT_16);
+  }
+  const params = decodeKeyValues(r, draft);
   r.end();
-  return kv;
+  return { versions, params };
 }
 
 /** Reads a track namespace tuple (at most 32 fields, none empty or holding '/'). */
@@ -162,11 +201,30 @@ export interface IetfSubscribe {
   priority: number;
 }
 
-/** Decodes SUBSCRIBE's payload; the filter and the other parameters are read but not applied. */
-export function decodeIetfSubscribe(r: BufferReader): IetfSubscribe {
+/** Filter types of draft-14's SUBSCRIBE and how many varints follow each. */
+const FILTER_FIELDS_14: Record<number, number> = { 0x1: 0, 0x2: 0, 0x3: 2, 0x4: 3 };
+
+/**
+ * Decodes SUBSCRIBE's payload; the filter and the other parameters are read but not applied.
+ * draft-14 carries priority, group order, forward and the filter inline; draft-16 as parameters.
+ */
+export function decodeIetfSubscribe(r: BufferReader, draft: IetfDraft = 16): IetfSubscribe {
   const requestId = r.varintBig();
   const namespace = decodeNamespace(r);
   const track = r.string(MAX_NAME_BYTES);
+  if (draft === 14) {
+    const priority = r.u8();
+    const order = r.u8();
+    if (order > 2) throw new ProtocolViolation(`group order ${order}`);
+    r.bool(); // forward
+    const filter = r.varint();
+    const fields = FILTER_FIELDS_14[filter];
+    if (fields === undefined) throw new ProtocolViolation(`filter type ${filter}`);
+    for (let i = 0; i < fields; i++) r.varintBig();
+    decodeKeyValues(r, 14);
+    r.end();
+    return { requestId, namespace, track, priority };
+  }
   const params = decodeKeyValues(r);
   r.end();
   const p = params.varints.get(SUBSCRIBER_PRIORITY_PARAM);
@@ -179,17 +237,26 @@ export function requestIdOf(r: BufferReader): bigint {
   return r.varintBig();
 }
 
-/** Encodes SUBSCRIBE_OK: request id, track alias, no parameters. */
-export function encodeIetfSubscribeOk(requestId: bigint, alias: bigint): Uint8Array {
+/**
+ * Encodes SUBSCRIBE_OK: request id, track alias, then (draft-14) expires 0, group order
+ * descending, no largest location; then no parameters.
+ */
+export function encodeIetfSubscribeOk(requestId: bigint, alias: bigint, draft: IetfDraft = 16): Uint8Array {
   return encodeControl(IetfMessage.SUBSCRIBE_OK, (e) => {
     e.varint(requestId).varint(alias);
-    encodeKeyValues(e, {});
+    if (draft === 14) e.varint(0).u8(0x2).bool(false);
+    encodeKeyValues(e, {}, draft);
   });
 }
 
 /** Encodes REQUEST_ERROR: request id, code, retry interval (0: do not retry), reason. */
 export function encodeRequestError(requestId: bigint, code: number, reason: string): Uint8Array {
   return encodeControl(IetfMessage.REQUEST_ERROR, (e) => e.varint(requestId).varint(code).varint(0).string(reason.slice(0, 1024)));
+}
+
+/** Encodes a draft-14 error answer of `type` (SUBSCRIBE_ERROR, PUBLISH_NAMESPACE_ERROR, …): request id, code, reason. */
+export function encodeDraft14Error(type: number, requestId: bigint, code: number, reason: string): Uint8Array {
+  return encodeControl(type, (e) => e.varint(requestId).varint(code).string(reason.slice(0, 1024)));
 }
 
 /** Encodes PUBLISH_DONE: request id, status, stream count (0: unknown), reason. */

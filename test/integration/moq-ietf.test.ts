@@ -74,6 +74,63 @@ function subscribe(id: number, namespace: string[], track: string): Uint8Array {
   });
 }
 
+describe('IETF moq-transport draft-14 (pre-ALPN CLIENT_SETUP)', () => {
+  it("negotiates draft-14 from @moq/net's version list and delivers the groups", async () => {
+    const conn = await connectMoq(relay.addresses, token('ietf'), { versions: ['moql'] });
+    try {
+      expect(conn.version).toBe('moq-transport-14');
+      expect(relay.sessionList().filter((s) => s.version === 'moq-transport-14')).toHaveLength(1);
+      const sub = conn.consume(Moq.Path.from('ietf/cam')).track('video').subscribe({ priority: 1 });
+      const groups = await readGroups(sub, (g) => g.length >= 3, 10_000);
+      for (const g of groups.slice(0, -1)) expect(g.frames.map((f) => testFrame(f).index)).toEqual([0, 1, 2]);
+      sub.close();
+    } finally {
+      conn.close();
+    }
+  }, 20_000);
+
+  it('answers on the wire: SERVER_SETUP names draft-14, SUBSCRIBE_ERROR TRACK_DOES_NOT_EXIST, SUBSCRIBE_OK', async () => {
+    const t = await rawSession(`${relay.addresses.url}/?jwt=${token('ietf')}`, ['qmux-01']);
+    const control = await t.createBidirectionalStream();
+    const writer = control.writable.getWriter();
+    const reader = new StreamReader(control.readable);
+    await writer.write(
+      encodeControl(IetfMessage.CLIENT_SETUP, (e) => {
+        e.varint(2).varint(0xff0dad02).varint(0xff00000e);
+        encodeKeyValues(e, { varints: new Map([[2n, 10n]]) }, 14);
+      }),
+    );
+    const setup = (await within(readControl(reader, 65_535), 5_000, 'SERVER_SETUP'))!;
+    expect(setup.type).toBe(IetfMessage.SERVER_SETUP);
+    expect(setup.body.varint()).toBe(0xff00000e);
+    // draft-14 SUBSCRIBE: priority, group order, forward, filter (2 = largest object), parameters.
+    const sub14 = (id: number, ns: string[]) =>
+      encodeControl(IetfMessage.SUBSCRIBE, (e) => {
+        e.varint(id).varint(ns.length);
+        for (const p of ns) e.string(p);
+        e.string('video').u8(10).u8(2).bool(true).varint(2).varint(0);
+      });
+    await writer.write(sub14(0, ['ietf', 'nothing']));
+    const err = (await within(readControl(reader, 65_535), 5_000, 'SUBSCRIBE_ERROR'))!;
+    expect(err.type).toBe(0x05);
+    expect([err.body.varint(), err.body.varint()]).toEqual([0, 0x4]);
+    expect((await within(readControl(reader, 65_535), 5_000, 'MAX_REQUEST_ID'))!.type).toBe(IetfMessage.MAX_REQUEST_ID);
+    await writer.write(sub14(2, ['ietf', 'cam']));
+    const ok = (await within(readControl(reader, 65_535), 5_000, 'SUBSCRIBE_OK'))!;
+    expect(ok.type).toBe(IetfMessage.SUBSCRIBE_OK);
+    // request id, alias, expires 0, group order 2, content exists 0, no parameters
+    expect([ok.body.varint(), ok.body.varint(), ok.body.varint(), ok.body.u8(), ok.body.u8(), ok.body.varint()]).toEqual([2, 0, 0, 2, 0, 0]);
+    t.close();
+  });
+
+  it('closes a pre-ALPN session whose CLIENT_SETUP lists no version it speaks with VERSION_NEGOTIATION_FAILED', async () => {
+    const t = await rawSession(`${relay.addresses.url}/?jwt=${token('ietf')}`, ['qmux-01']);
+    const control = await t.createBidirectionalStream();
+    await control.writable.getWriter().write(encodeControl(IetfMessage.CLIENT_SETUP, (e) => e.varint(1).varint(0xff000011).varint(0)));
+    expect(await within(closeCodeOf(t), 5_000, 'close')).toBe(SessionCode.VERSION_NEGOTIATION_FAILED);
+  });
+});
+
 describe('IETF moq-transport track end and unsubscribe', () => {
   it('ends the subscriber’s track (PUBLISH_DONE) when the publisher leaves, and frees the subscription on UNSUBSCRIBE', async () => {
     const leaving = await connectMoq(relay.addresses, token('ietf', { canPublish: true }), { versions: ['moq-lite-04'] });

@@ -11,6 +11,7 @@ import { waitFor } from '../helpers/waitFor';
 import { SessionCode, StreamCode } from '../../relay/errors';
 import type { RelayServer } from '../../relay/RelayServer';
 import { ControlStream } from '../../relay/wire/messages';
+import { encodeControl } from '../../relay/wire/ietf';
 
 let relay: RelayServer;
 let publisher: Moq.Connection.Established;
@@ -86,13 +87,15 @@ describe('relay bad input', () => {
   it('closes a version-less session that starts a pre-ALPN SETUP with VERSION_NEGOTIATION_FAILED', async () => {
     const refused = relay.stats.sessionsRefused;
     const t = await rawSession(`${relay.addresses.url}/?jwt=${token('p')}`, ['qmux-01']);
-    await openBidi(t, ControlStream.CLIENT_COMPAT, 3, 1, 0xff0dad02, 0);
+    // A pre-ALPN CLIENT_SETUP as @moq/net writes it (16-bit length) listing only moq-lite-02 and -01.
+    const setup = encodeControl(ControlStream.CLIENT_COMPAT, (e) => e.varint(2).varint(0xff0dad02).varint(0xff0dad01).varint(0));
+    await openBidi(t, setup);
     expect(await within(closeCodeOf(t), 5_000, 'close')).toBe(SessionCode.VERSION_NEGOTIATION_FAILED);
     expect(relay.stats.sessionsRefused).toBeGreaterThan(refused);
   });
 
   it('refuses at the upgrade a client offering only versions it does not speak', async () => {
-    await expect(rawSession(`${relay.addresses.url}/?jwt=${token('p')}`, ['qmux-01.moq-transport-17'])).rejects.toMatchObject({ status: 400 });
+    await expect(rawSession(`${relay.addresses.url}/?jwt=${token('p')}`, ['qmux-01.moqt-17'])).rejects.toMatchObject({ status: 400 });
   });
 
   it('resets a subscribe to a missing broadcast with NOT_FOUND and keeps the session', async () => {

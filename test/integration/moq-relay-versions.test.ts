@@ -172,7 +172,7 @@ describe('moq-lite versions', () => {
 
   it('counts sessions by negotiated version in stats and /info', async () => {
     const info = (await (await fetch(`${relay.addresses.url}/info`)).json()) as Record<string, unknown>;
-    expect(info.protocols).toEqual(['moq-lite-05', 'moq-lite-06-wip', 'moq-lite-04', 'moq-lite-03', 'moqt-16']);
+    expect(info.protocols).toEqual(['moq-lite-05', 'moq-lite-06-wip', 'moq-lite-04', 'moq-lite-03', 'moqt-16', 'moql']);
     for (const v of VERSIONS) expect((info.sessionsByVersion as Record<string, number>)[v]).toBeGreaterThanOrEqual(1);
     expect(relay.sessionList().length).toBe(relay.sessionCount);
     expect(info.sessionList).toBeUndefined(); // identities stay off the public endpoint

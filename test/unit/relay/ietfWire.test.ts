@@ -6,7 +6,9 @@ import {
   decodeClientSetup,
   decodeIetfSubscribe,
   decodeKeyValues,
+  Draft14Error,
   encodeControl,
+  encodeDraft14Error,
   encodeIetfSubscribeOk,
   encodeKeyValues,
   encodeObjectHeader,
@@ -38,7 +40,7 @@ function control(bytes: Uint8Array): { type: number; body: BufferReader } {
   return { type, body: new BufferReader(r.bytes(len)) };
 }
 
-describe('moq-transport draft-16 wire', () => {
+describe('moq-transport draft-14/16 wire', () => {
   it('key-value parameters: delta-encoded sorted keys, varints on even keys, bytes on odd ones', () => {
     const e = new Encoder();
     encodeKeyValues(e, {
@@ -77,7 +79,7 @@ describe('moq-transport draft-16 wire', () => {
 
   it('decodes CLIENT_SETUP and SUBSCRIBE (namespace tuple, track, subscriber priority)', () => {
     const setup = encodeControl(IetfMessage.CLIENT_SETUP, (e) => encodeKeyValues(e, { varints: new Map([[2n, 42069n]]) }));
-    expect(decodeClientSetup(control(setup).body).varints.get(2n)).toBe(42069n);
+    expect(decodeClientSetup(control(setup).body).params.varints.get(2n)).toBe(42069n);
     const sub = encodeControl(IetfMessage.SUBSCRIBE, (e) => {
       e.varint(4).varint(2).string('room').string('cam').string('video');
       encodeKeyValues(e, { varints: new Map([[0x20n, 7n]]), bytes: new Map([[0x21n, new Uint8Array([1])]]) });
@@ -90,6 +92,35 @@ describe('moq-transport draft-16 wire', () => {
     expect(decodeIetfSubscribe(control(noPriority).body).priority).toBe(128);
     const deep = encodeControl(IetfMessage.SUBSCRIBE, (e) => e.varint(0).varint(33));
     expect(() => decodeIetfSubscribe(control(deep).body)).toThrow(/at most 32/);
+  });
+
+  it('draft-14: non-delta parameters, CLIENT_SETUP version list, inline SUBSCRIBE fields, SUBSCRIBE_OK with expires and group order', () => {
+    const e = new Encoder();
+    encodeKeyValues(
+      e,
+      {
+        varints: new Map([
+          [0x20n, 5n],
+          [2n, 100n],
+        ]),
+      },
+      14,
+    );
+    expect([...e.finish()]).toEqual([2, 2, 0x40, 100, 0x20, 5]);
+    const setup = encodeControl(IetfMessage.CLIENT_SETUP, (w) => w.varint(2).varint(0xff0dad02).varint(0xff00000e).varint(0));
+    expect(decodeClientSetup(control(setup).body, 14).versions).toEqual([0xff0dad02, 0xff00000e]);
+    const server = control(encodeServerSetup(64n, 14));
+    expect(server.body.varint()).toBe(0xff00000e);
+    const sub = encodeControl(IetfMessage.SUBSCRIBE, (w) =>
+      w.varint(0).varint(1).string('a').string('t').u8(9).u8(2).bool(true).varint(4).varint(1).varint(0).varint(5).varint(0),
+    );
+    expect(decodeIetfSubscribe(control(sub).body, 14)).toEqual({ requestId: 0n, namespace: ['a'], track: 't', priority: 9 });
+    const badFilter = encodeControl(IetfMessage.SUBSCRIBE, (w) => w.varint(0).varint(1).string('a').string('t').u8(9).u8(2).bool(true).varint(9).varint(0));
+    expect(() => decodeIetfSubscribe(control(badFilter).body, 14)).toThrow(/filter type 9/);
+    const ok = control(encodeIetfSubscribeOk(2n, 1n, 14));
+    expect([ok.body.varint(), ok.body.varint(), ok.body.varint(), ok.body.u8(), ok.body.u8(), ok.body.varint()]).toEqual([2, 1, 0, 2, 0, 0]);
+    const err = control(encodeDraft14Error(Draft14Error.PUBLISH_NAMESPACE_ERROR, 4n, 3, 'no'));
+    expect([err.type, err.body.varint(), err.body.varint(), err.body.string()]).toEqual([0x08, 4, 3, 'no']);
   });
 
   it('encodes SUBSCRIBE_OK, REQUEST_ERROR and PUBLISH_DONE with their request id first', () => {
@@ -113,11 +144,12 @@ describe('moq-transport draft-16 wire', () => {
     expect([...encodeObjectHeader(0)]).toEqual([0, 0, 0]); // an empty object carries its status
   });
 
-  it('listeners accept moq-lite first, then moqt-16', () => {
-    expect(LISTENER_ALPNS).toEqual(['moq-lite-05', 'moq-lite-06-wip', 'moq-lite-04', 'moq-lite-03', 'moqt-16']);
+  it('listeners accept moq-lite first, then moqt-16, then moql (version in a pre-ALPN CLIENT_SETUP)', () => {
+    expect(LISTENER_ALPNS).toEqual(['moq-lite-05', 'moq-lite-06-wip', 'moq-lite-04', 'moq-lite-03', 'moqt-16', 'moql']);
     expect(selectAlpn(['moqt-20', 'moqt-16', 'moq-lite-04'])).toBe('moq-lite-04');
-    expect(selectAlpn(['moqt-17', 'moqt-16'])).toBe('moqt-16');
-    expect(selectAlpn(['moqt-17', 'moql'])).toBe('');
+    expect(selectAlpn(['moqt-17', 'moqt-16', 'moql'])).toBe('moqt-16');
+    expect(selectAlpn(['moqt-17', 'moql'])).toBe('moql');
+    expect(selectAlpn(['moqt-17', 'moqt-18'])).toBe('');
     expect(isIetfAlpn('moqt-16')).toBe(true);
     expect(isIetfAlpn('moq-lite-05')).toBe(false);
   });
