@@ -2,7 +2,8 @@
  * moq-dev's @moq/net in Chromium (QUIC on) against a standalone relay, per moq-lite version and
  * carrier: WebTransport over HTTP/3 with @moq/net's default offer (the relay picks moq-lite-05),
  * WebTransport offering only lite-06's work-in-progress ALPN, and WebSocket (QMux) offering only
- * lite-05 or only lite-06, and IETF moq-transport draft-16 (`moqt-16`) over both carriers. Each
+ * lite-05 or only lite-06, IETF moq-transport draft-16 (`moqt-16`) over both carriers and draft-14
+ * (negotiated inside the pre-ALPN CLIENT_SETUP after WebTransport protocol `moql`). Each
  * session receives a Node publisher's frames, and the relay's own session list proves the
  * version and carrier it negotiated.
  */
@@ -160,6 +161,13 @@ describe('@moq/net in Chromium per moq-lite version', () => {
       kind: 'websocket',
       version: 'moqt-16',
       clientVersion: 'moq-transport-16',
+    },
+    {
+      name: 'WebTransport/HTTP3 offering only moql (IETF draft-14 chosen in the pre-ALPN CLIENT_SETUP)',
+      how: { carrier: 'webtransport' as const, protocols: ['moql'] },
+      kind: 'webtransport-h3',
+      version: 'moq-transport-14',
+      clientVersion: 'moq-transport-14',
     },
   ];
   for (const c of cases) {
