@@ -135,7 +135,7 @@ export class SubsecNode {
     this.rooms = new RoomManager(this.pool, { consumersPerRouter: config.sfu.consumersPerRouter }, this.log.child('rooms'));
     this.#life.own('workers', () => this.pool.close());
     this.cascade = new Cascade({ config, rooms: this.rooms, pool: this.pool, log: this.log.child('cascade') });
-    this.streams = new StreamHub({ rooms: this.rooms, sources: this.cascade });
+    this.streams = new StreamHub({ rooms: this.rooms, sources: this.cascade, limits: { maxConsumersPerWorker: config.sfu.maxConsumersPerWorker } });
     this.outputs = this.streams.outputs;
     this.cascade.coordinator.on('nodeUp', (n) => this.webhooks.emit({ type: 'node.joined', data: { nodeId: n.id, region: n.region } }));
     this.cascade.coordinator.on('nodeDown', (id) => this.webhooks.emit({ type: 'node.left', data: { nodeId: id } }));
@@ -193,6 +193,7 @@ export class SubsecNode {
     if (qoe) this.#life.own('qoe', () => qoe.close());
     this.signaling = new SignalingServer({
       rooms: this.rooms,
+      streams: this.streams,
       tokens: this.tokens,
       rtcSettings: this.rtcSettings,
       metrics: this.metrics,

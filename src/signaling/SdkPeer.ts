@@ -11,6 +11,7 @@ import type { VerifiedToken } from '../auth/tokens';
 import type { Notifications, NotificationName, RequestParams, ResponseData, Method } from '../protocol/signaling';
 import type { Room, RouterSlot } from '../sfu/Room';
 import type { Ingest } from '../streams/Ingest';
+import type { StreamHub } from '../streams/StreamHub';
 import { KEY_FRAME_REQUEST_DELAY_MS } from '../sfu/keyFrames';
 import { createRtcTransport, type RtcTransportSettings } from '../sfu/transports';
 import { EventChannel } from '../events/EventChannel';
@@ -35,6 +36,8 @@ export interface SdkPeerDeps {
   topics?: { join(topic: string): boolean; leave(topic: string): void };
   /** Viewer QoE intake (docs/qoe.md); without it `reportQoe` answers NOT_FOUND. */
   qoe?: QoeReportSink;
+  /** The stream hub: every subscription is a consumer of a hub stream (counted against the router budget there). */
+  streams: Pick<StreamHub, 'get'>;
 }
 
 type Handlers = { [M in Exclude<Method, 'join' | 'ping'>]: (p: RequestParams<M>) => Promise<ResponseData[M]> };
@@ -177,16 +180,18 @@ export class SdkPeer implements Ingest {
       if (transport.appData.direction !== 'recv') throw new BadRequestError('not a recv transport');
       const source = this.room.getProducer(producerId);
       if (!source) throw new NotFoundError(`producer ${producerId} not found`);
+      const stream = this.#deps.streams.get(this.room.name, source.participant.identity);
+      if (!stream) throw new NotFoundError(`producer ${producerId} is not part of a live stream`);
       await this.room.ensureOnRouter(producerId, this.#slot);
       if (!this.#slot.router.canConsume({ producerId, rtpCapabilities: this.#rtpCapabilities })) {
         throw new BadRequestError('client cannot consume this producer (codec mismatch)', 'UNSUPPORTED_MEDIA');
       }
-      const consumer = await transport.consume({
-        producerId,
+      const consumer = await stream.consume(transport, this.#slot, source.producer, {
+        output: 'sdk',
         rtpCapabilities: this.#rtpCapabilities,
         // Start paused so the client can attach the track before the first (key)frame arrives.
         paused: true,
-        preferredLayers,
+        ...(preferredLayers ? { preferredLayers } : {}),
         enableRtx: true,
       });
       this.#registerConsumer(consumer);
@@ -294,12 +299,8 @@ export class SdkPeer implements Ingest {
 
   #registerConsumer(consumer: types.Consumer): void {
     this.#consumers.set(consumer.id, consumer);
-    const uncount = this.room.countConsumer(this.#slot);
     const producerId = consumer.producerId;
-    consumer.observer.once('close', () => {
-      this.#consumers.delete(consumer.id);
-      uncount();
-    });
+    consumer.observer.once('close', () => this.#consumers.delete(consumer.id));
     consumer.on('transportclose', () => consumer.close());
     consumer.on('producerclose', () => {
       consumer.close();

@@ -149,7 +149,7 @@ export class WhepEndpoint {
         {
           room: lease.stream.room,
           identity: token.identity,
-          stream,
+          stream: lease.stream,
           layers,
           routers: this.#routers,
           rtcSettings: deps.rtcSettings,
