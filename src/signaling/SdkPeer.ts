@@ -10,7 +10,7 @@ import { ForbiddenError, InvalidStateError, NotFoundError, BadRequestError } fro
 import type { VerifiedToken } from '../auth/tokens';
 import type { Notifications, NotificationName, RequestParams, ResponseData, Method } from '../protocol/signaling';
 import type { Room, RouterSlot } from '../sfu/Room';
-import type { Ingest } from '../streams/Ingest';
+import { startIngest, type Ingest, type IngestSeat } from '../streams/Ingest';
 import type { StreamHub } from '../streams/StreamHub';
 import { KEY_FRAME_REQUEST_DELAY_MS } from '../sfu/keyFrames';
 import { createRtcTransport, type RtcTransportSettings } from '../sfu/transports';
@@ -52,6 +52,7 @@ export class SdkPeer implements Ingest {
   readonly room: Room;
   readonly #deps: SdkPeerDeps;
   #slot!: RouterSlot;
+  #seat: IngestSeat | undefined;
   #rtpCapabilities: types.RtpCapabilities | undefined;
   readonly #transports = new Map<string, types.WebRtcTransport>();
   readonly #producers = new Map<string, types.Producer>();
@@ -71,7 +72,8 @@ export class SdkPeer implements Ingest {
   /** Joins the room; returns the router the session lives on. */
   async start(rtpCapabilities?: Record<string, unknown>): Promise<void> {
     if (rtpCapabilities) this.#rtpCapabilities = rtpCapabilities as types.RtpCapabilities;
-    this.#slot = await this.room.join(this);
+    this.#seat = await startIngest(this.room, this);
+    this.#slot = this.#seat.slot;
   }
 
   notify<N extends NotificationName>(name: N, data: Notifications[N]): void {
@@ -92,7 +94,7 @@ export class SdkPeer implements Ingest {
     if (this.#closed) return;
     this.#closed = true;
     this.#events?.close();
-    this.room.leave(this.id);
+    this.#seat?.leave();
     this.#dropMedia();
   }
 
@@ -158,7 +160,7 @@ export class SdkPeer implements Ingest {
       });
       this.#producers.set(producer.id, producer);
       producer.observer.once('close', () => this.#producers.delete(producer.id));
-      this.room.addProducer(this, producer);
+      this.#seat!.publish(producer);
       return { producerId: producer.id };
     },
     closeProducer: async ({ producerId }) => {
