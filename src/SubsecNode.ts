@@ -122,7 +122,6 @@ export class SubsecNode {
     setLogLevel(config.logLevel);
     this.log = createLogger(`node:${config.node.id}`);
     this.#life = new Lifecycle(this.log);
-    this.tokens = TokenService.fromConfig(config.auth);
     this.pool = new WorkerPool(
       {
         workers: config.sfu.workers,
@@ -163,8 +162,8 @@ export class SubsecNode {
       noteRemoval: (id, reason) => this.#roomEvents.noteRemoval(id, reason),
       log: this.log.child('bans'),
     });
-    // Every entry point that takes a token (signaling, WHIP/WHEP, SRT, the MoQ relay) asks it.
-    this.tokens.admission = this.moderation.admission;
+    // Every entry point that takes a token (signaling, WHIP/WHEP, SRT, the MoQ relay) asks the bans.
+    this.tokens = TokenService.fromConfig(config.auth, this.moderation.admission);
     this.rtcSettings = {
       listenAddresses: config.sfu.listenAddresses,
       rtcMinPort: config.sfu.rtcMinPort,
