@@ -3,10 +3,10 @@
  * lease rule (split-brain guard) and fencing, Redis restarts; and join placement (REDIRECT).
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
-import { startRedis, type TestRedis } from '../helpers/redisServer';
+import { startRedis, type TestRedis } from '../../loadtest/core/redisServer';
 import { startNode } from '../helpers/startNode';
 import { SignalingTestClient } from '../helpers/SignalingTestClient';
-import { waitFor } from '../helpers/waitFor';
+import { waitFor } from '../../loadtest/core/waitFor';
 import { createRtpSink } from '../helpers/rtpSink';
 import { PlainRtpPublisher } from '../../src/ingest/PlainRtpPublisher';
 import { Redis } from 'ioredis';

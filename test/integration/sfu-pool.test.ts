@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startNode } from '../helpers/startNode';
-import { waitFor } from '../helpers/waitFor';
+import { waitFor } from '../../loadtest/core/waitFor';
 import { createRtpSink } from '../helpers/rtpSink';
 import { FakeParticipant } from '../helpers/FakeParticipant';
 import type { SubsecNode } from '../../src/SubsecNode';

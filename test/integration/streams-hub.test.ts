@@ -12,7 +12,7 @@ import { PlainRtpPublisher } from '../../src/ingest/PlainRtpPublisher';
 import type { Stream } from '../../src/streams/Stream';
 import { NotFoundError, UnavailableError } from '../../src/core/errors';
 import { startNode } from '../helpers/startNode';
-import { waitFor } from '../helpers/waitFor';
+import { waitFor } from '../../loadtest/core/waitFor';
 import { SignalingTestClient } from '../helpers/SignalingTestClient';
 import { fakeOffer, postSdp, tokenFor } from '../helpers/whipWhep';
 
