@@ -121,7 +121,10 @@ export const streamTrackSchema = named(
   trackSchema.extend({
     bitrateBps: z.number().describe('Incoming bitrate, all layers (bits/s)'),
     score: z.number().nullable().describe('mediasoup producer score 0-10 (best layer); null before media'),
-    consumers: z.number().int().describe("Consumers of this track made by this node's outputs (SDK, WHEP, LL-HLS, MoQ…; pipes between workers and nodes not counted)"),
+    consumers: z
+      .number()
+      .int()
+      .describe("Consumers of this track made by this node's outputs (SDK, WHEP, LL-HLS, MoQ…; pipes between workers and nodes not counted)"),
   }),
 );
 

@@ -74,7 +74,7 @@ export class ProducerBridge {
 
   /** Opens the DirectTransport consumer and starts writing the track. */
   async start(): Promise<void> {
-    const { slot, producer } = this.#o;
+    const { slot } = this.#o;
     const transport = await slot.router.createDirectTransport();
     this.#transport = transport;
     if (this.#closed) {

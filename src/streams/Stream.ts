@@ -149,7 +149,10 @@ export class Stream extends EventEmitter<StreamEvents> {
     if (!entry || entry.participant.identity !== this.identity) throw new NotFoundError(`track ${track.id} is not part of stream ${this.identity}`);
     const max = this.#limits.maxConsumersPerWorker;
     if (max > 0 && slot.worker.consumers >= max) {
-      throw new SubsecError(ErrorCode.CAPACITY, `this node's media worker ${slot.worker.index} is at its limit of ${max} consumers; try again later or another node`);
+      throw new SubsecError(
+        ErrorCode.CAPACITY,
+        `this node's media worker ${slot.worker.index} is at its limit of ${max} consumers; try again later or another node`,
+      );
     }
     // Counted before the first await, so concurrent consumers cannot overshoot the limit.
     const uncount = countOn(slot);

@@ -256,7 +256,9 @@ describe('join placement across a cascade', () => {
       sink.close();
       publisher.close();
     });
-    await waitFor(() => (c.cascade.coordinator.node('busy')?.load.load ?? 0) >= 1 && (b.cascade.coordinator.node('busy')?.load.load ?? 0) >= 1, { what: 'load published' });
+    await waitFor(() => (c.cascade.coordinator.node('busy')?.load.load ?? 0) >= 1 && (b.cascade.coordinator.node('busy')?.load.load ?? 0) >= 1, {
+      what: 'load published',
+    });
     const client = await SignalingTestClient.connect(b.url);
     try {
       const reply = await client.request('join', { protocol: 1, token: b.tokens.issue({ room: 'new-room', identity: 'u' }) });

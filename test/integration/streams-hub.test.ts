@@ -207,7 +207,11 @@ describe('consumer limit', () => {
       expect(refused.ok).toBe(false);
       expect(refused.error).toMatchObject({ code: 'CAPACITY', message: expect.stringMatching(/limit of 2 consumers/) });
 
-      const whep = await postSdp(`${small.url}/whep/full/cam`, fakeOffer({ direction: 'recvonly' }), tokenFor(small, { room: 'full', identity: 'w', canSubscribe: true }));
+      const whep = await postSdp(
+        `${small.url}/whep/full/cam`,
+        fakeOffer({ direction: 'recvonly' }),
+        tokenFor(small, { room: 'full', identity: 'w', canSubscribe: true }),
+      );
       expect(whep.status).toBe(503);
       expect(JSON.parse(whep.body)).toMatchObject({ code: 'CAPACITY', message: expect.stringMatching(/limit of 2 consumers/) });
       expect(small.whep.sessions.size).toBe(0);
@@ -219,7 +223,11 @@ describe('consumer limit', () => {
       expect(stream.consumerCounts().total).toBe(2);
       await sdk.call('leave', {});
       await waitFor(() => stream.consumerCounts().total === 0, { timeoutMs: 5000, what: 'consumers closed' });
-      const again = await postSdp(`${small.url}/whep/full/cam`, fakeOffer({ direction: 'recvonly' }), tokenFor(small, { room: 'full', identity: 'w', canSubscribe: true }));
+      const again = await postSdp(
+        `${small.url}/whep/full/cam`,
+        fakeOffer({ direction: 'recvonly' }),
+        tokenFor(small, { room: 'full', identity: 'w', canSubscribe: true }),
+      );
       expect(again.status, again.body).toBe(201);
       expect(stream.consumerCounts().byOutput).toEqual({ whep: 2 });
     } finally {
