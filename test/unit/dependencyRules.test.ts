@@ -129,7 +129,7 @@ describe('dependency rules', () => {
       { file: 'relay/Origin.ts', text: "import type { Room } from '../src/sfu/Room';" },
       { file: 'relay/model/Track.ts', text: "const m = await import('../../src/moq/StreamBridge');" },
       { file: 'clients/sdk/src/moq/MoqPlayback.ts', text: "import { decodeLegacyFrame } from '../../../../src/moq/hangFormat';" },
-      { file: 'loadtest/moq/bench-moq.ts', text: "import { connectMoq } from '../../loadtest/core/moqClient';" },
+      { file: 'loadtest/moq/bench-moq.ts', text: "import { connectMoq } from '../../test/helpers/moqClient';" },
       { file: 'src/hls/HlsService.ts', text: "import { RemoteParticipant } from '../streams/RemoteParticipant';" },
       { file: 'src/egress/whep/WhepEndpoint.ts', text: "if (lease.stream.origin.type === 'remote') return;" },
       { file: 'src/ingest/srt/SrtFeed.ts', text: 'this.#options.room.addProducer(this, producer);' },
