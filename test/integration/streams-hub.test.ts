@@ -187,8 +187,8 @@ describe('stream hub', () => {
 });
 
 describe('consumer limit', () => {
-  it('refuses consumers past sfu.maxConsumersPerWorker with CAPACITY (SDK and WHEP), and others carry on', async () => {
-    const small = await startNode({ sfu: { workers: 1, maxConsumersPerWorker: 2 }, hls: { enabled: false }, moq: { enabled: false } });
+  it('refuses consumers past sfu.maxConsumersPerWorker with CAPACITY (SDK, WHEP and LL-HLS), and others carry on', async () => {
+    const small = await startNode({ sfu: { workers: 1, maxConsumersPerWorker: 2 }, hls: { enabled: true }, moq: { enabled: false } });
     const room = await small.rooms.getOrCreate('full');
     const publisher = new PlainRtpPublisher({ room, identity: 'cam', kind: 'plain', videoCodec: 'VP8', audio: true, listenIp: '127.0.0.1' });
     await publisher.start();
@@ -215,6 +215,12 @@ describe('consumer limit', () => {
       expect(whep.status).toBe(503);
       expect(JSON.parse(whep.body)).toMatchObject({ code: 'CAPACITY', message: expect.stringMatching(/limit of 2 consumers/) });
       expect(small.whep.sessions.size).toBe(0);
+
+      // LL-HLS packaging needs consumers too: refused the same way, with nothing left running.
+      const hls = await fetch(`${small.url}/hls/full/cam/index.m3u8`, { signal: AbortSignal.timeout(10_000) });
+      expect(hls.status).toBe(503);
+      expect(await hls.json()).toMatchObject({ code: 'CAPACITY', message: expect.stringMatching(/limit of 2 consumers/) });
+      expect(stream.consumerCounts().byOutput).toEqual({ sdk: 2 });
 
       // The refusals left nothing behind; the SDK session works on: a freed place can be taken again.
       expect(stream.consumerCounts().total).toBe(2);
