@@ -9,9 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import type { SubsecNode } from '../../src/SubsecNode';
 import { startNode } from '../helpers/startNode';
-import { waitFor } from '../helpers/waitFor';
+import { waitFor } from '../../loadtest/core/waitFor';
 import { metricSum, metricSumOrZero, metricsText as fetchMetrics } from '../helpers/metrics';
-import { launchBrowser, type TestBrowser } from '../helpers/browser';
+import { launchBrowser, type TestBrowser } from '../../loadtest/core/browser';
 import { ensureSdkBuilt } from './support/pageScripts';
 
 const ROOM = 'qoe-moq';
