@@ -6,13 +6,13 @@
  * session (raw sessions, so the codes on the wire are checked).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectMoq, Moq, publishTestBroadcast, readGroups, testFrame, within, type TestPublisher } from '../helpers/moqClient';
+import { connectMoq, Moq, publishTestBroadcast, readGroups, testFrame, within, type TestPublisher } from '../../loadtest/core/moqClient';
 import { closeCodeOf, rawSession, startRelay, token } from '../helpers/relay';
 import { SessionCode } from '../../relay/errors';
 import { Encoder } from '../../relay/wire/Encoder';
 import { encodeControl, encodeKeyValues, IetfMessage, IetfSessionCode, readControl, RequestErrorCode } from '../../relay/wire/ietf';
 import { StreamReader } from '../../relay/wire/StreamReader';
-import { waitFor } from '../helpers/waitFor';
+import { waitFor } from '../../loadtest/core/waitFor';
 import type { RelayServer } from '../../relay/RelayServer';
 
 let relay: RelayServer;

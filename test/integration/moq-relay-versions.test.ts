@@ -7,9 +7,9 @@
  * offering several versions gets lite-05.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectMoq, Moq, publishTestBroadcast, readGroups, testFrame, within, type TestPublisher } from '../helpers/moqClient';
+import { connectMoq, Moq, publishTestBroadcast, readGroups, testFrame, within, type TestPublisher } from '../../loadtest/core/moqClient';
 import { startRelay, token } from '../helpers/relay';
-import { waitFor } from '../helpers/waitFor';
+import { waitFor } from '../../loadtest/core/waitFor';
 import type { RelayServer } from '../../relay/RelayServer';
 
 const VERSIONS = ['moq-lite-03', 'moq-lite-04', 'moq-lite-05', 'moq-lite-06-wip'] as const;

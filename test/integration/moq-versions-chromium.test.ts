@@ -11,10 +11,10 @@ import http from 'node:http';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { launchBrowser, type TestBrowser } from '../helpers/browser';
-import { connectMoq, publishTestBroadcast, type Moq, type TestPublisher } from '../helpers/moqClient';
+import { launchBrowser, type TestBrowser } from '../../loadtest/core/browser';
+import { connectMoq, publishTestBroadcast, type Moq, type TestPublisher } from '../../loadtest/core/moqClient';
 import { startRelay, token } from '../helpers/relay';
-import { waitFor } from '../helpers/waitFor';
+import { waitFor } from '../../loadtest/core/waitFor';
 import { projectRoot } from '../../src/config/loadConfig';
 import type { RelayServer } from '../../relay/RelayServer';
 
