@@ -112,7 +112,12 @@ describe('SDK MoQ over WebTransport/HTTP3 (Chromium)', () => {
     expect(relay.stats.sessionsTotalByTransport['websocket'] ?? 0).toBe(wsBefore);
     expect(relay.quicStats!.connections).toBeGreaterThanOrEqual(1);
     // The SDK's @moq/net offers moq-lite-05 first; the relay picks it.
-    expect(relay.sessionList().filter((x) => x.kind === 'webtransport-h3').map((x) => x.version)).toContain('moq-lite-05');
+    expect(
+      relay
+        .sessionList()
+        .filter((x) => x.kind === 'webtransport-h3')
+        .map((x) => x.version),
+    ).toContain('moq-lite-05');
     expect(metricSum(await metricsText(node.url), 'subsec_moq_sessions_by_transport', { transport: 'webtransport-h3' })).toBeGreaterThanOrEqual(1);
     expect(pageErrors).toEqual([]);
 
