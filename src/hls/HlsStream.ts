@@ -238,7 +238,7 @@ export class HlsStream implements Output {
       Math.min(1000, s.idleTimeoutMs),
     );
     this.#idleTimer.unref();
-    if (this.#transcoder) this.#startRenditions = [...this.#transcoder.renditions];
+    this.#startRenditions = [...this.renditions];
     this.#starting = this.#ladder ? this.#ladder.start() : this.#transcoder!.start();
     await this.#starting;
     this.#startRenditions = [...this.renditions];

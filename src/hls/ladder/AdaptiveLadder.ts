@@ -98,8 +98,12 @@ export class AdaptiveLadder {
   readonly #configured: Rung[];
   readonly #floor: Rung;
   readonly #changedAt: Record<string, number> = {};
+  /** Per rung name: the dwell multiplier (doubled each time a restored or added rung is dropped unplayed). */
+  readonly #dwellFactor: Record<string, number> = {};
+  /** Per rung name: the last change that brought it in (restore, add, lower). */
+  readonly #cameBy: Record<string, LadderAction> = {};
   readonly #changes: LadderChange[] = [];
-  #base: LadderTranscoder | undefined;
+  readonly #base: LadderTranscoder;
   #jobs: Job[] = [];
   #startedAt = Date.now();
   #lastChangeAt: number | undefined;
@@ -107,12 +111,27 @@ export class AdaptiveLadder {
   #timer: NodeJS.Timeout | undefined;
   #housekeeping: NodeJS.Timeout | undefined;
   #closed = false;
+  #playable = false;
 
   constructor(options: AdaptiveLadderOptions) {
     this.#o = options;
     this.audience = new AudienceTracker(options.config.windowMs);
     this.#configured = options.configured.map((s) => ({ name: s.name, kbps: s.videoKbps, height: s.height, copySource: s.copySource, configName: s.name }));
     this.#floor = [...this.#configured].sort((a, b) => a.kbps - b.kbps)[0]!;
+    const floorSpec = options.configured.find((s) => s.name === this.#floor.name)!;
+    this.#base = new LadderTranscoder({
+      ...this.#jobOptions([floorSpec]),
+      audio: options.audio,
+      onEnded: (reason) => options.onEnded(reason),
+      route: (r, deliver) =>
+        r.kind === 'video'
+          ? (box) => {
+              this.#aligner.observeReference(box);
+              deliver(box);
+            }
+          : deliver,
+    });
+    for (const rung of this.#configured) if (rung !== this.#floor) this.#createJob(rung);
   }
 
   /** Every rendition being served (listed, joining and retiring), highest bitrate first, then the floor and audio. */
@@ -124,33 +143,20 @@ export class AdaptiveLadder {
       .filter((j) => j.stoppedAt === undefined || (now - j.stoppedAt < this.#o.lingerMs && !running.has(j.rung.name)))
       .map((j) => j.rendition);
     rungs.sort((a, b) => b.spec.videoKbps - a.spec.videoKbps);
-    return [...rungs, ...(this.#base?.renditions ?? [])];
+    return [...rungs, ...this.#base.renditions];
   }
 
   /** ffmpeg process ids of the ladder (the floor/audio job and every rung's). */
   get pids(): number[] {
-    return [this.#base?.pid, ...this.#jobs.map((j) => j.transcoder.pid)].filter((p): p is number => p !== undefined);
+    return [this.#base.pid, ...this.#jobs.map((j) => j.transcoder.pid)].filter((p): p is number => p !== undefined);
   }
 
-  /** Starts the floor/audio job and one job per other configured rung; then evaluates periodically. */
+  /** Starts the floor/audio job and one job per other configured rung (created at construction); then evaluates periodically. */
   async start(): Promise<void> {
     const o = this.#o;
     this.#startedAt = Date.now();
-    const floorSpec = o.configured.find((s) => s.name === this.#floor.name)!;
-    this.#base = new LadderTranscoder({
-      ...this.#jobOptions([floorSpec]),
-      audio: o.audio,
-      onEnded: (reason) => o.onEnded(reason),
-      route: (r, deliver) =>
-        r.kind === 'video'
-          ? (box) => {
-              this.#aligner.observeReference(box);
-              deliver(box);
-            }
-          : deliver,
-    });
     await this.#base.start();
-    for (const rung of this.#configured) if (rung !== this.#floor) await this.#startRung(rung);
+    for (const job of [...this.#jobs]) await this.#startJob(job);
     this.#timer = setInterval(() => this.evaluate(), o.config.evaluateIntervalMs);
     this.#timer.unref();
     this.#housekeeping = setInterval(() => this.#retireIdle(), Math.min(1000, o.config.retireIdleMs));
@@ -160,6 +166,15 @@ export class AdaptiveLadder {
   /** Runs the policy once and applies its decision (also called by the timer). */
   evaluate(now = Date.now()): LadderView['lastDecision'] {
     if (this.#closed) return this.#lastDecision;
+    if (!this.#playable) {
+      // Rungs count as unrequested only from when players could fetch them: every first rung has a segment.
+      if ([...this.#base.renditions, ...this.#listedJobs().map((j) => j.rendition)].some((r) => r.packager.lastCompleteMsn < 0)) {
+        this.#lastDecision = { at: now, action: 'none', reason: 'waiting for every rung’s first segment' };
+        return this.#lastDecision;
+      }
+      this.#playable = true;
+      this.#startedAt = now;
+    }
     const current = this.#listedJobs().map((j) => j.rung);
     const decision = decideLadder({
       now,
@@ -170,12 +185,13 @@ export class AdaptiveLadder {
       startedAt: this.#startedAt,
       lastChangeAt: this.#lastChangeAt,
       changedAt: this.#changedAt,
+      dwellFactor: this.#dwellFactor,
       lastRequestAt: this.audience.lastRequests(),
       viewers: this.audience.viewers(now),
     });
     this.#lastDecision = { at: now, action: decision.action, reason: decision.reason };
     if (decision.action === 'none' || !decision.rung) return this.#lastDecision;
-    const before = this.views();
+    const before = this.views().filter((r) => r.state !== 'retiring');
     const wanted = new Set(decision.after.map((r) => r.name));
     for (const j of this.#listedJobs()) if (!wanted.has(j.rung.name)) this.#retire(j, now);
     for (const r of decision.after) {
@@ -185,10 +201,17 @@ export class AdaptiveLadder {
         retiring.retiredAt = undefined;
         retiring.rendition.retiring = false;
       } else {
-        this.#startRung(r).catch((err: unknown) => this.#o.log.warn('ladder rung failed to start', { rung: r.name, error: err }));
+        this.#startJob(this.#createJob(r)).catch((err: unknown) => this.#o.log.warn('ladder rung failed to start', { rung: r.name, error: err }));
       }
     }
-    for (const name of [decision.rung.name, decision.replaces?.name]) if (name) this.#changedAt[name] = now;
+    const name = decision.rung.name;
+    if (decision.action === 'drop') {
+      // Brought in and dropped again with no player fetching it meanwhile: a flap; it waits twice as long next time.
+      const requested = (this.audience.lastRequests()[name] ?? 0) > (this.#changedAt[name] ?? 0);
+      if (this.#cameBy[name] && this.#cameBy[name] !== 'drop' && !requested) this.#dwellFactor[name] = Math.min(16, (this.#dwellFactor[name] ?? 1) * 2);
+    }
+    this.#cameBy[name] = decision.action;
+    for (const n of [name, decision.replaces?.name]) if (n) this.#changedAt[n] = now;
     this.#lastChangeAt = now;
     const change: LadderChange = {
       at: now,
@@ -196,7 +219,7 @@ export class AdaptiveLadder {
       rung: decision.rung.name,
       replaces: decision.replaces?.name,
       before,
-      after: this.views(),
+      after: this.views().filter((r) => r.state !== 'retiring'),
       reason: decision.reason,
     };
     this.#changes.push(change);
@@ -238,7 +261,7 @@ export class AdaptiveLadder {
       j.closeFollower?.();
       j.transcoder.close();
     }
-    this.#base?.close();
+    this.#base.close();
   }
 
   #listedJobs(): Job[] {
@@ -261,28 +284,33 @@ export class AdaptiveLadder {
     };
   }
 
-  async #startRung(rung: Rung): Promise<void> {
-    if (this.#closed) return;
+  #createJob(rung: Rung): Job {
     const spec: RenditionSpec = { name: rung.name, copySource: rung.copySource, height: rung.height, videoKbps: rung.kbps };
-    let job: Job | undefined;
-    const transcoder = new LadderTranscoder({
-      ...this.#jobOptions([spec]),
-      onEnded: (reason) => {
-        if (!job || job.stoppedAt !== undefined || this.#closed) return;
-        this.#o.log.warn('hls ladder rung ended', { rung: rung.name, reason });
-        job.stoppedAt = Date.now();
-      },
-      route: (_r, deliver) => {
-        const f = this.#aligner.follower(deliver);
-        if (job) job.closeFollower = f.close;
-        return f.push;
-      },
-    });
-    const rendition = transcoder.renditions[0]!;
-    job = { transcoder, rung, rendition };
+    const job: Job = {
+      rung,
+      transcoder: new LadderTranscoder({
+        ...this.#jobOptions([spec]),
+        onEnded: (reason) => {
+          if (job.stoppedAt !== undefined || this.#closed) return;
+          this.#o.log.warn('hls ladder rung ended', { rung: rung.name, reason });
+          job.stoppedAt = Date.now();
+        },
+        route: (_r, deliver) => {
+          const f = this.#aligner.follower(deliver);
+          job.closeFollower = f.close;
+          return f.push;
+        },
+      }),
+    } as Job;
+    job.rendition = job.transcoder.renditions[0]!;
     this.#jobs.push(job);
+    return job;
+  }
+
+  async #startJob(job: Job): Promise<void> {
+    if (this.#closed) return;
     try {
-      await transcoder.start();
+      await job.transcoder.start();
     } catch (err) {
       job.stoppedAt = Date.now();
       throw err;

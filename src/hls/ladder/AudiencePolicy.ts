@@ -5,7 +5,7 @@
  * plays, restore a dropped rung or a lowered top rung when demand returns, lower the top rung
  * when nobody can sustain it, add a rung for a cluster of viewers stranded far between two rungs
  * — or none, and say why. Hysteresis: one change per `minChangeIntervalMs`, a rung keeps its
- * state for `minDwellMs`, a viewer "sustains" a bitrate only with `headroom`, clusters need
+ * state for `minDwellMs` (longer for a rung that flapped: restored, then dropped unplayed), a viewer "sustains" a bitrate only with `headroom`, clusters need
  * `minViewers` and a `gapRatio`. The lowest configured rung (the floor, every player's fallback,
  * encoded with the audio) is never touched. docs/abr-ladder.md describes the policy.
  */
@@ -52,6 +52,11 @@ export interface PolicyInput {
   lastChangeAt?: number;
   /** When each rung name last changed state (added, dropped, lowered, restored; ms). */
   changedAt: Readonly<Record<string, number>>;
+  /**
+   * Multiplies `minDwellMs` per rung name (default 1): the ladder doubles it for a rung that was
+   * restored or added and then dropped again without a request, so it cannot flap.
+   */
+  dwellFactor?: Readonly<Record<string, number>>;
   /** When each current rung was last requested by a player (ms); absent = never. */
   lastRequestAt: Readonly<Record<string, number>>;
   /** Viewers with throughput reports in the window. */
@@ -118,7 +123,7 @@ export function decideLadder(input: PolicyInput): LadderDecision {
   if (input.lastChangeAt !== undefined && now - input.lastChangeAt < c.minChangeIntervalMs) return none('the ladder changed less than minChangeIntervalMs ago');
   const settled = (name: string) => {
     const at = input.changedAt[name];
-    return at === undefined || now - at >= c.minDwellMs;
+    return at === undefined || now - at >= c.minDwellMs * (input.dwellFactor?.[name] ?? 1);
   };
   const sustains = input.viewers.map((v) => v.throughputKbps / c.headroom);
   const videoCount = current.length;
@@ -199,6 +204,8 @@ export function decideLadder(input: PolicyInput): LadderDecision {
     const cluster = sustains.filter((s) => s >= lower.kbps * c.gapRatio && (!upper || s < upper.kbps));
     if (cluster.length < c.minViewers) continue;
     if (!upper) continue; // above the top rung: a restore or the configured ladder's business
+    // A dropped configured rung in this gap is restored (or held back by its dwell), not replaced.
+    if (input.configured.some((cfg) => cfg.kbps > lower.kbps && cfg.kbps < upper.kbps && !current.some((r) => r.configName === cfg.name))) continue;
     const target = snapDownKbps(median(cluster), c.allowedKbps);
     if (target === undefined || target < lower.kbps * 1.2 || target > upper.kbps / 1.2) continue;
     if (videoCount >= c.maxRungs) return none(`${cluster.length} viewer(s) sit between ${lower.name} and ${upper.name}, but the ladder has maxRungs`);

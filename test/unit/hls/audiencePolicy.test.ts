@@ -100,6 +100,12 @@ describe('AudiencePolicy', () => {
     expect(decideLadder(input({ current: [HIGH, LOW], viewers: viewers(1300, 5000, 5000) })).action).toBe('none');
   });
 
+  it('waits longer before restoring a rung that flapped (dwellFactor)', () => {
+    const base = { current: [HIGH, LOW], viewers: viewers(1300, 1200, 5000), lastRequestAt: { high: T0 + 599_000, low: T0 + 599_000 }, changedAt: { mid: T0 + 400_000 } };
+    expect(decideLadder(input(base)).action).toBe('restore');
+    expect(decideLadder(input({ ...base, dwellFactor: { mid: 2 } })).action).toBe('none');
+  });
+
   it('adds a rung for a cluster far between two rungs, within maxRungs', () => {
     // sustains 2200/1.3 ≈ 1692, 2300/1.3 ≈ 1769: ≥ 2 × mid (800) and < high (2500)
     const d = decideLadder(input({ viewers: viewers(2200, 2300, 9000) }));
