@@ -233,6 +233,21 @@ describe('the ABR ladder follows its audience', () => {
       await keepsPlaying('the restore');
       const types = hooks.requests.filter((r) => r.event.type === 'ladder.changed').map((r) => r.event.data.action);
       expect(types).toEqual(expect.arrayContaining(['drop', 'restore', 'lower']));
+      // The QoE dashboard shows the ladder and its last change.
+      const dash = await browser.browser.newPage();
+      try {
+        await dash.goto(`${node.url}/qoe/#key=${ADMIN}`);
+        const line = await waitFor(
+          async () => {
+            const text = await dash.evaluate(() => document.querySelector('section.stream[data-stream="ladder/synthetic"] .ladder')?.textContent ?? '');
+            return text.includes('audience-shaped') && text.includes('high') && text;
+          },
+          { timeoutMs: 20_000, what: 'the ladder on the QoE dashboard' },
+        );
+        expect(line).toMatch(/restore high|drop |lower /);
+      } finally {
+        await dash.close();
+      }
       const metrics = await (await fetch(`${node.url}/metrics`)).text();
       expect(metrics).toMatch(/subsec_hls_ladder_changes_total\{action="drop"[^}]*\} [1-9]/);
       expect(audience.requests).toBeGreaterThan(0);
