@@ -284,12 +284,20 @@ function renderLadder(box, view, now) {
   box.hidden = !view;
   if (!view) return;
   const rung = (/** @type {any} */ r) =>
-    el('span', { class: `rung ${r.state}`, title: r.state }, [`${r.name} ${kbps(r.videoKbps)}${r.height ? ` ${r.height}p` : ''}${r.state === 'live' ? '' : ` (${r.state})`}`]);
+    el('span', { class: `rung ${r.state}`, title: r.state }, [
+      `${r.name} ${kbps(r.videoKbps)}${r.height ? ` ${r.height}p` : ''}${r.state === 'live' ? '' : ` (${r.state})`}`,
+    ]);
   const last = view.changes.at(-1);
   box.replaceChildren(
     el('span', { class: 'lbl' }, [view.adaptive ? 'LL-HLS ladder (audience-shaped)' : 'LL-HLS ladder']),
     ...view.rungs.map(rung),
-    ...(last ? [el('span', { class: 'change', title: last.reason }, [`${last.action} ${last.rung} ${Math.max(0, Math.round((now - Date.parse(last.at)) / 1000))} s ago: ${last.reason}`])] : []),
+    ...(last
+      ? [
+          el('span', { class: 'change', title: last.reason }, [
+            `${last.action} ${last.rung} ${Math.max(0, Math.round((now - Date.parse(last.at)) / 1000))} s ago: ${last.reason}`,
+          ]),
+        ]
+      : []),
     ...(view.adaptive && !last && view.lastDecision ? [el('span', { class: 'change' }, [view.lastDecision.reason])] : []),
   );
 }

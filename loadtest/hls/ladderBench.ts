@@ -125,7 +125,15 @@ export async function measureLadderAdaptation(o: { seconds: number; log: (m: str
   const url = await node.start();
   const audience = new ScriptedAudience(url);
   try {
-    await until(() => node.rooms.get(ROOM)?.producersOf('synthetic').some((p) => p.kind === 'video'), 20_000, 'the synthetic source');
+    await until(
+      () =>
+        node.rooms
+          .get(ROOM)
+          ?.producersOf('synthetic')
+          .some((p) => p.kind === 'video'),
+      20_000,
+      'the synthetic source',
+    );
     const first = await fetch(`${url}/hls/${ROOM}/synthetic/index.m3u8`);
     if (first.status !== 200) throw new Error(`multivariant playlist answered ${first.status}`);
     const stream = node.hls!.get(ROOM, 'synthetic')!;

@@ -219,18 +219,19 @@ export class HlsStream implements Output {
         onEnded: (reason) => this.end(reason),
         onChange: (change) => this.#onLadderChanged?.(this, change),
       });
-    } else this.#transcoder = new LadderTranscoder({
-      stream: source,
-      video,
-      audio,
-      renditions: s.renditions,
-      audioKbps: s.audioKbps,
-      x264Preset: s.x264Preset,
-      keyframeRequestIntervalMs: s.keyframeRequestIntervalMs,
-      packager,
-      log: this.#log,
-      onEnded: (reason) => this.end(reason),
-    });
+    } else
+      this.#transcoder = new LadderTranscoder({
+        stream: source,
+        video,
+        audio,
+        renditions: s.renditions,
+        audioKbps: s.audioKbps,
+        x264Preset: s.x264Preset,
+        keyframeRequestIntervalMs: s.keyframeRequestIntervalMs,
+        packager,
+        log: this.#log,
+        onEnded: (reason) => this.end(reason),
+      });
     this.#idleTimer = setInterval(
       () => {
         if (!this.#pinned && Date.now() - this.#lastRequest > s.idleTimeoutMs) this.end('idle');

@@ -53,7 +53,14 @@ beforeAll(async () => {
       },
     },
   });
-  await waitFor(() => node.rooms.get('ladder')?.producersOf('synthetic').some((p) => p.kind === 'video'), { timeoutMs: 20_000, what: 'synthetic video' });
+  await waitFor(
+    () =>
+      node.rooms
+        .get('ladder')
+        ?.producersOf('synthetic')
+        .some((p) => p.kind === 'video'),
+    { timeoutMs: 20_000, what: 'synthetic video' },
+  );
   browser = await launchBrowser();
   page = await browser.browser.newPage();
   pageServer = http.createServer((req, res) => {
@@ -228,7 +235,10 @@ describe('the ABR ladder follows its audience', () => {
 
       // Demand returns: the top rung is restored (the retiring `high` offered again).
       audience.mtpKbps = 5000;
-      await waitFor(async () => (await ladder()).changes.some((c) => c.action === 'restore' && c.rung === 'high'), { timeoutMs: 30_000, what: 'top rung restored' });
+      await waitFor(async () => (await ladder()).changes.some((c) => c.action === 'restore' && c.rung === 'high'), {
+        timeoutMs: 30_000,
+        what: 'top rung restored',
+      });
       await waitFor(async () => (await variants())[0] === 'high', { timeoutMs: 10_000, what: 'high listed again' });
       await keepsPlaying('the restore');
       const types = hooks.requests.filter((r) => r.event.type === 'ladder.changed').map((r) => r.event.data.action);

@@ -144,12 +144,7 @@ export function decideLadder(input: PolicyInput): LadderDecision {
     const target = Math.min(cfg.kbps, snapDownKbps(median(able), c.allowedKbps) ?? cfg.kbps);
     if (target < r.kbps * 1.25 && target !== cfg.kbps) continue;
     const rung: Rung = target === cfg.kbps ? { ...cfg } : { ...r, name: `${cfg.name}-${target}k`, kbps: target };
-    return replace(
-      r,
-      rung,
-      'restore',
-      `${able.length} viewer(s) sustain ≥ ${Math.round(r.kbps * 1.25)} kbps again: ${summary(r)} back up to ${summary(rung)}`,
-    );
+    return replace(r, rung, 'restore', `${able.length} viewer(s) sustain ≥ ${Math.round(r.kbps * 1.25)} kbps again: ${summary(r)} back up to ${summary(rung)}`);
   }
   for (const cfg of [...input.configured].sort(byKbpsDesc)) {
     if (current.some((r) => r.configName === cfg.name) || !settled(cfg.name)) continue;
@@ -192,7 +187,12 @@ export function decideLadder(input: PolicyInput): LadderDecision {
       if (target !== undefined && target < top.kbps && (!next || target >= next.kbps * 1.2)) {
         const base = top.configName ?? top.name;
         const rung: Rung = { ...top, name: `${base}-${target}k`, kbps: target, configName: top.configName };
-        return replace(top, rung, 'lower', `none of ${sustains.length} viewer(s) sustains ${summary(top)} (best ${Math.round(best)} kbps): lowered to ${target} kbps`);
+        return replace(
+          top,
+          rung,
+          'lower',
+          `none of ${sustains.length} viewer(s) sustains ${summary(top)} (best ${Math.round(best)} kbps): lowered to ${target} kbps`,
+        );
       }
     }
   }

@@ -15,7 +15,9 @@ const rungSchema = z.object({
   videoKbps: z.number().describe('Video bitrate (kbps; the estimate for a copied source)'),
   height: z.number().int().optional().describe('Encoded height (px); absent = the source height'),
   copySource: z.boolean().describe('Passes the publisher’s H264 through'),
-  state: z.enum(['live', 'joining', 'retiring']).describe('live: offered to players; joining: encoding, offered once it has a segment; retiring: no longer offered, encoding until players left it'),
+  state: z
+    .enum(['live', 'joining', 'retiring'])
+    .describe('live: offered to players; joining: encoding, offered once it has a segment; retiring: no longer offered, encoding until players left it'),
 });
 const changeSchema = z.object({
   at: z.string().describe('When (ISO 8601)'),
@@ -78,7 +80,16 @@ export function registerLadderRoutes(api: ApiRouter, service: HlsService): void 
           .map((r) => stripRung({ name: r.spec.name, videoKbps: r.spec.videoKbps, height: r.spec.height, copySource: r.copied, state: 'live' }));
         return {
           status: 200,
-          body: { room: params.room, stream: params.stream, adaptive: false, rungs, changes: [], viewers: 0, sessionsByRendition: {}, encoders: stream.encoderPids.length },
+          body: {
+            room: params.room,
+            stream: params.stream,
+            adaptive: false,
+            rungs,
+            changes: [],
+            viewers: 0,
+            sessionsByRendition: {},
+            encoders: stream.encoderPids.length,
+          },
         };
       }
       return {

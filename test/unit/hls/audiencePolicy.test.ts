@@ -82,7 +82,9 @@ describe('AudiencePolicy', () => {
 
   it('restores a lowered top rung when viewers sustain more again', () => {
     const lowered = { ...HIGH, name: 'high-1200k', kbps: 1200 };
-    const d = decideLadder(input({ current: [lowered, MID, LOW], viewers: viewers(6000, 5000), lastRequestAt: { 'high-1200k': T0 + 599_000, mid: T0 + 599_000, low: T0 } }));
+    const d = decideLadder(
+      input({ current: [lowered, MID, LOW], viewers: viewers(6000, 5000), lastRequestAt: { 'high-1200k': T0 + 599_000, mid: T0 + 599_000, low: T0 } }),
+    );
     expect(d.action).toBe('restore');
     expect(d.rung).toMatchObject({ name: 'high', kbps: 2500 });
     expect(d.replaces?.name).toBe('high-1200k');
@@ -101,7 +103,12 @@ describe('AudiencePolicy', () => {
   });
 
   it('waits longer before restoring a rung that flapped (dwellFactor)', () => {
-    const base = { current: [HIGH, LOW], viewers: viewers(1300, 1200, 5000), lastRequestAt: { high: T0 + 599_000, low: T0 + 599_000 }, changedAt: { mid: T0 + 400_000 } };
+    const base = {
+      current: [HIGH, LOW],
+      viewers: viewers(1300, 1200, 5000),
+      lastRequestAt: { high: T0 + 599_000, low: T0 + 599_000 },
+      changedAt: { mid: T0 + 400_000 },
+    };
     expect(decideLadder(input(base)).action).toBe('restore');
     expect(decideLadder(input({ ...base, dwellFactor: { mid: 2 } })).action).toBe('none');
   });

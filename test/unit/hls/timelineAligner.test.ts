@@ -39,7 +39,10 @@ describe('TimelineAligner', () => {
     const aligner = new TimelineAligner();
     let clock = 0;
     const out: Mp4Box[] = [];
-    const follower = aligner.follower((b) => out.push(b), () => clock);
+    const follower = aligner.follower(
+      (b) => out.push(b),
+      () => clock,
+    );
     for (const h of headers) aligner.observeReference(h, 0);
     for (const h of headers) follower.push(h);
     expect(out.map((b) => b.type)).toEqual(headers.map((b) => b.type));
