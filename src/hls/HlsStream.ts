@@ -105,7 +105,10 @@ export class HlsStream implements Output {
   /** The renditions players are offered (multivariant playlist, MPD): not retiring, and with a segment once the stream runs. */
   get listedRenditions(): readonly LiveRendition[] {
     if (!this.#ladder) return this.renditions;
-    return this.renditions.filter((r) => !r.retiring && !r.packager.ended && (r.packager.lastCompleteMsn >= 0 || this.#startRenditions.includes(r)));
+    // Once the stream ended every rung has ended too: the ladder as it was stays listed (EXT-X-ENDLIST in each).
+    return this.renditions.filter(
+      (r) => !r.retiring && (this.ended || !r.packager.ended) && (r.packager.lastCompleteMsn >= 0 || this.#startRenditions.includes(r)),
+    );
   }
 
   /** The audience-shaped ladder's viewer data (undefined when adaptation is off). */
