@@ -126,6 +126,12 @@ describe('AudiencePolicy', () => {
     expect(full.reason).toMatch(/maxRungs/);
   });
 
+  it('refuses a configuration whose minRungs exceeds maxRungs, with the reason', () => {
+    const r = ladderAdaptationConfigSchema.safeParse({ minRungs: 4, maxRungs: 2 });
+    expect(r.success).toBe(false);
+    expect(r.error?.issues[0]?.message).toMatch(/minRungs must not exceed maxRungs/);
+  });
+
   it('snaps bitrates down and fits heights between neighbours', () => {
     expect(snapDownKbps(1300, [250, 400, 1200, 1800])).toBe(1200);
     expect(snapDownKbps(100, [250, 400])).toBeUndefined();
