@@ -190,6 +190,11 @@ describe('the ABR ladder follows its audience', () => {
       expect(drop.after.map((r) => r.name)).toEqual(['high', 'low']);
       expect(drop.reason).toMatch(/no player requested mid/);
       expect(await variants()).toEqual(['high', 'low']);
+      // The LL-DASH MPD of the same packaging follows the ladder.
+      const mpd = await (await fetch(`${node.url}/dash/ladder/synthetic/manifest.mpd`)).text();
+      expect(mpd).toMatch(/<Representation id="high"/);
+      expect(mpd).toMatch(/<Representation id="low"/);
+      expect(mpd).not.toMatch(/<Representation id="mid"/);
       // Its encode stops: one ffmpeg fewer, the process gone; its playlist ends.
       await waitFor(async () => (await ladder()).encoders === 2, { timeoutMs: 15_000, what: 'mid encoder stopped' });
       const pidsAfter = node.hls!.get('ladder', 'synthetic')!.encoderPids;
