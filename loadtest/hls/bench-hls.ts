@@ -391,7 +391,7 @@ async function main(): Promise<void> {
     const ladder = await measureLadderAdaptation({ seconds: Number(values['ladder-seconds']), log });
     Object.assign(summary, ladder);
     log(
-      `ladder encode CPU: full ${ladder.ladderFullEncodeCpuPct}% of a core (${ladder.ladderRungsFull} rungs) vs adapted ${ladder.ladderAdaptedEncodeCpuPct}% (${ladder.ladderRungsAdapted} rung): ${ladder.ladderAdaptedEncodeCpuSavedPct}% saved`,
+      `ladder encode CPU: adaptation off (one job) ${ladder.ladderSingleJobEncodeCpuPct}%; full ${ladder.ladderFullEncodeCpuPct}% of a core (${ladder.ladderRungsFull} rungs) vs adapted ${ladder.ladderAdaptedEncodeCpuPct}% (${ladder.ladderRungsAdapted} rung): ${ladder.ladderAdaptedEncodeCpuSavedPct}% saved`,
     );
     const runs = { 'node part': origin.part, 'node playlist': origin.playlist, 'nginx part': ngx.part, 'nginx playlist': ngx.playlist };
     const checks = new BenchChecks()
@@ -405,6 +405,7 @@ async function main(): Promise<void> {
         'originVsNginxRatio',
         'heldAnsweredWithin10msRatio',
         'heldClientDelayP50Ms',
+        'ladderSingleJobEncodeCpuPct',
         'ladderFullEncodeCpuPct',
         'ladderAdaptedEncodeCpuPct',
         'ladderAdaptedEncodeCpuSavedPct',

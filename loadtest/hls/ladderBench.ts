@@ -5,7 +5,9 @@
  * over every rung (the full ladder is kept), then all on the floor with ~350 kbps (a mobile
  * audience: the upper rungs are dropped). The ladder's ffmpeg processes' CPU time
  * (/proc/<pid>/stat utime+stime) is measured over the same window length in both phases of the
- * same run; `ladderAdaptedEncodeCpuSavedPct` is the share the adapted ladder saves.
+ * same run; `ladderAdaptedEncodeCpuSavedPct` is the share the adapted ladder saves. For scale, the
+ * same ladder with adaptation off (one ffmpeg for every rung, which decodes the source once) is
+ * measured first on a node of its own: `ladderSingleJobEncodeCpuPct`.
  */
 import fs from 'node:fs';
 import { parseConfig } from '../../src/config/loadConfig';
@@ -16,6 +18,7 @@ const CLK_TCK = 100;
 
 /** What {@link measureLadderAdaptation} reports. */
 export interface LadderBenchResult {
+  ladderSingleJobEncodeCpuPct: number;
   ladderFullEncodeCpuPct: number;
   ladderAdaptedEncodeCpuPct: number;
   ladderAdaptedEncodeCpuSavedPct: number;
@@ -93,8 +96,53 @@ class ScriptedAudience {
   }
 }
 
+const RENDITIONS = [
+  { name: 'high', height: 360, videoKbps: 900 },
+  { name: 'mid', height: 240, videoKbps: 400 },
+  { name: 'low', height: 160, videoKbps: 180 },
+];
+
+/** The same ladder with adaptation off: the one ffmpeg job's CPU while a viewer keeps it packaged. */
+async function singleJobCpuPct(seconds: number, log: (m: string) => void): Promise<number> {
+  const node = new SubsecNode(
+    parseConfig({
+      http: { port: 0, host: '127.0.0.1' },
+      synthetic: { enabled: true, room: ROOM },
+      moq: { enabled: false },
+      srt: { enabled: false },
+      sfu: { workers: 1 },
+      logLevel: 'warn',
+      hls: { renditions: RENDITIONS },
+    }),
+  );
+  const url = await node.start();
+  const audience = new ScriptedAudience(url);
+  try {
+    await until(
+      () =>
+        node.rooms
+          .get(ROOM)
+          ?.producersOf('synthetic')
+          .some((p) => p.kind === 'video'),
+      20_000,
+      'the synthetic source',
+    );
+    const first = await fetch(`${url}/hls/${ROOM}/synthetic/index.m3u8`);
+    if (first.status !== 200) throw new Error(`multivariant playlist answered ${first.status}`);
+    audience.viewers = [{ sid: 'single-1', rendition: 'high', mtpKbps: 5000 }];
+    await new Promise((r) => setTimeout(r, 2000));
+    const stream = node.hls!.get(ROOM, 'synthetic')!;
+    log(`adaptation off: ${stream.encoderPids.length} ffmpeg process for ${RENDITIONS.length} rungs; measuring ${seconds} s...`);
+    return await encodeCpuPct(() => stream.encoderPids, seconds);
+  } finally {
+    audience.stop();
+    await node.close();
+  }
+}
+
 /** Runs the scripted audience against a node of its own and measures the ladder's encode CPU before and after it adapts. */
 export async function measureLadderAdaptation(o: { seconds: number; log: (m: string) => void }): Promise<LadderBenchResult> {
+  const single = await singleJobCpuPct(o.seconds, o.log);
   const node = new SubsecNode(
     parseConfig({
       http: { port: 0, host: '127.0.0.1' },
@@ -104,11 +152,7 @@ export async function measureLadderAdaptation(o: { seconds: number; log: (m: str
       sfu: { workers: 1 },
       logLevel: 'warn',
       hls: {
-        renditions: [
-          { name: 'high', height: 360, videoKbps: 900 },
-          { name: 'mid', height: 240, videoKbps: 400 },
-          { name: 'low', height: 160, videoKbps: 180 },
-        ],
+        renditions: RENDITIONS,
         ladderAdaptation: {
           enabled: true,
           windowMs: 8000,
@@ -162,6 +206,7 @@ export async function measureLadderAdaptation(o: { seconds: number; log: (m: str
     const adapted = await encodeCpuPct(() => stream.encoderPids, o.seconds);
     if (audience.failures > 0) o.log(`${audience.failures} scripted viewer requests failed`);
     return {
+      ladderSingleJobEncodeCpuPct: Number(single.toFixed(1)),
       ladderFullEncodeCpuPct: Number(full.toFixed(1)),
       ladderAdaptedEncodeCpuPct: Number(adapted.toFixed(1)),
       ladderAdaptedEncodeCpuSavedPct: Number((((full - adapted) / full) * 100).toFixed(1)),

@@ -4,8 +4,9 @@
  * plays the top rung throughout. An unrequested rung is dropped (its ffmpeg exits, it leaves the
  * multivariant playlist, its media playlist ends with EXT-X-ENDLIST), a dropped rung comes back
  * and the top rung is lowered when viewers' throughput says so, and the top rung is restored when
- * demand returns — each change in the API and as a `ladder.changed` webhook — while hls.js keeps
- * playing without a fatal error.
+ * demand returns, and a rung is added for a cluster between two rungs (on the floor's decode-time
+ * line) — each change in the API, the LL-DASH MPD, the QoE dashboard and as a `ladder.changed`
+ * webhook — while hls.js keeps playing without a fatal error.
  */
 import fs from 'node:fs';
 import http from 'node:http';
@@ -146,7 +147,7 @@ async function keepsPlaying(what: string): Promise<void> {
 }
 
 describe('the ABR ladder follows its audience', () => {
-  it('drops an unrequested rung, restores and lowers for throughput, restores the top — hls.js keeps playing', async () => {
+  it('drops an unrequested rung, restores and lowers for throughput, restores the top, adds a rung for a cluster — hls.js keeps playing', async () => {
     expect(await variants()).toEqual(['high', 'mid', 'low']);
     const first = await ladder();
     expect(first.adaptive).toBe(true);
@@ -248,6 +249,31 @@ describe('the ABR ladder follows its audience', () => {
       await keepsPlaying('the restore');
       const types = hooks.requests.filter((r) => r.event.type === 'ladder.changed').map((r) => r.event.data.action);
       expect(types).toEqual(expect.arrayContaining(['drop', 'restore', 'lower']));
+      // A cluster between `low` (180) and `mid` (400): ~380 kbps sustained gets a rung of its own.
+      audience.rendition = 'mid';
+      audience.mtpKbps = 494;
+      const added = await waitFor(async () => (await ladder()).changes.find((c) => c.action === 'add'), { timeoutMs: 30_000, what: 'a rung added' });
+      expect(added.rung).toBe('a250k');
+      expect(added.reason).toMatch(/far between low .* and mid/);
+      await waitFor(async () => (await variants()).includes('a250k'), { timeoutMs: 30_000, what: 'a250k listed once it has a segment' });
+      // Its own ffmpeg, on the floor's decode-time line: its first segment starts exactly at one of the floor's keyframes.
+      const stream = node.hls!.get('ladder', 'synthetic')!;
+      const keyframeTimes: number[] = [];
+      for (const seg of stream.rendition('low')!.packager.segments) {
+        let t = seg.startTime;
+        for (const part of seg.parts) {
+          if (part.independent) keyframeTimes.push(t);
+          t += part.duration;
+        }
+      }
+      const firstStart = stream.rendition('a250k')!.packager.segments[0]!.startTime;
+      expect(Math.min(...keyframeTimes.map((t) => Math.abs(t - firstStart)))).toBeLessThan(0.001);
+      await keepsPlaying('the addition');
+      await waitFor(() => hooks.requests.some((r) => r.event.type === 'ladder.changed' && r.event.data.action === 'add' && r.event.data.rung === 'a250k'), {
+        timeoutMs: 10_000,
+        what: 'ladder.changed webhook of the addition',
+      });
+
       // The QoE dashboard shows the ladder and its last change.
       const dash = await browser.browser.newPage();
       try {
@@ -259,7 +285,7 @@ describe('the ABR ladder follows its audience', () => {
           },
           { timeoutMs: 20_000, what: 'the ladder on the QoE dashboard' },
         );
-        expect(line).toMatch(/restore high|drop |lower /);
+        expect(line).toMatch(/add a250k|restore |drop |lower /);
       } finally {
         await dash.close();
       }
