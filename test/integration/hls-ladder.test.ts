@@ -268,6 +268,12 @@ describe('the ABR ladder follows its audience', () => {
       }
       const firstStart = stream.rendition('a250k')!.packager.segments[0]!.startTime;
       expect(Math.min(...keyframeTimes.map((t) => Math.abs(t - firstStart)))).toBeLessThan(0.001);
+      // …and the same keyframe: both live edges are at the same media time (the source's GOP is 1 s, so one keyframe off would show).
+      const edge = (name: string) => {
+        const last = stream.rendition(name)!.packager.segments.at(-1)!;
+        return last.startTime + last.duration;
+      };
+      expect(Math.abs(edge('a250k') - edge('low'))).toBeLessThan(0.5);
       await keepsPlaying('the addition');
       await waitFor(() => hooks.requests.some((r) => r.event.type === 'ladder.changed' && r.event.data.action === 'add' && r.event.data.rung === 'a250k'), {
         timeoutMs: 10_000,

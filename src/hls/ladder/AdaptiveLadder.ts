@@ -4,7 +4,7 @@
  * and one job per other rung, so a rung starts and stops on its own without touching the others.
  * Every `evaluateIntervalMs` the {@link AudienceTracker}'s data goes through the pure policy
  * ({@link decideLadder}); a change starts the new rung's job (listed in the playlists once it has
- * a segment, aligned on the reference timeline by {@link TimelineAligner}) and retires the old
+ * a segment, aligned on the floor's decode-time line by {@link TimelineAligner}) and retires the old
  * one: unlisted at once, its encode stopped (EXT-X-ENDLIST) once no player fetched it for
  * `retireIdleMs`, forgotten after a linger.
  */
@@ -157,7 +157,13 @@ export class AdaptiveLadder {
     this.#startedAt = Date.now();
     await this.#base.start();
     for (const job of [...this.#jobs]) await this.#startJob(job);
-    this.#timer = setInterval(() => this.evaluate(), o.config.evaluateIntervalMs);
+    this.#timer = setInterval(() => {
+      try {
+        this.evaluate();
+      } catch (err) {
+        o.log.warn('hls ladder evaluation failed', { error: err });
+      }
+    }, o.config.evaluateIntervalMs);
     this.#timer.unref();
     this.#housekeeping = setInterval(() => this.#retireIdle(), Math.min(1000, o.config.retireIdleMs));
     this.#housekeeping.unref();

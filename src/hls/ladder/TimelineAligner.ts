@@ -1,24 +1,31 @@
 /**
  * Puts a rung started later (its own ffmpeg, its own RTP consumer, so its own time zero) on the
- * decode-time line of the ladder's reference rung, so players switch between them and the
- * audio without a jump: every rung keeps the source's keyframes (`-force_key_frames source`) and
- * the same 90 kHz timescale, so the first keyframe of the new rung is matched with the reference
- * keyframe published nearest in time and the difference of their decode times, an exact number
- * of ticks, is added to every fragment's `tfdt` before the packager sees it.
+ * decode-time line of the ladder's reference rung, so players switch between them and the audio
+ * without a jump. Every rung keeps the source's keyframes (`-force_key_frames source`) and the
+ * same 90 kHz timescale, so the right shift is an exact number of ticks: the difference between
+ * the follower's first keyframe and the same keyframe in the reference. Which reference keyframe
+ * that is comes from a rough estimate: once the follower has run `SETTLE_MS` (past ffmpeg's
+ * start-up burst: it probes a second of input, then catches up), the smallest difference between
+ * the reference's decode time and the follower's at the same wall-clock moment is the shift up to
+ * the two pipelines' latency difference (tens of ms); the reference keyframe that gives the
+ * nearest exact shift is the one (keyframes are at least a quarter second apart). The shift is
+ * then added to every fragment's `tfdt` before the packager sees it.
  */
 import { childBoxes, parseInit, parseMoof, type Mp4Box, type Mp4Init } from '../Mp4BoxReader';
 
-/** A reference keyframe: its decode time (ticks) and when it was read (ms). */
-interface Keyframe {
+/** A frame of the reference: its decode time (ticks), when it was read (ms), and whether it is a keyframe. */
+interface RefFrame {
   ticks: number;
   at: number;
+  key: boolean;
 }
 
-const KEPT_KEYFRAMES = 64;
-/** A follower keyframe is matched with a reference one read at most this far apart (ms). */
-const MATCH_WINDOW_MS = 1000;
-/** Boxes a follower may hold while waiting for the reference's matching keyframe. */
-const MAX_QUEUED = 600;
+/** Reference frames remembered (~20 s at 30 fps). */
+const KEPT_FRAMES = 600;
+/** The follower's frames are compared with the reference for this long after its first keyframe (ms). */
+const SETTLE_MS = 1500;
+/** Boxes a follower may hold while it is being aligned. */
+const MAX_QUEUED = 1200;
 
 /** Adds `delta` ticks to the base media decode time of every track fragment of a `moof` (a copy). */
 export function shiftTfdt(moof: Buffer, delta: number): Buffer {
@@ -42,17 +49,17 @@ export function shiftTfdt(moof: Buffer, delta: number): Buffer {
   return out;
 }
 
-function videoKeyframe(moof: Buffer, init: Mp4Init): { ticks: number; timescale: number } | undefined {
+/** The video fragment of a moof: decode time, timescale and whether it starts with a keyframe. */
+function videoFrame(moof: Buffer, init: Mp4Init): { ticks: number; timescale: number; key: boolean } | undefined {
   const video = init.tracks.find((t) => t.kind === 'video');
   if (!video) return undefined;
   const f = parseMoof(moof, init).tracks.find((t) => t.trackId === video.id);
-  return f?.startsWithSync ? { ticks: f.baseDecodeTime, timescale: video.timescale } : undefined;
+  return f ? { ticks: f.baseDecodeTime, timescale: video.timescale, key: f.startsWithSync } : undefined;
 }
 
-/** One stream's timeline: the reference rung's keyframes and the followers aligned to them. */
+/** One stream's timeline: the reference rung's frames and the followers aligned to them. */
 export class TimelineAligner {
-  readonly #keyframes: Keyframe[] = [];
-  readonly #waiting = new Set<() => void>();
+  readonly #frames: RefFrame[] = [];
   #init: Mp4Init | undefined;
   #timescale: number | undefined;
 
@@ -63,46 +70,45 @@ export class TimelineAligner {
       return;
     }
     if (box.type !== 'moof' || !this.#init) return;
-    const k = videoKeyframe(box.data, this.#init);
-    if (!k) return;
-    this.#timescale = k.timescale;
-    this.#keyframes.push({ ticks: k.ticks, at: now });
-    if (this.#keyframes.length > KEPT_KEYFRAMES) this.#keyframes.shift();
-    for (const w of [...this.#waiting]) w();
+    const f = videoFrame(box.data, this.#init);
+    if (!f) return;
+    this.#timescale = f.timescale;
+    this.#frames.push({ ticks: f.ticks, at: now, key: f.key });
+    if (this.#frames.length > KEPT_FRAMES) this.#frames.shift();
+  }
+
+  /** The reference's decode time reached at wall-clock `at` (its latest frame read by then). */
+  #refTicksAt(at: number): number | undefined {
+    for (let i = this.#frames.length - 1; i >= 0; i--) if (this.#frames[i]!.at <= at) return this.#frames[i]!.ticks;
+    return undefined;
   }
 
   /**
-   * A filter for a follower rung's boxes: `push(box)` hands the boxes to `emit` once aligned
-   * (queued until the offset is known; fragments before the first keyframe are dropped).
-   * `offset()` is the shift in ticks once known.
+   * A filter for a follower rung's boxes: `push(box)` hands them to `emit` once aligned (queued
+   * until the shift is known; fragments before the first keyframe are dropped; ftyp/moov pass at
+   * once). `offset()` is the shift in ticks once known.
    */
   follower(emit: (box: Mp4Box) => void, now: () => number = Date.now): { push: (box: Mp4Box) => void; offset: () => number | undefined; close: () => void } {
     let init: Mp4Init | undefined;
     let delta: number | undefined;
     let first: { ticks: number; at: number } | undefined;
+    /** Smallest (reference − follower) decode-time difference seen at equal wall-clock times. */
+    let estimate: number | undefined;
     const queue: Mp4Box[] = [];
     let skippingMdat = false;
-    const flush = () => {
-      for (const b of queue.splice(0)) emit(b.type === 'moof' ? { ...b, data: shiftTfdt(b.data, delta!) } : b);
-    };
-    const tryMatch = () => {
-      if (!first || delta !== undefined) return;
-      // Wait until the reference has read a keyframe at least as late as ours (or the window passed).
-      const last = this.#keyframes.at(-1);
-      if ((!last || last.at < first.at) && now() - first.at < MATCH_WINDOW_MS) return;
-      let best: Keyframe | undefined;
-      for (const k of this.#keyframes) if (!best || Math.abs(k.at - first.at) < Math.abs(best.at - first.at)) best = k;
-      if (!best || Math.abs(best.at - first.at) > MATCH_WINDOW_MS) {
-        // No counterpart: start over at the follower's next keyframe.
-        first = undefined;
-        queue.length = 0;
-        return;
+    const shifted = (b: Mp4Box): Mp4Box => (b.type === 'moof' ? { ...b, data: shiftTfdt(b.data, delta!) } : b);
+    const decide = () => {
+      if (!first || estimate === undefined) return;
+      let best: number | undefined;
+      for (const f of this.#frames) {
+        if (!f.key) continue;
+        const d = f.ticks - first.ticks;
+        if (best === undefined || Math.abs(d - estimate) < Math.abs(best - estimate)) best = d;
       }
-      delta = best.ticks - first.ticks;
-      this.#waiting.delete(tryMatch);
-      flush();
+      if (best === undefined) throw new Error('the reference rung has no keyframe to align with');
+      delta = best;
+      for (const b of queue.splice(0)) emit(shifted(b));
     };
-    this.#waiting.add(tryMatch);
     const push = (box: Mp4Box) => {
       if (box.type === 'moov') init = parseInit(box.data);
       if (box.type !== 'moof' && box.type !== 'mdat') {
@@ -110,26 +116,29 @@ export class TimelineAligner {
         return;
       }
       if (delta !== undefined) {
-        emit(box.type === 'moof' ? { ...box, data: shiftTfdt(box.data, delta) } : box);
+        emit(shifted(box));
         return;
       }
-      if (box.type === 'moof' && init) {
-        const k = videoKeyframe(box.data, init);
-        if (!first && !k) {
-          skippingMdat = true; // before the first keyframe: this fragment is not played
-          return;
-        }
-        if (k && this.#timescale !== undefined && k.timescale !== this.#timescale) throw new Error('rung timescale differs from the reference');
-        if (!first && k) first = { ticks: k.ticks, at: now() };
-        skippingMdat = false;
-      } else if (box.type === 'mdat' && skippingMdat) {
-        skippingMdat = false;
+      if (box.type === 'mdat') {
+        if (skippingMdat) skippingMdat = false;
+        else queue.push(box);
         return;
       }
+      const f = init && videoFrame(box.data, init);
+      if (!f) return;
+      if (!first && !f.key) {
+        skippingMdat = true; // before the first keyframe: this fragment is not played
+        return;
+      }
+      if (this.#timescale !== undefined && f.timescale !== this.#timescale) throw new Error('rung timescale differs from the reference');
+      const at = now();
+      first ??= { ticks: f.ticks, at };
+      const ref = this.#refTicksAt(at);
+      if (ref !== undefined && (estimate === undefined || ref - f.ticks < estimate)) estimate = ref - f.ticks;
       queue.push(box);
       if (queue.length > MAX_QUEUED) throw new Error('rung could not be aligned with the reference');
-      tryMatch();
+      if (at - first.at >= SETTLE_MS) decide();
     };
-    return { push, offset: () => delta, close: () => this.#waiting.delete(tryMatch) };
+    return { push, offset: () => delta, close: () => queue.splice(0) };
   }
 }
