@@ -1,6 +1,7 @@
 /**
  * The LL-HLS packaging of one stream (a participant identity's video and audio producers in a
- * room): the ffmpeg ladder job, one packager per rendition, the idle timer of on-demand
+ * room): the ffmpeg ladder job (or, with `hls.ladderAdaptation`, the audience-shaped ladder of
+ * src/hls/ladder), one packager per rendition, the idle timer of on-demand
  * packaging, and the playlists it serves. Ends (EXT-X-ENDLIST) when the producers go away, the
  * room closes, or nobody asked for it within the idle timeout; lingers a little after that so
  * players and recorders see the end.
@@ -73,7 +74,6 @@ export class HlsStream implements Output {
   #ladder: AdaptiveLadder | undefined;
   /** The renditions of the first start (waited for before the first playlist is answered). */
   #startRenditions: LiveRendition[] = [];
-  #starting: Promise<void> | undefined;
   readonly #onLadderChanged: HlsStreamOptions['onLadderChanged'];
   #pinned: boolean;
   #lastRequest = Date.now();
@@ -242,10 +242,10 @@ export class HlsStream implements Output {
       Math.min(1000, s.idleTimeoutMs),
     );
     this.#idleTimer.unref();
+    // Every first rendition exists before its job starts: a request arriving meanwhile waits for them.
     this.#startRenditions = [...this.renditions];
-    this.#starting = this.#ladder ? this.#ladder.start() : this.#transcoder!.start();
-    await this.#starting;
-    this.#startRenditions = [...this.renditions];
+    if (this.#ladder) await this.#ladder.start();
+    else await this.#transcoder!.start();
     this.#log.info('hls packaging started', { room: this.room.name, stream: this.identity, renditions: s.renditions.map((r) => r.name), epoch: this.epoch });
   }
 
@@ -255,18 +255,6 @@ export class HlsStream implements Output {
    */
   async waitStarted(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
-    if (this.#startRenditions.length === 0 && this.#starting) {
-      // The audience-shaped ladder's jobs are still starting: wait for them (bounded by the deadline).
-      let timer: NodeJS.Timeout | undefined;
-      const started = await Promise.race([
-        this.#starting.then(
-          () => true,
-          () => false,
-        ),
-        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
-      ]).finally(() => clearTimeout(timer));
-      if (!started || signal?.aborted) return false;
-    }
     for (const r of this.#startRenditions) {
       const ok = await r.packager.waitUntil(() => r.packager.lastCompleteMsn >= 0, Math.max(0, deadline - Date.now()), signal);
       if (!ok) return r.packager.lastCompleteMsn >= 0;
