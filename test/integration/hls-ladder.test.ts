@@ -17,8 +17,8 @@ import type { Page } from 'playwright-core';
 import type { SubsecNode } from '../../src/SubsecNode';
 import { projectRoot } from '../../src/config/loadConfig';
 import { startNode } from '../helpers/startNode';
-import { waitFor } from '../helpers/waitFor';
-import { launchBrowser, type TestBrowser } from '../helpers/browser';
+import { waitFor } from '../../loadtest/core/waitFor';
+import { launchBrowser, type TestBrowser } from '../../loadtest/core/browser';
 import { WebhookReceiver } from '../helpers/webhookReceiver';
 
 const ADMIN = 'ladder-admin-key-0123456789';
