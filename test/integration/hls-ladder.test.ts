@@ -275,6 +275,54 @@ describe('the ABR ladder follows its audience', () => {
       };
       expect(Math.abs(edge('a250k') - edge('low'))).toBeLessThan(0.5);
       await keepsPlaying('the addition');
+      // A new hls.js session sees the added rung, plays it (with the floor job's audio), and switches from it to the floor and back.
+      const late = await browser.browser.newPage();
+      try {
+        await late.goto(`http://localhost:${(pageServer.address() as AddressInfo).port}/`);
+        await late.evaluate((url) => {
+          const w = window as unknown as { Hls: any; hls: any; fatal: string[]; switched: string[] };
+          w.fatal = [];
+          w.switched = [];
+          const hls = new w.Hls({ lowLatencyMode: true, backBufferLength: 10 });
+          w.hls = hls;
+          hls.on(w.Hls.Events.ERROR, (_e: unknown, d: { details: string; fatal: boolean }) => {
+            if (d.fatal) w.fatal.push(d.details);
+          });
+          hls.on(w.Hls.Events.LEVEL_SWITCHED, (_e: unknown, d: { level: number }) => w.switched.push(String(hls.levels[d.level].url)));
+          hls.on(w.Hls.Events.MANIFEST_PARSED, () => {
+            hls.currentLevel = hls.levels.findIndex((l: { url: string[] | string }) => String(l.url).includes('/a250k/'));
+          });
+          hls.loadSource(url);
+          hls.attachMedia(document.getElementById('v'));
+          void (document.getElementById('v') as HTMLVideoElement).play().catch(() => undefined);
+        }, `${node.url}/hls/ladder/synthetic/index.m3u8`);
+        const lateState = () =>
+          late.evaluate(() => {
+            const w = window as unknown as { hls: any; fatal: string[] };
+            const v = document.getElementById('v') as HTMLVideoElement;
+            return { t: v.currentTime, fatal: w.fatal, switched: (window as unknown as { switched: string[] }).switched, height: v.videoHeight };
+          });
+        await waitFor(async () => (await lateState()).t > 2 && (await lateState()).height > 0, {
+          timeoutMs: 30_000,
+          what: 'a new hls.js session playing a250k',
+        });
+        expect((await lateState()).switched.at(-1)).toContain('/a250k/');
+        for (const target of ['/low/', '/a250k/']) {
+          await late.evaluate((t) => {
+            const hls = (window as unknown as { hls: any }).hls;
+            hls.currentLevel = hls.levels.findIndex((l: { url: string[] | string }) => String(l.url).includes(t));
+          }, target);
+          await waitFor(async () => (await lateState()).switched.at(-1)?.includes(target), {
+            timeoutMs: 20_000,
+            what: `the new session switched to ${target}`,
+          });
+          const from = (await lateState()).t;
+          await waitFor(async () => (await lateState()).t > from + 2, { timeoutMs: 20_000, what: `the new session playing on after switching to ${target}` });
+        }
+        expect((await lateState()).fatal).toEqual([]);
+      } finally {
+        await late.close();
+      }
       await waitFor(() => hooks.requests.some((r) => r.event.type === 'ladder.changed' && r.event.data.action === 'add' && r.event.data.rung === 'a250k'), {
         timeoutMs: 10_000,
         what: 'ladder.changed webhook of the addition',
