@@ -38,6 +38,7 @@ import { HlsService } from './hls/HlsService';
 import { CmcdIntake } from './hls/CmcdIntake';
 import { registerCmcdEventRoutes } from './hls/CmcdEventRoutes';
 import { registerHlsRoutes } from './hls/HlsRoutes';
+import { registerLadderRoutes } from './hls/ladder/ladderRoutes';
 import { registerDashRoutes } from './dash/DashRoutes';
 import { RestreamService } from './restream/RestreamService';
 import { registerRestreamRoutes } from './restream/restreamRoutes';
@@ -236,6 +237,12 @@ export class SubsecNode {
           registry: this.metrics.registry,
           log: this.log.child('hls'),
           ...(this.events && config.events.hlsDateRanges ? { dateRanges: this.events.timeline } : {}),
+          onLadderChanged: (stream, c) =>
+            this.webhooks.emit({
+              type: 'ladder.changed',
+              room: stream.room.name,
+              data: { stream: stream.identity, action: c.action, rung: c.rung, replaces: c.replaces, before: c.before, after: c.after, reason: c.reason },
+            }),
         })
       : undefined;
     this.recorder = this.hls
@@ -391,6 +398,7 @@ export class SubsecNode {
       version: '1',
     });
     registerRestreamRoutes(api, this.restreams);
+    if (this.hls) registerLadderRoutes(api, this.hls);
     registerApiDocsRoutes(this.http, this.config.http.demo);
     if (this.qoe) registerQoeRoutes(api, this.http, this.qoe, this.config.qoe.dashboard ? path.join(projectRoot, 'clients', 'qoe-dashboard') : undefined);
     if (this.rtsp) registerRtspRoutes(api, this.rtsp);

@@ -2,7 +2,9 @@
 /**
  * The live QoE dashboard (docs/qoe.md): polls `GET /v1/qoe` every second with the admin key as
  * a bearer token and draws, per stream, the five figures per delivery path as time-series plots
- * on canvas, the viewers across paths and renditions, ingest health, server figures and alerts.
+ * on canvas, the viewers across paths and renditions, ingest health, server figures and alerts;
+ * for streams packaged as LL-HLS, their ladder (`GET /v1/rooms/{room}/streams/{stream}/ladder`,
+ * every 3 s): the rungs offered, joining and retiring, and the audience policy's last change.
  * No framework, no CDN: served as is by the node at /qoe/.
  */
 
@@ -73,6 +75,8 @@ const state = {
   cards: new Map(),
   /** @type {Map<string, { paths: Record<string, number[][]>, ingest: number[][] }>} points by stream key */
   points: new Map(),
+  /** @type {Map<string, { at: number, view: any }>} the LL-HLS ladder by stream key (view null: not packaged here) */
+  ladders: new Map(),
 };
 // @ts-ignore: exposed for tests and debugging
 window.qoeDashboard = state;
@@ -174,6 +178,7 @@ class StreamCard {
     this.plots = FIGURES.map((f) => new Plot(f.name));
     this.ingestPlots = INGEST.map((f) => new Plot(f.name));
     this.facts = el('div', { class: 'facts' });
+    this.ladder = el('div', { class: 'ladder' });
     this.ingestBox = el(
       'div',
       { class: 'sub' },
@@ -188,6 +193,7 @@ class StreamCard {
         this.plots.map((p) => p.root),
       ),
       this.ingestBox,
+      this.ladder,
       this.facts,
     ]);
   }
@@ -260,6 +266,7 @@ function renderStream(s, snap) {
       drawPlot(plot.canvas, series, { now, history, threshold: rule ? (rule.above ?? rule.below) : undefined, axis: f.axis });
     });
   }
+  renderLadder(card.ladder, state.ladders.get(s.key)?.view, snap.now);
   const sv = s.server;
   card.facts.replaceChildren(
     fact('WebRTC consumers', String(sv.consumers)),
@@ -270,6 +277,44 @@ function renderStream(s, snap) {
     ...(s.ingest ? [fact('tracks in', String(s.ingest.figures.tracks))] : []),
   );
   return card.root;
+}
+
+/** The LL-HLS ladder line of a stream card. @param {HTMLElement} box @param {any} view @param {number} now */
+function renderLadder(box, view, now) {
+  box.hidden = !view;
+  if (!view) return;
+  const rung = (/** @type {any} */ r) =>
+    el('span', { class: `rung ${r.state}`, title: r.state }, [
+      `${r.name} ${kbps(r.videoKbps)}${r.height ? ` ${r.height}p` : ''}${r.state === 'live' ? '' : ` (${r.state})`}`,
+    ]);
+  const last = view.changes.at(-1);
+  box.replaceChildren(
+    el('span', { class: 'lbl' }, [view.adaptive ? 'LL-HLS ladder (audience-shaped)' : 'LL-HLS ladder']),
+    ...view.rungs.map(rung),
+    ...(last
+      ? [
+          el('span', { class: 'change', title: last.reason }, [
+            `${last.action} ${last.rung} ${Math.max(0, Math.round((now - Date.parse(last.at)) / 1000))} s ago: ${last.reason}`,
+          ]),
+        ]
+      : []),
+    ...(view.adaptive && !last && view.lastDecision ? [el('span', { class: 'change' }, [view.lastDecision.reason])] : []),
+  );
+}
+
+/** Refreshes the ladders of the streams shown, each at most every 3 s. @param {any} snap */
+async function pollLadders(snap) {
+  const due = snap.streams.filter((/** @type {any} */ s) => Date.now() - (state.ladders.get(s.key)?.at ?? 0) > 3000);
+  await Promise.all(
+    due.map(async (/** @type {any} */ s) => {
+      const res = await fetch(`/v1/rooms/${encodeURIComponent(s.room)}/streams/${encodeURIComponent(s.stream)}/ladder`, {
+        headers: { authorization: `Bearer ${state.key}` },
+        cache: 'no-store',
+      }).catch(() => undefined);
+      if (!res) return;
+      state.ladders.set(s.key, { at: Date.now(), view: res.ok ? await res.json() : null });
+    }),
+  );
 }
 
 /** @param {string} name @param {string} value */
@@ -352,6 +397,7 @@ async function poll() {
     state.lastOk = Date.now();
     merge(snap);
     render(snap);
+    void pollLadders(snap);
   } catch (error) {
     const status = /** @type {HTMLElement} */ (document.getElementById('status'));
     status.textContent = `error: ${error instanceof Error ? error.message : String(error)}`;

@@ -20,7 +20,7 @@ const QUICK: Record<string, { args?: string[]; env?: Record<string, string> }> =
   fanout: { args: ['--quick'] },
   latency: { args: ['--seconds', '5', '--rounds', '2'] },
   ingest: { args: ['--seconds', '5', '--rounds', '1'] },
-  hls: { args: ['--seconds', '8', '--duration', '2', '--connections', '20', '--held', '500'] },
+  hls: { args: ['--seconds', '8', '--duration', '2', '--connections', '20', '--held', '500', '--ladder-seconds', '6'] },
   cascade: { args: ['--seconds', '4', '--setups', '2', '--failovers', '1', '--client-failovers', '1'] },
   moq: { env: { SUBSCRIBERS: '20', SECONDS: '4', WARMUP_SECONDS: '1' } },
   qoe: { args: ['--viewers', '200', '--rooms', '4', '--seconds', '6', '--warmup-seconds', '3'] },

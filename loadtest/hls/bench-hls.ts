@@ -8,11 +8,15 @@
  *      the node and against Debian's nginx serving the same bytes from disk in the same run.
  *   3. Held requests: N blocking playlist reloads held for the next part (from a worker thread),
  *      and how many are answered within 10 ms of the part's publication.
+ *   4. The audience-shaped ladder (loadtest/hls/ladderBench.ts): encoder CPU of a three-rung
+ *      ladder with a scripted CMCD audience on every rung vs after it adapted to an audience on
+ *      the floor, measured in the same run: ladderAdaptedEncodeCpuSavedPct.
  * The last line is one JSON object: hlsG2gP50Ms, hlsG2gP95Ms, dashG2gP50Ms, dashG2gP95Ms, originVsNginxRatio (mean of the part
- * and playlist req/s ratios), heldRequests, heldAnsweredWithin10msRatio, and the details.
+ * and playlist req/s ratios), heldRequests, heldAnsweredWithin10msRatio, ladderAdaptedEncodeCpuSavedPct, and the details.
  *
  * Options: --seconds <g2g sampling, default 20> --connections <autocannon, default 50>
  *          --duration <autocannon seconds per run, default 5> --held <default 2000>
+ *          --ladder-seconds <encoder CPU window per ladder phase, default 10>
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -30,6 +34,7 @@ import { blockingState } from '../../src/hls/Playlist';
 import type { HlsPart } from '../../src/hls/Packager';
 import { ensureSdkBuilt } from '../core/sdkBundle';
 import { BenchChecks, benchExitCode, reportBench } from '../core/benchOutcome';
+import { measureLadderAdaptation } from './ladderBench';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CLOCK_CODE = fs.readFileSync(path.join(here, '..', 'latency', 'clock-code.js'), 'utf8');
@@ -175,6 +180,7 @@ async function main(): Promise<void> {
       connections: { type: 'string', default: '50' },
       duration: { type: 'string', default: '5' },
       held: { type: 'string', default: '2000' },
+      'ladder-seconds': { type: 'string', default: '10' },
     },
   });
   await ensureSdkBuilt();
@@ -379,6 +385,14 @@ async function main(): Promise<void> {
     log(
       `${heldCount} held reloads (${heldBefore} held at publication): ${String(summary.heldAnsweredWithin10msRatio)} answered within 10 ms (server side); client received p50 ${String(summary.heldClientDelayP50Ms)} ms, max ${String(summary.heldClientDelayMaxMs)} ms`,
     );
+    // 4. The audience-shaped ladder's encoder saving (a node of its own; the WebRTC sender stops first).
+    await sender.close();
+    log('audience-shaped ladder: scripted CMCD audience, full vs adapted ladder encoder CPU...');
+    const ladder = await measureLadderAdaptation({ seconds: Number(values['ladder-seconds']), log });
+    Object.assign(summary, ladder);
+    log(
+      `ladder encode CPU: adaptation off (one job) ${ladder.ladderSingleJobEncodeCpuPct}%; full ${ladder.ladderFullEncodeCpuPct}% of a core (${ladder.ladderRungsFull} rungs) vs adapted ${ladder.ladderAdaptedEncodeCpuPct}% (${ladder.ladderRungsAdapted} rung): ${ladder.ladderAdaptedEncodeCpuSavedPct}% saved`,
+    );
     const runs = { 'node part': origin.part, 'node playlist': origin.playlist, 'nginx part': ngx.part, 'nginx playlist': ngx.playlist };
     const checks = new BenchChecks()
       .figures(summary, [
@@ -391,7 +405,13 @@ async function main(): Promise<void> {
         'originVsNginxRatio',
         'heldAnsweredWithin10msRatio',
         'heldClientDelayP50Ms',
+        'ladderSingleJobEncodeCpuPct',
+        'ladderFullEncodeCpuPct',
+        'ladderAdaptedEncodeCpuPct',
+        'ladderAdaptedEncodeCpuSavedPct',
       ])
+      .expect(ladder.ladderFullEncodeCpuPct > 0, 'the full ladder used no measurable encoder CPU')
+      .expect(ladder.ladderRungsAdapted < ladder.ladderRungsFull, 'the ladder did not adapt to its audience')
       .expect(g2g.g2gMs.length > 0, 'no glass-to-glass samples')
       .expect(failed.length === 0, `${failed.length} held reloads were not answered 200 (e.g. ${failed.slice(0, 3).join(', ')})`);
     for (const [name, r] of Object.entries(runs)) {

@@ -2,6 +2,7 @@
  * The node's configuration tree: one zod schema, strict at every level so unknown keys are
  * rejected, with defaults so an empty file yields a working single node.
  */
+import { ladderAdaptationConfigSchema } from '../hls/ladder/ladderConfig';
 import { z } from 'zod';
 import os from 'node:os';
 import { cascadeConfigSchema } from '../cascade/cascadeConfig';
@@ -476,6 +477,8 @@ export const configSchema = z.strictObject({
           dir: z.string().min(1).default('recordings/hls'),
         })
         .prefault({}),
+      /** The ABR ladder shaped by its audience (docs/abr-ladder.md): rungs dropped, added, lowered and restored from viewers' CMCD; off by default. */
+      ladderAdaptation: ladderAdaptationConfigSchema,
       /** CTA-5006 Common Media Server Data response headers on every playlist, init, part and segment (docs/ll-hls.md). */
       cmsd: z
         .strictObject({

@@ -95,7 +95,7 @@ export function mpdInputOf(
   const video: MpdRepresentation[] = [];
   let audio: MpdRepresentation | undefined;
   let endTimeSec = 0;
-  for (const r of stream.renditions) {
+  for (const r of stream.listedRenditions) {
     const rep = representationOf(stream, r, o.audioKbps, o.uriSuffix);
     if (!rep) return undefined;
     if (r.kind === 'audio') audio = rep;
@@ -104,7 +104,7 @@ export function mpdInputOf(
     if (last) endTimeSec = Math.max(endTimeSec, last.startTime + last.duration);
   }
   video.sort((a, b) => b.bandwidth - a.bandwidth);
-  const ended = stream.ended || stream.renditions.every((r) => r.packager.ended);
+  const ended = stream.ended || stream.listedRenditions.every((r) => r.packager.ended);
   return {
     availabilityStartTime: o.availabilityStartTime,
     publishTime: o.now ?? Date.now(),
@@ -149,8 +149,9 @@ export class DashManifests {
       this.#byStream.set(stream, (cached = { ast, variants: new Map() }));
     }
     let state = `${stream.ended ? 1 : 0}`;
-    for (const r of stream.renditions) {
+    for (const r of stream.listedRenditions) {
       const p = r.packager;
+      state += `,${r.spec.name}`;
       const open = p.openSegment;
       state += `,${p.segments[0]?.msn ?? -1}:${p.lastCompleteMsn}:${open && open.parts.length > 0 ? open.msn : -1}:${p.peakBitrate}:${p.frameRate?.toFixed(1) ?? ''}:${p.ended ? 1 : 0}`;
     }

@@ -24,6 +24,7 @@ import { ErrorCode } from '../protocol/errors';
 import type { CmcdIntake } from '../hls/CmcdIntake';
 import { HlsCapacityError, type HlsService } from '../hls/HlsService';
 import { CmsdHeaders, renditionObjectType } from '../hls/Cmsd';
+import { noteAudience } from '../hls/ladder/AudienceTracker';
 import type { DashConfig } from './dashConfig';
 import { DashManifests } from './DashManifest';
 import { resolveMedia, type MediaTarget } from './DashMedia';
@@ -144,6 +145,7 @@ export function registerDashRoutes(http: HttpServer, deps: DashRoutesDeps): void
       return;
     }
     intake.observe({ room: target.room, stream: target.identity }, query, headers);
+    noteAudience(found.stream, found.rendition.spec.name, query, headers);
     found.stream.touch();
     const p = found.rendition.packager;
     const ended = found.stream.ended || p.ended;
@@ -276,10 +278,10 @@ export function registerDashRoutes(http: HttpServer, deps: DashRoutesDeps): void
       if (!(await stream.waitStarted(hls.startupTimeoutMs, req.signal))) return unavailable('stream is starting');
       // Every rendition has a complete segment here; wait (bounded) until each also has its init.
       const deadline = Date.now() + hls.startupTimeoutMs;
-      for (const r of stream.renditions) await r.packager.waitUntil(() => !!r.packager.init, Math.max(0, deadline - Date.now()), req.signal);
+      for (const r of stream.listedRenditions) await r.packager.waitUntil(() => !!r.packager.init, Math.max(0, deadline - Date.now()), req.signal);
       const mpd = manifests.mpd(stream, TIME_URL_FROM_MPD, uriSuffix);
       if (!mpd) return unavailable('stream is starting');
-      const ended = stream.ended || stream.renditions.every((r) => r.packager.ended);
+      const ended = stream.ended || stream.listedRenditions.every((r) => r.packager.ended);
       outcome.cmsd = cmsd?.playlist(ended);
       const headers: Record<string, string> = {
         'content-type': MPD_TYPE,
@@ -298,6 +300,7 @@ export function registerDashRoutes(http: HttpServer, deps: DashRoutesDeps): void
       return plain(found.status, found.status === 400 ? ErrorCode.BAD_REQUEST : ErrorCode.NOT_FOUND, found.message);
     }
     intake.observe({ room, stream: identity }, req.query, req.headers);
+    noteAudience(found.stream, found.rendition.spec.name, req.query, req.headers);
     found.stream.touch();
     const p = found.rendition.packager;
     const etag = `"${found.stream.epoch}-${found.rendition.spec.name}-${rest[2]}"`;

@@ -265,6 +265,7 @@ export function registerHlsFastPath(app: uWS.TemplatedApp, deps: HlsFastPathDeps
       }
       if (!data) return void req.setYield(true); // held, not found: the full route decides
       stream.touch();
+      stream.audience?.noteRequest(rendition.spec.name);
       const etag = `"${stream.epoch}-${rendition.spec.name}-${file}"`;
       const notModified = ifNoneMatch === etag;
       const ended = stream.ended || p.ended;
@@ -289,8 +290,9 @@ export function registerHlsFastPath(app: uWS.TemplatedApp, deps: HlsFastPathDeps
     }
     // A plain playlist of a running stream (every rendition has a segment, so no startup wait);
     // an ended one goes to the full route, which restarts packaging if the publisher is back.
-    if (stream.ended || stream.renditions.some((r) => r.packager.lastCompleteMsn < 0)) return void req.setYield(true);
+    if (stream.ended || stream.listedRenditions.some((r) => r.packager.lastCompleteMsn < 0)) return void req.setYield(true);
     stream.touch();
+    stream.audience?.noteRequest(rendition.spec.name);
     const gzip = /\bgzip\b/.test(req.getHeader('accept-encoding'));
     const p = rendition.packager;
     if (!wanted) return writePlaylist(res, cache.media(stream, rendition, undefined, ''), gzip, 'public, max-age=1', ifNoneMatch, p.ended);

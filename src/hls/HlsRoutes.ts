@@ -18,6 +18,7 @@ import { grantsRoom } from '../auth/tokens';
 import { SubsecError, UnavailableError } from '../core/errors';
 import { ErrorCode } from '../protocol/errors';
 import type { CmcdIntake } from './CmcdIntake';
+import { noteAudience } from './ladder/AudienceTracker';
 import { HlsCapacityError, type HlsService } from './HlsService';
 import type { HlsStream } from './HlsStream';
 import type { LiveRendition } from './LadderTranscoder';
@@ -140,6 +141,7 @@ export function registerHlsRoutes(http: HttpServer, deps: HlsRoutesDeps): void {
       const stream = await service.acquire(room, identity);
       intake.observe(cmcdTarget, req.query, req.headers);
       stream.touch();
+      noteAudience(stream, undefined, req.query, req.headers);
       if (!(await stream.waitStarted(config.startupTimeoutMs, req.signal))) return unavailable('stream is starting');
       outcome.cmsd = cmsd?.playlist(stream.ended);
       return playlistResponse(req, cache.multivariant(stream, uriSuffix), 'public, max-age=2');
@@ -150,6 +152,8 @@ export function registerHlsRoutes(http: HttpServer, deps: HlsRoutesDeps): void {
     stream.touch();
     const rendition = stream.rendition(rest[0]!);
     if (!rendition) return notFound('rendition');
+    // The audience-shaped ladder: which rung this viewer plays, and the throughput it measured.
+    noteAudience(stream, rendition.spec.name, req.query, req.headers);
     if (rest.length === 2 && rest[1] === 'index.m3u8') {
       setKind('playlist');
       return mediaPlaylist(req, stream, rendition, uriSuffix, outcome);

@@ -13,6 +13,7 @@ import type { OutputHandle } from '../streams/OutputRegistry';
 import type { StreamHub, StreamLease } from '../streams/StreamHub';
 import { streamKey, type Stream } from '../streams/Stream';
 import { HlsStream, type HlsStreamSettings } from './HlsStream';
+import type { LadderChange } from './ladder/AdaptiveLadder';
 import type { DateRangeSource } from '../events/EventTimeline';
 
 /** Thrown when the node already transcodes `maxStreams` streams (answered 503 with Retry-After). */
@@ -29,6 +30,8 @@ export interface HlsServiceOptions {
   log: Logger;
   /** Room events as EXT-X-DATERANGE in media playlists (src/events/EventTimeline.ts). */
   dateRanges?: DateRangeSource;
+  /** Called on every change of a stream's audience-shaped ladder (the node sends the `ladder.changed` webhook). */
+  onLadderChanged?: (stream: HlsStream, change: LadderChange) => void;
 }
 
 /** The node's LL-HLS packaging. */
@@ -43,6 +46,8 @@ export class HlsService {
   readonly #settings: HlsStreamSettings;
   readonly #eagerListeners: Array<() => void> = [];
   readonly #startListeners = new Set<(stream: HlsStream) => void>();
+  readonly #onLadderChanged: HlsServiceOptions['onLadderChanged'];
+  readonly #ladderChanges: client.Counter<'action'>;
   #closed = false;
 
   constructor(options: HlsServiceOptions) {
@@ -50,6 +55,7 @@ export class HlsService {
     this.#hub = options.streams;
     this.#dateRanges = options.dateRanges;
     this.#log = options.log;
+    const streams = this.#streams;
     const c = options.config;
     this.#settings = {
       partTargetMs: c.partTargetMs,
@@ -60,8 +66,35 @@ export class HlsService {
       audioKbps: c.audioKbps,
       x264Preset: c.x264Preset,
       renditions: c.renditions,
+      ladderAdaptation: c.ladderAdaptation,
     };
-    const streams = this.#streams;
+    this.#onLadderChanged = options.onLadderChanged;
+    this.#ladderChanges = new client.Counter({
+      name: 'subsec_hls_ladder_changes_total',
+      help: 'Changes of audience-shaped ladders (hls.ladderAdaptation), by action: drop, restore, lower, add',
+      labelNames: ['action'],
+      registers: [options.registry],
+    });
+    new client.Gauge({
+      name: 'subsec_hls_ladder_rungs',
+      help: 'Video rungs listed in the ladders of the streams being packaged',
+      registers: [options.registry],
+      collect() {
+        let n = 0;
+        for (const s of streams.values()) if (!s.ended) n += s.listedRenditions.filter((r) => r.kind === 'video').length;
+        this.set(n);
+      },
+    });
+    new client.Gauge({
+      name: 'subsec_hls_ladder_encoders',
+      help: 'ffmpeg processes encoding LL-HLS ladders on this node',
+      registers: [options.registry],
+      collect() {
+        let n = 0;
+        for (const s of streams.values()) if (!s.ended) n += s.encoderPids.length;
+        this.set(n);
+      },
+    });
     new client.Gauge({
       name: 'subsec_hls_streams',
       help: 'Streams being packaged as LL-HLS on this node',
@@ -171,6 +204,10 @@ export class HlsService {
         pinned,
         log: this.#log,
         dateRanges: this.#dateRanges,
+        onLadderChanged: (s, change) => {
+          this.#ladderChanges.inc({ action: change.action });
+          this.#onLadderChanged?.(s, change);
+        },
         onDisposed: (s) => {
           if (this.#streams.get(k) === s) this.#streams.delete(k);
           this.#handles.get(s)?.close();

@@ -1,6 +1,7 @@
 /**
  * The LL-HLS packaging of one stream (a participant identity's video and audio producers in a
- * room): the ffmpeg ladder job, one packager per rendition, the idle timer of on-demand
+ * room): the ffmpeg ladder job (or, with `hls.ladderAdaptation`, the audience-shaped ladder of
+ * src/hls/ladder), one packager per rendition, the idle timer of on-demand
  * packaging, and the playlists it serves. Ends (EXT-X-ENDLIST) when the producers go away, the
  * room closes, or nobody asked for it within the idle timeout; lingers a little after that so
  * players and recorders see the end.
@@ -14,6 +15,9 @@ import type { Output } from '../streams/Output';
 import { LadderTranscoder, type LiveRendition, type RenditionSpec } from './LadderTranscoder';
 import { renderMediaPlaylist, renderMultivariantPlaylist, type RenditionReport } from './Playlist';
 import type { DateRangeSource } from '../events/EventTimeline';
+import { AdaptiveLadder, type LadderChange, type LadderView } from './ladder/AdaptiveLadder';
+import type { AudienceTracker } from './ladder/AudienceTracker';
+import type { LadderAdaptationConfig } from './ladder/ladderConfig';
 
 /** The packaging settings of a stream (from the `hls` config section). */
 export interface HlsStreamSettings {
@@ -25,6 +29,8 @@ export interface HlsStreamSettings {
   audioKbps: number;
   x264Preset: string;
   renditions: readonly RenditionSpec[];
+  /** The audience-shaped ladder (`hls.ladderAdaptation`); off or absent: the configured ladder, one ffmpeg. */
+  ladderAdaptation?: LadderAdaptationConfig;
 }
 
 /** Options of {@link HlsStream}. */
@@ -39,6 +45,8 @@ export interface HlsStreamOptions {
   onDisposed: (stream: HlsStream) => void;
   /** Room events as EXT-X-DATERANGE (src/events/EventTimeline.ts); none when absent. */
   dateRanges?: DateRangeSource;
+  /** Called on every change of an audience-shaped ladder. */
+  onLadderChanged?: (stream: HlsStream, change: LadderChange) => void;
 }
 
 /** EXT-X-TARGETDURATION for a segment target: room for a late source keyframe. */
@@ -63,6 +71,10 @@ export class HlsStream implements Output {
   readonly #source: Stream;
   readonly #endListeners = new Set<(reason: string) => void>();
   #transcoder: LadderTranscoder | undefined;
+  #ladder: AdaptiveLadder | undefined;
+  /** The renditions of the first start (waited for before the first playlist is answered). */
+  #startRenditions: LiveRendition[] = [];
+  readonly #onLadderChanged: HlsStreamOptions['onLadderChanged'];
   #pinned: boolean;
   #lastRequest = Date.now();
   #idleTimer: NodeJS.Timeout | undefined;
@@ -80,13 +92,45 @@ export class HlsStream implements Output {
     this.#log = options.log;
     this.#onDisposed = options.onDisposed;
     this.#dateRanges = options.dateRanges;
+    this.#onLadderChanged = options.onLadderChanged;
     this.targetDuration = targetDurationFor(options.settings.segmentTargetMs);
     this.partTarget = options.settings.partTargetMs / 1000;
   }
 
   /** The renditions (empty before start). */
   get renditions(): readonly LiveRendition[] {
-    return this.#transcoder?.renditions ?? [];
+    return this.#ladder?.renditions ?? this.#transcoder?.renditions ?? [];
+  }
+
+  /** The renditions players are offered (multivariant playlist, MPD): not retiring, and with a segment once the stream runs. */
+  get listedRenditions(): readonly LiveRendition[] {
+    if (!this.#ladder) return this.renditions;
+    // Once the stream ended every rung has ended too: the ladder as it was stays listed (EXT-X-ENDLIST in each).
+    return this.renditions.filter(
+      (r) => !r.retiring && (this.ended || !r.packager.ended) && (r.packager.lastCompleteMsn >= 0 || this.#startRenditions.includes(r)),
+    );
+  }
+
+  /** The audience-shaped ladder's viewer data (undefined when adaptation is off). */
+  get audience(): AudienceTracker | undefined {
+    return this.#ladder?.audience;
+  }
+
+  /** The audience-shaped ladder (undefined when adaptation is off). */
+  get adaptiveLadder(): AdaptiveLadder | undefined {
+    return this.#ladder;
+  }
+
+  /** The ladder's state for the API (undefined when adaptation is off). */
+  ladderView(): LadderView | undefined {
+    return this.#ladder?.view();
+  }
+
+  /** ffmpeg process ids of the stream's ladder (for CPU accounting). */
+  get encoderPids(): number[] {
+    if (this.#ladder) return this.#ladder.pids;
+    const pid = this.#transcoder?.pid;
+    return pid === undefined ? [] : [pid];
   }
 
   /** Why it ended, once it has. */
@@ -161,18 +205,36 @@ export class HlsStream implements Output {
       source.off('ended', onEnded);
     };
     const s = this.#settings;
-    this.#transcoder = new LadderTranscoder({
-      stream: source,
-      video,
-      audio,
-      renditions: s.renditions,
-      audioKbps: s.audioKbps,
-      x264Preset: s.x264Preset,
-      keyframeRequestIntervalMs: s.keyframeRequestIntervalMs,
-      packager: { partTargetMs: s.partTargetMs, segmentTargetMs: s.segmentTargetMs, targetDurationSec: this.targetDuration, dvrWindowSec: s.dvrWindowSec },
-      log: this.#log,
-      onEnded: (reason) => this.end(reason),
-    });
+    const packager = { partTargetMs: s.partTargetMs, segmentTargetMs: s.segmentTargetMs, targetDurationSec: this.targetDuration, dvrWindowSec: s.dvrWindowSec };
+    if (s.ladderAdaptation?.enabled) {
+      this.#ladder = new AdaptiveLadder({
+        stream: source,
+        video,
+        audio,
+        configured: s.renditions,
+        config: s.ladderAdaptation,
+        audioKbps: s.audioKbps,
+        x264Preset: s.x264Preset,
+        keyframeRequestIntervalMs: s.keyframeRequestIntervalMs,
+        packager,
+        lingerMs: 3 * this.targetDuration * 1000,
+        log: this.#log,
+        onEnded: (reason) => this.end(reason),
+        onChange: (change) => this.#onLadderChanged?.(this, change),
+      });
+    } else
+      this.#transcoder = new LadderTranscoder({
+        stream: source,
+        video,
+        audio,
+        renditions: s.renditions,
+        audioKbps: s.audioKbps,
+        x264Preset: s.x264Preset,
+        keyframeRequestIntervalMs: s.keyframeRequestIntervalMs,
+        packager,
+        log: this.#log,
+        onEnded: (reason) => this.end(reason),
+      });
     this.#idleTimer = setInterval(
       () => {
         if (!this.#pinned && Date.now() - this.#lastRequest > s.idleTimeoutMs) this.end('idle');
@@ -180,7 +242,10 @@ export class HlsStream implements Output {
       Math.min(1000, s.idleTimeoutMs),
     );
     this.#idleTimer.unref();
-    await this.#transcoder.start();
+    // Every first rendition exists before its job starts: a request arriving meanwhile waits for them.
+    this.#startRenditions = [...this.renditions];
+    if (this.#ladder) await this.#ladder.start();
+    else await this.#transcoder!.start();
     this.#log.info('hls packaging started', { room: this.room.name, stream: this.identity, renditions: s.renditions.map((r) => r.name), epoch: this.epoch });
   }
 
@@ -190,11 +255,11 @@ export class HlsStream implements Output {
    */
   async waitStarted(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
-    for (const r of this.renditions) {
+    for (const r of this.#startRenditions) {
       const ok = await r.packager.waitUntil(() => r.packager.lastCompleteMsn >= 0, Math.max(0, deadline - Date.now()), signal);
       if (!ok) return r.packager.lastCompleteMsn >= 0;
     }
-    return this.renditions.length > 0;
+    return this.#startRenditions.length > 0;
   }
 
   /** Ends packaging (EXT-X-ENDLIST), then disposes after a linger of 3 target durations. Idempotent. */
@@ -204,6 +269,7 @@ export class HlsStream implements Output {
     clearInterval(this.#idleTimer);
     this.#detach?.();
     this.#transcoder?.close();
+    this.#ladder?.close();
     this.#log.info('hls packaging ended', { room: this.room.name, stream: this.identity, reason });
     for (const l of [...this.#endListeners]) {
       try {
@@ -233,11 +299,11 @@ export class HlsStream implements Output {
 
   /** Multivariant playlist text. */
   multivariantPlaylist(uriSuffix = ''): string {
-    const audio = this.renditions.find((r) => r.kind === 'audio' && r.packager.initInfo);
+    const audio = this.listedRenditions.find((r) => r.kind === 'audio' && r.packager.initInfo);
     const audioTrack = audio?.packager.initInfo!.tracks[0];
     const audioBandwidth = audio ? Math.max(audio.packager.peakBitrate, this.#settings.audioKbps * 1000) : 0;
     return renderMultivariantPlaylist(
-      this.renditions
+      this.listedRenditions
         .filter((r) => r.kind === 'video' && r.packager.initInfo)
         .map((r) => {
           const video = r.packager.initInfo!.tracks.find((t) => t.kind === 'video');
@@ -261,7 +327,7 @@ export class HlsStream implements Output {
   /** Media playlist text of a rendition. */
   mediaPlaylist(r: LiveRendition, skip: 'YES' | 'v2' | undefined, uriSuffix = ''): string {
     const reports: RenditionReport[] = [];
-    for (const other of this.renditions) {
+    for (const other of this.listedRenditions) {
       if (other === r || other.kind !== r.kind) continue;
       const last = other.packager.lastPart;
       if (!last) continue;

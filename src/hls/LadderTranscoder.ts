@@ -15,7 +15,7 @@ import type { types } from 'mediasoup';
 import type { Logger } from '../core/logger';
 import { FfmpegFeed } from '../streams/FfmpegFeed';
 import type { Stream } from '../streams/Stream';
-import { Mp4BoxReader } from './Mp4BoxReader';
+import { Mp4BoxReader, type Mp4Box } from './Mp4BoxReader';
 import { ClockAnchor, Packager, type PackagerOptions } from './Packager';
 
 /** One rendition of the ladder. */
@@ -49,6 +49,13 @@ export interface LadderTranscoderOptions {
   onEnded?: (reason: string) => void;
   /** ffmpeg binary (default `ffmpeg`). */
   ffmpegPath?: string;
+  /** Media-time → wall-clock mapping shared with other jobs of the stream (default: the job's own). */
+  anchor?: ClockAnchor;
+  /**
+   * Builds the path of a rendition's boxes to its packager (default: straight in); the
+   * audience-shaped ladder aligns rungs of separate jobs on one timeline this way.
+   */
+  route?: (r: LiveRendition, deliver: (box: Mp4Box) => void) => (box: Mp4Box) => void;
 }
 
 /** Name of the audio rendition (path segment). */
@@ -61,6 +68,8 @@ export interface LiveRendition {
   packager: Packager;
   /** True when the video is copied from the source. */
   copied: boolean;
+  /** Taken out of the ladder (not listed in the multivariant playlist or MPD) while players still fetch it. */
+  retiring?: boolean;
 }
 
 /** ffmpeg arguments for the ladder (input SDP file, one fMP4 output per rendition on fd 3+i). */
@@ -155,7 +164,7 @@ export function ladderFfmpegArgs(o: {
 /** The ffmpeg job of one stream. */
 export class LadderTranscoder {
   readonly renditions: LiveRendition[];
-  readonly anchor = new ClockAnchor();
+  readonly anchor: ClockAnchor;
   readonly #options: LadderTranscoderOptions;
   readonly #log: Logger;
   #feed: FfmpegFeed | undefined;
@@ -167,6 +176,7 @@ export class LadderTranscoder {
   constructor(options: LadderTranscoderOptions) {
     this.#options = options;
     this.#log = options.log;
+    this.anchor = options.anchor ?? new ClockAnchor();
     const sourceIsH264 = options.video.rtpParameters.codecs[0]?.mimeType.toLowerCase() === 'video/h264';
     this.renditions = options.renditions.map((spec) => ({
       kind: 'video' as const,
@@ -187,6 +197,12 @@ export class LadderTranscoder {
   /** True once closed or ended. */
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** The ffmpeg process id while it runs (for CPU accounting). */
+  get pid(): number | undefined {
+    const f = this.#ffmpeg;
+    return f && f.exitCode === null && f.signalCode === null ? f.pid : undefined;
   }
 
   /** Opens the transports and consumers and starts ffmpeg. */
@@ -250,9 +266,11 @@ export class LadderTranscoder {
 
   #readRendition(pipe: Readable, r: LiveRendition): void {
     const reader = new Mp4BoxReader();
+    const deliver = (box: Mp4Box) => r.packager.pushBox(box);
+    const push = this.#options.route ? this.#options.route(r, deliver) : deliver;
     pipe.on('data', (chunk: Buffer) => {
       try {
-        for (const box of reader.push(chunk)) r.packager.pushBox(box);
+        for (const box of reader.push(chunk)) push(box);
       } catch (err) {
         this.#log.error('hls rendition stream is not valid fMP4; stopping', { rendition: r.spec.name, error: err });
         this.close();

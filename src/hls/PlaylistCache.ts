@@ -57,7 +57,8 @@ export class PlaylistCache {
   /** The multivariant playlist of `stream`. */
   multivariant(stream: HlsStream, uriSuffix: string): CachedPlaylist {
     let state = '';
-    for (const x of stream.renditions) state += `${x.packager.initInfo ? 1 : 0}:${x.packager.peakBitrate}:${x.packager.frameRate?.toFixed(1) ?? ''},`;
+    for (const x of stream.listedRenditions)
+      state += `${x.spec.name}:${x.packager.initInfo ? 1 : 0}:${x.packager.peakBitrate}:${x.packager.frameRate?.toFixed(1) ?? ''},`;
     let byVariant = this.#multivariant.get(stream);
     if (!byVariant) this.#multivariant.set(stream, (byVariant = new Map()));
     const hit = byVariant.get(uriSuffix);

@@ -39,6 +39,8 @@ export interface WebhookEventData {
   'restream.failed': RestreamEventData & { error: string; attempt: number; willRetry: boolean; retryInMs?: number };
   /** A push ended for good (`reason`: api, stream-ended, gave-up, shutdown). */
   'restream.stopped': RestreamEventData & { reason: string; durationMs: number; bytesSent: number };
+  /** A stream's audience-shaped LL-HLS ladder changed (hls.ladderAdaptation, docs/abr-ladder.md): the rungs before and after, and why. */
+  'ladder.changed': LadderChangedData;
   /** This node started serving. */
   'node.started': { url: string; region: string; workers: number };
   /** This node is stopping (drain or shutdown). */
@@ -59,6 +61,31 @@ export interface RestreamEventData {
   identity: string;
   /** The destination with its stream key masked (`rtmp://host/app/***`). */
   destination: string;
+}
+
+/** One video rung of a ladder, as `ladder.changed` shows it. */
+export interface LadderRungData {
+  name: string;
+  videoKbps: number;
+  height?: number;
+  copySource: boolean;
+  /** `live`: offered to players; `joining`: encoding, offered once it has a segment; `retiring`: no longer offered, encoding until players left it. */
+  state: 'live' | 'joining' | 'retiring';
+}
+
+/** Payload of `ladder.changed`. */
+export interface LadderChangedData {
+  /** Publisher identity of the stream. */
+  stream: string;
+  /** drop, restore, lower or add. */
+  action: 'drop' | 'restore' | 'lower' | 'add';
+  /** The rung dropped, restored, lowered (its new name) or added. */
+  rung: string;
+  /** The rung a lowering (or the restore of a lowered rung) replaces. */
+  replaces?: string;
+  before: LadderRungData[];
+  after: LadderRungData[];
+  reason: string;
 }
 
 /** Payload of the QoE alert events: which figure of which stream and path crossed what. */
@@ -103,6 +130,7 @@ export const WEBHOOK_EVENT_TYPES = [
   'node.left',
   'qoe.alert_fired',
   'qoe.alert_resolved',
+  'ladder.changed',
 ] as const satisfies readonly WebhookEventType[];
 
 /** What a feature hands to {@link WebhookEmitter.emit}. `room` orders delivery: same room, same order. */

@@ -107,6 +107,7 @@ describe('OpenAPI document', () => {
         'GET /v1/rooms/{room}/streams/{stream}/restreams',
         'GET /v1/rooms/{room}/streams/{stream}/restreams/{id}',
         'DELETE /v1/rooms/{room}/streams/{stream}/restreams/{id}',
+        'GET /v1/rooms/{room}/streams/{stream}/ladder',
       ].sort(),
     );
     for (const [method, template, op] of ops) {

@@ -205,6 +205,23 @@ describe('LL-HLS packaging of a live stream', () => {
     expect((await text(`${node.url}/healthz`)).status).toBe(200);
   });
 
+  it('shows the configured ladder in the ladder API when adaptation is off; 404 for a stream not packaged', async () => {
+    await fetch(`${node.url}/hls/hlsroom/synthetic/index.m3u8`);
+    const auth = { authorization: `Bearer ${node.config.auth.adminKey}` };
+    const res = await fetch(`${node.url}/v1/rooms/hlsroom/streams/synthetic/ladder`, { headers: auth });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { adaptive: boolean; rungs: Array<{ name: string; state: string }>; changes: unknown[]; encoders: number };
+    expect(body.adaptive).toBe(false);
+    expect(body.rungs.map((r) => r.name)).toEqual(['source', 'mid', 'low']);
+    expect(body.rungs.every((r) => r.state === 'live')).toBe(true);
+    expect(body.changes).toEqual([]);
+    expect(body.encoders).toBe(1); // one ffmpeg for the whole ladder
+    const missing = await fetch(`${node.url}/v1/rooms/hlsroom/streams/nobody/ladder`, { headers: auth });
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as { code: string }).code).toBe('NOT_FOUND');
+    expect((await fetch(`${node.url}/v1/rooms/hlsroom/streams/synthetic/ladder`)).status).toBe(401);
+  });
+
   it('holds a request for the preload-hinted part and answers it once the part is complete', async () => {
     const pl = await text(`${base}/low/index.m3u8`);
     const hint = attrs(pl.body.split('\n').find((l) => l.startsWith('#EXT-X-PRELOAD-HINT'))!).URI!;

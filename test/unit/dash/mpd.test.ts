@@ -23,7 +23,7 @@ function boxes(file: Buffer): Mp4Box[] {
 
 /** A stream-shaped object over real packagers (what the MPD code reads of an HlsStream). */
 function fakeStream(renditions: LiveRendition[], ended = false): HlsStream {
-  return { renditions, epoch: '0badcafe', ended, targetDuration: 3, partTarget: 0.2 } as unknown as HlsStream;
+  return { renditions, listedRenditions: renditions, epoch: '0badcafe', ended, targetDuration: 3, partTarget: 0.2 } as unknown as HlsStream;
 }
 
 function rendition(kind: 'video' | 'audio', name: string, p: Packager): LiveRendition {
