@@ -8,7 +8,8 @@
 import crypto from 'node:crypto';
 import type { types } from 'mediasoup';
 import type { Notifications, NotificationName } from '../../protocol/signaling';
-import type { Participant, Room } from '../../sfu/Room';
+import type { Participant } from '../../sfu/Room';
+import type { FeedRoom } from '../FeedRoom';
 import type { Ingest } from '../../streams/Ingest';
 
 /** Where ffmpeg sends one track's RTP. */
@@ -21,7 +22,7 @@ export interface RtpFeedEndpoint {
 
 /** Options of {@link RtpFeed}. */
 export interface RtpFeedOptions {
-  room: Room;
+  room: FeedRoom;
   identity: string;
   kind: Participant['kind'];
   /** Report join and leave as `ingest.started`/`ingest.ended` (default true). */

@@ -8,7 +8,7 @@
 import crypto from 'node:crypto';
 import type { types } from 'mediasoup';
 import type { Notifications, NotificationName } from '../../protocol/signaling';
-import type { Room } from '../../sfu/Room';
+import type { FeedRoom } from '../FeedRoom';
 import type { Ingest } from '../../streams/Ingest';
 
 /** Where ffmpeg sends RTP. */
@@ -21,7 +21,7 @@ export interface FeedEndpoint {
 
 /** Options of {@link SrtFeed}. */
 export interface SrtFeedOptions {
-  room: Room;
+  room: FeedRoom;
   identity: string;
   listenIp: string;
   /** Called when the room closes under the feed. */
