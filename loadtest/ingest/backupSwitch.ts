@@ -35,6 +35,8 @@ export interface BackupSwitchOptions {
   stepTimeoutMs?: number;
   /** Progress lines. */
   log?: (line: string) => void;
+  /** Called while the backup is live after the failure (e.g. to read the API then). */
+  whileOnBackup?: () => Promise<void>;
 }
 
 /** What one run saw. */
@@ -75,7 +77,7 @@ function until<T>(what: string, timeoutMs: number, probe: () => T | Promise<T>):
 export async function measureBackupSwitch(node: SubsecNode, browser: Chromium, o: BackupSwitchOptions): Promise<BackupSwitchResult> {
   const timeout = o.stepTimeoutMs ?? 30_000;
   const log = o.log ?? (() => undefined);
-  const encoders: ChildProcess[] = [];
+  const encoders: Array<{ proc: ChildProcess; role: 'primary' | 'backup' }> = [];
   const pages: Page[] = [];
   const token = node.tokens.issue({ room: o.room, identity: o.stream, canPublish: true });
   const publish = (protocol: 'rtmp' | 'srt', role: 'primary' | 'backup'): ChildProcess => {
@@ -120,7 +122,7 @@ export async function measureBackupSwitch(node: SubsecNode, browser: Chromium, o
       ],
       { stdio: 'ignore' },
     );
-    encoders.push(proc);
+    encoders.push({ proc, role });
     return proc;
   };
   const view = () => {
@@ -130,9 +132,9 @@ export async function measureBackupSwitch(node: SubsecNode, browser: Chromium, o
       return undefined;
     }
   };
-  const inputDelivers = (role: string) => {
+  const inputDelivers = (role: string, withinMs = 300) => {
     const input = view()?.inputs.find((i) => i.role === role);
-    return input?.lastVideoAgoMs !== null && input?.lastVideoAgoMs !== undefined && input.lastVideoAgoMs < 300;
+    return input?.lastVideoAgoMs !== null && input?.lastVideoAgoMs !== undefined && input.lastVideoAgoMs < withinMs;
   };
   const reasons: string[] = [];
   const onSwitch = () => {
@@ -190,6 +192,7 @@ export async function measureBackupSwitch(node: SubsecNode, browser: Chromium, o
       return g.frames >= 50 ? g : undefined;
     });
     log(`switched to the backup: longest wait for a frame ${Math.round(afterSwitch.maxGapMs)} ms`);
+    await o.whileOnBackup?.();
 
     // The primary comes back; after returnAfterMs the stream returns to it at its next key frame.
     if (o.failure === 'kill') primary = publish(o.primary, 'primary');
@@ -231,11 +234,17 @@ export async function measureBackupSwitch(node: SubsecNode, browser: Chromium, o
     };
   } finally {
     clearInterval(poll);
-    for (const e of encoders) {
-      if (e.exitCode !== null || e.signalCode !== null) continue;
-      e.kill('SIGCONT');
-      e.kill('SIGKILL');
-    }
+    // The backup goes first and the primary once the backup has stalled, so the end is no switch.
+    const stop = (role: 'primary' | 'backup') => {
+      for (const { proc } of encoders.filter((e) => e.role === role)) {
+        if (proc.exitCode !== null || proc.signalCode !== null) continue;
+        proc.kill('SIGCONT');
+        proc.kill('SIGKILL');
+      }
+    };
+    stop('backup');
+    await waitFor(() => !inputDelivers('backup', node.config.ingest.backup.stallMs + 200), { timeoutMs: 10_000, what: 'the backup to stop' }).catch(() => undefined);
+    stop('primary');
     for (const p of pages) await p.close().catch(() => undefined);
   }
 }

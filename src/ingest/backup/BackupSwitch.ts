@@ -130,7 +130,7 @@ export class BackupSwitch extends EventEmitter<BackupSwitchEvents> implements In
   #audioProducer: Promise<types.Producer | undefined> | undefined;
   #audioOut: types.Producer | undefined;
   #live: Input | undefined;
-  #pending: { input: Input; reason: SwitchReason } | undefined;
+  #pending: { input: Input; reason: SwitchReason; from: InputRole | null } | undefined;
   #audioNeedsRebase = true;
   #lastKeyFrameRequest = 0;
   #switches = 0;
@@ -345,7 +345,7 @@ export class BackupSwitch extends EventEmitter<BackupSwitchEvents> implements In
     if (keyFrameBegins && (this.#pending?.input === input || (!this.#live && !this.#pending))) {
       // Join at this key frame: its packets so far (usually just this one) go out now, the rest as they come.
       const reason = this.#pending?.reason ?? 'first-input';
-      this.#activate(input, reason, input.au, now, 0);
+      this.#activate(input, reason, this.#pending ? this.#pending.from : null, input.au, now, 0);
     }
   }
 
@@ -360,8 +360,7 @@ export class BackupSwitch extends EventEmitter<BackupSwitchEvents> implements In
   }
 
   /** Makes `input` live, sending `packets` (copies, from a key frame's first packet) at once. */
-  #activate(input: Input, reason: SwitchReason, packets: Buffer[], now: number, warmFrames: number): void {
-    const from = this.#live?.role ?? null;
+  #activate(input: Input, reason: SwitchReason, from: InputRole | null, packets: Buffer[], now: number, warmFrames: number): void {
     this.#live = input;
     this.#pending = undefined;
     this.#audioNeedsRebase = true;
@@ -389,15 +388,15 @@ export class BackupSwitch extends EventEmitter<BackupSwitchEvents> implements In
   }
 
   /** Moves to `input`: at once from its warm key frame when the live input failed, else at its next key frame. */
-  #switchTo(input: Input, reason: SwitchReason, now: number): void {
+  #switchTo(input: Input, reason: SwitchReason, now: number, from: InputRole | null = this.#live?.role ?? null): void {
     const failing = reason !== 'primary-restored';
     if (failing && input.warm.length > 0) {
       const frames = new Set(input.warm.map(rtpTimestamp)).size;
-      this.#activate(input, reason, input.warm, now, frames);
+      this.#activate(input, reason, from, input.warm, now, frames);
       return;
     }
     if (failing) this.#live = undefined;
-    this.#pending = { input, reason };
+    this.#pending = { input, reason, from };
     this.#requestKeyFrame(input, now);
   }
 
@@ -454,7 +453,7 @@ export class BackupSwitch extends EventEmitter<BackupSwitchEvents> implements In
       this.#live = undefined;
       const other = this.#other(input);
       const now = performance.now();
-      if (other && this.#healthy(other, now)) this.#switchTo(other, reason, now);
+      if (other && this.#healthy(other, now)) this.#switchTo(other, reason, now, input.role);
       else this.emit('noInput', `the ${input.role} input left and the ${input.role === 'primary' ? 'backup' : 'primary'} delivers no video`);
     }
     if (this.#inputs.size === 0) this.close('both inputs ended');

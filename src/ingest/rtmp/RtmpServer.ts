@@ -195,7 +195,10 @@ export class RtmpServer {
     const refusal = await authorizePublish({ tokens, rooms, allowRoomCreation: config.allowRoomCreation }, target.room, target.stream, target.token);
     if (refusal) return refuse('NetStream.Publish.Denied', refusal.label, refusal.reason, target);
     const key = `${target.room}/${target.stream}${target.role ? `#${target.role}` : ''}`;
-    if (this.#byStream.has(key)) return refuse('NetStream.Publish.BadName', 'conflict', `stream ${key} is already being published`, target);
+    if (this.#byStream.has(key))
+      return target.role
+        ? refuse('NetStream.Publish.BadName', 'role-taken', `stream ${target.room}/${target.stream} already has a ${target.role} input (rtmp)`, target)
+        : refuse('NetStream.Publish.BadName', 'conflict', `stream ${key} is already being published`, target);
     if (!target.role && (rooms.get(target.room)?.producersOf(target.stream).length ?? 0) > 0)
       return refuse('NetStream.Publish.BadName', 'conflict', `stream ${key} is already being published by another client`, target);
     if ([...this.#byStream.values()].length >= config.maxSessions)

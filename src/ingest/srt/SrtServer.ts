@@ -190,7 +190,9 @@ export class SrtServer {
     const current = this.#byStream.get(streamKey);
     if (current) {
       if (Date.now() - current.lastCallerPacketAt < TAKEOVER_SILENCE_MS) {
-        return refuse(RejectReason.CONFLICT, 'conflict', `stream ${streamKey} is already being published`, target);
+        return target.role
+          ? refuse(RejectReason.CONFLICT, 'role-taken', `stream ${target.room}/${target.stream} already has a ${target.role} input (srt)`, target)
+          : refuse(RejectReason.CONFLICT, 'conflict', `stream ${streamKey} is already being published`, target);
       }
       current.close('a new caller took over the silent stream', 'replaced');
     } else if (!target.role && existingRoom && existingRoom.producersOf(target.stream).length > 0) {
