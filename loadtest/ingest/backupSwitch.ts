@@ -243,7 +243,9 @@ export async function measureBackupSwitch(node: SubsecNode, browser: Chromium, o
       }
     };
     stop('backup');
-    await waitFor(() => !inputDelivers('backup', node.config.ingest.backup.stallMs + 200), { timeoutMs: 10_000, what: 'the backup to stop' }).catch(() => undefined);
+    await waitFor(() => !inputDelivers('backup', node.config.ingest.backup.stallMs + 200), { timeoutMs: 10_000, what: 'the backup to stop' }).catch(
+      () => undefined,
+    );
     stop('primary');
     for (const p of pages) await p.close().catch(() => undefined);
   }

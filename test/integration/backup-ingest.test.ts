@@ -89,7 +89,9 @@ describe('primary and backup contribution', () => {
     // The API shows the backup live while it is.
     let onBackup: { live: string; inputs: Array<{ role: string; protocol: string; connected: boolean }> } | undefined;
     const whileOnBackup = async () => {
-      const res = await fetch(`${node.url}/v1/ingest/backup`, { headers: { authorization: `Bearer ${node.tokens.issue({ room: '*', identity: 'ops', admin: true })}` } });
+      const res = await fetch(`${node.url}/v1/ingest/backup`, {
+        headers: { authorization: `Bearer ${node.tokens.issue({ room: '*', identity: 'ops', admin: true })}` },
+      });
       expect(res.status).toBe(200);
       onBackup = ((await res.json()) as { streams: NonNullable<typeof onBackup>[] }).streams[0];
     };

@@ -376,7 +376,8 @@ export class BackupSwitch extends EventEmitter<BackupSwitchEvents> implements In
     const last = this.#video.lastTimestamp;
     let outTs = expected === undefined ? undefined : (expected - (frames.size - 1) * WARM_FRAME_TICKS) >>> 0;
     // Never at or before what was already sent: receivers drop frames older than the last decoded one.
-    if (outTs !== undefined && last !== undefined && ((outTs - last) >>> 0 === 0 || (outTs - last) >>> 0 >= 0x80000000)) outTs = (last + WARM_FRAME_TICKS) >>> 0;
+    if (outTs !== undefined && last !== undefined && ((outTs - last) >>> 0 === 0 || (outTs - last) >>> 0 >= 0x80000000))
+      outTs = (last + WARM_FRAME_TICKS) >>> 0;
     for (const frame of frames.values()) {
       this.#video.rebase(frame[0]!, now, outTs);
       for (const p of frame) this.#videoProducer?.send(this.#video.rewrite(Buffer.from(p), now));
@@ -463,7 +464,7 @@ export class BackupSwitch extends EventEmitter<BackupSwitchEvents> implements In
   #onRtcp(packet: Buffer): void {
     const live = this.#live;
     if (!live) return;
-    for (let at = 0; at + 4 <= packet.length; ) {
+    for (let at = 0; at + 4 <= packet.length;) {
       const fmt = packet[at]! & 0x1f;
       const type = packet[at + 1]!;
       if (type === 206 && (fmt === 1 || fmt === 4)) return this.#requestKeyFrame(live, performance.now());

@@ -34,7 +34,7 @@ export function h264KeyFrameStart(packet: Buffer): boolean {
   if (type === 5 || type === 7) return true;
   if (type === 24) {
     // STAP-A: 16-bit sizes, each followed by a NAL unit.
-    for (let i = at + 1; i + 2 < packet.length; ) {
+    for (let i = at + 1; i + 2 < packet.length;) {
       const size = packet.readUInt16BE(i);
       const nal = packet[i + 2]! & 0x1f;
       if (nal === 5 || nal === 7) return true;
