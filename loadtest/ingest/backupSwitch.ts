@@ -49,6 +49,8 @@ export interface BackupSwitchResult {
   framesAfterReturn: number;
   /** The switch reasons the API reported, in order (from the first input on). */
   reasons: string[];
+  /** Frames sent at once from the new input's last key frame, per switch. */
+  warmFrames: number[];
   /** The live input the API showed after the failure, and after the return. */
   liveAfterFailure: string | null;
   liveAfterReturn: string | null;
@@ -64,7 +66,7 @@ export interface BackupSwitchResult {
 interface SwitchView {
   live: string | null;
   switches: number;
-  lastSwitch: { reason: string } | null;
+  lastSwitch: { reason: string; warmFrames: number } | null;
   inputs: Array<{ role: string; lastVideoAgoMs: number | null }>;
 }
 
@@ -137,9 +139,13 @@ export async function measureBackupSwitch(node: SubsecNode, browser: Chromium, o
     return input?.lastVideoAgoMs !== null && input?.lastVideoAgoMs !== undefined && input.lastVideoAgoMs < withinMs;
   };
   const reasons: string[] = [];
+  const warmFrames: number[] = [];
   const onSwitch = () => {
     const v = view();
-    if (v?.lastSwitch && reasons.length < v.switches) reasons.push(v.lastSwitch.reason);
+    if (v?.lastSwitch && reasons.length < v.switches) {
+      reasons.push(v.lastSwitch.reason);
+      warmFrames.push(v.lastSwitch.warmFrames);
+    }
   };
   const poll = setInterval(onSwitch, 20);
   try {
@@ -225,6 +231,7 @@ export async function measureBackupSwitch(node: SubsecNode, browser: Chromium, o
       framesAfterSwitch: afterSwitch.frames,
       framesAfterReturn: afterReturn.frames,
       reasons,
+      warmFrames,
       liveAfterFailure,
       liveAfterReturn,
       viewerState: afterReturn.state,

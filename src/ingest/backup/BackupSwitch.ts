@@ -68,7 +68,7 @@ export interface SwitchView {
   /** The input the switch moves to at its next key frame, if any. */
   pending: InputRole | null;
   switches: number;
-  lastSwitch: { at: string; from: InputRole | null; to: InputRole; reason: SwitchReason } | null;
+  lastSwitch: { at: string; from: InputRole | null; to: InputRole; reason: SwitchReason; warmFrames: number } | null;
   inputs: InputView[];
 }
 
@@ -384,7 +384,7 @@ export class BackupSwitch extends EventEmitter<BackupSwitchEvents> implements In
       if (outTs !== undefined) outTs = (outTs + WARM_FRAME_TICKS) >>> 0;
     }
     this.#switches++;
-    this.#lastSwitch = { at: new Date().toISOString(), from, to: input.role, reason };
+    this.#lastSwitch = { at: new Date().toISOString(), from, to: input.role, reason, warmFrames };
     this.emit('switched', { from, to: input.role, protocol: input.protocol, reason, warmFrames });
   }
 

@@ -11,7 +11,13 @@ const switchSchema = z.object({
   pending: role.nullable().describe('The input the stream moves to at its next key frame (a return to the primary, or an input that just started)'),
   switches: z.number().int().describe('Changes of the live input so far (the first input going live counts)'),
   lastSwitch: z
-    .object({ at: z.string(), from: role.nullable(), to: role, reason: z.enum(['first-input', 'disconnect', 'stall', 'primary-restored']) })
+    .object({
+      at: z.string(),
+      from: role.nullable(),
+      to: role,
+      reason: z.enum(['first-input', 'disconnect', 'stall', 'primary-restored']),
+      warmFrames: z.number().int().describe("Frames sent at once from the new input's last key frame (0: joined at a fresh key frame)"),
+    })
     .nullable(),
   inputs: z.array(
     z.object({
