@@ -57,9 +57,11 @@ export interface BackupSwitchResult {
   /** The viewer's PeerConnection state at the end (it never rejoins: one PeerConnection throughout). */
   viewerState: string;
   peerConnections: number;
+  /** The viewer's inbound video counters (pliCount, nackCount, keyFramesDecoded, framesDropped, freezeCount, packetsLost) before the failure, after the switch and after the return. */
+  viewerVideo: Array<Record<string, number>>;
   /** hls.js error events while the switches happened (fatal ones prefixed FATAL). */
   hlsErrors: string[];
-  /** Seconds of media hls.js played across both switches. */
+  /** Seconds of media hls.js played from before the failure until 3 s past the return (the run fails when it stops short of that). */
   hlsPlayedSec: number;
 }
 
@@ -166,6 +168,7 @@ export async function measureBackupSwitch(node: SubsecNode, browser: Chromium, o
         maxGapMs: number;
         state: string;
         peerConnections: number;
+        video: Record<string, number>;
       }>;
     const pageNow = () => viewer.evaluate('window.subsecIngestBench.pageNow()') as Promise<number>;
     const warmup = await pageNow();
@@ -189,6 +192,7 @@ export async function measureBackupSwitch(node: SubsecNode, browser: Chromium, o
 
     // The primary fails; the viewer must carry on from the backup.
     const failedAt = await pageNow();
+    const beforeFailure = (await gaps(failedAt)).video;
     if (o.failure === 'kill') primary.kill('SIGKILL');
     else primary.kill('SIGSTOP');
     await until('the backup to go live', timeout, () => view()?.live === 'backup');
@@ -235,9 +239,10 @@ export async function measureBackupSwitch(node: SubsecNode, browser: Chromium, o
       liveAfterFailure,
       liveAfterReturn,
       viewerState: afterReturn.state,
+      viewerVideo: [beforeFailure, afterSwitch.video, afterReturn.video],
       peerConnections: afterReturn.peerConnections,
       hlsErrors,
-      hlsPlayedSec: Math.round(hlsPlayedSec * 10) / 10,
+      hlsPlayedSec: Math.round(hlsPlayedSec * 100) / 100,
     };
   } finally {
     clearInterval(poll);

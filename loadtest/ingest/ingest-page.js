@@ -130,8 +130,20 @@ function pageNow() {
  * Frames presented after `since` (page clock) and the longest wait for a frame in that window:
  * from `since` or the last frame before it, to each frame, and from the last frame to now.
  */
-function frameGaps(args) {
+async function frameGaps(args) {
   const w = window.frameWatch;
+  const video = {};
+  (await w.pc.getStats()).forEach((s) => {
+    if (s.type === 'inbound-rtp' && s.kind === 'video')
+      Object.assign(video, {
+        pliCount: s.pliCount,
+        nackCount: s.nackCount,
+        keyFramesDecoded: s.keyFramesDecoded,
+        framesDropped: s.framesDropped,
+        freezeCount: s.freezeCount,
+        packetsLost: s.packetsLost,
+      });
+  });
   const now = performance.now();
   let prev = args.since;
   for (const t of w.times) if (t <= args.since) prev = t;
@@ -143,7 +155,7 @@ function frameGaps(args) {
     maxGapMs = Math.max(maxGapMs, t - prev);
     prev = t;
   }
-  return { frames, maxGapMs: Math.max(maxGapMs, now - prev), sinceLastMs: now - prev, state: w.pc.connectionState, peerConnections: w.peerConnections };
+  return { frames, maxGapMs: Math.max(maxGapMs, now - prev), sinceLastMs: now - prev, state: w.pc.connectionState, peerConnections: w.peerConnections, video };
 }
 
 /** hls.js (added to the page beforehand) playing `args.url` in low-latency mode; every error event is kept. */
