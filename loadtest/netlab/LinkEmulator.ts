@@ -67,8 +67,12 @@ export class LinkEmulator {
     const emulator = new LinkEmulator(spawnOwned(linkEmulatorBinary(), [String(seed)], { stdio: ['pipe', 'pipe', 'pipe'] }));
     const greeting = await emulator.#nextLine();
     if (!greeting.startsWith('ok linkemu')) throw new Error(`link emulator did not start: ${greeting}`);
+    emulator.realtime = greeting.includes('rt=fifo');
     return emulator;
   }
+
+  /** True when the emulator runs with real-time scheduling (it does as root), so host load does not delay its packets. */
+  realtime = false;
 
   /** The emulator's process id. */
   get pid(): number | undefined {

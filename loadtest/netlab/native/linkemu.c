@@ -18,6 +18,11 @@
  * Pipe keys: delay_us jitter_us jitter_tau_us(0: independent per packet) reorder(0/1) loss(0..1) ge_p ge_r ge_loss_good ge_loss_bad
  *            rate_bps queue_bytes block_udp(0/1) down(0/1: drop everything)
  * EOF on stdin ends the process: the TUN devices disappear with it.
+ *
+ * The emulator asks for real-time scheduling (SCHED_FIFO) so that on a busy machine — the lab's
+ * browsers, nodes and encoders share its cores — packets leave when their delay says, not when
+ * the scheduler next gets to it; the greeting says whether it got it ("rt=fifo" or "rt=none").
+ * It sleeps in ppoll between packets, so it never spins.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -27,6 +32,7 @@
 #include <linux/if_tun.h>
 #include <math.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -371,7 +377,9 @@ int main(int argc, char **argv) {
   static char line[8192];
   size_t line_len = 0;
   struct pollfd pfds[MAX_HOSTS + 1];
-  reply("ok linkemu ready");
+  struct sched_param rt = {.sched_priority = 20};
+  int realtime = sched_setscheduler(0, SCHED_FIFO, &rt) == 0;
+  reply("ok linkemu ready rt=%s", realtime ? "fifo" : "none");
   for (;;) {
     int64_t t = now_ns();
     release_due(t);

@@ -14,6 +14,10 @@ import { AudioRenderer, type AudioRenditionConfig } from './AudioRenderer';
 import { loadMoqNet, type MoqBroadcast, type MoqGroup, type MoqSession, type MoqTrackSubscription } from './moqNet';
 import { VideoRenderer, type VideoRenditionConfig } from './VideoRenderer';
 
+/** How long an ended track waits for its session to close before the stream counts as ended (ms). */
+const SESSION_CLOSE_GRACE_MS = 500;
+const sessionGone = (): true => true;
+
 /** Where a QoE collector hears about MoQ playback (a QoeSession satisfies it). */
 export interface MoqPlaybackQoe {
   frame(info: { latencyMs?: number }): void;
@@ -163,12 +167,25 @@ export class MoqPlayback {
     if (!this.#starting?.fail(error)) this.#o.onFatal?.(error);
   }
 
+  /**
+   * A track ended. A relay that goes away ends every subscription just before its session closes,
+   * so wait briefly: a session that closes meanwhile is a lost connection (reported by the
+   * session's own handler), otherwise the stream really ended.
+   */
+  async #ended(message: string): Promise<void> {
+    const session = this.#session;
+    const closing = session
+      ? await Promise.race([session.closed.then(sessionGone, sessionGone), new Promise<false>((r) => setTimeout(() => r(false), SESSION_CLOSE_GRACE_MS))])
+      : false;
+    if (!closing) this.#fatal(new SubsecError('NOT_FOUND', message));
+  }
+
   async #readCatalog(subscription: MoqTrackSubscription): Promise<void> {
     try {
       for (;;) {
         const group = await subscription.recvGroup();
         if (this.#closed) return;
-        if (!group) return this.#fatal(new SubsecError('NOT_FOUND', `the MoQ broadcast ${this.#o.broadcast} ended`));
+        if (!group) return await this.#ended(`the MoQ broadcast ${this.#o.broadcast} ended`);
         const frame = await group.readFrame();
         group.close();
         if (!frame) continue;
@@ -236,7 +253,7 @@ export class MoqPlayback {
       for (;;) {
         const group = await playing.subscription.recvGroup();
         if (this.#closed || this.#video !== playing) return group?.close();
-        if (!group) return this.#fatal(new SubsecError('NOT_FOUND', `the MoQ video track ${playing.name} ended`));
+        if (!group) return await this.#ended(`the MoQ video track ${playing.name} ended`);
         if (group.sequence <= this.#newestGroup) {
           group.close();
           continue;
