@@ -25,7 +25,7 @@ import type { IngestConfig } from './backupConfig';
 import { RtpRewriter, h264KeyFrameStart, rtpTimestamp } from './rtpRewrite';
 import type { InputRole } from './inputRole';
 
-/** Why the live input changed (metric label and webhook field). */
+/** Why the live input changed (metric label and webhook field); `first-input`: an input went live while none was. */
 export type SwitchReason = 'disconnect' | 'stall' | 'primary-restored' | 'first-input';
 
 /** A change of the live input. */
