@@ -110,6 +110,12 @@ const AUDIO_PT = 111;
 /** Spacing of the warm frames sent at a switch (90 kHz ticks: 1 ms). */
 const WARM_FRAME_TICKS = 90;
 const KEY_FRAME_REQUEST_INTERVAL_MS = 500;
+/**
+ * Warm frames go out paced, this many packets per millisecond: a receiver's UDP socket buffer
+ * (about 90 full-size packets at Linux's default) drops the tail of a key frame and its GOP sent
+ * back to back, and the NACK round trip that recovers it shows as a longer gap.
+ */
+const BURST_PACKETS_PER_MS = 24;
 
 /** The stable producers of one stream and the inputs behind them. */
 export class BackupSwitch extends EventEmitter<BackupSwitchEvents> implements Ingest {
@@ -136,6 +142,9 @@ export class BackupSwitch extends EventEmitter<BackupSwitchEvents> implements In
   #switches = 0;
   #lastSwitch: SwitchView['lastSwitch'] = null;
   #timer: NodeJS.Timeout | undefined;
+  /** Rewritten video packets waiting for their turn (a paced burst, and what arrived behind it). */
+  readonly #videoQueue: Buffer[] = [];
+  #draining: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(options: BackupSwitchOptions) {
@@ -267,6 +276,8 @@ export class BackupSwitch extends EventEmitter<BackupSwitchEvents> implements In
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
+    clearTimeout(this.#draining);
+    this.#videoQueue.length = 0;
     for (const input of [...this.#inputs.values()]) {
       const participant = input.participant;
       this.#release(input, 'disconnect');
@@ -339,7 +350,7 @@ export class BackupSwitch extends EventEmitter<BackupSwitchEvents> implements In
       else input.warm = [];
     }
     if (this.#live === input) {
-      this.#videoProducer?.send(this.#video.rewrite(packet, now));
+      this.#sendVideo(this.#video.rewrite(packet, now));
       return;
     }
     if (keyFrameBegins && (this.#pending?.input === input || (!this.#live && !this.#pending))) {
@@ -357,6 +368,20 @@ export class BackupSwitch extends EventEmitter<BackupSwitchEvents> implements In
       this.#audioNeedsRebase = false;
     }
     this.#audioOut.send(this.#audio.rewrite(packet, now));
+  }
+
+  /** Sends a rewritten video packet now, or behind a burst still going out. */
+  #sendVideo(packet: Buffer): void {
+    if (this.#videoQueue.length > 0) this.#videoQueue.push(packet);
+    else this.#videoProducer?.send(packet);
+  }
+
+  /** Sends the queue's next packets, and the rest a millisecond later. */
+  #drain(): void {
+    this.#draining = undefined;
+    const producer = this.#videoProducer;
+    for (let i = 0; i < BURST_PACKETS_PER_MS && this.#videoQueue.length > 0; i++) producer?.send(this.#videoQueue.shift()!);
+    if (this.#videoQueue.length > 0 && !this.#closed) this.#draining = setTimeout(() => this.#drain(), 1);
   }
 
   /** Makes `input` live, sending `packets` (copies, from a key frame's first packet) at once. */
@@ -380,9 +405,10 @@ export class BackupSwitch extends EventEmitter<BackupSwitchEvents> implements In
       outTs = (last + WARM_FRAME_TICKS) >>> 0;
     for (const frame of frames.values()) {
       this.#video.rebase(frame[0]!, now, outTs);
-      for (const p of frame) this.#videoProducer?.send(this.#video.rewrite(Buffer.from(p), now));
+      for (const p of frame) this.#videoQueue.push(this.#video.rewrite(Buffer.from(p), now));
       if (outTs !== undefined) outTs = (outTs + WARM_FRAME_TICKS) >>> 0;
     }
+    if (!this.#draining) this.#drain();
     this.#switches++;
     this.#lastSwitch = { at: new Date().toISOString(), from, to: input.role, reason, warmFrames };
     this.emit('switched', { from, to: input.role, protocol: input.protocol, reason, warmFrames });
