@@ -38,8 +38,11 @@ export const relayConfigSchema = z.strictObject({
       rotateBeforeHours: z.number().min(0.001).default(72),
       /** Validate client addresses with a stateless Retry before keeping any state (costs one round trip). */
       retry: z.boolean().default(true),
-      /** A connection with no traffic for this long is closed (ms). */
-      idleTimeoutMs: z.number().int().min(1000).default(30_000),
+      /**
+       * A peer silent this long is gone and its connection closed (ms); both ends then notice a vanished
+       * peer within it. Quiet connections are pinged at a third of it, so only a vanished peer goes silent.
+       */
+      idleTimeoutMs: z.number().int().min(1000).default(10_000),
       /** QUIC connections in total. */
       maxConnections: z.number().int().min(1).default(10_000),
       /** QUIC connections from one IP address. */

@@ -23,16 +23,13 @@ async function main(): Promise<void> {
   }
   setLogLevel(config.logLevel);
   const log = createLogger(`relay:${config.node.id}`);
-  const tokens = TokenService.fromConfig(config.auth);
   // With the cascade's Redis, the nodes' bans (kicked identities) apply to sessions here too.
   const bans =
     config.cascade.coordinator === 'redis'
       ? new RedisBanStore({ redis: config.redis, nodeId: `relay:${config.node.id}`, refreshMs: config.bans.refreshMs, log: log.child('bans') })
       : undefined;
-  if (bans) {
-    await bans.start();
-    tokens.admission = new RoomAdmission(bans);
-  }
+  if (bans) await bans.start();
+  const tokens = TokenService.fromConfig(config.auth, bans ? new RoomAdmission(bans) : undefined);
   const relay = new RelayServer({
     config: config.moq.relay,
     tokens,

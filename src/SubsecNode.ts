@@ -126,7 +126,6 @@ export class SubsecNode {
     setLogLevel(config.logLevel);
     this.log = createLogger(`node:${config.node.id}`);
     this.#life = new Lifecycle(this.log);
-    this.tokens = TokenService.fromConfig(config.auth);
     this.pool = new WorkerPool(
       {
         workers: config.sfu.workers,
@@ -139,7 +138,7 @@ export class SubsecNode {
     this.rooms = new RoomManager(this.pool, { consumersPerRouter: config.sfu.consumersPerRouter }, this.log.child('rooms'));
     this.#life.own('workers', () => this.pool.close());
     this.cascade = new Cascade({ config, rooms: this.rooms, pool: this.pool, log: this.log.child('cascade') });
-    this.streams = new StreamHub({ rooms: this.rooms, sources: this.cascade });
+    this.streams = new StreamHub({ rooms: this.rooms, sources: this.cascade, limits: { maxConsumersPerWorker: config.sfu.maxConsumersPerWorker } });
     this.outputs = this.streams.outputs;
     this.cascade.coordinator.on('nodeUp', (n) => this.webhooks.emit({ type: 'node.joined', data: { nodeId: n.id, region: n.region } }));
     this.cascade.coordinator.on('nodeDown', (id) => this.webhooks.emit({ type: 'node.left', data: { nodeId: id } }));
@@ -167,8 +166,8 @@ export class SubsecNode {
       noteRemoval: (id, reason) => this.#roomEvents.noteRemoval(id, reason),
       log: this.log.child('bans'),
     });
-    // Every entry point that takes a token (signaling, WHIP/WHEP, SRT, the MoQ relay) asks it.
-    this.tokens.admission = this.moderation.admission;
+    // Every entry point that takes a token (signaling, WHIP/WHEP, SRT, the MoQ relay) asks the bans.
+    this.tokens = TokenService.fromConfig(config.auth, this.moderation.admission);
     this.rtcSettings = {
       listenAddresses: config.sfu.listenAddresses,
       rtcMinPort: config.sfu.rtcMinPort,
@@ -197,6 +196,7 @@ export class SubsecNode {
     if (qoe) this.#life.own('qoe', () => qoe.close());
     this.signaling = new SignalingServer({
       rooms: this.rooms,
+      streams: this.streams,
       tokens: this.tokens,
       rtcSettings: this.rtcSettings,
       metrics: this.metrics,

@@ -16,14 +16,13 @@
  * RELAY_CPU_PROF (a directory: the relay process writes a V8 CPU profile there), CARRIERS
  * (websocket,quic).
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
-import { connectMoq, Moq, onEveryFrame, testFrame, within } from '../core/moqClient';
+import { connectMoq, Moq, onEveryFrame, testFrame } from '../core/moqClient';
 import { TokenService } from '../../src/auth/tokens';
 import { connectWebTransportH3 } from '../../relay/transport/connectWebTransportH3';
 import { BenchChecks, benchExitCode, reportBench } from '../core/benchOutcome';
+import { startRelayProcess } from '../core/relayProcess';
 
 const SUBSCRIBERS = Number(process.env.SUBSCRIBERS ?? 100);
 const SECONDS = Number(process.env.SECONDS ?? 10);
@@ -42,42 +41,6 @@ function cpuTicks(pid: number): number {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return Number(fields[11]) + Number(fields[12]);
-}
-
-async function startRelayProcess(): Promise<{ url: string; pid: number; stop: () => void }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-moq-'));
-  const config = path.join(dir, 'relay.yaml');
-  fs.writeFileSync(config, `auth:\n  jwtSecret: ${SECRET}\nlogLevel: warn\nmoq:\n  relay:\n    port: 0\n    webtransport:\n      enabled: false\n`);
-  // RELAY_CPU_PROF=<dir>: the relay writes a V8 CPU profile there when it exits (for `node --prof`-style analysis).
-  const prof = process.env.RELAY_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.RELAY_CPU_PROF] : [];
-  const child = spawn(
-    process.execPath,
-    [...prof, '--import', 'tsx', path.join(import.meta.dirname ?? path.dirname(new URL(import.meta.url).pathname), '../../relay/main.ts'), '--config', config],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  let out = '';
-  const url = await within(
-    new Promise<string>((resolve, reject) => {
-      child.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        const m = /WebSocket \(QMux\):\s+(http:\/\/[\d.:]+)\//.exec(out);
-        if (m) resolve(m[1]!);
-      });
-      child.once('exit', (code) => reject(new Error(`relay exited with ${code}`)));
-    }),
-    30_000,
-    'relay start',
-  );
-  return {
-    url,
-    pid: child.pid!,
-    stop: () => {
-      child.kill('SIGTERM');
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 /** Resident memory of a process (KiB). */
@@ -138,7 +101,8 @@ async function runPhase(kind: string, connect: () => Promise<Moq.Connection.Esta
 
 async function main(): Promise<void> {
   const tokens = new TokenService(SECRET, 3600);
-  const relay = await startRelayProcess();
+  // RELAY_CPU_PROF=<dir>: the relay writes a V8 CPU profile there when it exits.
+  const relay = await startRelayProcess({ secret: SECRET, cpuProfileDir: process.env.RELAY_CPU_PROF });
   const target = { url: relay.url };
   const log = (s: string) => process.stdout.write(s + '\n');
   log(`relay ${relay.url} (pid ${relay.pid}); ${SUBSCRIBERS} subscribers, ${FPS} fps, ${FRAME_BYTES} B frames, ${SECONDS} s`);

@@ -55,6 +55,7 @@ export class Http3Listener {
       retry: l.retry,
       maxConnections: l.maxConnections,
       maxConnectionsPerAddress: l.maxConnectionsPerAddress,
+      keepAliveMs: Math.round(l.idleTimeoutMs / 3),
       onConnection: (conn) => {
         const h3 = new Http3Connection(conn, {
           onConnect: async (req) => {

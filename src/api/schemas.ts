@@ -121,7 +121,10 @@ export const streamTrackSchema = named(
   trackSchema.extend({
     bitrateBps: z.number().describe('Incoming bitrate, all layers (bits/s)'),
     score: z.number().nullable().describe('mediasoup producer score 0-10 (best layer); null before media'),
-    consumers: z.number().int().describe('Consumers of this track on all transports'),
+    consumers: z
+      .number()
+      .int()
+      .describe("Consumers of this track made by this node's outputs (SDK, WHEP, LL-HLS, MoQ…; pipes between workers and nodes not counted)"),
   }),
 );
 
@@ -136,7 +139,8 @@ export const streamSchema = named(
     participants: z.array(z.object({ id: z.string(), kind: z.string() })),
     tracks: z.array(streamTrackSchema),
     bitrateBps: z.number().describe("Sum of the tracks' incoming bitrates (bits/s)"),
-    consumers: z.number().int(),
+    consumers: z.number().int().describe("Consumers of the stream's tracks made by this node's outputs"),
+    consumersByOutput: z.record(z.string(), z.number().int()).describe('The same consumers by output (`sdk`, `whep`, `hls`, `moq`…)'),
     outputs: z.array(outputSchema),
   }),
 );

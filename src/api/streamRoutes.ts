@@ -1,7 +1,8 @@
 /**
  * `/v1/streams`: every stream (one identity's tracks in a room) with its tracks' bitrates and
- * scores, its consumers, and its outputs (WebRTC consumers, pipes, and what output features
- * registered in the node's OutputRegistry).
+ * scores, its consumers (made through the hub's `stream.consume`, by track and by output), and its
+ * outputs (consumers by transport type — WebRTC, pipes, plain RTP — and what output features
+ * attached to the stream).
  */
 import { z } from 'zod';
 import type { types } from 'mediasoup';
@@ -18,6 +19,7 @@ type Stream = z.infer<typeof streamSchema>;
 
 interface StreamRef {
   id: string;
+  stream: HubStream;
   room: Room;
   identity: string;
   entries: Array<{ producer: types.Producer; participant: Participant }>;
@@ -28,6 +30,7 @@ function streamRefs(streams: HubStream[]): StreamRef[] {
   return streams
     .map((s) => ({
       id: `${s.room.name}/${s.identity}`,
+      stream: s,
       room: s.room,
       identity: s.identity,
       entries: s.tracks.map((t) => s.room.getProducer(t.id)).filter((e): e is NonNullable<typeof e> => !!e),
@@ -47,11 +50,12 @@ async function liveNumbers(producer: types.Producer): Promise<{ bitrateBps: numb
 }
 
 async function streamView(ref: StreamRef, deps: ApiDeps): Promise<Stream> {
+  const counted = ref.stream.consumerCounts();
   const tracks = await Promise.all(
     ref.entries.map(async ({ producer, participant }) => ({
       ...trackView(producer, participant),
       ...(await liveNumbers(producer)),
-      consumers: deps.consumers.totalOf(producer.id),
+      consumers: counted.byTrack[producer.id] ?? 0,
     })),
   );
   const byType: Record<string, number> = {};
@@ -69,7 +73,8 @@ async function streamView(ref: StreamRef, deps: ApiDeps): Promise<Stream> {
     participants: [...participants.values()],
     tracks,
     bitrateBps: tracks.reduce((n, t) => n + t.bitrateBps, 0),
-    consumers: tracks.reduce((n, t) => n + t.consumers, 0),
+    consumers: counted.total,
+    consumersByOutput: counted.byOutput,
     outputs: [...builtIn, ...deps.outputs.list({ room: ref.room.name, identity: ref.identity }).map(outputView)],
   };
 }

@@ -105,26 +105,35 @@ export class TokenService {
   readonly #defaultTtlSeconds: number;
   readonly #audience: string | undefined;
   readonly #verified = new Map<string, { token: VerifiedToken; until: number }>();
-  /** Room admission (bans) the node installs; none = grants alone decide. */
-  admission: TokenAdmission | undefined;
+  /** Room admission (bans) every entry point that takes a token asks; none = grants alone decide. */
+  readonly admission: TokenAdmission | undefined;
 
-  /** `secret`: the shared HS256 secret; `keys`: further keys by id, JWK Sets, the signing key and audience. */
-  constructor(secret: string, defaultTtlSeconds: number, keys: TokenKeyOptions = {}) {
+  /**
+   * `secret`: the shared HS256 secret; `keys`: further keys by id, JWK Sets, the signing key and
+   * audience; `admission`: the room admission (bans) entry points ask after verifying a token.
+   */
+  constructor(secret: string, defaultTtlSeconds: number, keys: TokenKeyOptions = {}, admission?: TokenAdmission) {
     this.#keys = new TokenKeyRing(secret, keys);
     this.#defaultTtlSeconds = defaultTtlSeconds;
     this.#audience = keys.audience;
+    this.admission = admission;
   }
 
-  /** A token service for the `auth` config section (the shared secret, keys by id, JWK Sets, audience). */
-  static fromConfig(auth: AuthKeyConfig): TokenService {
-    return new TokenService(auth.jwtSecret, auth.tokenTtlSeconds, {
-      keys: auth.keys,
-      signingKeyId: auth.signingKeyId,
-      acceptSharedSecret: auth.acceptJwtSecret,
-      jwksFile: auth.jwksFile,
-      jwksUrl: auth.jwksUrl,
-      audience: auth.audience,
-    });
+  /** A token service for the `auth` config section (the shared secret, keys by id, JWK Sets, audience), with an optional room admission. */
+  static fromConfig(auth: AuthKeyConfig, admission?: TokenAdmission): TokenService {
+    return new TokenService(
+      auth.jwtSecret,
+      auth.tokenTtlSeconds,
+      {
+        keys: auth.keys,
+        signingKeyId: auth.signingKeyId,
+        acceptSharedSecret: auth.acceptJwtSecret,
+        jwksFile: auth.jwksFile,
+        jwksUrl: auth.jwksUrl,
+        audience: auth.audience,
+      },
+      admission,
+    );
   }
 
   /** Signs a token for the grants with the signing key; `ttlSeconds` defaults to the configured lifetime. */

@@ -9,10 +9,10 @@ import { EventEmitter } from 'node:events';
 import type { types } from 'mediasoup';
 import type { Logger } from '../core/logger';
 import { InvalidStateError } from '../core/errors';
-import type { Room } from '../sfu/Room';
 import type { RoomManager } from '../sfu/RoomManager';
 import type { Coordinator, StreamLease } from './Coordinator';
 import { RemoteParticipant } from '../streams/RemoteParticipant';
+import { startIngest, type IngestSeat } from '../streams/Ingest';
 import { PipeMethod, pipeNoteSchema, pipeOpenedSchema, pipeProducerAddedSchema, type PipedProducer, type PipeOpen } from './pipeProtocol';
 import { pipeListenInfo, type PipeSettings } from './pipeSettings';
 
@@ -58,7 +58,7 @@ export class PipePull extends EventEmitter<PipePullEvents> {
   readonly #o: PipePullOptions;
   readonly #log: Logger;
   readonly #producers = new Map<string, types.Producer>();
-  #room: Room | undefined;
+  #seat: IngestSeat | undefined;
   #participant: RemoteParticipant | undefined;
   #transport: types.PipeTransport | undefined;
   #asked = false;
@@ -122,7 +122,7 @@ export class PipePull extends EventEmitter<PipePullEvents> {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     this.#transport?.close();
-    if (this.#room && this.#participant) this.#room.leave(this.#participant.id);
+    this.#seat?.leave();
     if (tellUpstream && this.#asked) this.#o.coordinator.notify(this.parent, PipeMethod.close, { pipeId: this.pipeId, reason });
     this.#log.info('pull closed', { room: this.room, identity: this.identity, parent: this.parent, epoch: this.epoch, reason });
     this.emit('closed', reason);
@@ -132,7 +132,6 @@ export class PipePull extends EventEmitter<PipePullEvents> {
     const o = this.#o;
     const room = await o.rooms.getOrCreate(this.room);
     this.#assertOpen();
-    this.#room = room;
     const participant = new RemoteParticipant({
       identity: this.identity,
       parent: this.parent,
@@ -140,8 +139,9 @@ export class PipePull extends EventEmitter<PipePullEvents> {
       epoch: this.epoch,
       onRoomClosed: (reason) => this.close(`room closed: ${reason}`),
     });
-    const slot = await room.join(participant);
+    this.#seat = await startIngest(room, participant);
     this.#participant = participant;
+    const { slot } = this.#seat;
     this.#assertOpen();
     const transport = await slot.router.createPipeTransport({
       listenInfo: pipeListenInfo(o.pipe),
@@ -202,7 +202,7 @@ export class PipePull extends EventEmitter<PipePullEvents> {
     }
     this.#producers.set(p.id, producer);
     producer.observer.once('close', () => this.#producers.delete(p.id));
-    this.#room!.addProducer(this.#participant!, producer);
+    this.#seat!.publish(producer);
   }
 
   async #applyNote(method: string, params: unknown): Promise<void> {

@@ -157,6 +157,8 @@ export const configSchema = z.strictObject({
         .default([{ ip: '127.0.0.1' }]),
       /** Consumers a router may hold before new peers of its room spill to another worker. */
       consumersPerRouter: z.number().int().min(1).default(500),
+      /** Consumers a media worker may hold in all (every room, every output); past it a new consumer is refused with CAPACITY (503). 0 = no limit. */
+      maxConsumersPerWorker: z.number().int().min(0).default(0),
       /** Initial outgoing bitrate estimate per WebRTC transport (bps). */
       initialAvailableOutgoingBitrate: z.number().int().min(100_000).default(1_000_000),
       /** Cap on incoming bitrate per send transport (bps); 0 = uncapped. */

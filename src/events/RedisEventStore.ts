@@ -15,7 +15,7 @@ import { InvalidStateError, SubsecError } from '../core/errors';
 import { ErrorCode } from '../protocol/errors';
 import type { Logger } from '../core/logger';
 import type { AppendRequest, AppendResult, EventStore, ReadResult, StoreWatcher } from './EventStore';
-import { EventRedisKeys } from './eventRedisKeys';
+import { RedisKeys } from '../redis/redisKeys';
 import { whenRedisReady } from '../redis/redisClient';
 
 /**
@@ -92,7 +92,7 @@ export class RedisEventStore implements EventStore {
   readonly kind = 'redis';
   readonly #redis: RedisWithAppend;
   readonly #sub: Redis;
-  readonly #keys: EventRedisKeys;
+  readonly #keys: RedisKeys;
   readonly #log: Logger;
   readonly #watchers = new Map<string, Set<StoreWatcher>>();
   #closed = false;
@@ -102,7 +102,7 @@ export class RedisEventStore implements EventStore {
   constructor(options: RedisEventStoreOptions) {
     this.#redis = options.client as RedisWithAppend;
     this.#sub = options.subscriber;
-    this.#keys = new EventRedisKeys(options.keyPrefix);
+    this.#keys = new RedisKeys(options.keyPrefix);
     this.#log = options.log;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
     this.#redis.defineCommand('subsecEventAppend', { numberOfKeys: 3, lua: APPEND_LUA });
@@ -140,9 +140,9 @@ export class RedisEventStore implements EventStore {
     let reply: [string, string];
     try {
       reply = await this.#redis.subsecEventAppend(
-        this.#keys.seq(room),
-        this.#keys.log(room),
-        this.#keys.idempotency(room, request.idempotencyKey ?? ''),
+        this.#keys.eventSeq(room),
+        this.#keys.eventLog(room),
+        this.#keys.eventIdempotency(room, request.idempotencyKey ?? ''),
         hasIdem ? '1' : '0',
         request.ifLastSeq === undefined ? '' : String(request.ifLastSeq),
         JSON.stringify(request.draft),
@@ -150,7 +150,7 @@ export class RedisEventStore implements EventStore {
         String(retention.maxEvents),
         String(Number.isFinite(retention.maxAgeMs) ? now - retention.maxAgeMs : 0),
         String(Math.max(1, Math.round(request.idempotencyTtlMs))),
-        this.#keys.channel(room),
+        this.#keys.eventChannel(room),
         String(Number.isFinite(retention.maxAgeMs) ? Math.max(1000, Math.round(retention.maxAgeMs)) : 365 * 86_400_000),
       );
     } catch (err) {
@@ -165,7 +165,7 @@ export class RedisEventStore implements EventStore {
   async findByIdempotencyKey(room: string, idempotencyKey: string): Promise<RoomEvent | undefined> {
     this.#assertOpen();
     try {
-      const record = await this.#redis.get(this.#keys.idempotency(room, idempotencyKey));
+      const record = await this.#redis.get(this.#keys.eventIdempotency(room, idempotencyKey));
       return record ? parseRecord(record) : undefined;
     } catch (err) {
       throw unavailable(err);
@@ -174,12 +174,12 @@ export class RedisEventStore implements EventStore {
 
   async read(room: string, afterSeq: number, limit: number): Promise<ReadResult> {
     this.#assertOpen();
-    const log = this.#keys.log(room);
+    const log = this.#keys.eventLog(room);
     let results: Array<[Error | null, unknown]> | null;
     try {
       results = await this.#redis
         .multi()
-        .get(this.#keys.seq(room))
+        .get(this.#keys.eventSeq(room))
         .xrange(log, '-', '+', 'COUNT', 1)
         .xrange(log, `0-${afterSeq + 1}`, '+', 'COUNT', limit)
         .exec();
@@ -203,7 +203,7 @@ export class RedisEventStore implements EventStore {
     if (!set) {
       set = new Set();
       this.#watchers.set(room, set);
-      this.#sub.subscribe(this.#keys.channel(room)).catch((err: unknown) => {
+      this.#sub.subscribe(this.#keys.eventChannel(room)).catch((err: unknown) => {
         this.#log.warn('event channel subscribe failed', { room, error: err });
         watcher.onResync?.();
       });
@@ -213,7 +213,7 @@ export class RedisEventStore implements EventStore {
       const current = this.#watchers.get(room);
       if (!current?.delete(watcher) || current.size > 0) return;
       this.#watchers.delete(room);
-      if (!this.#closed) this.#sub.unsubscribe(this.#keys.channel(room)).catch(() => undefined);
+      if (!this.#closed) this.#sub.unsubscribe(this.#keys.eventChannel(room)).catch(() => undefined);
     };
   }
 
@@ -226,7 +226,7 @@ export class RedisEventStore implements EventStore {
   }
 
   #onMessage(channel: string, message: string): void {
-    const room = this.#keys.roomOfChannel(channel);
+    const room = this.#keys.roomOfEventChannel(channel);
     const set = room === undefined ? undefined : this.#watchers.get(room);
     if (!set) return;
     let event: RoomEvent;

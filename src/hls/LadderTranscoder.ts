@@ -193,7 +193,7 @@ export class LadderTranscoder {
   async start(): Promise<void> {
     const { stream, video, audio } = this.#options;
     try {
-      const feed = await FfmpegFeed.open({ stream, tracks: audio ? [video, audio] : [video], onClosed: (reason) => this.#end(reason) });
+      const feed = await FfmpegFeed.open({ stream, tracks: audio ? [video, audio] : [video], output: 'hls', onClosed: (reason) => this.#end(reason) });
       this.#feed = feed;
       if (this.#closed) throw new Error('closed while starting');
       const args = ladderFfmpegArgs({

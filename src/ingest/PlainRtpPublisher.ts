@@ -7,7 +7,7 @@
 import crypto from 'node:crypto';
 import type { types } from 'mediasoup';
 import type { Participant, Room } from '../sfu/Room';
-import type { Ingest } from '../streams/Ingest';
+import { startIngest, type Ingest, type IngestSeat } from '../streams/Ingest';
 import type { Notifications, NotificationName } from '../protocol/signaling';
 
 /** Video codec a plain RTP feed carries. */
@@ -48,6 +48,7 @@ export class PlainRtpPublisher implements Ingest {
   readonly #options: PlainRtpPublisherOptions;
   readonly #transports: types.PlainTransport[] = [];
   readonly producers: types.Producer[] = [];
+  #seat: IngestSeat | undefined;
   #closed = false;
 
   constructor(options: PlainRtpPublisherOptions) {
@@ -68,7 +69,8 @@ export class PlainRtpPublisher implements Ingest {
   /** Joins the room, opens the transports and producers; returns where to send RTP. */
   async start(): Promise<PlainRtpEndpoints> {
     const { room } = this.#options;
-    const slot = await room.join(this);
+    const seat = (this.#seat = await startIngest(room, this));
+    const { slot } = seat;
     try {
       const videoSsrc = crypto.randomInt(1, 2 ** 31);
       const video = await this.#openTransport(slot.router);
@@ -97,7 +99,7 @@ export class PlainRtpPublisher implements Ingest {
         appData: { public: { source: this.kind } },
       });
       this.producers.push(videoProducer);
-      room.addProducer(this, videoProducer);
+      seat.publish(videoProducer);
       const endpoints: PlainRtpEndpoints = {
         video: { port: video.tuple.localPort, payloadType: VIDEO_PT, ssrc: videoSsrc, codec },
       };
@@ -113,7 +115,7 @@ export class PlainRtpPublisher implements Ingest {
           appData: { public: { source: this.kind } },
         });
         this.producers.push(audioProducer);
-        room.addProducer(this, audioProducer);
+        seat.publish(audioProducer);
         endpoints.audio = { port: audio.tuple.localPort, payloadType: AUDIO_PT, ssrc: audioSsrc };
       }
       return endpoints;
@@ -128,7 +130,7 @@ export class PlainRtpPublisher implements Ingest {
     if (this.#closed) return;
     this.#closed = true;
     for (const t of this.#transports) t.close();
-    this.#options.room.leave(this.id);
+    this.#seat?.leave();
   }
 
   async #openTransport(router: types.Router): Promise<types.PlainTransport> {

@@ -25,8 +25,8 @@ export interface ProducerBridgeOptions {
   producer: types.Producer;
   slot: RouterSlot;
   track: Track;
-  /** Counts the bridge's consumer against the router budget; returns the release function. */
-  countConsumer: (slot: RouterSlot) => () => void;
+  /** Consumes the producer on a transport of `slot`'s router, unpaused (through the stream, which counts it against the router budget). */
+  consume: (transport: types.Transport, slot: RouterSlot) => Promise<types.Consumer>;
   /** Called whenever the rendition config is known or changes (video: at key frames). */
   onRendition: (r: { kind: 'video'; config: VideoRendition } | { kind: 'audio'; config: AudioRendition }) => void;
   /** Least interval between key frame requests (ms). */
@@ -53,7 +53,6 @@ export class ProducerBridge {
   readonly #unwrap = new TimestampUnwrapper();
   #transport: types.DirectTransport | undefined;
   #consumer: types.Consumer | undefined;
-  #release: (() => void) | undefined;
   #group: Group | undefined;
   #anchor: { rtp: number; wallUs: number } | undefined;
   /** The last timestamp handed out (µs). */
@@ -75,16 +74,15 @@ export class ProducerBridge {
 
   /** Opens the DirectTransport consumer and starts writing the track. */
   async start(): Promise<void> {
-    const { slot, producer } = this.#o;
+    const { slot } = this.#o;
     const transport = await slot.router.createDirectTransport();
     this.#transport = transport;
     if (this.#closed) {
       transport.close();
       return;
     }
-    const consumer = await transport.consume({ producerId: producer.id, rtpCapabilities: slot.router.rtpCapabilities });
+    const consumer = await this.#o.consume(transport, slot);
     this.#consumer = consumer;
-    this.#release = this.#o.countConsumer(slot);
     consumer.on('rtp', (packet) => this.#onRtp(packet));
     consumer.on('producerclose', () => this.close());
     consumer.on('transportclose', () => this.close());
@@ -102,7 +100,6 @@ export class ProducerBridge {
     this.#closed = true;
     this.#group?.finish();
     this.#o.track.close();
-    this.#release?.();
     this.#transport?.close();
   }
 

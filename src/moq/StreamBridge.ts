@@ -71,7 +71,7 @@ export class StreamBridge {
       producer,
       slot,
       track,
-      countConsumer: (s) => stream.countConsumer(s),
+      consume: (transport, s) => stream.consume(transport, s, producer, { output: 'moq', paused: false }),
       onRendition: (r) => {
         e.rendition = r.config;
         this.#publishCatalog();

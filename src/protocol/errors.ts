@@ -18,6 +18,8 @@ export const ErrorCode = {
   UNSUPPORTED_MEDIA: 'UNSUPPORTED_MEDIA',
   DRAINING: 'DRAINING',
   INVALID_STATE: 'INVALID_STATE',
+  /** The node is at a capacity limit (e.g. consumers per media worker): try again later or another node. */
+  CAPACITY: 'CAPACITY',
   /** Use another node: the error's `redirect` names it (cascade placement, docs/cascade.md). */
   REDIRECT: 'REDIRECT',
   /** A room event refused by a validation hook; the message is the hook's reason. */
@@ -45,6 +47,7 @@ export const httpStatusOf: Record<ErrorCode, number> = {
   UNSUPPORTED_MEDIA: 415,
   DRAINING: 503,
   INVALID_STATE: 409,
+  CAPACITY: 503,
   REDIRECT: 421,
   EVENT_REJECTED: 422,
   INTERNAL: 500,

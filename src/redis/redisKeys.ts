@@ -1,6 +1,7 @@
 /**
- * Every Redis key and pub/sub channel of the cascade and the bans, in one place (room events keep
- * theirs in src/events/eventRedisKeys.ts). Keys of one room share a hash tag (`{r:<room>}`) so the Lua scripts that touch several of them also run on Redis Cluster.
+ * Every Redis key and pub/sub channel of the cascade, the bans and the room events, in one place.
+ * Keys of one room share a hash tag (`{r:<room>}`) so the Lua scripts that touch several of them
+ * (the cascade's claims, the room events' append) also run on Redis Cluster.
  * Room names and identities are URI-encoded so no separator inside them can collide.
  *
  * | key / channel                              | type    | written by                 | lifetime                  |
@@ -17,6 +18,10 @@
  * | `<p>events` (channel)                      | pub/sub | claims/releases/nodes      | —                         |
  * | `<p>bans` (channel)                        | pub/sub | bans set / lifted          | —                         |
  * | `<p>rpc:<nodeId>` (channel)                | pub/sub | RPC requests and replies   | —                         |
+ * | `<p>{r:<room>}:ev:seq`                     | string  | room events: APPEND counter| kept (never restarts)     |
+ * | `<p>{r:<room>}:ev:log`                     | stream  | APPEND (XADD `0-seq`)      | MAXLEN + age, PX maxAge   |
+ * | `<p>{r:<room>}:ev:idem:<key>`              | string  | APPEND (`seq\|json`)       | PX idempotencyTtlMs       |
+ * | `<p>{r:<room>}:ev` (channel)               | pub/sub | APPEND (`seq\|json`)       | —                         |
  */
 
 const enc = (s: string) => encodeURIComponent(s);
@@ -99,6 +104,32 @@ export class RedisKeys {
   /** A node's RPC inbox (requests to it and replies to its calls). */
   rpc(nodeId: string): string {
     return `${this.prefix}rpc:${enc(nodeId)}`;
+  }
+
+  /** A room's event sequence counter. */
+  eventSeq(room: string): string {
+    return `${this.prefix}{r:${enc(room)}}:ev:seq`;
+  }
+
+  /** A room's event stream; entry ids are `0-<seq>`, fields `t` (serverTime) and `d` (event JSON without seq). */
+  eventLog(room: string): string {
+    return `${this.prefix}{r:${enc(room)}}:ev:log`;
+  }
+
+  /** The idempotency record of a room event key (already scoped by the sender's identity). */
+  eventIdempotency(room: string, key: string): string {
+    return `${this.prefix}{r:${enc(room)}}:ev:idem:${enc(key)}`;
+  }
+
+  /** Pub/sub channel announcing a room's event appends. */
+  eventChannel(room: string): string {
+    return `${this.prefix}{r:${enc(room)}}:ev`;
+  }
+
+  /** The room of an {@link eventChannel} name, or undefined when it is not one. */
+  roomOfEventChannel(channel: string): string | undefined {
+    const m = /^\{r:([^}]*)\}:ev$/.exec(channel.startsWith(this.prefix) ? channel.slice(this.prefix.length) : '');
+    return m ? decodeURIComponent(m[1]!) : undefined;
   }
 
   /** Decodes the node id of a {@link node} key. */

@@ -244,19 +244,6 @@ export class Room extends EventEmitter<RoomEvents> {
     await pipe;
   }
 
-  /** Counts a consumer against a slot's budget; call the returned function when it closes. */
-  countConsumer(slot: RouterSlot): () => void {
-    slot.consumers++;
-    slot.worker.consumers++;
-    let done = false;
-    return () => {
-      if (done) return;
-      done = true;
-      slot.consumers--;
-      slot.worker.consumers = Math.max(0, slot.worker.consumers - 1);
-    };
-  }
-
   /** Closes the room: every participant is told and every router closed. Idempotent. */
   close(reason: string): void {
     if (this.#closed) return;

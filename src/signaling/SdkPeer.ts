@@ -10,7 +10,8 @@ import { ForbiddenError, InvalidStateError, NotFoundError, BadRequestError } fro
 import type { VerifiedToken } from '../auth/tokens';
 import type { Notifications, NotificationName, RequestParams, ResponseData, Method } from '../protocol/signaling';
 import type { Room, RouterSlot } from '../sfu/Room';
-import type { Ingest } from '../streams/Ingest';
+import { startIngest, type Ingest, type IngestSeat } from '../streams/Ingest';
+import type { StreamHub } from '../streams/StreamHub';
 import { KEY_FRAME_REQUEST_DELAY_MS } from '../sfu/keyFrames';
 import { createRtcTransport, type RtcTransportSettings } from '../sfu/transports';
 import { EventChannel } from '../events/EventChannel';
@@ -35,6 +36,8 @@ export interface SdkPeerDeps {
   topics?: { join(topic: string): boolean; leave(topic: string): void };
   /** Viewer QoE intake (docs/qoe.md); without it `reportQoe` answers NOT_FOUND. */
   qoe?: QoeReportSink;
+  /** The stream hub: every subscription is a consumer of a hub stream (counted against the router budget there). */
+  streams: Pick<StreamHub, 'get'>;
 }
 
 type Handlers = { [M in Exclude<Method, 'join' | 'ping'>]: (p: RequestParams<M>) => Promise<ResponseData[M]> };
@@ -49,6 +52,7 @@ export class SdkPeer implements Ingest {
   readonly room: Room;
   readonly #deps: SdkPeerDeps;
   #slot!: RouterSlot;
+  #seat: IngestSeat | undefined;
   #rtpCapabilities: types.RtpCapabilities | undefined;
   readonly #transports = new Map<string, types.WebRtcTransport>();
   readonly #producers = new Map<string, types.Producer>();
@@ -68,7 +72,8 @@ export class SdkPeer implements Ingest {
   /** Joins the room; returns the router the session lives on. */
   async start(rtpCapabilities?: Record<string, unknown>): Promise<void> {
     if (rtpCapabilities) this.#rtpCapabilities = rtpCapabilities as types.RtpCapabilities;
-    this.#slot = await this.room.join(this);
+    this.#seat = await startIngest(this.room, this);
+    this.#slot = this.#seat.slot;
   }
 
   notify<N extends NotificationName>(name: N, data: Notifications[N]): void {
@@ -89,7 +94,7 @@ export class SdkPeer implements Ingest {
     if (this.#closed) return;
     this.#closed = true;
     this.#events?.close();
-    this.room.leave(this.id);
+    this.#seat?.leave();
     this.#dropMedia();
   }
 
@@ -155,7 +160,7 @@ export class SdkPeer implements Ingest {
       });
       this.#producers.set(producer.id, producer);
       producer.observer.once('close', () => this.#producers.delete(producer.id));
-      this.room.addProducer(this, producer);
+      this.#seat!.publish(producer);
       return { producerId: producer.id };
     },
     closeProducer: async ({ producerId }) => {
@@ -177,16 +182,18 @@ export class SdkPeer implements Ingest {
       if (transport.appData.direction !== 'recv') throw new BadRequestError('not a recv transport');
       const source = this.room.getProducer(producerId);
       if (!source) throw new NotFoundError(`producer ${producerId} not found`);
+      const stream = this.#deps.streams.get(this.room.name, source.participant.identity);
+      if (!stream) throw new NotFoundError(`producer ${producerId} is not part of a live stream`);
       await this.room.ensureOnRouter(producerId, this.#slot);
       if (!this.#slot.router.canConsume({ producerId, rtpCapabilities: this.#rtpCapabilities })) {
         throw new BadRequestError('client cannot consume this producer (codec mismatch)', 'UNSUPPORTED_MEDIA');
       }
-      const consumer = await transport.consume({
-        producerId,
+      const consumer = await stream.consume(transport, this.#slot, source.producer, {
+        output: 'sdk',
         rtpCapabilities: this.#rtpCapabilities,
         // Start paused so the client can attach the track before the first (key)frame arrives.
         paused: true,
-        preferredLayers,
+        ...(preferredLayers ? { preferredLayers } : {}),
         enableRtx: true,
       });
       this.#registerConsumer(consumer);
@@ -294,12 +301,8 @@ export class SdkPeer implements Ingest {
 
   #registerConsumer(consumer: types.Consumer): void {
     this.#consumers.set(consumer.id, consumer);
-    const uncount = this.room.countConsumer(this.#slot);
     const producerId = consumer.producerId;
-    consumer.observer.once('close', () => {
-      this.#consumers.delete(consumer.id);
-      uncount();
-    });
+    consumer.observer.once('close', () => this.#consumers.delete(consumer.id));
     consumer.on('transportclose', () => consumer.close());
     consumer.on('producerclose', () => {
       consumer.close();

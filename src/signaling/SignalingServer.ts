@@ -20,6 +20,7 @@ import {
 } from '../protocol/signaling';
 import { grantsRoom, type TokenService } from '../auth/tokens';
 import type { RoomManager } from '../sfu/RoomManager';
+import type { StreamHub } from '../streams/StreamHub';
 import type { Room } from '../sfu/Room';
 import type { RtcTransportSettings } from '../sfu/transports';
 import type { SfuMetrics } from '../metrics/SfuMetrics';
@@ -68,6 +69,8 @@ export class SignalingServer {
   constructor(
     private readonly deps: {
       rooms: RoomManager;
+      /** The stream hub SDK peers subscribe through. */
+      streams: Pick<StreamHub, 'get'>;
       tokens: TokenService;
       rtcSettings: RtcTransportSettings;
       metrics: SfuMetrics;
@@ -246,6 +249,7 @@ export class SignalingServer {
         push: (name, data) => this.#push(ws, name, data),
         events: this.deps.events,
         qoe: this.deps.qoe,
+        streams: this.deps.streams,
         pushFrame: (frame) => this.#sendFrame(ws, frame),
         topics: {
           join: (topic) => !state.closed && ws.subscribe(topic),

@@ -4,7 +4,7 @@
  * RTCP on its own port so ffmpeg gets sender reports for A/V sync), consumers counted against the
  * router's budget, the SDP file ffmpeg reads, and key-frame requests to the publisher.
  *
- *     const feed = await FfmpegFeed.open({ stream, tracks: [video, audio], onClosed: (why) => … });
+ *     const feed = await FfmpegFeed.open({ stream, tracks: [video, audio], output: 'snapshot', onClosed: (why) => … });
  *     spawnOwned('ffmpeg', ['-protocol_whitelist', 'file,udp,rtp', '-f', 'sdp', '-i', feed.sdpPath, …]);
  *     await feed.resume();                      // video now, the other tracks once video flows
  *     feed.requestKeyFrames({ intervalMs: 1000 });
@@ -72,6 +72,8 @@ export interface FfmpegFeedOptions {
   stream: Stream;
   /** The tracks to send, video first (their order is the SDP's m-line order). */
   tracks: types.Producer[];
+  /** The output the feed serves (`hls`, `recording`…), as `/v1/streams` counts its consumers. */
+  output: string;
   /** Called once when a leg's consumer or transport closes under the feed (not on close()). */
   onClosed?: (reason: string) => void;
 }
@@ -106,7 +108,7 @@ export class FfmpegFeed {
           enableBwe: false,
         });
         await transport.connect({ ip: '127.0.0.1', port, rtcpPort: port + 1 });
-        const consumer = await options.stream.consume(transport, slot, track, { paused: true });
+        const consumer = await options.stream.consume(transport, slot, track, { output: options.output, paused: true });
         feed.legs.push({ transport, consumer, port });
         consumer.observer.once('close', () => feed.#lost(`${track.kind} consumer closed`));
         transport.observer.once('close', () => feed.#lost('transport closed'));

@@ -4,7 +4,7 @@
  * (`streamStarted`/`streamEnded`) and hands it to outputs on demand:
  *
  *     const lease = await hub.acquire(room, identity, { signal });   // here at once, or pulled
- *     const consumer = await lease.stream.consume(transport, slot, lease.stream.track('video')!);
+ *     const consumer = await lease.stream.consume(transport, slot, lease.stream.track('video')!, { output: 'hls' });
  *     …
  *     lease.release();                                                // the last one lets it go
  *
@@ -19,7 +19,7 @@ import { InvalidStateError, NotFoundError, UnavailableError } from '../core/erro
 import type { Participant, Room } from '../sfu/Room';
 import type { RoomManager } from '../sfu/RoomManager';
 import { OutputRegistry } from './OutputRegistry';
-import { Stream, streamKey } from './Stream';
+import { Stream, streamKey, type ConsumerLimits } from './Stream';
 
 /** Resolves or rejects with `promise`, or rejects with a 503 once `signal` aborts. */
 function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
@@ -70,6 +70,8 @@ export interface StreamHubOptions {
   rooms: RoomManager;
   /** Brings streams of other nodes (the cascade). */
   sources: StreamSources;
+  /** Limits every stream's consumers obey (default: none). */
+  limits?: ConsumerLimits;
 }
 
 interface Hold {
@@ -84,6 +86,7 @@ export class StreamHub extends EventEmitter<StreamHubEvents> {
   readonly outputs = new OutputRegistry();
   readonly #rooms: RoomManager;
   readonly #sources: StreamSources;
+  readonly #limits: ConsumerLimits;
   readonly #streams = new Map<string, Stream>();
   readonly #holds = new Map<string, Hold>();
   readonly #detach: Array<() => void> = [];
@@ -94,6 +97,7 @@ export class StreamHub extends EventEmitter<StreamHubEvents> {
     super();
     this.#rooms = options.rooms;
     this.#sources = options.sources;
+    this.#limits = options.limits ?? { maxConsumersPerWorker: 0 };
   }
 
   /** Follows the rooms (existing and future). Idempotent. */
@@ -204,7 +208,7 @@ export class StreamHub extends EventEmitter<StreamHubEvents> {
       stream = undefined;
     }
     if (!stream) {
-      stream = new Stream(room, identity, this.outputs);
+      stream = new Stream(room, identity, this.outputs, this.#limits);
       this.#streams.set(k, stream);
       this.emit('streamStarted', stream);
       return;

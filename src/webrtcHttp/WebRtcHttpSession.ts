@@ -107,7 +107,7 @@ export abstract class WebRtcHttpSession extends EventEmitter<WebRtcHttpSessionEv
     if (!['actpass', 'active', 'passive'].includes(setup)) throw new BadRequestError(`bad a=setup:${setup}`);
     checkBundle(offer);
     this.remoteUfrag = ufrag;
-    this.slot = await this.room.join(this);
+    this.slot = await this.joinRoom();
     try {
       const router = await routerFor(this.slot);
       const transport = await createRtcTransport(router, this.options.rtcSettings, { direction, appData: { session: this.id, kind: this.kind } });
@@ -150,13 +150,23 @@ export abstract class WebRtcHttpSession extends EventEmitter<WebRtcHttpSessionEv
     clearTimeout(this.#disconnectTimer);
     this.transport?.close();
     this.onClose();
-    this.room.leave(this.id);
+    this.leaveRoom();
     this.log.info(`${this.kind} session closed`, { session: this.id, room: this.room.name, stream: this.streamName, reason });
     this.emit('closed', reason);
   }
 
   /** The stream this session publishes or watches. */
   abstract get streamName(): string;
+
+  /** Joins the room (a WHIP session enters as an ingest instead); returns the router it lives on. */
+  protected joinRoom(): Promise<RouterSlot> {
+    return this.room.join(this);
+  }
+
+  /** Leaves the room when the session closes. */
+  protected leaveRoom(): void {
+    this.room.leave(this.id);
+  }
 
   /** Called when DTLS connects (consumers resume then). */
   protected onConnected(): void {}

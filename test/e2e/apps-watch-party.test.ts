@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import type { SubsecNode } from '../../src/SubsecNode';
 import { startNode } from '../helpers/startNode';
-import { waitFor } from '../helpers/waitFor';
-import { launchBrowser, type TestBrowser } from '../helpers/browser';
+import { waitFor } from '../../loadtest/core/waitFor';
+import { launchBrowser, type TestBrowser } from '../../loadtest/core/browser';
 import { sampleVideo } from '../../src/demo/appRoutes';
 import { ensureSdkBuilt } from './support/pageScripts';
 

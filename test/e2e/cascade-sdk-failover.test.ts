@@ -9,10 +9,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { startNode } from '../helpers/startNode';
-import { startRedis, type TestRedis } from '../helpers/redisServer';
-import { spawnNode, type NodeProcess } from '../helpers/nodeProcess';
-import { waitFor } from '../helpers/waitFor';
-import { launchBrowser, type TestBrowser } from '../helpers/browser';
+import { startRedis, type TestRedis } from '../../loadtest/core/redisServer';
+import { spawnNode, type NodeProcess } from '../../loadtest/core/nodeProcess';
+import { waitFor } from '../../loadtest/core/waitFor';
+import { launchBrowser, type TestBrowser } from '../../loadtest/core/browser';
 import type { SubsecNode } from '../../src/SubsecNode';
 import { call, ensureSdkBuilt, inject } from './support/pageScripts';
 

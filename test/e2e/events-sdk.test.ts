@@ -11,8 +11,8 @@ import type { SubsecNode } from '../../src/SubsecNode';
 import type { RoomEvent } from '../../src/protocol/signaling';
 import { projectRoot } from '../../src/config/loadConfig';
 import { startNode } from '../helpers/startNode';
-import { waitFor } from '../helpers/waitFor';
-import { launchBrowser, type TestBrowser } from '../helpers/browser';
+import { waitFor } from '../../loadtest/core/waitFor';
+import { launchBrowser, type TestBrowser } from '../../loadtest/core/browser';
 import { ensureSdkBuilt } from './support/pageScripts';
 
 const PAGE = fs.readFileSync(path.join(projectRoot, 'test/e2e/pages/events-page.js'), 'utf8');

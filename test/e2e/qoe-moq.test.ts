@@ -1,6 +1,6 @@
 /**
  * QoE on the MoQ path in Chromium: the SDK's player (`client.watch(…, {transport: 'moq'})`,
- * @moq/net over WebSocket to the node's relay, WebCodecs decoding the bridged synthetic H264)
+ * @moq/net to the node's relay — over WebTransport/HTTP3, which the relay offers by default, WebCodecs decoding the bridged synthetic H264)
  * reports startup, bitrate and latency on the `moq` path. A paused ingest (the synthetic ffmpeg
  * stopped with SIGSTOP) must show as a stall; the relay going away as a failure.
  */
@@ -9,9 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import type { SubsecNode } from '../../src/SubsecNode';
 import { startNode } from '../helpers/startNode';
-import { waitFor } from '../helpers/waitFor';
+import { waitFor } from '../../loadtest/core/waitFor';
 import { metricSum, metricSumOrZero, metricsText as fetchMetrics } from '../helpers/metrics';
-import { launchBrowser, type TestBrowser } from '../helpers/browser';
+import { launchBrowser, type TestBrowser } from '../../loadtest/core/browser';
 import { ensureSdkBuilt } from './support/pageScripts';
 
 const ROOM = 'qoe-moq';
@@ -148,7 +148,11 @@ describe('QoE on the MoQ path (Chromium)', () => {
         return metric(t, 'subsec_qoe_session_failures_total', { ...moq, reason: 'CONNECTION_LOST' }) >= 1 ? t : undefined;
       },
       { timeoutMs: 20_000, intervalMs: 250, what: 'the CONNECTION_LOST failure' },
-    );
+    ).catch(async (error: Error) => {
+      // Say what was reported instead (another reason, or nothing at all).
+      const reported = (await metricsText()).split('\n').filter((l) => l.startsWith('subsec_qoe_session_failures_total'));
+      throw new Error(`${error.message}; failures reported: ${reported.join(' | ') || 'none'}`);
+    });
     expect(metric(failed, 'subsec_qoe_sessions_total', moq)).toBe(1);
     expect(errors).toEqual([]);
   }, 90_000);

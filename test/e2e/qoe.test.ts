@@ -14,10 +14,10 @@ import type { Page } from 'playwright-core';
 import type { SubsecNode } from '../../src/SubsecNode';
 import { projectRoot } from '../../src/config/loadConfig';
 import { startNode } from '../helpers/startNode';
-import { waitFor } from '../helpers/waitFor';
+import { waitFor } from '../../loadtest/core/waitFor';
 import { WebhookReceiver } from '../helpers/webhookReceiver';
 import { metricSum, metricSumOrZero, metricsText as fetchMetrics } from '../helpers/metrics';
-import { launchBrowser, type TestBrowser } from '../helpers/browser';
+import { launchBrowser, type TestBrowser } from '../../loadtest/core/browser';
 import { ensureSdkBuilt } from './support/pageScripts';
 
 const PAGE = fs.readFileSync(path.join(projectRoot, 'test/e2e/pages/qoe-page.js'), 'utf8');

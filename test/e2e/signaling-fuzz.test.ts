@@ -11,8 +11,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { startNode } from '../helpers/startNode';
-import { waitFor } from '../helpers/waitFor';
-import { launchBrowser, type TestBrowser } from '../helpers/browser';
+import { waitFor } from '../../loadtest/core/waitFor';
+import { launchBrowser, type TestBrowser } from '../../loadtest/core/browser';
 import type { SubsecNode } from '../../src/SubsecNode';
 import { PROTOCOL_VERSION } from '../../src/protocol/signaling';
 import { call, ensureSdkBuilt, inject } from './support/pageScripts';

@@ -9,8 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import type { SubsecNode } from '../../src/SubsecNode';
 import { startNode } from '../helpers/startNode';
-import { waitFor } from '../helpers/waitFor';
-import { launchChromium, tokenFor, type Chromium } from '../helpers/whipWhep';
+import { waitFor } from '../../loadtest/core/waitFor';
+import { launchChromium, type Chromium } from '../../loadtest/core/chromium';
+import { tokenFor } from '../helpers/whipWhep';
 import { LossyUdpProxy } from '../helpers/lossyUdpProxy';
 
 const ROOM = 'whep-rtx';

@@ -6,9 +6,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { startNode } from '../helpers/startNode';
-import { waitFor } from '../helpers/waitFor';
+import { waitFor } from '../../loadtest/core/waitFor';
 import type { SubsecNode } from '../../src/SubsecNode';
-import { launchChromium, NodeWhepViewer, publishFromPage, tokenFor, viewerStats, viewFromPage, type Chromium } from '../helpers/whipWhep';
+import { launchChromium, type Chromium } from '../../loadtest/core/chromium';
+import { NodeWhepViewer, publishFromPage, tokenFor, viewerStats, viewFromPage } from '../helpers/whipWhep';
 
 let node: SubsecNode;
 let browser: Chromium;

@@ -4,6 +4,7 @@
  */
 import dgram from 'node:dgram';
 import type { types } from 'mediasoup';
+import type { Stream } from '../../src/streams/Stream';
 
 /** A counting RTP receiver. */
 export interface RtpSink {
@@ -12,8 +13,13 @@ export interface RtpSink {
   close(): void;
 }
 
-/** Consumes `producerId` on `router` and counts the RTP packets that arrive on a local socket. */
-export async function createRtpSink(router: types.Router, producerId: string): Promise<RtpSink> {
+/**
+ * Consumes `producerId` on `router` and counts the RTP packets that arrive on a local socket.
+ * With `stream` (the hub stream the producer belongs to; `router` one of its room's routers) the
+ * consumer is made through `stream.consume`, so it counts against the router's budget like an
+ * output's.
+ */
+export async function createRtpSink(router: types.Router, producerId: string, stream?: Stream): Promise<RtpSink> {
   const socket = dgram.createSocket('udp4');
   let count = 0;
   socket.on('message', (msg) => {
@@ -23,7 +29,21 @@ export async function createRtpSink(router: types.Router, producerId: string): P
   await new Promise<void>((r) => socket.bind(0, '127.0.0.1', r));
   const transport = await router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: true, comedia: false });
   await transport.connect({ ip: '127.0.0.1', port: socket.address().port });
-  const consumer = await transport.consume({ producerId, rtpCapabilities: router.rtpCapabilities, paused: false });
+  let consumer: types.Consumer;
+  try {
+    if (stream) {
+      const slot = stream.room.slots.find((s) => s.router === router);
+      const track = stream.tracks.find((t) => t.id === producerId);
+      if (!slot || !track) throw new Error(`router ${router.id} or track ${producerId} is not part of stream ${stream.identity}`);
+      consumer = await stream.consume(transport, slot, track, { output: 'test', paused: false });
+    } else {
+      consumer = await transport.consume({ producerId, rtpCapabilities: router.rtpCapabilities, paused: false });
+    }
+  } catch (err) {
+    transport.close();
+    socket.close();
+    throw err;
+  }
   return {
     consumer,
     packets: () => count,

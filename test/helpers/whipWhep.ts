@@ -1,5 +1,5 @@
 /**
- * Clients for WHIP/WHEP tests: HTTP helpers, a Chromium launcher (loadtest/core/chromium.ts),
+ * Clients for WHIP/WHEP tests: HTTP helpers (Chromium itself: loadtest/core/chromium.ts),
  * in-page publisher/viewer code built on a bare RTCPeerConnection, and a Node WHEP viewer on node-datachannel that counts RTP packets.
  */
 import type { Page } from 'playwright-core';
@@ -23,8 +23,6 @@ export async function postSdp(url: string, sdp: string, token?: string, extra: R
   });
   return { status: res.status, headers: res.headers, body: await res.text() };
 }
-
-export { launchChromium, type Chromium } from '../../loadtest/core/chromium';
 
 /** What the in-page publisher should send. */
 export interface PublishOptions {

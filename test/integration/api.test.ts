@@ -9,7 +9,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { SubsecNode } from '../../src/SubsecNode';
 import { startNode } from '../helpers/startNode';
 import { SignalingTestClient } from '../helpers/SignalingTestClient';
-import { waitFor } from '../helpers/waitFor';
+import { waitFor } from '../../loadtest/core/waitFor';
 
 const ADMIN = 'api-test-admin-key';
 const VP8_PARAMS = (ssrc: number) => ({

@@ -9,8 +9,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNode } from '../helpers/startNode';
-import { waitFor } from '../helpers/waitFor';
-import { launchChromium, type Chromium } from '../helpers/whipWhep';
+import { waitFor } from '../../loadtest/core/waitFor';
+import { launchChromium, type Chromium } from '../../loadtest/core/chromium';
 import { metricSum, metricSumOrZero, metricsText } from '../helpers/metrics';
 import { WebhookReceiver } from '../helpers/webhookReceiver';
 import { measureBackupSwitch } from '../../loadtest/ingest/backupSwitch';

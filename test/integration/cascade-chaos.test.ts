@@ -6,10 +6,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNode } from '../helpers/startNode';
-import { startRedis, type TestRedis } from '../helpers/redisServer';
-import { spawnNode, type NodeProcess } from '../helpers/nodeProcess';
-import { TestViewer } from '../helpers/cascadeViewer';
-import { waitFor } from '../helpers/waitFor';
+import { startRedis, type TestRedis } from '../../loadtest/core/redisServer';
+import { spawnNode, type NodeProcess } from '../../loadtest/core/nodeProcess';
+import { TestViewer } from '../../loadtest/core/cascadeViewer';
+import { waitFor } from '../../loadtest/core/waitFor';
 import type { SubsecNode } from '../../src/SubsecNode';
 
 const ROOM = 'chaos';

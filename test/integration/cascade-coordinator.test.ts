@@ -2,11 +2,13 @@
  * The Redis coordinator against a real redis-server: registry, RPC with timeouts, the origin
  * lease rule (split-brain guard) and fencing, Redis restarts; and join placement (REDIRECT).
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startRedis, type TestRedis } from '../helpers/redisServer';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
+import { startRedis, type TestRedis } from '../../loadtest/core/redisServer';
 import { startNode } from '../helpers/startNode';
 import { SignalingTestClient } from '../helpers/SignalingTestClient';
-import { waitFor } from '../helpers/waitFor';
+import { waitFor } from '../../loadtest/core/waitFor';
+import { createRtpSink } from '../helpers/rtpSink';
+import { PlainRtpPublisher } from '../../src/ingest/PlainRtpPublisher';
 import { Redis } from 'ioredis';
 import { RedisCoordinator } from '../../src/cascade/RedisCoordinator';
 import { RELEASE_LUA } from '../../src/cascade/redisScripts';
@@ -246,8 +248,17 @@ describe('join placement across a cascade', () => {
 
   it('redirects a join from an overloaded node to the least-loaded node of its region', async () => {
     const room = await b.rooms.getOrCreate('busy-room');
-    room.countConsumer(room.slots[0]!); // one consumer fills this node (capacity 1)
-    await waitFor(() => c.cascade.coordinator.node('busy')?.load.load === 1 && b.cascade.coordinator.node('busy')?.load.load === 1, { what: 'load published' });
+    const publisher = new PlainRtpPublisher({ room, identity: 'cam', kind: 'plain', videoCodec: 'VP8', audio: false, listenIp: '127.0.0.1' });
+    await publisher.start();
+    // One consumer made through the hub fills this node (capacity 1).
+    const sink = await createRtpSink(room.slots[0]!.router, publisher.producers[0]!.id, b.streams.get('busy-room', 'cam')!);
+    onTestFinished(() => {
+      sink.close();
+      publisher.close();
+    });
+    await waitFor(() => (c.cascade.coordinator.node('busy')?.load.load ?? 0) >= 1 && (b.cascade.coordinator.node('busy')?.load.load ?? 0) >= 1, {
+      what: 'load published',
+    });
     const client = await SignalingTestClient.connect(b.url);
     try {
       const reply = await client.request('join', { protocol: 1, token: b.tokens.issue({ room: 'new-room', identity: 'u' }) });

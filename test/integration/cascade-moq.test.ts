@@ -4,10 +4,10 @@
  * chaining to A's (B has no SFU viewer of the room, so nothing is piped at the SFU level).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectMoq, Moq, readGroups } from '../helpers/moqClient';
+import { connectMoq, Moq, readGroups } from '../../loadtest/core/moqClient';
 import { startNode } from '../helpers/startNode';
-import { startRedis, type TestRedis } from '../helpers/redisServer';
-import { waitFor } from '../helpers/waitFor';
+import { startRedis, type TestRedis } from '../../loadtest/core/redisServer';
+import { waitFor } from '../../loadtest/core/waitFor';
 import type { SubsecNode } from '../../src/SubsecNode';
 
 let redis: TestRedis;

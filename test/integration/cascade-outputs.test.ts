@@ -7,8 +7,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNode } from '../helpers/startNode';
-import { startRedis, type TestRedis } from '../helpers/redisServer';
-import { waitFor } from '../helpers/waitFor';
+import { startRedis, type TestRedis } from '../../loadtest/core/redisServer';
+import { waitFor } from '../../loadtest/core/waitFor';
 import { fakeOffer, NodeWhepViewer, postSdp, tokenFor } from '../helpers/whipWhep';
 import { Mp4BoxReader, parseInit, parseMoof } from '../../src/hls/Mp4BoxReader';
 import type { SubsecNode } from '../../src/SubsecNode';

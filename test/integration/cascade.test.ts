@@ -4,10 +4,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNode } from '../helpers/startNode';
-import { startRedis, type TestRedis } from '../helpers/redisServer';
-import { TestViewer } from '../helpers/cascadeViewer';
+import { startRedis, type TestRedis } from '../../loadtest/core/redisServer';
+import { TestViewer } from '../../loadtest/core/cascadeViewer';
 import { SignalingTestClient } from '../helpers/SignalingTestClient';
-import { waitFor } from '../helpers/waitFor';
+import { waitFor } from '../../loadtest/core/waitFor';
 import type { SubsecNode } from '../../src/SubsecNode';
 import type { ConfigInput } from '../../src/config/schema';
 

@@ -12,7 +12,7 @@ import type { SubsecNode } from '../../src/SubsecNode';
 import { projectRoot } from '../../src/config/loadConfig';
 import { startNode } from '../helpers/startNode';
 import { SignalingTestClient } from '../helpers/SignalingTestClient';
-import { waitFor } from '../helpers/waitFor';
+import { waitFor } from '../../loadtest/core/waitFor';
 
 const BIN = path.join(projectRoot, 'bin', 'subsec.mjs');
 const ADMIN = 'cli-test-admin-key';

@@ -15,8 +15,8 @@ import type { Page } from 'playwright-core';
 import type { SubsecNode } from '../../src/SubsecNode';
 import { projectRoot } from '../../src/config/loadConfig';
 import { startNode } from '../helpers/startNode';
-import { waitFor } from '../helpers/waitFor';
-import { launchBrowser, type TestBrowser } from '../helpers/browser';
+import { waitFor } from '../../loadtest/core/waitFor';
+import { launchBrowser, type TestBrowser } from '../../loadtest/core/browser';
 
 const ROOM = 'dashplay';
 const DASH_JS = fs.readFileSync(path.join(projectRoot, 'node_modules', 'dashjs', 'dist', 'modern', 'umd', 'dash.all.min.js'), 'utf8');

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SubsecNode } from '../../src/SubsecNode';
 import type { Packager } from '../../src/hls/Packager';
 import { startNode } from '../helpers/startNode';
-import { waitFor } from '../helpers/waitFor';
+import { waitFor } from '../../loadtest/core/waitFor';
 
 const ROOM = 'dashroom';
 const hlsConfig = { segmentTargetMs: 1000, partTargetMs: 200, renditions: [{ name: 'source', copySource: true, videoKbps: 1500 }] };

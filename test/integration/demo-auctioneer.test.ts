@@ -12,7 +12,7 @@ import { DemoAuctioneer } from '../../src/demo/DemoAuctioneer';
 import { DEMO_AUCTIONEER, DEMO_BIDDERS } from '../../src/demo/demoRooms';
 import { createLogger } from '../../src/core/logger';
 import { startNode } from '../helpers/startNode';
-import { waitFor } from '../helpers/waitFor';
+import { waitFor } from '../../loadtest/core/waitFor';
 import { SignalingTestClient } from '../helpers/SignalingTestClient';
 
 const ROOM = 'auction-it-demo';

@@ -9,7 +9,7 @@ import type { RoomEvent } from '../../src/protocol/signaling';
 import { DemoWatchParty } from '../../src/demo/DemoWatchParty';
 import { createLogger } from '../../src/core/logger';
 import { startNode } from '../helpers/startNode';
-import { waitFor } from '../helpers/waitFor';
+import { waitFor } from '../../loadtest/core/waitFor';
 import { SignalingTestClient } from '../helpers/SignalingTestClient';
 
 const ROOM = 'party-it';

@@ -12,8 +12,8 @@ import type { SubsecNode } from '../../src/SubsecNode';
 import { projectRoot } from '../../src/config/loadConfig';
 import { startNode } from '../helpers/startNode';
 import { SignalingTestClient } from '../helpers/SignalingTestClient';
-import { startEventsRedis, type EventsRedis } from '../helpers/redisForEvents';
-import { waitFor } from '../helpers/waitFor';
+import { startEventsRedis, type EventsRedis } from '../../loadtest/core/redisForEvents';
+import { waitFor } from '../../loadtest/core/waitFor';
 
 let redis: EventsRedis;
 let a: SubsecNode;

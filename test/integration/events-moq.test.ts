@@ -5,9 +5,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SubsecNode } from '../../src/SubsecNode';
 import type { RoomEvent } from '../../src/protocol/signaling';
-import { connectMoq, Moq, readGroups } from '../helpers/moqClient';
+import { connectMoq, Moq, readGroups } from '../../loadtest/core/moqClient';
 import { startNode } from '../helpers/startNode';
-import { waitFor } from '../helpers/waitFor';
+import { waitFor } from '../../loadtest/core/waitFor';
 
 const ROOM = 'ev-moq';
 let node: SubsecNode;

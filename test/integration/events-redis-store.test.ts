@@ -4,8 +4,8 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisEventStore } from '../../src/events/RedisEventStore';
 import { createLogger } from '../../src/core/logger';
-import { startEventsRedis, type EventsRedis } from '../helpers/redisForEvents';
-import { waitFor } from '../helpers/waitFor';
+import { startEventsRedis, type EventsRedis } from '../../loadtest/core/redisForEvents';
+import { waitFor } from '../../loadtest/core/waitFor';
 import { draft, storeContract } from '../unit/events/storeContract';
 
 let redis: EventsRedis;

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SubsecNode } from '../../src/SubsecNode';
 import type { Packager } from '../../src/hls/Packager';
 import { startNode } from '../helpers/startNode';
-import { once, waitFor } from '../helpers/waitFor';
+import { once, waitFor } from '../../loadtest/core/waitFor';
 
 const ROOM = 'cmsdroom';
 const NODE_ID = 'cmsd-origin-1';

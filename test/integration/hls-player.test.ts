@@ -13,8 +13,8 @@ import type { SubsecNode } from '../../src/SubsecNode';
 import { projectRoot } from '../../src/config/loadConfig';
 import { parseCmcd } from '../../src/hls/CmcdIntake';
 import { startNode } from '../helpers/startNode';
-import { waitFor } from '../helpers/waitFor';
-import { launchBrowser, type TestBrowser } from '../helpers/browser';
+import { waitFor } from '../../loadtest/core/waitFor';
+import { launchBrowser, type TestBrowser } from '../../loadtest/core/browser';
 
 let node: SubsecNode;
 let browser: TestBrowser;

@@ -7,7 +7,7 @@ import type { SubsecNode } from '../../src/SubsecNode';
 import { Mp4BoxReader, parseInit } from '../../src/hls/Mp4BoxReader';
 import { safeName } from '../../src/hls/Recorder';
 import { startNode } from '../helpers/startNode';
-import { waitFor } from '../helpers/waitFor';
+import { waitFor } from '../../loadtest/core/waitFor';
 import { WebhookReceiver } from '../helpers/webhookReceiver';
 
 let node: SubsecNode;

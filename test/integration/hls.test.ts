@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SubsecNode } from '../../src/SubsecNode';
 import { Mp4BoxReader, parseInit, parseMoof } from '../../src/hls/Mp4BoxReader';
 import { startNode } from '../helpers/startNode';
-import { once, waitFor } from '../helpers/waitFor';
+import { once, waitFor } from '../../loadtest/core/waitFor';
 
 let node: SubsecNode;
 let base: string;

@@ -3,9 +3,9 @@
  * and @moq/net (moq-dev's client) subscribes over WebSocket and over WebTransport (HTTP/2).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectMoq, Moq, readGroups, within, type ReceivedGroup } from '../helpers/moqClient';
+import { connectMoq, Moq, readGroups, within, type ReceivedGroup } from '../../loadtest/core/moqClient';
 import { startNode } from '../helpers/startNode';
-import { waitFor } from '../helpers/waitFor';
+import { waitFor } from '../../loadtest/core/waitFor';
 import type { SubsecNode } from '../../src/SubsecNode';
 import { decodeLegacyFrame } from '../../src/protocol/hangFormat';
 

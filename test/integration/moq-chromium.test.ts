@@ -8,9 +8,9 @@
 import http from 'node:http';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, type TestBrowser } from '../helpers/browser';
+import { launchBrowser, type TestBrowser } from '../../loadtest/core/browser';
 import { startNode } from '../helpers/startNode';
-import { waitFor } from '../helpers/waitFor';
+import { waitFor } from '../../loadtest/core/waitFor';
 import { projectRoot } from '../../src/config/loadConfig';
 import type { SubsecNode } from '../../src/SubsecNode';
 

@@ -1,9 +1,9 @@
 /** Relay auth: the same JWTs as the SFU, checked at session set-up (WebSocket and WebTransport). */
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectMoq, Moq, publishTestBroadcast, readGroups } from '../helpers/moqClient';
+import { connectMoq, Moq, publishTestBroadcast, readGroups } from '../../loadtest/core/moqClient';
 import { startRelay, token, tokens } from '../helpers/relay';
-import { waitFor } from '../helpers/waitFor';
+import { waitFor } from '../../loadtest/core/waitFor';
 import { TokenService } from '../../src/auth/tokens';
 import type { RelayServer } from '../../relay/RelayServer';
 

@@ -6,9 +6,9 @@
  * has no HTTP/3 listener.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectMoq, Moq, publishTestBroadcast, readGroups, testFrame, type TestPublisher } from '../helpers/moqClient';
+import { connectMoq, Moq, publishTestBroadcast, readGroups, testFrame, type TestPublisher } from '../../loadtest/core/moqClient';
 import { startRelay, token } from '../helpers/relay';
-import { waitFor } from '../helpers/waitFor';
+import { waitFor } from '../../loadtest/core/waitFor';
 import { InMemoryRelayDirectory } from '../../relay/RelayDirectory';
 import type { RelayServer } from '../../relay/RelayServer';
 

@@ -5,9 +5,9 @@
  * receiving.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectMoq, Moq, publishTestBroadcast, readGroups, within, type TestPublisher } from '../helpers/moqClient';
+import { connectMoq, Moq, publishTestBroadcast, readGroups, within, type TestPublisher } from '../../loadtest/core/moqClient';
 import { bytes, closeCodeOf, rawSession, startRelay, token } from '../helpers/relay';
-import { waitFor } from '../helpers/waitFor';
+import { waitFor } from '../../loadtest/core/waitFor';
 import { SessionCode, StreamCode } from '../../relay/errors';
 import type { RelayServer } from '../../relay/RelayServer';
 import { ControlStream } from '../../relay/wire/messages';

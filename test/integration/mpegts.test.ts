@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startNode } from '../helpers/startNode';
-import { waitFor } from '../helpers/waitFor';
+import { waitFor } from '../../loadtest/core/waitFor';
 import { NodeWhepViewer, tokenFor } from '../helpers/whipWhep';
 import { metricSum, metricsText } from '../helpers/metrics';
 import type { SubsecNode } from '../../src/SubsecNode';

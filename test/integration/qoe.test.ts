@@ -12,7 +12,7 @@ import { PROTOCOL_VERSION } from '../../src/protocol/signaling';
 import { PlainRtpPublisher } from '../../src/ingest/PlainRtpPublisher';
 import { startNode } from '../helpers/startNode';
 import { SignalingTestClient } from '../helpers/SignalingTestClient';
-import { waitFor } from '../helpers/waitFor';
+import { waitFor } from '../../loadtest/core/waitFor';
 import { WebhookReceiver } from '../helpers/webhookReceiver';
 
 const ADMIN = 'subsec-dev-admin-key';

@@ -14,11 +14,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { concatBytes, encodeVarint } from '../../relay/transport/h3/ByteQueue';
 import type { RelayServer } from '../../relay/RelayServer';
 import { projectRoot } from '../../src/config/loadConfig';
-import { launchBrowser, type TestBrowser } from '../helpers/browser';
+import { launchBrowser, type TestBrowser } from '../../loadtest/core/browser';
 import { CLIENT_CONTROL, connectRequest, h3Frame, H3Probe, headersFrame } from '../helpers/h3Probe';
-import { connectMoq, publishTestBroadcast, type Moq, type TestPublisher } from '../helpers/moqClient';
+import { connectMoq, publishTestBroadcast, type Moq, type TestPublisher } from '../../loadtest/core/moqClient';
 import { startRelay, token } from '../helpers/relay';
-import { waitFor } from '../helpers/waitFor';
+import { waitFor } from '../../loadtest/core/waitFor';
 
 const VIEWER = `
 import * as Moq from '@moq/net';

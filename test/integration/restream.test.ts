@@ -15,7 +15,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { SubsecNode } from '../../src/SubsecNode';
 import { startNode } from '../helpers/startNode';
-import { waitFor } from '../helpers/waitFor';
+import { waitFor } from '../../loadtest/core/waitFor';
 import { WebhookReceiver } from '../helpers/webhookReceiver';
 
 const ROOM = 'pushroom';

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startNode } from '../helpers/startNode';
-import { waitFor } from '../helpers/waitFor';
+import { waitFor } from '../../loadtest/core/waitFor';
 import { SignalingTestClient } from '../helpers/SignalingTestClient';
 import { NodeWhepViewer, tokenFor } from '../helpers/whipWhep';
 import { metricSumOrZero, metricsText } from '../helpers/metrics';

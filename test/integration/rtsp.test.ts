@@ -6,11 +6,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNode } from '../helpers/startNode';
-import { waitFor } from '../helpers/waitFor';
+import { waitFor } from '../../loadtest/core/waitFor';
 import { NodeWhepViewer, tokenFor } from '../helpers/whipWhep';
 import { WebhookReceiver } from '../helpers/webhookReceiver';
 import { metricSum, metricsText } from '../helpers/metrics';
-import { startRtspServer, type RtspTestServer } from '../helpers/rtspServer';
+import { startRtspServer, type RtspTestServer } from '../../loadtest/core/rtspServer';
 import type { SubsecNode } from '../../src/SubsecNode';
 
 const ADMIN = 'test-admin-key-for-rtsp-tests';

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startNode } from '../helpers/startNode';
-import { waitFor } from '../helpers/waitFor';
+import { waitFor } from '../../loadtest/core/waitFor';
 import { createRtpSink } from '../helpers/rtpSink';
 import { FakeParticipant } from '../helpers/FakeParticipant';
 import type { SubsecNode } from '../../src/SubsecNode';
@@ -67,8 +67,9 @@ describe('room spill-over', () => {
     const first = new FakeParticipant('first');
     const firstSlot = await room.join(first);
     await room.ensureOnRouter(video.id, firstSlot);
-    const firstSink = await createRtpSink(firstSlot.router, video.id);
-    const release = room.countConsumer(firstSlot);
+    // Through the hub: the first viewer's consumer fills the router's budget of 1.
+    const firstSink = await createRtpSink(firstSlot.router, video.id, node.streams.get('spill', 'synthetic')!);
+    expect(firstSlot.consumers).toBe(1);
 
     const second = new FakeParticipant('second');
     const secondSlot = await room.join(second);
@@ -80,8 +81,8 @@ describe('room spill-over', () => {
     await room.ensureOnRouter(video.id, secondSlot); // a second viewer reuses the same pipe
     const secondSink = await createRtpSink(secondSlot.router, video.id);
     await waitFor(() => secondSink.packets() > 20 && firstSink.packets() > 20, { what: 'RTP on both workers', timeoutMs: 15_000 });
-    release();
     firstSink.close();
+    expect(firstSlot.consumers).toBe(0);
     secondSink.close();
   });
 });

@@ -9,8 +9,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { startNode } from '../helpers/startNode';
-import { waitFor } from '../helpers/waitFor';
-import { launchChromium, tokenFor, viewerStats, viewFromPage, type Chromium } from '../helpers/whipWhep';
+import { waitFor } from '../../loadtest/core/waitFor';
+import { launchChromium, type Chromium } from '../../loadtest/core/chromium';
+import { tokenFor, viewerStats, viewFromPage } from '../helpers/whipWhep';
 import type { SubsecNode } from '../../src/SubsecNode';
 
 let node: SubsecNode;

@@ -2,8 +2,9 @@
  * The stream hub on a real node (one mediasoup worker): streams start and end with their
  * publisher's tracks, leases come at once for local streams and 404 for unknown ones (through
  * the in-memory coordinator, the same path a cascade takes), consumers made through the hub count
- * against the router's budget, attached outputs are listed in /v1/streams, and the node closes its
- * components in the reverse of their start order.
+ * against the router's budget — SDK subscribers and WHEP viewers included, refused with CAPACITY
+ * past `sfu.maxConsumersPerWorker` — attached outputs are listed in /v1/streams, and the node closes
+ * its components in the reverse of their start order.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SubsecNode } from '../../src/SubsecNode';
@@ -11,7 +12,9 @@ import { PlainRtpPublisher } from '../../src/ingest/PlainRtpPublisher';
 import type { Stream } from '../../src/streams/Stream';
 import { NotFoundError, UnavailableError } from '../../src/core/errors';
 import { startNode } from '../helpers/startNode';
-import { waitFor } from '../helpers/waitFor';
+import { waitFor } from '../../loadtest/core/waitFor';
+import { SignalingTestClient } from '../helpers/SignalingTestClient';
+import { fakeOffer, postSdp, tokenFor } from '../helpers/whipWhep';
 
 const ADMIN = 'hub-admin-key-0123456789';
 let node: SubsecNode;
@@ -90,8 +93,9 @@ describe('stream hub', () => {
       const slot = stream.slotOf(video.id);
       const before = slot.consumers;
       const transport = await slot.router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: true, comedia: true });
-      const consumer = await stream.consume(transport, slot, video);
+      const consumer = await stream.consume(transport, slot, video, { output: 'test' });
       expect(slot.consumers).toBe(before + 1);
+      expect(stream.consumerCounts()).toEqual({ total: 1, byOutput: { test: 1 }, byTrack: { [video.id]: 1 } });
       const handle = stream.attach({
         kind: 'test-output',
         url: '/somewhere',
@@ -107,6 +111,7 @@ describe('stream hub', () => {
       handle.close();
       consumer.close();
       expect(slot.consumers).toBe(before);
+      expect(stream.consumerCounts()).toEqual({ total: 0, byOutput: {}, byTrack: {} });
       transport.close();
       lease.release();
       const after = (await (await fetch(`${node.url}/v1/streams/hub-c/carol`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as {
@@ -114,6 +119,58 @@ describe('stream hub', () => {
       };
       expect(after.outputs.some((o) => o.kind === 'test-output')).toBe(false);
     } finally {
+      publisher.close();
+    }
+  });
+
+  it('counts SDK subscribers and WHEP viewers through the hub: budget and /v1/streams rise and fall with them', async () => {
+    const publisher = await publish('hub-e', 'erin');
+    const sdk = await SignalingTestClient.connect(node.url);
+    try {
+      const stream = node.streams.get('hub-e', 'erin')!;
+      const video = stream.track('video')!;
+      const audio = stream.track('audio')!;
+      const slot = stream.slotOf(video.id);
+      const before = slot.worker.consumers;
+      const listed = async () =>
+        (await (await fetch(`${node.url}/v1/streams/hub-e/erin`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as {
+          consumers: number;
+          consumersByOutput: Record<string, number>;
+          tracks: Array<{ id: string; consumers: number }>;
+        };
+
+      // An SDK subscriber consumes the video.
+      const join = await sdk.call('join', { protocol: 1, token: node.tokens.issue({ room: 'hub-e', identity: 'sub', canSubscribe: true, canPublish: false }) });
+      await sdk.call('setRtpCapabilities', { rtpCapabilities: join.routerRtpCapabilities });
+      const { transportId } = await sdk.call('createTransport', { direction: 'recv' });
+      const { consumerId } = await sdk.call('consume', { transportId, producerId: video.id });
+      expect(stream.consumerCounts().byOutput).toEqual({ sdk: 1 });
+      expect(slot.worker.consumers).toBe(before + 1);
+
+      // A WHEP viewer consumes video and audio.
+      const viewer = tokenFor(node, { room: 'hub-e', identity: 'watcher', canSubscribe: true });
+      const whep = await postSdp(`${node.url}/whep/hub-e/erin`, fakeOffer({ direction: 'recvonly' }), viewer);
+      expect(whep.status, whep.body).toBe(201);
+      expect(stream.consumerCounts().byOutput).toEqual({ sdk: 1, whep: 2 });
+      expect(slot.worker.consumers).toBe(before + 3);
+      const both = await listed();
+      expect(both.consumers).toBe(3);
+      expect(both.consumersByOutput).toEqual({ sdk: 1, whep: 2 });
+      expect(both.tracks.find((t) => t.id === video.id)!.consumers).toBe(2);
+      expect(both.tracks.find((t) => t.id === audio.id)!.consumers).toBe(1);
+
+      // They leave: the counts fall back.
+      const del = await fetch(`${node.url}${whep.headers.get('location')}`, { method: 'DELETE', headers: { authorization: `Bearer ${viewer}` } });
+      expect(del.status).toBe(200);
+      expect(stream.consumerCounts().byOutput).toEqual({ sdk: 1 });
+      await sdk.call('closeConsumer', { consumerId });
+      expect(stream.consumerCounts().total).toBe(0);
+      expect(slot.worker.consumers).toBe(before);
+      const none = await listed();
+      expect(none.consumers).toBe(0);
+      expect(none.consumersByOutput).toEqual({});
+    } finally {
+      sdk.close();
       publisher.close();
     }
   });
@@ -126,6 +183,64 @@ describe('stream hub', () => {
     expect(await ended).toBe('room closed');
     await waitFor(() => node.streams.get('hub-d', 'dave') === undefined, { timeoutMs: 2000, what: 'stream gone' });
     publisher.close();
+  });
+});
+
+describe('consumer limit', () => {
+  it('refuses consumers past sfu.maxConsumersPerWorker with CAPACITY (SDK, WHEP and LL-HLS), and others carry on', async () => {
+    const small = await startNode({ sfu: { workers: 1, maxConsumersPerWorker: 2 }, hls: { enabled: true }, moq: { enabled: false } });
+    const room = await small.rooms.getOrCreate('full');
+    const publisher = new PlainRtpPublisher({ room, identity: 'cam', kind: 'plain', videoCodec: 'VP8', audio: true, listenIp: '127.0.0.1' });
+    await publisher.start();
+    const sdk = await SignalingTestClient.connect(small.url);
+    try {
+      const stream = small.streams.get('full', 'cam')!;
+      const join = await sdk.call('join', { protocol: 1, token: small.tokens.issue({ room: 'full', identity: 'sub', canSubscribe: true, canPublish: false }) });
+      await sdk.call('setRtpCapabilities', { rtpCapabilities: join.routerRtpCapabilities });
+      const { transportId } = await sdk.call('createTransport', { direction: 'recv' });
+      // Two consumers fill the worker.
+      const ids: string[] = [];
+      for (const track of stream.tracks) ids.push((await sdk.call('consume', { transportId, producerId: track.id })).consumerId);
+      expect(stream.consumerCounts().total).toBe(2);
+
+      const refused = await sdk.request('consume', { transportId, producerId: stream.track('video')!.id });
+      expect(refused.ok).toBe(false);
+      expect(refused.error).toMatchObject({ code: 'CAPACITY', message: expect.stringMatching(/limit of 2 consumers/) });
+
+      const whep = await postSdp(
+        `${small.url}/whep/full/cam`,
+        fakeOffer({ direction: 'recvonly' }),
+        tokenFor(small, { room: 'full', identity: 'w', canSubscribe: true }),
+      );
+      expect(whep.status).toBe(503);
+      expect(JSON.parse(whep.body)).toMatchObject({ code: 'CAPACITY', message: expect.stringMatching(/limit of 2 consumers/) });
+      expect(small.whep.sessions.size).toBe(0);
+
+      // LL-HLS packaging needs consumers too: refused the same way, with nothing left running.
+      const hls = await fetch(`${small.url}/hls/full/cam/index.m3u8`, { signal: AbortSignal.timeout(10_000) });
+      expect(hls.status).toBe(503);
+      expect(await hls.json()).toMatchObject({ code: 'CAPACITY', message: expect.stringMatching(/limit of 2 consumers/) });
+      expect(stream.consumerCounts().byOutput).toEqual({ sdk: 2 });
+
+      // The refusals left nothing behind; the SDK session works on: a freed place can be taken again.
+      expect(stream.consumerCounts().total).toBe(2);
+      await sdk.call('closeConsumer', { consumerId: ids[0]! });
+      expect((await sdk.call('consume', { transportId, producerId: stream.track('video')!.id })).consumerId).toEqual(expect.any(String));
+      expect(stream.consumerCounts().total).toBe(2);
+      await sdk.call('leave', {});
+      await waitFor(() => stream.consumerCounts().total === 0, { timeoutMs: 5000, what: 'consumers closed' });
+      const again = await postSdp(
+        `${small.url}/whep/full/cam`,
+        fakeOffer({ direction: 'recvonly' }),
+        tokenFor(small, { room: 'full', identity: 'w', canSubscribe: true }),
+      );
+      expect(again.status, again.body).toBe(201);
+      expect(stream.consumerCounts().byOutput).toEqual({ whep: 2 });
+    } finally {
+      sdk.close();
+      publisher.close();
+      await small.close();
+    }
   });
 });
 

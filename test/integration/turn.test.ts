@@ -20,7 +20,7 @@ import { projectRoot } from '../../src/config/loadConfig';
 import { TurnCredentials } from '../../src/turn/TurnCredentials';
 import { startNode } from '../helpers/startNode';
 import { SignalingTestClient } from '../helpers/SignalingTestClient';
-import { waitFor } from '../helpers/waitFor';
+import { waitFor } from '../../loadtest/core/waitFor';
 
 const SECRET = crypto.randomBytes(18).toString('base64url');
 const ADMIN = 'subsec-dev-admin-key';

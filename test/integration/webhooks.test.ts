@@ -10,9 +10,9 @@ import type { ConfigInput } from '../../src/config/schema';
 import { verifyWebhookSignature } from '../../src/webhooks/signature';
 import { startNode } from '../helpers/startNode';
 import { SignalingTestClient } from '../helpers/SignalingTestClient';
-import { waitFor } from '../helpers/waitFor';
+import { waitFor } from '../../loadtest/core/waitFor';
 import { fakeOffer, postSdp, tokenFor } from '../helpers/whipWhep';
-import { startRedis } from '../helpers/redisServer';
+import { startRedis } from '../../loadtest/core/redisServer';
 import { WebhookReceiver } from '../helpers/webhookReceiver';
 
 const SECRET = 'webhook-test-secret-0123456789';

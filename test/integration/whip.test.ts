@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNode } from '../helpers/startNode';
-import { waitFor } from '../helpers/waitFor';
+import { waitFor } from '../../loadtest/core/waitFor';
 import { SignalingTestClient } from '../helpers/SignalingTestClient';
 import { fakeOffer, postSdp, tokenFor } from '../helpers/whipWhep';
 import type { SubsecNode } from '../../src/SubsecNode';

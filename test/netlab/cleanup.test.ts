@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { projectRoot } from '../../loadtest/core/LocalNode';
 import { labNamespaces } from '../../loadtest/netlab/labNamespaces';
 import { NetworkLab } from '../../loadtest/netlab/NetworkLab';
-import { waitFor } from '../helpers/waitFor';
+import { waitFor } from '../../loadtest/core/waitFor';
 
 function alive(pid: number): boolean {
   try {

@@ -19,6 +19,8 @@ const OUTPUTS = ['src/hls', 'src/egress', 'src/moq', 'src/dash', 'src/restream',
 const RELAY_MAY_USE = ['src/core', 'src/config', 'src/auth', 'src/moderation', 'src/protocol/errors.ts'];
 /** The only part of `src/` the SDK, demo and apps share with the server. */
 const CLIENTS_MAY_USE = ['src/protocol'];
+/** Where a track may be published into a room (`room.addProducer(participant, producer)`): ingests use `startIngest`'s seat. */
+const PUBLISHES = ['src/sfu', 'src/streams/Ingest.ts'];
 /** Where knowing that a stream was pulled from another node is allowed. */
 const KNOWS_REMOTE = ['src/streams', 'src/cascade'];
 
@@ -63,6 +65,9 @@ function violations(files: SourceFile[]): string[] {
       if (file.startsWith('loadtest/') && target.startsWith('test/')) out.push(`${where}: loadtest ships without the test tree`);
       if (file.startsWith('src/') && !under(file, KNOWS_REMOTE) && target.endsWith('/RemoteParticipant.ts'))
         out.push(`${where}: only src/streams and src/cascade know whether a stream is remote`);
+    }
+    if (file.startsWith('src/') && !under(file, PUBLISHES) && /\.addProducer\([^,()]+,/.test(text.replace(/\/\*[\s\S]*?\*\//g, ''))) {
+      out.push(`${file}: ingests publish through startIngest (src/streams/Ingest.ts), not room.addProducer`);
     }
     if (file.startsWith('src/') && !under(file, KNOWS_REMOTE) && /\borigin\.type\b|\bRemoteParticipant\b/.test(text.replace(/\/\*[\s\S]*?\*\//g, ''))) {
       out.push(`${file}: only src/streams and src/cascade know whether a stream is remote (use the hub's streams as they are)`);
@@ -127,6 +132,7 @@ describe('dependency rules', () => {
       { file: 'loadtest/moq/bench-moq.ts', text: "import { connectMoq } from '../../test/helpers/moqClient';" },
       { file: 'src/hls/HlsService.ts', text: "import { RemoteParticipant } from '../streams/RemoteParticipant';" },
       { file: 'src/egress/whep/WhepEndpoint.ts', text: "if (lease.stream.origin.type === 'remote') return;" },
+      { file: 'src/ingest/srt/SrtFeed.ts', text: 'this.#options.room.addProducer(this, producer);' },
     ];
     const found = violations(planted);
     expect(found.filter((v) => v.includes('ingest must not import an output'))).toHaveLength(1);
@@ -135,6 +141,7 @@ describe('dependency rules', () => {
     expect(found.filter((v) => v.includes('clients share only src/protocol'))).toHaveLength(1);
     expect(found.filter((v) => v.includes('loadtest ships without the test tree'))).toHaveLength(1);
     expect(found.filter((v) => v.includes('know whether a stream is remote'))).toHaveLength(3);
+    expect(found.filter((v) => v.includes('ingests publish through startIngest'))).toHaveLength(1);
     // Allowed: the hub, the protocol, the relay's logger, a comment that names a forbidden path.
     const allowed: SourceFile[] = [
       { file: 'src/ingest/srt/SrtServer.ts', text: "import type { StreamHub } from '../../streams/StreamHub';" },
@@ -142,6 +149,7 @@ describe('dependency rules', () => {
       { file: 'relay/RelayServer.ts', text: "import type { Logger } from '../src/core/logger';" },
       { file: 'clients/sdk/src/moq/MoqPlayback.ts', text: "import { decodeLegacyFrame } from '../../../../src/protocol/hangFormat';" },
       { file: 'src/cascade/Cascade.ts', text: "import { RemoteParticipant } from '../streams/RemoteParticipant';" },
+      { file: 'src/moq/MoqBridge.ts', text: 'await bridge.addProducer(track);' },
     ];
     expect(violations(allowed)).toEqual([]);
     expect(

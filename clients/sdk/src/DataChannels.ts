@@ -1,5 +1,5 @@
 /**
- * Data messages of one session over SCTP: a lazily created data producer for `sendData()` and
+ * Data messages of one connection over SCTP: a lazily created data producer for `sendData()` and
  * automatic data consumers for other peers' data producers.
  *
  * Encoding: strings are sent as they are, objects as JSON text, binary as binary. On receipt a
@@ -9,7 +9,7 @@
 import type { DataConsumer, DataProducer } from 'mediasoup-client/types';
 import type { DataProducerInfo } from '../../../src/protocol/signaling';
 import { SubsecError, TimeoutError, toSubsecError } from './errors';
-import type { Session } from './Session';
+import type { NodeConnection } from './NodeConnection';
 
 /** A data message from another peer. */
 export interface DataMessage {
@@ -68,16 +68,16 @@ function byteLength(payload: string | ArrayBuffer | ArrayBufferView): number {
   return typeof payload === 'string' ? new TextEncoder().encode(payload).length : payload.byteLength;
 }
 
-/** Data messaging of one session. */
+/** Data messaging of one connection. */
 export class DataChannels {
-  readonly #session: Session;
+  readonly #connection: NodeConnection;
   readonly #options: DataChannelsOptions;
   readonly #consumers = new Map<string, DataConsumer>();
   #producer?: Promise<DataProducer>;
   #closed = false;
 
-  constructor(session: Session, options: DataChannelsOptions) {
-    this.#session = session;
+  constructor(connection: NodeConnection, options: DataChannelsOptions) {
+    this.#connection = connection;
     this.#options = options;
   }
 
@@ -90,7 +90,7 @@ export class DataChannels {
     for (const info of existing) this.add(info);
     if (createProducer) {
       this.#dataProducer().catch((error: unknown) => {
-        if (this.#closed || this.#session.closed) return;
+        if (this.#closed || this.#connection.closed) return;
         const wrapped = toSubsecError(error);
         this.#options.onError(new SubsecError(wrapped.code, `creating the data producer: ${wrapped.message}`, { type: 'data', cause: error }));
       });
@@ -114,8 +114,8 @@ export class DataChannels {
   async send(data: DataPayload): Promise<void> {
     const payload = encode(data);
     const size = byteLength(payload);
-    if (size > this.#session.maxMessageSize) {
-      throw new SubsecError('PAYLOAD_TOO_LARGE', `data message of ${size} bytes exceeds ${this.#session.maxMessageSize}`, {
+    if (size > this.#connection.maxMessageSize) {
+      throw new SubsecError('PAYLOAD_TOO_LARGE', `data message of ${size} bytes exceeds ${this.#connection.maxMessageSize}`, {
         type: 'data',
       });
     }
@@ -139,7 +139,7 @@ export class DataChannels {
 
   #dataProducer(): Promise<DataProducer> {
     if (!this.#producer) {
-      const promise = this.#session.produceData(this.#options.label, PROTOCOL);
+      const promise = this.#connection.produceData(this.#options.label, PROTOCOL);
       this.#producer = promise;
       promise.catch(() => {
         if (this.#producer === promise) this.#producer = undefined;
@@ -176,7 +176,7 @@ export class DataChannels {
 
   async #consume(info: DataProducerInfo): Promise<void> {
     try {
-      const consumer = await this.#session.consumeData(info.dataProducerId);
+      const consumer = await this.#connection.consumeData(info.dataProducerId);
       if (this.#closed) {
         consumer.close();
         return;
@@ -194,7 +194,7 @@ export class DataChannels {
       });
       consumer.on('close', () => this.#consumers.delete(info.dataProducerId));
     } catch (error) {
-      if (this.#closed || this.#session.closed) return;
+      if (this.#closed || this.#connection.closed) return;
       const wrapped = toSubsecError(error);
       // The producer may have closed between the notification and the request.
       if (wrapped.code === 'NOT_FOUND') return;

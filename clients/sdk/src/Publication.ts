@@ -6,7 +6,7 @@
 import type { Producer } from 'mediasoup-client/types';
 import { Deferred } from './Deferred';
 import { InvalidStateError, isConnectionLoss } from './errors';
-import type { Session } from './Session';
+import type { NodeConnection } from './NodeConnection';
 import { TypedEmitter } from './TypedEmitter';
 
 /** Video codecs an app may ask for. */
@@ -47,7 +47,7 @@ export interface PublishedTrack {
   readonly kind: MediaKind;
   paused: boolean;
   producer?: Producer;
-  session?: Session;
+  connection?: NodeConnection;
 }
 
 /** A local publication. Create with `client.publish()`. */
@@ -146,24 +146,24 @@ export class Publication extends TypedEmitter<PublicationEvents> {
   }
 
   /** @internal */
-  _attach(entry: PublishedTrack, session: Session, producer: Producer): void {
+  _attach(entry: PublishedTrack, connection: NodeConnection, producer: Producer): void {
     entry.producer = producer;
-    entry.session = session;
+    entry.connection = connection;
     producer.on('trackended', () => this.emit('trackEnded', { track: entry.track }));
   }
 
-  /** @internal All tracks are produced on the current session. */
+  /** @internal All tracks are produced on the current connection. */
   _linked(): void {
     if (!this.#linked.settled) this.#linked.resolve();
     else this.emit('producerChanged', { producerIds: this.producerIds });
   }
 
-  /** @internal The session is gone; its transports already closed the producers. */
-  _detach(session: Session): void {
+  /** @internal The connection is gone; its transports already closed the producers. */
+  _detach(connection: NodeConnection): void {
     for (const entry of this.#entries) {
-      if (entry.session !== session) continue;
+      if (entry.connection !== connection) continue;
       entry.producer = undefined;
-      entry.session = undefined;
+      entry.connection = undefined;
     }
   }
 
@@ -173,7 +173,7 @@ export class Publication extends TypedEmitter<PublicationEvents> {
     if (!entry?.producer) return;
     entry.producer.close();
     entry.producer = undefined;
-    entry.session = undefined;
+    entry.connection = undefined;
     if (this.#entries.every((e) => !e.producer)) this._close('closedByServer', false);
   }
 
@@ -182,12 +182,12 @@ export class Publication extends TypedEmitter<PublicationEvents> {
     if (this.#closed) return;
     this.#closed = true;
     for (const entry of this.#entries) {
-      const { producer, session } = entry;
+      const { producer, connection } = entry;
       entry.producer = undefined;
-      entry.session = undefined;
+      entry.connection = undefined;
       if (!producer || producer.closed) continue;
       producer.close();
-      if (notifyServer && session) session.request('closeProducer', { producerId: producer.id }).catch(() => undefined);
+      if (notifyServer && connection) connection.request('closeProducer', { producerId: producer.id }).catch(() => undefined);
     }
     this.#linked.reject(new InvalidStateError(`publication closed (${reason})`));
     this.#onClose(this);
@@ -205,13 +205,13 @@ export class Publication extends TypedEmitter<PublicationEvents> {
     await Promise.all(
       entries.map(async (entry) => {
         entry.paused = paused;
-        const { producer, session } = entry;
+        const { producer, connection } = entry;
         // Without a producer (reconnecting) the flag is applied when the track is produced again.
-        if (!producer || producer.closed || !session) return;
+        if (!producer || producer.closed || !connection) return;
         if (paused) producer.pause();
         else producer.resume();
         try {
-          await session.request(paused ? 'pauseProducer' : 'resumeProducer', { producerId: producer.id });
+          await connection.request(paused ? 'pauseProducer' : 'resumeProducer', { producerId: producer.id });
         } catch (error) {
           if (!isConnectionLoss(error)) throw error;
         }

@@ -10,7 +10,7 @@ import type { EventPage, RoomEvent } from '../../../src/protocol/signaling';
 import { SubsecError, TimeoutError, isConnectionLoss, toSubsecError } from './errors';
 import { EventRejectedError } from './EventRejectedError';
 import type { Logger } from './logger';
-import type { Session } from './Session';
+import type { NodeConnection } from './NodeConnection';
 import { TypedEmitter } from './TypedEmitter';
 
 export type { RoomEvent };
@@ -40,8 +40,8 @@ export type ReplayFrom = 'all' | 'new' | number;
 
 /** What {@link RoomEvents} needs from the client. */
 export interface RoomEventsDeps {
-  /** The live session, waiting while reconnecting. */
-  whenConnected(): Promise<Session>;
+  /** The live connection, waiting while reconnecting. */
+  whenConnected(): Promise<NodeConnection>;
   /** Default time a send keeps retrying (ms). */
   operationTimeoutMs: number;
   /** First connection: replay every retained event ('all', default), none ('new'), or after a sequence number. */
@@ -64,7 +64,7 @@ export class RoomEvents extends TypedEmitter<RoomEventsEvents> {
   readonly #deps: RoomEventsDeps;
   /** Last sequence number delivered (undefined until the first subscription decided where to start). */
   #cursor: number | undefined;
-  #session: Session | undefined;
+  #connection: NodeConnection | undefined;
   #buffer: RoomEvent[] = [];
   #catchingUp = false;
   #closed = false;
@@ -96,9 +96,9 @@ export class RoomEvents extends TypedEmitter<RoomEventsEvents> {
     const idempotencyKey = options.idempotencyKey ?? randomKey();
     const deadline = Date.now() + (options.timeoutMs ?? this.#deps.operationTimeoutMs);
     for (;;) {
-      const session = await this.#deps.whenConnected();
+      const connection = await this.#deps.whenConnected();
       try {
-        const { event } = await session.request('sendEvent', {
+        const { event } = await connection.request('sendEvent', {
           type,
           ...(payload === undefined ? {} : { payload }),
           idempotencyKey,
@@ -119,24 +119,24 @@ export class RoomEvents extends TypedEmitter<RoomEventsEvents> {
 
   /** A page of retained events after `afterSeq` (history the app did not keep). */
   async history(afterSeq = 0, limit = PAGE): Promise<EventPage> {
-    const session = await this.#deps.whenConnected();
-    return session.request('getEvents', { afterSeq, limit });
+    const connection = await this.#deps.whenConnected();
+    return connection.request('getEvents', { afterSeq, limit });
   }
 
   /** @internal A new connection: resume after the last delivered event. */
-  _attach(session: Session): void {
+  _attach(connection: NodeConnection): void {
     if (this.#closed) return;
-    this.#session = session;
+    this.#connection = connection;
     this.#buffer = [];
-    void this.#resume(session).catch((e: unknown) => {
-      if (session !== this.#session || isConnectionLoss(e)) return;
+    void this.#resume(connection).catch((e: unknown) => {
+      if (connection !== this.#connection || isConnectionLoss(e)) return;
       this.#deps.logger.error?.('[subsec] event subscription failed:', toSubsecError(e).message);
     });
   }
 
-  /** @internal A `roomEvent` notification of `session`. */
-  _receive(session: Session, event: RoomEvent): void {
-    if (session !== this.#session || this.#closed) return;
+  /** @internal A `roomEvent` notification of `connection`. */
+  _receive(connection: NodeConnection, event: RoomEvent): void {
+    if (connection !== this.#connection || this.#closed) return;
     if (this.#catchingUp || this.#cursor === undefined) {
       this.#buffer.push(event);
       return;
@@ -146,7 +146,7 @@ export class RoomEvents extends TypedEmitter<RoomEventsEvents> {
 
   /** @internal The connection is gone. */
   _detach(): void {
-    this.#session = undefined;
+    this.#connection = undefined;
     this.#buffer = [];
   }
 
@@ -157,14 +157,14 @@ export class RoomEvents extends TypedEmitter<RoomEventsEvents> {
     this.removeAllListeners();
   }
 
-  async #resume(session: Session): Promise<void> {
+  async #resume(connection: NodeConnection): Promise<void> {
     this.#catchingUp = true;
     try {
       for (;;) {
         if (this.#cursor !== undefined) {
           // Page through a long backlog first: subscribing replays only a bounded one.
-          const page = await session.request('getEvents', { afterSeq: this.#cursor, limit: PAGE });
-          if (session !== this.#session) return;
+          const page = await connection.request('getEvents', { afterSeq: this.#cursor, limit: PAGE });
+          if (connection !== this.#connection) return;
           if (page.lastSeq < this.#cursor) {
             // The node forgot the room's log (memory store, idle for long): it restarted at 1.
             this.#cursor = 0;
@@ -174,8 +174,8 @@ export class RoomEvents extends TypedEmitter<RoomEventsEvents> {
           if (page.more) continue;
         }
         try {
-          const state = await session.request('subscribeEvents', this.#cursor === undefined ? {} : { afterSeq: this.#cursor });
-          if (session !== this.#session) return;
+          const state = await connection.request('subscribeEvents', this.#cursor === undefined ? {} : { afterSeq: this.#cursor });
+          if (connection !== this.#connection) return;
           this.#cursor ??= state.lastSeq;
           break;
         } catch (e) {
@@ -184,7 +184,7 @@ export class RoomEvents extends TypedEmitter<RoomEventsEvents> {
         }
       }
     } finally {
-      if (session === this.#session) this.#catchingUp = false;
+      if (connection === this.#connection) this.#catchingUp = false;
     }
     const buffered = this.#buffer;
     this.#buffer = [];

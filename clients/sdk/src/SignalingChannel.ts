@@ -1,6 +1,6 @@
 /**
  * One signaling WebSocket: request/response matched by id with per-request timeouts, and typed
- * server notifications. It never reconnects; {@link Session} and {@link SubsecClient} decide that.
+ * server notifications. It never reconnects; {@link NodeConnection} and {@link SubsecClient} decide that.
  */
 import type { Method, NotificationName, Notifications, RequestParams, ResponseData, ServerMessage } from '../../../src/protocol/signaling';
 import type { WireError } from '../../../src/protocol/errors';

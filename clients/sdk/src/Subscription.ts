@@ -9,7 +9,7 @@ import type { ProducerInfo } from '../../../src/protocol/signaling';
 import { Deferred } from './Deferred';
 import { InvalidStateError, isConnectionLoss } from './errors';
 import type { MediaKind } from './Publication';
-import type { Session } from './Session';
+import type { NodeConnection } from './NodeConnection';
 import { TypedEmitter } from './TypedEmitter';
 
 /** Spatial (0 = lowest resolution) and temporal (0 = lowest frame rate) layer pair. */
@@ -71,7 +71,7 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> {
   readonly sourceKey: string;
   #info: ProducerInfo;
   #consumer?: Consumer;
-  #session?: Session;
+  #connection?: NodeConnection;
   #track?: MediaStreamTrack;
   #paused: boolean;
   #producerPaused = false;
@@ -193,8 +193,8 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> {
     checkLayer('spatialLayer', spatialLayer);
     checkLayer('temporalLayer', temporalLayer);
     this.#preferredLayers = temporalLayer === undefined ? { spatialLayer } : { spatialLayer, temporalLayer };
-    await this.#request((session, consumerId) =>
-      session.request('setPreferredLayers', {
+    await this.#request((connection, consumerId) =>
+      connection.request('setPreferredLayers', {
         consumerId,
         spatialLayer,
         ...(temporalLayer === undefined ? {} : { temporalLayer }),
@@ -207,7 +207,7 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> {
     this.#assertOpen();
     Subscription.#checkPriority(priority);
     this.#priority = priority;
-    await this.#request((session, consumerId) => session.request('setConsumerPriority', { consumerId, priority }));
+    await this.#request((connection, consumerId) => connection.request('setConsumerPriority', { consumerId, priority }));
   }
 
   /** Stops receiving media (the node stops forwarding). */
@@ -215,14 +215,14 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> {
     this.#assertOpen();
     this.#paused = true;
     this.#consumer?.pause();
-    await this.#request((session, consumerId) => session.request('pauseConsumer', { consumerId }));
+    await this.#request((connection, consumerId) => connection.request('pauseConsumer', { consumerId }));
   }
 
   /** Resumes receiving media. */
   async resume(): Promise<void> {
     this.#assertOpen();
     this.#paused = false;
-    await this.#request((session, consumerId) => session.request('resumeConsumer', { consumerId }));
+    await this.#request((connection, consumerId) => connection.request('resumeConsumer', { consumerId }));
     if (!this.#paused) this.#consumer?.resume();
   }
 
@@ -241,7 +241,7 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> {
     return this.#linked.promise;
   }
 
-  /** @internal Whether a consumer on a live session is attached. */
+  /** @internal Whether a consumer on a live connection is attached. */
   get _isLinked(): boolean {
     return this.#consumer !== undefined;
   }
@@ -252,9 +252,9 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> {
   }
 
   /** @internal */
-  _attach(session: Session, consumer: Consumer, producerPaused: boolean): void {
+  _attach(connection: NodeConnection, consumer: Consumer, producerPaused: boolean): void {
     const previous = this.#track;
-    this.#session = session;
+    this.#connection = connection;
     this.#consumer = consumer;
     this.#track = consumer.track;
     this.#producerPaused = producerPaused;
@@ -263,10 +263,10 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> {
     else if (previous && previous !== consumer.track) this.emit('trackChanged', { track: consumer.track, previous });
   }
 
-  /** @internal The session is gone (its transport closed the consumer). */
-  _detach(session: Session): void {
-    if (this.#session !== session) return;
-    this.#session = undefined;
+  /** @internal The connection is gone (its transport closed the consumer). */
+  _detach(connection: NodeConnection): void {
+    if (this.#connection !== connection) return;
+    this.#connection = undefined;
     this.#consumer = undefined;
   }
 
@@ -295,12 +295,12 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> {
     if (this.#closed) return;
     this.#closed = true;
     const consumer = this.#consumer;
-    const session = this.#session;
+    const connection = this.#connection;
     this.#consumer = undefined;
-    this.#session = undefined;
+    this.#connection = undefined;
     if (consumer && !consumer.closed) {
       consumer.close();
-      if (notifyServer && session) session.request('closeConsumer', { consumerId: consumer.id }).catch(() => undefined);
+      if (notifyServer && connection) connection.request('closeConsumer', { consumerId: consumer.id }).catch(() => undefined);
     }
     this.#linked.reject(new InvalidStateError(`subscription closed (${reason})`));
     this.#onClose(this);
@@ -313,12 +313,12 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> {
   }
 
   /** Sends a consumer request if linked; while reconnecting the stored setting is applied later. */
-  async #request(send: (session: Session, consumerId: string) => Promise<unknown>): Promise<void> {
+  async #request(send: (connection: NodeConnection, consumerId: string) => Promise<unknown>): Promise<void> {
     const consumer = this.#consumer;
-    const session = this.#session;
-    if (!consumer || !session) return;
+    const connection = this.#connection;
+    if (!consumer || !connection) return;
     try {
-      await send(session, consumer.id);
+      await send(connection, consumer.id);
     } catch (error) {
       if (!isConnectionLoss(error)) throw error;
     }

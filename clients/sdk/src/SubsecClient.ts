@@ -1,6 +1,6 @@
 /**
  * The public entry: a connection to a room on a subsec node. It keeps the app's intent —
- * publications and subscriptions — across reconnections: when a {@link Session} is lost it opens a
+ * publications and subscriptions — across reconnections: when a {@link NodeConnection} is lost it opens a
  * new one with capped exponential backoff, produces the same tracks again and re-finds each
  * subscribed source by publisher identity + kind + appData.
  *
@@ -19,7 +19,7 @@ import { InvalidStateError, SubsecError, TimeoutError, isConnectionLoss, isPerma
 import { resolveOptions, type ConnectOptions, type ResolvedOptions } from './options';
 import { Publication, type PublishOptions } from './Publication';
 import { produceTrack } from './produceTrack';
-import { Session, type JoinData } from './Session';
+import { NodeConnection, type JoinData } from './NodeConnection';
 import type { NotificationEvent } from './SignalingChannel';
 import { Subscription, sourceKey, type SubscribeOptions } from './Subscription';
 import { TypedEmitter } from './TypedEmitter';
@@ -46,13 +46,13 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
   readonly #publications = new Set<Publication>();
   readonly #subscriptions = new Set<Subscription>();
   #state: ConnectionState = 'connecting';
-  #session?: Session;
+  #connection?: NodeConnection;
   #data?: DataChannels;
   #joined?: JoinData;
   #wake?: AbortController;
   #graceTimer?: ReturnType<typeof setTimeout>;
   readonly #closeTimers = new Set<ReturnType<typeof setTimeout>>();
-  #drainingSession?: Session;
+  #drainingConnection?: NodeConnection;
   #onOnline = (): void => this.#wake?.abort();
   /** Room events: `send(type, payload, {idempotencyKey})`, `on('event')`, history (docs/events.md). */
   readonly events: RoomEvents;
@@ -139,7 +139,7 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
   }
 
   /**
-   * The MoQ session URL for this room on the node's relay, with this client's token (`?jwt=`);
+   * The MoQ connection URL for this room on the node's relay, with this client's token (`?jwt=`);
    * undefined when the node offers no MoQ. A relay bound to a wildcard address is reached at the
    * signaling host.
    */
@@ -149,7 +149,7 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
   }
 
   /**
-   * The room's MoQ session over WebTransport/HTTP3 when the relay offers it: the session URL
+   * The room's MoQ connection over WebTransport/HTTP3 when the relay offers it: the connection URL
    * (`https://…`, same root and token as {@link moqSessionUrl}) and the certificate hash to pin.
    */
   moqWebTransport(): { url: URL; certificateSha256: string } | undefined {
@@ -198,12 +198,12 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
     for (const track of tracks) {
       if (track.readyState === 'ended') throw new TypeError(`the ${track.kind} track has ended`);
     }
-    const session = await this.#whenConnected();
+    const connection = await this.#whenConnected();
     if (!this.grants.canPublish) throw new SubsecError('FORBIDDEN', 'the token does not allow publishing');
     const publication = new Publication(tracks, { ...options }, (p) => this.#publications.delete(p));
     this.#publications.add(publication);
     try {
-      await this.#producePublication(session, publication);
+      await this.#producePublication(connection, publication);
     } catch (error) {
       if (isConnectionLoss(error) && this.#state !== 'closed') {
         // The reconnection produces it again; the call resolves then.
@@ -285,10 +285,10 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
 
   /** Measures the round trip to the node and the offset of its clock. */
   async ping(): Promise<PingResult> {
-    const session = await this.#whenConnected();
+    const connection = await this.#whenConnected();
     const sentAt = Date.now();
     const start = performance.now();
-    const { serverTime } = await session.request('ping', { clientTime: sentAt });
+    const { serverTime } = await connection.request('ping', { clientTime: sentAt });
     const rttMs = performance.now() - start;
     return { offsetMs: serverTime - (sentAt + rttMs / 2), rttMs, serverTime };
   }
@@ -299,14 +299,14 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
   }
 
   async #open(): Promise<void> {
-    let session: Session;
+    let connection: NodeConnection;
     try {
-      session = await this.#openFollowingRedirects(this.#token);
+      connection = await this.#openFollowingRedirects(this.#token);
     } catch (error) {
       this.#shutdown('connectFailed', undefined, false);
       throw toSubsecError(error, 'CONNECTION_FAILED');
     }
-    if (!this.#adopt(session)) {
+    if (!this.#adopt(connection)) {
       this.#shutdown('connectFailed', undefined, false);
       throw new SubsecError('CONNECTION_LOST', 'connection lost while joining');
     }
@@ -315,11 +315,11 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
     this.#setState('connected');
   }
 
-  /** Opens a session, following up to 3 `REDIRECT` join errors to the node they name. */
-  async #openFollowingRedirects(token: string): Promise<Session> {
+  /** Opens a connection, following up to 3 `REDIRECT` join errors to the node they name. */
+  async #openFollowingRedirects(token: string): Promise<NodeConnection> {
     for (let hop = 0; ; hop++) {
       try {
-        return await this.#openSession(token);
+        return await this.#openConnection(token);
       } catch (error) {
         if (hop >= 3 || !(error instanceof ServerError) || error.code !== 'REDIRECT' || !error.redirect?.url) throw error;
         this.#options.logger.warn?.(`[subsec] redirected to ${error.redirect.nodeId} (${error.redirect.url})`);
@@ -328,9 +328,9 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
     }
   }
 
-  #openSession(token: string): Promise<Session> {
+  #openConnection(token: string): Promise<NodeConnection> {
     const o = this.#options;
-    return Session.open({
+    return NodeConnection.open({
       url: this.#failover.current,
       token,
       connectTimeoutMs: o.connectTimeoutMs,
@@ -347,13 +347,13 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
   }
 
   /**
-   * Makes `session` current: refreshes the room state, emitting the differences, and wires events.
-   * Returns false, adopting nothing, when the session was lost before it could be wired.
+   * Makes `connection` current: refreshes the room state, emitting the differences, and wires events.
+   * Returns false, adopting nothing, when the connection was lost before it could be wired.
    */
-  #adopt(session: Session): boolean {
-    if (session.closed) return false;
-    const joined = session.joined;
-    this.#session = session;
+  #adopt(connection: NodeConnection): boolean {
+    if (connection.closed) return false;
+    const joined = connection.joined;
+    this.#connection = connection;
     this.#joined = joined;
     const oldPeers = new Map(this.#peers);
     const oldProducers = new Map(this.#producers);
@@ -367,7 +367,7 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
     for (const [id, peer] of this.#peers) if (!oldPeers.has(id)) this.emit('peerJoined', peer);
     for (const [id, producer] of this.#producers) if (!oldProducers.has(id)) this.emit('producerAdded', producer);
 
-    this.#data = new DataChannels(session, {
+    this.#data = new DataChannels(connection, {
       label: this.#options.dataLabel,
       autoConsume: this.#options.autoConsumeData && joined.grants.canSubscribe,
       openTimeoutMs: this.#options.requestTimeoutMs,
@@ -376,26 +376,26 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
       onMessage: (message) => this.emit('data', message),
       onError: (error) => this.#reportError(error),
     });
-    session.on('lost', ({ reason, error }) => this.#onLost(session, reason, error));
-    this.events._attach(session);
-    this.clock._attach((clientTime) => session.request('ping', { clientTime }));
-    this.qoe._attach((params) => session.request('reportQoe', params));
-    session.setNotificationHandler((event) => this.#onNotification(session, event));
+    connection.on('lost', ({ reason, error }) => this.#onLost(connection, reason, error));
+    this.events._attach(connection);
+    this.clock._attach((clientTime) => connection.request('ping', { clientTime }));
+    this.qoe._attach((params) => connection.request('reportQoe', params));
+    connection.setNotificationHandler((event) => this.#onNotification(connection, event));
     this.#data.start(joined.dataProducers, joined.grants.canPublishData);
     return true;
   }
 
-  #onLost(session: Session, reason: string, error: SubsecError): void {
-    if (session !== this.#session || this.#isClosed) return;
-    this.#session = undefined;
+  #onLost(connection: NodeConnection, reason: string, error: SubsecError): void {
+    if (connection !== this.#connection || this.#isClosed) return;
+    this.#connection = undefined;
     this.#data?.close();
     this.#data = undefined;
     this.events._detach();
     this.clock._detach();
     this.qoe._detach();
-    session.close();
-    for (const publication of this.#publications) publication._detach(session);
-    for (const subscription of this.#subscriptions) subscription._detach(session);
+    connection.close();
+    for (const publication of this.#publications) publication._detach(connection);
+    for (const subscription of this.#subscriptions) subscription._detach(connection);
     if (!this.#options.reconnect.enabled) {
       this.#fail(new SubsecError('CONNECTION_LOST', reason, { fatal: true, cause: error }));
       return;
@@ -421,10 +421,10 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
       this.#wake = undefined;
       if (this.#isClosed) return;
 
-      let session: Session;
+      let connection: NodeConnection;
       try {
         const token = this.#options.getToken ? await this.#options.getToken() : this.#token;
-        session = await this.#openFollowingRedirects(token);
+        connection = await this.#openFollowingRedirects(token);
       } catch (e) {
         if (this.#isClosed) return;
         const error = toSubsecError(e, 'CONNECTION_FAILED');
@@ -439,28 +439,28 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
         continue;
       }
       if (this.#isClosed) {
-        session.close(true);
+        connection.close(true);
         return;
       }
-      if (!this.#adopt(session)) {
+      if (!this.#adopt(connection)) {
         reason = 'connection lost while rejoining';
         continue;
       }
-      await this.#restore(session);
+      await this.#restore(connection);
       // A loss during restore already started a new loop.
-      if (session !== this.#session || this.#isClosed) return;
+      if (connection !== this.#connection || this.#isClosed) return;
       this.#setState('connected');
       this.emit('reconnected', { attempt });
       return;
     }
   }
 
-  /** Produces every publication again and re-finds every subscription's source on `session`. */
-  async #restore(session: Session): Promise<void> {
+  /** Produces every publication again and re-finds every subscription's source on `connection`. */
+  async #restore(connection: NodeConnection): Promise<void> {
     const tasks: Promise<void>[] = [];
     for (const publication of this.#publications) {
       tasks.push(
-        this.#producePublication(session, publication).catch((error: unknown) => {
+        this.#producePublication(connection, publication).catch((error: unknown) => {
           if (isConnectionLoss(error) || publication.closed) return;
           publication._close('failed', true);
           this.#reportError(toSubsecError(error));
@@ -470,16 +470,16 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
     const claimed = new Set<string>();
     for (const subscription of this.#subscriptions) {
       const info = this.#findSource(subscription, claimed);
-      if (info) tasks.push(this.#linkSubscription(session, subscription, info));
+      if (info) tasks.push(this.#linkSubscription(connection, subscription, info));
     }
     await Promise.all(tasks);
-    if (session !== this.#session) return;
+    if (connection !== this.#connection) return;
     // Sources that have not come back (their publisher is reconnecting too) get a grace period.
     clearTimeout(this.#graceTimer);
     if ([...this.#subscriptions].some((s) => !s._isLinked)) {
       this.#graceTimer = setTimeout(() => {
         for (const subscription of this.#subscriptions) {
-          if (!subscription._isLinked && this.#session) subscription._close('producerGone', false);
+          if (!subscription._isLinked && this.#connection) subscription._close('producerGone', false);
         }
       }, this.#options.resubscribeGraceMs);
     }
@@ -496,9 +496,9 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
     return undefined;
   }
 
-  async #producePublication(session: Session, publication: Publication): Promise<void> {
-    await Promise.all(publication._entries.map((entry) => (entry.producer ? undefined : produceTrack(session, publication, entry))));
-    if (publication.closed || session !== this.#session) return;
+  async #producePublication(connection: NodeConnection, publication: Publication): Promise<void> {
+    await Promise.all(publication._entries.map((entry) => (entry.producer ? undefined : produceTrack(connection, publication, entry))));
+    if (publication.closed || connection !== this.#connection) return;
     publication._linked();
   }
 
@@ -509,39 +509,39 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
   async #subscribeOne(info: ProducerInfo, options: SubscribeOptions): Promise<Subscription> {
     const existing = this.#subscriptionOf(info.producerId);
     if (existing) return existing;
-    const session = this.#session;
-    if (!session) throw new SubsecError('CONNECTION_LOST', 'not connected');
+    const connection = this.#connection;
+    if (!connection) throw new SubsecError('CONNECTION_LOST', 'not connected');
     const subscription = new Subscription(info, options, (s) => this.#subscriptions.delete(s));
     this.qoe._watchSubscription(subscription);
     this.#subscriptions.add(subscription);
-    await this.#linkSubscription(session, subscription, info, true);
+    await this.#linkSubscription(connection, subscription, info, true);
     if (!subscription._isLinked && !subscription.closed) await subscription._whenLinked;
     return subscription;
   }
 
   /**
-   * Consumes `info` for `subscription` on `session`, then sets its priority and resumes it (the
+   * Consumes `info` for `subscription` on `connection`, then sets its priority and resumes it (the
    * node creates consumers paused). `rethrow` passes errors other than connection loss to the
    * caller (a fresh subscribe()); otherwise they close the subscription and become 'error' events.
    */
-  async #linkSubscription(session: Session, subscription: Subscription, info: ProducerInfo, rethrow = false): Promise<void> {
+  async #linkSubscription(connection: NodeConnection, subscription: Subscription, info: ProducerInfo, rethrow = false): Promise<void> {
     subscription._retarget(info);
     try {
-      const { consumer, data } = await session.consume(info.producerId, {
+      const { consumer, data } = await connection.consume(info.producerId, {
         streamId: info.peerId,
         ...(subscription.preferredLayers ? { preferredLayers: { ...subscription.preferredLayers } } : {}),
       });
-      if (subscription.closed || session.closed || subscription.producerId !== info.producerId) {
+      if (subscription.closed || connection.closed || subscription.producerId !== info.producerId) {
         consumer.close();
-        session.request('closeConsumer', { consumerId: consumer.id }).catch(() => undefined);
+        connection.request('closeConsumer', { consumerId: consumer.id }).catch(() => undefined);
         return;
       }
-      subscription._attach(session, consumer, data.producerPaused);
+      subscription._attach(connection, consumer, data.producerPaused);
       if (subscription.priority !== undefined) {
-        await session.request('setConsumerPriority', { consumerId: consumer.id, priority: subscription.priority });
+        await connection.request('setConsumerPriority', { consumerId: consumer.id, priority: subscription.priority });
       }
       if (subscription.paused) consumer.pause();
-      else await session.request('resumeConsumer', { consumerId: consumer.id });
+      else await connection.request('resumeConsumer', { consumerId: consumer.id });
     } catch (e) {
       if (isConnectionLoss(e) || subscription.closed) return;
       const error = toSubsecError(e);
@@ -555,8 +555,8 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
     }
   }
 
-  #onNotification(session: Session, event: NotificationEvent): void {
-    if (session !== this.#session) return;
+  #onNotification(connection: NodeConnection, event: NotificationEvent): void {
+    if (connection !== this.#connection) return;
     switch (event.name) {
       case 'peerJoined':
         if (event.data.peerId === this.peerId) return;
@@ -572,7 +572,7 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
         return;
       }
       case 'newProducer':
-        this.#addProducer(session, event.data);
+        this.#addProducer(connection, event.data);
         return;
       case 'producerClosed':
         this.#removeProducer(event.data.producerId);
@@ -585,7 +585,7 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
         }
         return;
       case 'consumerClosed':
-        this.#closeSoon(session, this.#byConsumer(event.data.consumerId));
+        this.#closeSoon(connection, this.#byConsumer(event.data.consumerId));
         return;
       case 'consumerLayersChanged':
         this.#byConsumer(event.data.consumerId)?._setLayers(event.data.spatialLayer, event.data.temporalLayer);
@@ -604,22 +604,22 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
         this.#data?.remove(event.data.dataProducerId);
         return;
       case 'draining':
-        this.#drainingSession = session;
+        this.#drainingConnection = connection;
         this.emit('draining', { deadlineMs: event.data.deadlineMs });
         return;
       case 'roomClosed':
-        if (session === this.#drainingSession) {
+        if (connection === this.#drainingConnection) {
           // The node is going away, not the room: carry on elsewhere (or on the node once it is back).
-          this.#onLost(session, `node drained (${event.data.reason})`, new SubsecError('DRAINING', 'node drained'));
+          this.#onLost(connection, `node drained (${event.data.reason})`, new SubsecError('DRAINING', 'node drained'));
           return;
         }
         this.#fail(new SubsecError('ROOM_CLOSED', `room closed: ${event.data.reason}`, { fatal: true }));
         return;
       case 'reconnect':
-        // Handled by the Session, which reports itself lost.
+        // Handled by the NodeConnection, which reports itself lost.
         return;
       case 'roomEvent':
-        this.events._receive(session, event.data);
+        this.events._receive(connection, event.data);
         return;
       case 'originLost':
         // The publisher's node died: its subscriptions wait for the source on another node.
@@ -627,7 +627,7 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
         return;
       case 'redirect':
         this.#failover.redirect(event.data.url);
-        this.#onLost(session, `redirected to ${event.data.nodeId} (${event.data.reason})`, new SubsecError('REDIRECT', 'redirected'));
+        this.#onLost(connection, `redirected to ${event.data.nodeId} (${event.data.reason})`, new SubsecError('REDIRECT', 'redirected'));
         return;
     }
   }
@@ -636,12 +636,12 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
     return [...this.#subscriptions].find((s) => s.consumerId === consumerId);
   }
 
-  #addProducer(session: Session, info: ProducerInfo): void {
+  #addProducer(connection: NodeConnection, info: ProducerInfo): void {
     this.#producers.set(info.producerId, info);
     // A source that went away during a reconnection has come back.
     const key = sourceKey(info);
     const waiting = [...this.#subscriptions].find((s) => !s._isLinked && !s.closed && s.sourceKey === key && !this.#producers.has(s.producerId));
-    if (waiting) void this.#linkSubscription(session, waiting, info);
+    if (waiting) void this.#linkSubscription(connection, waiting, info);
     this.emit('producerAdded', info);
   }
 
@@ -651,8 +651,8 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
     this.#producers.delete(producerId);
     for (const s of [...this.#subscriptions]) {
       if (s.producerId !== producerId) continue;
-      if (this.#session && this.#failover.isAwaited(info.identity)) this.#awaitSource(this.#session, s);
-      else this.#closeSoon(this.#session, s);
+      if (this.#connection && this.#failover.isAwaited(info.identity)) this.#awaitSource(this.#connection, s);
+      else this.#closeSoon(this.#connection, s);
     }
     this.emit('producerRemoved', info);
   }
@@ -662,56 +662,56 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
    * republished source is already here, else keep it pending (unlinked) so that {@link #addProducer}
    * re-binds it, closing it with 'producerGone' after `failoverWindowMs`.
    */
-  #awaitSource(session: Session, subscription: Subscription): void {
+  #awaitSource(connection: NodeConnection, subscription: Subscription): void {
     const again = this.#findSource(subscription, new Set());
-    subscription._detach(session);
+    subscription._detach(connection);
     if (again) {
-      void this.#linkSubscription(session, subscription, again);
+      void this.#linkSubscription(connection, subscription, again);
       return;
     }
     const timer = setTimeout(() => {
       this.#closeTimers.delete(timer);
-      if (session === this.#session && !subscription._isLinked) subscription._close('producerGone', false);
+      if (connection === this.#connection && !subscription._isLinked) subscription._close('producerGone', false);
     }, this.#failover.windowMs);
     this.#closeTimers.add(timer);
   }
 
   /**
-   * Closes a subscription whose producer closed, after {@link CLOSE_SETTLE_MS} unless the session
+   * Closes a subscription whose producer closed, after {@link CLOSE_SETTLE_MS} unless the connection
    * is lost first. When a node loses a room (worker death, restart) it may report the producers
    * closed just before it tells this client to reconnect; the subscription must then survive and
    * be moved to the republished source, not end.
    */
-  #closeSoon(session: Session | undefined, subscription: Subscription | undefined): void {
-    if (!subscription || !session) return;
+  #closeSoon(connection: NodeConnection | undefined, subscription: Subscription | undefined): void {
+    if (!subscription || !connection) return;
     const producerId = subscription.producerId;
     const timer = setTimeout(() => {
       this.#closeTimers.delete(timer);
-      if (session !== this.#session || subscription.producerId !== producerId) return;
+      if (connection !== this.#connection || subscription.producerId !== producerId) return;
       // The publisher moved to another node (it is back in the room as a new peer), or its origin
       // node died (originLost): re-bind now or wait for the source to reappear.
       const rejoined = [...this.#peers.values()].some((p) => p.identity === subscription.identity && p.peerId !== subscription.peerId);
       if (rejoined || this.#failover.isAwaited(subscription.identity)) {
-        this.#awaitSource(session, subscription);
+        this.#awaitSource(connection, subscription);
       } else subscription._close('producerClosed', false);
     }, CLOSE_SETTLE_MS);
     this.#closeTimers.add(timer);
   }
 
-  /** Resolves with the live session, waiting while (re)connecting up to `operationTimeoutMs`. */
-  #whenConnected(): Promise<Session> {
+  /** Resolves with the live connection, waiting while (re)connecting up to `operationTimeoutMs`. */
+  #whenConnected(): Promise<NodeConnection> {
     if (this.#isClosed) return Promise.reject(new InvalidStateError('client is closed'));
-    if (this.#state === 'connected' && this.#session) return Promise.resolve(this.#session);
+    if (this.#state === 'connected' && this.#connection) return Promise.resolve(this.#connection);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         off();
         reject(new TimeoutError(`not connected within ${this.#options.operationTimeoutMs} ms`));
       }, this.#options.operationTimeoutMs);
       const off = this.on('stateChanged', ({ state }) => {
-        if (state === 'connected' && this.#session) {
+        if (state === 'connected' && this.#connection) {
           clearTimeout(timer);
           off();
-          resolve(this.#session);
+          resolve(this.#connection);
         } else if (state === 'closed') {
           clearTimeout(timer);
           off();
@@ -749,8 +749,8 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
     for (const timer of this.#closeTimers) clearTimeout(timer);
     this.#closeTimers.clear();
     globalThis.removeEventListener?.('online', this.#onOnline);
-    const session = this.#session;
-    this.#session = undefined;
+    const connection = this.#connection;
+    this.#connection = undefined;
     this.#data?.close();
     this.#data = undefined;
     this.events._close();
@@ -759,7 +759,7 @@ export class SubsecClient extends TypedEmitter<SubsecClientEvents> {
     this.qoe._close(error && error.code !== 'ROOM_CLOSED' ? error.code : undefined);
     for (const subscription of [...this.#subscriptions]) subscription._close('clientClosed', false);
     for (const publication of [...this.#publications]) publication._close('clientClosed', false);
-    session?.close(true);
+    connection?.close(true);
     this.#setState('closed');
     if (announce) this.emit('disconnected', error ? { reason, error } : { reason });
     this.removeAllListeners();

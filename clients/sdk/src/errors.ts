@@ -48,7 +48,7 @@ export interface SubsecErrorOptions {
 }
 
 const AUTH_CODES: ReadonlySet<string> = new Set(['UNAUTHENTICATED', 'FORBIDDEN']);
-const NETWORK_CODES: ReadonlySet<string> = new Set(['TIMEOUT', 'CONNECTION_FAILED', 'CONNECTION_LOST', 'RECONNECT_FAILED', 'DRAINING']);
+const NETWORK_CODES: ReadonlySet<string> = new Set(['TIMEOUT', 'CONNECTION_FAILED', 'CONNECTION_LOST', 'RECONNECT_FAILED', 'DRAINING', 'CAPACITY']);
 
 function typeOfCode(code: string): SubsecErrorType {
   if (AUTH_CODES.has(code)) return 'auth';

@@ -36,7 +36,7 @@ export type { Logger } from './logger';
 export { DEFAULT_RECONNECT } from './options';
 export { ClientErrorCode, InvalidStateError, ServerError, SubsecError, TimeoutError } from './errors';
 export type { SubsecErrorCode, SubsecErrorEvent, SubsecErrorType } from './errors';
-export { SDK_PROTOCOL_VERSION as PROTOCOL_VERSION } from './Session';
+export { SDK_PROTOCOL_VERSION as PROTOCOL_VERSION } from './NodeConnection';
 export { toSignalingUrl } from './url';
 export type { PeerInfo, ProducerInfo, DataProducerInfo, RoomEvent, EventPage } from '../../../src/protocol/signaling';
 export { ErrorCode } from '../../../src/protocol/errors';

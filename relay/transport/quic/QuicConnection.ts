@@ -77,6 +77,11 @@ export interface QuicConnectionOptions {
   maxPacket: number;
   /** The endpoint's bookkeeping when the connection is gone (before the handler hears of it). */
   onGone?: () => void;
+  /**
+   * Send a PING when nothing went out for this long (ms), so a healthy but quiet connection never
+   * reaches the idle timeout and a peer whose relay vanished notices within that timeout.
+   */
+  keepAliveMs?: number;
 }
 
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
@@ -102,6 +107,8 @@ export class QuicConnection {
   #closed = false;
   #closing = false;
   #processing = false;
+  #keepAlive: NodeJS.Timeout | undefined;
+  #lastSentAt = performance.now();
 
   constructor(options: QuicConnectionOptions) {
     this.#o = options;
@@ -109,6 +116,8 @@ export class QuicConnection {
     this.peer = options.peer;
     this.#nextBidi = options.isServer ? 1 : 0;
     this.#nextUni = options.isServer ? 3 : 2;
+    const every = options.keepAliveMs;
+    if (every) this.#keepAlive = setInterval(() => this.#ping(every), every);
   }
 
   /** True once the connection is gone. */
@@ -411,6 +420,16 @@ export class QuicConnection {
     }
   }
 
+  #ping(quietMs: number): void {
+    if (!this.#established || this.#closing || this.#closed || performance.now() - this.#lastSentAt < quietMs) return;
+    try {
+      this.#conn.sendAckEliciting();
+    } catch {
+      return;
+    }
+    this.#process();
+  }
+
   #scheduleFlush(): void {
     if (this.#flushScheduled || this.#closed) return;
     this.#flushScheduled = true;
@@ -432,6 +451,7 @@ export class QuicConnection {
       }
       if (!r) break;
       const [n, info] = r;
+      this.#lastSentAt = performance.now();
       // dgram sends asynchronously from the buffer it is given: hand it a copy of this packet.
       socket.send(Buffer.from(SEND_BUFFER.subarray(0, n)), info.to.port, info.to.host);
     }
@@ -483,6 +503,7 @@ export class QuicConnection {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#timer);
+    clearInterval(this.#keepAlive);
     const err = new QuicStreamError(undefined, `connection closed: ${info.reason || info.code}`);
     for (const s of this.#streams.values()) {
       this.#failWrites(s, err);

@@ -31,7 +31,8 @@ export async function dialQuic(o: DialQuicOptions): Promise<QuicConnection> {
   const cfg = quiche.Config.withBoringSslCtx(false, false, null, null, null, null);
   cfg.verifyPeer(false);
   cfg.setApplicationProtos(o.alpn);
-  cfg.setMaxIdleTimeout(o.idleTimeoutMs ?? 30_000);
+  const idleTimeoutMs = o.idleTimeoutMs ?? 10_000;
+  cfg.setMaxIdleTimeout(idleTimeoutMs);
   cfg.setMaxRecvUdpPayloadSize(1500);
   cfg.setMaxSendUdpPayloadSize(1350);
   cfg.setInitialMaxData(16 * 1024 * 1024);
@@ -53,7 +54,16 @@ export async function dialQuic(o: DialQuicOptions): Promise<QuicConnection> {
   const qc = quiche.Connection.connect(/^[\d.:]+$/.test(o.host) ? null : o.host, crypto.randomBytes(20), local, peer, cfg);
   let settle!: { resolve: () => void; reject: (err: Error) => void };
   const ready = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
-  const conn = new QuicConnection({ conn: qc, socket, local, peer, isServer: false, maxPacket: 1350, onGone: () => socket.close() });
+  const conn = new QuicConnection({
+    conn: qc,
+    socket,
+    local,
+    peer,
+    isServer: false,
+    maxPacket: 1350,
+    onGone: () => socket.close(),
+    keepAliveMs: Math.round(idleTimeoutMs / 3),
+  });
   if (o.attach) o.attach(conn);
   const user = o.handler ?? conn.handler;
   if (!user) throw new Error('dialQuic needs a handler or attach');

@@ -23,6 +23,8 @@ export interface QuicEndpointOptions {
   retry: boolean;
   maxConnections: number;
   maxConnectionsPerAddress: number;
+  /** Ping a connection that sent nothing this long (ms); a third of the idle timeout. */
+  keepAliveMs?: number;
   /** A new connection (set its handler synchronously). */
   onConnection: (conn: QuicConnection) => void;
   log: Logger;
@@ -190,6 +192,7 @@ export class QuicEndpoint {
       isServer: true,
       maxPacket: MAX_UDP_PAYLOAD,
       onGone: () => this.#forget(conn),
+      keepAliveMs: o.keepAliveMs,
     });
     const cids = [Buffer.from(newScid).toString('hex')];
     if (!o.retry) cids.push(Buffer.from(dcid).toString('hex'));

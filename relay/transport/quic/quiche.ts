@@ -56,6 +56,8 @@ export interface QuicheConnection {
   dgramMaxWritableLen(): number | null;
   timeout(): number | null;
   onTimeout(): void;
+  /** Queues a PING (an ack-eliciting packet) for the next send. */
+  sendAckEliciting(): void;
   close(app: boolean, err: number, reason: Uint8Array): void | null;
   applicationProto(): Uint8Array;
   peerCertChain(): Uint8Array[] | null;

@@ -10,29 +10,18 @@
  * (a WHIP stream name, an SRT stream name or an SDK peer's identity). In a cascade the stream may
  * live on another node: the stream hub brings it here for as long as the session lasts.
  */
-import client from 'prom-client';
 import { z } from 'zod';
 import type { Logger } from '../../core/logger';
-import { BadRequestError, ForbiddenError, NotFoundError, SubsecError, toWireError } from '../../core/errors';
+import { BadRequestError, ForbiddenError, SubsecError } from '../../core/errors';
 import { ErrorCode } from '../../protocol/errors';
-import type { HttpHandler, HttpRequest, HttpServer } from '../../http/HttpServer';
+import type { HttpRequest, HttpServer } from '../../http/HttpServer';
 import type { TokenService } from '../../auth/tokens';
 import type { RoomManager } from '../../sfu/RoomManager';
 import type { RtcTransportSettings } from '../../sfu/transports';
 import type { SfuMetrics } from '../../metrics/SfuMetrics';
 import type { Config } from '../../config/schema';
-import {
-  authorize,
-  checkName,
-  contentType,
-  handleIcePatch,
-  linkHeader,
-  type IceServer,
-  MAX_PATCH_BYTES,
-  MAX_SDP_BYTES,
-  sdpBody,
-  unsupportedPatch,
-} from '../../webrtcHttp/httpRequests';
+import { authorize, checkName, linkHeader, type IceServer, sdpBody } from '../../webrtcHttp/httpRequests';
+import { WebRtcHttpRoutes } from '../../webrtcHttp/WebRtcHttpRoutes';
 import type { WorkerPool } from '../../sfu/WorkerPool';
 import { parseSdp } from '../../sdp/SessionDescription';
 import { WhepSession, type LayerPreference } from './WhepSession';
@@ -65,69 +54,34 @@ const layerSchema = z.strictObject({
 /** WHEP routes and the sessions they created. */
 export class WhepEndpoint {
   readonly #deps: WhepEndpointDeps;
-  readonly #sessions = new Map<string, WhepSession>();
+  readonly #routes: WebRtcHttpRoutes<WhepSession>;
   readonly #routers: WhepRouters;
-  readonly #rejected: client.Counter<'code'>;
 
   constructor(deps: WhepEndpointDeps) {
     this.#deps = deps;
     this.#routers = new WhepRouters(deps.pool);
-    const sessions = this.#sessions;
-    new client.Gauge({
-      name: 'subsec_whep_sessions',
-      help: 'Open WHEP viewing sessions',
-      registers: [deps.metrics.registry],
-      collect() {
-        this.set(sessions.size);
-      },
-    });
-    this.#rejected = new client.Counter({
-      name: 'subsec_whep_rejected_total',
-      help: 'WHEP requests answered with an error, by error code',
-      labelNames: ['code'],
-      registers: [deps.metrics.registry],
-    });
+    this.#routes = new WebRtcHttpRoutes({ protocol: 'whep', sessionsHelp: 'WHEP viewing sessions', tokens: deps.tokens, registry: deps.metrics.registry });
   }
 
   /** Open sessions by id. */
   get sessions(): ReadonlyMap<string, WhepSession> {
-    return this.#sessions;
+    return this.#routes.sessions;
   }
 
-  /** Registers the routes (before the static catch-all route). */
+  /** Registers the routes (before the static catch-all route); PATCH also takes `application/json` layer preferences. */
   register(http: HttpServer): void {
-    http.route(
-      'POST',
-      '/whep/:room/:stream',
-      this.#counted((req) => this.#view(req)),
-      { maxBodyBytes: MAX_SDP_BYTES },
-    );
-    http.route(
-      'PATCH',
-      '/whep/:room/:stream/:session',
-      this.#counted(async (req) => {
-        const session = await this.#session(req);
-        const type = contentType(req);
-        if (type === 'application/trickle-ice-sdpfrag') return handleIcePatch(req, session);
-        if (type !== 'application/json') unsupportedPatch(req, ['application/trickle-ice-sdpfrag', 'application/json']);
+    this.#routes.register(http, (req) => this.#view(req), {
+      contentType: 'application/json',
+      handle: async (session, req) => {
         await session.setLayers(parseLayers(req.body.toString('utf8')));
         return { status: 204 };
-      }),
-      { maxBodyBytes: MAX_PATCH_BYTES },
-    );
-    http.route(
-      'DELETE',
-      '/whep/:room/:stream/:session',
-      this.#counted(async (req) => {
-        (await this.#session(req)).close('deleted by client');
-        return { status: 200 };
-      }),
-    );
+      },
+    });
   }
 
   /** Ends every viewing session. */
   close(): void {
-    for (const s of [...this.#sessions.values()]) s.close('node shutting down');
+    this.#routes.closeAll('node shutting down');
   }
 
   async #view(req: HttpRequest) {
@@ -139,7 +93,7 @@ export class WhepEndpoint {
     const layers = layersFromQuery(req.query);
     const offer = parseSdp(sdpBody(req));
     if (deps.isDraining?.()) throw new SubsecError(ErrorCode.DRAINING, 'node is draining');
-    if (this.#sessions.size >= deps.config.maxSessions) throw new SubsecError(ErrorCode.DRAINING, 'WHEP session limit reached');
+    if (this.#routes.sessions.size >= deps.config.maxSessions) throw new SubsecError(ErrorCode.DRAINING, 'WHEP session limit reached');
     // Hold the stream here (pulled from its origin when it lives on another node) for the session's life.
     const lease = await deps.streams.acquire(roomName, stream, { signal: req.signal });
     let session: WhepSession;
@@ -149,7 +103,7 @@ export class WhepEndpoint {
         {
           room: lease.stream.room,
           identity: token.identity,
-          stream,
+          stream: lease.stream,
           layers,
           routers: this.#routers,
           rtcSettings: deps.rtcSettings,
@@ -163,7 +117,7 @@ export class WhepEndpoint {
       lease.release();
       throw err;
     }
-    this.#sessions.set(session.id, session);
+    this.#routes.add(session);
     const location = `/whep/${encodeURIComponent(roomName)}/${encodeURIComponent(stream)}/${session.id}`;
     // Listed in /v1/streams as one `whep` output of the stream while it lasts.
     const listing = lease.stream.attach({
@@ -174,7 +128,6 @@ export class WhepEndpoint {
       stats: () => ({ consumers: session.consumers.filter((c) => !c.closed).length, ice: session.iceState }),
     });
     session.once('closed', () => {
-      this.#sessions.delete(session.id);
       listing.close();
       lease.release();
     });
@@ -189,25 +142,6 @@ export class WhepEndpoint {
         ...linkHeader([...deps.config.iceServers, ...(deps.iceServersFor?.(token.identity) ?? [])]),
       },
       body: answer,
-    };
-  }
-
-  async #session(req: HttpRequest): Promise<WhepSession> {
-    const roomName = checkName(req.params.room, 'room');
-    await authorize(req, this.#deps.tokens, roomName);
-    const session = this.#sessions.get(req.params.session ?? '');
-    if (!session || session.room.name !== roomName || session.streamName !== req.params.stream) throw new NotFoundError('no such WHEP session');
-    return session;
-  }
-
-  #counted(handler: HttpHandler): HttpHandler {
-    return async (req) => {
-      try {
-        return await handler(req);
-      } catch (err) {
-        this.#rejected.inc({ code: toWireError(err).code });
-        throw err;
-      }
     };
   }
 }

@@ -15,6 +15,7 @@ import { consumerCapabilities } from '../../sdp/rtpMapping';
 import { writeAnswer, type AnswerSection } from '../../sdp/writeAnswer';
 import { WebRtcHttpSession, type WebRtcHttpSessionOptions } from '../../webrtcHttp/WebRtcHttpSession';
 import type { RouterSlot } from '../../sfu/Room';
+import type { Stream } from '../../streams/Stream';
 import type { WhepRouterLease, WhepRouters } from './WhepRouters';
 import { answerInViewerNumbering, inRouterNumbering } from './viewerNumbering';
 
@@ -26,8 +27,8 @@ export interface LayerPreference {
 
 /** Options of a WHEP session. */
 export interface WhepSessionOptions extends WebRtcHttpSessionOptions {
-  /** The publisher identity whose producers are watched. */
-  stream: string;
+  /** The hub stream watched (one publisher identity's tracks): its consumers are counted there. */
+  stream: Stream;
   layers?: LayerPreference;
   /** Routers in viewers' payload-type numbering. */
   routers: WhepRouters;
@@ -38,7 +39,7 @@ export class WhepSession extends WebRtcHttpSession {
   readonly kind = 'whep' as const;
   readonly role = 'viewer' as const;
   readonly consumers: types.Consumer[] = [];
-  readonly #stream: string;
+  readonly #stream: Stream;
   #live = 0;
   #lease: WhepRouterLease | undefined;
   #roomSlot: RouterSlot | undefined;
@@ -49,7 +50,7 @@ export class WhepSession extends WebRtcHttpSession {
   }
 
   get streamName(): string {
-    return this.#stream;
+    return this.#stream.identity;
   }
 
   /**
@@ -57,8 +58,8 @@ export class WhepSession extends WebRtcHttpSession {
    * SDP answer. 404 when the stream has no producers, 400 when no section can be served.
    */
   static async start(options: WhepSessionOptions, offer: SessionDescription): Promise<{ session: WhepSession; answer: string }> {
-    const available = options.room.producersOf(options.stream);
-    if (available.length === 0) throw new NotFoundError(`stream ${options.stream} is not live in room ${options.room.name}`);
+    const available = options.stream.tracks;
+    if (available.length === 0) throw new NotFoundError(`stream ${options.stream.identity} is not live in room ${options.room.name}`);
     const session = new WhepSession(options);
     const local = await session.openTransport(offer, 'recv', async (roomSlot) => {
       const lease = await options.routers.acquire(options.room, roomSlot, offer.media);
@@ -92,8 +93,8 @@ export class WhepSession extends WebRtcHttpSession {
           send: {
             ssrc: enc.ssrc!,
             rtxSsrc: enc.rtx?.ssrc,
-            cname: consumer.rtpParameters.rtcp?.cname ?? options.stream,
-            streamId: options.stream,
+            cname: consumer.rtpParameters.rtcp?.cname ?? options.stream.identity,
+            streamId: options.stream.identity,
             trackId: consumer.id,
           },
         });
@@ -135,13 +136,14 @@ export class WhepSession extends WebRtcHttpSession {
     // The viewer's capabilities with the router's extension ids (the worker sends the viewer's).
     const rtpCapabilities = inRouterNumbering(consumerCapabilities(section), router.rtpCapabilities);
     if (!router.canConsume({ producerId: copy.id, rtpCapabilities })) return undefined;
-    const consumer = await this.transport!.consume({
-      producerId: copy.id,
+    const consumer = await this.#stream.consume(this.transport!, this.#roomSlot!, producer, {
+      output: 'whep',
+      copy,
       rtpCapabilities,
       // The MID header extension carries the viewer's mid for its section (the viewer demuxes by it).
       ...(section.mid ? { mid: section.mid } : {}),
       paused: true,
-      preferredLayers: producer.kind === 'video' ? layers : undefined,
+      ...(producer.kind === 'video' && layers ? { preferredLayers: layers } : {}),
       // Retransmissions as RTX when the viewer offered RTX for the codec (the worker sends it under
       // the viewer's payload type); otherwise NACKed packets are resent as they were.
       enableRtx: rtxOffered(copy.consumableRtpParameters, section, this.#lease!.numbering.rtx),
@@ -149,8 +151,6 @@ export class WhepSession extends WebRtcHttpSession {
     });
     this.consumers.push(consumer);
     this.#live++;
-    const uncount = this.room.countConsumer(this.#roomSlot!);
-    consumer.observer.once('close', uncount);
     consumer.on('transportclose', () => consumer.close());
     consumer.on('producerclose', () => {
       consumer.close();

@@ -19,8 +19,7 @@ import { performance } from 'node:perf_hooks';
 import type { types } from 'mediasoup';
 import type { Notifications, NotificationName } from '../../protocol/signaling';
 import type { Participant, Room, RouterSlot } from '../../sfu/Room';
-import type { Ingest } from '../../streams/Ingest';
-import type { FeedRoom } from '../FeedRoom';
+import { startIngest, type Ingest, type IngestRoom, type IngestSeat } from '../../streams/Ingest';
 import type { IngestConfig } from './backupConfig';
 import { RtpRewriter, h264KeyFrameStart, rtpTimestamp } from './rtpRewrite';
 import type { InputRole } from './inputRole';
@@ -72,10 +71,10 @@ export interface SwitchView {
   inputs: InputView[];
 }
 
-/** The seat one input publishes through: a {@link FeedRoom} for its feed. */
+/** The seat one input publishes through: a {@link IngestRoom} for its feed. */
 export interface InputSeat {
   readonly role: InputRole;
-  readonly room: FeedRoom;
+  readonly room: IngestRoom;
   /** Frees the seat (idempotent; the feed leaving frees it too). */
   release(): void;
 }
@@ -131,6 +130,7 @@ export class BackupSwitch extends EventEmitter<BackupSwitchEvents> implements In
   readonly #video = new RtpRewriter(this.#videoSsrc, VIDEO_PT, 90000);
   readonly #audio = new RtpRewriter(this.#audioSsrc, AUDIO_PT, 48000);
   #slot: RouterSlot | undefined;
+  #seat: IngestSeat | undefined;
   #transport: types.DirectTransport | undefined;
   #videoProducer: types.Producer | undefined;
   #audioProducer: Promise<types.Producer | undefined> | undefined;
@@ -167,7 +167,8 @@ export class BackupSwitch extends EventEmitter<BackupSwitchEvents> implements In
 
   /** Joins the room and opens the stable video producer. */
   async open(): Promise<void> {
-    this.#slot = await this.room.join(this);
+    this.#seat = await startIngest(this.room, this);
+    this.#slot = this.#seat.slot;
     try {
       this.#transport = await this.#slot.router.createDirectTransport();
       this.#transport.on('rtcp', (packet) => this.#onRtcp(packet));
@@ -188,7 +189,7 @@ export class BackupSwitch extends EventEmitter<BackupSwitchEvents> implements In
         appData: { public: { source: 'switched' } },
       });
       if (this.#closed) return;
-      this.room.addProducer(this, this.#videoProducer);
+      this.#seat.publish(this.#videoProducer);
       this.#timer = setInterval(() => this.#check(), Math.max(20, Math.min(100, this.#config.stallMs / 5)));
       this.#timer.unref();
     } catch (err) {
@@ -225,7 +226,7 @@ export class BackupSwitch extends EventEmitter<BackupSwitchEvents> implements In
     };
     this.#inputs.set(role, input);
     const release = () => this.#release(input, 'disconnect');
-    const room: FeedRoom = {
+    const room: IngestRoom = {
       join: async (participant) => {
         if (this.#closed || input.released || !this.#slot) throw new Error(`the ${role} seat of ${this.identity} is no longer open`);
         input.participant = participant;
@@ -284,7 +285,7 @@ export class BackupSwitch extends EventEmitter<BackupSwitchEvents> implements In
       participant?.onRoomClosed(reason);
     }
     this.#transport?.close();
-    if (leave) this.room.leave(this.id);
+    if (leave) this.#seat?.leave();
     this.emit('closed', reason);
   }
 
@@ -319,7 +320,7 @@ export class BackupSwitch extends EventEmitter<BackupSwitchEvents> implements In
         producer.close();
         return undefined;
       }
-      this.room.addProducer(this, producer);
+      this.#seat!.publish(producer);
       this.#audioOut = producer;
       return producer;
     })();

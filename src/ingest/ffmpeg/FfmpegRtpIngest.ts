@@ -15,7 +15,7 @@ import type { Writable } from 'node:stream';
 import { spawnOwned } from '../../core/spawnOwned';
 import type { Logger } from '../../core/logger';
 import type { Participant } from '../../sfu/Room';
-import type { FeedRoom } from '../FeedRoom';
+import type { IngestRoom } from '../../streams/Ingest';
 import { RtpFeed, type RtpFeedEndpoint } from './RtpFeed';
 import { classifyFfmpegFailure } from './ffmpegFailure';
 
@@ -44,7 +44,7 @@ export interface ProbedStream {
 
 /** Options of {@link FfmpegRtpIngest}. */
 export interface FfmpegRtpIngestOptions {
-  room: FeedRoom;
+  room: IngestRoom;
   /** The stream name (the feed's identity). */
   identity: string;
   kind: Participant['kind'];

@@ -9,8 +9,7 @@ import crypto from 'node:crypto';
 import type { types } from 'mediasoup';
 import type { Notifications, NotificationName } from '../../protocol/signaling';
 import type { Participant } from '../../sfu/Room';
-import type { FeedRoom } from '../FeedRoom';
-import type { Ingest } from '../../streams/Ingest';
+import { startIngest, type Ingest, type IngestSeat, type IngestRoom } from '../../streams/Ingest';
 
 /** Where ffmpeg sends one track's RTP. */
 export interface RtpFeedEndpoint {
@@ -22,7 +21,7 @@ export interface RtpFeedEndpoint {
 
 /** Options of {@link RtpFeed}. */
 export interface RtpFeedOptions {
-  room: FeedRoom;
+  room: IngestRoom;
   identity: string;
   kind: Participant['kind'];
   /** Report join and leave as `ingest.started`/`ingest.ended` (default true). */
@@ -48,6 +47,7 @@ export class RtpFeed implements Ingest {
   #audio: types.PlainTransport | undefined;
   readonly #videoSsrc = crypto.randomInt(1, 2 ** 31);
   readonly #audioSsrc = crypto.randomInt(1, 2 ** 31);
+  #seat: IngestSeat | undefined;
   #closed = false;
 
   constructor(options: RtpFeedOptions) {
@@ -68,7 +68,8 @@ export class RtpFeed implements Ingest {
   /** Joins the room and opens both transports and the video producer; returns ffmpeg's targets. */
   async open(): Promise<{ video: RtpFeedEndpoint; audio: RtpFeedEndpoint }> {
     const { room } = this.#options;
-    const slot = await room.join(this);
+    this.#seat = await startIngest(room, this);
+    const { slot } = this.#seat;
     try {
       const open = () => slot.router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: this.#options.listenIp }, rtcpMux: false, comedia: true });
       this.#video = await open();
@@ -124,11 +125,11 @@ export class RtpFeed implements Ingest {
     this.#closed = true;
     this.#video?.close();
     this.#audio?.close();
-    this.#options.room.leave(this.id);
+    this.#seat?.leave();
   }
 
   #register(producer: types.Producer): void {
     this.producers.push(producer);
-    this.#options.room.addProducer(this, producer);
+    this.#seat!.publish(producer);
   }
 }

@@ -8,8 +8,7 @@
 import crypto from 'node:crypto';
 import type { types } from 'mediasoup';
 import type { Notifications, NotificationName } from '../../protocol/signaling';
-import type { FeedRoom } from '../FeedRoom';
-import type { Ingest } from '../../streams/Ingest';
+import { startIngest, type Ingest, type IngestSeat, type IngestRoom } from '../../streams/Ingest';
 
 /** Where ffmpeg sends RTP. */
 export interface FeedEndpoint {
@@ -21,7 +20,7 @@ export interface FeedEndpoint {
 
 /** Options of {@link SrtFeed}. */
 export interface SrtFeedOptions {
-  room: FeedRoom;
+  room: IngestRoom;
   identity: string;
   listenIp: string;
   /** Called when the room closes under the feed. */
@@ -43,6 +42,7 @@ export class SrtFeed implements Ingest {
   #audio: types.PlainTransport | undefined;
   readonly #videoSsrc = crypto.randomInt(1, 2 ** 31);
   readonly #audioSsrc = crypto.randomInt(1, 2 ** 31);
+  #seat: IngestSeat | undefined;
   #closed = false;
 
   constructor(options: SrtFeedOptions) {
@@ -61,7 +61,8 @@ export class SrtFeed implements Ingest {
   /** Joins the room and opens both transports and the video producer; returns ffmpeg's targets. */
   async open(): Promise<{ video: FeedEndpoint; audio: FeedEndpoint }> {
     const { room } = this.#options;
-    const slot = await room.join(this);
+    this.#seat = await startIngest(room, this);
+    const { slot } = this.#seat;
     try {
       const open = () =>
         slot.router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: this.#options.listenIp }, rtcpMux: false, comedia: true, enableBwe: false });
@@ -118,11 +119,11 @@ export class SrtFeed implements Ingest {
     this.#closed = true;
     this.#video?.close();
     this.#audio?.close();
-    this.#options.room.leave(this.id);
+    this.#seat?.leave();
   }
 
   #register(producer: types.Producer): void {
     this.producers.push(producer);
-    this.#options.room.addProducer(this, producer);
+    this.#seat!.publish(producer);
   }
 }

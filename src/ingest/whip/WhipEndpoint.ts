@@ -8,9 +8,8 @@
  * The token must grant the room and `canPublish`, and its identity must be the stream name
  * (admin tokens may publish any stream): the stream then appears to SDK peers as that peer.
  */
-import client from 'prom-client';
 import type { Logger } from '../../core/logger';
-import { ForbiddenError, NotFoundError, SubsecError, toWireError } from '../../core/errors';
+import { ForbiddenError, SubsecError } from '../../core/errors';
 import { ErrorCode } from '../../protocol/errors';
 import type { HttpHandler, HttpServer } from '../../http/HttpServer';
 import type { TokenService } from '../../auth/tokens';
@@ -18,18 +17,8 @@ import type { RoomManager } from '../../sfu/RoomManager';
 import type { RtcTransportSettings } from '../../sfu/transports';
 import type { SfuMetrics } from '../../metrics/SfuMetrics';
 import type { Config } from '../../config/schema';
-import {
-  authorize,
-  checkName,
-  contentType,
-  handleIcePatch,
-  linkHeader,
-  type IceServer,
-  MAX_PATCH_BYTES,
-  MAX_SDP_BYTES,
-  sdpBody,
-  unsupportedPatch,
-} from '../../webrtcHttp/httpRequests';
+import { authorize, checkName, linkHeader, type IceServer, sdpBody } from '../../webrtcHttp/httpRequests';
+import { WebRtcHttpRoutes } from '../../webrtcHttp/WebRtcHttpRoutes';
 import { parseSdp } from '../../sdp/SessionDescription';
 import { WhipSession } from './WhipSession';
 
@@ -50,66 +39,28 @@ export interface WhipEndpointDeps {
 /** WHIP routes and the sessions they created. */
 export class WhipEndpoint {
   readonly #deps: WhipEndpointDeps;
-  readonly #sessions = new Map<string, WhipSession>();
+  readonly #routes: WebRtcHttpRoutes<WhipSession>;
   /** `room/stream` keys with a POST in progress, so two racing publishers cannot both win. */
   readonly #pending = new Set<string>();
-  readonly #rejected: client.Counter<'code'>;
 
   constructor(deps: WhipEndpointDeps) {
     this.#deps = deps;
-    const sessions = this.#sessions;
-    new client.Gauge({
-      name: 'subsec_whip_sessions',
-      help: 'Open WHIP publications',
-      registers: [deps.metrics.registry],
-      collect() {
-        this.set(sessions.size);
-      },
-    });
-    this.#rejected = new client.Counter({
-      name: 'subsec_whip_rejected_total',
-      help: 'WHIP requests answered with an error, by error code',
-      labelNames: ['code'],
-      registers: [deps.metrics.registry],
-    });
+    this.#routes = new WebRtcHttpRoutes({ protocol: 'whip', sessionsHelp: 'WHIP publications', tokens: deps.tokens, registry: deps.metrics.registry });
   }
 
   /** Open sessions by id. */
   get sessions(): ReadonlyMap<string, WhipSession> {
-    return this.#sessions;
+    return this.#routes.sessions;
   }
 
   /** Registers the routes (before the static catch-all route). */
   register(http: HttpServer): void {
-    http.route(
-      'POST',
-      '/whip/:room/:stream',
-      this.#counted((req) => this.#publish(req)),
-      { maxBodyBytes: MAX_SDP_BYTES },
-    );
-    http.route(
-      'PATCH',
-      '/whip/:room/:stream/:session',
-      this.#counted(async (req) => {
-        const session = await this.#session(req.params, req);
-        if (contentType(req) !== 'application/trickle-ice-sdpfrag') unsupportedPatch(req, ['application/trickle-ice-sdpfrag']);
-        return handleIcePatch(req, session);
-      }),
-      { maxBodyBytes: MAX_PATCH_BYTES },
-    );
-    http.route(
-      'DELETE',
-      '/whip/:room/:stream/:session',
-      this.#counted(async (req) => {
-        (await this.#session(req.params, req)).close('deleted by client');
-        return { status: 200 };
-      }),
-    );
+    this.#routes.register(http, (req) => this.#publish(req));
   }
 
   /** Ends every publication. */
   close(): void {
-    for (const s of [...this.#sessions.values()]) s.close('node shutting down');
+    this.#routes.closeAll('node shutting down');
   }
 
   async #publish(req: Parameters<HttpHandler>[0]) {
@@ -122,7 +73,7 @@ export class WhipEndpoint {
     if (token.identity !== stream && !token.admin) throw new ForbiddenError(`token identity "${token.identity}" may not publish stream "${stream}"`);
     const offer = parseSdp(sdpBody(req));
     if (deps.isDraining?.()) throw new SubsecError(ErrorCode.DRAINING, 'node is draining');
-    if (this.#sessions.size + this.#pending.size >= deps.config.maxSessions) throw new SubsecError(ErrorCode.DRAINING, 'WHIP session limit reached');
+    if (this.#routes.sessions.size + this.#pending.size >= deps.config.maxSessions) throw new SubsecError(ErrorCode.DRAINING, 'WHIP session limit reached');
     const key = `${roomName}/${stream}`;
     const existing = deps.rooms.get(roomName);
     if (this.#pending.has(key) || (existing && existing.producersOf(stream).length > 0)) {
@@ -142,8 +93,7 @@ export class WhipEndpoint {
         },
         offer,
       );
-      this.#sessions.set(session.id, session);
-      session.once('closed', () => this.#sessions.delete(session.id));
+      this.#routes.add(session);
       deps.log.info('WHIP publication started', {
         room: roomName,
         stream,
@@ -165,24 +115,5 @@ export class WhipEndpoint {
     } finally {
       this.#pending.delete(key);
     }
-  }
-
-  async #session(params: Record<string, string>, req: Parameters<HttpHandler>[0]): Promise<WhipSession> {
-    const roomName = checkName(params.room, 'room');
-    await authorize(req, this.#deps.tokens, roomName);
-    const session = this.#sessions.get(params.session ?? '');
-    if (!session || session.room.name !== roomName || session.streamName !== params.stream) throw new NotFoundError('no such WHIP session');
-    return session;
-  }
-
-  #counted(handler: HttpHandler): HttpHandler {
-    return async (req) => {
-      try {
-        return await handler(req);
-      } catch (err) {
-        this.#rejected.inc({ code: toWireError(err).code });
-        throw err;
-      }
-    };
   }
 }

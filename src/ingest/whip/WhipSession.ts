@@ -12,7 +12,8 @@ import type { SessionDescription } from '../../sdp/SessionDescription';
 import { producerPlans } from '../../sdp/rtpMapping';
 import { writeAnswer, type AnswerSection } from '../../sdp/writeAnswer';
 import { WebRtcHttpSession, type WebRtcHttpSessionOptions } from '../../webrtcHttp/WebRtcHttpSession';
-import type { Ingest } from '../../streams/Ingest';
+import { startIngest, type Ingest, type IngestSeat } from '../../streams/Ingest';
+import type { RouterSlot } from '../../sfu/Room';
 
 /** Most audio/video sections one publication may carry. */
 const MAX_TRACKS = 4;
@@ -22,6 +23,7 @@ export class WhipSession extends WebRtcHttpSession implements Ingest {
   readonly kind = 'whip' as const;
   readonly role = 'ingest' as const;
   readonly producers: types.Producer[] = [];
+  #seat: IngestSeat | undefined;
 
   private constructor(options: WebRtcHttpSessionOptions) {
     super(options);
@@ -29,6 +31,15 @@ export class WhipSession extends WebRtcHttpSession implements Ingest {
 
   get streamName(): string {
     return this.identity;
+  }
+
+  protected override async joinRoom(): Promise<RouterSlot> {
+    this.#seat = await startIngest(this.room, this);
+    return this.#seat.slot;
+  }
+
+  protected override leaveRoom(): void {
+    this.#seat?.leave();
   }
 
   /**
@@ -62,7 +73,7 @@ export class WhipSession extends WebRtcHttpSession implements Ingest {
         throw new BadRequestError('offer has no sendonly audio/video section with a supported codec (Opus, VP8, H264 packetization-mode=1)');
       }
       session.firstMid = sections.find((s) => !s.rejected)!.mid;
-      for (const p of session.producers) session.room.addProducer(session, p);
+      for (const p of session.producers) session.#seat!.publish(p);
       return { session, answer: writeAnswer(local, sections) };
     } catch (err) {
       session.close('negotiation failed');

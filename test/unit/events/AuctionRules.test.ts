@@ -4,7 +4,7 @@ import { InMemoryEventStore } from '../../../src/events/InMemoryEventStore';
 import { eventsConfigSchema } from '../../../src/events/eventsConfig';
 import { AuctionRules } from '../../../src/events/rules/AuctionRules';
 import { createLogger } from '../../../src/core/logger';
-import { waitFor } from '../../helpers/waitFor';
+import { waitFor } from '../../../loadtest/core/waitFor';
 
 const auctioneer = { canPublish: true, canSubscribe: true, canPublishData: true };
 const bidder = { canPublish: false, canSubscribe: true, canPublishData: true };

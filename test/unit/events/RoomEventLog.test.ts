@@ -5,7 +5,7 @@ import { eventsConfigSchema, type EventsConfig } from '../../../src/events/event
 import { EventRejectedError, roomMatches, type EventHook } from '../../../src/events/EventHook';
 import { createLogger } from '../../../src/core/logger';
 import type { RoomEvent } from '../../../src/protocol/signaling';
-import { waitFor } from '../../helpers/waitFor';
+import { waitFor } from '../../../loadtest/core/waitFor';
 
 const log = createLogger('test');
 const grants = { canPublish: false, canSubscribe: true, canPublishData: true };

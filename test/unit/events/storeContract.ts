@@ -5,7 +5,7 @@
 import { expect, it } from 'vitest';
 import type { EventDraft, EventStore, RetentionPolicy } from '../../../src/events/EventStore';
 import type { RoomEvent } from '../../../src/protocol/signaling';
-import { waitFor } from '../../helpers/waitFor';
+import { waitFor } from '../../../loadtest/core/waitFor';
 
 const RETAIN: RetentionPolicy = { maxEvents: 1000, maxAgeMs: 3_600_000 };
 

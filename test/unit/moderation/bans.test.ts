@@ -32,9 +32,8 @@ describe('bans', () => {
   });
 
   it('the MoQ relay refuses a banned identity with 403 for its token room or any room its path names', async () => {
-    const tokens = new TokenService('unit-secret-0123456789', 60);
     const store = new InMemoryBanStore();
-    tokens.admission = new RoomAdmission(store);
+    const tokens = new TokenService('unit-secret-0123456789', 60, {}, new RoomAdmission(store));
     await store.add(ban('studio', 'cam', 60_000));
     const auth = new RelayAuth({ tokens, requireAuth: true });
     const status = async (path: string, t: string) => {

@@ -5,7 +5,7 @@ import { Track } from '../../../relay/model/Track';
 import { RelayStats } from '../../../relay/RelayStats';
 import type { MoqTransport } from '../../../relay/transport/MoqTransport';
 import { createLogger } from '../../../src/core/logger';
-import { waitFor } from '../../helpers/waitFor';
+import { waitFor } from '../../../loadtest/core/waitFor';
 
 interface FakeStream {
   sendOrder: number;

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CertificateStore } from '../../../relay/transport/CertificateStore';
 import { createLogger } from '../../../src/core/logger';
-import { waitFor } from '../../helpers/waitFor';
+import { waitFor } from '../../../loadtest/core/waitFor';
 
 const log = createLogger('test-cert');
 

@@ -1,6 +1,6 @@
 /**
  * One joined connection to a node: the signaling socket, the loaded mediasoup-client Device and
- * the send/recv transports. A Session never comes back once lost; {@link SubsecClient} replaces it
+ * the send/recv transports. A connection never comes back once lost; {@link SubsecClient} replaces it
  * with a new one and moves its publications and subscriptions over.
  */
 import { Device } from 'mediasoup-client';
@@ -43,8 +43,8 @@ const ICE_DISCONNECTED_GRACE_MS = 4_000;
 /** ICE restarts tried on one transport, without reaching 'connected', before reconnecting fully. */
 const MAX_ICE_RESTARTS = 2;
 
-/** Options of {@link Session.open}. */
-export interface SessionOptions {
+/** Options of {@link NodeConnection.open}. */
+export interface NodeConnectionOptions {
   /** Signaling WebSocket URL. */
   url: string;
   /** Access token (JWT). */
@@ -65,20 +65,20 @@ export interface SessionOptions {
   handlerName?: BuiltinHandlerName;
   /** WebSocket implementation. */
   WebSocket?: WebSocketConstructor;
-  /** Aborts opening and closes the session afterwards. */
+  /** Aborts opening and closes the connection afterwards. */
   signal?: AbortSignal;
   /** Diagnostics sink. */
   logger: Logger;
 }
 
-/** Events of {@link Session}. */
-export interface SessionEvents {
-  /** The session is gone (socket closed, silent, ICE unrecoverable, or the node asked to reconnect). */
+/** Events of {@link NodeConnection}. */
+export interface NodeConnectionEvents {
+  /** The connection is gone (socket closed, silent, ICE unrecoverable, or the node asked to reconnect). */
   lost: { reason: string; error: SubsecError };
 }
 
-/** Options of {@link Session.consume}. */
-export interface SessionConsumeOptions {
+/** Options of {@link NodeConnection.consume}. */
+export interface NodeConnectionConsumeOptions {
   /** Layers to start with. */
   preferredLayers?: { spatialLayer: number; temporalLayer?: number };
   /** Media stream id (peers' tracks sharing one are lip-synced). */
@@ -86,13 +86,13 @@ export interface SessionConsumeOptions {
 }
 
 /** A joined connection. */
-export class Session extends TypedEmitter<SessionEvents> {
+export class NodeConnection extends TypedEmitter<NodeConnectionEvents> {
   /** What the node said on join. */
   readonly joined: JoinData;
   /** The loaded Device. */
   readonly device: Device;
   readonly #channel: SignalingChannel;
-  readonly #options: SessionOptions;
+  readonly #options: NodeConnectionOptions;
   readonly #transports = new Map<'send' | 'recv', Promise<Transport>>();
   readonly #live = new Set<Transport>();
   readonly #iceTimers = new Map<Transport, ReturnType<typeof setTimeout>>();
@@ -109,7 +109,7 @@ export class Session extends TypedEmitter<SessionEvents> {
    * Opens the socket, joins, loads the Device, tells the node its receive capabilities and
    * creates the receive transport.
    */
-  static async open(options: SessionOptions): Promise<Session> {
+  static async open(options: NodeConnectionOptions): Promise<NodeConnection> {
     const channel = await SignalingChannel.open(options.url, options);
     // Notifications can arrive right after the join response: buffer from the first frame on.
     const early: NotificationEvent[] = [];
@@ -128,16 +128,16 @@ export class Session extends TypedEmitter<SessionEvents> {
         rtpCapabilities: device.recvRtpCapabilities as unknown as Record<string, unknown>,
       });
       offEarly();
-      const session = new Session(channel, options, joined, device, early);
+      const connection = new NodeConnection(channel, options, joined, device, early);
       if (joined.grants.canSubscribe) {
         try {
-          await session.recvTransport();
+          await connection.recvTransport();
         } catch (error) {
-          session.close();
+          connection.close();
           throw error;
         }
       }
-      return session;
+      return connection;
     } catch (error) {
       offEarly();
       channel.close(1000, 'join failed');
@@ -148,7 +148,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     }
   }
 
-  private constructor(channel: SignalingChannel, options: SessionOptions, joined: JoinData, device: Device, early: NotificationEvent[]) {
+  private constructor(channel: SignalingChannel, options: NodeConnectionOptions, joined: JoinData, device: Device, early: NotificationEvent[]) {
     super();
     this.#channel = channel;
     this.#options = options;
@@ -169,7 +169,7 @@ export class Session extends TypedEmitter<SessionEvents> {
 
   readonly #onAbort = (): void => this.close();
 
-  /** Whether the session is closed or lost. */
+  /** Whether the connection is closed or lost. */
   get closed(): boolean {
     return this.#closed;
   }
@@ -181,7 +181,7 @@ export class Session extends TypedEmitter<SessionEvents> {
 
   /**
    * Starts delivering notifications to `handler`, first those buffered since join (so none is
-   * lost while the client wires the session up).
+   * lost while the client wires the connection up).
    */
   setNotificationHandler(handler: (event: NotificationEvent) => void): void {
     this.#notificationHandler = handler;
@@ -193,9 +193,9 @@ export class Session extends TypedEmitter<SessionEvents> {
     }
   }
 
-  /** Sends a request on this session's socket. */
+  /** Sends a request on this connection's socket. */
   request<M extends Method>(method: M, params: RequestParams<M>, timeoutMs?: number): Promise<ResponseData[M]> {
-    if (this.#closed) return Promise.reject(new SubsecError('CONNECTION_LOST', `${method}: session is closed`));
+    if (this.#closed) return Promise.reject(new SubsecError('CONNECTION_LOST', `${method}: connection is closed`));
     return this.#channel.request(method, params, timeoutMs);
   }
 
@@ -220,7 +220,7 @@ export class Session extends TypedEmitter<SessionEvents> {
   }
 
   /** Asks the node for a consumer of `producerId` and creates it locally (paused on the node). */
-  async consume(producerId: string, options: SessionConsumeOptions = {}): Promise<{ consumer: Consumer; data: ResponseData['consume'] }> {
+  async consume(producerId: string, options: NodeConnectionConsumeOptions = {}): Promise<{ consumer: Consumer; data: ResponseData['consume'] }> {
     const transport = await this.recvTransport();
     const data = await this.request('consume', {
       transportId: transport.id,
@@ -302,7 +302,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     if (this.#closed) return;
     this.#shutdown();
     this.#channel.close(1000, 'lost');
-    this.#options.logger.warn?.('[subsec] session lost:', reason);
+    this.#options.logger.warn?.('[subsec] connection lost:', reason);
     this.emit('lost', {
       reason,
       error: error instanceof SubsecError ? error : new SubsecError('CONNECTION_LOST', reason, { cause: error }),
@@ -312,7 +312,7 @@ export class Session extends TypedEmitter<SessionEvents> {
 
   #wrap(error: unknown): SubsecError {
     if (this.#closed && !(error instanceof SubsecError)) {
-      return new SubsecError('CONNECTION_LOST', 'session closed during the operation', { cause: error });
+      return new SubsecError('CONNECTION_LOST', 'connection closed during the operation', { cause: error });
     }
     return toSubsecError(error, 'MEDIA_ERROR');
   }
@@ -372,7 +372,7 @@ export class Session extends TypedEmitter<SessionEvents> {
 
   async #createTransport(direction: 'send' | 'recv'): Promise<Transport> {
     const data = await this.request('createTransport', { direction, sctp: true });
-    if (this.#closed) throw new SubsecError('CONNECTION_LOST', 'session closed while creating a transport');
+    if (this.#closed) throw new SubsecError('CONNECTION_LOST', 'connection closed while creating a transport');
     const sctpParameters = data.sctpParameters as SctpParameters | undefined;
     if (sctpParameters?.maxMessageSize) this.#maxMessageSize = sctpParameters.maxMessageSize;
     const transportOptions = {

@@ -1,2 +1,0 @@
-/** The tests use the load tools' helper (loadtest/ ships without the test tree, so it lives there). */
-export * from '../../loadtest/core/rtspServer';
