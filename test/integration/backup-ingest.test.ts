@@ -83,6 +83,10 @@ function exited(proc: ChildProcess, timeoutMs: number): Promise<number | string>
 }
 
 const metric = async (name: string, labels: Record<string, string>) => metricSum(await metricsText(node.url), name, labels);
+/** A counter that may not have counted yet (the project retries a failed test once: checks compare with the value before). */
+const counter = async (name: string, labels: Record<string, string>) => metricSumOrZero(await metricsText(node.url), name, labels);
+/** Stream names of this attempt (a retried test must not meet the inputs of the failed one). */
+const fresh = (name: string) => `${name}-${Date.now().toString(36)}`;
 
 describe('primary and backup contribution', () => {
   it('RTMP primary killed: the WebRTC viewer and hls.js carry on from the SRT backup, then return to the primary', async () => {
@@ -95,7 +99,10 @@ describe('primary and backup contribution', () => {
       expect(res.status).toBe(200);
       onBackup = ((await res.json()) as { streams: NonNullable<typeof onBackup>[] }).streams[0];
     };
-    const result = await measureBackupSwitch(node, browser, { room: 'bk', stream: 'main', primary: 'rtmp', backup: 'srt', failure: 'kill', whileOnBackup });
+    const stream = fresh('main');
+    const disconnects = await counter('subsec_ingest_backup_switches_total', { reason: 'disconnect' });
+    const returns = await counter('subsec_ingest_backup_switches_total', { reason: 'primary-restored' });
+    const result = await measureBackupSwitch(node, browser, { room: 'bk', stream, primary: 'rtmp', backup: 'srt', failure: 'kill', whileOnBackup });
     expect(onBackup?.live).toBe('backup');
     expect(onBackup?.inputs.map((i) => `${i.role}:${i.protocol}:${i.connected}`)).toEqual(['backup:srt:true']);
     console.log(`backup switch (RTMP primary killed, SRT backup): ${JSON.stringify(result)}`);
@@ -116,7 +123,7 @@ describe('primary and backup contribution', () => {
 
     const switched = await waitFor(
       () => {
-        const events = receiver.delivered('bk').filter((e) => e.type === 'ingest.switched' && e.data.identity === 'main');
+        const events = receiver.delivered('bk').filter((e) => e.type === 'ingest.switched' && e.data.identity === stream);
         return events.length >= 3 ? events : undefined;
       },
       { what: 'ingest.switched webhooks' },
@@ -126,12 +133,20 @@ describe('primary and backup contribution', () => {
       ['primary', 'backup', 'disconnect', 'srt'],
       ['backup', 'primary', 'primary-restored', 'rtmp'],
     ]);
-    expect(await metric('subsec_ingest_backup_switches_total', { reason: 'disconnect' })).toBe(1);
-    expect(await metric('subsec_ingest_backup_switches_total', { reason: 'primary-restored' })).toBe(1);
+    expect(await metric('subsec_ingest_backup_switches_total', { reason: 'disconnect' })).toBe(disconnects + 1);
+    expect(await metric('subsec_ingest_backup_switches_total', { reason: 'primary-restored' })).toBe(returns + 1);
   }, 180_000);
 
   it('SRT primary stalls (frozen encoder): the viewer carries on from the RTMP backup, then returns', async () => {
-    const result = await measureBackupSwitch(node, browser, { room: 'bk', stream: 'stall', primary: 'srt', backup: 'rtmp', failure: 'freeze', hls: false });
+    const stalls = await counter('subsec_ingest_backup_switches_total', { reason: 'stall' });
+    const result = await measureBackupSwitch(node, browser, {
+      room: 'bk',
+      stream: fresh('stall'),
+      primary: 'srt',
+      backup: 'rtmp',
+      failure: 'freeze',
+      hls: false,
+    });
     console.log(`backup switch (SRT primary frozen, RTMP backup): ${JSON.stringify(result)}`);
     expect(result.liveAfterFailure).toBe('backup');
     expect(result.liveAfterReturn).toBe('primary');
@@ -141,46 +156,56 @@ describe('primary and backup contribution', () => {
     expect(result.framesAfterSwitch).toBeGreaterThanOrEqual(50);
     // A stall is only known after ingest.backup.stallMs (1000 ms here) without video.
     expect(result.switchGapMs).toBeLessThan(2500);
-    expect(await metric('subsec_ingest_backup_switches_total', { reason: 'stall' })).toBe(1);
+    expect(await metric('subsec_ingest_backup_switches_total', { reason: 'stall' })).toBe(stalls + 1);
   }, 180_000);
 
   it('refuses a backup without primary, an unknown role, a second backup and a role for a single-input stream, with reasons; the live stream carries on', async () => {
     const admin = { authorization: `Bearer ${node.tokens.issue({ room: '*', identity: 'ops', admin: true })}` };
+    const [orphanName, oddName, pairName, singleName, srtName] = ['orphan', 'odd', 'pair', 'single', 'nosrt'].map(fresh) as [
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
+    const noPrimary = await counter('subsec_rtmp_rejected_total', { reason: 'no-primary' });
+    const roleTaken = await counter('subsec_rtmp_rejected_total', { reason: 'role-taken' });
+    const conflicts = await counter('subsec_ingest_backup_refused_total', { reason: 'conflict' });
     // A backup for a stream that has no primary.
-    const orphan = rtmpPublisher('bk', 'orphan', '&role=backup');
+    const orphan = rtmpPublisher('bk', orphanName, '&role=backup');
     expect(await exited(orphan, 15_000)).not.toBe(0);
     expect(orphan.log).toMatch(/has no primary input/);
-    expect(await metric('subsec_rtmp_rejected_total', { reason: 'no-primary' })).toBe(1);
+    expect(await metric('subsec_rtmp_rejected_total', { reason: 'no-primary' })).toBe(noPrimary + 1);
     // An unknown role.
-    const odd = rtmpPublisher('bk', 'odd', '&role=spare');
+    const odd = rtmpPublisher('bk', oddName, '&role=spare');
     expect(await exited(odd, 15_000)).not.toBe(0);
     expect(odd.log).toMatch(/role must be primary or backup/);
 
     // A stream with a primary and a backup; a second backup is refused.
-    rtmpPublisher('bk', 'pair', '&role=primary');
-    await waitFor(() => node.backups.list().find((s) => s.stream === 'pair' && s.live === 'primary'), { what: 'pair primary live', timeoutMs: 20_000 });
-    rtmpPublisher('bk', 'pair', '&role=backup');
-    await waitFor(() => node.backups.get('bk', 'pair').inputs.find((i) => i.role === 'backup' && i.lastVideoAgoMs !== null), {
+    rtmpPublisher('bk', pairName, '&role=primary');
+    await waitFor(() => node.backups.list().find((s) => s.stream === pairName && s.live === 'primary'), { what: 'pair primary live', timeoutMs: 20_000 });
+    rtmpPublisher('bk', pairName, '&role=backup');
+    await waitFor(() => node.backups.get('bk', pairName).inputs.find((i) => i.role === 'backup' && i.lastVideoAgoMs !== null), {
       what: 'pair backup delivering',
       timeoutMs: 20_000,
     });
-    const second = rtmpPublisher('bk', 'pair', '&role=backup');
+    const second = rtmpPublisher('bk', pairName, '&role=backup');
     expect(await exited(second, 15_000)).not.toBe(0);
     expect(second.log).toMatch(/already has a backup input/);
 
     // A role for a stream that is live without roles.
-    rtmpPublisher('bk', 'single', '');
-    await waitFor(() => node.rooms.get('bk')?.producersOf('single').length === 1, { what: 'single-input stream live', timeoutMs: 20_000 });
-    const late = rtmpPublisher('bk', 'single', '&role=backup');
+    rtmpPublisher('bk', singleName, '');
+    await waitFor(() => node.rooms.get('bk')?.producersOf(singleName).length === 1, { what: 'single-input stream live', timeoutMs: 20_000 });
+    const late = rtmpPublisher('bk', singleName, '&role=backup');
     expect(await exited(late, 15_000)).not.toBe(0);
     expect(late.log).toMatch(/has no primary input/);
-    const latePrimary = rtmpPublisher('bk', 'single', '&role=primary');
+    const latePrimary = rtmpPublisher('bk', singleName, '&role=primary');
     expect(await exited(latePrimary, 15_000)).not.toBe(0);
     expect(latePrimary.log).toMatch(/live with a single input/);
 
     // SRT gets the same answer as a rejection code.
     const before = metricSumOrZero(await metricsText(node.url), 'subsec_srt_rejected_total', { reason: 'no-primary' });
-    const token = node.tokens.issue({ room: 'bk', identity: 'nosrt', canPublish: true });
+    const token = node.tokens.issue({ room: 'bk', identity: srtName, canPublish: true });
     const srt = spawn(
       'ffmpeg',
       [
@@ -199,7 +224,7 @@ describe('primary and backup contribution', () => {
         'ultrafast',
         '-f',
         'mpegts',
-        `srt://127.0.0.1:${node.srt!.port}?streamid=#!::r=bk/nosrt,m=publish,t=${token},role=backup&connect_timeout=3000000`,
+        `srt://127.0.0.1:${node.srt!.port}?streamid=#!::r=bk/${srtName},m=publish,t=${token},role=backup&connect_timeout=3000000`,
       ],
       { stdio: 'ignore' },
     );
@@ -208,10 +233,10 @@ describe('primary and backup contribution', () => {
     expect(await metric('subsec_srt_rejected_total', { reason: 'no-primary' })).toBe(before + 1);
 
     // Through all of it the pair stayed on its primary and the refusals were counted.
-    const pair = await fetch(`${node.url}/v1/ingest/backup/bk/pair`, { headers: admin });
+    const pair = await fetch(`${node.url}/v1/ingest/backup/bk/${pairName}`, { headers: admin });
     expect(((await pair.json()) as { live: string }).live).toBe('primary');
-    expect(await metric('subsec_rtmp_rejected_total', { reason: 'role-taken' })).toBe(1);
-    expect(await metric('subsec_ingest_backup_refused_total', { reason: 'conflict' })).toBe(1);
+    expect(await metric('subsec_rtmp_rejected_total', { reason: 'role-taken' })).toBe(roleTaken + 1);
+    expect(await metric('subsec_ingest_backup_refused_total', { reason: 'conflict' })).toBe(conflicts + 1);
     expect((await fetch(`${node.url}/v1/ingest/backup/bk/none`, { headers: admin })).status).toBe(404);
   }, 180_000);
 });
