@@ -61,6 +61,8 @@ export interface BackupSwitchResult {
   viewerVideo: Array<Record<string, number>>;
   /** hls.js error events while the switches happened (fatal ones prefixed FATAL). */
   hlsErrors: string[];
+  /** When each of those came, from the primary's failure (ms; the return follows a few seconds later). */
+  hlsErrorAtMs: number[];
   /** Seconds of media hls.js played from before the failure until 3 s past the return (the run fails when it stops short of that). */
   hlsPlayedSec: number;
 }
@@ -175,8 +177,9 @@ export async function measureBackupSwitch(node: SubsecNode, browser: Chromium, o
     await until('the WebRTC viewer to present 25 frames', timeout, async () => (await gaps(warmup)).frames >= 25);
 
     let hls: Page | undefined;
-    const hlsStatus = () => hls!.evaluate('window.subsecIngestBench.hlsStatus()') as Promise<{ currentTime: number; frames: number; errors: string[] }>;
-    let hlsStart = { currentTime: 0, frames: 0, errors: [] as string[] };
+    const hlsStatus = () =>
+      hls!.evaluate('window.subsecIngestBench.hlsStatus()') as Promise<{ currentTime: number; frames: number; errors: string[]; errorTimes: number[] }>;
+    let hlsStart = { currentTime: 0, frames: 0, errors: [] as string[], errorTimes: [] as number[] };
     if (o.hls ?? true) {
       hls = await browser.page(node);
       pages.push(hls);
@@ -192,6 +195,7 @@ export async function measureBackupSwitch(node: SubsecNode, browser: Chromium, o
 
     // The primary fails; the viewer must carry on from the backup.
     const failedAt = await pageNow();
+    const failedAtMs = Date.now();
     const beforeFailure = (await gaps(failedAt)).video;
     if (o.failure === 'kill') primary.kill('SIGKILL');
     else primary.kill('SIGSTOP');
@@ -218,6 +222,7 @@ export async function measureBackupSwitch(node: SubsecNode, browser: Chromium, o
     log(`back on the primary: longest wait for a frame ${Math.round(afterReturn.maxGapMs)} ms`);
 
     let hlsErrors: string[] = [];
+    let hlsErrorAtMs: number[] = [];
     let hlsPlayedSec = 0;
     if (hls) {
       // Let hls.js play through the media around both switches.
@@ -226,6 +231,7 @@ export async function measureBackupSwitch(node: SubsecNode, browser: Chromium, o
         return s.currentTime > hlsStart.currentTime + 3 ? s : undefined;
       });
       hlsErrors = end.errors.slice(hlsStart.errors.length);
+      hlsErrorAtMs = end.errorTimes.slice(hlsStart.errors.length).map((t) => t - failedAtMs);
       hlsPlayedSec = end.currentTime - hlsStart.currentTime;
     }
     onSwitch();
@@ -242,6 +248,7 @@ export async function measureBackupSwitch(node: SubsecNode, browser: Chromium, o
       viewerVideo: [beforeFailure, afterSwitch.video, afterReturn.video],
       peerConnections: afterReturn.peerConnections,
       hlsErrors,
+      hlsErrorAtMs,
       hlsPlayedSec: Math.round(hlsPlayedSec * 100) / 100,
     };
   } finally {

@@ -279,6 +279,7 @@ async function main(): Promise<void> {
       backupReturnGapMs: backupRuns.length ? Math.max(...backupRuns.map((r) => r.returnGapMs)) : NaN,
       backupSwitchHlsErrors: backupRuns.reduce((n, r) => n + r.hlsErrors.length, 0),
       backupSwitchHlsErrorEvents: backupRuns.flatMap((r) => r.hlsErrors),
+      backupHlsErrorAtMs: backupRuns.map((r) => r.hlsErrorAtMs),
       backupHlsPlayedSec: backupRuns.map((r) => r.hlsPlayedSec),
       backupWarmFrames: backupRuns.map((r) => r.warmFrames),
       backupViewerVideo: backupRuns.map((r) => r.viewerVideo),

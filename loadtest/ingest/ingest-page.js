@@ -165,8 +165,11 @@ function hlsPlay(args) {
   video.playsInline = true;
   document.body.append(video);
   const hls = new window.Hls({ lowLatencyMode: true, backBufferLength: 10 });
-  const state = { hls, video, errors: [] };
-  hls.on(window.Hls.Events.ERROR, (_e, d) => state.errors.push(`${d.fatal ? 'FATAL ' : ''}${d.details}`));
+  const state = { hls, video, errors: [], errorTimes: [] };
+  hls.on(window.Hls.Events.ERROR, (_e, d) => {
+    state.errors.push(`${d.fatal ? 'FATAL ' : ''}${d.details}`);
+    state.errorTimes.push(Date.now());
+  });
   hls.loadSource(args.url);
   hls.attachMedia(video);
   video.play().catch(() => undefined);
@@ -177,7 +180,7 @@ function hlsPlay(args) {
 /** The hls.js player's position, decoded frames and errors so far. */
 function hlsStatus() {
   const s = window.hlsState;
-  return { currentTime: s.video.currentTime, frames: s.video.getVideoPlaybackQuality().totalVideoFrames, errors: s.errors };
+  return { currentTime: s.video.currentTime, frames: s.video.getVideoPlaybackQuality().totalVideoFrames, errors: s.errors, errorTimes: s.errorTimes };
 }
 
 window.subsecIngestBench = { sampleClock, whipPublish, firstFrameAt, whipStop, watchFrames, pageNow, frameGaps, hlsPlay, hlsStatus };
