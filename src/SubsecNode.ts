@@ -54,6 +54,8 @@ import { SrtServer } from './ingest/srt/SrtServer';
 import { RtmpServer } from './ingest/rtmp/RtmpServer';
 import { RtspIngest } from './ingest/rtsp/RtspIngest';
 import { registerRtspRoutes } from './ingest/rtsp/rtspRoutes';
+import { BackupSwitchboard } from './ingest/backup/BackupSwitchboard';
+import { registerBackupRoutes } from './ingest/backup/backupRoutes';
 import { MpegTsIngest } from './ingest/mpegts/MpegTsIngest';
 import { Moderation } from './moderation/Moderation';
 import { registerApiDocsRoutes } from './api/apiDocsRoutes';
@@ -95,6 +97,8 @@ export class SubsecNode {
   readonly srt: SrtServer | undefined;
   /** RTMP(S) ingest listener (when `rtmp.enabled`), listening after start(). */
   readonly rtmp: RtmpServer | undefined;
+  /** Streams with primary and backup inputs (RTMP/SRT publishers naming a role), `/v1/ingest/backup`. */
+  readonly backups: BackupSwitchboard;
   /** RTSP camera pulls (when `rtsp.enabled`): `node.rtsp.add/remove/list`, `/v1/ingest/rtsp`. */
   readonly rtsp: RtspIngest | undefined;
   /** MPEG-TS over UDP listeners (when `mpegts.enabled`), bound by start(). */
@@ -260,11 +264,19 @@ export class SubsecNode {
           }),
         )
       : undefined;
+    this.backups = new BackupSwitchboard({
+      config: config.ingest.backup,
+      rooms: this.rooms,
+      metrics: this.metrics,
+      webhooks: (e) => this.webhooks.emit(e),
+      log: this.log.child('backup'),
+    });
+    const backups = this.backups;
     this.srt = config.srt.enabled
-      ? new SrtServer({ config: config.srt, rooms: this.rooms, tokens: this.tokens, metrics: this.metrics, log: this.log.child('srt') })
+      ? new SrtServer({ config: config.srt, rooms: this.rooms, tokens: this.tokens, metrics: this.metrics, log: this.log.child('srt'), backups })
       : undefined;
     this.rtmp = config.rtmp.enabled
-      ? new RtmpServer({ config: config.rtmp, rooms: this.rooms, tokens: this.tokens, metrics: this.metrics, log: this.log.child('rtmp') })
+      ? new RtmpServer({ config: config.rtmp, rooms: this.rooms, tokens: this.tokens, metrics: this.metrics, log: this.log.child('rtmp'), backups })
       : undefined;
     this.mpegts = config.mpegts.enabled
       ? new MpegTsIngest({ config: config.mpegts, rooms: this.rooms, metrics: this.metrics, log: this.log.child('mpegts') })
@@ -402,6 +414,7 @@ export class SubsecNode {
     registerApiDocsRoutes(this.http, this.config.http.demo);
     if (this.qoe) registerQoeRoutes(api, this.http, this.qoe, this.config.qoe.dashboard ? path.join(projectRoot, 'clients', 'qoe-dashboard') : undefined);
     if (this.rtsp) registerRtspRoutes(api, this.rtsp);
+    registerBackupRoutes(api, this.backups);
     if (this.config.whip.enabled) this.whip.register(this.http);
     if (this.config.whep.enabled) this.whep.register(this.http);
     if (this.hls) {
@@ -464,6 +477,8 @@ export class SubsecNode {
     const recorder = this.recorder;
     if (recorder) await life.start('recorder', undefined, () => recorder.close());
     await life.start('restreams', undefined, () => this.restreams.close());
+    // Closed after the RTMP and SRT listeners (whose inputs leave first).
+    await life.start('backups', undefined, () => this.backups.close());
     const srt = this.srt;
     if (srt)
       await life.start(

@@ -15,13 +15,22 @@
  *   POSTs WHEP as soon as the publication is created; the time from the start of the WHIP POST
  *   to the first frame presented by the viewer, median of `--rounds`.
  *
+ * - Primary/backup switch (loadtest/ingest/backupSwitch.ts): an ffmpeg RTMP primary and an SRT
+ *   backup publish one stream; a Chromium WHEP viewer records when each frame is presented and
+ *   hls.js plays its LL-HLS; the primary is killed (SIGKILL), later restarted. `backupSwitchGapMs`:
+ *   the longest wait for a presented frame from the kill until 50 backup frames were presented,
+ *   worst of `--backup-rounds`; `backupSwitchHlsErrors`: hls.js error events (fatal or not) over
+ *   all rounds, both switches each; `backupReturnGapMs`: the same wait around the return.
+ *
  * Starts its own node (SRT, RTMP on free ports, RTSP pulls). The last line is one JSON object:
- * {srtG2gP50Ms, rtmpG2gP50Ms, rtspG2gP50Ms, rtspCamerasPerCore, whipFirstFrameMs, ...}. The clock code
+ * {srtG2gP50Ms, rtmpG2gP50Ms, rtspG2gP50Ms, rtspCamerasPerCore, whipFirstFrameMs, backupSwitchGapMs, backupSwitchHlsErrors, ...}. The clock code
  * carries its complement below it; a frame whose halves disagree is rejected, not misread. Exits
  * non-zero when a path has no samples, presented under two thirds of the 30 fps sent, or most
  * frames read failed the complement check; when a WHIP round failed; or when a pull fell behind.
+ * A backup round fails the bench when the viewer did not carry on (no frames, a new PeerConnection) or the API never showed the switch.
  * Options: --seconds <sampling time per g2g path, default 15> --rounds <WHIP rounds, default 3>
  *          --latency <SRT latency in ms, default 120> --cameras <RTSP pulls, default 20>
+ *          --backup-rounds <primary kills, default 3> --only <comma list of srt,rtmp,rtsp,cameras,whip,backup; default all>
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -34,6 +43,7 @@ import { launchChromium } from '../core/chromium';
 import { startRtspServer } from '../core/rtspServer';
 import { measureRtspCameras } from './rtspCameras';
 import { BenchChecks, reportBench } from '../core/benchOutcome';
+import { measureBackupSwitch, type BackupSwitchResult } from './backupSwitch';
 
 const PAGE_SCRIPT = fs.readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), 'ingest-page.js'), 'utf8');
 /** Geometry of the clock code: 48 bits of Date.now() as 32 px blocks, 16 per row (512x96), complement below (512x96). */
@@ -82,8 +92,11 @@ async function main(): Promise<void> {
       rounds: { type: 'string', default: '3' },
       latency: { type: 'string', default: '120' },
       cameras: { type: 'string', default: '20' },
+      'backup-rounds': { type: 'string', default: '3' },
+      only: { type: 'string', default: 'srt,rtmp,rtsp,cameras,whip,backup' },
     },
   });
+  const only = new Set(values.only.split(','));
   const latencyMs = Number(values.latency);
   const node = new SubsecNode(
     parseConfig({
@@ -92,6 +105,9 @@ async function main(): Promise<void> {
       srt: { enabled: true, port: 0, latencyMs },
       rtmp: { enabled: true, port: 0 },
       rtsp: { enabled: true, maxPulls: 10_000 },
+      ingest: { backup: { returnAfterMs: 2000 } },
+      // The backup rounds' LL-HLS: the source H264 copied (both encoders send the same format).
+      hls: { segmentTargetMs: 1000, renditions: [{ name: 'src', copySource: true, videoKbps: 1000 }] },
       logLevel: 'warn',
     }),
   );
@@ -167,28 +183,40 @@ async function main(): Promise<void> {
   };
   const rtspServers: Awaited<ReturnType<typeof startRtspServer>>[] = [];
   try {
-    const srtUrl = `srt://127.0.0.1:${node.srt!.port}?streamid=#!::r=bench/srt,m=publish,t=${token('bench', 'srt', true)}&latency=${latencyMs * 1000}`;
-    const caller = encode(['-f', 'mpegts', srtUrl]);
-    const g2g = await sampleG2g('srt', 'SRT');
-    caller.kill('SIGINT');
+    let g2g: number[] = [];
+    if (only.has('srt')) {
+      const srtUrl = `srt://127.0.0.1:${node.srt!.port}?streamid=#!::r=bench/srt,m=publish,t=${token('bench', 'srt', true)}&latency=${latencyMs * 1000}`;
+      const caller = encode(['-f', 'mpegts', srtUrl]);
+      g2g = await sampleG2g('srt', 'SRT');
+      caller.kill('SIGINT');
+    }
 
-    const rtmp = encode(['-f', 'flv', `rtmp://127.0.0.1:${node.rtmp!.port}/live/bench/rtmp?token=${token('bench', 'rtmp', true)}`]);
-    const rtmpG2g = await sampleG2g('rtmp', 'RTMP');
-    rtmp.kill('SIGINT');
+    let rtmpG2g: number[] = [];
+    if (only.has('rtmp')) {
+      const rtmp = encode(['-f', 'flv', `rtmp://127.0.0.1:${node.rtmp!.port}/live/bench/rtmp?token=${token('bench', 'rtmp', true)}`]);
+      rtmpG2g = await sampleG2g('rtmp', 'RTMP');
+      rtmp.kill('SIGINT');
+    }
 
-    const camera = await startRtspServer(0, undefined, undefined, { RTSP_CLOCK: '1' });
-    rtspServers.push(camera);
-    node.rtsp!.add({ url: camera.url('/clock'), room: 'bench', stream: 'rtsp', transport: 'tcp' });
-    const rtspG2g = await sampleG2g('rtsp', 'RTSP');
-    await node.rtsp!.remove('bench-rtsp');
+    let rtspG2g: number[] = [];
+    if (only.has('rtsp')) {
+      const camera = await startRtspServer(0, undefined, undefined, { RTSP_CLOCK: '1' });
+      rtspServers.push(camera);
+      node.rtsp!.add({ url: camera.url('/clock'), room: 'bench', stream: 'rtsp', transport: 'tcp' });
+      rtspG2g = await sampleG2g('rtsp', 'RTSP');
+      await node.rtsp!.remove('bench-rtsp');
+    }
 
-    const cameraServer = await startRtspServer(0);
-    rtspServers.push(cameraServer);
-    process.stderr.write(`bench:ingest: ${values.cameras} RTSP pulls (copy)...\n`);
-    const cameras = await measureRtspCameras(node, cameraServer.url('/bench'), Number(values.cameras));
+    let cameras: Awaited<ReturnType<typeof measureRtspCameras>> | undefined;
+    if (only.has('cameras')) {
+      const cameraServer = await startRtspServer(0);
+      rtspServers.push(cameraServer);
+      process.stderr.write(`bench:ingest: ${values.cameras} RTSP pulls (copy)...\n`);
+      cameras = await measureRtspCameras(node, cameraServer.url('/bench'), Number(values.cameras));
+    }
 
     const firstFrame: number[] = [];
-    for (let round = 0; round < Number(values.rounds); round++) {
+    for (let round = 0; only.has('whip') && round < Number(values.rounds); round++) {
       const stream = `cam${round}`;
       const publisher = await page();
       const viewerPage = await page();
@@ -205,6 +233,26 @@ async function main(): Promise<void> {
       await publisher.close();
       await viewerPage.close();
     }
+
+    const backupRuns: BackupSwitchResult[] = [];
+    const backupFailures: string[] = [];
+    for (let round = 0; only.has('backup') && round < Number(values['backup-rounds']); round++) {
+      process.stderr.write(`bench:ingest: primary/backup round ${round + 1} (RTMP primary killed, SRT backup)...\n`);
+      try {
+        backupRuns.push(
+          await measureBackupSwitch(node, browser, {
+            room: 'bench',
+            stream: `backup${round}`,
+            primary: 'rtmp',
+            backup: 'srt',
+            failure: 'kill',
+            log: (l) => process.stderr.write(`bench:ingest:   ${l}\n`),
+          }),
+        );
+      } catch (err) {
+        backupFailures.push(`round ${round + 1}: ${(err as Error).message}`);
+      }
+    }
     const summary = {
       bench: 'ingest',
       path: 'srt|rtmp(ffmpeg), rtsp(gst-rtsp-server) -> node -> whep(chromium); whip(chromium) -> node -> whep(chromium); loopback',
@@ -220,29 +268,67 @@ async function main(): Promise<void> {
       rtspG2gSamples: rtspG2g.length,
       rtspG2gP50Ms: Math.round(percentile(rtspG2g, 50)),
       rtspG2gP95Ms: Math.round(percentile(rtspG2g, 95)),
-      rtspCamerasMeasured: cameras.cameras,
-      rtspCamerasKeptUp: cameras.keptUp,
-      rtspCpuPerCameraPct: cameras.cpuPerCameraPct,
-      rtspCamerasPerCore: cameras.camerasPerCore,
+      rtspCamerasMeasured: cameras?.cameras,
+      rtspCamerasKeptUp: cameras?.keptUp,
+      rtspCpuPerCameraPct: cameras?.cpuPerCameraPct,
+      rtspCamerasPerCore: cameras?.camerasPerCore,
       whipFirstFrameMs: Math.round(percentile(firstFrame, 50)),
       whipFirstFrameRunsMs: firstFrame.map(Math.round),
+      backupSwitchGapMs: backupRuns.length ? Math.max(...backupRuns.map((r) => r.switchGapMs)) : NaN,
+      backupSwitchGapRunsMs: backupRuns.map((r) => r.switchGapMs),
+      backupReturnGapMs: backupRuns.length ? Math.max(...backupRuns.map((r) => r.returnGapMs)) : NaN,
+      backupSwitchHlsErrors: backupRuns.reduce((n, r) => n + r.hlsErrors.length, 0),
+      backupSwitchHlsErrorEvents: backupRuns.flatMap((r) => r.hlsErrors),
+      backupHlsErrorAtMs: backupRuns.map((r) => r.hlsErrorAtMs),
+      backupHlsPlayedSec: backupRuns.map((r) => r.hlsPlayedSec),
+      backupWarmFrames: backupRuns.map((r) => r.warmFrames),
+      backupViewerVideo: backupRuns.map((r) => r.viewerVideo),
     };
-    console.log(
-      `SRT -> WebRTC glass-to-glass: p50 ${summary.srtG2gP50Ms} ms, p95 ${summary.srtG2gP95Ms} ms over ${g2g.length} frames (SRT latency ${latencyMs} ms)`,
-    );
-    console.log(`RTMP -> WebRTC glass-to-glass: p50 ${summary.rtmpG2gP50Ms} ms, p95 ${summary.rtmpG2gP95Ms} ms over ${rtmpG2g.length} frames`);
-    console.log(`RTSP pull -> WebRTC glass-to-glass: p50 ${summary.rtspG2gP50Ms} ms, p95 ${summary.rtspG2gP95Ms} ms over ${rtspG2g.length} frames`);
-    console.log(
-      `RTSP pulls (copy): ${cameras.cameras} cameras, kept up: ${cameras.keptUp}, ${cameras.cpuPerCameraPct}% of a core each -> ${cameras.camerasPerCore} per core`,
-    );
-    console.log(`WHIP publish -> first WHEP frame: median ${summary.whipFirstFrameMs} ms over ${firstFrame.length} rounds`);
-    const checks = new BenchChecks()
-      .figures(summary, ['srtG2gP50Ms', 'srtG2gP95Ms', 'rtmpG2gP50Ms', 'rtmpG2gP95Ms', 'rtspG2gP50Ms', 'rtspG2gP95Ms', 'whipFirstFrameMs'])
-      .expect(cameras.keptUp, `the RTSP pulls did not all keep up at ${cameras.cameras} cameras`)
-      .expect(
+    if (only.has('backup'))
+      console.log(
+        `Primary/backup (RTMP primary killed, SRT backup): longest wait for a frame ${summary.backupSwitchGapMs} ms (runs ${JSON.stringify(summary.backupSwitchGapRunsMs)}), ` +
+          `on the return ${summary.backupReturnGapMs} ms; hls.js errors ${summary.backupSwitchHlsErrors} ${JSON.stringify(summary.backupSwitchHlsErrorEvents)}`,
+      );
+    if (only.has('srt'))
+      console.log(
+        `SRT -> WebRTC glass-to-glass: p50 ${summary.srtG2gP50Ms} ms, p95 ${summary.srtG2gP95Ms} ms over ${g2g.length} frames (SRT latency ${latencyMs} ms)`,
+      );
+    if (only.has('rtmp'))
+      console.log(`RTMP -> WebRTC glass-to-glass: p50 ${summary.rtmpG2gP50Ms} ms, p95 ${summary.rtmpG2gP95Ms} ms over ${rtmpG2g.length} frames`);
+    if (only.has('rtsp'))
+      console.log(`RTSP pull -> WebRTC glass-to-glass: p50 ${summary.rtspG2gP50Ms} ms, p95 ${summary.rtspG2gP95Ms} ms over ${rtspG2g.length} frames`);
+    if (cameras)
+      console.log(
+        `RTSP pulls (copy): ${cameras.cameras} cameras, kept up: ${cameras.keptUp}, ${cameras.cpuPerCameraPct}% of a core each -> ${cameras.camerasPerCore} per core`,
+      );
+    if (only.has('whip')) console.log(`WHIP publish -> first WHEP frame: median ${summary.whipFirstFrameMs} ms over ${firstFrame.length} rounds`);
+    // Only the paths that ran are judged (--only); each that ran must have its figures.
+    const figures = [
+      ...(only.has('srt') ? ['srtG2gP50Ms', 'srtG2gP95Ms'] : []),
+      ...(only.has('rtmp') ? ['rtmpG2gP50Ms', 'rtmpG2gP95Ms'] : []),
+      ...(only.has('rtsp') ? ['rtspG2gP50Ms', 'rtspG2gP95Ms'] : []),
+      ...(only.has('whip') ? ['whipFirstFrameMs'] : []),
+      ...(only.has('backup') ? ['backupSwitchGapMs', 'backupReturnGapMs', 'backupSwitchHlsErrors'] : []),
+    ];
+    const checks = new BenchChecks().figures(summary, figures);
+    if (cameras) checks.expect(cameras.keptUp, `the RTSP pulls did not all keep up at ${cameras.cameras} cameras`);
+    if (only.has('whip'))
+      checks.expect(
         firstFrame.length === Number(values.rounds) && firstFrame.every((ms) => Number.isFinite(ms) && ms > 0),
         `WHIP first-frame rounds: ${JSON.stringify(firstFrame)}`,
       );
+    for (const f of backupFailures) checks.expect(false, `primary/backup ${f}`);
+    for (const [i, r] of backupRuns.entries()) {
+      checks
+        .expect(
+          r.liveAfterFailure === 'backup' && r.liveAfterReturn === 'primary',
+          `primary/backup round ${i + 1}: the API showed ${r.liveAfterFailure} then ${r.liveAfterReturn} live`,
+        )
+        .expect(
+          r.peerConnections === 1 && r.viewerState === 'connected' && r.framesAfterSwitch >= 50,
+          `primary/backup round ${i + 1}: the viewer did not carry on (${r.framesAfterSwitch} frames, ${r.viewerState})`,
+        );
+    }
     for (const [what, c] of Object.entries(clocks)) {
       // The encoders send 30 fps (fewer when starved of CPU); a viewer presenting under two thirds
       // of that is not measuring the path. Most frames read must pass the complement check.

@@ -107,4 +107,80 @@ async function whipStop(args) {
   window.whipPc.close();
 }
 
-window.subsecIngestBench = { sampleClock, whipPublish, firstFrameAt, whipStop };
+/** A WHEP viewer that records when each frame is presented (rVFC), for gap measurements; resolves at its first frame. */
+async function watchFrames(args) {
+  const { pc, video } = await whepView(args.url, args.token);
+  const watch = { pc, times: [], peerConnections: 1 };
+  const onFrame = (now) => {
+    watch.times.push(now);
+    if (watch.times.length > 20000) watch.times.splice(0, 10000);
+    video.requestVideoFrameCallback(onFrame);
+  };
+  video.requestVideoFrameCallback(onFrame);
+  window.frameWatch = watch;
+  return true;
+}
+
+/** The page's clock (performance.now()), to mark the start of a measurement window. */
+function pageNow() {
+  return performance.now();
+}
+
+/**
+ * Frames presented after `since` (page clock) and the longest wait for a frame in that window:
+ * from `since` or the last frame before it, to each frame, and from the last frame to now.
+ */
+async function frameGaps(args) {
+  const w = window.frameWatch;
+  const video = {};
+  (await w.pc.getStats()).forEach((s) => {
+    if (s.type === 'inbound-rtp' && s.kind === 'video')
+      Object.assign(video, {
+        pliCount: s.pliCount,
+        nackCount: s.nackCount,
+        keyFramesDecoded: s.keyFramesDecoded,
+        framesDropped: s.framesDropped,
+        freezeCount: s.freezeCount,
+        packetsLost: s.packetsLost,
+      });
+  });
+  const now = performance.now();
+  let prev = args.since;
+  for (const t of w.times) if (t <= args.since) prev = t;
+  let frames = 0;
+  let maxGapMs = 0;
+  for (const t of w.times) {
+    if (t <= args.since) continue;
+    frames++;
+    maxGapMs = Math.max(maxGapMs, t - prev);
+    prev = t;
+  }
+  return { frames, maxGapMs: Math.max(maxGapMs, now - prev), sinceLastMs: now - prev, state: w.pc.connectionState, peerConnections: w.peerConnections, video };
+}
+
+/** hls.js (added to the page beforehand) playing `args.url` in low-latency mode; every error event is kept. */
+function hlsPlay(args) {
+  const video = document.createElement('video');
+  video.muted = true;
+  video.playsInline = true;
+  document.body.append(video);
+  const hls = new window.Hls({ lowLatencyMode: true, backBufferLength: 10 });
+  const state = { hls, video, errors: [], errorTimes: [] };
+  hls.on(window.Hls.Events.ERROR, (_e, d) => {
+    state.errors.push(`${d.fatal ? 'FATAL ' : ''}${d.details}`);
+    state.errorTimes.push(Date.now());
+  });
+  hls.loadSource(args.url);
+  hls.attachMedia(video);
+  video.play().catch(() => undefined);
+  window.hlsState = state;
+  return true;
+}
+
+/** The hls.js player's position, decoded frames and errors so far. */
+function hlsStatus() {
+  const s = window.hlsState;
+  return { currentTime: s.video.currentTime, frames: s.video.getVideoPlaybackQuality().totalVideoFrames, errors: s.errors, errorTimes: s.errorTimes };
+}
+
+window.subsecIngestBench = { sampleClock, whipPublish, firstFrameAt, whipStop, watchFrames, pageNow, frameGaps, hlsPlay, hlsStatus };

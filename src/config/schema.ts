@@ -14,6 +14,7 @@ import { bansConfigSchema } from '../moderation/moderationConfig';
 import { dashConfigSchema } from '../dash/dashConfig';
 import { restreamConfigSchema } from '../restream/restreamConfig';
 import { tokenKeySchema } from '../auth/tokenKeys';
+import { ingestConfigSchema } from '../ingest/backup/backupConfig';
 
 const port = z.number().int().min(0).max(65535);
 
@@ -300,6 +301,8 @@ export const configSchema = z.strictObject({
       audioBitrateKbps: z.number().int().min(16).max(510).default(96),
     })
     .prefault({}),
+  /** Contribution shared by every ingest protocol: primary and backup inputs of a stream (docs/backup-ingest.md). */
+  ingest: ingestConfigSchema,
   /** RTMP ingest (docs/rtmp.md): encoders publish to `rtmp://host/<app>` with key `<room>/<stream>?token=<token>`. */
   rtmp: z
     .strictObject({

@@ -18,6 +18,13 @@
 import type { types } from 'mediasoup';
 import type { Participant, Room, RouterSlot } from '../sfu/Room';
 
+/**
+ * What an ingest needs of the room it enters: a `Room`, or the input seat of a stream with
+ * primary and backup inputs (src/ingest/backup), which hands the ingest's tracks to the stream's
+ * switch instead of the room.
+ */
+export type IngestRoom = Pick<Room, 'join' | 'addProducer' | 'leave'>;
+
 /** A participant that contributes a stream. */
 export interface Ingest extends Participant {
   readonly role: 'peer' | 'ingest' | 'relay';
@@ -34,7 +41,7 @@ export interface IngestSeat {
 }
 
 /** Starts an ingest in a room: seats it on a router (under the consumer budget) as a participant. */
-export async function startIngest(room: Room, ingest: Ingest): Promise<IngestSeat> {
+export async function startIngest(room: IngestRoom, ingest: Ingest): Promise<IngestSeat> {
   const slot = await room.join(ingest);
   let left = false;
   return {

@@ -29,6 +29,8 @@ export interface WebhookEventData {
   'ingest.online': { pullId: string; protocol: string; identity: string; url: string; [extra: string]: unknown };
   /** A pulled source that was online (or never came online) failed; the node keeps retrying. */
   'ingest.offline': { pullId: string; protocol: string; identity: string; url: string; reason: string; [extra: string]: unknown };
+  /** The live input of a stream with primary and backup inputs changed (`reason`: first-input, disconnect, stall, primary-restored; docs/backup-ingest.md). */
+  'ingest.switched': { identity: string; from: 'primary' | 'backup' | null; to: 'primary' | 'backup'; protocol: string; reason: string };
   /** A recording started (emitted by the recording feature). */
   'recording.started': { recordingId: string; identity: string; [extra: string]: unknown };
   /** A recording finished and its files are complete. */
@@ -122,6 +124,7 @@ export const WEBHOOK_EVENT_TYPES = [
   'ingest.ended',
   'ingest.online',
   'ingest.offline',
+  'ingest.switched',
   'recording.started',
   'recording.finished',
   'node.started',

@@ -14,7 +14,8 @@ import { EventEmitter } from 'node:events';
 import type { Writable } from 'node:stream';
 import { spawnOwned } from '../../core/spawnOwned';
 import type { Logger } from '../../core/logger';
-import type { Participant, Room } from '../../sfu/Room';
+import type { Participant } from '../../sfu/Room';
+import type { IngestRoom } from '../../streams/Ingest';
 import { RtpFeed, type RtpFeedEndpoint } from './RtpFeed';
 import { classifyFfmpegFailure } from './ffmpegFailure';
 
@@ -43,7 +44,7 @@ export interface ProbedStream {
 
 /** Options of {@link FfmpegRtpIngest}. */
 export interface FfmpegRtpIngestOptions {
-  room: Room;
+  room: IngestRoom;
   /** The stream name (the feed's identity). */
   identity: string;
   kind: Participant['kind'];

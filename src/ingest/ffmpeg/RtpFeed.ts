@@ -8,8 +8,8 @@
 import crypto from 'node:crypto';
 import type { types } from 'mediasoup';
 import type { Notifications, NotificationName } from '../../protocol/signaling';
-import type { Participant, Room } from '../../sfu/Room';
-import { startIngest, type Ingest, type IngestSeat } from '../../streams/Ingest';
+import type { Participant } from '../../sfu/Room';
+import { startIngest, type Ingest, type IngestSeat, type IngestRoom } from '../../streams/Ingest';
 
 /** Where ffmpeg sends one track's RTP. */
 export interface RtpFeedEndpoint {
@@ -21,7 +21,7 @@ export interface RtpFeedEndpoint {
 
 /** Options of {@link RtpFeed}. */
 export interface RtpFeedOptions {
-  room: Room;
+  room: IngestRoom;
   identity: string;
   kind: Participant['kind'];
   /** Report join and leave as `ingest.started`/`ingest.ended` (default true). */

@@ -18,6 +18,8 @@ import type { SfuMetrics } from '../../metrics/SfuMetrics';
 import { authorizePublish } from '../authorizePublish';
 import { RefusalLog } from '../RefusalLog';
 import { FfmpegRtpIngest } from '../ffmpeg/FfmpegRtpIngest';
+import { BackupInputRefused, type BackupSwitchboard } from '../backup/BackupSwitchboard';
+import type { InputSeat } from '../backup/BackupSwitch';
 import { RtmpConnection, type PublishDecision } from './RtmpConnection';
 import { parseStreamKey, type RtmpTarget } from './streamKey';
 
@@ -28,6 +30,8 @@ export interface RtmpServerDeps {
   tokens: TokenService;
   metrics: SfuMetrics;
   log: Logger;
+  /** Streams with primary and backup inputs (publishers that add `role=` to the key); without it such keys are refused. */
+  backups?: BackupSwitchboard;
 }
 
 /** A live RTMP publisher. */
@@ -190,15 +194,30 @@ export class RtmpServer {
     if ('error' in target) return refuse('NetStream.Publish.BadName', 'bad-key', target.error);
     const refusal = await authorizePublish({ tokens, rooms, allowRoomCreation: config.allowRoomCreation }, target.room, target.stream, target.token);
     if (refusal) return refuse('NetStream.Publish.Denied', refusal.label, refusal.reason, target);
-    const key = `${target.room}/${target.stream}`;
-    if (this.#byStream.has(key)) return refuse('NetStream.Publish.BadName', 'conflict', `stream ${key} is already being published`, target);
-    if ((rooms.get(target.room)?.producersOf(target.stream).length ?? 0) > 0)
+    const key = `${target.room}/${target.stream}${target.role ? `#${target.role}` : ''}`;
+    if (this.#byStream.has(key))
+      return target.role
+        ? refuse('NetStream.Publish.BadName', 'role-taken', `stream ${target.room}/${target.stream} already has a ${target.role} input (rtmp)`, target)
+        : refuse('NetStream.Publish.BadName', 'conflict', `stream ${key} is already being published`, target);
+    if (!target.role && (rooms.get(target.room)?.producersOf(target.stream).length ?? 0) > 0)
       return refuse('NetStream.Publish.BadName', 'conflict', `stream ${key} is already being published by another client`, target);
     if ([...this.#byStream.values()].length >= config.maxSessions)
       return refuse('NetStream.Publish.Denied', 'capacity', `RTMP publisher limit (${config.maxSessions}) reached`, target);
     this.#byStream.set(key, 'starting');
+    let seat: InputSeat | undefined;
     try {
-      const room = await rooms.getOrCreate(target.room);
+      if (target.role) {
+        const backups = this.#deps.backups;
+        try {
+          if (!backups) throw new BackupInputRefused('backup-off', 'primary and backup inputs are off on this node');
+          seat = await backups.claim(target.room, target.stream, target.role, 'rtmp');
+        } catch (err) {
+          if (!(err instanceof BackupInputRefused)) throw err;
+          if (this.#byStream.get(key) === 'starting') this.#byStream.delete(key);
+          return refuse('NetStream.Publish.BadName', err.label, err.message, target);
+        }
+      }
+      const room = seat ? seat.room : await rooms.getOrCreate(target.room);
       const ingest = new FfmpegRtpIngest({
         room,
         identity: target.stream,
@@ -212,6 +231,7 @@ export class RtmpServer {
       });
       const publisher: RtmpPublisher = { target, remote: connection.remote, connection, ingest };
       ingest.once('ended', (reason, label) => {
+        seat?.release();
         if (this.#byStream.get(key) === publisher) this.#byStream.delete(key);
         this.#ended.inc({ reason: label });
         const level = label === 'publisher-left' || label === 'unpublished' || label === 'input-ended' || label === 'closed' ? 'info' : 'warn';
@@ -235,6 +255,7 @@ export class RtmpServer {
         this.#deps.log.info('RTMP stream live', {
           room: target.room,
           stream: target.stream,
+          ...(target.role ? { role: target.role } : {}),
           media: streams.map((s) => `${s.type.toLowerCase()}:${s.codec}`).join(','),
         }),
       );
@@ -252,6 +273,7 @@ export class RtmpServer {
         },
       };
     } catch (err) {
+      seat?.release();
       if (this.#byStream.get(key) === 'starting') this.#byStream.delete(key);
       const p = this.#byStream.get(key);
       if (p && p !== 'starting' && p.connection === connection) p.ingest.close(`setup failed: ${(err as Error).message}`, 'ffmpeg-failed');

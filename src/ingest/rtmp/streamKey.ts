@@ -4,14 +4,18 @@
  * `rtmp://host/live` and that key; ffmpeg users write the whole thing as
  * `rtmp://host/live/<room>/<stream>?token=<token>`. Clients split app and key differently
  * (ffmpeg may move path segments or the query into the app), so the node joins app and publish
- * name and reads them as one path.
+ * name and reads them as one path. A stream with primary and backup inputs adds `&role=primary` or
+ * `&role=backup` to the key (docs/backup-ingest.md).
  */
+import { parseInputRole, type InputRole } from '../backup/inputRole';
 
 /** What a publisher asks for. */
 export interface RtmpTarget {
   room: string;
   stream: string;
   token: string;
+  /** The input's role when the stream has primary and backup inputs. */
+  role?: InputRole;
 }
 
 const NAME = /^[A-Za-z0-9_.-]{1,128}$/;
@@ -34,5 +38,7 @@ export function parseStreamKey(app: string, publishName: string, expectedApp: st
   if (!NAME.test(room) || !NAME.test(stream)) return { error: `room and stream names are A-Z a-z 0-9 _ . - (stream key ${KEY_FORM})` };
   const token = query.get('token') ?? query.get('t') ?? '';
   if (!token) return { error: `stream key has no token (${KEY_FORM})` };
-  return { room, stream, token };
+  const role = parseInputRole(query.get('role'));
+  if (typeof role === 'object') return { error: role.error };
+  return { room, stream, token, ...(role ? { role } : {}) };
 }

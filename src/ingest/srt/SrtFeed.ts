@@ -8,8 +8,7 @@
 import crypto from 'node:crypto';
 import type { types } from 'mediasoup';
 import type { Notifications, NotificationName } from '../../protocol/signaling';
-import type { Room } from '../../sfu/Room';
-import { startIngest, type Ingest, type IngestSeat } from '../../streams/Ingest';
+import { startIngest, type Ingest, type IngestSeat, type IngestRoom } from '../../streams/Ingest';
 
 /** Where ffmpeg sends RTP. */
 export interface FeedEndpoint {
@@ -21,7 +20,7 @@ export interface FeedEndpoint {
 
 /** Options of {@link SrtFeed}. */
 export interface SrtFeedOptions {
-  room: Room;
+  room: IngestRoom;
   identity: string;
   listenIp: string;
   /** Called when the room closes under the feed. */

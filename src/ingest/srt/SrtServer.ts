@@ -20,6 +20,8 @@ import { HS_CONCLUSION, HS_INDUCTION, inductionResponse, parseHandshake, rejecti
 import { parseStreamId, type SrtTarget } from './streamId';
 import { MEDIA_FAILURES, SrtSession } from './SrtSession';
 import { RefusalLog } from '../RefusalLog';
+import { BackupInputRefused, type BackupSwitchboard } from '../backup/BackupSwitchboard';
+import type { InputSeat } from '../backup/BackupSwitch';
 
 /** Dependencies of {@link SrtServer}. */
 export interface SrtServerDeps {
@@ -28,6 +30,8 @@ export interface SrtServerDeps {
   tokens: TokenService;
   metrics: SfuMetrics;
   log: Logger;
+  /** Streams with primary and backup inputs (callers that add `role=` to the stream id); without it such ids are refused. */
+  backups?: BackupSwitchboard;
 }
 
 /** A caller whose session was just refused keeps getting the same answer for this long (ms). */
@@ -182,23 +186,37 @@ export class SrtServer {
       return refuse(RejectReason.FORBIDDEN, 'forbidden', `token identity "${token.identity}" may not publish stream "${target.stream}"`, target);
     const existingRoom = rooms.get(target.room);
     if (!existingRoom && !config.allowRoomCreation) return refuse(RejectReason.NOT_FOUND, 'room-not-found', `room ${target.room} does not exist`, target);
-    const streamKey = `${target.room}/${target.stream}`;
+    const streamKey = `${target.room}/${target.stream}${target.role ? `#${target.role}` : ''}`;
     const current = this.#byStream.get(streamKey);
     if (current) {
       if (Date.now() - current.lastCallerPacketAt < TAKEOVER_SILENCE_MS) {
-        return refuse(RejectReason.CONFLICT, 'conflict', `stream ${streamKey} is already being published`, target);
+        return target.role
+          ? refuse(RejectReason.CONFLICT, 'role-taken', `stream ${target.room}/${target.stream} already has a ${target.role} input (srt)`, target)
+          : refuse(RejectReason.CONFLICT, 'conflict', `stream ${streamKey} is already being published`, target);
       }
       current.close('a new caller took over the silent stream', 'replaced');
-    } else if (existingRoom && existingRoom.producersOf(target.stream).length > 0) {
+    } else if (!target.role && existingRoom && existingRoom.producersOf(target.stream).length > 0) {
       return refuse(RejectReason.CONFLICT, 'conflict', `stream ${streamKey} is already being published by another client`, target);
     }
     if (this.#byCaller.size >= config.maxSessions)
       return refuse(RejectReason.OVERLOAD, 'capacity', `SRT session limit (${config.maxSessions}) reached`, target);
-    const room = await rooms.getOrCreate(target.room);
+    let seat: InputSeat | undefined;
+    if (target.role) {
+      try {
+        if (!this.#deps.backups) throw new BackupInputRefused('backup-off', 'primary and backup inputs are off on this node');
+        seat = await this.#deps.backups.claim(target.room, target.stream, target.role, 'srt');
+      } catch (err) {
+        if (!(err instanceof BackupInputRefused)) throw err;
+        const code = err.label === 'backup-off' ? RejectReason.FORBIDDEN : err.label === 'no-primary' ? RejectReason.NOT_FOUND : RejectReason.CONFLICT;
+        return refuse(code, err.label, err.message, target);
+      }
+    }
+    const room = seat ? seat.room : await rooms.getOrCreate(target.room);
     const session = new SrtSession({ room, target, conclusion: packet, callerSocketId, sendToCaller: send, config, log: this.#deps.log });
     this.#byCaller.set(key, session);
     this.#byStream.set(streamKey, session);
     session.once('ended', (reason, label) => {
+      seat?.release();
       if (this.#byCaller.get(key) === session) this.#byCaller.delete(key);
       if (this.#byStream.get(streamKey) === session) this.#byStream.delete(streamKey);
       this.#ended.inc({ reason: label });

@@ -14,7 +14,7 @@ import { spawnOwned } from '../../core/spawnOwned';
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../../core/logger';
 import type { Config } from '../../config/schema';
-import type { Room } from '../../sfu/Room';
+import type { IngestRoom } from '../../streams/Ingest';
 import { SrtFeed, type FeedEndpoint } from './SrtFeed';
 import { HS_CONCLUSION, HS_INDUCTION, HS_REJECTION_BASE, inductionFrom, parseHandshake, rejectionName, shutdownPacket, withCookie } from './srtPackets';
 import type { SrtTarget } from './streamId';
@@ -38,7 +38,7 @@ export const MEDIA_FAILURES: ReadonlySet<SrtEndLabel> = new Set(['rejected-media
 
 /** Options of {@link SrtSession}. */
 export interface SrtSessionOptions {
-  room: Room;
+  room: IngestRoom;
   target: SrtTarget;
   /** The caller's first conclusion request (already authorized). */
   conclusion: Buffer;

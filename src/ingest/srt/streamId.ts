@@ -1,8 +1,10 @@
 /**
  * SRT stream ids in the SRT Access Control convention: `#!::r=<room>/<stream>,m=publish,t=<token>`
  * (keys in any order; `m` defaults to publish). `r` may also be given as `r=<room>` plus
- * `s=<stream>`.
+ * `s=<stream>`. A stream with primary and backup inputs adds `role=primary` or `role=backup`
+ * (docs/backup-ingest.md).
  */
+import { parseInputRole, type InputRole } from '../backup/inputRole';
 
 /** What a caller asks for. */
 export interface SrtTarget {
@@ -10,6 +12,8 @@ export interface SrtTarget {
   stream: string;
   mode: string;
   token: string;
+  /** The input's role when the stream has primary and backup inputs. */
+  role?: InputRole;
 }
 
 const NAME = /^[A-Za-z0-9_.-]{1,128}$/;
@@ -31,5 +35,7 @@ export function parseStreamId(streamId: string | undefined): SrtTarget | { error
   if (!NAME.test(stream)) return { error: 'stream id needs a stream name: r=<room>/<stream>' };
   const token = fields.get('t') ?? '';
   if (!token) return { error: 'stream id has no token (t=<token>)' };
-  return { room, stream, mode: fields.get('m') ?? 'publish', token };
+  const role = parseInputRole(fields.get('role'));
+  if (typeof role === 'object') return { error: role.error };
+  return { room, stream, mode: fields.get('m') ?? 'publish', token, ...(role ? { role } : {}) };
 }
