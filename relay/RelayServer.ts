@@ -235,16 +235,24 @@ export class RelayServer {
     return b;
   }
 
+  /** Starts draining: WebTransport peers get GOAWAY and a DRAIN capsule (go elsewhere soon); new requests on those connections are refused. */
+  drain(): void {
+    this.#h3?.drain();
+  }
+
   /** Closes every session and listener. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#upstream.close();
-    this.#h3?.drain();
+    // QUIC peers get a CONNECTION_CLOSE before anything else: Debian's Chromium 150 crashed the tab
+    // in most runs when a WebTransport session's close capsule (and its streams' resets) came first
+    // and the connection stayed up meanwhile (docs/moq.md, "Shutdown").
+    const h3Closed = this.#h3?.close();
     for (const s of [...this.#sessions]) s.close(SessionCode.NO_ERROR, 'relay shutting down');
     for (const b of this.origin.list()) b.close();
     this.#certificates?.close();
-    await Promise.allSettled([this.#ws?.close(), this.#wt?.close(), this.#h3?.close()]);
+    await Promise.allSettled([this.#ws?.close(), this.#wt?.close(), h3Closed]);
   }
 
   async #startHttp3(wsPort: number, admit: (url: URL) => Promise<SessionGrant>, onSession: (a: AcceptedTransport, g: SessionGrant) => void): Promise<number> {

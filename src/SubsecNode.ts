@@ -539,6 +539,7 @@ export class SubsecNode {
     this.#draining = true;
     this.log.info('draining', { deadlineMs });
     this.signaling.drain(deadlineMs);
+    this.moqRelay?.drain();
     const deadline = Date.now() + deadlineMs;
     while (Date.now() < deadline && this.signaling.socketCount > 0) {
       await new Promise((r) => setTimeout(r, 100));

@@ -43,6 +43,8 @@ export interface ViewerSample {
   g2gMs: number[];
   rejected: number;
   transport: string;
+  /** What the SDK's connection runs over (MoQ: `webtransport` or `websocket`; WebRTC: undefined). */
+  wire?: string;
   videoHeight: number;
   /** Time frozen in the window: gaps between presented frames over max(3 x mean, mean + 150 ms). */
   frozenMs: number;
@@ -80,9 +82,9 @@ export class LabViewer {
     rig: MediaLab,
     transport: 'auto' | 'webrtc' | 'moq' | 'hls',
     extra: { clientOptions?: unknown; watchOptions?: unknown; url?: string } = {},
-  ): Promise<{ firstFrameMs: number; transport: string }> {
+  ): Promise<{ firstFrameMs: number; transport: string; wire?: string }> {
     const args = { url: rig.url, token: await rig.token(`viewer-${this.host.name}`, false), identity: 'pub', transport, ...extra };
-    return (await this.page.evaluate(`subsecLabViewer.start(${JSON.stringify(args)})`)) as { firstFrameMs: number; transport: string };
+    return (await this.page.evaluate(`subsecLabViewer.start(${JSON.stringify(args)})`)) as { firstFrameMs: number; transport: string; wire?: string };
   }
 
   /** Samples glass-to-glass latency for `ms` with the stats before and after. */

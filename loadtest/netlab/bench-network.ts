@@ -2,7 +2,7 @@
  * `npm run bench:network`: quality of experience per network profile × delivery path, in the
  * network lab. One Chromium publisher (lan) paints the clock code into a node in its own lab
  * host; per path, one Chromium viewer per profile, each in its own host behind that profile,
- * watches through the SDK's `watch()` (WebRTC, MoQ over WebSocket, LL-HLS); the profiles' schedules start together once every viewer
+ * watches through the SDK's `watch()` (WebRTC, MoQ over WebSocket, MoQ over WebTransport/QUIC, LL-HLS); the profiles' schedules start together once every viewer
  * plays. Per profile × path: startup ms, rebuffering % (WebRTC: the receiver's freeze time;
  * MoQ: gaps between presented frames over WebRTC's freeze threshold; LL-HLS: 'waiting' until
  * playing again), average bitrate kbit/s (IP bytes on the viewer's
@@ -12,7 +12,7 @@
  * is one JSON object with flat keys `<path>_<profile>_<figure>` (profile without dashes).
  *
  * Options: --quick (≤ 3 min: 4g, lossy-wifi, congested with its drop shortened to 10 s)
- *          --profiles a,b --paths webrtc,moqws,llhls --seconds S (sampling window) --out DIR
+ *          --profiles a,b --paths webrtc,moqws,moqwt,llhls --seconds S (sampling window) --out DIR
  *          --simulcast (the publisher sends three layers of a 1280x720 canvas)
  *          --no-cascade (skip the cascade hop: origin and edge nodes over an intercontinental link,
  *          `cascade_intercontinental_hopAddedMs` = edge viewer's g2g p50 − origin viewer's)
@@ -32,8 +32,13 @@ import { startCascadeRig } from './cascadeRig';
 import { MediaLab, type LabViewer, type ViewerSample } from './MediaLab';
 import { loadProfile, networkProfileSchema, type NetworkProfile } from './profiles';
 
-/** Paths measured: the SDK transport each uses (MoQ over WebTransport/QUIC joins as one more entry). */
-const PATHS = { webrtc: 'webrtc', moqws: 'moq', llhls: 'hls' } as const;
+/** Each measured path: the SDK transport, and for MoQ the carrier it is held to (checked after the start). */
+const PATHS = {
+  webrtc: { transport: 'webrtc' },
+  moqws: { transport: 'moq', carrier: 'websocket' },
+  moqwt: { transport: 'moq', carrier: 'webtransport' },
+  llhls: { transport: 'hls' },
+} as const satisfies Record<string, { transport: 'webrtc' | 'moq' | 'hls'; carrier?: 'websocket' | 'webtransport' }>;
 type PathName = keyof typeof PATHS;
 
 interface ViewerResult {
@@ -78,8 +83,10 @@ async function measurePath(rig: MediaLab, pathName: PathName, profiles: NetworkP
     viewers.map(async (v) => {
       if (!v.viewer) return;
       try {
-        const started = await v.viewer.start(rig, PATHS[pathName]);
-        if (started.transport !== PATHS[pathName]) throw new Error(`played over ${started.transport}`);
+        const path: { transport: 'webrtc' | 'moq' | 'hls'; carrier?: string } = PATHS[pathName];
+        const started = await v.viewer.start(rig, path.transport, path.carrier ? { watchOptions: { moqCarrier: path.carrier } } : {});
+        if (started.transport !== path.transport) throw new Error(`played over ${started.transport}`);
+        if (path.carrier && started.wire !== path.carrier) throw new Error(`MoQ ran over ${started.wire}, not ${path.carrier}`);
         v.startupMs = started.firstFrameMs;
       } catch (err) {
         v.error = (err as Error).message.split('\n')[0]!;
@@ -120,7 +127,7 @@ async function measurePath(rig: MediaLab, pathName: PathName, profiles: NetworkP
     const g2g = distribution(sample.g2gMs);
     let rebufferMs: number;
     if (pathName === 'webrtc') rebufferMs = 1000 * (sample.after.totalFreezesDuration - sample.before.totalFreezesDuration);
-    else if (pathName === 'moqws') rebufferMs = sample.frozenMs;
+    else if (pathName === 'moqws' || pathName === 'moqwt') rebufferMs = sample.frozenMs;
     else rebufferMs = (await v.viewer.stalls()).filter((x) => x.at + x.ms >= t0).reduce((a, x) => a + Math.min(x.ms, x.at + x.ms - t0), 0);
     const timeline = (await v.viewer.timeline()).filter((p) => p.at >= t0 - 1000);
     const heights = timeline.map((p, k) => ({
@@ -193,7 +200,7 @@ async function main(): Promise<number> {
   }
   const quick = values.quick === true;
   const profileNames = (values.profiles ?? (quick ? '4g,lossy-wifi,congested' : 'lan,cable,4g,lossy-wifi,congested,udp-blocked')).split(',');
-  const pathNames = (values.paths ?? 'webrtc,moqws,llhls').split(',') as PathName[];
+  const pathNames = (values.paths ?? 'webrtc,moqws,moqwt,llhls').split(',') as PathName[];
   for (const p of pathNames) if (!(p in PATHS)) throw new Error(`--paths: unknown ${p} (${Object.keys(PATHS).join(', ')})`);
   const profiles = profileNames.map((n) => {
     const p = loadProfile(n.trim());
@@ -204,7 +211,10 @@ async function main(): Promise<number> {
   const environment = describeEnvironment();
   const startedAt = new Date();
   process.stderr.write(`bench:network: ${profiles.map((p) => p.name).join(', ')} × ${pathNames.join(', ')}, ${windowMs / 1000} s each\n`);
-  const rig = await MediaLab.start({ moq: pathNames.includes('moqws'), nodeConfig: { hls: { partTargetMs: 200, segmentTargetMs: 1000 } } });
+  const rig = await MediaLab.start({
+    moq: pathNames.includes('moqws') || pathNames.includes('moqwt'),
+    nodeConfig: { hls: { partTargetMs: 200, segmentTargetMs: 1000 } },
+  });
   const results: ViewerResult[] = [];
   let emulatorCpuS = 0;
   try {
@@ -233,7 +243,7 @@ async function main(): Promise<number> {
   };
   for (const r of results) {
     const prefix = `${r.path}_${key(r.profile)}`;
-    const name = `${{ webrtc: 'WebRTC', moqws: 'MoQ over WebSocket', llhls: 'LL-HLS' }[r.path]} on ${r.profile}`;
+    const name = `${{ webrtc: 'WebRTC', moqws: 'MoQ over WebSocket', moqwt: 'MoQ over WebTransport/QUIC', llhls: 'LL-HLS' }[r.path]} on ${r.profile}`;
     put(`${prefix}_startupMs`, `${name}: startup (watch() to first frame)`, r.startupMs, 'ms', 'lower');
     put(`${prefix}_rebufferPct`, `${name}: rebuffering`, r.rebufferPct, '%', 'lower');
     put(`${prefix}_bitrateKbps`, `${name}: average bitrate at the viewer's link`, r.bitrateKbps, 'kbit/s', 'higher');

@@ -93,6 +93,7 @@ describe('QoE on the MoQ path (Chromium)', () => {
     page = await browser.browser.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
+    page.on('crash', () => errors.push('the page crashed'));
     await page.goto(`${node.url}/healthz`);
     await page.addScriptTag({ content: PLAYER });
     const token = node.tokens.issue({ room: ROOM, identity: 'moq-viewer', canSubscribe: true });
@@ -151,7 +152,7 @@ describe('QoE on the MoQ path (Chromium)', () => {
     ).catch(async (error: Error) => {
       // Say what was reported instead (another reason, or nothing at all).
       const reported = (await metricsText()).split('\n').filter((l) => l.startsWith('subsec_qoe_session_failures_total'));
-      throw new Error(`${error.message}; failures reported: ${reported.join(' | ') || 'none'}`);
+      throw new Error(`${error.message}; failures reported: ${reported.join(' | ') || 'none'}; page errors: ${errors.join(' | ') || 'none'}`);
     });
     expect(metric(failed, 'subsec_qoe_sessions_total', moq)).toBe(1);
     expect(errors).toEqual([]);

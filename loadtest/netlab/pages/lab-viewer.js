@@ -126,7 +126,7 @@
         bufferAheadMs,
       });
     }, 500);
-    return { firstFrameMs: performance.now() - t0, transport: player.transport };
+    return { firstFrameMs: performance.now() - t0, transport: player.transport, wire: player.wireTransport };
   }
 
   /** Samples latency for `sampleMs` and returns it with the stats before and after. */
@@ -134,7 +134,15 @@
     const before = await videoStats();
     const [sampled, times] = await Promise.all([window.subsecClockCode.sampleLatency(video, args.code, args.sampleMs, 20_000), frameTimes(args.sampleMs)]);
     const after = await videoStats();
-    return { ...sampled, before, after, transport: player.transport, videoHeight: video.videoHeight, frozenMs: frozenMs(times, args.sampleMs) };
+    return {
+      ...sampled,
+      before,
+      after,
+      transport: player.transport,
+      wire: player.wireTransport,
+      videoHeight: video.videoHeight,
+      frozenMs: frozenMs(times, args.sampleMs),
+    };
   }
 
   /**

@@ -12,6 +12,7 @@ import { SubsecError, TimeoutError } from '../errors';
 import { waitForFirstFrame, type FirstFrameWait } from '../firstFrame';
 import { AudioRenderer, type AudioRenditionConfig } from './AudioRenderer';
 import { loadMoqNet, type MoqBroadcast, type MoqGroup, type MoqSession, type MoqTrackSubscription } from './moqNet';
+import { RelayLiveness } from './RelayLiveness';
 import { VideoRenderer, type VideoRenditionConfig } from './VideoRenderer';
 
 /** How long an ended track waits for its session to close before the stream counts as ended (ms). */
@@ -84,6 +85,8 @@ export class MoqPlayback {
   /** Media payload bytes received (video and audio frames). */
   #bytes = 0;
   #closed = false;
+  /** Notices a relay that vanished without closing the session. */
+  #liveness: RelayLiveness | undefined;
 
   private constructor(media: HTMLMediaElement, options: MoqPlaybackOptions) {
     this.#media = media;
@@ -122,6 +125,7 @@ export class MoqPlayback {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#liveness?.close();
     this.#stopVideo();
     this.#stopAudio();
     this.#catalog?.close();
@@ -149,6 +153,7 @@ export class MoqPlayback {
     });
     this.#session = session;
     if (this.#closed) return;
+    this.#liveness = new RelayLiveness(o.sessionUrl, (why) => this.#fatal(new SubsecError('CONNECTION_LOST', why)));
     const playing = waitForFirstFrame(this.#media, left(), 'MoQ');
     this.#starting = playing;
     session.closed.then(
@@ -188,6 +193,7 @@ export class MoqPlayback {
         if (!group) return await this.#ended(`the MoQ broadcast ${this.#o.broadcast} ended`);
         const frame = await group.readFrame();
         group.close();
+        this.#liveness?.heard();
         if (!frame) continue;
         await this.#apply(JSON.parse(new TextDecoder().decode(frame.payload)) as Catalog);
       }
@@ -274,6 +280,7 @@ export class MoqPlayback {
         const frame = await group.readFrame();
         if (!frame || this.#closed || this.#video !== playing || group.sequence < this.#newestGroup) break;
         const { timestampUs, payload } = decodeLegacyFrame(frame.payload);
+        this.#liveness?.heard();
         this.#bytes += payload.byteLength;
         this.#o.qoe?.addBytes(payload.byteLength);
         playing.renderer.decode(timestampUs, payload, key);
@@ -296,6 +303,7 @@ export class MoqPlayback {
           const frame = await group.readFrame().catch(() => undefined);
           if (!frame) break;
           const { timestampUs, payload } = decodeLegacyFrame(frame.payload);
+          this.#liveness?.heard();
           this.#bytes += payload.byteLength;
           this.#o.qoe?.addBytes(payload.byteLength);
           playing.renderer.decode(timestampUs, payload);
