@@ -108,6 +108,8 @@ describe('OpenAPI document', () => {
         'GET /v1/rooms/{room}/streams/{stream}/restreams/{id}',
         'DELETE /v1/rooms/{room}/streams/{stream}/restreams/{id}',
         'GET /v1/rooms/{room}/streams/{stream}/ladder',
+        'GET /v1/ingest/backup',
+        'GET /v1/ingest/backup/{room}/{stream}',
       ].sort(),
     );
     for (const [method, template, op] of ops) {
