@@ -111,7 +111,7 @@ async function main(): Promise<void> {
   const publisher = await connectMoq(target, tokens.issue({ room: 'bench', identity: 'pub', canPublish: true, canSubscribe: false }));
   const producer = new Moq.Broadcast.Producer();
   publisher.publish(Moq.Path.from('bench/cam'), producer);
-  let timer: NodeJS.Timeout | undefined;
+  const timers: NodeJS.Timeout[] = [];
   void (async () => {
     for (;;) {
       const req = await producer.requested();
@@ -120,7 +120,12 @@ async function main(): Promise<void> {
       let group: Moq.Group.Producer | undefined;
       let n = 0;
       let seq = 0;
-      timer = setInterval(() => {
+      const own = setInterval(() => {
+        // moq-lite-05 relays first send a TRACK request (properties only), whose track ends at once.
+        if (track.closed.peek() !== undefined) {
+          clearInterval(own);
+          return;
+        }
         if (n % FPS === 0) {
           group?.close();
           group = track.appendGroup();
@@ -134,6 +139,7 @@ async function main(): Promise<void> {
         group!.writeFrame({ payload, timestamp: Moq.Time.Timestamp.fromMicros(Date.now() * 1000) } as Moq.Group.Frame);
         n++;
       }, 1000 / FPS);
+      timers.push(own);
     }
   })();
 
@@ -180,7 +186,7 @@ async function main(): Promise<void> {
       `${name}: latency publish→receive p50 ${r.p50} ms, p95 ${r.p95} ms, p99 ${r.p99} ms; ${r.framesPerSecond} frames/s delivered of ${SUBSCRIBERS * FPS}; relay CPU ${r.cpuPer100} % per 100 subscribers; relay memory ${r.memoryKiBPerSub} KiB per subscriber`,
     );
   }
-  clearInterval(timer);
+  for (const t of timers) clearInterval(t);
   publisher.close();
   relay.stop();
   const checks = new BenchChecks();

@@ -65,27 +65,38 @@ export const moqScenario: Scenario = {
       producer = new Moq.Broadcast.Producer();
       publisher.publish(Moq.Path.from(path), producer);
       const broadcast = producer;
+      // Every accepted request gets the frames. moq-lite-05 relays first send a TRACK request (the
+      // track's properties only), whose track ends at once; closed tracks are dropped.
+      type TrackProducer = ReturnType<NonNullable<Awaited<ReturnType<typeof broadcast.requested>>>['accept']>;
+      const tracks = new Map<TrackProducer, Moq.Group.Producer | undefined>();
       void (async () => {
         for (;;) {
           const req = await broadcast.requested();
           if (!req) return;
-          const track = req.accept();
+          tracks.set(req.accept(), undefined);
           if (timer) continue;
-          let group: Moq.Group.Producer | undefined;
           let n = 0;
           timer = setInterval(() => {
-            if (n % fps === 0) {
-              group?.close();
-              group = track.appendGroup();
-            }
             // [group u32][index u32][send time f64][frame number f64][padding]
             const payload = new Uint8Array(Math.max(24, frameBytes));
             const view = new DataView(payload.buffer);
-            view.setUint32(0, group!.sequence);
             view.setUint32(4, n % fps);
             view.setFloat64(8, performance.timeOrigin + performance.now());
             view.setFloat64(16, n);
-            group!.writeFrame({ payload, timestamp: Moq.Time.Timestamp.fromMicros(Date.now() * 1000) } as Moq.Group.Frame);
+            for (const [track, current] of tracks) {
+              if (track.closed.peek() !== undefined) {
+                tracks.delete(track);
+                continue;
+              }
+              let group = current;
+              if (!group || n % fps === 0) {
+                group?.close();
+                group = track.appendGroup();
+                tracks.set(track, group);
+              }
+              view.setUint32(0, group.sequence);
+              group.writeFrame({ payload: payload.slice(), timestamp: Moq.Time.Timestamp.fromMicros(Date.now() * 1000) } as Moq.Group.Frame);
+            }
             n++;
             nextFrame = n;
           }, 1000 / fps);
