@@ -145,8 +145,8 @@ describe('moq-lite versions', () => {
     it(`announces broadcasts going live and away to a ${v} session`, async () => {
       const conn = await connectMoq(relay.addresses, token('v'), { versions: [v] });
       const extra = await connectMoq(relay.addresses, token('v', { canPublish: true }), { versions: [v] });
+      const announced = conn.announced(Moq.Path.from('v'));
       try {
-        const announced = conn.announced(Moq.Path.from('v'));
         const seen = new Map<string, boolean[]>();
         void (async () => {
           for (;;) {
@@ -164,6 +164,7 @@ describe('moq-lite versions', () => {
         // Nothing announced twice.
         for (const events of seen.values()) expect(events.slice(0, 2)).toEqual(events.length > 1 ? [true, false] : [true]);
       } finally {
+        announced.close();
         extra.close();
         conn.close();
       }
