@@ -4,51 +4,21 @@
  * counted and dropped without disturbing it; a silent sender ends the stream and a new one
  * starts it again; video other than H264 ends with its reason.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startNode } from '../helpers/startNode';
 import { waitFor } from '../../loadtest/core/waitFor';
 import { NodeWhepViewer, tokenFor } from '../helpers/whipWhep';
+import { startTestPattern, TEST_H264 } from '../helpers/testPatternEncoder';
 import { metricSum, metricsText } from '../helpers/metrics';
 import type { SubsecNode } from '../../src/SubsecNode';
 
 let node: SubsecNode;
 const senders: ChildProcess[] = [];
 
-function sender(
-  port: number,
-  video: string[] = ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '15'],
-  host = '127.0.0.1',
-  query = '',
-): ChildProcess {
-  const proc = spawn(
-    'ffmpeg',
-    [
-      '-hide_banner',
-      '-loglevel',
-      'error',
-      '-nostdin',
-      '-re',
-      '-f',
-      'lavfi',
-      '-i',
-      'testsrc2=size=320x180:rate=15',
-      '-f',
-      'lavfi',
-      '-i',
-      'sine=frequency=440:sample_rate=48000',
-      ...video,
-      '-c:a',
-      'aac',
-      '-b:a',
-      '64k',
-      '-f',
-      'mpegts',
-      `udp://${host}:${port}?pkt_size=1316${query}`,
-    ],
-    { stdio: 'ignore' },
-  );
+function sender(port: number, video: string[] = TEST_H264, host = '127.0.0.1', query = ''): ChildProcess {
+  const proc = startTestPattern(['-f', 'mpegts', `udp://${host}:${port}?pkt_size=1316${query}`], { video, loglevel: 'error' });
   senders.push(proc);
   return proc;
 }

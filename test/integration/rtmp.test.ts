@@ -5,7 +5,7 @@
  * publisher), hostile clients (junk, truncated handshakes, oversized and malformed messages,
  * enhanced-RTMP HEVC, stalls) that hurt no other publisher, RTMPS, and no ffmpeg left behind.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,6 +16,7 @@ import { SignalingTestClient } from '../helpers/SignalingTestClient';
 import { NodeWhepViewer, tokenFor } from '../helpers/whipWhep';
 import { metricSumOrZero, metricsText } from '../helpers/metrics';
 import { RawRtmpClient } from '../helpers/rawRtmp';
+import { exited, startTestPattern } from '../helpers/testPatternEncoder';
 import { MSG } from '../../src/ingest/rtmp/chunks';
 import type { SubsecNode } from '../../src/SubsecNode';
 
@@ -27,32 +28,7 @@ const realWrite = process.stderr.write.bind(process.stderr);
 
 /** An ffmpeg RTMP publisher pushing a test pattern (H264 + AAC unless told otherwise). */
 function publisher(url: string, opts: { video?: string[]; seconds?: number } = {}): ChildProcess & { log: string } {
-  const args = [
-    '-hide_banner',
-    '-loglevel',
-    'warning',
-    '-nostdin',
-    '-re',
-    '-f',
-    'lavfi',
-    '-i',
-    'testsrc2=size=320x180:rate=15',
-    '-f',
-    'lavfi',
-    '-i',
-    'sine=frequency=440:sample_rate=48000',
-    ...(opts.video ?? ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '15']),
-    '-c:a',
-    'aac',
-    '-b:a',
-    '64k',
-    ...(opts.seconds ? ['-t', String(opts.seconds)] : []),
-    '-f',
-    'flv',
-    url,
-  ];
-  const proc = Object.assign(spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] }), { log: '' });
-  proc.stderr!.on('data', (d: Buffer) => (proc.log += d.toString()));
+  const proc = startTestPattern(['-f', 'flv', url], opts);
   publishers.push(proc);
   return proc;
 }
@@ -61,17 +37,6 @@ const rtmpUrl = (room: string, stream: string, token: string, app = 'live') => `
 const pub = (room: string, stream: string) => tokenFor(node, { room, identity: stream, canPublish: true });
 /** A counter's value by labels; 0 for a label set not counted yet, but the metric itself must exist. */
 const metric = async (name: string, labels: Record<string, string> = {}) => metricSumOrZero(await metricsText(node.url), name, labels);
-
-function exited(proc: ChildProcess, timeoutMs = 10_000): Promise<number | null> {
-  if (proc.exitCode !== null) return Promise.resolve(proc.exitCode);
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('publisher did not exit')), timeoutMs);
-    proc.once('exit', (code) => {
-      clearTimeout(t);
-      resolve(code);
-    });
-  });
-}
 
 /** The node's ffmpeg ingest processes still running. */
 function ingestChildren(): string[] {

@@ -11,6 +11,7 @@ import { startNode } from '../helpers/startNode';
 import { waitFor } from '../../loadtest/core/waitFor';
 import { SignalingTestClient } from '../helpers/SignalingTestClient';
 import { NodeWhepViewer, tokenFor } from '../helpers/whipWhep';
+import { exited, startTestPattern } from '../helpers/testPatternEncoder';
 import type { SubsecNode } from '../../src/SubsecNode';
 
 let node: SubsecNode;
@@ -21,41 +22,9 @@ const realWrite = process.stderr.write.bind(process.stderr);
 /** Starts an ffmpeg SRT caller pushing a test pattern (H264 + AAC unless told otherwise). */
 function srtCaller(streamId: string, opts: { video?: string[]; audio?: string[]; extra?: string; format?: string } = {}): ChildProcess & { log: string } {
   const url = `srt://127.0.0.1:${node.srt!.port}?streamid=${streamId}&latency=120000&connect_timeout=3000${opts.extra ?? ''}`;
-  const args = [
-    '-hide_banner',
-    '-loglevel',
-    'warning',
-    '-nostdin',
-    '-re',
-    '-f',
-    'lavfi',
-    '-i',
-    'testsrc2=size=320x180:rate=15',
-    '-f',
-    'lavfi',
-    '-i',
-    'sine=frequency=440:sample_rate=48000',
-    ...(opts.video ?? ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '15']),
-    ...(opts.audio ?? ['-c:a', 'aac', '-b:a', '64k']),
-    '-f',
-    opts.format ?? 'mpegts',
-    url,
-  ];
-  const proc = Object.assign(spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] }), { log: '' });
-  proc.stderr!.on('data', (d: Buffer) => (proc.log += d.toString()));
+  const proc = startTestPattern(['-f', opts.format ?? 'mpegts', url], opts);
   callers.push(proc);
   return proc;
-}
-
-function exited(proc: ChildProcess, timeoutMs = 10_000): Promise<number | null> {
-  if (proc.exitCode !== null) return Promise.resolve(proc.exitCode);
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('caller did not exit')), timeoutMs);
-    proc.once('exit', (code) => {
-      clearTimeout(t);
-      resolve(code);
-    });
-  });
 }
 
 async function metric(name: string, labels = ''): Promise<number> {
