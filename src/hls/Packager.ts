@@ -187,6 +187,22 @@ export class Packager extends EventEmitter<PackagerEvents> {
     return this.#peakBitrate;
   }
 
+  /** Media time (s) where the latest frame of the timing track ends (0 before the first). */
+  get mediaEnd(): number {
+    return this.#pendingEndTime;
+  }
+
+  /**
+   * Numbers the first segment `msn` (the next ones follow): a rung started later takes the
+   * reference rung's number for the same media, so players switching between them by Media
+   * Sequence Number (hls.js does) or rendition report land on the same content. Only before the
+   * first segment.
+   */
+  numberFrom(msn: number): void {
+    if (this.#segments.length > 0) throw new Error('segments are already numbered');
+    this.#nextMsn = msn;
+  }
+
   /** Bytes of media received. */
   get bytes(): number {
     return this.#bytes;

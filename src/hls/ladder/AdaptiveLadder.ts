@@ -11,11 +11,12 @@
 import type { types } from 'mediasoup';
 import type { Logger } from '../../core/logger';
 import type { Stream } from '../../streams/Stream';
-import { ClockAnchor, type PackagerOptions } from '../Packager';
+import { ClockAnchor, type Packager, type PackagerOptions } from '../Packager';
 import { LadderTranscoder, type LiveRendition, type RenditionSpec } from '../LadderTranscoder';
 import { decideLadder, type LadderAction, type Rung } from './AudiencePolicy';
 import { AudienceTracker } from './AudienceTracker';
 import type { LadderAdaptationConfig } from './ladderConfig';
+import { SegmentGate } from './SegmentGate';
 import { TimelineAligner } from './TimelineAligner';
 
 /** A rung as the API and webhooks show it. */
@@ -132,6 +133,11 @@ export class AdaptiveLadder {
           : deliver,
     });
     for (const rung of this.#configured) if (rung !== this.#floor) this.#createJob(rung);
+  }
+
+  /** The floor rung's packager: the reference every other rung's segments follow. */
+  get #floorPackager(): Packager {
+    return this.#base.renditions.find((r) => r.kind === 'video')!.packager;
   }
 
   /** Every rendition being served (listed, joining and retiring), highest bitrate first, then the floor and audio. */
@@ -301,9 +307,14 @@ export class AdaptiveLadder {
           this.#o.log.warn('hls ladder rung ended', { rung: rung.name, reason });
           job.stoppedAt = Date.now();
         },
-        route: (_r, deliver) => {
-          const f = this.#aligner.follower(deliver);
-          job.closeFollower = f.close;
+        route: (r, deliver) => {
+          // Aligned onto the floor's decode-time line, then started on one of its segment boundaries with its number.
+          const gate = new SegmentGate(this.#floorPackager, r.packager, deliver);
+          const f = this.#aligner.follower(gate.push);
+          job.closeFollower = () => {
+            f.close();
+            gate.close();
+          };
           return f.push;
         },
       }),

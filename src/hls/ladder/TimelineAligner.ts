@@ -50,7 +50,7 @@ export function shiftTfdt(moof: Buffer, delta: number): Buffer {
 }
 
 /** The video fragment of a moof: decode time, timescale and whether it starts with a keyframe. */
-function videoFrame(moof: Buffer, init: Mp4Init): { ticks: number; timescale: number; key: boolean } | undefined {
+export function videoFrame(moof: Buffer, init: Mp4Init): { ticks: number; timescale: number; key: boolean } | undefined {
   const video = init.tracks.find((t) => t.kind === 'video');
   if (!video) return undefined;
   const f = parseMoof(moof, init).tracks.find((t) => t.trackId === video.id);
