@@ -3,7 +3,8 @@
  * publisher writes them continuously, so their cache is always warm) or fetched on demand from
  * the broadcast's {@link BroadcastSource} (a publishing session or an upstream relay): the first
  * downstream subscriber opens one upstream subscription, later ones share it, and it closes a
- * short linger after the last one leaves.
+ * short linger after the last one leaves. Leases on static tracks are counted too, so an
+ * in-process publisher can write only while someone watches (the `demand` event).
  */
 import { EventEmitter } from 'node:events';
 import { StreamCode, StreamError } from '../errors';
@@ -42,6 +43,11 @@ interface DynamicEntry {
 /** Events of {@link Broadcast}. */
 export interface BroadcastEvents {
   closed: [];
+  /**
+   * The static tracks gained their first downstream lease (true), or lost their last one a
+   * linger ago (false): an in-process publisher may write only while they are wanted.
+   */
+  demand: [wanted: boolean];
 }
 
 /** Options of {@link Broadcast}. */
@@ -66,6 +72,10 @@ export class Broadcast extends EventEmitter<BroadcastEvents> {
   readonly #trackOptions: TrackOptions;
   readonly #static = new Map<string, Track>();
   readonly #dynamic = new Map<string, DynamicEntry>();
+  /** Downstream leases held on static tracks. */
+  #staticLeases = 0;
+  #wanted = false;
+  #idle: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(options: BroadcastOptions) {
@@ -85,6 +95,11 @@ export class Broadcast extends EventEmitter<BroadcastEvents> {
   /** Names of tracks currently held (static and on-demand). */
   get trackNames(): string[] {
     return [...this.#static.keys(), ...this.#dynamic.keys()];
+  }
+
+  /** True while a downstream subscriber holds one of the static tracks (or did within the linger). */
+  get wanted(): boolean {
+    return this.#wanted;
   }
 
   /** Creates a static track written in-process (replacing one of the same name). */
@@ -111,7 +126,7 @@ export class Broadcast extends EventEmitter<BroadcastEvents> {
   async acquire(name: string, priority: number): Promise<TrackLease> {
     if (this.#closed) throw new StreamError(StreamCode.NOT_FOUND, `broadcast ${this.path} is closed`);
     const local = this.#static.get(name);
-    if (local) return { track: local, release: () => undefined };
+    if (local) return { track: local, release: this.#holdStatic() };
     const source = this.source;
     if (!source) throw new StreamError(StreamCode.NOT_FOUND, `track ${name} not found in ${this.path}`);
     let entry = this.#dynamic.get(name);
@@ -158,10 +173,36 @@ export class Broadcast extends EventEmitter<BroadcastEvents> {
     return { track: held.track, release };
   }
 
+  /** Counts a lease on a static track (announcing demand on the first); returns its release. */
+  #holdStatic(): () => void {
+    this.#staticLeases++;
+    clearTimeout(this.#idle);
+    this.#idle = undefined;
+    if (!this.#wanted) {
+      this.#wanted = true;
+      this.emit('demand', true);
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#staticLeases--;
+      if (this.#staticLeases > 0 || this.#closed) return;
+      this.#idle = setTimeout(() => {
+        this.#idle = undefined;
+        if (this.#staticLeases > 0 || this.#closed || !this.#wanted) return;
+        this.#wanted = false;
+        this.emit('demand', false);
+      }, this.#lingerMs);
+      this.#idle.unref?.();
+    };
+  }
+
   /** Ends the broadcast and every track. Idempotent. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#idle);
     for (const t of this.#static.values()) t.close();
     for (const e of this.#dynamic.values()) e.track.close(new StreamError(StreamCode.CANCELLED, 'broadcast ended'));
     this.#static.clear();

@@ -1,7 +1,8 @@
 /**
  * The SFU → MoQ bridge, an output of the stream hub: every stream (the tracks of one identity in
- * a room) is offered as a MoQ broadcast at `<prefix>/<room>/<identity>` on the in-process relay,
- * in the @moq/hang format, so MoQ players and relays downstream can watch any SFU stream.
+ * a room) is announced as a MoQ broadcast at `<prefix>/<room>/<identity>` on the in-process relay,
+ * in the @moq/hang format, so MoQ players and relays downstream can watch any SFU stream. The SFU
+ * is consumed on demand: only while a MoQ subscriber holds one of the broadcast's tracks.
  */
 import type { Logger } from '../core/logger';
 import type { Broadcast } from '../../relay/model/Broadcast';
@@ -81,7 +82,7 @@ export class MoqBridge {
       url: `${this.#o.relayUrl()}/${path}`,
       start: async () => undefined,
       close: () => bridge.close(),
-      stats: () => ({ broadcast: path, tracks: bridge.size }),
+      stats: () => ({ broadcast: path, tracks: bridge.size, active: bridge.active }),
     });
     broadcast.once('closed', () => handle.close());
     const add = (track: Stream['tracks'][number]) =>

@@ -85,22 +85,34 @@ export class ProducerBridge {
     this.#consumer = consumer;
     consumer.on('rtp', (packet) => this.#onRtp(packet));
     consumer.on('producerclose', () => this.close());
-    consumer.on('transportclose', () => this.close());
+    consumer.on('transportclose', () => {
+      if (!this.#closed) this.close(); // not our own stop()
+    });
     if (this.#codec.codec === 'opus') {
       this.#rendition({ kind: 'audio', config: { codec: 'opus', sampleRate: this.#codec.clockRate, numberOfChannels: this.#codec.channels ?? 2 } });
     } else {
       this.#requestKeyframe('start');
     }
-    if (this.#closed) this.close();
+    if (this.#closed) this.#transport.close(); // stopped meanwhile
+  }
+
+  /** True once stopped or closed. */
+  get stopped(): boolean {
+    return this.#closed;
+  }
+
+  /** Stops consuming (the open group is finished) and leaves the track open for a later bridge. Idempotent. */
+  stop(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#group?.finish();
+    this.#transport?.close();
   }
 
   /** Stops consuming and ends the track. Idempotent. */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#group?.finish();
+    this.stop();
     this.#o.track.close();
-    this.#transport?.close();
   }
 
   #requestKeyframe(reason: string): void {

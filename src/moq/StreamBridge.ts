@@ -1,7 +1,10 @@
 /**
  * Offers one SFU stream (the producers of one participant identity in a room) as one MoQ
  * broadcast: a track per producer ('video', 'audio', then 'video-2', …) plus the hang catalog
- * describing them, republished whenever a rendition changes.
+ * describing them, republished whenever a rendition changes. The tracks exist (and are announced)
+ * from the start, but the SFU is consumed only on demand: while a MoQ subscriber holds one of the
+ * broadcast's tracks (the relay's `demand` event, with its linger); a restart begins at a key frame
+ * it requests.
  */
 import type { types } from 'mediasoup';
 import type { Logger } from '../core/logger';
@@ -20,10 +23,13 @@ export interface StreamBridgeOptions {
 }
 
 interface Entry {
-  bridge: ProducerBridge;
+  producer: types.Producer;
+  track: Track;
   trackName: string;
   kind: 'video' | 'audio';
   rendition: VideoRendition | AudioRendition | undefined;
+  /** The running bridge while the broadcast is wanted. */
+  bridge: ProducerBridge | undefined;
 }
 
 /** One stream → one broadcast. */
@@ -33,6 +39,7 @@ export class StreamBridge {
   readonly #o: StreamBridgeOptions;
   readonly #catalog: Track;
   readonly #entries = new Map<string, Entry>();
+  readonly #onDemand = (wanted: boolean) => (wanted ? this.#resume() : this.#suspend());
   #catalogJson = '';
   #closed = false;
 
@@ -41,19 +48,25 @@ export class StreamBridge {
     this.identity = options.stream.identity;
     this.broadcast = options.broadcast;
     this.#catalog = options.broadcast.createTrack(CATALOG_TRACK);
+    options.broadcast.on('demand', this.#onDemand);
   }
 
-  /** Producers bridged. */
+  /** Producers offered as tracks. */
   get size(): number {
     return this.#entries.size;
   }
 
-  /** The bridge of a producer (for tests and stats). */
+  /** True while the SFU is being consumed (a MoQ subscriber wants the broadcast). */
+  get active(): boolean {
+    return this.broadcast.wanted && !this.#closed;
+  }
+
+  /** The running bridge of a producer, if the broadcast is wanted (for tests and stats). */
   bridgeOf(producerId: string): ProducerBridge | undefined {
     return this.#entries.get(producerId)?.bridge;
   }
 
-  /** Bridges a producer of this stream; unsupported codecs are skipped with a warning. */
+  /** Offers a producer of this stream as a track (consumed while wanted); unsupported codecs are skipped with a warning. */
   async addProducer(producer: types.Producer): Promise<void> {
     if (this.#closed || this.#entries.has(producer.id)) return;
     const { stream, log } = this.#o;
@@ -62,38 +75,19 @@ export class StreamBridge {
       return;
     }
     if (!stream.room.getProducer(producer.id)) return;
-    const slot = stream.slotOf(producer.id);
     const kind = producer.kind;
     const trackName = this.#trackName(kind);
-    const track = this.broadcast.createTrack(trackName);
-    const e: Entry = { bridge: undefined as unknown as ProducerBridge, trackName, kind, rendition: undefined };
-    e.bridge = new ProducerBridge({
-      producer,
-      slot,
-      track,
-      consume: (transport, s) => stream.consume(transport, s, producer, { output: 'moq', paused: false }),
-      onRendition: (r) => {
-        e.rendition = r.config;
-        this.#publishCatalog();
-      },
-      log: log.child(trackName),
-    });
+    const e: Entry = { producer, track: this.broadcast.createTrack(trackName), trackName, kind, rendition: undefined, bridge: undefined };
     this.#entries.set(producer.id, e);
-    try {
-      await e.bridge.start();
-      log.info('bridging producer to MoQ', { path: this.broadcast.path, track: trackName, producer: producer.id });
-    } catch (err) {
-      this.removeProducer(producer.id);
-      throw err;
-    }
+    if (this.active) await this.#startBridge(e);
   }
 
-  /** Stops bridging a producer. */
+  /** Stops bridging a producer and ends its track. */
   removeProducer(producerId: string): void {
     const e = this.#entries.get(producerId);
     if (!e) return;
     this.#entries.delete(producerId);
-    e.bridge.close();
+    e.bridge?.close();
     this.broadcast.removeTrack(e.trackName);
     this.#publishCatalog();
   }
@@ -102,9 +96,57 @@ export class StreamBridge {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const e of this.#entries.values()) e.bridge.close();
+    this.broadcast.off('demand', this.#onDemand);
+    for (const e of this.#entries.values()) e.bridge?.close();
     this.#entries.clear();
     this.broadcast.close();
+  }
+
+  /** A subscriber came: consume every producer. */
+  #resume(): void {
+    if (this.#closed) return;
+    this.#o.log.info('MoQ subscribers want the stream: bridging', { path: this.broadcast.path, tracks: this.#entries.size });
+    for (const e of this.#entries.values()) {
+      if (e.bridge) continue;
+      this.#startBridge(e).catch((err: unknown) =>
+        this.#o.log.warn('cannot bridge producer to MoQ', { path: this.broadcast.path, track: e.trackName, producer: e.producer.id, error: err }),
+      );
+    }
+  }
+
+  /** The last subscriber left (a linger ago): stop consuming, keep the tracks and their caches. */
+  #suspend(): void {
+    if (this.#closed) return;
+    this.#o.log.info('no MoQ subscriber left: bridge idle', { path: this.broadcast.path });
+    for (const e of this.#entries.values()) {
+      e.bridge?.stop();
+      e.bridge = undefined;
+    }
+  }
+
+  async #startBridge(e: Entry): Promise<void> {
+    const { stream, log } = this.#o;
+    const { producer, trackName } = e;
+    const bridge = new ProducerBridge({
+      producer,
+      slot: stream.slotOf(producer.id),
+      track: e.track,
+      consume: (transport, s) => stream.consume(transport, s, producer, { output: 'moq', paused: false }),
+      onRendition: (r) => {
+        e.rendition = r.config;
+        this.#publishCatalog();
+      },
+      log: log.child(trackName),
+    });
+    e.bridge = bridge;
+    try {
+      await bridge.start();
+      if (!bridge.stopped) log.info('bridging producer to MoQ', { path: this.broadcast.path, track: trackName, producer: producer.id });
+    } catch (err) {
+      if (bridge.stopped && e.bridge !== bridge) return; // suspended while starting
+      this.removeProducer(producer.id);
+      throw err;
+    }
   }
 
   #trackName(kind: 'video' | 'audio'): string {

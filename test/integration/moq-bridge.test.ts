@@ -1,6 +1,7 @@
 /**
- * SFU → MoQ: the synthetic ffmpeg stream (H264 + Opus into the SFU) is bridged to the relay,
- * and @moq/net (moq-dev's client) subscribes over WebSocket and over WebTransport (HTTP/2).
+ * SFU → MoQ: the synthetic ffmpeg stream (H264 + Opus into the SFU) is bridged to the relay on
+ * demand (consumed only while a MoQ subscriber holds a track), and @moq/net (moq-dev's client)
+ * subscribes over WebSocket and over WebTransport (HTTP/2).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectMoq, Moq, readGroups, within, type ReceivedGroup } from '../../loadtest/core/moqClient';
@@ -68,6 +69,37 @@ function expectGop(groups: ReceivedGroup[]): void {
 }
 
 describe('SFU → MoQ bridge', () => {
+  it('consumes the SFU only while a MoQ subscriber wants the stream (on demand), and resumes at a requested key frame', async () => {
+    const moqConsumers = () => node.streams.get('moqroom', 'synthetic')!.consumerCounts().byOutput.moq ?? 0;
+    const moqOutput = () => node.outputs.list({ room: 'moqroom', identity: 'synthetic' }).find((o) => o.kind === 'moq')!;
+    // Announced (listed and resolvable) before anyone watches, but nothing consumed from the SFU.
+    expect(node.moqRelay!.origin.get('moqroom/synthetic')).toBeDefined();
+    expect(moqConsumers()).toBe(0);
+    expect(moqOutput().stats).toMatchObject({ active: false, tracks: 2 });
+
+    let lastSequence = -1;
+    for (const round of [1, 2]) {
+      const conn = await connectMoq(node.moqRelay!.addresses, viewerToken());
+      try {
+        const video = conn.consume(Moq.Path.from('moqroom/synthetic')).track('video').subscribe({ priority: 60 });
+        const g = await within(video.recvGroup(), 10_000, `first group (round ${round})`);
+        const first = await within(g!.readFrame(), 10_000, 'first frame');
+        // The bridge started for this subscriber: its first group opens with a key frame it asked for.
+        expect(nalTypes(decodeLegacyFrame(first!.payload).payload)).toContain(5);
+        expect(g!.sequence).toBeGreaterThan(lastSequence);
+        lastSequence = g!.sequence;
+        expect(moqConsumers()).toBe(2); // video and audio, while wanted
+        expect(moqOutput().stats).toMatchObject({ active: true });
+        video.close();
+      } finally {
+        conn.close();
+      }
+      // The last subscriber gone, the consumers close after the relay's linger.
+      await waitFor(() => moqConsumers() === 0, { timeoutMs: 15_000, what: `MoQ consumers closed after round ${round}` });
+      expect(moqOutput().stats).toMatchObject({ active: false });
+    }
+  }, 60_000);
+
   for (const transport of ['websocket', 'webtransport'] as const) {
     it(`delivers the SFU stream to @moq/net over ${transport}: catalog, GOP groups in order, audio`, async () => {
       const conn = await connectMoq(node.moqRelay!.addresses, viewerToken(), { transport });
@@ -104,7 +136,9 @@ describe('SFU → MoQ bridge', () => {
   }
 
   it('starts a late joiner at the cached key frame right away', async () => {
+    // An earlier subscriber (this lease) keeps the bridge running and the cache warm.
     const lease = await node.moqRelay!.origin.get('moqroom/synthetic')!.acquire('video', 0);
+    await waitFor(() => lease.track.latest(), { timeoutMs: 10_000, what: 'a cached group' });
     const conn = await connectMoq(node.moqRelay!.addresses, viewerToken());
     try {
       // The group the relay holds when the subscription starts must be the one it sends first

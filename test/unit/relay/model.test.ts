@@ -119,6 +119,40 @@ describe('Broadcast', () => {
     local.close();
     expect(t.closed).toBe(true);
   });
+
+  it('announces demand for its static tracks on the first lease and its end a linger after the last', async () => {
+    vi.useFakeTimers();
+    try {
+      const b = new Broadcast({ path: 'r/c', lingerMs: 1000 });
+      b.createTrack('video');
+      b.createTrack('catalog.json');
+      const events: boolean[] = [];
+      b.on('demand', (wanted) => events.push(wanted));
+      expect(b.wanted).toBe(false);
+      const [v, c] = [await b.acquire('video', 1), await b.acquire('catalog.json', 1)];
+      expect(events).toEqual([true]);
+      v.release();
+      v.release(); // a second release of the same lease counts once
+      vi.advanceTimersByTime(5000);
+      expect(events).toEqual([true]); // the catalog is still held
+      c.release();
+      vi.advanceTimersByTime(999);
+      const again = await b.acquire('video', 1); // back within the linger: no gap
+      vi.advanceTimersByTime(5000);
+      expect(events).toEqual([true]);
+      again.release();
+      vi.advanceTimersByTime(1000);
+      expect(events).toEqual([true, false]);
+      expect(b.wanted).toBe(false);
+      (await b.acquire('video', 1)).release();
+      expect(events).toEqual([true, false, true]);
+      b.close();
+      vi.advanceTimersByTime(5000);
+      expect(events).toEqual([true, false, true]); // no idle event after the end
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });
 
 describe('Origin', () => {
