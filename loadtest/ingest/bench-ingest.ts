@@ -83,6 +83,8 @@ interface ClockSamples {
   rejected: number;
   /** Frames the compositor presented in the window. */
   frames: number;
+  /** The viewer's inbound video stats: its jitter buffer, decode and processing delays per frame (ms). */
+  receiver: Record<string, number | null>;
 }
 
 async function main(): Promise<void> {
@@ -259,6 +261,7 @@ async function main(): Promise<void> {
       srtLatencyMs: latencyMs,
       srtG2gSamples: g2g.length,
       g2gFrames: Object.fromEntries(Object.entries(clocks).map(([k, c]) => [k, { presented: c.frames, read: c.samples.length, rejected: c.rejected }])),
+      g2gViewerDelays: Object.fromEntries(Object.entries(clocks).map(([k, c]) => [k, c.receiver])),
       srtG2gP50Ms: Math.round(percentile(g2g, 50)),
       srtG2gP95Ms: Math.round(percentile(g2g, 95)),
       srtG2gAboveLatencyP50Ms: Math.round(percentile(g2g, 50) - latencyMs),

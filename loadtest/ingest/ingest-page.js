@@ -41,7 +41,7 @@ async function whepView(url, token) {
  * mid-change, blurred by the encoder) is rejected, not misread.
  */
 async function sampleClock(args) {
-  const { video } = await whepView(args.url, args.token);
+  const { pc, video } = await whepView(args.url, args.token);
   const { block, bits, perRow } = args.code;
   const rows = Math.ceil(bits / perRow);
   const canvas = document.createElement('canvas');
@@ -78,7 +78,32 @@ async function sampleClock(args) {
     };
     video.requestVideoFrameCallback(onFrame);
   });
-  return { samples, rejected, frames: lastPresented - (firstPresented ?? lastPresented) + 1 };
+  return { samples, rejected, frames: lastPresented - (firstPresented ?? lastPresented) + 1, receiver: await receiverDelays(pc) };
+}
+
+/**
+ * The viewer's own share of the delay, from its video inbound-rtp stats (ms per frame, averaged
+ * over the session): time in the jitter buffer (and its target), decode, and first packet to
+ * decoded (totalProcessingDelay); plus NACKs and dropped frames.
+ */
+async function receiverDelays(pc) {
+  let out = {};
+  (await pc.getStats()).forEach((s) => {
+    if (s.type !== 'inbound-rtp' || s.kind !== 'video') return;
+    const per = (total, count) => (count ? Math.round((1000 * total) / count) : null);
+    out = {
+      jitterBufferMs: per(s.jitterBufferDelay, s.jitterBufferEmittedCount),
+      jitterBufferTargetMs: per(s.jitterBufferTargetDelay, s.jitterBufferEmittedCount),
+      jitterBufferMinimumMs: per(s.jitterBufferMinimumDelay, s.jitterBufferEmittedCount),
+      decodeMs: per(s.totalDecodeTime, s.framesDecoded),
+      receiveToDecodedMs: per(s.totalProcessingDelay, s.framesDecoded),
+      framesDecoded: s.framesDecoded,
+      framesDropped: s.framesDropped,
+      nackCount: s.nackCount,
+      pliCount: s.pliCount,
+    };
+  });
+  return out;
 }
 
 /** Publishes the fake camera over WHIP; returns the resource URL and the time the POST began. */

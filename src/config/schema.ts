@@ -299,6 +299,11 @@ export const configSchema = z.strictObject({
       allowRoomCreation: z.boolean().default(true),
       /** Opus bitrate for the transcoded AAC audio (kbps). */
       audioBitrateKbps: z.number().int().min(16).max(510).default(96),
+      /**
+       * Run ffmpeg's H264 frame parser on the contribution: adds one frame interval of latency; only
+       * for encoders that split an access unit over several PES packets or pack several in one.
+       */
+      frameParser: z.boolean().default(false),
     })
     .prefault({}),
   /** Contribution shared by every ingest protocol: primary and backup inputs of a stream (docs/backup-ingest.md). */

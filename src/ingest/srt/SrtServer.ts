@@ -142,7 +142,8 @@ export class SrtServer {
     if (this.#pending.has(key)) return; // a retransmitted conclusion while we authorize
     if (hs.cookie !== this.#cookie(key, 0) && hs.cookie !== this.#cookie(key, -1)) return this.#junk.inc();
     this.#pending.add(key);
-    this.#admit(packet, hs.streamId, hs.socketId, key, from, send)
+    const arrivedAt = performance.now();
+    this.#admit(packet, arrivedAt, hs.streamId, hs.socketId, key, from, send)
       .catch((err) => {
         this.#deps.log.error('SRT session failed to start', { remote: key, error: err });
         this.#refuse(packet, key, send, RejectReason.OVERLOAD, 'internal', 'internal error');
@@ -152,6 +153,7 @@ export class SrtServer {
 
   async #admit(
     packet: Buffer,
+    arrivedAt: number,
     streamId: string | undefined,
     callerSocketId: number,
     key: string,
@@ -212,7 +214,7 @@ export class SrtServer {
       }
     }
     const room = seat ? seat.room : await rooms.getOrCreate(target.room);
-    const session = new SrtSession({ room, target, conclusion: packet, callerSocketId, sendToCaller: send, config, log: this.#deps.log });
+    const session = new SrtSession({ room, target, conclusion: packet, conclusionAt: arrivedAt, callerSocketId, sendToCaller: send, config, log: this.#deps.log });
     this.#byCaller.set(key, session);
     this.#byStream.set(streamKey, session);
     session.once('ended', (reason, label) => {

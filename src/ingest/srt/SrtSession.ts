@@ -16,7 +16,17 @@ import type { Logger } from '../../core/logger';
 import type { Config } from '../../config/schema';
 import type { IngestRoom } from '../../streams/Ingest';
 import { SrtFeed, type FeedEndpoint } from './SrtFeed';
-import { HS_CONCLUSION, HS_INDUCTION, HS_REJECTION_BASE, inductionFrom, parseHandshake, rejectionName, shutdownPacket, withCookie } from './srtPackets';
+import {
+  HS_CONCLUSION,
+  HS_INDUCTION,
+  HS_REJECTION_BASE,
+  inductionFrom,
+  parseHandshake,
+  rejectionName,
+  shutdownPacket,
+  withCookie,
+  withTimestampDelay,
+} from './srtPackets';
 import type { SrtTarget } from './streamId';
 import { classifyFfmpegFailure, type FfmpegFailure } from '../ffmpeg/ffmpegFailure';
 
@@ -42,6 +52,8 @@ export interface SrtSessionOptions {
   target: SrtTarget;
   /** The caller's first conclusion request (already authorized). */
   conclusion: Buffer;
+  /** When the conclusion arrived (`performance.now()`; default: when the session is created). */
+  conclusionAt?: number;
   callerSocketId: number;
   /** Sends a packet to the caller from the public listener socket. */
   sendToCaller: (packet: Buffer) => void;
@@ -54,11 +66,23 @@ export interface SrtSessionEvents {
   ended: [reason: string, label: SrtEndLabel];
 }
 
-/** ffmpeg arguments: SRT listener in, H264 copy + AAC→Opus out as RTP (audio optional via tee). */
+/**
+ * ffmpeg arguments: SRT listener in, H264 copy + AAC→Opus out as RTP (audio optional).
+ *
+ * Latency (docs/srt.md, "Latency"): past libsrt's receive latency, ffmpeg adds nothing a frame
+ * long. The H264 parser is off (`noparse`) unless `srt.frameParser`: with MPEG-TS it holds each
+ * access unit until the next one begins (one frame interval), and the copy needs none of it
+ * (every PES carries one access unit with its PTS; `-copyinkf` because key-frame flags came from
+ * the parser). Video is its own RTP output: sharing a muxer with the audio would make each video
+ * frame wait for audio with a later timestamp (encoders bundle AAC into PES packets of 100–200
+ * ms). The audio output carries the video too, to a discarding `null` slave, only so that a
+ * stream without audio still has an output stream (a `tee` whose every slave failed is an error).
+ */
 export function srtFfmpegArgs(port: number, config: Config['srt'], video: FeedEndpoint, audio: FeedEndpoint): string[] {
   const us = (ms: number) => String(ms * 1000);
   const input = `srt://127.0.0.1:${port}?mode=listener&transtype=live&latency=${us(config.latencyMs)}&listen_timeout=${us(5000)}&timeout=${us(config.idleTimeoutMs)}`;
   const rtp = (e: FeedEndpoint) => `rtp://127.0.0.1:${e.port}?rtcpport=${e.rtcpPort}&pkt_size=1200`;
+  const copyUnparsed = config.frameParser ? [] : ['-copyinkf'];
   return [
     '-hide_banner',
     '-nostdin',
@@ -67,19 +91,34 @@ export function srtFfmpegArgs(port: number, config: Config['srt'], video: FeedEn
     'info',
     ...(config.passphrase ? ['-passphrase', config.passphrase] : []),
     '-fflags',
-    'nobuffer',
+    config.frameParser ? 'nobuffer' : 'nobuffer+noparse',
     '-probesize',
     '1000000',
     '-analyzeduration',
     '1000000',
     '-i',
     input,
+    // Output #0: the video alone, written as soon as each PES is demuxed.
     '-map',
     '0:v:0',
-    '-map',
-    '0:a:0?',
     '-c:v',
     'copy',
+    ...copyUnparsed,
+    '-f',
+    'rtp',
+    '-ssrc',
+    String(video.ssrc),
+    '-payload_type',
+    String(video.payloadType),
+    rtp(video),
+    // Output #1: any audio → Opus; the video copy here only keeps the output non-empty.
+    '-map',
+    '0:a:0?',
+    '-map',
+    '0:v:0',
+    '-c:v',
+    'copy',
+    ...copyUnparsed,
     '-c:a',
     'libopus',
     '-b:a',
@@ -92,8 +131,7 @@ export function srtFfmpegArgs(port: number, config: Config['srt'], video: FeedEn
     'lowdelay',
     '-f',
     'tee',
-    `[select=v:f=rtp:ssrc=${video.ssrc}:payload_type=${video.payloadType}]${rtp(video)}|` +
-      `[select=a:f=rtp:ssrc=${audio.ssrc}:payload_type=${audio.payloadType}:onfail=ignore]${rtp(audio)}`,
+    `[select=a:f=rtp:ssrc=${audio.ssrc}:payload_type=${audio.payloadType}:onfail=ignore]${rtp(audio)}|[select=v:f=null]-`,
   ];
 }
 
@@ -111,6 +149,8 @@ export class SrtSession extends EventEmitter<SrtSessionEvents> {
   #ffmpeg: ChildProcess | undefined;
   #ffmpegCookie: number | undefined;
   #pendingConclusion: Buffer;
+  /** When {@link #pendingConclusion} arrived (`performance.now()`): ffmpeg gets it with the time it was held. */
+  #pendingConclusionAt: number;
   #established = false;
   #probed = false;
   #streams: { type: string; codec: string }[] = [];
@@ -124,6 +164,7 @@ export class SrtSession extends EventEmitter<SrtSessionEvents> {
     this.#o = options;
     this.target = options.target;
     this.#pendingConclusion = options.conclusion;
+    this.#pendingConclusionAt = options.conclusionAt ?? performance.now();
     this.closed = new Promise((r) => (this.#resolveClosed = r));
     this.#feed = new SrtFeed({
       room: options.room,
@@ -181,8 +222,10 @@ export class SrtSession extends EventEmitter<SrtSessionEvents> {
     const hs = parseHandshake(packet);
     if (hs) {
       if (hs.type !== HS_CONCLUSION) return;
-      if (this.#ffmpegCookie === undefined) this.#pendingConclusion = packet;
-      else this.#sendToFfmpeg(withCookie(packet, this.#ffmpegCookie));
+      if (this.#ffmpegCookie === undefined) {
+        this.#pendingConclusion = packet;
+        this.#pendingConclusionAt = performance.now();
+      } else this.#sendToFfmpeg(withCookie(packet, this.#ffmpegCookie));
       return;
     }
     this.#sendToFfmpeg(packet);
@@ -272,7 +315,10 @@ export class SrtSession extends EventEmitter<SrtSessionEvents> {
     if (hs?.type === HS_INDUCTION) {
       if (this.#ffmpegCookie === undefined) {
         this.#ffmpegCookie = hs.cookie;
-        this.#sendToFfmpeg(withCookie(this.#pendingConclusion, hs.cookie));
+        // Held while ffmpeg started (100–300 ms, more under load): without the held time in its
+        // timestamp, libsrt would deliver every packet that much later (srtPackets.ts).
+        const held = withTimestampDelay(this.#pendingConclusion, (performance.now() - this.#pendingConclusionAt) * 1000);
+        this.#sendToFfmpeg(withCookie(held, hs.cookie));
       }
       return;
     }

@@ -129,6 +129,19 @@ export function withCookie(handshake: Buffer, cookie: number): Buffer {
   return out;
 }
 
+/**
+ * The packet with its header timestamp moved `delayUs` later (wrapping at 32 bits), as if its
+ * sender had sent it that much later. libsrt's receiver takes the time base of its delivery
+ * schedule (TSBPD) from the conclusion it accepts — its arrival time minus this timestamp — so a
+ * conclusion the node held back while ffmpeg started must carry the time it was held, or every
+ * packet of the connection is delivered that much later than the configured latency.
+ */
+export function withTimestampDelay(packet: Buffer, delayUs: number): Buffer {
+  const out = Buffer.from(packet);
+  out.writeUInt32BE((packet.readUInt32BE(8) + Math.max(0, Math.round(delayUs))) >>> 0, 8);
+  return out;
+}
+
 /** A SHUTDOWN control packet to the socket `destSocketId`. */
 export function shutdownPacket(destSocketId: number): Buffer {
   const out = Buffer.alloc(HEADER + 4);
