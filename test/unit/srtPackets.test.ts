@@ -9,6 +9,7 @@ import {
   RejectReason,
   shutdownPacket,
   withCookie,
+  withTimestampDelay,
 } from '../../src/ingest/srt/srtPackets';
 import { parseStreamId } from '../../src/ingest/srt/streamId';
 
@@ -48,6 +49,17 @@ describe('SRT handshake packets', () => {
     const bye = shutdownPacket(0x1234);
     expect(bye.readUInt16BE(0)).toBe(0x8005);
     expect(bye.readUInt32BE(12)).toBe(0x1234);
+  });
+
+  it('moves a held handshake timestamp later by the time it was held, wrapping at 32 bits', () => {
+    const req = conclusion('#!::r=live/cam1,t=tok');
+    req.writeUInt32BE(1_000, 8);
+    const held = withTimestampDelay(req, 250_000);
+    expect(held.readUInt32BE(8)).toBe(251_000);
+    expect(req.readUInt32BE(8)).toBe(1_000); // the original is untouched
+    expect(parseHandshake(held)!.streamId).toBe('#!::r=live/cam1,t=tok');
+    req.writeUInt32BE(0xffff_fff0, 8);
+    expect(withTimestampDelay(req, 0x20).readUInt32BE(8)).toBe(0x10);
   });
 
   it('ignores data packets, short packets and lying extension lengths', () => {
