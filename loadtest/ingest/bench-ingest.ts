@@ -31,6 +31,7 @@
  * Options: --seconds <sampling time per g2g path, default 15> --rounds <WHIP rounds, default 3>
  *          --latency <SRT latency in ms, default 120> --cameras <RTSP pulls, default 20>
  *          --backup-rounds <primary kills, default 3> --only <comma list of srt,rtmp,rtsp,cameras,whip,backup; default all>
+ *          --audio (the SRT and RTMP encoders also send AAC; default video only)
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -96,6 +97,7 @@ async function main(): Promise<void> {
       cameras: { type: 'string', default: '20' },
       'backup-rounds': { type: 'string', default: '3' },
       only: { type: 'string', default: 'srt,rtmp,rtsp,cameras,whip,backup' },
+      audio: { type: 'boolean', default: false },
     },
   });
   const only = new Set(values.only.split(','));
@@ -135,6 +137,9 @@ async function main(): Promise<void> {
         'lavfi',
         '-i',
         clockSource(),
+        // --audio: a 440 Hz tone as AAC, as an encoder with a microphone sends it (ffmpeg's MPEG-TS
+        // muxer bundles AAC frames into PES packets of about 180 ms at 128 kbit/s).
+        ...(values.audio ? ['-re', '-f', 'lavfi', '-i', 'sine=f=440:r=48000', '-c:a', 'aac', '-b:a', '128k'] : []),
         '-c:v',
         'libx264',
         '-preset',
@@ -259,6 +264,7 @@ async function main(): Promise<void> {
       bench: 'ingest',
       path: 'srt|rtmp(ffmpeg), rtsp(gst-rtsp-server) -> node -> whep(chromium); whip(chromium) -> node -> whep(chromium); loopback',
       srtLatencyMs: latencyMs,
+      encoderAudio: values.audio ? 'aac 128k' : 'none',
       srtG2gSamples: g2g.length,
       g2gFrames: Object.fromEntries(Object.entries(clocks).map(([k, c]) => [k, { presented: c.frames, read: c.samples.length, rejected: c.rejected }])),
       g2gViewerDelays: Object.fromEntries(Object.entries(clocks).map(([k, c]) => [k, c.receiver])),
