@@ -45,36 +45,13 @@ import { startRtspServer } from '../core/rtspServer';
 import { measureRtspCameras } from './rtspCameras';
 import { BenchChecks, reportBench } from '../core/benchOutcome';
 import { measureBackupSwitch, type BackupSwitchResult } from './backupSwitch';
+import { CODE, clockEncoderArgs } from './clockEncoder';
 
 const PAGE_SCRIPT = fs.readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), 'ingest-page.js'), 'utf8');
-/** Geometry of the clock code: 48 bits of Date.now() as 32 px blocks, 16 per row (512x96), complement below (512x96). */
-const CODE = { block: 32, bits: 48, perRow: 16 };
-
 function percentile(values: number[], p: number): number {
   if (values.length === 0) return NaN;
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-/**
- * ffmpeg filter graph: a 512x192 clock code (pts = wall clock while painting) — 48 bits in three
- * rows, their complement in the three rows below, so the viewer accepts a frame only when both
- * halves agree (as bench:latency's clock-code.js does) — padded to 640x360.
- */
-function clockSource(): string {
-  const codeHeight = CODE.block * Math.ceil(CODE.bits / CODE.perRow);
-  const bit = `mod(floor(floor(T*1000)/pow(2\\,floor(X/${CODE.block})+${CODE.perRow}*floor(mod(Y\\,${codeHeight})/${CODE.block})))\\,2)`;
-  return [
-    `color=c=gray:s=${CODE.block * CODE.perRow}x${2 * codeHeight}:r=30`,
-    'format=gray',
-    'settb=expr=1/1000',
-    'setpts=RTCTIME/1000',
-    // Upper half: the bit; lower half: its complement.
-    `geq=lum='255*abs(${bit}-gte(Y\\,${codeHeight}))'`,
-    'setpts=N*1000/30',
-    'pad=640:360:0:0:gray',
-    'format=yuv420p',
-  ].join(',');
 }
 
 /** What a Chromium WHEP viewer read from one path's clock code. */
@@ -132,26 +109,7 @@ async function main(): Promise<void> {
         '-loglevel',
         'error',
         '-nostdin',
-        '-re',
-        '-f',
-        'lavfi',
-        '-i',
-        clockSource(),
-        // --audio: a 440 Hz tone as AAC, as an encoder with a microphone sends it (ffmpeg's MPEG-TS
-        // muxer bundles AAC frames into PES packets of about 180 ms at 128 kbit/s).
-        ...(values.audio ? ['-re', '-f', 'lavfi', '-i', 'sine=f=440:r=48000', '-c:a', 'aac', '-b:a', '128k'] : []),
-        '-c:v',
-        'libx264',
-        '-preset',
-        'ultrafast',
-        '-tune',
-        'zerolatency',
-        '-profile:v',
-        'baseline',
-        '-g',
-        '30',
-        '-b:v',
-        '1M',
+        ...clockEncoderArgs(values.audio),
         ...output,
       ],
       { stdio: ['ignore', 'ignore', 'inherit'] },
