@@ -102,18 +102,9 @@ async function main(): Promise<void> {
   };
   const encoders: ReturnType<typeof spawn>[] = [];
   const encode = (output: string[]) => {
-    const proc = spawn(
-      'ffmpeg',
-      [
-        '-hide_banner',
-        '-loglevel',
-        'error',
-        '-nostdin',
-        ...clockEncoderArgs(values.audio),
-        ...output,
-      ],
-      { stdio: ['ignore', 'ignore', 'inherit'] },
-    );
+    const proc = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin', ...clockEncoderArgs(values.audio), ...output], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
     encoders.push(proc);
     return proc;
   };

@@ -52,8 +52,7 @@ function rtpKey(payload: Buffer): boolean {
   const type = payload[0]! & 0x1f;
   if (type === 5 || type === 7) return true;
   if (type === 28) return (payload[1]! & 0x80) !== 0 && (payload[1]! & 0x1f) === 5;
-  if (type === 24)
-    for (let i = 1; i + 2 < payload.length; i += 2 + payload.readUInt16BE(i)) if ((payload[i + 2]! & 0x1f) === 7) return true;
+  if (type === 24) for (let i = 1; i + 2 < payload.length; i += 2 + payload.readUInt16BE(i)) if ((payload[i + 2]! & 0x1f) === 7) return true;
   return false;
 }
 
@@ -140,7 +139,16 @@ async function main(): Promise<void> {
   await new Promise((r) => setTimeout(r, 500)); // its listener up
   const publisher = spawn(
     'ffmpeg',
-    ['-hide_banner', '-loglevel', 'error', '-nostdin', ...clockEncoderArgs(values.audio), '-f', 'mpegts', `srt://127.0.0.1:${callerPort}?latency=${latencyMs * 1000}`],
+    [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-nostdin',
+      ...clockEncoderArgs(values.audio),
+      '-f',
+      'mpegts',
+      `srt://127.0.0.1:${callerPort}?latency=${latencyMs * 1000}`,
+    ],
     { stdio: ['ignore', 'ignore', 'ignore'] },
   );
   await new Promise((r) => setTimeout(r, Number(values.seconds) * 1000));
@@ -165,7 +173,8 @@ async function main(): Promise<void> {
       const m = median(delays);
       if (m >= 0 && m < best) [best, offset] = [m, off];
     }
-  if (offset === undefined) throw new Error(`no frame matched between SRT and RTP (${keys.length} key frames in, ${rtpKeys.size} out); ffmpeg: ${nodeErr.slice(-600)}`);
+  if (offset === undefined)
+    throw new Error(`no frame matched between SRT and RTP (${keys.length} key frames in, ${rtpKeys.size} out); ffmpeg: ${nodeErr.slice(-600)}`);
 
   // The painted clock of each frame, from the relayed MPEG-TS (decoded afterwards).
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'srt-stages-'));
@@ -173,7 +182,24 @@ async function main(): Promise<void> {
   fs.writeFileSync(file, Buffer.concat([...tsBySeq.keys()].sort((a, b) => a - b).map((q) => tsBySeq.get(q)!)));
   const decoded = spawnSync(
     'ffmpeg',
-    ['-v', 'info', '-copyts', '-i', file, '-map', '0:v:0', '-fps_mode', 'passthrough', '-vf', 'crop=512:192:0:0,showinfo', '-f', 'rawvideo', '-pix_fmt', 'gray', '-'],
+    [
+      '-v',
+      'info',
+      '-copyts',
+      '-i',
+      file,
+      '-map',
+      '0:v:0',
+      '-fps_mode',
+      'passthrough',
+      '-vf',
+      'crop=512:192:0:0,showinfo',
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'gray',
+      '-',
+    ],
     { maxBuffer: 1 << 30 },
   );
   fs.rmSync(dir, { recursive: true, force: true });

@@ -214,7 +214,16 @@ export class SrtServer {
       }
     }
     const room = seat ? seat.room : await rooms.getOrCreate(target.room);
-    const session = new SrtSession({ room, target, conclusion: packet, conclusionAt: arrivedAt, callerSocketId, sendToCaller: send, config, log: this.#deps.log });
+    const session = new SrtSession({
+      room,
+      target,
+      conclusion: packet,
+      conclusionAt: arrivedAt,
+      callerSocketId,
+      sendToCaller: send,
+      config,
+      log: this.#deps.log,
+    });
     this.#byCaller.set(key, session);
     this.#byStream.set(streamKey, session);
     session.once('ended', (reason, label) => {

@@ -151,6 +151,7 @@ export class SrtSession extends EventEmitter<SrtSessionEvents> {
   #pendingConclusion: Buffer;
   /** When {@link #pendingConclusion} arrived (`performance.now()`): ffmpeg gets it with the time it was held. */
   #pendingConclusionAt: number;
+  #conclusionHeldMs = 0;
   #established = false;
   #probed = false;
   #streams: { type: string; codec: string }[] = [];
@@ -305,7 +306,13 @@ export class SrtSession extends EventEmitter<SrtSessionEvents> {
     if (!video) return this.close('the stream has no video', 'rejected-media');
     if (video.codec !== 'h264') return this.close(`unsupported video codec ${video.codec} (H264 only)`, 'rejected-media');
     if (audio && audio.codec !== 'aac') return this.close(`unsupported audio codec ${audio.codec} (AAC only)`, 'rejected-media');
-    this.#o.log.info('SRT stream live', { room: this.target.room, stream: this.target.stream, video: video.codec, audio: audio?.codec ?? 'none' });
+    this.#o.log.info('SRT stream live', {
+      room: this.target.room,
+      stream: this.target.stream,
+      video: video.codec,
+      audio: audio?.codec ?? 'none',
+      conclusionHeldMs: this.#conclusionHeldMs,
+    });
     if (audio) this.#feed.publishAudio().catch((err) => this.#o.log.warn('cannot open the audio producer', { error: err }));
   }
 
@@ -317,7 +324,8 @@ export class SrtSession extends EventEmitter<SrtSessionEvents> {
         this.#ffmpegCookie = hs.cookie;
         // Held while ffmpeg started (100–300 ms, more under load): without the held time in its
         // timestamp, libsrt would deliver every packet that much later (srtPackets.ts).
-        const held = withTimestampDelay(this.#pendingConclusion, (performance.now() - this.#pendingConclusionAt) * 1000);
+        this.#conclusionHeldMs = Math.round(performance.now() - this.#pendingConclusionAt);
+        const held = withTimestampDelay(this.#pendingConclusion, this.#conclusionHeldMs * 1000);
         this.#sendToFfmpeg(withCookie(held, hs.cookie));
       }
       return;
