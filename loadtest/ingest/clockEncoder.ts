@@ -39,8 +39,10 @@ export function clockEncoderArgs(audio = false): string[] {
     '-f',
     'lavfi',
     '-i',
-    clockSource(),
-    ...(audio ? ['-re', '-f', 'lavfi', '-i', 'sine=f=440:r=48000', '-c:a', 'aac', '-b:a', '128k'] : []),
+    // The tone comes from the same graph: a second input would get its own reader thread, which
+    // paints frames up to its queue (8) ahead of -re's pace and so dates them 300 ms too early.
+    audio ? `${clockSource()}[out0];sine=f=440:r=48000[out1]` : clockSource(),
+    ...(audio ? ['-c:a', 'aac', '-b:a', '128k'] : []),
     '-c:v',
     'libx264',
     '-preset',

@@ -14,7 +14,8 @@
  *
  * --hold <ms> holds the caller's first conclusion that long before ffmpeg sees it, as the node
  * does while its ffmpeg starts; the node's correction (withTimestampDelay) is applied unless
- * --hold-uncorrected. Also: --latency <ms, 120> --seconds <10> --audio --frame-parser.
+ * --hold-uncorrected. --pes-length: the encoder writes the video PES length (an encoder-side
+ * option, for comparison). Also: --latency <ms, 120> --seconds <10> --audio --frame-parser.
  * The last line is one JSON object; exits non-zero when frames could not be matched or read.
  */
 import dgram from 'node:dgram';
@@ -65,6 +66,7 @@ async function main(): Promise<void> {
       'frame-parser': { type: 'boolean', default: false },
       hold: { type: 'string', default: '0' },
       'hold-uncorrected': { type: 'boolean', default: false },
+      'pes-length': { type: 'boolean', default: false },
     },
   });
   const latencyMs = Number(values.latency);
@@ -145,6 +147,7 @@ async function main(): Promise<void> {
       'error',
       '-nostdin',
       ...clockEncoderArgs(values.audio),
+      ...(values['pes-length'] ? ['-omit_video_pes_length', '0'] : []),
       '-f',
       'mpegts',
       `srt://127.0.0.1:${callerPort}?latency=${latencyMs * 1000}`,
@@ -226,6 +229,7 @@ async function main(): Promise<void> {
     latencyMs,
     encoderAudio: values.audio ? 'aac 128k' : 'none',
     frameParser: values['frame-parser'],
+    encoderPesLength: values['pes-length'],
     conclusionHeldMs: holdMs,
     conclusionCorrected: holdMs > 0 && !values['hold-uncorrected'],
     framesRead: publisherMs.length,
