@@ -224,7 +224,8 @@ export async function measureBackupSwitch(node: SubsecNode, browser: Chromium, o
       return g.frames >= 50 ? g : undefined;
     });
     log(`switched to the backup: longest wait for a frame ${Math.round(afterSwitch.maxGapMs)} ms`);
-    const moqAfterSwitch = moq && (await until('50 MoQ frames after the switch', timeout, () => (moq!.since(failedAtPerf).frames >= 50 ? moq!.since(failedAtPerf) : undefined)));
+    const moqAfterSwitch =
+      moq && (await until('50 MoQ frames after the switch', timeout, () => (moq!.since(failedAtPerf).frames >= 50 ? moq!.since(failedAtPerf) : undefined)));
     await o.whileOnBackup?.();
 
     // The primary comes back; after returnAfterMs the stream returns to it at its next key frame.
@@ -240,7 +241,8 @@ export async function measureBackupSwitch(node: SubsecNode, browser: Chromium, o
       return g.frames >= 50 ? g : undefined;
     });
     log(`back on the primary: longest wait for a frame ${Math.round(afterReturn.maxGapMs)} ms`);
-    const moqAfterReturn = moq && (await until('50 MoQ frames after the return', timeout, () => (moq!.since(returnFromPerf).frames >= 50 ? moq!.since(returnFromPerf) : undefined)));
+    const moqAfterReturn =
+      moq && (await until('50 MoQ frames after the return', timeout, () => (moq!.since(returnFromPerf).frames >= 50 ? moq!.since(returnFromPerf) : undefined)));
     const moqOverall = moq?.since(failedAtPerf);
 
     let hlsErrors: string[] = [];

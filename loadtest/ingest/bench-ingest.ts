@@ -314,7 +314,9 @@ async function main(): Promise<void> {
       ...(only.has('rtmp') ? ['rtmpG2gP50Ms', 'rtmpG2gP95Ms'] : []),
       ...(only.has('rtsp') ? ['rtspG2gP50Ms', 'rtspG2gP95Ms'] : []),
       ...(only.has('whip') ? ['whipFirstFrameMs'] : []),
-      ...(only.has('backup') ? ['backupSwitchGapMs', 'backupReturnGapMs', 'backupSwitchHlsErrors', 'backupSwitchMoqGapMs', 'backupMoqGroupsWithoutKeyFrame'] : []),
+      ...(only.has('backup')
+        ? ['backupSwitchGapMs', 'backupReturnGapMs', 'backupSwitchHlsErrors', 'backupSwitchMoqGapMs', 'backupMoqGroupsWithoutKeyFrame']
+        : []),
     ];
     const checks = new BenchChecks().figures(summary, figures);
     if (cameras) checks.expect(cameras.keptUp, `the RTSP pulls did not all keep up at ${cameras.cameras} cameras`);

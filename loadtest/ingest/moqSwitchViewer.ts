@@ -35,7 +35,10 @@ export async function watchMoqVideo(node: SubsecNode, room: string, stream: stri
   const token = node.tokens.issue({ room, identity: `moq-viewer-${stream}`, canSubscribe: true });
   const conn = await connectMoq(node.moqRelay.addresses, token);
   const seen: MoqFrameSeen[] = [];
-  const sub = conn.consume(Moq.Path.from(node.moqBridge.pathOf(room, stream))).track('video').subscribe({ priority: 60 });
+  const sub = conn
+    .consume(Moq.Path.from(node.moqBridge.pathOf(room, stream)))
+    .track('video')
+    .subscribe({ priority: 60 });
   void (async () => {
     for (;;) {
       const g = await sub.recvGroup().catch(() => undefined);
