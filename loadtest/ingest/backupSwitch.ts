@@ -35,6 +35,8 @@ export interface BackupSwitchOptions {
   hls?: boolean;
   /** Also watch the stream's MoQ video track (default: when the node runs a MoQ relay). */
   moq?: boolean;
+  /** The node the WHEP viewer and hls.js watch on (default: the ingest node; another node of its cascade pulls the stream). */
+  viewerNode?: SubsecNode;
   /** Bound on every wait (ms; default 30 000). */
   stepTimeoutMs?: number;
   /** Progress lines. */
@@ -170,11 +172,14 @@ export async function measureBackupSwitch(node: SubsecNode, browser: Chromium, o
     await until('the backup to deliver', timeout, () => inputDelivers('backup'));
     log(`primary (${o.primary}) live, backup (${o.backup}) delivering`);
 
-    const viewer = await browser.page(node);
+    const viewerNode = o.viewerNode ?? node;
+    const viewer = await browser.page(viewerNode);
     pages.push(viewer);
     await viewer.addScriptTag({ content: PAGE_SCRIPT });
-    const viewerToken = node.tokens.issue({ room: o.room, identity: `viewer-${o.stream}`, canSubscribe: true });
-    await viewer.evaluate(`window.subsecIngestBench.watchFrames(${JSON.stringify({ url: `${node.url}/whep/${o.room}/${o.stream}`, token: viewerToken })})`);
+    const viewerToken = viewerNode.tokens.issue({ room: o.room, identity: `viewer-${o.stream}`, canSubscribe: true });
+    await viewer.evaluate(
+      `window.subsecIngestBench.watchFrames(${JSON.stringify({ url: `${viewerNode.url}/whep/${o.room}/${o.stream}`, token: viewerToken })})`,
+    );
     const gaps = (since: number) =>
       viewer.evaluate(`window.subsecIngestBench.frameGaps(${JSON.stringify({ since })})`) as Promise<{
         frames: number;
@@ -198,11 +203,11 @@ export async function measureBackupSwitch(node: SubsecNode, browser: Chromium, o
       hls!.evaluate('window.subsecIngestBench.hlsStatus()') as Promise<{ currentTime: number; frames: number; errors: string[]; errorTimes: number[] }>;
     let hlsStart = { currentTime: 0, frames: 0, errors: [] as string[], errorTimes: [] as number[] };
     if (o.hls ?? true) {
-      hls = await browser.page(node);
+      hls = await browser.page(viewerNode);
       pages.push(hls);
       await hls.addScriptTag({ path: path.join(projectRoot, 'node_modules', 'hls.js', 'dist', 'hls.min.js') });
       await hls.addScriptTag({ content: PAGE_SCRIPT });
-      await hls.evaluate(`window.subsecIngestBench.hlsPlay(${JSON.stringify({ url: `${node.url}/hls/${o.room}/${o.stream}/index.m3u8` })})`);
+      await hls.evaluate(`window.subsecIngestBench.hlsPlay(${JSON.stringify({ url: `${viewerNode.url}/hls/${o.room}/${o.stream}/index.m3u8` })})`);
       hlsStart = await until('hls.js to play 1 s', timeout * 2, async () => {
         const s = await hlsStatus();
         return s.currentTime > 1 ? s : undefined;
