@@ -286,7 +286,7 @@ export class SubsecNode {
         })
       : undefined;
     this.mpegts = config.mpegts.enabled
-      ? new MpegTsIngest({ config: config.mpegts, rooms: this.rooms, metrics: this.metrics, log: this.log.child('mpegts') })
+      ? new MpegTsIngest({ config: config.mpegts, rooms: this.rooms, metrics: this.metrics, log: this.log.child('mpegts'), backups })
       : undefined;
     const relay = this.moqRelay;
     const events = this.events;

@@ -395,6 +395,8 @@ export const configSchema = z.strictObject({
             room: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/),
             /** Stream name (the feed's identity). */
             stream: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/),
+            /** The sender's role when the stream has primary and backup inputs (docs/backup-ingest.md); none = a single-input stream. */
+            role: z.enum(['primary', 'backup']).optional(),
           }),
         )
         .default([]),
