@@ -45,10 +45,17 @@ interface ClockSamples {
 async function readClock(path: string, stream: string): Promise<ClockSamples> {
   node.rtsp!.add({ url: camera.url(path), room: 'clocks', stream, transport: 'tcp' });
   try {
-    await waitFor(() => node.rooms.get('clocks')?.producersOf(stream).some((p) => p.kind === 'video') ?? false, {
-      what: `${stream} feed`,
-      timeoutMs: 20_000,
-    });
+    await waitFor(
+      () =>
+        node.rooms
+          .get('clocks')
+          ?.producersOf(stream)
+          .some((p) => p.kind === 'video') ?? false,
+      {
+        what: `${stream} feed`,
+        timeoutMs: 20_000,
+      },
+    );
     const page = await browser.page(node);
     try {
       await page.addScriptTag({ content: PAGE_SCRIPT });

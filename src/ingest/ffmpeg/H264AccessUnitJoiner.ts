@@ -190,7 +190,7 @@ export class H264AccessUnitJoiner {
     if (type === STAP_A) {
       const kept: Buffer[] = [];
       let removed = 0;
-      for (let o = 1; o + 2 <= payload.length; ) {
+      for (let o = 1; o + 2 <= payload.length;) {
         const size = payload.readUInt16BE(o);
         const nal = payload.subarray(o + 2, o + 2 + size);
         o += 2 + size;
@@ -275,7 +275,7 @@ function firstSlice(payload: Buffer): { firstMb: number; key: boolean } | undefi
   if (payload.length < 2) return undefined;
   const type = payload[0]! & 0x1f;
   if (type === STAP_A) {
-    for (let o = 1; o + 2 <= payload.length; ) {
+    for (let o = 1; o + 2 <= payload.length;) {
       const size = payload.readUInt16BE(o);
       const found = size > 0 ? slice(payload.subarray(o + 2, o + 2 + size)) : undefined;
       if (found) return found;
