@@ -213,7 +213,7 @@ export class FfmpegRtpIngest extends EventEmitter<FfmpegRtpIngestEvents> {
     this.#feed.close();
     this.#relay?.close();
     const joined = this.#relay?.stats;
-    if (joined && (joined.joined > 0 || joined.lateSlices > 0)) this.#o.log.warn('H264 pictures rejoined', { ...joined });
+    if (joined && (joined.joined > 0 || joined.lateSlices > 0)) this.#o.log.info('H264 pictures rejoined', { ...joined });
     this.emit('ended', reason, label);
     const ffmpeg = this.#ffmpeg;
     if (!ffmpeg || ffmpeg.exitCode !== null || ffmpeg.signalCode !== null) {
