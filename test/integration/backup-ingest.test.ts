@@ -1,9 +1,10 @@
 /**
  * Primary and backup contribution (docs/backup-ingest.md) with real encoders (ffmpeg over RTMP
  * and SRT), the real SFU, a Chromium WHEP viewer and hls.js: when the primary is killed or
- * stalls, the viewer keeps presenting frames from the backup on the same PeerConnection, the
- * API shows the backup live, a webhook and a metric report the switch, LL-HLS plays on without
- * a fatal error; when the primary is back it returns. Bad roles are refused with reasons while
+ * stalls, the viewer keeps presenting frames from the backup on the same PeerConnection, a MoQ
+ * viewer keeps receiving groups that each open with an IDR, the API shows the backup live, a
+ * webhook and a metric report the switch, LL-HLS plays on without a fatal error; when the
+ * primary is back it returns. Bad roles are refused with reasons while
  * the live stream carries on.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -27,6 +28,7 @@ beforeAll(async () => {
     rtmp: { enabled: true, port: 0, idleTimeoutMs: 15_000 },
     srt: { enabled: true, port: 0, idleTimeoutMs: 15_000 },
     ingest: { backup: { stallMs: 1000, returnAfterMs: 2000 } },
+    moq: { enabled: true, relay: { port: 0 } },
     hls: { segmentTargetMs: 1000, renditions: [{ name: 'src', copySource: true, videoKbps: 1000 }] },
     webhooks: { endpoints: [{ url: receiver.url }], secret: 'backup-ingest-secret-0123456789' },
   });
@@ -120,6 +122,11 @@ describe('primary and backup contribution', () => {
     expect(result.hlsErrors.filter((e) => e.startsWith('FATAL'))).toEqual([]);
     // measureBackupSwitch fails unless hls.js played on to 3 s past the return.
     expect(result.hlsPlayedSec).toBeGreaterThan(3);
+    // A MoQ viewer on the same subscription carries on too, every group from the switches on opening with an IDR.
+    expect(result.moqSwitchGapMs).toBeLessThan(1500);
+    expect(result.moqReturnGapMs).toBeLessThan(1500);
+    expect(result.moqGroupsAfterFailure).toBeGreaterThanOrEqual(2);
+    expect(result.moqGroupsWithoutKeyFrame).toBe(0);
 
     const switched = await waitFor(
       () => {
@@ -156,6 +163,8 @@ describe('primary and backup contribution', () => {
     expect(result.framesAfterSwitch).toBeGreaterThanOrEqual(50);
     // A stall is only known after ingest.backup.stallMs (1000 ms here) without video.
     expect(result.switchGapMs).toBeLessThan(2500);
+    expect(result.moqSwitchGapMs).toBeLessThan(2500);
+    expect(result.moqGroupsWithoutKeyFrame).toBe(0);
     expect(await metric('subsec_ingest_backup_switches_total', { reason: 'stall' })).toBe(stalls + 1);
   }, 180_000);
 
