@@ -84,9 +84,11 @@ describe('RTSP pull to a Chromium viewer', () => {
       const detail = JSON.stringify({ frames: clock.frames, read: clock.samples.length, rejected: clock.rejected });
       // 30 fps for 5 s; a loaded machine presents fewer, but far more than the 5 key frames.
       expect(clock.frames, detail).toBeGreaterThan(50);
-      // A picture broken after its key frame fails the code's complement check on every frame until the next one.
-      expect(clock.samples.length, detail).toBeGreaterThanOrEqual(0.9 * clock.frames);
-      expect(clock.rejected, detail).toBeLessThanOrEqual(0.05 * clock.frames);
+      // The page inspects most presented frames (a busy page skips some) ...
+      const inspected = clock.samples.length + clock.rejected;
+      expect(inspected, detail).toBeGreaterThanOrEqual(0.6 * clock.frames);
+      // ... and a picture broken after its key frame fails the code's complement check on every frame until the next one.
+      expect(clock.rejected, detail).toBeLessThanOrEqual(0.05 * inspected);
       // The code read is the wall clock of a moment ago, so these are pictures of now, not stale ones.
       const sorted = [...clock.samples].sort((a, b) => a - b);
       expect(sorted[Math.floor(sorted.length / 2)], detail).toBeLessThan(2000);
