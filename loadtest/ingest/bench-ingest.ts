@@ -6,7 +6,8 @@
  *   reads the code back from every presented frame. p50/p95 over `--seconds`.
  * - RTMP → WebRTC glass to glass: the same clock, published by ffmpeg with `-f flv rtmp://…`.
  * - RTSP → WebRTC glass to glass: the same clock code painted by GStreamer's RTSP server
- *   (loadtest/core/rtspServer.py, mount /clock, x264 zerolatency), which the node pulls over RTSP/TCP.
+ *   (loadtest/core/rtspServer.py, mount /clock-slices: x264 zerolatency with four slices a
+ *   picture, as such cameras send), which the node pulls over RTSP/TCP.
  * - RTSP cameras per core (copy mode): `--cameras` pulls of one 640x360 25 fps 1 Mbit/s RTSP
  *   camera; CPU of the node process, its mediasoup worker and its ffmpeg pulls over 10 s, divided
  *   per camera; `rtspCamerasPerCore` = one core / that cost, valid when every pull kept up (each
@@ -205,7 +206,7 @@ async function main(): Promise<void> {
     if (only.has('rtsp')) {
       const camera = await startRtspServer(0, undefined, undefined, { RTSP_CLOCK: '1' });
       rtspServers.push(camera);
-      node.rtsp!.add({ url: camera.url('/clock'), room: 'bench', stream: 'rtsp', transport: 'tcp' });
+      node.rtsp!.add({ url: camera.url('/clock-slices'), room: 'bench', stream: 'rtsp', transport: 'tcp' });
       rtspG2g = await sampleG2g('rtsp', 'RTSP');
       await node.rtsp!.remove('bench-rtsp');
     }

@@ -177,6 +177,8 @@ export class RtspPull extends EventEmitter<RtspPullEvents> {
       joinWebhooks: false,
       // SPS/PPS from the SDP go before every key frame: cameras that send them out of band only still start viewers.
       videoBitstreamFilter: 'dump_extra=freq=keyframe',
+      // Cameras that repeat SPS/PPS before every slice of a key frame get it split by ffmpeg's parser.
+      joinAccessUnits: true,
       inputArgs: [
         '-rtsp_transport',
         source.transport,
