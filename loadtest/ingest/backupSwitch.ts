@@ -41,8 +41,12 @@ export interface BackupSwitchOptions {
   stepTimeoutMs?: number;
   /** Progress lines. */
   log?: (line: string) => void;
+  /** Called once the primary is live and the backup delivers, before the failure (e.g. to start more viewers). */
+  beforeFailure?: () => Promise<void>;
   /** Called while the backup is live after the failure (e.g. to read the API then). */
   whileOnBackup?: () => Promise<void>;
+  /** Called once the primary is live again after the return (the encoders still run). */
+  afterReturn?: () => Promise<void>;
 }
 
 /** What one run saw. */
@@ -215,6 +219,7 @@ export async function measureBackupSwitch(node: SubsecNode, browser: Chromium, o
       log(`hls.js playing (errors before the switch: ${hlsStart.errors.length})`);
     }
 
+    await o.beforeFailure?.();
     // The primary fails; the viewer must carry on from the backup.
     const failedAt = await pageNow();
     const failedAtMs = Date.now();
@@ -246,6 +251,7 @@ export async function measureBackupSwitch(node: SubsecNode, browser: Chromium, o
       return g.frames >= 50 ? g : undefined;
     });
     log(`back on the primary: longest wait for a frame ${Math.round(afterReturn.maxGapMs)} ms`);
+    await o.afterReturn?.();
     const moqAfterReturn =
       moq && (await until('50 MoQ frames after the return', timeout, () => (moq!.since(returnFromPerf).frames >= 50 ? moq!.since(returnFromPerf) : undefined)));
     const moqOverall = moq?.since(failedAtPerf);

@@ -1,7 +1,8 @@
 /**
  * Primary and backup contribution (docs/backup-ingest.md) with real encoders (ffmpeg over RTMP
  * and SRT), the real SFU, a Chromium WHEP viewer and hls.js: when the primary is killed or
- * stalls, the viewer keeps presenting frames from the backup on the same PeerConnection, a MoQ
+ * stalls, the WHEP viewer keeps presenting frames from the backup on the same PeerConnection (and
+ * an SDK viewer on its one subscription, no reconnect), a MoQ
  * viewer keeps receiving groups that each open with an IDR, the API shows the backup live, a
  * webhook and a metric report the switch, LL-HLS plays on without a fatal error; when the
  * primary is back it returns. Bad roles are refused with reasons while
@@ -16,6 +17,7 @@ import { metricSum, metricSumOrZero, metricsText } from '../helpers/metrics';
 import { WebhookReceiver } from '../helpers/webhookReceiver';
 import { measureBackupSwitch } from '../../loadtest/ingest/backupSwitch';
 import type { SubsecNode } from '../../src/SubsecNode';
+import { call, ensureSdkBuilt, inject } from '../e2e/support/pageScripts';
 
 let node: SubsecNode;
 let browser: Chromium;
@@ -33,6 +35,7 @@ beforeAll(async () => {
     webhooks: { endpoints: [{ url: receiver.url }], secret: 'backup-ingest-secret-0123456789' },
   });
   browser = await launchChromium();
+  await ensureSdkBuilt();
 }, 60_000);
 
 afterAll(async () => {
@@ -104,7 +107,49 @@ describe('primary and backup contribution', () => {
     const stream = fresh('main');
     const disconnects = await counter('subsec_ingest_backup_switches_total', { reason: 'disconnect' });
     const returns = await counter('subsec_ingest_backup_switches_total', { reason: 'primary-restored' });
-    const result = await measureBackupSwitch(node, browser, { room: 'bk', stream, primary: 'rtmp', backup: 'srt', failure: 'kill', whileOnBackup });
+    // An SDK viewer (client.subscribe in Chromium) watches too: it must carry on through both switches on its one subscription.
+    const sdkViewer = await browser.page(node);
+    type SdkVideo = { presented: number; consumerId: string; closed: boolean };
+    const sdkVideo = () => call<SdkVideo>(sdkViewer, 'e2e.stats', 'video');
+    let sdkConsumer = '';
+    const sdkCarriesOn = async (when: string) => {
+      const before = (await sdkVideo()).presented;
+      const after = await waitFor(async () => ((await sdkVideo()).presented >= before + 25 ? sdkVideo() : undefined), {
+        timeoutMs: 15_000,
+        what: `the SDK viewer presenting frames ${when}`,
+      });
+      expect(after.consumerId).toBe(sdkConsumer);
+      expect(after.closed).toBe(false);
+    };
+    const beforeFailure = async () => {
+      await inject(sdkViewer, 'sdk-page');
+      await call(sdkViewer, 'e2e.connect', node.tokens.issue({ room: 'bk', identity: `sdk-viewer-${stream}`, canSubscribe: true }));
+      await waitFor(() => call<boolean>(sdkViewer, 'e2e.hasProducers', stream, 2), { timeoutMs: 10_000, what: 'the SDK viewer seeing the stream' });
+      await call(sdkViewer, 'e2e.subscribePeer', stream);
+      await waitFor(async () => (await sdkVideo()).presented >= 25, { timeoutMs: 15_000, what: 'the SDK viewer presenting the primary' });
+      sdkConsumer = (await sdkVideo()).consumerId;
+    };
+    const onBackupThenSdk = async () => {
+      await whileOnBackup();
+      await sdkCarriesOn('on the backup');
+    };
+    let result: Awaited<ReturnType<typeof measureBackupSwitch>>;
+    try {
+      result = await measureBackupSwitch(node, browser, {
+        room: 'bk',
+        stream,
+        primary: 'rtmp',
+        backup: 'srt',
+        failure: 'kill',
+        beforeFailure,
+        whileOnBackup: onBackupThenSdk,
+        afterReturn: () => sdkCarriesOn('after the return'),
+      });
+      const sdkEvents = await call<Array<{ name: string }>>(sdkViewer, 'e2e.events');
+      expect(sdkEvents.filter((e) => ['reconnecting', 'disconnected', 'video:closed', 'video:trackChanged'].includes(e.name))).toEqual([]);
+    } finally {
+      await sdkViewer.close();
+    }
     expect(onBackup?.live).toBe('backup');
     expect(onBackup?.inputs.map((i) => `${i.role}:${i.protocol}:${i.connected}`)).toEqual(['backup:srt:true']);
     console.log(`backup switch (RTMP primary killed, SRT backup): ${JSON.stringify(result)}`);
