@@ -218,9 +218,6 @@ export class SubsecNode {
       // A fresh time-limited TURN credential for the token's identity, per request.
       iceServersFor: turn ? (identity: string) => turn.iceServers(identity) : undefined,
     };
-    this.rtsp = config.rtsp.enabled
-      ? new RtspIngest({ config: config.rtsp, rooms: this.rooms, metrics: this.metrics, webhooks: (e) => this.webhooks.emit(e), log: this.log.child('rtsp') })
-      : undefined;
     this.whip = new WhipEndpoint({ ...webrtcHttp, config: config.whip, log: this.log.child('whip') });
     this.whep = new WhepEndpoint({ ...webrtcHttp, pool: this.pool, config: config.whep, log: this.log.child('whep'), streams: this.streams });
     this.moqRelay = config.moq.enabled
@@ -278,8 +275,18 @@ export class SubsecNode {
     this.rtmp = config.rtmp.enabled
       ? new RtmpServer({ config: config.rtmp, rooms: this.rooms, tokens: this.tokens, metrics: this.metrics, log: this.log.child('rtmp'), backups })
       : undefined;
+    this.rtsp = config.rtsp.enabled
+      ? new RtspIngest({
+          config: config.rtsp,
+          rooms: this.rooms,
+          metrics: this.metrics,
+          webhooks: (e) => this.webhooks.emit(e),
+          log: this.log.child('rtsp'),
+          backups,
+        })
+      : undefined;
     this.mpegts = config.mpegts.enabled
-      ? new MpegTsIngest({ config: config.mpegts, rooms: this.rooms, metrics: this.metrics, log: this.log.child('mpegts') })
+      ? new MpegTsIngest({ config: config.mpegts, rooms: this.rooms, metrics: this.metrics, log: this.log.child('mpegts'), backups })
       : undefined;
     const relay = this.moqRelay;
     const events = this.events;

@@ -167,6 +167,15 @@ export function onEveryFrame(sub: Moq.Track.Subscriber, onFrame: (payload: Uint8
   })();
 }
 
+/** H264 NAL unit types of an Annex-B access unit (4-byte start codes, as the SFU bridge writes them). */
+export function nalTypes(au: Uint8Array): number[] {
+  const types: number[] = [];
+  for (let i = 0; i + 4 < au.byteLength; i++) {
+    if (au[i] === 0 && au[i + 1] === 0 && au[i + 2] === 0 && au[i + 3] === 1) types.push(au[i + 4]! & 0x1f);
+  }
+  return types;
+}
+
 /** A running test publisher. */
 export interface TestPublisher {
   /** Track names peers asked for. */

@@ -2,8 +2,9 @@
 """A real RTSP server for tests: GStreamer's gst-rtsp-server (Debian gir1.2-gst-rtsp-server-1.0)
 through python3-gi. Serves /cam (H264 + G.711 A-law) and /aac (H264 + AAC), shared between
 clients, with Digest authentication when a user is given; /bench (640x360 25 fps H264 at
-1 Mbit/s, for benchmarks); and /clock when RTSP_CLOCK is set: the wall clock painted into each
-frame as a block code (for bench:ingest's glass-to-glass figure).
+1 Mbit/s, for benchmarks); and /clock and /clock-slices when RTSP_CLOCK is set: the wall clock
+painted into each frame as a block code (for bench:ingest's glass-to-glass figure), in one slice
+per picture, or in four with SPS/PPS before every slice of a key frame (see docs/rtsp.md).
 Binds the given port (0 = free) and prints {"port": N} on stdout once it listens.
 Usage: rtspServer.py <port> [<user> <password>]"""
 import json
@@ -39,9 +40,11 @@ if os.environ.get('RTSP_CLOCK'):
     # painted as each frame is generated: bench:ingest reads it back in Chromium.
     MOUNTS['/clock'] = (f'( appsrc name=src is-live=true format=time do-timestamp=true '
                         f'caps=video/x-raw,format=I420,width={W},height={H},framerate=30/1 ! '
-                        # One slice per picture: see docs/rtsp.md (multi-slice H264 through a pull).
                         'x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 bitrate=1000 sliced-threads=false ! '
                         'rtph264pay name=pay0 pt=96 config-interval=-1 )')
+    # The same clock, four slices per picture (x264's sliced threads, as zerolatency encoders send);
+    # rtph264pay's config-interval=-1 puts SPS/PPS before each slice of a key frame.
+    MOUNTS['/clock-slices'] = MOUNTS['/clock'].replace('sliced-threads=false', 'sliced-threads=true threads=4')
 
 
 def clock_frame(ms):
@@ -79,7 +82,7 @@ for path, launch in MOUNTS.items():
     factory = GstRtspServer.RTSPMediaFactory()
     factory.set_launch(launch)
     factory.set_shared(True)
-    if path == '/clock':
+    if path.startswith('/clock'):
         factory.connect('media-configure', on_media_configure)
     if user:
         permissions = GstRtspServer.RTSPPermissions()

@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-/** A running RTSP test server: `/cam` (H264 + PCMA), `/aac` (H264 + AAC), `/bench`, `/clock` (see rtspServer.py). */
+/** A running RTSP test server: `/cam` (H264 + PCMA), `/aac` (H264 + AAC), `/bench`, `/clock` and `/clock-slices` (see rtspServer.py). */
 export interface RtspTestServer {
   port: number;
   url(path: string): string;

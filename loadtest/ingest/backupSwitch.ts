@@ -5,7 +5,8 @@
  * presented and hls.js plays the stream's LL-HLS. The primary is then failed — killed
  * (SIGKILL: its connection drops) or frozen (SIGSTOP: it stalls) — and later brought back.
  * Reported: the longest wait for a frame the viewer saw around each switch, frames presented
- * after it on the same PeerConnection, the live input the API shows, and hls.js's errors.
+ * after it on the same PeerConnection, the live input the API shows, hls.js's errors, and (when
+ * the node runs a MoQ relay) a MoQ viewer's longest wait and whether every group opened with an IDR.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -15,6 +16,7 @@ import type { Page } from 'playwright-core';
 import type { SubsecNode } from '../../src/SubsecNode';
 import type { Chromium } from '../core/chromium';
 import { waitFor } from '../core/waitFor';
+import { watchMoqVideo } from './moqSwitchViewer';
 
 const PAGE_SCRIPT = fs.readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), 'ingest-page.js'), 'utf8');
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -31,12 +33,20 @@ export interface BackupSwitchOptions {
   failure: PrimaryFailure;
   /** Also play the stream's LL-HLS with hls.js and count its errors (default true). */
   hls?: boolean;
+  /** Also watch the stream's MoQ video track (default: when the node runs a MoQ relay). */
+  moq?: boolean;
+  /** The node the WHEP viewer and hls.js watch on (default: the ingest node; another node of its cascade pulls the stream). */
+  viewerNode?: SubsecNode;
   /** Bound on every wait (ms; default 30 000). */
   stepTimeoutMs?: number;
   /** Progress lines. */
   log?: (line: string) => void;
+  /** Called once the primary is live and the backup delivers, before the failure (e.g. to start more viewers). */
+  beforeFailure?: () => Promise<void>;
   /** Called while the backup is live after the failure (e.g. to read the API then). */
   whileOnBackup?: () => Promise<void>;
+  /** Called once the primary is live again after the return (the encoders still run). */
+  afterReturn?: () => Promise<void>;
 }
 
 /** What one run saw. */
@@ -65,6 +75,12 @@ export interface BackupSwitchResult {
   hlsErrorAtMs: number[];
   /** Seconds of media hls.js played from before the failure until 3 s past the return (the run fails when it stops short of that). */
   hlsPlayedSec: number;
+  /** The MoQ viewer (when watched): the longest wait for a frame from the failure until 50 frames, and from the return decision. */
+  moqSwitchGapMs?: number;
+  moqReturnGapMs?: number;
+  /** MoQ groups that began after the failure (until 50 frames past the return), and how many of them did not open with an IDR. */
+  moqGroupsAfterFailure?: number;
+  moqGroupsWithoutKeyFrame?: number;
 }
 
 interface SwitchView {
@@ -85,6 +101,7 @@ export async function measureBackupSwitch(node: SubsecNode, browser: Chromium, o
   const log = o.log ?? (() => undefined);
   const encoders: Array<{ proc: ChildProcess; role: 'primary' | 'backup' }> = [];
   const pages: Page[] = [];
+  let moq: Awaited<ReturnType<typeof watchMoqVideo>> | undefined;
   const token = node.tokens.issue({ room: o.room, identity: o.stream, canPublish: true });
   const publish = (protocol: 'rtmp' | 'srt', role: 'primary' | 'backup'): ChildProcess => {
     const target =
@@ -159,11 +176,14 @@ export async function measureBackupSwitch(node: SubsecNode, browser: Chromium, o
     await until('the backup to deliver', timeout, () => inputDelivers('backup'));
     log(`primary (${o.primary}) live, backup (${o.backup}) delivering`);
 
-    const viewer = await browser.page(node);
+    const viewerNode = o.viewerNode ?? node;
+    const viewer = await browser.page(viewerNode);
     pages.push(viewer);
     await viewer.addScriptTag({ content: PAGE_SCRIPT });
-    const viewerToken = node.tokens.issue({ room: o.room, identity: `viewer-${o.stream}`, canSubscribe: true });
-    await viewer.evaluate(`window.subsecIngestBench.watchFrames(${JSON.stringify({ url: `${node.url}/whep/${o.room}/${o.stream}`, token: viewerToken })})`);
+    const viewerToken = viewerNode.tokens.issue({ room: o.room, identity: `viewer-${o.stream}`, canSubscribe: true });
+    await viewer.evaluate(
+      `window.subsecIngestBench.watchFrames(${JSON.stringify({ url: `${viewerNode.url}/whep/${o.room}/${o.stream}`, token: viewerToken })})`,
+    );
     const gaps = (since: number) =>
       viewer.evaluate(`window.subsecIngestBench.frameGaps(${JSON.stringify({ since })})`) as Promise<{
         frames: number;
@@ -176,16 +196,22 @@ export async function measureBackupSwitch(node: SubsecNode, browser: Chromium, o
     const warmup = await pageNow();
     await until('the WebRTC viewer to present 25 frames', timeout, async () => (await gaps(warmup)).frames >= 25);
 
+    if (o.moq ?? Boolean(node.moqRelay)) {
+      moq = await watchMoqVideo(node, o.room, o.stream);
+      const from = performance.now();
+      await until('the MoQ viewer to receive 25 frames', timeout, () => moq!.since(from).frames >= 25);
+    }
+
     let hls: Page | undefined;
     const hlsStatus = () =>
       hls!.evaluate('window.subsecIngestBench.hlsStatus()') as Promise<{ currentTime: number; frames: number; errors: string[]; errorTimes: number[] }>;
     let hlsStart = { currentTime: 0, frames: 0, errors: [] as string[], errorTimes: [] as number[] };
     if (o.hls ?? true) {
-      hls = await browser.page(node);
+      hls = await browser.page(viewerNode);
       pages.push(hls);
       await hls.addScriptTag({ path: path.join(projectRoot, 'node_modules', 'hls.js', 'dist', 'hls.min.js') });
       await hls.addScriptTag({ content: PAGE_SCRIPT });
-      await hls.evaluate(`window.subsecIngestBench.hlsPlay(${JSON.stringify({ url: `${node.url}/hls/${o.room}/${o.stream}/index.m3u8` })})`);
+      await hls.evaluate(`window.subsecIngestBench.hlsPlay(${JSON.stringify({ url: `${viewerNode.url}/hls/${o.room}/${o.stream}/index.m3u8` })})`);
       hlsStart = await until('hls.js to play 1 s', timeout * 2, async () => {
         const s = await hlsStatus();
         return s.currentTime > 1 ? s : undefined;
@@ -193,9 +219,11 @@ export async function measureBackupSwitch(node: SubsecNode, browser: Chromium, o
       log(`hls.js playing (errors before the switch: ${hlsStart.errors.length})`);
     }
 
+    await o.beforeFailure?.();
     // The primary fails; the viewer must carry on from the backup.
     const failedAt = await pageNow();
     const failedAtMs = Date.now();
+    const failedAtPerf = performance.now();
     const beforeFailure = (await gaps(failedAt)).video;
     if (o.failure === 'kill') primary.kill('SIGKILL');
     else primary.kill('SIGSTOP');
@@ -206,6 +234,8 @@ export async function measureBackupSwitch(node: SubsecNode, browser: Chromium, o
       return g.frames >= 50 ? g : undefined;
     });
     log(`switched to the backup: longest wait for a frame ${Math.round(afterSwitch.maxGapMs)} ms`);
+    const moqAfterSwitch =
+      moq && (await until('50 MoQ frames after the switch', timeout, () => (moq!.since(failedAtPerf).frames >= 50 ? moq!.since(failedAtPerf) : undefined)));
     await o.whileOnBackup?.();
 
     // The primary comes back; after returnAfterMs the stream returns to it at its next key frame.
@@ -213,6 +243,7 @@ export async function measureBackupSwitch(node: SubsecNode, browser: Chromium, o
     else primary.kill('SIGCONT');
     await until('the primary to deliver again', timeout, () => inputDelivers('primary'));
     const returnFrom = await pageNow();
+    const returnFromPerf = performance.now();
     await until('the return to the primary', timeout, () => view()?.live === 'primary');
     const liveAfterReturn = view()?.live ?? null;
     const afterReturn = await until('50 frames after the return', timeout, async () => {
@@ -220,6 +251,10 @@ export async function measureBackupSwitch(node: SubsecNode, browser: Chromium, o
       return g.frames >= 50 ? g : undefined;
     });
     log(`back on the primary: longest wait for a frame ${Math.round(afterReturn.maxGapMs)} ms`);
+    await o.afterReturn?.();
+    const moqAfterReturn =
+      moq && (await until('50 MoQ frames after the return', timeout, () => (moq!.since(returnFromPerf).frames >= 50 ? moq!.since(returnFromPerf) : undefined)));
+    const moqOverall = moq?.since(failedAtPerf);
 
     let hlsErrors: string[] = [];
     let hlsErrorAtMs: number[] = [];
@@ -250,9 +285,18 @@ export async function measureBackupSwitch(node: SubsecNode, browser: Chromium, o
       hlsErrors,
       hlsErrorAtMs,
       hlsPlayedSec: Math.round(hlsPlayedSec * 100) / 100,
+      ...(moqAfterSwitch && moqAfterReturn && moqOverall
+        ? {
+            moqSwitchGapMs: Math.round(moqAfterSwitch.maxGapMs),
+            moqReturnGapMs: Math.round(moqAfterReturn.maxGapMs),
+            moqGroupsAfterFailure: moqOverall.groups,
+            moqGroupsWithoutKeyFrame: moqOverall.groupsWithoutKeyFrame,
+          }
+        : {}),
     };
   } finally {
     clearInterval(poll);
+    moq?.close();
     // The backup goes first and the primary once the backup has stalled, so the end is no switch.
     const stop = (role: 'primary' | 'backup') => {
       for (const { proc } of encoders.filter((e) => e.role === role)) {

@@ -6,7 +6,8 @@
  *   reads the code back from every presented frame. p50/p95 over `--seconds`.
  * - RTMP → WebRTC glass to glass: the same clock, published by ffmpeg with `-f flv rtmp://…`.
  * - RTSP → WebRTC glass to glass: the same clock code painted by GStreamer's RTSP server
- *   (loadtest/core/rtspServer.py, mount /clock, x264 zerolatency), which the node pulls over RTSP/TCP.
+ *   (loadtest/core/rtspServer.py, mount /clock-slices: x264 zerolatency with four slices a
+ *   picture, as such cameras send), which the node pulls over RTSP/TCP.
  * - RTSP cameras per core (copy mode): `--cameras` pulls of one 640x360 25 fps 1 Mbit/s RTSP
  *   camera; CPU of the node process, its mediasoup worker and its ffmpeg pulls over 10 s, divided
  *   per camera; `rtspCamerasPerCore` = one core / that cost, valid when every pull kept up (each
@@ -19,7 +20,8 @@
  *   backup publish one stream; a Chromium WHEP viewer records when each frame is presented and
  *   hls.js plays its LL-HLS; the primary is killed (SIGKILL), later restarted. `backupSwitchGapMs`:
  *   the longest wait for a presented frame from the kill until 50 backup frames were presented,
- *   worst of `--backup-rounds`; `backupSwitchHlsErrors`: hls.js error events (fatal or not) over
+ *   worst of `--backup-rounds` (`backupSwitchMoqGapMs`: the same for a MoQ viewer of the SFU bridge,
+ *   `backupMoqGroupsWithoutKeyFrame`: its groups that did not open with an IDR); `backupSwitchHlsErrors`: hls.js error events (fatal or not) over
  *   all rounds, both switches each; `backupReturnGapMs`: the same wait around the return.
  *
  * Starts its own node (SRT, RTMP on free ports, RTSP pulls). The last line is one JSON object:
@@ -87,6 +89,8 @@ async function main(): Promise<void> {
       rtmp: { enabled: true, port: 0 },
       rtsp: { enabled: true, maxPulls: 10_000 },
       ingest: { backup: { returnAfterMs: 2000 } },
+      // The backup rounds' MoQ viewer (the SFU bridge runs only while it watches).
+      moq: { enabled: true, relay: { port: 0 } },
       // The backup rounds' LL-HLS: the source H264 copied (both encoders send the same format).
       hls: { segmentTargetMs: 1000, renditions: [{ name: 'src', copySource: true, videoKbps: 1000 }] },
       logLevel: 'warn',
@@ -158,7 +162,7 @@ async function main(): Promise<void> {
     if (only.has('rtsp')) {
       const camera = await startRtspServer(0, undefined, undefined, { RTSP_CLOCK: '1' });
       rtspServers.push(camera);
-      node.rtsp!.add({ url: camera.url('/clock'), room: 'bench', stream: 'rtsp', transport: 'tcp' });
+      node.rtsp!.add({ url: camera.url('/clock-slices'), room: 'bench', stream: 'rtsp', transport: 'tcp' });
       rtspG2g = await sampleG2g('rtsp', 'RTSP');
       await node.rtsp!.remove('bench-rtsp');
     }
@@ -236,6 +240,8 @@ async function main(): Promise<void> {
       backupSwitchGapRunsMs: backupRuns.map((r) => r.switchGapMs),
       backupReturnGapMs: backupRuns.length ? Math.max(...backupRuns.map((r) => r.returnGapMs)) : NaN,
       backupSwitchHlsErrors: backupRuns.reduce((n, r) => n + r.hlsErrors.length, 0),
+      backupSwitchMoqGapMs: backupRuns.length ? Math.max(...backupRuns.map((r) => r.moqSwitchGapMs ?? NaN)) : NaN,
+      backupMoqGroupsWithoutKeyFrame: backupRuns.reduce((n, r) => n + (r.moqGroupsWithoutKeyFrame ?? NaN), 0),
       backupSwitchHlsErrorEvents: backupRuns.flatMap((r) => r.hlsErrors),
       backupHlsErrorAtMs: backupRuns.map((r) => r.hlsErrorAtMs),
       backupHlsPlayedSec: backupRuns.map((r) => r.hlsPlayedSec),
@@ -245,7 +251,8 @@ async function main(): Promise<void> {
     if (only.has('backup'))
       console.log(
         `Primary/backup (RTMP primary killed, SRT backup): longest wait for a frame ${summary.backupSwitchGapMs} ms (runs ${JSON.stringify(summary.backupSwitchGapRunsMs)}), ` +
-          `on the return ${summary.backupReturnGapMs} ms; hls.js errors ${summary.backupSwitchHlsErrors} ${JSON.stringify(summary.backupSwitchHlsErrorEvents)}`,
+          `on the return ${summary.backupReturnGapMs} ms; hls.js errors ${summary.backupSwitchHlsErrors} ${JSON.stringify(summary.backupSwitchHlsErrorEvents)}; ` +
+          `MoQ viewer: longest wait ${summary.backupSwitchMoqGapMs} ms, groups not opening with an IDR ${summary.backupMoqGroupsWithoutKeyFrame}`,
       );
     if (only.has('srt'))
       console.log(
@@ -266,7 +273,9 @@ async function main(): Promise<void> {
       ...(only.has('rtmp') ? ['rtmpG2gP50Ms', 'rtmpG2gP95Ms'] : []),
       ...(only.has('rtsp') ? ['rtspG2gP50Ms', 'rtspG2gP95Ms'] : []),
       ...(only.has('whip') ? ['whipFirstFrameMs'] : []),
-      ...(only.has('backup') ? ['backupSwitchGapMs', 'backupReturnGapMs', 'backupSwitchHlsErrors'] : []),
+      ...(only.has('backup')
+        ? ['backupSwitchGapMs', 'backupReturnGapMs', 'backupSwitchHlsErrors', 'backupSwitchMoqGapMs', 'backupMoqGroupsWithoutKeyFrame']
+        : []),
     ];
     const checks = new BenchChecks().figures(summary, figures);
     if (cameras) checks.expect(cameras.keptUp, `the RTSP pulls did not all keep up at ${cameras.cameras} cameras`);

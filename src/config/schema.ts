@@ -40,6 +40,8 @@ export const rtspSourceSchema = z.strictObject({
   password: z.string().max(256).optional(),
   /** RTP over the RTSP TCP connection (interleaved) or over UDP. */
   transport: z.enum(['tcp', 'udp']).default('tcp'),
+  /** The camera's role when the stream has primary and backup inputs (docs/backup-ingest.md); none = a single-input stream. */
+  role: z.enum(['primary', 'backup']).optional(),
 });
 
 /** A listen address for RTC transports: bind `ip`, advertise `announcedAddress` to clients. */
@@ -398,6 +400,8 @@ export const configSchema = z.strictObject({
             room: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/),
             /** Stream name (the feed's identity). */
             stream: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/),
+            /** The sender's role when the stream has primary and backup inputs (docs/backup-ingest.md); none = a single-input stream. */
+            role: z.enum(['primary', 'backup']).optional(),
           }),
         )
         .default([]),

@@ -1,9 +1,11 @@
 /**
  * Primary and backup contribution (docs/backup-ingest.md) with real encoders (ffmpeg over RTMP
  * and SRT), the real SFU, a Chromium WHEP viewer and hls.js: when the primary is killed or
- * stalls, the viewer keeps presenting frames from the backup on the same PeerConnection, the
- * API shows the backup live, a webhook and a metric report the switch, LL-HLS plays on without
- * a fatal error; when the primary is back it returns. Bad roles are refused with reasons while
+ * stalls, the WHEP viewer keeps presenting frames from the backup on the same PeerConnection (and
+ * an SDK viewer on its one subscription, no reconnect), a MoQ
+ * viewer keeps receiving groups that each open with an IDR, the API shows the backup live, a
+ * webhook and a metric report the switch, LL-HLS plays on without a fatal error; when the
+ * primary is back it returns. Bad roles are refused with reasons while
  * the live stream carries on.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -15,6 +17,7 @@ import { metricSum, metricSumOrZero, metricsText } from '../helpers/metrics';
 import { WebhookReceiver } from '../helpers/webhookReceiver';
 import { measureBackupSwitch } from '../../loadtest/ingest/backupSwitch';
 import type { SubsecNode } from '../../src/SubsecNode';
+import { call, ensureSdkBuilt, inject } from '../e2e/support/pageScripts';
 
 let node: SubsecNode;
 let browser: Chromium;
@@ -27,10 +30,12 @@ beforeAll(async () => {
     rtmp: { enabled: true, port: 0, idleTimeoutMs: 15_000 },
     srt: { enabled: true, port: 0, idleTimeoutMs: 15_000 },
     ingest: { backup: { stallMs: 1000, returnAfterMs: 2000 } },
+    moq: { enabled: true, relay: { port: 0 } },
     hls: { segmentTargetMs: 1000, renditions: [{ name: 'src', copySource: true, videoKbps: 1000 }] },
     webhooks: { endpoints: [{ url: receiver.url }], secret: 'backup-ingest-secret-0123456789' },
   });
   browser = await launchChromium();
+  await ensureSdkBuilt();
 }, 60_000);
 
 afterAll(async () => {
@@ -102,7 +107,49 @@ describe('primary and backup contribution', () => {
     const stream = fresh('main');
     const disconnects = await counter('subsec_ingest_backup_switches_total', { reason: 'disconnect' });
     const returns = await counter('subsec_ingest_backup_switches_total', { reason: 'primary-restored' });
-    const result = await measureBackupSwitch(node, browser, { room: 'bk', stream, primary: 'rtmp', backup: 'srt', failure: 'kill', whileOnBackup });
+    // An SDK viewer (client.subscribe in Chromium) watches too: it must carry on through both switches on its one subscription.
+    const sdkViewer = await browser.page(node);
+    type SdkVideo = { presented: number; consumerId: string; closed: boolean };
+    const sdkVideo = () => call<SdkVideo>(sdkViewer, 'e2e.stats', 'video');
+    let sdkConsumer = '';
+    const sdkCarriesOn = async (when: string) => {
+      const before = (await sdkVideo()).presented;
+      const after = await waitFor(async () => ((await sdkVideo()).presented >= before + 25 ? sdkVideo() : undefined), {
+        timeoutMs: 15_000,
+        what: `the SDK viewer presenting frames ${when}`,
+      });
+      expect(after.consumerId).toBe(sdkConsumer);
+      expect(after.closed).toBe(false);
+    };
+    const beforeFailure = async () => {
+      await inject(sdkViewer, 'sdk-page');
+      await call(sdkViewer, 'e2e.connect', node.tokens.issue({ room: 'bk', identity: `sdk-viewer-${stream}`, canSubscribe: true }));
+      await waitFor(() => call<boolean>(sdkViewer, 'e2e.hasProducers', stream, 2), { timeoutMs: 10_000, what: 'the SDK viewer seeing the stream' });
+      await call(sdkViewer, 'e2e.subscribePeer', stream);
+      await waitFor(async () => (await sdkVideo()).presented >= 25, { timeoutMs: 15_000, what: 'the SDK viewer presenting the primary' });
+      sdkConsumer = (await sdkVideo()).consumerId;
+    };
+    const onBackupThenSdk = async () => {
+      await whileOnBackup();
+      await sdkCarriesOn('on the backup');
+    };
+    let result: Awaited<ReturnType<typeof measureBackupSwitch>>;
+    try {
+      result = await measureBackupSwitch(node, browser, {
+        room: 'bk',
+        stream,
+        primary: 'rtmp',
+        backup: 'srt',
+        failure: 'kill',
+        beforeFailure,
+        whileOnBackup: onBackupThenSdk,
+        afterReturn: () => sdkCarriesOn('after the return'),
+      });
+      const sdkEvents = await call<Array<{ name: string }>>(sdkViewer, 'e2e.events');
+      expect(sdkEvents.filter((e) => ['reconnecting', 'disconnected', 'video:closed', 'video:trackChanged'].includes(e.name))).toEqual([]);
+    } finally {
+      await sdkViewer.close();
+    }
     expect(onBackup?.live).toBe('backup');
     expect(onBackup?.inputs.map((i) => `${i.role}:${i.protocol}:${i.connected}`)).toEqual(['backup:srt:true']);
     console.log(`backup switch (RTMP primary killed, SRT backup): ${JSON.stringify(result)}`);
@@ -120,6 +167,11 @@ describe('primary and backup contribution', () => {
     expect(result.hlsErrors.filter((e) => e.startsWith('FATAL'))).toEqual([]);
     // measureBackupSwitch fails unless hls.js played on to 3 s past the return.
     expect(result.hlsPlayedSec).toBeGreaterThan(3);
+    // A MoQ viewer on the same subscription carries on too, every group from the switches on opening with an IDR.
+    expect(result.moqSwitchGapMs).toBeLessThan(1500);
+    expect(result.moqReturnGapMs).toBeLessThan(1500);
+    expect(result.moqGroupsAfterFailure).toBeGreaterThanOrEqual(2);
+    expect(result.moqGroupsWithoutKeyFrame).toBe(0);
 
     const switched = await waitFor(
       () => {
@@ -156,6 +208,8 @@ describe('primary and backup contribution', () => {
     expect(result.framesAfterSwitch).toBeGreaterThanOrEqual(50);
     // A stall is only known after ingest.backup.stallMs (1000 ms here) without video.
     expect(result.switchGapMs).toBeLessThan(2500);
+    expect(result.moqSwitchGapMs).toBeLessThan(2500);
+    expect(result.moqGroupsWithoutKeyFrame).toBe(0);
     expect(await metric('subsec_ingest_backup_switches_total', { reason: 'stall' })).toBe(stalls + 1);
   }, 180_000);
 

@@ -4,7 +4,7 @@
  * subscribes over WebSocket and over WebTransport (HTTP/2).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectMoq, Moq, readGroups, within, type ReceivedGroup } from '../../loadtest/core/moqClient';
+import { connectMoq, Moq, nalTypes, readGroups, within, type ReceivedGroup } from '../../loadtest/core/moqClient';
 import { startNode } from '../helpers/startNode';
 import { waitFor } from '../../loadtest/core/waitFor';
 import type { SubsecNode } from '../../src/SubsecNode';
@@ -18,15 +18,6 @@ beforeAll(async () => {
 afterAll(() => node?.close());
 
 const viewerToken = () => node.tokens.issue({ room: 'moqroom', identity: 'viewer', canSubscribe: true });
-
-/** H264 NAL unit types of an Annex-B access unit. */
-function nalTypes(au: Uint8Array): number[] {
-  const types: number[] = [];
-  for (let i = 0; i + 4 < au.byteLength; i++) {
-    if (au[i] === 0 && au[i + 1] === 0 && au[i + 2] === 0 && au[i + 3] === 1) types.push(au[i + 4]! & 0x1f);
-  }
-  return types;
-}
 
 /** Reads catalog snapshots until one lists both renditions. */
 async function catalogWithVideo(broadcast: Moq.Broadcast.Consumer): Promise<any> {

@@ -35,8 +35,11 @@ beforeAll(async () => {
       listeners: [
         { port: 0, room: 'ts', stream: 'main' },
         { port: 0, room: 'ts', stream: 'other' },
+        { port: 0, room: 'ts', stream: 'dual', role: 'primary' },
+        { port: 0, room: 'ts', stream: 'dual', role: 'backup' },
       ],
     },
+    ingest: { backup: { stallMs: 1000, returnAfterMs: 1000 } },
   });
 }, 60_000);
 
@@ -114,4 +117,38 @@ describe('MPEG-TS over UDP', () => {
       await mc.close();
     }
   }, 60_000);
+
+  it('two listeners as primary and backup of one stream: a WHEP viewer carries on from the backup when the primary sender stops, and returns', async () => {
+    const [primaryPort, backupPort] = [node.mpegts!.listeners[2]!.port, node.mpegts!.listeners[3]!.port];
+    const live = () => node.backups.get('ts', 'dual').live;
+    // A backup without its primary is refused (and tried again later).
+    const early = sender(backupPort);
+    await waitFor(async () => (await metric('subsec_ingest_backup_refused_total', { reason: 'no-primary' })) >= 1, {
+      what: 'the backup refused',
+      timeoutMs: 10_000,
+    });
+    let primary = sender(primaryPort);
+    await waitFor(() => node.backups.list().some((v) => v.stream === 'dual' && v.live === 'primary'), { what: 'the primary live', timeoutMs: 15_000 });
+    await waitFor(() => node.backups.get('ts', 'dual').inputs.some((i) => i.role === 'backup' && i.connected), {
+      what: 'the backup connected',
+      timeoutMs: 15_000,
+    });
+    const viewer = new NodeWhepViewer();
+    try {
+      expect((await viewer.start(`${node.url}/whep/ts/dual`, tokenFor(node, { room: 'ts', identity: 'dual-viewer' }))).status).toBe(201);
+      await waitFor(() => viewer.packets.video > 30, { what: 'the viewer receiving the primary', timeoutMs: 15_000 });
+      primary.kill('SIGKILL');
+      await waitFor(() => live() === 'backup', { what: 'the backup live', timeoutMs: 10_000 });
+      const onBackup = viewer.packets.video;
+      await waitFor(() => viewer.packets.video > onBackup + 30, { what: 'the viewer receiving the backup', timeoutMs: 15_000 });
+      primary = sender(primaryPort);
+      await waitFor(() => live() === 'primary', { what: 'the return to the primary', timeoutMs: 20_000 });
+      const onPrimary = viewer.packets.video;
+      await waitFor(() => viewer.packets.video > onPrimary + 30, { what: 'the viewer receiving the primary again', timeoutMs: 15_000 });
+      expect(viewer.state).toBe('connected');
+      expect(early.exitCode).toBeNull(); // the same backup sender throughout
+    } finally {
+      viewer.close();
+    }
+  }, 90_000);
 });

@@ -2,7 +2,8 @@
  * RTSP pulls against a real RTSP server (GStreamer's gst-rtsp-server through python3-gi) with
  * Digest auth: `POST/GET/DELETE /v1/ingest/rtsp`, TCP-interleaved and UDP, H264 + PCMA or AAC
  * audio transcoded to Opus (a WHEP viewer gets both), wrong credentials reported as such,
- * a camera that drops and comes back (capped backoff), online/offline webhooks, config sources.
+ * a camera that drops and comes back (capped backoff), online/offline webhooks, config sources,
+ * and two cameras as the primary and backup inputs of one stream.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNode } from '../helpers/startNode';
@@ -44,6 +45,7 @@ beforeAll(async () => {
       probeTimeoutMs: 8000,
       sources: [{ id: 'from-config', url: camera.url('/cam'), room: 'cfg', stream: 'cam', username: 'viewer', password: 'dig3st-pass' }],
     },
+    ingest: { backup: { returnAfterMs: 1000 } },
     webhooks: { endpoints: [{ url: receiver.url }], secret: 'a-webhook-secret-of-some-length' },
   });
 }, 60_000);
@@ -176,4 +178,62 @@ describe('RTSP pulls', () => {
     await waitFor(() => hooks('ingest.online', 'cams').filter((e) => e.data.pullId === 'cams-gate').length === 2, { what: 'second online webhook' });
     await waitFor(() => node.rooms.get('cams')?.producersOf('gate').length === 2, { what: 'producers again' });
   }, 60_000);
+
+  it('two cameras as primary and backup of one stream: a WHEP viewer carries on from the backup when the primary camera dies, and returns', async () => {
+    const primaryCam = await startRtspServer(0, 'viewer', 'dig3st-pass');
+    const backupCam = await startRtspServer(0, 'viewer', 'dig3st-pass');
+    const cam = (c: RtspTestServer, id: string, role: 'primary' | 'backup') => ({
+      id,
+      url: c.url('/cam'),
+      room: 'lobby',
+      stream: 'door',
+      username: 'viewer',
+      password: 'dig3st-pass',
+      role,
+    });
+    const admin = { authorization: `Bearer ${ADMIN}` };
+    const live = async () => ((await (await fetch(`${node.url}/v1/ingest/backup/lobby/door`, { headers: admin })).json()) as { live: string | null }).live;
+    const viewer = new NodeWhepViewer();
+    let primaryPort = 0;
+    try {
+      expect((await api('POST', '/v1/ingest/rtsp', cam(primaryCam, 'door-a', 'primary'))).status).toBe(201);
+      await waitFor(async () => (await pullState('door-a')).state === 'online', { what: 'primary camera online', timeoutMs: 20_000 });
+      const backup = await api('POST', '/v1/ingest/rtsp', cam(backupCam, 'door-b', 'backup'));
+      expect(backup.status, JSON.stringify(backup.body)).toBe(201);
+      expect(backup.body).toMatchObject({ role: 'backup' });
+      // A third camera for a role already held is refused with the reason.
+      expect((await api('POST', '/v1/ingest/rtsp', cam(backupCam, 'door-c', 'backup'))).status).toBe(409);
+      await waitFor(async () => (await pullState('door-b')).state === 'online', { what: 'backup camera online', timeoutMs: 20_000 });
+      expect(await live()).toBe('primary');
+
+      expect((await viewer.start(`${node.url}/whep/lobby/door`, tokenFor(node, { room: 'lobby', identity: 'door-viewer' }))).status).toBe(201);
+      await waitFor(() => viewer.packets.video > 30, { what: 'the viewer receiving the primary', timeoutMs: 15_000 });
+
+      // The primary camera dies: the stream carries on from the backup, the same viewer receiving.
+      primaryPort = primaryCam.port;
+      await primaryCam.kill();
+      await waitFor(async () => (await live()) === 'backup', { what: 'the backup live', timeoutMs: 15_000 });
+      const onBackup = viewer.packets.video;
+      await waitFor(() => viewer.packets.video > onBackup + 30, { what: 'the viewer receiving the backup', timeoutMs: 15_000 });
+      expect(viewer.state).toBe('connected');
+
+      // The primary camera comes back: its pull reconnects and the stream returns to it.
+      const back = await startRtspServer(primaryPort, 'viewer', 'dig3st-pass');
+      try {
+        await waitFor(async () => (await live()) === 'primary', { what: 'the return to the primary', timeoutMs: 30_000 });
+        const onPrimary = viewer.packets.video;
+        await waitFor(() => viewer.packets.video > onPrimary + 30, { what: 'the viewer receiving the primary again', timeoutMs: 15_000 });
+        expect(viewer.state).toBe('connected');
+      } finally {
+        await api('DELETE', '/v1/ingest/rtsp/door-a');
+        await back.kill();
+      }
+    } finally {
+      viewer.close();
+      await api('DELETE', '/v1/ingest/rtsp/door-a');
+      await api('DELETE', '/v1/ingest/rtsp/door-b');
+      await primaryCam.kill();
+      await backupCam.kill();
+    }
+  }, 120_000);
 });

@@ -17,6 +17,7 @@ import type { Logger } from '../../core/logger';
 import type { Participant } from '../../sfu/Room';
 import type { IngestRoom } from '../../streams/Ingest';
 import { RtpFeed, type RtpFeedEndpoint } from './RtpFeed';
+import { H264AccessUnitRelay } from './H264AccessUnitRelay';
 import { classifyFfmpegFailure } from './ffmpegFailure';
 
 /** Why an ingest ended, as a metric label. */
@@ -60,6 +61,13 @@ export interface FfmpegRtpIngestOptions {
    * `h264_mp4toannexb`, which puts them before every IDR.
    */
   videoBitstreamFilter?: string;
+  /**
+   * Put H264 pictures that ffmpeg's parser split (parameter sets repeated before every slice)
+   * back together before the SFU: see H264AccessUnitJoiner (default false). Also keeps the input's
+   * time base for the copied video (`-copytb 1`): the `tee` muxer would otherwise round timestamps
+   * to whole frames, moving each piece of a split picture a frame later and the stream with it.
+   */
+  joinAccessUnits?: boolean;
   audioBitrateKbps: number;
   /** Time to the first probed media before the ingest ends with `no-media` (ms). */
   probeTimeoutMs: number;
@@ -109,6 +117,7 @@ export class FfmpegRtpIngest extends EventEmitter<FfmpegRtpIngestEvents> {
   readonly #o: FfmpegRtpIngestOptions;
   readonly #feed: RtpFeed;
   #ffmpeg: ChildProcess | undefined;
+  #relay: H264AccessUnitRelay | undefined;
   #streams: ProbedStream[] = [];
   #probed = false;
   #stderr = '';
@@ -149,12 +158,19 @@ export class FfmpegRtpIngest extends EventEmitter<FfmpegRtpIngestEvents> {
   async start(): Promise<void> {
     const endpoints = await this.#feed.open();
     if (this.#ending) return;
+    if (this.#o.joinAccessUnits) {
+      const relay = await H264AccessUnitRelay.open(endpoints.video.port);
+      if (this.#ending) return relay.close();
+      this.#relay = relay;
+      endpoints.video = { ...endpoints.video, port: relay.port };
+    }
     const args = [
       '-hide_banner',
       '-nostdin',
       '-nostats',
       '-loglevel',
       'info',
+      ...(this.#o.joinAccessUnits ? ['-copytb', '1'] : []),
       ...this.#o.inputArgs,
       ...rtpOutputArgs(endpoints.video, endpoints.audio, this.#o.audioBitrateKbps, this.#o.videoBitstreamFilter),
     ];
@@ -195,6 +211,9 @@ export class FfmpegRtpIngest extends EventEmitter<FfmpegRtpIngestEvents> {
     this.#ending = true;
     clearTimeout(this.#probeTimer);
     this.#feed.close();
+    this.#relay?.close();
+    const joined = this.#relay?.stats;
+    if (joined && (joined.joined > 0 || joined.lateSlices > 0)) this.#o.log.info('H264 pictures rejoined', { ...joined });
     this.emit('ended', reason, label);
     const ffmpeg = this.#ffmpeg;
     if (!ffmpeg || ffmpeg.exitCode !== null || ffmpeg.signalCode !== null) {

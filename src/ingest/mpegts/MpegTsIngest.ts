@@ -1,4 +1,5 @@
 /** The node's MPEG-TS over UDP listeners (`mpegts.listeners`), with their metrics. */
+import type { BackupSwitchboard } from '../backup/BackupSwitchboard';
 import client from 'prom-client';
 import type { Logger } from '../../core/logger';
 import type { Config } from '../../config/schema';
@@ -12,6 +13,8 @@ export interface MpegTsIngestDeps {
   rooms: RoomManager;
   metrics: SfuMetrics;
   log: Logger;
+  /** Seats for listeners with a role (primary/backup inputs). */
+  backups?: Pick<BackupSwitchboard, 'claim'>;
 }
 
 /** Every MPEG-TS listener of the node. */
@@ -43,6 +46,7 @@ export class MpegTsIngest {
           settings: { idleTimeoutMs, probeTimeoutMs, retryAfterMs, audioBitrateKbps },
           count: (result) => datagrams.inc({ result }),
           ended: (reason) => ended.inc({ reason }),
+          backups: deps.backups,
         }),
     );
     const listeners = this.listeners;

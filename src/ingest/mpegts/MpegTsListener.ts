@@ -6,6 +6,9 @@
  * bytes) or come from another sender are counted and dropped. A stream ffmpeg cannot use ends
  * with its reason, and datagrams are dropped for `retryAfterMs` before ffmpeg is tried again.
  */
+import { BackupInputRefused, type BackupSwitchboard } from '../backup/BackupSwitchboard';
+import type { InputSeat } from '../backup/BackupSwitch';
+import type { InputRole } from '../backup/inputRole';
 import dgram from 'node:dgram';
 import type { Logger } from '../../core/logger';
 import type { RoomManager } from '../../sfu/RoomManager';
@@ -20,6 +23,8 @@ export interface MpegTsListenerConfig {
   multicastInterface?: string;
   room: string;
   stream: string;
+  /** The input's role when the stream has primary and backup inputs. */
+  role?: InputRole;
 }
 
 /** What happened to a datagram, as a metric label. */
@@ -35,6 +40,8 @@ export interface MpegTsListenerDeps {
   count: (result: DatagramResult) => void;
   /** Counts an ended stream by reason. */
   ended: (label: string) => void;
+  /** Seats for a listener with a role (primary/backup inputs); without it such streams are refused with `backup-off`. */
+  backups?: Pick<BackupSwitchboard, 'claim'>;
 }
 
 const TS_PACKET = 188;
@@ -150,7 +157,8 @@ export class MpegTsListener {
 
   #start(sender: string): void {
     const { room: roomName, stream } = this.config;
-    const existing = this.#deps.rooms.get(roomName)?.producersOf(stream).length ?? 0;
+    // A listener with a role shares its stream with the other input: the switchboard decides (see #open).
+    const existing = this.config.role ? 0 : (this.#deps.rooms.get(roomName)?.producersOf(stream).length ?? 0);
     if (existing > 0) {
       this.#pausedUntil = Date.now() + this.#deps.settings.retryAfterMs;
       this.#refusals.refused(sender.replace(/:\d+$/, ''), 'MPEG-TS stream refused', {
@@ -174,9 +182,29 @@ export class MpegTsListener {
   }
 
   async #open(): Promise<void> {
-    const { room: roomName, stream } = this.config;
-    const room = await this.#deps.rooms.getOrCreate(roomName);
-    if (this.#closed) return;
+    const { room: roomName, stream, role } = this.config;
+    let seat: InputSeat | undefined;
+    if (role) {
+      try {
+        if (!this.#deps.backups) throw new BackupInputRefused('backup-off', 'primary and backup inputs are off on this node');
+        seat = await this.#deps.backups.claim(roomName, stream, role, 'mpegts');
+      } catch (err) {
+        if (!(err instanceof BackupInputRefused)) throw err;
+        this.#refusals.refused(this.#sender?.replace(/:\d+$/, '') ?? '', 'MPEG-TS stream refused', {
+          port: this.#port,
+          room: roomName,
+          stream,
+          reason: err.message,
+        });
+        this.#reset(err.label);
+        return;
+      }
+    }
+    const room = seat ? seat.room : await this.#deps.rooms.getOrCreate(roomName);
+    if (this.#closed) {
+      seat?.release();
+      return;
+    }
     const ingest = new FfmpegRtpIngest({
       room,
       identity: stream,
@@ -197,6 +225,7 @@ export class MpegTsListener {
       }),
     );
     ingest.once('ended', (reason, label) => {
+      seat?.release();
       const level = label === 'idle' || label === 'shutdown' || label === 'input-ended' ? 'info' : 'warn';
       this.#deps.log[level]('MPEG-TS stream ended', {
         port: this.#port,
@@ -208,7 +237,12 @@ export class MpegTsListener {
       });
       if (this.#ingest === ingest) this.#reset(label);
     });
-    await ingest.start();
+    try {
+      await ingest.start();
+    } catch (err) {
+      seat?.release();
+      throw err;
+    }
     const input = ingest.input;
     for (const d of this.#pending ?? []) input?.write(d);
     this.#pending = undefined;

@@ -3,6 +3,7 @@
  * `POST /v1/ingest/rtsp`, one {@link RtspPull} each, with their metrics and
  * `ingest.online`/`ingest.offline` webhooks.
  */
+import type { BackupSwitchboard } from '../backup/BackupSwitchboard';
 import client from 'prom-client';
 import type { Logger } from '../../core/logger';
 import type { Config } from '../../config/schema';
@@ -25,6 +26,8 @@ export interface RtspIngestDeps {
   metrics: SfuMetrics;
   webhooks: RtspWebhookSink;
   log: Logger;
+  /** Seats for cameras with a role (primary/backup inputs); without it such pulls fail with `backup-off`. */
+  backups?: Pick<BackupSwitchboard, 'claim'>;
 }
 
 /** A source as given (schema-parsed, id optional). */
@@ -70,14 +73,17 @@ export class RtspIngest {
     const source: RtspSource = { ...input, id: input.id ?? `${input.room}-${input.stream}` };
     if (this.#pulls.has(source.id)) throw new InvalidStateError(`pull ${source.id} exists`);
     for (const p of this.#pulls.values()) {
-      if (p.source.room === source.room && p.source.stream === source.stream)
+      // A stream with primary and backup inputs may have a camera for each role.
+      const otherRole = p.source.role && source.role && p.source.role !== source.role;
+      if (p.source.room === source.room && p.source.stream === source.stream && !otherRole)
         throw new InvalidStateError(`stream ${source.room}/${source.stream} is already pulled by ${p.source.id}`);
     }
     if (this.#pulls.size >= this.#deps.config.maxPulls) throw new InvalidStateError(`RTSP pull limit (${this.#deps.config.maxPulls}) reached`);
-    const { config, rooms, log } = this.#deps;
+    const { config, rooms, log, backups } = this.#deps;
     const pull: RtspPull = new RtspPull(source, {
       rooms,
       log,
+      backups,
       settings: config,
       isTaken: () => {
         const room = rooms.get(source.room);
@@ -90,7 +96,14 @@ export class RtspIngest {
     pull.on('failed', (_reason, label) => this.#failures.inc({ reason: label }));
     this.#pulls.set(source.id, pull);
     pull.start();
-    log.info('RTSP pull added', { id: source.id, url: source.url, room: source.room, stream: source.stream, transport: source.transport });
+    log.info('RTSP pull added', {
+      id: source.id,
+      url: source.url,
+      room: source.room,
+      stream: source.stream,
+      transport: source.transport,
+      ...(source.role ? { role: source.role } : {}),
+    });
     return pull.view();
   }
 

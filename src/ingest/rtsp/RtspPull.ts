@@ -6,6 +6,8 @@
  * is stopped; its state and the last failure are kept for the API, and `online`/`offline` events
  * mark the transitions (the owner turns them into webhooks).
  */
+import { BackupInputRefused, type BackupSwitchboard } from '../backup/BackupSwitchboard';
+import type { InputSeat } from '../backup/BackupSwitch';
 import { EventEmitter } from 'node:events';
 import type { z } from 'zod';
 import type { Logger } from '../../core/logger';
@@ -43,6 +45,8 @@ export interface RtspPullView {
   room: string;
   stream: string;
   transport: 'tcp' | 'udp';
+  /** Its role when the stream has primary and backup inputs. */
+  role: 'primary' | 'backup' | null;
   hasCredentials: boolean;
   state: RtspPullState;
   /** Failed attempts since it was last online. */
@@ -73,6 +77,8 @@ export class RtspPull extends EventEmitter<RtspPullEvents> {
   readonly #log: Logger;
   /** Whether the stream name is taken by another publisher (the pull then waits). */
   readonly #isTaken: () => boolean;
+  /** Seats for a camera with a role. */
+  readonly #backups: Pick<BackupSwitchboard, 'claim'> | undefined;
   #state: RtspPullState = 'connecting';
   #ingest: FfmpegRtpIngest | undefined;
   #failures = 0;
@@ -82,13 +88,17 @@ export class RtspPull extends EventEmitter<RtspPullEvents> {
   #retry: NodeJS.Timeout | undefined;
   #reportedOffline = false;
 
-  constructor(source: RtspSource, deps: { rooms: RoomManager; settings: RtspPullSettings; log: Logger; isTaken: () => boolean }) {
+  constructor(
+    source: RtspSource,
+    deps: { rooms: RoomManager; settings: RtspPullSettings; log: Logger; isTaken: () => boolean; backups?: Pick<BackupSwitchboard, 'claim'> | undefined },
+  ) {
     super();
     this.source = source;
     this.#rooms = deps.rooms;
     this.#settings = deps.settings;
     this.#log = deps.log;
     this.#isTaken = deps.isTaken;
+    this.#backups = deps.backups;
   }
 
   /** Current state. */
@@ -119,6 +129,7 @@ export class RtspPull extends EventEmitter<RtspPullEvents> {
       room: s.room,
       stream: s.stream,
       transport: s.transport,
+      role: s.role ?? null,
       hasCredentials: Boolean(s.username),
       state: this.#state,
       failures: this.#failures,
@@ -134,14 +145,29 @@ export class RtspPull extends EventEmitter<RtspPullEvents> {
     if (this.#state === 'stopped') return;
     // Retries of an offline camera stay `offline` until media flows again.
     if (this.#state !== 'offline') this.#state = 'connecting';
-    if (this.#isTaken()) return this.#failed(`stream ${this.source.room}/${this.source.stream} is being published by another client`, 'conflict');
+    // A camera with a role shares its stream with the other input: the switchboard decides (see #run).
+    if (!this.source.role && this.#isTaken())
+      return this.#failed(`stream ${this.source.room}/${this.source.stream} is being published by another client`, 'conflict');
     this.#run().catch((err: Error) => this.#failed(`cannot start the pull: ${err.message}`, 'internal'));
   }
 
   async #run(): Promise<void> {
     const { source } = this;
-    const room = await this.#rooms.getOrCreate(source.room);
-    if (this.#state === 'stopped') return;
+    let seat: InputSeat | undefined;
+    if (source.role) {
+      try {
+        if (!this.#backups) throw new BackupInputRefused('backup-off', 'primary and backup inputs are off on this node');
+        seat = await this.#backups.claim(source.room, source.stream, source.role, 'rtsp');
+      } catch (err) {
+        if (err instanceof BackupInputRefused) return this.#failed(err.message, err.label);
+        throw err;
+      }
+    }
+    const room = seat ? seat.room : await this.#rooms.getOrCreate(source.room);
+    if (this.#state === 'stopped') {
+      seat?.release();
+      return;
+    }
     const us = (ms: number) => String(ms * 1000);
     const ingest = new FfmpegRtpIngest({
       room,
@@ -151,6 +177,8 @@ export class RtspPull extends EventEmitter<RtspPullEvents> {
       joinWebhooks: false,
       // SPS/PPS from the SDP go before every key frame: cameras that send them out of band only still start viewers.
       videoBitstreamFilter: 'dump_extra=freq=keyframe',
+      // Cameras that repeat SPS/PPS before every slice of a key frame get it split by ffmpeg's parser.
+      joinAccessUnits: true,
       inputArgs: [
         '-rtsp_transport',
         source.transport,
@@ -185,11 +213,17 @@ export class RtspPull extends EventEmitter<RtspPullEvents> {
       this.emit('online');
     });
     ingest.once('ended', (reason, label) => {
+      seat?.release();
       if (this.#ingest === ingest) this.#ingest = undefined;
       if (this.#state === 'stopped') return;
       this.#failed(label === 'input-ended' ? 'the camera closed the stream or the connection dropped' : reason, label);
     });
-    await ingest.start();
+    try {
+      await ingest.start();
+    } catch (err) {
+      seat?.release();
+      throw err;
+    }
   }
 
   #failed(reason: string, label: string): void {

@@ -10,6 +10,7 @@ const pullSchema = z.object({
   room: z.string(),
   stream: z.string(),
   transport: z.enum(['tcp', 'udp']),
+  role: z.enum(['primary', 'backup']).nullable().describe('Its role when the stream has primary and backup inputs'),
   hasCredentials: z.boolean(),
   state: z
     .enum(['connecting', 'online', 'offline', 'stopped'])
