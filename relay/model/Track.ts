@@ -116,6 +116,14 @@ export class Track extends EventEmitter<TrackEvents> {
     return group;
   }
 
+  /**
+   * Forgets the cached groups, so a late joiner waits for the next group instead of starting at
+   * stale media (an in-process producer that paused). Readers of those groups read on.
+   */
+  clearCache(): void {
+    this.#cache.length = 0;
+  }
+
   /** Ends the track (and any open group). Idempotent. */
   close(error?: Error): void {
     if (this.#closed) return;

@@ -114,13 +114,18 @@ export class StreamBridge {
     }
   }
 
-  /** The last subscriber left (a linger ago): stop consuming, keep the tracks and their caches. */
+  /**
+   * The last subscriber left (a linger ago): stop consuming, keep the tracks and their numbering;
+   * their cached groups go (they would be stale for the next subscriber, who starts at the key
+   * frame the restarted bridge asks for). The catalog keeps its snapshot.
+   */
   #suspend(): void {
     if (this.#closed) return;
     this.#o.log.info('no MoQ subscriber left: bridge idle', { path: this.broadcast.path });
     for (const e of this.#entries.values()) {
       e.bridge?.stop();
       e.bridge = undefined;
+      e.track.clearCache();
     }
   }
 

@@ -75,11 +75,15 @@ describe('SFU → MoQ bridge', () => {
         const video = conn.consume(Moq.Path.from('moqroom/synthetic')).track('video').subscribe({ priority: 60 });
         const g = await within(video.recvGroup(), 10_000, `first group (round ${round})`);
         const first = await within(g!.readFrame(), 10_000, 'first frame');
-        // The bridge started for this subscriber: its first group opens with a key frame it asked for.
-        expect(nalTypes(decodeLegacyFrame(first!.payload).payload)).toContain(5);
+        // The bridge started for this subscriber: its first group opens with a key frame it asked
+        // for, fresh (stamped on arrival: not a group cached before the idle spell, ≥ 2 s old).
+        const frame = decodeLegacyFrame(first!.payload);
+        expect(nalTypes(frame.payload)).toContain(5);
+        expect(Date.now() * 1000 - frame.timestampUs).toBeLessThan(1_500_000);
         expect(g!.sequence).toBeGreaterThan(lastSequence);
         lastSequence = g!.sequence;
-        expect(moqConsumers()).toBe(2); // video and audio, while wanted
+        // Video and audio consumed while wanted (the audio consumer may still be opening).
+        await waitFor(() => moqConsumers() === 2, { timeoutMs: 5_000, what: `two MoQ consumers (round ${round})` });
         expect(moqOutput().stats).toMatchObject({ active: true });
         video.close();
       } finally {

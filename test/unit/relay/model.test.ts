@@ -44,6 +44,18 @@ describe('Track', () => {
     expect(t.cached(2)!.sequence).toBe(2);
   });
 
+  it('forgets its cached groups on clearCache, keeping its numbering and its readers', () => {
+    const t = new Track('video');
+    const g = t.appendGroup();
+    g.write(new Uint8Array([1]));
+    t.clearCache();
+    expect(t.latest()).toBeUndefined();
+    g.write(new Uint8Array([2])); // a reader holding the group still gets what follows
+    g.finish();
+    expect(g.frame(1)).toEqual(new Uint8Array([2]));
+    expect(t.appendGroup().sequence).toBe(1);
+  });
+
   it('orders groups arriving out of order and replaces a duplicate sequence', () => {
     const t = new Track('v', { cacheGroups: 3 });
     t.appendGroup(5);
