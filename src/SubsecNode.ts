@@ -218,7 +218,15 @@ export class SubsecNode {
       // A fresh time-limited TURN credential for the token's identity, per request.
       iceServersFor: turn ? (identity: string) => turn.iceServers(identity) : undefined,
     };
-    this.whip = new WhipEndpoint({ ...webrtcHttp, config: config.whip, log: this.log.child('whip') });
+    this.backups = new BackupSwitchboard({
+      config: config.ingest.backup,
+      rooms: this.rooms,
+      metrics: this.metrics,
+      webhooks: (e) => this.webhooks.emit(e),
+      log: this.log.child('backup'),
+    });
+    const backups = this.backups;
+    this.whip = new WhipEndpoint({ ...webrtcHttp, config: config.whip, log: this.log.child('whip'), backups });
     this.whep = new WhepEndpoint({ ...webrtcHttp, pool: this.pool, config: config.whep, log: this.log.child('whep'), streams: this.streams });
     this.moqRelay = config.moq.enabled
       ? new RelayServer({
@@ -261,14 +269,6 @@ export class SubsecNode {
           }),
         )
       : undefined;
-    this.backups = new BackupSwitchboard({
-      config: config.ingest.backup,
-      rooms: this.rooms,
-      metrics: this.metrics,
-      webhooks: (e) => this.webhooks.emit(e),
-      log: this.log.child('backup'),
-    });
-    const backups = this.backups;
     this.srt = config.srt.enabled
       ? new SrtServer({ config: config.srt, rooms: this.rooms, tokens: this.tokens, metrics: this.metrics, log: this.log.child('srt'), backups })
       : undefined;

@@ -9,6 +9,8 @@
  * the live stream carries on.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNode } from '../helpers/startNode';
 import { waitFor } from '../../loadtest/core/waitFor';
@@ -17,7 +19,12 @@ import { metricSum, metricSumOrZero, metricsText } from '../helpers/metrics';
 import { WebhookReceiver } from '../helpers/webhookReceiver';
 import { measureBackupSwitch } from '../../loadtest/ingest/backupSwitch';
 import type { SubsecNode } from '../../src/SubsecNode';
+import { projectRoot } from '../../src/config/loadConfig';
 import { call, ensureSdkBuilt, inject } from '../e2e/support/pageScripts';
+import { fakeOffer, NodeWhepViewer, tokenFor } from '../helpers/whipWhep';
+
+/** The ingest bench's page helpers (WHIP publish from Chromium's fake camera). */
+const INGEST_PAGE = fs.readFileSync(path.join(projectRoot, 'loadtest', 'ingest', 'ingest-page.js'), 'utf8');
 
 let node: SubsecNode;
 let browser: Chromium;
@@ -212,6 +219,50 @@ describe('primary and backup contribution', () => {
     expect(result.moqGroupsWithoutKeyFrame).toBe(0);
     expect(await metric('subsec_ingest_backup_switches_total', { reason: 'stall' })).toBe(stalls + 1);
   }, 180_000);
+
+  it('a WHIP publisher (Chromium, H264) is the backup of an RTMP primary: the viewer carries on from it; a VP8-only or unknown-role WHIP input is refused', async () => {
+    const stream = fresh('whip');
+    const token = node.tokens.issue({ room: 'bk', identity: stream, canPublish: true });
+    const whipUrl = (role: string) => `${node.url}/whip/bk/${stream}?role=${role}`;
+    const post = (role: string, offer: string) =>
+      fetch(whipUrl(role), { method: 'POST', headers: { 'content-type': 'application/sdp', authorization: `Bearer ${token}` }, body: offer });
+    const view = () => node.backups.get('bk', stream);
+    const primary = rtmpPublisher('bk', stream, '&role=primary');
+    await waitFor(() => node.backups.list().some((v) => v.stream === stream && v.live === 'primary'), { what: 'the RTMP primary live', timeoutMs: 20_000 });
+
+    // Refused with reasons, the primary carrying on: an unknown role, and an input the switch cannot join (VP8 only).
+    const bogus = await post('spare', fakeOffer({ video: 'H264' }));
+    expect(bogus.status).toBe(400);
+    expect(await bogus.text()).toMatch(/role/);
+    const vp8 = await post('backup', fakeOffer({ video: 'VP8' }));
+    expect(vp8.status).toBe(400);
+    expect(await vp8.text()).toMatch(/H264/);
+    expect(view().live).toBe('primary');
+
+    // The real backup: Chromium publishing its camera over WHIP (the role refused above is free again).
+    const publisher = await browser.page(node);
+    const viewer = new NodeWhepViewer();
+    try {
+      await publisher.addScriptTag({ content: INGEST_PAGE });
+      await publisher.evaluate(`window.subsecIngestBench.whipPublish(${JSON.stringify({ url: whipUrl('backup'), token })})`);
+      await waitFor(() => view().inputs.some((i) => i.role === 'backup' && i.protocol === 'whip' && (i.lastVideoAgoMs ?? Infinity) < 500), {
+        what: 'the WHIP backup delivering',
+        timeoutMs: 20_000,
+      });
+      expect((await viewer.start(`${node.url}/whep/bk/${stream}`, tokenFor(node, { room: 'bk', identity: `v-${stream}` }))).status).toBe(201);
+      await waitFor(() => viewer.packets.video > 30, { what: 'the viewer receiving the primary', timeoutMs: 15_000 });
+
+      primary.kill('SIGKILL');
+      await waitFor(() => view().live === 'backup', { what: 'the WHIP backup live', timeoutMs: 15_000 });
+      const onBackup = viewer.packets.video;
+      await waitFor(() => viewer.packets.video > onBackup + 30, { what: 'the viewer receiving the WHIP backup', timeoutMs: 15_000 });
+      expect(viewer.state).toBe('connected');
+      expect(view().lastSwitch).toMatchObject({ to: 'backup', reason: 'disconnect' });
+    } finally {
+      viewer.close();
+      await publisher.close();
+    }
+  }, 120_000);
 
   it('refuses a backup without primary, an unknown role, a second backup and a role for a single-input stream, with reasons; the live stream carries on', async () => {
     const admin = { authorization: `Bearer ${node.tokens.issue({ room: '*', identity: 'ops', admin: true })}` };

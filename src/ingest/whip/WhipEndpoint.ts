@@ -1,7 +1,7 @@
 /**
  * The WHIP endpoint (RFC 9725) on the node's HTTP server:
  *
- *     POST   /whip/{room}/{stream}            SDP offer → 201, SDP answer, Location, ETag, Link
+ *     POST   /whip/{room}/{stream}[?role=primary|backup]  SDP offer → 201, SDP answer, Location, ETag, Link
  *     PATCH  /whip/{room}/{stream}/{session}  trickle ICE (204) or ICE restart (200 + sdpfrag)
  *     DELETE /whip/{room}/{stream}/{session}  ends the publication
  *
@@ -9,7 +9,7 @@
  * (admin tokens may publish any stream): the stream then appears to SDK peers as that peer.
  */
 import type { Logger } from '../../core/logger';
-import { ForbiddenError, SubsecError } from '../../core/errors';
+import { BadRequestError, ForbiddenError, SubsecError } from '../../core/errors';
 import { ErrorCode } from '../../protocol/errors';
 import type { HttpHandler, HttpServer } from '../../http/HttpServer';
 import type { TokenService } from '../../auth/tokens';
@@ -20,7 +20,9 @@ import type { Config } from '../../config/schema';
 import { authorize, checkName, linkHeader, type IceServer, sdpBody } from '../../webrtcHttp/httpRequests';
 import { WebRtcHttpRoutes } from '../../webrtcHttp/WebRtcHttpRoutes';
 import { parseSdp } from '../../sdp/SessionDescription';
-import { WhipSession } from './WhipSession';
+import { WhipSession, type WhipInputSeat } from './WhipSession';
+import { BackupInputRefused, type BackupSwitchboard } from '../backup/BackupSwitchboard';
+import { parseInputRole } from '../backup/inputRole';
 
 /** Dependencies of {@link WhipEndpoint}. */
 export interface WhipEndpointDeps {
@@ -34,6 +36,8 @@ export interface WhipEndpointDeps {
   iceServersFor?: (identity: string) => IceServer[];
   /** True while the node drains: new publications get 503. */
   isDraining?: () => boolean;
+  /** Seats for publications with `?role=primary|backup` (primary/backup inputs); without it such publications are refused. */
+  backups?: Pick<BackupSwitchboard, 'claim'>;
 }
 
 /** WHIP routes and the sessions they created. */
@@ -71,16 +75,29 @@ export class WhipEndpoint {
     await deps.tokens.admission?.check(token, roomName); // the shared ban store (Redis in a cascade)
     if (!token.canPublish) throw new ForbiddenError('token does not allow publishing');
     if (token.identity !== stream && !token.admin) throw new ForbiddenError(`token identity "${token.identity}" may not publish stream "${stream}"`);
+    const role = parseInputRole(req.query.get('role'));
+    if (typeof role === 'object') throw new BadRequestError(role.error);
     const offer = parseSdp(sdpBody(req));
     if (deps.isDraining?.()) throw new SubsecError(ErrorCode.DRAINING, 'node is draining');
     if (this.#routes.sessions.size + this.#pending.size >= deps.config.maxSessions) throw new SubsecError(ErrorCode.DRAINING, 'WHIP session limit reached');
-    const key = `${roomName}/${stream}`;
+    const key = `${roomName}/${stream}${role ? `#${role}` : ''}`;
     const existing = deps.rooms.get(roomName);
-    if (this.#pending.has(key) || (existing && existing.producersOf(stream).length > 0)) {
+    // A publication with a role shares its stream with the other input: the switchboard decides.
+    if (this.#pending.has(key) || (!role && existing && existing.producersOf(stream).length > 0)) {
       throw new SubsecError(ErrorCode.CONFLICT, `stream ${stream} is already being published in room ${roomName}`);
     }
     this.#pending.add(key);
+    let input: WhipInputSeat | undefined;
     try {
+      if (role) {
+        try {
+          if (!deps.backups) throw new BackupInputRefused('backup-off', 'primary and backup inputs are off on this node');
+          input = await deps.backups.claim(roomName, stream, role, 'whip');
+        } catch (err) {
+          if (err instanceof BackupInputRefused) throw new SubsecError(ErrorCode.CONFLICT, err.message);
+          throw err;
+        }
+      }
       const room = await deps.rooms.getOrCreate(roomName);
       const { session, answer } = await WhipSession.start(
         {
@@ -92,11 +109,13 @@ export class WhipEndpoint {
           disconnectTimeoutMs: deps.config.disconnectTimeoutMs,
         },
         offer,
+        input,
       );
       this.#routes.add(session);
       deps.log.info('WHIP publication started', {
         room: roomName,
         stream,
+        ...(role ? { role } : {}),
         session: session.id,
         tracks: session.producers.map((p) => `${p.kind}:${p.rtpParameters.codecs[0]!.mimeType}${p.type === 'simulcast' ? '/simulcast' : ''}`).join(','),
       });
@@ -112,6 +131,9 @@ export class WhipEndpoint {
         },
         body: answer,
       };
+    } catch (err) {
+      input?.release(); // a failed start leaves the role free
+      throw err;
     } finally {
       this.#pending.delete(key);
     }

@@ -12,11 +12,19 @@ import type { SessionDescription } from '../../sdp/SessionDescription';
 import { producerPlans } from '../../sdp/rtpMapping';
 import { writeAnswer, type AnswerSection } from '../../sdp/writeAnswer';
 import { WebRtcHttpSession, type WebRtcHttpSessionOptions } from '../../webrtcHttp/WebRtcHttpSession';
-import { startIngest, type Ingest, type IngestSeat } from '../../streams/Ingest';
+import { startIngest, type Ingest, type IngestRoom, type IngestSeat } from '../../streams/Ingest';
 import type { RouterSlot } from '../../sfu/Room';
 
 /** Most audio/video sections one publication may carry. */
 const MAX_TRACKS = 4;
+
+/** A WHIP publication that is the primary or backup input of its stream (src/ingest/backup). */
+export interface WhipInputSeat {
+  /** The stream's switch, entered instead of the room. */
+  readonly room: IngestRoom;
+  /** Frees the role (idempotent). */
+  release(): void;
+}
 
 /** A WHIP session. Create with {@link WhipSession.start}. */
 export class WhipSession extends WebRtcHttpSession implements Ingest {
@@ -24,9 +32,11 @@ export class WhipSession extends WebRtcHttpSession implements Ingest {
   readonly role = 'ingest' as const;
   readonly producers: types.Producer[] = [];
   #seat: IngestSeat | undefined;
+  readonly #input: WhipInputSeat | undefined;
 
-  private constructor(options: WebRtcHttpSessionOptions) {
+  private constructor(options: WebRtcHttpSessionOptions, input?: WhipInputSeat) {
     super(options);
+    this.#input = input;
   }
 
   get streamName(): string {
@@ -34,20 +44,21 @@ export class WhipSession extends WebRtcHttpSession implements Ingest {
   }
 
   protected override async joinRoom(): Promise<RouterSlot> {
-    this.#seat = await startIngest(this.room, this);
+    this.#seat = await startIngest(this.#input?.room ?? this.room, this);
     return this.#seat.slot;
   }
 
   protected override leaveRoom(): void {
     this.#seat?.leave();
+    this.#input?.release();
   }
 
   /**
    * Negotiates the offer: joins the room, produces each publishable section and returns the
    * session with its SDP answer. Throws BadRequestError when nothing in the offer can be published.
    */
-  static async start(options: WebRtcHttpSessionOptions, offer: SessionDescription): Promise<{ session: WhipSession; answer: string }> {
-    const session = new WhipSession(options);
+  static async start(options: WebRtcHttpSessionOptions, offer: SessionDescription, input?: WhipInputSeat): Promise<{ session: WhipSession; answer: string }> {
+    const session = new WhipSession(options, input);
     const local = await session.openTransport(offer, 'send');
     try {
       const sections: AnswerSection[] = [];
@@ -72,6 +83,11 @@ export class WhipSession extends WebRtcHttpSession implements Ingest {
       if (session.producers.length === 0) {
         throw new BadRequestError('offer has no sendonly audio/video section with a supported codec (Opus, VP8, H264 packetization-mode=1)');
       }
+      if (input && !session.producers.some((p) => p.kind === 'video')) {
+        throw new BadRequestError(
+          'a WHIP input with a role (primary/backup) must send H264 video without simulcast: the switch joins inputs at H264 key frames',
+        );
+      }
       session.firstMid = sections.find((s) => !s.rejected)!.mid;
       for (const p of session.producers) session.#seat!.publish(p);
       return { session, answer: writeAnswer(local, sections) };
@@ -83,7 +99,13 @@ export class WhipSession extends WebRtcHttpSession implements Ingest {
 
   /** Tries each codec plan of the section in order; the first that mediasoup accepts wins. */
   async #produce(m: Parameters<typeof producerPlans>[0]) {
-    const plans = producerPlans(m, this.room.rtpCapabilities);
+    // An input of a switched stream carries H264 in one layer: the switch joins inputs at H264 key frames.
+    const plans = producerPlans(m, this.room.rtpCapabilities).filter(
+      (p) =>
+        !this.#input ||
+        p.kind === 'audio' ||
+        (p.rtpParameters.codecs[0]!.mimeType.toLowerCase() === 'video/h264' && (p.rtpParameters.encodings?.length ?? 1) <= 1),
+    );
     for (const plan of plans) {
       try {
         const producer = await this.transport!.produce({
