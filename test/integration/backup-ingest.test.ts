@@ -18,6 +18,7 @@ import { launchChromium, type Chromium } from '../../loadtest/core/chromium';
 import { metricSum, metricSumOrZero, metricsText } from '../helpers/metrics';
 import { WebhookReceiver } from '../helpers/webhookReceiver';
 import { measureBackupSwitch } from '../../loadtest/ingest/backupSwitch';
+import { expectSeamlessKillAndReturn } from '../helpers/backupSwitchExpectations';
 import type { SubsecNode } from '../../src/SubsecNode';
 import { projectRoot } from '../../src/config/loadConfig';
 import { call, ensureSdkBuilt, inject } from '../e2e/support/pageScripts';
@@ -160,20 +161,7 @@ describe('primary and backup contribution', () => {
     expect(onBackup?.live).toBe('backup');
     expect(onBackup?.inputs.map((i) => `${i.role}:${i.protocol}:${i.connected}`)).toEqual(['backup:srt:true']);
     console.log(`backup switch (RTMP primary killed, SRT backup): ${JSON.stringify(result)}`);
-    expect(result.liveAfterFailure).toBe('backup');
-    expect(result.liveAfterReturn).toBe('primary');
-    expect(result.reasons).toEqual(['first-input', 'disconnect', 'primary-restored']);
-    // The viewer never rejoined: one PeerConnection, connected, presenting frames after each switch.
-    expect(result.peerConnections).toBe(1);
-    expect(result.viewerState).toBe('connected');
-    expect(result.framesAfterSwitch).toBeGreaterThanOrEqual(50);
-    expect(result.framesAfterReturn).toBeGreaterThanOrEqual(50);
-    // The feature's promise is ≤ 500 ms (bench:ingest measures it); a loaded test box gets slack, never a rejoin's seconds.
-    expect(result.switchGapMs).toBeLessThan(1500);
-    expect(result.returnGapMs).toBeLessThan(1500);
-    expect(result.hlsErrors.filter((e) => e.startsWith('FATAL'))).toEqual([]);
-    // measureBackupSwitch fails unless hls.js played on to 3 s past the return.
-    expect(result.hlsPlayedSec).toBeGreaterThan(3);
+    expectSeamlessKillAndReturn(result);
     // A MoQ viewer on the same subscription carries on too, every group from the switches on opening with an IDR.
     expect(result.moqSwitchGapMs).toBeLessThan(1500);
     expect(result.moqReturnGapMs).toBeLessThan(1500);
