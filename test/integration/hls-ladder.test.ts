@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import type { SubsecNode } from '../../src/SubsecNode';
 import { projectRoot } from '../../src/config/loadConfig';
@@ -30,7 +30,9 @@ let browser: TestBrowser;
 let page: Page;
 let pageServer: http.Server;
 
-beforeAll(async () => {
+// A fresh node and browser for every attempt: a retry must start from the configured ladder, not
+// from the one the failed attempt changed.
+beforeEach(async () => {
   hooks = await WebhookReceiver.start();
   node = await startNode({
     synthetic: { enabled: true, room: 'ladder' },
@@ -72,7 +74,7 @@ beforeAll(async () => {
   await page.goto(`http://localhost:${(pageServer.address() as AddressInfo).port}/`);
 }, 90_000);
 
-afterAll(async () => {
+afterEach(async () => {
   await browser?.close();
   pageServer?.close();
   await node?.close();
@@ -314,7 +316,8 @@ describe('the ABR ladder follows its audience', () => {
           timeoutMs: 30_000,
           what: 'a new hls.js session playing a250k',
         });
-        expect((await lateState()).switched.at(-1)).toContain('/a250k/');
+        // hls.js reports the level switch once it finds the playing fragment's level (later than playback under load).
+        await waitFor(async () => (await lateState()).switched.at(-1)?.includes('/a250k/'), { timeoutMs: 15_000, what: 'the new session on a250k' });
         for (const target of ['/low/', '/a250k/']) {
           await late.evaluate((t) => {
             const hls = (window as unknown as { hls: any }).hls;
