@@ -26,6 +26,21 @@ export class BackupInputRefused extends Error {
   }
 }
 
+/**
+ * Claims the `role` seat of `room/stream` for an ingest of `protocol`; a node without a
+ * switchboard refuses with `backup-off` (every ingest with a role calls this, not `claim`).
+ */
+export function claimInputSeat(
+  backups: Pick<BackupSwitchboard, 'claim'> | undefined,
+  room: string,
+  stream: string,
+  role: InputRole,
+  protocol: string,
+): Promise<InputSeat> {
+  if (!backups) return Promise.reject(new BackupInputRefused('backup-off', 'primary and backup inputs are off on this node'));
+  return backups.claim(room, stream, role, protocol);
+}
+
 /** Dependencies of {@link BackupSwitchboard}. */
 export interface BackupSwitchboardDeps {
   config: IngestConfig['backup'];

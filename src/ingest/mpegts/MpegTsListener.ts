@@ -6,7 +6,7 @@
  * bytes) or come from another sender are counted and dropped. A stream ffmpeg cannot use ends
  * with its reason, and datagrams are dropped for `retryAfterMs` before ffmpeg is tried again.
  */
-import { BackupInputRefused, type BackupSwitchboard } from '../backup/BackupSwitchboard';
+import { BackupInputRefused, type BackupSwitchboard, claimInputSeat } from '../backup/BackupSwitchboard';
 import type { InputSeat } from '../backup/BackupSwitch';
 import type { InputRole } from '../backup/inputRole';
 import dgram from 'node:dgram';
@@ -186,8 +186,7 @@ export class MpegTsListener {
     let seat: InputSeat | undefined;
     if (role) {
       try {
-        if (!this.#deps.backups) throw new BackupInputRefused('backup-off', 'primary and backup inputs are off on this node');
-        seat = await this.#deps.backups.claim(roomName, stream, role, 'mpegts');
+        seat = await claimInputSeat(this.#deps.backups, roomName, stream, role, 'mpegts');
       } catch (err) {
         if (!(err instanceof BackupInputRefused)) throw err;
         this.#refusals.refused(this.#sender?.replace(/:\d+$/, '') ?? '', 'MPEG-TS stream refused', {

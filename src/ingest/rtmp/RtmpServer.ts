@@ -18,7 +18,7 @@ import type { SfuMetrics } from '../../metrics/SfuMetrics';
 import { authorizePublish } from '../authorizePublish';
 import { RefusalLog } from '../RefusalLog';
 import { FfmpegRtpIngest } from '../ffmpeg/FfmpegRtpIngest';
-import { BackupInputRefused, type BackupSwitchboard } from '../backup/BackupSwitchboard';
+import { BackupInputRefused, type BackupSwitchboard, claimInputSeat } from '../backup/BackupSwitchboard';
 import type { InputSeat } from '../backup/BackupSwitch';
 import { RtmpConnection, type PublishDecision } from './RtmpConnection';
 import { parseStreamKey, type RtmpTarget } from './streamKey';
@@ -209,8 +209,7 @@ export class RtmpServer {
       if (target.role) {
         const backups = this.#deps.backups;
         try {
-          if (!backups) throw new BackupInputRefused('backup-off', 'primary and backup inputs are off on this node');
-          seat = await backups.claim(target.room, target.stream, target.role, 'rtmp');
+          seat = await claimInputSeat(backups, target.room, target.stream, target.role, 'rtmp');
         } catch (err) {
           if (!(err instanceof BackupInputRefused)) throw err;
           if (this.#byStream.get(key) === 'starting') this.#byStream.delete(key);

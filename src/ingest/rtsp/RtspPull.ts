@@ -6,7 +6,7 @@
  * is stopped; its state and the last failure are kept for the API, and `online`/`offline` events
  * mark the transitions (the owner turns them into webhooks).
  */
-import { BackupInputRefused, type BackupSwitchboard } from '../backup/BackupSwitchboard';
+import { BackupInputRefused, type BackupSwitchboard, claimInputSeat } from '../backup/BackupSwitchboard';
 import type { InputSeat } from '../backup/BackupSwitch';
 import { EventEmitter } from 'node:events';
 import type { z } from 'zod';
@@ -156,8 +156,7 @@ export class RtspPull extends EventEmitter<RtspPullEvents> {
     let seat: InputSeat | undefined;
     if (source.role) {
       try {
-        if (!this.#backups) throw new BackupInputRefused('backup-off', 'primary and backup inputs are off on this node');
-        seat = await this.#backups.claim(source.room, source.stream, source.role, 'rtsp');
+        seat = await claimInputSeat(this.#backups, source.room, source.stream, source.role, 'rtsp');
       } catch (err) {
         if (err instanceof BackupInputRefused) return this.#failed(err.message, err.label);
         throw err;

@@ -20,7 +20,7 @@ import { HS_CONCLUSION, HS_INDUCTION, inductionResponse, parseHandshake, rejecti
 import { parseStreamId, type SrtTarget } from './streamId';
 import { MEDIA_FAILURES, SrtSession } from './SrtSession';
 import { RefusalLog } from '../RefusalLog';
-import { BackupInputRefused, type BackupSwitchboard } from '../backup/BackupSwitchboard';
+import { BackupInputRefused, type BackupSwitchboard, claimInputSeat } from '../backup/BackupSwitchboard';
 import type { InputSeat } from '../backup/BackupSwitch';
 
 /** Dependencies of {@link SrtServer}. */
@@ -205,8 +205,7 @@ export class SrtServer {
     let seat: InputSeat | undefined;
     if (target.role) {
       try {
-        if (!this.#deps.backups) throw new BackupInputRefused('backup-off', 'primary and backup inputs are off on this node');
-        seat = await this.#deps.backups.claim(target.room, target.stream, target.role, 'srt');
+        seat = await claimInputSeat(this.#deps.backups, target.room, target.stream, target.role, 'srt');
       } catch (err) {
         if (!(err instanceof BackupInputRefused)) throw err;
         const code = err.label === 'backup-off' ? RejectReason.FORBIDDEN : err.label === 'no-primary' ? RejectReason.NOT_FOUND : RejectReason.CONFLICT;

@@ -21,7 +21,7 @@ import { authorize, checkName, linkHeader, type IceServer, sdpBody } from '../..
 import { WebRtcHttpRoutes } from '../../webrtcHttp/WebRtcHttpRoutes';
 import { parseSdp } from '../../sdp/SessionDescription';
 import { WhipSession, type WhipInputSeat } from './WhipSession';
-import { BackupInputRefused, type BackupSwitchboard } from '../backup/BackupSwitchboard';
+import { BackupInputRefused, type BackupSwitchboard, claimInputSeat } from '../backup/BackupSwitchboard';
 import { parseInputRole } from '../backup/inputRole';
 
 /** Dependencies of {@link WhipEndpoint}. */
@@ -91,8 +91,7 @@ export class WhipEndpoint {
     try {
       if (role) {
         try {
-          if (!deps.backups) throw new BackupInputRefused('backup-off', 'primary and backup inputs are off on this node');
-          input = await deps.backups.claim(roomName, stream, role, 'whip');
+          input = await claimInputSeat(deps.backups, roomName, stream, role, 'whip');
         } catch (err) {
           if (err instanceof BackupInputRefused) throw new SubsecError(ErrorCode.CONFLICT, err.message);
           throw err;
